@@ -1,0 +1,83 @@
+//! The subcommands, one module each.
+
+mod generate;
+mod plan;
+mod validate;
+mod verify;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use devdist_engine::Options;
+
+/// Plans bulk IoT device distributions: grant manifests, job requests and billing
+/// reassignments from device inventories, with every rejected record accounted for.
+#[derive(Debug, Parser)]
+#[command(name = "devdist", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check every device and write the whole distribution plan into DIR.
+    Plan(plan::PlanArgs),
+    /// Dry run: the same checks, writing only report.json, run.json and rejects.csv.
+    Validate(validate::ValidateArgs),
+    /// Write a synthetic inventory, catalog and plan of any size.
+    Generate(generate::GenerateArgs),
+    /// Re-check every checksum and the accounting invariant of an output folder.
+    Verify(verify::VerifyArgs),
+}
+
+/// Options shared by `plan` and `validate`.
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// The plan file.
+    plan: PathBuf,
+    /// The output folder (built beside, moved into place when complete).
+    #[arg(long)]
+    out: PathBuf,
+    /// Worker threads [default: all cores].
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    threads: Option<u16>,
+    /// Replace DIR if it exists.
+    #[arg(long)]
+    force: bool,
+    /// No progress bar and no summary.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+impl RunArgs {
+    fn options(&self) -> Options {
+        let mut options = Options { force: self.force, ..Options::default() };
+        if let Some(threads) = self.threads {
+            options.threads = usize::from(threads);
+        }
+        options
+    }
+}
+
+/// Runs the parsed command; returns the exit code.
+pub fn dispatch(cli: Cli) -> anyhow::Result<u8> {
+    match cli.command {
+        Command::Plan(args) => plan::run(args),
+        Command::Validate(args) => validate::run(args),
+        Command::Generate(args) => generate::run(args),
+        Command::Verify(args) => verify::run(args),
+    }
+}
+
+/// Runs `plan` or `validate` with a progress bar and the closing summary.
+fn run_plan(args: &RunArgs, options: Options, command: &str) -> anyhow::Result<u8> {
+    let progress = crate::progress::Bar::new(&args.plan, args.quiet);
+    let outcome = devdist_engine::run(&args.plan, &args.out, &options, &progress);
+    progress.finish();
+    let outcome = outcome?;
+    if !args.quiet {
+        crate::summary::print(command, &outcome);
+    }
+    Ok(if outcome.report.counts.rejected == 0 { 0 } else { 1 })
+}

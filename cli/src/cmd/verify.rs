@@ -1,0 +1,25 @@
+//! `devdist verify DIR`.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// An output folder written by `devdist plan` or `devdist validate`.
+    dir: PathBuf,
+}
+
+/// Exit 0 when everything checks out, 1 when anything is wrong (each problem on stderr).
+pub fn run(args: VerifyArgs) -> anyhow::Result<u8> {
+    let problems = devdist_engine::verify(&args.dir)?;
+    if problems.is_empty() {
+        eprintln!("{}: every checksum, row count and the accounting invariant verify", args.dir.display());
+        return Ok(0);
+    }
+    for problem in &problems {
+        eprintln!("{}/{problem}", args.dir.display());
+    }
+    eprintln!("{}: {} problems", args.dir.display(), problems.len());
+    Ok(1)
+}

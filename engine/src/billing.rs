@@ -1,0 +1,83 @@
+//! Billing reassignment (SPEC §3, §4): for each device and candidate destination, who is
+//! billed now and who will be, and a summary per (from, to, effective).
+
+use std::collections::BTreeMap;
+
+use devdist_formats::{Format, Value};
+
+use crate::error::Error;
+use crate::global::{Candidates, Device, Ref};
+use crate::output::{Access, OutputDir};
+use crate::plan::{Plan, Strategy};
+
+const REASSIGNMENT_COLUMNS: [&str; 8] =
+    ["product_key", "device_name", "from_uid", "from_instance", "to_uid", "to_region", "to_instance", "effective"];
+const SUMMARY_COLUMNS: [&str; 6] = ["from_uid", "from_instance", "to_uid", "to_instance", "effective", "devices"];
+
+/// Where a device is billed now: `current_instance` (billed to `current_uid`, default the
+/// account) when set, else its source instance (billed to the owner, the account).
+pub fn billed_now<'a>(plan: &'a Plan, device: &Device<'a>) -> (&'a str, &'a str) {
+    match device.current_instance() {
+        "" => (&plan.account, &plan.catalog.get(device.candidate.source).id),
+        current => match device.current_uid() {
+            "" => (&plan.account, current),
+            uid => (uid, current),
+        },
+    }
+}
+
+fn effective(strategy: Strategy) -> &'static str {
+    match strategy {
+        Strategy::SpecifiedRegion => "immediate",
+        Strategy::NearestAccess => "on_connect",
+    }
+}
+
+/// Writes `billing/reassignments.<fmt>` and `billing/summary.csv`.
+pub fn write(
+    out: &mut OutputDir,
+    plan: &Plan,
+    candidates: &Candidates,
+    accepted: &[Ref],
+    format: Format,
+) -> Result<(), Error> {
+    let path = format!("billing/reassignments.{}", format.extension());
+    let fail = |err| Error::output(&out.staging().join(&path), err);
+    let mut table = out.table(&path, format, &REASSIGNMENT_COLUMNS, Access::Normal)?;
+    let mut summary: BTreeMap<(&str, &str, &str, &str, &str), u64> = BTreeMap::new();
+    for &at in accepted {
+        let device = candidates.get(at);
+        let (from_uid, from_instance) = billed_now(plan, &device);
+        let effective = effective(device.candidate.strategy);
+        for &target in plan.target_sets.get(device.candidate.targets) {
+            let target = plan.catalog.get(target);
+            let row = [
+                Value::Str(device.product_key()),
+                Value::Str(device.device_name()),
+                Value::Str(from_uid),
+                Value::Str(from_instance),
+                Value::Str(device.target_uid()),
+                Value::Str(&target.region),
+                Value::Str(&target.id),
+                Value::Str(effective),
+            ];
+            table.write_row(&row).map_err(fail)?;
+            *summary.entry((from_uid, from_instance, device.target_uid(), &target.id, effective)).or_default() += 1;
+        }
+    }
+    let written = table.finish().map_err(fail)?;
+    out.add(&path, written);
+
+    let path = "billing/summary.csv";
+    let fail = |err| Error::output(&out.staging().join(path), err);
+    let mut table = out.table(path, Format::Csv, &SUMMARY_COLUMNS, Access::Normal)?;
+    for ((from_uid, from_instance, to_uid, to_instance, effective), devices) in summary {
+        let row = [from_uid, from_instance, to_uid, to_instance, effective].map(Value::Str);
+        let mut full = row.to_vec();
+        full.push(Value::Int(devices));
+        table.write_row(&full).map_err(fail)?;
+    }
+    let written = table.finish().map_err(fail)?;
+    out.add(path, written);
+    Ok(())
+}

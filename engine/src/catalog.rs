@@ -1,0 +1,172 @@
+//! The instance catalog: the six public instances built in, plus the Enterprise instances an
+//! operator lists in `instances.csv` (SPEC §2.3).
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use devdist_formats::{CatalogRow, Error as FormatError, Position, read_catalog};
+
+/// Public instances and their regions (SPEC §1).
+pub const PUBLIC_INSTANCES: [(&str, &str); 6] = [
+    ("iotx-oxssharez200", "cn-shanghai"),
+    ("iotx-oxssharez300", "ap-northeast-1"),
+    ("iotx-oxssharez400", "ap-southeast-1"),
+    ("iotx-oxssharez500", "us-west-1"),
+    ("iotx-oxssharez600", "us-east-1"),
+    ("iotx-oxssharez700", "eu-central-1"),
+];
+
+const EDITIONS: [&str; 4] = ["public", "standard", "premium", "exclusive"];
+
+/// One instance devices can live in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Instance {
+    /// Instance ID.
+    pub id: String,
+    /// Region ID.
+    pub region: String,
+    /// `public`, `standard`, `premium` or `exclusive`.
+    pub edition: String,
+    /// Owning account; `None` for public instances.
+    pub owner_uid: Option<String>,
+    /// Device quota; `None` when unlimited.
+    pub device_quota: Option<u64>,
+    /// Devices in the instance now.
+    pub devices_in_use: u64,
+}
+
+impl Instance {
+    /// Devices the instance can still take, `None` when unlimited.
+    pub fn headroom(&self) -> Option<u64> {
+        self.device_quota.map(|quota| quota.saturating_sub(self.devices_in_use))
+    }
+}
+
+/// Index of an instance in its [`Catalog`].
+pub type InstanceId = u32;
+
+/// Every known instance, addressable by ID.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    instances: Vec<Instance>,
+    by_id: HashMap<String, InstanceId>,
+}
+
+impl Catalog {
+    /// The public instances only.
+    pub fn public() -> Catalog {
+        let mut catalog = Catalog { instances: Vec::new(), by_id: HashMap::new() };
+        for (id, region) in PUBLIC_INSTANCES {
+            catalog.insert(Instance {
+                id: id.to_string(),
+                region: region.to_string(),
+                edition: "public".to_string(),
+                owner_uid: None,
+                device_quota: None,
+                devices_in_use: 0,
+            });
+        }
+        catalog
+    }
+
+    /// The public instances plus those of `path`. A row may restate a public instance (to
+    /// give it a quota, say); an ID listed twice in the file is an error.
+    pub fn load(path: &Path) -> Result<Catalog, FormatError> {
+        let mut catalog = Catalog::public();
+        let mut seen: HashMap<String, u64> = HashMap::new();
+        for row in read_catalog(path)? {
+            let at = |column: &str| Position::line(row.line).with_column(column);
+            if let Some(first) = seen.insert(row.instance_id.clone(), row.line) {
+                let message = format!("instance {:?} is listed again (first on line {first})", row.instance_id);
+                return Err(FormatError::invalid(path, at("instance_id"), message));
+            }
+            if !EDITIONS.contains(&row.edition.as_str()) {
+                let message = format!("edition {:?} is not public, standard, premium or exclusive", row.edition);
+                return Err(FormatError::invalid(path, at("edition"), message));
+            }
+            if row.region.is_empty() {
+                return Err(FormatError::invalid(path, at("region"), "empty region"));
+            }
+            catalog.insert(instance_of(row));
+        }
+        Ok(catalog)
+    }
+
+    fn insert(&mut self, instance: Instance) {
+        match self.by_id.get(&instance.id) {
+            Some(&at) => self.instances[at as usize] = instance,
+            None => {
+                self.by_id.insert(instance.id.clone(), self.instances.len() as InstanceId);
+                self.instances.push(instance);
+            }
+        }
+    }
+
+    /// Looks an instance up by ID.
+    pub fn find(&self, id: &str) -> Option<InstanceId> {
+        self.by_id.get(id).copied()
+    }
+
+    /// The instance at `id`.
+    pub fn get(&self, id: InstanceId) -> &Instance {
+        &self.instances[id as usize]
+    }
+
+    /// Number of instances.
+    pub fn len(&self) -> usize {
+        self.instances.len()
+    }
+
+    /// Whether the catalog is empty (never: the public instances are built in).
+    pub fn is_empty(&self) -> bool {
+        self.instances.is_empty()
+    }
+}
+
+fn instance_of(row: CatalogRow) -> Instance {
+    Instance {
+        id: row.instance_id,
+        region: row.region,
+        owner_uid: Some(row.owner_uid).filter(|uid| !uid.is_empty()),
+        edition: row.edition,
+        device_quota: row.device_quota,
+        devices_in_use: row.devices_in_use,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_instances_are_built_in() {
+        let catalog = Catalog::public();
+        let id = catalog.find("iotx-oxssharez700").unwrap();
+        assert_eq!(catalog.get(id).region, "eu-central-1");
+        assert_eq!(catalog.get(id).owner_uid, None);
+        assert_eq!(catalog.get(id).headroom(), None);
+        assert_eq!(catalog.len(), 6);
+    }
+
+    #[test]
+    fn file_adds_instances_and_rejects_repeats() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("instances.csv");
+        let header = "instance_id,region,edition,owner_uid,device_quota,devices_in_use\n";
+        std::fs::write(&path, format!("{header}iot-eu0001,eu-central-1,standard,42,100,90\n")).unwrap();
+        let catalog = Catalog::load(&path).unwrap();
+        let eu = catalog.get(catalog.find("iot-eu0001").unwrap());
+        assert_eq!((eu.owner_uid.as_deref(), eu.headroom()), (Some("42"), Some(10)));
+
+        std::fs::write(&path, format!("{header}a,r,standard,,,\na,r,premium,,,\n")).unwrap();
+        let err = Catalog::load(&path).unwrap_err().to_string();
+        assert!(
+            err.ends_with("line 3, column \"instance_id\": instance \"a\" is listed again (first on line 2)"),
+            "{err}"
+        );
+
+        std::fs::write(&path, format!("{header}a,r,gold,,,\n")).unwrap();
+        let err = Catalog::load(&path).unwrap_err().to_string();
+        assert!(err.contains("edition \"gold\""), "{err}");
+    }
+}

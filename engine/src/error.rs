@@ -1,0 +1,77 @@
+//! The engine's one error type: what stops a run, and the exit code it maps to (SPEC §5).
+//! A bad record is not an error: it is a reject with a reason code.
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::plan::PlanProblems;
+
+/// What stops a run. More kinds may be added.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// Bad command line or unreadable plan file (exit 2).
+    Invocation(String),
+    /// The plan has problems (exit 2).
+    Plan(PlanProblems),
+    /// Input files that cannot be read or used, all of them at once (exit 3).
+    Input(Vec<devdist_formats::Error>),
+    /// An output could not be written (exit 4).
+    Output {
+        /// The file or folder.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// The run could not prove that every record was accounted for (exit 4: nothing was
+    /// written). This is a bug in devdist if it ever happens.
+    Accounting(String),
+}
+
+impl Error {
+    /// A bad command line.
+    pub fn invocation(message: impl Into<String>) -> Error {
+        Error::Invocation(message.into())
+    }
+
+    /// A failed write at `path`.
+    pub fn output(path: &Path, source: io::Error) -> Error {
+        Error::Output { path: path.to_path_buf(), source }
+    }
+
+    /// The process exit code for this error.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Invocation(_) | Error::Plan(_) => 2,
+            Error::Input(_) => 3,
+            Error::Output { .. } | Error::Accounting(_) => 4,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Invocation(message) => f.write_str(message),
+            Error::Plan(problems) => problems.fmt(f),
+            Error::Input(errors) => {
+                let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+                f.write_str(&lines.join("\n"))
+            }
+            Error::Output { path, source } => {
+                let text = devdist_formats::Error::io(path, io::Error::new(source.kind(), source.to_string()));
+                write!(f, "cannot write output: {text}")
+            }
+            Error::Accounting(message) => write!(f, "accounting invariant failed: {message}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<devdist_formats::Error> for Error {
+    fn from(err: devdist_formats::Error) -> Error {
+        Error::Input(vec![err])
+    }
+}

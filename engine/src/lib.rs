@@ -1,0 +1,52 @@
+//! The devdist engine: everything between reading an inventory and writing a distribution.
+//!
+//! A run goes through these modules in order:
+//! - [`Plan::load`] reads the plan and the instance catalog, reporting every problem at once;
+//! - `pipeline` reads records on one thread and checks them on many (`rules`, stage 1);
+//! - `global` applies the rules that need every record (duplicates, blocked products,
+//!   capacity; stage 2), in input order, whatever the thread count;
+//! - `jobs` cuts accepted devices into API jobs and waves;
+//! - `grants`, `billing` and `report` write the outputs into an `output` folder that is moved
+//!   into place only when complete.
+//!
+//! ```no_run
+//! use devdist_engine::{NoProgress, Options, run};
+//!
+//! let outcome = run("plan.toml".as_ref(), "out".as_ref(), &Options::default(), &NoProgress)?;
+//! println!("{} accepted, {} rejected", outcome.report.counts.accepted, outcome.report.counts.rejected);
+//! # Ok::<(), devdist_engine::Error>(())
+//! ```
+#![deny(missing_docs)]
+
+mod billing;
+mod catalog;
+mod error;
+mod global;
+mod grants;
+mod jobs;
+mod names;
+mod output;
+mod pipeline;
+mod plan;
+mod reason;
+mod report;
+mod rules;
+mod run;
+mod signature;
+mod synth;
+mod verify;
+mod warnings;
+
+pub use catalog::{Catalog, Instance, PUBLIC_INSTANCES};
+pub use error::Error;
+pub use jobs::{JobRequest, TargetInstance};
+pub use names::{check_device_name, check_device_secret, check_product_key, is_safe_name};
+pub use output::OutputFile;
+pub use pipeline::{NoProgress, Progress};
+pub use plan::{Plan, PlanProblems, Problem, Strategy};
+pub use reason::{Reason, Warning};
+pub use report::{Counts, DestinationReport, InputReport, JobsReport, Report, RunInfo};
+pub use run::{Options, Outcome, run};
+pub use signature::sign;
+pub use synth::{GenerateOptions, Generated, generate};
+pub use verify::verify;

@@ -1,0 +1,217 @@
+//! The output folder: built beside DIR under a temporary name, moved into place only when
+//! complete (SPEC §4 atomicity), and removed if the run fails before that.
+
+use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use devdist_formats::{Format, HashingWriter, TableWriter, Written};
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+use crate::names::is_safe_name;
+
+/// A file written into the output folder, as listed in report.json.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutputFile {
+    /// Path relative to DIR, `/`-separated.
+    pub path: String,
+    /// Data rows (devices, for a job request).
+    pub rows: u64,
+    /// Lower-case hex SHA-256.
+    pub sha256: String,
+}
+
+/// Whether a file may hold secrets: secret files are 0600 in 0700 folders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Readable as the umask allows.
+    Normal,
+    /// Owner only.
+    Secret,
+}
+
+/// An output folder under construction.
+#[derive(Debug)]
+pub struct OutputDir {
+    target: PathBuf,
+    staging: PathBuf,
+    files: Vec<OutputFile>,
+    done: bool,
+}
+
+impl OutputDir {
+    /// Starts building `target`. Fails if it exists and `force` is not set.
+    pub fn create(target: &Path, force: bool) -> Result<OutputDir, Error> {
+        if target.exists() && !force {
+            return Err(Error::invocation(format!("{}: already exists; pass --force to replace it", target.display())));
+        }
+        let name = target
+            .file_name()
+            .ok_or_else(|| Error::invocation(format!("{}: not a usable output folder name", target.display())))?;
+        let parent = match target.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let staging = parent.join(format!(".{}.devdist-partial-{}", name.to_string_lossy(), std::process::id()));
+        if staging.exists() {
+            fs::remove_dir_all(&staging).map_err(|err| Error::output(&staging, err))?;
+        }
+        fs::create_dir(&staging).map_err(|err| Error::output(&staging, err))?;
+        Ok(OutputDir { target: target.to_path_buf(), staging, files: Vec::new(), done: false })
+    }
+
+    /// Where files are being written now.
+    pub fn staging(&self) -> &Path {
+        &self.staging
+    }
+
+    /// Creates `relative` (and its folders), ready for writing.
+    pub fn create_file(&self, relative: &str, access: Access) -> Result<File, Error> {
+        let path = self.resolve(relative)?;
+        if let Some(parent) = path.parent() {
+            let mut builder = DirBuilder::new();
+            builder.recursive(true);
+            if access == Access::Secret {
+                builder.mode(0o700);
+            }
+            builder.create(parent).map_err(|err| Error::output(parent, err))?;
+        }
+        let mut options = OpenOptions::new();
+        options.write(true).create_new(true);
+        if access == Access::Secret {
+            options.mode(0o600);
+        }
+        options.open(&path).map_err(|err| Error::output(&path, err))
+    }
+
+    /// Starts a table at `relative`.
+    pub fn table(
+        &self,
+        relative: &str,
+        format: Format,
+        columns: &[&'static str],
+        access: Access,
+    ) -> Result<TableWriter, Error> {
+        let file = self.create_file(relative, access)?;
+        TableWriter::new(file, format, columns).map_err(|err| Error::output(&self.staging.join(relative), err))
+    }
+
+    /// Lists a finished table in the report.
+    pub fn add(&mut self, relative: &str, written: Written) {
+        self.files.push(OutputFile { path: relative.to_string(), rows: written.rows, sha256: written.sha256 });
+    }
+
+    /// Writes a whole small file and lists it in the report with `rows`.
+    pub fn write_listed(&mut self, relative: &str, bytes: &[u8], rows: u64) -> Result<(), Error> {
+        let sha256 = self.write_raw(relative, bytes)?;
+        self.files.push(OutputFile { path: relative.to_string(), rows, sha256 });
+        Ok(())
+    }
+
+    /// Writes a whole small file that the report does not list (report.json, run.json).
+    pub fn write_raw(&self, relative: &str, bytes: &[u8]) -> Result<String, Error> {
+        let path = self.staging.join(relative);
+        let file = self.create_file(relative, Access::Normal)?;
+        let mut out = HashingWriter::new(file);
+        out.write_all(bytes).map_err(|err| Error::output(&path, err))?;
+        let (file, sha256) = out.finish();
+        file.sync_all().map_err(|err| Error::output(&path, err))?;
+        Ok(sha256)
+    }
+
+    /// Every listed file, sorted by path.
+    pub fn files(&self) -> Vec<OutputFile> {
+        let mut files = self.files.clone();
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+        files
+    }
+
+    /// Moves the finished folder into place, replacing an existing one in one step where the
+    /// system allows it.
+    pub fn commit(mut self) -> Result<(), Error> {
+        let staging = self.staging.clone();
+        if self.target.exists() {
+            let exchanged = rustix::fs::renameat_with(
+                rustix::fs::CWD,
+                &staging,
+                rustix::fs::CWD,
+                &self.target,
+                rustix::fs::RenameFlags::EXCHANGE,
+            );
+            match exchanged {
+                // The old folder now sits at the staging path: remove it.
+                Ok(()) => {
+                    self.done = true;
+                    fs::remove_dir_all(&staging).map_err(|err| Error::output(&staging, err))?;
+                    return Ok(());
+                }
+                Err(_) => {
+                    let old = staging.with_extension("old");
+                    fs::rename(&self.target, &old).map_err(|err| Error::output(&self.target, err))?;
+                    fs::rename(&staging, &self.target).map_err(|err| Error::output(&self.target, err))?;
+                    self.done = true;
+                    fs::remove_dir_all(&old).map_err(|err| Error::output(&old, err))?;
+                    return Ok(());
+                }
+            }
+        }
+        fs::rename(&staging, &self.target).map_err(|err| Error::output(&self.target, err))?;
+        self.done = true;
+        Ok(())
+    }
+
+    /// Refuses paths that could leave the folder: every component must be a safe name.
+    fn resolve(&self, relative: &str) -> Result<PathBuf, Error> {
+        if relative.split('/').all(is_safe_name) {
+            Ok(self.staging.join(relative))
+        } else {
+            Err(Error::output(&self.staging.join(relative), std::io::Error::other("unsafe output path")))
+        }
+    }
+}
+
+impl Drop for OutputDir {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = fs::remove_dir_all(&self.staging);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn commits_atomically_and_cleans_up_on_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("out");
+        {
+            let out = OutputDir::create(&target, false).unwrap();
+            out.write_raw("a.txt", b"first").unwrap();
+            // dropped without commit: nothing left behind
+        }
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+
+        let out = OutputDir::create(&target, false).unwrap();
+        out.write_raw("a.txt", b"first").unwrap();
+        out.commit().unwrap();
+        assert!(OutputDir::create(&target, false).is_err());
+
+        let mut out = OutputDir::create(&target, true).unwrap();
+        let file = out.create_file("grants/u/i/devices.csv", Access::Secret).unwrap();
+        drop(file);
+        out.write_listed("b.txt", b"second", 1).unwrap();
+        assert!(out.create_file("../escape", Access::Normal).is_err());
+        out.commit().unwrap();
+        assert!(!target.join("a.txt").exists());
+        assert_eq!(fs::read_to_string(target.join("b.txt")).unwrap(), "second");
+        let mode = |p: &str| fs::metadata(target.join(p)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode("grants/u/i/devices.csv"), 0o600);
+        assert_eq!(mode("grants/u/i"), 0o700);
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1, "no staging or backup left");
+    }
+}

@@ -1,0 +1,141 @@
+//! Stage 1 across threads: one reader thread parses CSV into recycled batches, worker threads
+//! check them, and the calling thread puts the results back in input order.
+//!
+//! ```text
+//! reader ──(RecordBatch, seq)──▶ workers ──(CheckedBatch, seq)──▶ collector (in order)
+//!    ▲                              │
+//!    └───────── empty RecordBatch ◀─┘
+//! ```
+//! Every queue is bounded, and record batches go back to the reader once checked, so memory
+//! stays flat and nothing is allocated per record on the hot path.
+
+use std::collections::BTreeMap;
+
+use crossbeam_channel::{Receiver, Sender, bounded};
+use devdist_formats::{CsvInventory, RecordBatch};
+
+use crate::error::Error;
+use crate::plan::Plan;
+use crate::rules::{CheckedBatch, Checker};
+
+/// Records per batch: large enough to amortise channel costs, small enough to keep every
+/// thread busy.
+pub const BATCH_RECORDS: usize = 4096;
+
+/// Told of progress once per batch.
+pub trait Progress: Sync {
+    /// `records` more records and `bytes` more input bytes are done.
+    fn advance(&self, records: u64, bytes: u64);
+}
+
+/// A [`Progress`] that ignores everything.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn advance(&self, _records: u64, _bytes: u64) {}
+}
+
+/// Opens every inventory of the plan, reporting every unreadable file or bad header at once.
+pub fn open_inputs(plan: &Plan) -> Result<Vec<CsvInventory>, Error> {
+    let mut opened = Vec::new();
+    let mut errors = Vec::new();
+    for input in &plan.inputs {
+        match CsvInventory::open(&input.path) {
+            Ok(inventory) => opened.push(inventory),
+            Err(err) => errors.push(err),
+        }
+    }
+    if errors.is_empty() { Ok(opened) } else { Err(Error::Input(errors)) }
+}
+
+struct Work {
+    order: u64,
+    file: u32,
+    first_seq: u64,
+    batch: RecordBatch,
+}
+
+/// Reads and checks every record of `inventories` with `threads` workers. Returns the checked
+/// batches in input order.
+pub fn check_all(
+    plan: &Plan,
+    inventories: Vec<CsvInventory>,
+    threads: usize,
+    progress: &dyn Progress,
+) -> Result<Vec<CheckedBatch>, Error> {
+    let threads = threads.max(1);
+    let in_flight = threads * 4;
+    let layouts: Vec<_> = inventories.iter().map(|inventory| inventory.layout().clone()).collect();
+    let checkers: Vec<Checker> =
+        layouts.iter().enumerate().map(|(file, layout)| Checker::new(plan, layout, file as u32)).collect();
+
+    let (free_tx, free_rx) = bounded::<RecordBatch>(in_flight);
+    let (work_tx, work_rx) = bounded::<Work>(in_flight);
+    let (done_tx, done_rx) = bounded::<(u64, CheckedBatch, RecordBatch)>(in_flight);
+    for _ in 0..in_flight {
+        free_tx.send(RecordBatch::default()).expect("queue has room");
+    }
+
+    std::thread::scope(|scope| {
+        let reader = scope.spawn(move || read(inventories, free_rx, work_tx));
+        for _ in 0..threads {
+            let (work_rx, done_tx) = (work_rx.clone(), done_tx.clone());
+            let checkers = &checkers;
+            scope.spawn(move || {
+                for work in work_rx {
+                    let mut checked = CheckedBatch::default();
+                    checkers[work.file as usize].check_batch(&work.batch, work.first_seq, &mut checked);
+                    if done_tx.send((work.order, checked, work.batch)).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop((work_rx, done_tx));
+        let collected = collect(done_rx, free_tx, progress);
+        let read_result = reader.join().expect("the reader thread does not panic");
+        read_result.map(|()| collected)
+    })
+}
+
+fn read(inventories: Vec<CsvInventory>, free: Receiver<RecordBatch>, work: Sender<Work>) -> Result<(), Error> {
+    let mut order = 0;
+    let mut seq = 0;
+    for (file, mut inventory) in inventories.into_iter().enumerate() {
+        loop {
+            let Ok(mut batch) = free.recv() else { return Ok(()) };
+            if !inventory.fill(&mut batch, BATCH_RECORDS)? {
+                break;
+            }
+            let records = batch.len as u64;
+            if work.send(Work { order, file: file as u32, first_seq: seq, batch }).is_err() {
+                return Ok(());
+            }
+            order += 1;
+            seq += records;
+        }
+    }
+    Ok(())
+}
+
+/// Puts checked batches back in input order and returns record batches to the reader.
+fn collect(
+    done: Receiver<(u64, CheckedBatch, RecordBatch)>,
+    free: Sender<RecordBatch>,
+    progress: &dyn Progress,
+) -> Vec<CheckedBatch> {
+    let mut out = Vec::new();
+    let mut waiting = BTreeMap::new();
+    for (order, checked, batch) in done {
+        progress.advance(checked.records, batch.bytes);
+        // The reader may have finished; a closed free queue is fine.
+        let _ = free.send(batch);
+        waiting.insert(order, checked);
+        while let Some(next) = waiting.remove(&(out.len() as u64)) {
+            out.push(next);
+        }
+    }
+    out.extend(waiting.into_values());
+    out
+}

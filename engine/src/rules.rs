@@ -1,0 +1,368 @@
+//! Stage 1: every record checked on its own (SPEC §3), on any thread. A record either becomes
+//! a [`Candidate`] (compact, secrets kept only in the batch's arena) or a [`Reject`].
+
+use devdist_formats::{ByteRecord, Field, Layout, RecordBatch};
+
+use crate::catalog::InstanceId;
+use crate::names::{check_device_name, check_device_secret, check_product_key, is_safe_name};
+use crate::plan::{Plan, Strategy, TargetSetId, TargetSets};
+use crate::reason::Reason;
+use crate::signature::{self, Login, Mismatch};
+
+/// A slice of a batch's arena.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Text {
+    start: u32,
+    end: u32,
+}
+
+impl Text {
+    /// The text in `arena`.
+    pub fn get(self, arena: &str) -> &str {
+        &arena[self.start as usize..self.end as usize]
+    }
+}
+
+fn push(arena: &mut String, text: &str) -> Text {
+    let start = arena.len() as u32;
+    arena.push_str(text);
+    Text { start, end: arena.len() as u32 }
+}
+
+/// A record that passed stage 1: what the global rules and the outputs need of it.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    /// Position in input order across all files (0-based).
+    pub seq: u64,
+    /// 1-based record number in its file.
+    pub record: u64,
+    /// Line the record starts on (0 when the format has none).
+    pub line: u64,
+    /// ProductKey.
+    pub product_key: Text,
+    /// DeviceName.
+    pub device_name: Text,
+    /// DeviceSecret.
+    pub secret: Text,
+    /// Where the device is distributed to now (empty: at its source).
+    pub current_instance: Text,
+    /// Account of `current_instance` (empty: the plan's account).
+    pub current_uid: Text,
+    /// `product_key/device_name` of its gateway, or empty.
+    pub gateway: Text,
+    /// Destination account.
+    pub target_uid: Text,
+    /// Source instance.
+    pub source: InstanceId,
+    /// Destination strategy.
+    pub strategy: Strategy,
+    /// Destination instances.
+    pub targets: TargetSetId,
+    /// Marked authorized or transferred: blocks its whole product.
+    pub blocks_product: bool,
+}
+
+/// A rejected record, positioned for the reject report. Holds no secret.
+#[derive(Debug, Clone)]
+pub struct Reject {
+    /// Position in input order across all files.
+    pub seq: u64,
+    /// Index of the file in the plan.
+    pub file: u32,
+    /// 1-based record number in its file.
+    pub record: u64,
+    /// Line the record starts on (0 when the format has none).
+    pub line: u64,
+    /// ProductKey as read (empty when the record is structurally broken).
+    pub product_key: String,
+    /// DeviceName as read (empty when the record is structurally broken).
+    pub device_name: String,
+    /// The rule broken.
+    pub reason: Reason,
+    /// What exactly, without secrets.
+    pub detail: String,
+}
+
+/// The outcome of stage 1 for one batch of records.
+#[derive(Debug, Default)]
+pub struct CheckedBatch {
+    /// Index of the file in the plan.
+    pub file: u32,
+    /// Records read.
+    pub records: u64,
+    /// Backing store of every [`Text`] in `candidates`.
+    pub arena: String,
+    /// Records that passed, in input order.
+    pub candidates: Vec<Candidate>,
+    /// Records that failed, in input order.
+    pub rejects: Vec<Reject>,
+    /// Non-empty cells per runtime column of the file (in [`Layout::runtime_columns`] order).
+    pub runtime_cells: Vec<u64>,
+}
+
+/// Checks the records of one file; built once per file, shared by the worker threads.
+#[derive(Debug)]
+pub struct Checker<'p> {
+    plan: &'p Plan,
+    layout: &'p Layout,
+    file: u32,
+}
+
+/// The known fields of a record, as text (empty when the column is absent).
+struct Fields<'r>([&'r str; Field::ALL.len()]);
+
+impl<'r> Fields<'r> {
+    fn get(&self, field: Field) -> &'r str {
+        self.0[field.index()]
+    }
+}
+
+type Verdict<T> = Result<T, (Reason, String)>;
+
+impl<'p> Checker<'p> {
+    /// A checker for file number `file` of `plan`, whose header is `layout`.
+    pub fn new(plan: &'p Plan, layout: &'p Layout, file: u32) -> Checker<'p> {
+        Checker { plan, layout, file }
+    }
+
+    /// Checks every record of `batch`, whose first record has input sequence `first_seq`.
+    pub fn check_batch(&self, batch: &RecordBatch, first_seq: u64, out: &mut CheckedBatch) {
+        out.file = self.file;
+        out.records = batch.len as u64;
+        out.arena.clear();
+        out.candidates.clear();
+        out.rejects.clear();
+        out.runtime_cells.clear();
+        out.runtime_cells.resize(self.layout.runtime_columns().len(), 0);
+        for (i, record) in batch.records().iter().enumerate() {
+            let seq = first_seq + i as u64;
+            let number = batch.first_record + i as u64;
+            let line = batch.lines[i];
+            match self.check(record, out) {
+                Ok(checked) => {
+                    let candidate = checked.into_candidate(seq, number, line, &mut out.arena);
+                    out.candidates.push(candidate);
+                }
+                Err((reason, detail)) => {
+                    let structural = record.len() != self.layout.width();
+                    let cell = |field: Field| match (structural, self.layout.column(field)) {
+                        (false, Some(column)) => String::from_utf8_lossy(&record[column]).into_owned(),
+                        _ => String::new(),
+                    };
+                    out.rejects.push(Reject {
+                        seq,
+                        file: self.file,
+                        record: number,
+                        line,
+                        product_key: cell(Field::ProductKey),
+                        device_name: cell(Field::DeviceName),
+                        reason,
+                        detail,
+                    });
+                }
+            }
+        }
+    }
+
+    fn check<'r>(&self, record: &'r ByteRecord, out: &mut CheckedBatch) -> Verdict<Checked<'r>>
+    where
+        'p: 'r,
+    {
+        let fields = self.fields(record)?;
+        for (count, &column) in out.runtime_cells.iter_mut().zip(self.layout.runtime_columns()) {
+            *count += u64::from(!record[column].is_empty());
+        }
+        for field in [Field::ProductKey, Field::DeviceName, Field::DeviceSecret, Field::SourceInstance] {
+            if fields.get(field).is_empty() {
+                return Err((Reason::MissingField, format!("{} is empty", field.name())));
+            }
+        }
+        let product_key = fields.get(Field::ProductKey);
+        let device_name = fields.get(Field::DeviceName);
+        let secret = fields.get(Field::DeviceSecret);
+        check_product_key(product_key).map_err(|p| (Reason::InvalidProductKey, p))?;
+        check_device_name(device_name).map_err(|p| (Reason::InvalidDeviceName, p))?;
+        check_device_secret(secret).map_err(|p| (Reason::InvalidDeviceSecret, p))?;
+        self.check_signature(&fields, product_key, device_name, secret)?;
+
+        let catalog = &self.plan.catalog;
+        let source_name = fields.get(Field::SourceInstance);
+        let source = catalog.find(source_name).ok_or_else(|| {
+            (Reason::UnknownSourceInstance, format!("source_instance {source_name:?} is not in the instance catalog"))
+        })?;
+        let row_target = fields.get(Field::TargetInstance);
+        let row_target = match row_target {
+            "" => None,
+            name => Some(catalog.find(name).ok_or_else(|| {
+                (Reason::UnknownTargetInstance, format!("target_instance {name:?} is not in the instance catalog"))
+            })?),
+        };
+        let instance = catalog.get(source);
+        let region = fields.get(Field::SourceRegion);
+        if !region.is_empty() && region != instance.region {
+            let detail = format!("source_region {region:?}, but {source_name} is in {}", instance.region);
+            return Err((Reason::RegionMismatch, detail));
+        }
+        if let Some(owner) = instance.owner_uid.as_deref().filter(|owner| *owner != self.plan.account) {
+            let detail = format!("{source_name} belongs to account {owner}, not {}", self.plan.account);
+            return Err((Reason::NotOwner, detail));
+        }
+
+        let row_uid = fields.get(Field::TargetUid);
+        let (strategy, targets, route_uid) = match row_target {
+            Some(target) => (Strategy::SpecifiedRegion, TargetSets::single(target), self.plan.account.as_str()),
+            None => {
+                let route = self.plan.routes.iter().find(|route| {
+                    route.product_keys.as_ref().is_none_or(|set| set.contains(product_key))
+                        && route.source_instances.as_ref().is_none_or(|set| set.contains(source_name))
+                        && route.source_regions.as_ref().is_none_or(|set| set.contains(&instance.region))
+                });
+                let route =
+                    route.ok_or_else(|| (Reason::NoRoute, "no per-row target and no route matches".to_string()))?;
+                (route.strategy, route.targets, route.target_uid.as_str())
+            }
+        };
+        let target_uid = if row_uid.is_empty() { route_uid } else { row_uid };
+        self.check_target(source, strategy, targets, target_uid)?;
+
+        let now = match fields.get(Field::CurrentInstance) {
+            "" => source_name,
+            current => current,
+        };
+        if strategy == Strategy::SpecifiedRegion {
+            let target = &catalog.get(self.plan.target_sets.get(targets)[0]).id;
+            if target == now {
+                return Err((Reason::AlreadyAtTarget, format!("the device is already at {target}")));
+            }
+        }
+        let flag = |field: Field| fields.get(field).trim().eq_ignore_ascii_case("true");
+        Ok(Checked {
+            product_key,
+            device_name,
+            secret,
+            current_instance: fields.get(Field::CurrentInstance),
+            current_uid: fields.get(Field::CurrentUid),
+            gateway: fields.get(Field::Gateway),
+            target_uid,
+            source,
+            strategy,
+            targets,
+            blocks_product: flag(Field::Authorized) || flag(Field::Transferred),
+        })
+    }
+
+    /// Structure and encoding: the record has the header's width and is UTF-8.
+    fn fields<'r>(&self, record: &'r ByteRecord) -> Verdict<Fields<'r>> {
+        if record.len() != self.layout.width() {
+            let detail = format!("expected {} fields as in the header, found {}", self.layout.width(), record.len());
+            return Err((Reason::MalformedRecord, detail));
+        }
+        if std::str::from_utf8(record.as_slice()).is_err()
+            || record.iter().any(|cell| std::str::from_utf8(cell).is_err())
+        {
+            let column = record.iter().position(|cell| std::str::from_utf8(cell).is_err()).unwrap_or(0);
+            let name = &self.layout.columns()[column];
+            return Err((Reason::MalformedRecord, format!("column {name:?} is not UTF-8")));
+        }
+        let mut fields = [""; Field::ALL.len()];
+        for field in Field::ALL {
+            if let Some(column) = self.layout.column(field) {
+                fields[field.index()] = std::str::from_utf8(&record[column]).unwrap_or_default();
+            }
+        }
+        Ok(Fields(fields))
+    }
+
+    fn check_signature(&self, fields: &Fields, product_key: &str, device_name: &str, secret: &str) -> Verdict<()> {
+        let password = fields.get(Field::SignPassword);
+        if password.is_empty() {
+            return Ok(());
+        }
+        let login = Login {
+            method: fields.get(Field::SignMethod),
+            client_id: fields.get(Field::SignClientId),
+            timestamp: fields.get(Field::SignTimestamp),
+            password,
+        };
+        signature::verify(&login, product_key, device_name, secret).map_err(|mismatch| {
+            let detail = match mismatch {
+                Mismatch::UnknownMethod => {
+                    format!("sign_method {:?} is not hmacmd5, hmacsha1 or hmacsha256", login.method)
+                }
+                Mismatch::Password => format!("sign_password is not the {} of this certificate", login.method.trim()),
+            };
+            (Reason::SignatureMismatch, detail)
+        })
+    }
+
+    fn check_target(&self, source: InstanceId, strategy: Strategy, targets: TargetSetId, uid: &str) -> Verdict<()> {
+        let catalog = &self.plan.catalog;
+        let invalid = |detail: String| Err((Reason::InvalidTarget, detail));
+        if !is_safe_name(uid) {
+            return invalid(format!("target_uid {uid:?} is not a safe name"));
+        }
+        let targets = self.plan.target_sets.get(targets);
+        for &target in targets {
+            let id = &catalog.get(target).id;
+            if !is_safe_name(id) {
+                return invalid(format!("target instance {id:?} is not a safe name"));
+            }
+        }
+        if uid != self.plan.account {
+            if strategy == Strategy::NearestAccess {
+                return invalid(format!(
+                    "cross-account distribution to {uid} must use specified_region, not nearest_access"
+                ));
+            }
+            if targets.contains(&source) {
+                return invalid(format!(
+                    "cross-account distribution to {uid} cannot stay inside {}",
+                    catalog.get(source).id
+                ));
+            }
+        }
+        for &target in targets {
+            let instance = catalog.get(target);
+            if let Some(owner) = instance.owner_uid.as_deref().filter(|owner| *owner != uid) {
+                return invalid(format!("{} belongs to account {owner}, not target_uid {uid}", instance.id));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A record that passed, borrowing from the record until it is copied into the arena.
+struct Checked<'r> {
+    product_key: &'r str,
+    device_name: &'r str,
+    secret: &'r str,
+    current_instance: &'r str,
+    current_uid: &'r str,
+    gateway: &'r str,
+    target_uid: &'r str,
+    source: InstanceId,
+    strategy: Strategy,
+    targets: TargetSetId,
+    blocks_product: bool,
+}
+
+impl Checked<'_> {
+    fn into_candidate(self, seq: u64, record: u64, line: u64, arena: &mut String) -> Candidate {
+        Candidate {
+            seq,
+            record,
+            line,
+            product_key: push(arena, self.product_key),
+            device_name: push(arena, self.device_name),
+            secret: push(arena, self.secret),
+            current_instance: push(arena, self.current_instance),
+            current_uid: push(arena, self.current_uid),
+            gateway: push(arena, self.gateway),
+            target_uid: push(arena, self.target_uid),
+            source: self.source,
+            strategy: self.strategy,
+            targets: self.targets,
+            blocks_product: self.blocks_product,
+        }
+    }
+}

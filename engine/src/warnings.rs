@@ -1,0 +1,38 @@
+//! Warnings about accepted devices (SPEC §3): counted, never rejected.
+
+use std::collections::BTreeMap;
+
+use crate::global::{Candidates, Ref};
+use crate::names::{is_usual_device_secret, is_usual_product_key};
+use crate::plan::Plan;
+use crate::reason::Warning;
+
+/// Accepted devices per warning; every warning is listed, zeros included.
+pub fn count(plan: &Plan, candidates: &Candidates, accepted: &[Ref]) -> BTreeMap<Warning, u64> {
+    let mut counts: BTreeMap<Warning, u64> = Warning::ALL.into_iter().map(|w| (w, 0)).collect();
+    let mut add = |warning| *counts.entry(warning).or_default() += 1;
+    for &at in accepted {
+        let device = candidates.get(at);
+        if !is_usual_product_key(device.product_key()) {
+            add(Warning::UnusualProductKey);
+        }
+        if !is_usual_device_secret(device.secret()) {
+            add(Warning::UnusualDeviceSecret);
+        }
+        if device.target_uid() != plan.account {
+            add(Warning::ConsoleOnly);
+        }
+        let Some((product_key, device_name)) = device.gateway().split_once('/') else { continue };
+        // `accepted` is ordered by (product_key, device_name): the gateway is found by search.
+        let found = accepted.binary_search_by(|&other| {
+            let other = candidates.get(other);
+            (other.product_key(), other.device_name()).cmp(&(product_key, device_name))
+        });
+        if let Ok(gateway) = found {
+            if candidates.get(accepted[gateway]).destination() != device.destination() {
+                add(Warning::TopologySplit);
+            }
+        }
+    }
+    counts
+}

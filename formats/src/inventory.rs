@@ -1,0 +1,342 @@
+//! Inventory files: which column holds which field, and reading records in reusable batches.
+//!
+//! This module knows the names of the columns (SPEC §2.2) and nothing of what their values
+//! mean: checking a record is the engine's job.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use csv::ByteRecord;
+
+use crate::error::{Error, Position};
+
+/// A column devdist understands. Every other column is runtime or unknown data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Field {
+    /// ProductKey of the certificate.
+    ProductKey,
+    /// DeviceName of the certificate.
+    DeviceName,
+    /// DeviceSecret of the certificate.
+    DeviceSecret,
+    /// Instance that holds the device now (owner side).
+    SourceInstance,
+    /// Region of the source instance, checked against the catalog.
+    SourceRegion,
+    /// Instance the device is distributed to now, if any.
+    CurrentInstance,
+    /// Account of `CurrentInstance`.
+    CurrentUid,
+    /// Per-row destination instance.
+    TargetInstance,
+    /// Per-row destination account.
+    TargetUid,
+    /// `true` blocks the whole product.
+    Authorized,
+    /// `true` blocks the whole product.
+    Transferred,
+    /// `product_key/device_name` of the device's gateway.
+    Gateway,
+    /// clientId of a captured MQTT login.
+    SignClientId,
+    /// Signing method of a captured MQTT login.
+    SignMethod,
+    /// Timestamp of a captured MQTT login.
+    SignTimestamp,
+    /// Password of a captured MQTT login.
+    SignPassword,
+}
+
+impl Field {
+    /// Every field, in the order of SPEC §2.2.
+    pub const ALL: [Field; 16] = [
+        Field::ProductKey,
+        Field::DeviceName,
+        Field::DeviceSecret,
+        Field::SourceInstance,
+        Field::SourceRegion,
+        Field::CurrentInstance,
+        Field::CurrentUid,
+        Field::TargetInstance,
+        Field::TargetUid,
+        Field::Authorized,
+        Field::Transferred,
+        Field::Gateway,
+        Field::SignClientId,
+        Field::SignMethod,
+        Field::SignTimestamp,
+        Field::SignPassword,
+    ];
+
+    /// The snake_case name used in messages and outputs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Field::ProductKey => "product_key",
+            Field::DeviceName => "device_name",
+            Field::DeviceSecret => "device_secret",
+            Field::SourceInstance => "source_instance",
+            Field::SourceRegion => "source_region",
+            Field::CurrentInstance => "current_instance",
+            Field::CurrentUid => "current_uid",
+            Field::TargetInstance => "target_instance",
+            Field::TargetUid => "target_uid",
+            Field::Authorized => "authorized",
+            Field::Transferred => "transferred",
+            Field::Gateway => "gateway",
+            Field::SignClientId => "sign_client_id",
+            Field::SignMethod => "sign_method",
+            Field::SignTimestamp => "sign_timestamp",
+            Field::SignPassword => "sign_password",
+        }
+    }
+
+    /// Whether an inventory must have the column (and every record a value in it).
+    pub fn required(self) -> bool {
+        matches!(self, Field::ProductKey | Field::DeviceName | Field::DeviceSecret | Field::SourceInstance)
+    }
+
+    /// Header spellings beyond the name itself, already in [`normalize`]d form.
+    fn aliases(self) -> &'static [&'static str] {
+        match self {
+            Field::SourceInstance => &["iotinstanceid", "sourceinstanceid"],
+            _ => &[],
+        }
+    }
+
+    /// The field a header cell names, if any: case-insensitive, snake_case or PascalCase.
+    pub fn from_header(name: &str) -> Option<Field> {
+        let key = normalize(name);
+        Field::ALL.into_iter().find(|field| normalize(field.name()) == key || field.aliases().contains(&key.as_str()))
+    }
+
+    /// Position of the field in [`Field::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Lower case without underscores or surrounding blanks: `Product_Key`, `productKey` and
+/// `ProductKey` all become `productkey`.
+fn normalize(name: &str) -> String {
+    name.trim().chars().filter(|c| *c != '_').flat_map(char::to_lowercase).collect()
+}
+
+/// Which column of one file holds which field; the rest are runtime columns.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    columns: Vec<String>,
+    known: [Option<usize>; Field::ALL.len()],
+    runtime: Vec<usize>,
+}
+
+impl Layout {
+    /// Maps a header. Fails, naming every problem at once, when a required column is
+    /// missing or two columns name the same field.
+    pub fn from_header(path: &Path, line: u64, names: &[String]) -> Result<Layout, Error> {
+        let mut known = [None; Field::ALL.len()];
+        let mut runtime = Vec::new();
+        let mut problems = Vec::new();
+        for (index, name) in names.iter().enumerate() {
+            match Field::from_header(name) {
+                Some(field) => match known[field.index()] {
+                    Some(first) => problems.push(format!(
+                        "columns {} ({:?}) and {} ({:?}) both mean {}",
+                        first + 1,
+                        names[first],
+                        index + 1,
+                        name,
+                        field.name()
+                    )),
+                    None => known[field.index()] = Some(index),
+                },
+                None => runtime.push(index),
+            }
+        }
+        let missing: Vec<String> = Field::ALL
+            .into_iter()
+            .filter(|field| field.required() && known[field.index()].is_none())
+            .map(|field| format!("{:?}", field.name()))
+            .collect();
+        if !missing.is_empty() {
+            let noun = if missing.len() == 1 { "column" } else { "columns" };
+            problems.insert(0, format!("missing required {noun} {}", missing.join(", ")));
+        }
+        if !problems.is_empty() {
+            return Err(Error::invalid(path, Position::line(line), problems.join("; ")));
+        }
+        Ok(Layout { columns: names.to_vec(), known, runtime })
+    }
+
+    /// Number of columns in the header.
+    pub fn width(&self) -> usize {
+        self.columns.len()
+    }
+
+    /// The column that holds `field`, if the file has it.
+    pub fn column(&self, field: Field) -> Option<usize> {
+        self.known[field.index()]
+    }
+
+    /// Header names as written.
+    pub fn columns(&self) -> &[String] {
+        &self.columns
+    }
+
+    /// Indices of the columns devdist does not understand (runtime or unknown data).
+    pub fn runtime_columns(&self) -> &[usize] {
+        &self.runtime
+    }
+}
+
+/// Records read together and handed between threads as one unit. Reused: [`CsvInventory::fill`]
+/// overwrites the records in place, so a steady-state run allocates nothing per record.
+#[derive(Debug, Default)]
+pub struct RecordBatch {
+    /// Storage for records; only the first `len` are valid.
+    pub records: Vec<ByteRecord>,
+    /// Line where each record starts (1-based), 0 where the format has no lines.
+    pub lines: Vec<u64>,
+    /// Number of valid records.
+    pub len: usize,
+    /// 1-based record number of `records[0]` within its file.
+    pub first_record: u64,
+    /// Input bytes this batch covers, for progress.
+    pub bytes: u64,
+}
+
+impl RecordBatch {
+    /// The valid records.
+    pub fn records(&self) -> &[ByteRecord] {
+        &self.records[..self.len]
+    }
+}
+
+/// A CSV inventory opened and its header mapped.
+#[derive(Debug)]
+pub struct CsvInventory {
+    path: PathBuf,
+    reader: csv::Reader<File>,
+    layout: Layout,
+    next_record: u64,
+    last_byte: u64,
+}
+
+impl CsvInventory {
+    /// Opens `path` and maps its header.
+    pub fn open(path: &Path) -> Result<CsvInventory, Error> {
+        let file = File::open(path).map_err(|err| Error::io(path, err))?;
+        let metadata = file.metadata().map_err(|err| Error::io(path, err))?;
+        if metadata.is_dir() {
+            return Err(Error::io(path, std::io::Error::from(std::io::ErrorKind::IsADirectory)));
+        }
+        let mut reader =
+            csv::ReaderBuilder::new().has_headers(false).flexible(true).buffer_capacity(1 << 20).from_reader(file);
+        let mut header = ByteRecord::new();
+        let has_header = reader.read_byte_record(&mut header).map_err(|err| csv_error(path, err))?;
+        if !has_header {
+            return Err(Error::invalid(path, Position::line(1), "empty file: no header line"));
+        }
+        let line = header.position().map_or(1, |p| p.line());
+        let names: Vec<String> = header.iter().map(|name| String::from_utf8_lossy(name).into_owned()).collect();
+        let layout = Layout::from_header(path, line, &names)?;
+        let last_byte = reader.position().byte();
+        Ok(CsvInventory { path: path.to_path_buf(), reader, layout, next_record: 1, last_byte })
+    }
+
+    /// The column mapping of this file.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// Refills `batch` with up to `capacity` records. Returns false once the file is done
+    /// and the batch is empty.
+    pub fn fill(&mut self, batch: &mut RecordBatch, capacity: usize) -> Result<bool, Error> {
+        batch.len = 0;
+        batch.first_record = self.next_record;
+        if batch.records.len() < capacity {
+            batch.records.resize_with(capacity, ByteRecord::new);
+        }
+        batch.lines.resize(capacity, 0);
+        while batch.len < capacity {
+            let record = &mut batch.records[batch.len];
+            let more = self.reader.read_byte_record(record).map_err(|err| csv_error(&self.path, err))?;
+            if !more {
+                break;
+            }
+            batch.lines[batch.len] = record.position().map_or(0, |p| p.line());
+            batch.len += 1;
+        }
+        self.next_record += batch.len as u64;
+        let byte = self.reader.position().byte();
+        batch.bytes = byte - self.last_byte;
+        self.last_byte = byte;
+        Ok(batch.len > 0)
+    }
+}
+
+fn csv_error(path: &Path, err: csv::Error) -> Error {
+    let position = err.position().map(|p| Position { record: None, line: Some(p.line()), column: None });
+    match err.into_kind() {
+        csv::ErrorKind::Io(io) => {
+            let err = Error::io(path, io);
+            match position {
+                Some(position) => Error::invalid(path, position, err.to_string()),
+                None => err,
+            }
+        }
+        other => Error::invalid(path, position.unwrap_or_default(), format!("{other:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn header_aliases_map_to_fields() {
+        for spelling in ["product_key", "ProductKey", "PRODUCT_KEY", " productKey "] {
+            assert_eq!(Field::from_header(spelling), Some(Field::ProductKey), "{spelling}");
+        }
+        assert_eq!(Field::from_header("IotInstanceId"), Some(Field::SourceInstance));
+        assert_eq!(Field::from_header("SourceInstanceId"), Some(Field::SourceInstance));
+        assert_eq!(Field::from_header("status"), None);
+    }
+
+    #[test]
+    fn layout_names_every_missing_column_and_collision() {
+        let header = names(&["ProductKey", "product_key", "status"]);
+        let err = Layout::from_header(Path::new("d.csv"), 1, &header).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "d.csv: line 1: missing required columns \"device_name\", \"device_secret\", \
+             \"source_instance\"; columns 1 (\"ProductKey\") and 2 (\"product_key\") both mean \
+             product_key"
+        );
+    }
+
+    #[test]
+    fn batches_carry_record_numbers_and_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.csv");
+        std::fs::write(
+            &path,
+            "\u{feff}ProductKey,DeviceName,DeviceSecret,IotInstanceId,note\n\
+             a,b,c,d,\"two\nlines\"\na2,b2,c2,d2,x\na3,b3,c3,d3,y\n",
+        )
+        .unwrap();
+        let mut inventory = CsvInventory::open(&path).unwrap();
+        assert_eq!(inventory.layout().column(Field::ProductKey), Some(0));
+        assert_eq!(inventory.layout().runtime_columns(), &[4]);
+        let mut batch = RecordBatch::default();
+        assert!(inventory.fill(&mut batch, 2).unwrap());
+        assert_eq!((batch.len, batch.first_record), (2, 1));
+        assert_eq!(&batch.lines[..2], &[2, 4]);
+        assert!(inventory.fill(&mut batch, 2).unwrap());
+        assert_eq!((batch.len, batch.first_record, batch.lines[0]), (1, 3, 5));
+        assert!(!inventory.fill(&mut batch, 2).unwrap());
+    }
+}

@@ -1,0 +1,30 @@
+//! Reading device inventories and instance catalogs, and writing output tables.
+//!
+//! This crate turns bytes into records and rows into bytes. It knows column names and file
+//! formats; it knows nothing of distribution rules or threads (that is `devdist-engine`).
+//!
+//! ```no_run
+//! use devdist_formats::{CsvInventory, Field, RecordBatch};
+//!
+//! let mut inventory = CsvInventory::open("devices.csv".as_ref())?;
+//! let name_column = inventory.layout().column(Field::DeviceName).unwrap();
+//! let mut batch = RecordBatch::default();
+//! while inventory.fill(&mut batch, 4096)? {
+//!     for record in batch.records() {
+//!         let _name = record.get(name_column);
+//!     }
+//! }
+//! # Ok::<(), devdist_formats::Error>(())
+//! ```
+#![deny(missing_docs)]
+
+mod catalog;
+mod error;
+mod inventory;
+mod table;
+
+pub use catalog::{CATALOG_COLUMNS, CatalogRow, read_catalog};
+pub use csv::ByteRecord;
+pub use error::{Error, ErrorKind, Position};
+pub use inventory::{CsvInventory, Field, Layout, RecordBatch};
+pub use table::{Format, HashingWriter, TableWriter, Value, Written, push_csv_field};
