@@ -1,0 +1,419 @@
+//! The `devdist` binary end to end: the demo against its golden outputs, every exit code, the
+//! exact text of common errors, secrets, job requests and tamper evidence.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde::{Deserialize, Serialize};
+
+const DEMO_PLAN: &str = "../fixtures/demo/plan.toml";
+const GOLDEN: &str = "../fixtures/demo/golden";
+
+fn devdist(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_devdist")).args(args).output().expect("devdist runs")
+}
+
+fn code(output: &Output) -> i32 {
+    output.status.code().expect("exited normally")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Every file below `dir`, relative path → bytes.
+fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(folder) = stack.pop() {
+        for entry in fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let relative = path.strip_prefix(dir).unwrap().to_string_lossy().replace('\\', "/");
+                out.insert(relative, fs::read(&path).unwrap());
+            }
+        }
+    }
+    out
+}
+
+fn plan_demo(out: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["plan", DEMO_PLAN, "--out", out.to_str().unwrap(), "--quiet"];
+    args.extend(extra);
+    devdist(&args)
+}
+
+/// The deterministic outputs of a run: everything but run.json.
+fn deterministic(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut all = files(dir);
+    all.remove("run.json").expect("run.json is written");
+    all
+}
+
+#[test]
+fn demo_matches_the_reviewed_golden_outputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let output = plan_demo(&out, &["--threads", "2"]);
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    let produced = deterministic(&out);
+    if std::env::var_os("DEVDIST_BLESS").is_some() {
+        let _ = fs::remove_dir_all(GOLDEN);
+        for (path, bytes) in &produced {
+            let target = Path::new(GOLDEN).join(path);
+            fs::create_dir_all(target.parent().unwrap()).unwrap();
+            fs::write(target, bytes).unwrap();
+        }
+    }
+    let golden = files(Path::new(GOLDEN));
+    let names = |m: &BTreeMap<String, Vec<u8>>| m.keys().cloned().collect::<Vec<_>>();
+    assert_eq!(names(&produced), names(&golden), "the set of output files changed");
+    for (path, bytes) in &produced {
+        assert!(bytes == &golden[path], "{path} differs from {GOLDEN}/{path} (DEVDIST_BLESS=1 to accept)");
+    }
+}
+
+#[test]
+fn demo_has_every_reason_code_and_warning_and_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    assert_eq!(code(&plan_demo(&out, &[])), 1);
+    let report: serde_json::Value = serde_json::from_slice(&fs::read(out.join("report.json")).unwrap()).unwrap();
+    let by_code = report["counts"]["rejected_by_code"].as_object().unwrap();
+    assert_eq!(by_code.len(), 17);
+    for (code, n) in by_code {
+        assert!(n.as_u64().unwrap() > 0, "the demo has no {code} reject");
+    }
+    for (warning, n) in report["warnings"].as_object().unwrap() {
+        assert!(n.as_u64().unwrap() > 0, "the demo has no {warning} warning");
+    }
+    let verified = devdist(&["verify", out.to_str().unwrap()]);
+    assert_eq!(code(&verified), 0, "{}", stderr(&verified));
+}
+
+#[test]
+fn thread_counts_give_identical_bytes_on_the_demo() {
+    let dir = tempfile::tempdir().unwrap();
+    let runs: Vec<_> = ["1", "2", "8"]
+        .iter()
+        .map(|threads| {
+            let out = dir.path().join(format!("out{threads}"));
+            assert_eq!(code(&plan_demo(&out, &["--threads", threads])), 1);
+            deterministic(&out)
+        })
+        .collect();
+    assert!(runs[0] == runs[1] && runs[1] == runs[2]);
+}
+
+/// Values of the named columns (any header spelling) in the demo inventories.
+fn demo_column_values(wanted: &[&str]) -> BTreeSet<String> {
+    let mut values = BTreeSet::new();
+    for file in ["../fixtures/demo/devices.csv", "../fixtures/demo/more/devices-pascal.csv"] {
+        let mut reader = csv::ReaderBuilder::new().flexible(true).from_path(file).unwrap();
+        let header: Vec<String> = reader.headers().unwrap().iter().map(|h| h.to_lowercase().replace('_', "")).collect();
+        let columns: Vec<usize> = header
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| wanted.iter().any(|w| w.replace('_', "") == **h))
+            .map(|(i, _)| i)
+            .collect();
+        for record in reader.byte_records() {
+            let record = record.unwrap();
+            for &column in &columns {
+                if let Some(value) = record.get(column).and_then(|v| std::str::from_utf8(v).ok()) {
+                    values.insert(value.to_string());
+                }
+            }
+        }
+    }
+    values
+}
+
+/// Fails if any needle occurs in any haystack: needles are grouped by length and every window
+/// of each haystack is looked up, so thousands of needles cost no more than a few passes.
+fn assert_absent(haystacks: &BTreeMap<String, Vec<u8>>, needles: &BTreeSet<String>, what: &str) {
+    let mut by_length: BTreeMap<usize, std::collections::HashSet<&[u8]>> = BTreeMap::new();
+    for needle in needles {
+        by_length.entry(needle.len()).or_default().insert(needle.as_bytes());
+    }
+    for (name, bytes) in haystacks {
+        for (length, set) in &by_length {
+            if let Some(found) = bytes.windows(*length).find(|window| set.contains(window)) {
+                panic!("{what} {:?} appears in {name}", String::from_utf8_lossy(found));
+            }
+        }
+    }
+}
+
+#[test]
+fn secrets_appear_only_in_device_manifests() {
+    // Short values could occur by chance inside other text; every demo secret of 8+ characters is checked.
+    let secrets: BTreeSet<String> =
+        demo_column_values(&["device_secret"]).into_iter().filter(|s| s.len() >= 8).collect();
+    assert!(secrets.len() > 3000);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let output = devdist(&["plan", DEMO_PLAN, "--out", out.to_str().unwrap()]);
+    let mut outputs = files(&out);
+    outputs.retain(|path, _| !path.ends_with("/devices.csv"));
+    outputs.insert("stderr".to_string(), output.stderr.clone());
+    outputs.insert("stdout".to_string(), output.stdout.clone());
+    assert_absent(&outputs, &secrets, "secret");
+
+    let redacted = dir.path().join("redacted");
+    let output = devdist(&["plan", DEMO_PLAN, "--out", redacted.to_str().unwrap(), "--redact-secrets"]);
+    assert_eq!(code(&output), 1);
+    assert_absent(&files(&redacted), &secrets, "secret");
+}
+
+#[test]
+fn runtime_values_appear_in_no_output() {
+    let runtime = ["status", "last_online", "shadow", "tags", "firmware", "tsl_data"];
+    // Long values only (short ones like "online" could occur by chance), every third of them.
+    let values: BTreeSet<String> =
+        demo_column_values(&runtime).into_iter().filter(|v| v.len() >= 12).step_by(3).collect();
+    assert!(values.len() > 100, "the demo has runtime values to look for");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    plan_demo(&out, &[]);
+    assert_absent(&files(&out), &values, "runtime value");
+}
+
+#[test]
+fn manifests_are_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    plan_demo(&out, &[]);
+    let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let mut checked = 0;
+    for path in files(&out).keys().filter(|p| p.ends_with("devices.csv")) {
+        let path = out.join(path);
+        assert_eq!(mode(&path), 0o600, "{}", path.display());
+        assert_eq!(mode(path.parent().unwrap()), 0o700, "{}", path.display());
+        checked += 1;
+    }
+    assert!(checked >= 4);
+}
+
+/// CreateDeviceDistributeJob's parameters, and nothing else.
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "PascalCase")]
+struct JobRequest {
+    product_key: String,
+    device_name: Vec<String>,
+    source_instance_id: String,
+    strategy: u8,
+    target_uid: String,
+    target_instance_config: Vec<TargetInstance>,
+}
+
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "PascalCase")]
+struct TargetInstance {
+    target_instance_id: String,
+}
+
+#[test]
+fn job_requests_round_trip_into_exactly_the_api_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    plan_demo(&out, &[]);
+    let mut jobs = csv::Reader::from_path(out.join("jobs/jobs.csv")).unwrap();
+    let mut seen = 0;
+    for row in jobs.records() {
+        let row = row.unwrap();
+        let text = fs::read_to_string(out.join(format!("jobs/{}.json", &row[0]))).unwrap();
+        let request: JobRequest = serde_json::from_str(&text).unwrap();
+        let again: serde_json::Value = serde_json::to_value(&request).unwrap();
+        assert_eq!(again, serde_json::from_str::<serde_json::Value>(&text).unwrap());
+        assert_eq!(request.product_key, &row[3]);
+        assert_eq!(request.source_instance_id, &row[4]);
+        assert_eq!(request.strategy, if &row[5] == "specified_region" { 0 } else { 1 });
+        assert_eq!(request.device_name.len().to_string(), &row[8]);
+        assert!(request.device_name.len() <= 500, "the demo's devices_per_job is 500");
+        assert!(request.device_name.windows(2).all(|w| w[0] < w[1]), "sorted by device name");
+        let targets: Vec<&str> = request.target_instance_config.iter().map(|t| t.target_instance_id.as_str()).collect();
+        assert_eq!(targets.join(";"), &row[6]);
+        seen += 1;
+    }
+    assert_eq!(seen, 26);
+}
+
+#[test]
+fn validate_is_a_dry_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let output = devdist(&["validate", DEMO_PLAN, "--out", out.to_str().unwrap()]);
+    assert_eq!(code(&output), 1);
+    assert_eq!(files(&out).keys().collect::<Vec<_>>(), ["rejects.csv", "report.json", "run.json"]);
+    let report: serde_json::Value = serde_json::from_slice(&fs::read(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["counts"]["rejected"], 128);
+    assert_eq!(report["mode"], "validate");
+    assert_eq!(code(&devdist(&["verify", out.to_str().unwrap()])), 0);
+}
+
+#[test]
+fn jsonl_manifests_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    assert_eq!(code(&plan_demo(&out, &["--format", "jsonl"])), 1);
+    let all = files(&out);
+    let manifest = all.iter().find(|(p, _)| p.ends_with("devices.jsonl")).expect("a jsonl manifest");
+    for line in String::from_utf8_lossy(manifest.1).lines() {
+        let row: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(row["rights"], "use");
+    }
+    assert_eq!(code(&devdist(&["verify", out.to_str().unwrap()])), 0);
+}
+
+#[test]
+fn verify_names_changed_missing_and_extra_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    plan_demo(&out, &[]);
+    let manifest = out.join("grants/1234567890123456/iot-eu0001/devices.csv");
+    let mut bytes = fs::read(&manifest).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x01;
+    fs::write(&manifest, bytes).unwrap();
+    fs::remove_file(out.join("billing/summary.csv")).unwrap();
+    fs::write(out.join("jobs/extra.json"), "{}").unwrap();
+    let output = devdist(&["verify", out.to_str().unwrap()]);
+    assert_eq!(code(&output), 1);
+    let text = stderr(&output);
+    assert!(text.contains("grants/1234567890123456/iot-eu0001/devices.csv: checksum differs"), "{text}");
+    assert!(text.contains("billing/summary.csv: missing"), "{text}");
+    assert!(text.contains("jobs/extra.json: not listed in report.json"), "{text}");
+}
+
+/// A folder with a plan over one small inventory.
+fn small_plan(dir: &Path, inventory: &str) -> PathBuf {
+    let plan = dir.join("plan.toml");
+    fs::write(
+        &plan,
+        "account = \"1234567890123456\"\n[inputs]\ninventory = [\"devices.csv\"]\n\
+         [[routes]]\nstrategy = \"specified_region\"\ntargets = [\"iotx-oxssharez700\"]\n",
+    )
+    .unwrap();
+    fs::write(dir.join("devices.csv"), inventory).unwrap();
+    plan
+}
+
+const HEADER: &str = "product_key,device_name,device_secret,source_instance\n";
+const GOOD_ROW: &str = "a1BwAGVeu01,meter-0001,Xk3vQ9mZp2Lr8sT1wY6bN4cJ7hF0dG5a,iotx-oxssharez200\n";
+
+#[test]
+fn exit_0_when_nothing_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = small_plan(dir.path(), &format!("{HEADER}{GOOD_ROW}"));
+    let out = dir.path().join("out");
+    let output = devdist(&["plan", plan.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert!(stderr(&output).contains("1 records read = 1 accepted + 0 rejected (accounting holds)"));
+    let manifest = fs::read_to_string(out.join("grants/1234567890123456/iotx-oxssharez700/devices.csv")).unwrap();
+    assert!(manifest.contains(",meter-0001,"));
+}
+
+#[test]
+fn exit_2_for_a_bad_plan_lists_every_problem_with_its_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("plan.toml");
+    fs::write(
+        &plan,
+        "account = \"1234567890123456\"\nbogus = 1\n[inputs]\ninventory = [\"devices.csv\", \"x.txt\"]\n\
+         [limits]\ndevices_per_job = 20000\n[[routes]]\nname = \"a\"\nstrategy = \"nearest\"\n\
+         targets = [\"iot-nope\", \"../x\"]\n",
+    )
+    .unwrap();
+    let output = devdist(&["plan", plan.to_str().unwrap(), "--out", dir.path().join("o").to_str().unwrap()]);
+    assert_eq!(code(&output), 2);
+    let p = plan.display();
+    let expected = format!(
+        "devdist: error: {p}: 6 problems in the plan\n\
+         {p}:2:1: unknown key `bogus` (expected one of: account, inputs, limits, routes)\n\
+         {p}:4:29: \"x.txt\": unknown inventory format (expected a .csv file)\n\
+         {p}:6:19: `limits.devices_per_job` must be a whole number from 1 to 10000\n\
+         {p}:9:12: route \"a\": `strategy` must be \"specified_region\" or \"nearest_access\"\n\
+         {p}:10:12: route \"a\": target \"iot-nope\" is not in the instance catalog\n\
+         {p}:10:24: `routes.targets` \"../x\" is not a safe name (1-128 characters of A-Z a-z 0-9 _ - ., not . or ..)\n"
+    );
+    assert_eq!(stderr(&output), expected);
+    assert!(!dir.path().join("o").exists());
+}
+
+#[test]
+fn exit_2_for_bad_invocations() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = small_plan(dir.path(), &format!("{HEADER}{GOOD_ROW}"));
+    let output = devdist(&["plan", plan.to_str().unwrap()]);
+    assert_eq!(code(&output), 2);
+    assert!(stderr(&output).contains("--out <OUT>"));
+
+    let out = dir.path().join("out");
+    fs::create_dir(&out).unwrap();
+    let output = devdist(&["plan", plan.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(code(&output), 2);
+    assert_eq!(
+        stderr(&output),
+        format!("devdist: error: {}: already exists; pass --force to replace it\n", out.display())
+    );
+
+    let output = devdist(&["plan", "missing.toml", "--out", out.to_str().unwrap()]);
+    assert_eq!((code(&output), stderr(&output).as_str()), (2, "devdist: error: missing.toml: no such file\n"));
+}
+
+#[test]
+fn exit_3_names_the_file_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = small_plan(dir.path(), "ProductKey,device_name,status\n");
+    let out = dir.path().join("out");
+    let output = devdist(&["plan", plan.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(code(&output), 3);
+    let inventory = dir.path().join("devices.csv");
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "devdist: error: {}: line 1: missing required columns \"device_secret\", \"source_instance\"\n",
+            inventory.display()
+        )
+    );
+
+    fs::remove_file(&inventory).unwrap();
+    let output = devdist(&["plan", plan.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(code(&output), 3);
+    assert_eq!(stderr(&output), format!("devdist: error: {}: no such file\n", inventory.display()));
+    assert!(!out.exists());
+}
+
+#[test]
+fn exit_4_when_the_output_cannot_be_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = small_plan(dir.path(), &format!("{HEADER}{GOOD_ROW}"));
+    let blocker = dir.path().join("file");
+    fs::write(&blocker, "not a folder").unwrap();
+    let out = blocker.join("out");
+    let output = devdist(&["plan", plan.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(code(&output), 4, "{}", stderr(&output));
+    assert!(stderr(&output).starts_with("devdist: error: cannot write output: "), "{}", stderr(&output));
+}
+
+#[test]
+fn rejected_records_are_positioned_in_rejects_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let inventory = format!("{HEADER}{GOOD_ROW}\"a1BwAGVeu01\",\"bad/name\",\"s\",\"iotx-oxssharez200\"\nx,y\n");
+    let plan = small_plan(dir.path(), &inventory);
+    let out = dir.path().join("out");
+    let output = devdist(&["plan", plan.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(code(&output), 1);
+    assert_eq!(
+        fs::read_to_string(out.join("rejects.csv")).unwrap(),
+        "source_file,record,line,product_key,device_name,code,detail\n\
+         devices.csv,2,3,a1BwAGVeu01,bad/name,invalid_device_name,device_name character 4 is not one of A-Z a-z 0-9 _ - @ . :\n\
+         devices.csv,3,4,,,malformed_record,\"expected 4 fields as in the header, found 2\"\n"
+    );
+}
