@@ -1,14 +1,16 @@
 //! Billing reassignment (SPEC §3, §4): for each device and candidate destination, who is
 //! billed now and who will be, and a summary per (from, to, effective).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use devdist_formats::{Format, Value};
 
+use crate::catalog::InstanceId;
 use crate::error::Error;
 use crate::global::{Candidates, Device, Ref};
 use crate::output::{Access, OutputDir};
 use crate::plan::{Plan, Strategy};
+use crate::rules::AT_SOURCE;
 
 const REASSIGNMENT_COLUMNS: [&str; 8] =
     ["product_key", "device_name", "from_uid", "from_instance", "to_uid", "to_region", "to_instance", "effective"];
@@ -17,12 +19,9 @@ const SUMMARY_COLUMNS: [&str; 6] = ["from_uid", "from_instance", "to_uid", "to_i
 /// Where a device is billed now: `current_instance` (billed to `current_uid`, default the
 /// account) when set, else its source instance (billed to the owner, the account).
 pub fn billed_now<'a>(plan: &'a Plan, device: &Device<'a>) -> (&'a str, &'a str) {
-    match device.current_instance() {
-        "" => (&plan.account, &plan.catalog.get(device.candidate.source).id),
-        current => match device.current_uid() {
-            "" => (&plan.account, current),
-            uid => (uid, current),
-        },
+    match device.billed() {
+        None => (&plan.account, &plan.catalog.get(device.candidate.source).id),
+        Some(billed) => (&billed.uid, &billed.instance),
     }
 }
 
@@ -44,12 +43,16 @@ pub fn write(
     let path = format!("billing/reassignments.{}", format.extension());
     let fail = |err| Error::output(&out.staging().join(&path), err);
     let mut table = out.table(&path, format, &REASSIGNMENT_COLUMNS, Access::Normal)?;
-    let mut summary: BTreeMap<(&str, &str, &str, &str, &str), u64> = BTreeMap::new();
+    // Counted by ids on the hot path, turned into text once at the end.
+    let mut counts: HashMap<(u32, u32, u32, InstanceId), u64> = HashMap::new();
     for &at in accepted {
         let device = candidates.get(at);
         let (from_uid, from_instance) = billed_now(plan, &device);
-        let effective = effective(device.candidate.strategy);
-        for &target in plan.target_sets.get(device.candidate.targets) {
+        let destination = device.destination();
+        let effective = effective(destination.strategy);
+        for &target in plan.target_sets.get(destination.targets) {
+            let c = device.candidate;
+            *counts.entry((c.billed, c.source, c.destination, target)).or_default() += 1;
             let target = plan.catalog.get(target);
             let row = [
                 Value::Str(device.product_key()),
@@ -62,8 +65,20 @@ pub fn write(
                 Value::Str(effective),
             ];
             table.write_row(&row).map_err(fail)?;
-            *summary.entry((from_uid, from_instance, device.target_uid(), &target.id, effective)).or_default() += 1;
         }
+    }
+    let mut summary: BTreeMap<(&str, &str, &str, &str, &str), u64> = BTreeMap::new();
+    for ((billed, source, destination, target), devices) in counts {
+        let (from_uid, from_instance) = match billed {
+            AT_SOURCE => (plan.account.as_str(), plan.catalog.get(source).id.as_str()),
+            id => {
+                let billed = &candidates.billed_table()[id as usize];
+                (&*billed.uid, &*billed.instance)
+            }
+        };
+        let destination = &candidates.destinations()[destination as usize];
+        let to = (&*destination.uid, plan.catalog.get(target).id.as_str(), effective(destination.strategy));
+        *summary.entry((from_uid, from_instance, to.0, to.1, to.2)).or_default() += devices;
     }
     let written = table.finish().map_err(fail)?;
     out.add(&path, written);

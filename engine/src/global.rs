@@ -2,72 +2,44 @@
 //! products, target capacity — applied to the stage-1 survivors in a fixed order, so the
 //! result does not depend on how the records were spread over threads.
 
-use std::collections::HashMap;
-
 use rayon::prelude::*;
 
-use crate::plan::{Plan, Strategy, TargetSetId};
+use crate::intern::ranks;
+use crate::plan::Plan;
 use crate::reason::Reason;
-use crate::rules::{Candidate, CheckedBatch, Reject};
+use crate::rules::{AT_SOURCE, Billed, Candidate, CheckedBatch, Destination, Dictionaries, Name, Reject};
 
 /// Addresses a candidate: (batch, index in batch). Ordered like the input.
 pub type Ref = (u32, u32);
 
-/// A candidate with its arena: the device as the outputs see it.
-#[derive(Debug, Clone, Copy)]
-pub struct Device<'a> {
-    /// The compact record.
-    pub candidate: &'a Candidate,
-    arena: &'a str,
-    /// Index of its file in the plan.
-    pub file: u32,
-}
-
-impl<'a> Device<'a> {
-    /// ProductKey.
-    pub fn product_key(&self) -> &'a str {
-        self.candidate.product_key.get(self.arena)
-    }
-    /// DeviceName.
-    pub fn device_name(&self) -> &'a str {
-        self.candidate.device_name.get(self.arena)
-    }
-    /// DeviceSecret.
-    pub fn secret(&self) -> &'a str {
-        self.candidate.secret.get(self.arena)
-    }
-    /// Where the device is distributed to now, or empty.
-    pub fn current_instance(&self) -> &'a str {
-        self.candidate.current_instance.get(self.arena)
-    }
-    /// Account billed at `current_instance`, or empty.
-    pub fn current_uid(&self) -> &'a str {
-        self.candidate.current_uid.get(self.arena)
-    }
-    /// `product_key/device_name` of the gateway, or empty.
-    pub fn gateway(&self) -> &'a str {
-        self.candidate.gateway.get(self.arena)
-    }
-    /// Destination account.
-    pub fn target_uid(&self) -> &'a str {
-        self.candidate.target_uid.get(self.arena)
-    }
-    /// The destination as compared by the duplicate and topology rules.
-    pub fn destination(&self) -> (Strategy, TargetSetId, &'a str) {
-        (self.candidate.strategy, self.candidate.targets, self.target_uid())
-    }
-}
-
-/// Every stage-1 survivor, in input order.
-#[derive(Debug, Default)]
+/// Every stage-1 survivor in input order, with the dictionaries their ids refer to.
+#[derive(Debug)]
 pub struct Candidates {
     batches: Vec<CheckedBatch>,
+    products: Vec<Box<str>>,
+    product_rank: Vec<u32>,
+    products_by_rank: Vec<u32>,
+    destinations: Vec<Destination>,
+    billed: Vec<Billed>,
 }
 
 impl Candidates {
-    /// Takes the checked batches, which must be in input order.
-    pub fn new(batches: Vec<CheckedBatch>) -> Candidates {
-        Candidates { batches }
+    /// Takes the checked batches, which must be in input order, and the filled dictionaries.
+    pub fn new(batches: Vec<CheckedBatch>, dictionaries: Dictionaries) -> Candidates {
+        let products = dictionaries.products.into_values();
+        let product_rank = ranks(&products, |key| key.clone());
+        let mut products_by_rank = vec![0u32; products.len()];
+        for (id, &rank) in product_rank.iter().enumerate() {
+            products_by_rank[rank as usize] = id as u32;
+        }
+        Candidates {
+            batches,
+            products,
+            product_rank,
+            products_by_rank,
+            destinations: dictionaries.destinations.into_values(),
+            billed: dictionaries.billed.into_values(),
+        }
     }
 
     /// The batches, in input order.
@@ -75,19 +47,90 @@ impl Candidates {
         &self.batches
     }
 
+    /// Where moved devices are billed now, by id.
+    pub fn billed_table(&self) -> &[Billed] {
+        &self.billed
+    }
+
+    /// Every destination, by id.
+    pub fn destinations(&self) -> &[Destination] {
+        &self.destinations
+    }
+
     /// The device at `at`.
     pub fn get(&self, at: Ref) -> Device<'_> {
         let batch = &self.batches[at.0 as usize];
-        Device { candidate: &batch.candidates[at.1 as usize], arena: &batch.arena, file: batch.file }
+        Device { candidate: &batch.candidates[at.1 as usize], arena: &batch.arena, file: batch.file, all: self }
     }
 
-    /// Every candidate's address, in input order.
+    /// The position of a device in (product_key, device_name) order, as a sortable key.
+    fn order_key(&self, at: Ref) -> (u32, Name, Ref) {
+        let candidate = &self.batches[at.0 as usize].candidates[at.1 as usize];
+        (self.product_rank[candidate.product as usize], candidate.device_name, at)
+    }
+
+    /// The id of a product key, if any candidate has it.
+    pub fn product_id(&self, key: &str) -> Option<u32> {
+        let by_rank = &self.products_by_rank;
+        by_rank.binary_search_by(|&id| (*self.products[id as usize]).cmp(key)).ok().map(|at| by_rank[at])
+    }
+
+    /// Rank of a product id in product-key order.
+    pub fn product_rank(&self, product: u32) -> u32 {
+        self.product_rank[product as usize]
+    }
+
     fn refs(&self) -> Vec<Ref> {
         let mut refs = Vec::with_capacity(self.batches.iter().map(|b| b.candidates.len()).sum());
         for (b, batch) in self.batches.iter().enumerate() {
             refs.extend((0..batch.candidates.len() as u32).map(|i| (b as u32, i)));
         }
         refs
+    }
+}
+
+/// A candidate as the outputs see it, its ids resolved.
+#[derive(Debug, Clone, Copy)]
+pub struct Device<'a> {
+    /// The compact record.
+    pub candidate: &'a Candidate,
+    arena: &'a str,
+    /// Index of its file in the plan.
+    pub file: u32,
+    all: &'a Candidates,
+}
+
+impl<'a> Device<'a> {
+    /// ProductKey.
+    pub fn product_key(&self) -> &'a str {
+        &self.all.products[self.candidate.product as usize]
+    }
+    /// DeviceName.
+    pub fn device_name(&self) -> &'a str {
+        self.candidate.device_name.as_str()
+    }
+    /// DeviceSecret.
+    pub fn secret(&self) -> &'a str {
+        self.candidate.secret.get(self.arena)
+    }
+    /// `product_key/device_name` of the gateway, or empty.
+    pub fn gateway(&self) -> &'a str {
+        self.candidate.gateway.get(self.arena)
+    }
+    /// Where the device goes.
+    pub fn destination(&self) -> &'a Destination {
+        &self.all.destinations[self.candidate.destination as usize]
+    }
+    /// Destination account.
+    pub fn target_uid(&self) -> &'a str {
+        &self.destination().uid
+    }
+    /// Where the device is billed now, when it is not at its source.
+    pub fn billed(&self) -> Option<&'a Billed> {
+        match self.candidate.billed {
+            AT_SOURCE => None,
+            id => Some(&self.all.billed[id as usize]),
+        }
     }
 }
 
@@ -102,24 +145,17 @@ pub struct Settled {
     pub headroom: Vec<Option<u64>>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Status {
-    Pending,
-    Rejected,
-}
-
 /// Applies the global rules to every candidate.
 pub fn settle(plan: &Plan, candidates: &Candidates) -> Settled {
-    let mut by_device = candidates.refs();
-    by_device.par_sort_unstable_by(|&a, &b| {
-        let (x, y) = (candidates.get(a), candidates.get(b));
-        (x.product_key(), x.device_name(), a).cmp(&(y.product_key(), y.device_name(), b))
-    });
-    let mut status: Vec<Vec<Status>> =
-        candidates.batches().iter().map(|batch| vec![Status::Pending; batch.candidates.len()]).collect();
+    let mut keyed: Vec<(u32, Name, Ref)> = candidates.refs().into_iter().map(|at| candidates.order_key(at)).collect();
+    keyed.par_sort_unstable();
+    let by_device: Vec<Ref> = keyed.iter().map(|&(_, _, at)| at).collect();
+
+    let mut rejected: Vec<Vec<bool>> =
+        candidates.batches().iter().map(|batch| vec![false; batch.candidates.len()]).collect();
     let mut rejects = Vec::new();
-    let mut reject = |at: Ref, reason: Reason, detail: String, status: &mut Vec<Vec<Status>>| {
-        status[at.0 as usize][at.1 as usize] = Status::Rejected;
+    let mut reject = |at: Ref, reason: Reason, detail: String, rejected: &mut Vec<Vec<bool>>| {
+        rejected[at.0 as usize][at.1 as usize] = true;
         rejects.push(reject_of(candidates.get(at), reason, detail));
     };
     let place = |at: Ref| {
@@ -127,20 +163,17 @@ pub fn settle(plan: &Plan, candidates: &Candidates) -> Settled {
         format!("{} record {}", plan.inputs[device.file as usize].name, device.candidate.record)
     };
 
-    // Duplicates: group copies of one device.
-    for group in by_device.chunk_by(|&a, &b| {
-        let (x, y) = (candidates.get(a), candidates.get(b));
-        (x.product_key(), x.device_name()) == (y.product_key(), y.device_name())
-    }) {
-        let [first, rest @ ..] = group else { continue };
+    // Duplicates: copies of one device are adjacent in `keyed`.
+    for group in keyed.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
+        let [(_, _, first), rest @ ..] = group else { continue };
         if rest.is_empty() {
             continue;
         }
         let head = candidates.get(*first);
-        let secrets_differ = rest.iter().any(|&at| candidates.get(at).secret() != head.secret());
-        let destinations_differ = rest.iter().any(|&at| {
-            let other = candidates.get(at);
-            other.destination() != head.destination() || other.candidate.source != head.candidate.source
+        let secrets_differ = rest.iter().any(|&(_, _, at)| candidates.get(at).secret() != head.secret());
+        let destinations_differ = rest.iter().any(|&(_, _, at)| {
+            let other = candidates.get(at).candidate;
+            (other.destination, other.source) != (head.candidate.destination, head.candidate.source)
         });
         if secrets_differ || destinations_differ {
             let what = match (secrets_differ, destinations_differ) {
@@ -149,33 +182,43 @@ pub fn settle(plan: &Plan, candidates: &Candidates) -> Settled {
                 _ => "different sources or destinations",
             };
             let detail = format!("the device appears {} times with {what} (first at {})", group.len(), place(*first));
-            for &at in group {
-                reject(at, Reason::DuplicateConflict, detail.clone(), &mut status);
+            for &(_, _, at) in group {
+                reject(at, Reason::DuplicateConflict, detail.clone(), &mut rejected);
             }
         } else {
-            for &at in rest {
-                reject(at, Reason::DuplicateRecord, format!("identical to {}", place(*first)), &mut status);
+            for &(_, _, at) in rest {
+                reject(at, Reason::DuplicateRecord, format!("identical to {}", place(*first)), &mut rejected);
             }
         }
     }
 
-    // Blocked products: any stage-1 survivor marked authorized or transferred.
-    let mut blocked: HashMap<&str, Ref> = HashMap::new();
-    for &at in &by_device {
-        let device = candidates.get(at);
-        if device.candidate.blocks_product {
-            blocked.entry(device.product_key()).and_modify(|first| *first = (*first).min(at)).or_insert(at);
+    // Blocked products: any stage-1 survivor marked authorized or transferred; the first
+    // marker in input order is named.
+    let mut blocked: Vec<Option<Ref>> = Vec::new();
+    for (b, batch) in candidates.batches().iter().enumerate() {
+        for (i, candidate) in batch.candidates.iter().enumerate() {
+            if candidate.blocks_product {
+                let product = candidate.product as usize;
+                if blocked.len() <= product {
+                    blocked.resize(product + 1, None);
+                }
+                blocked[product].get_or_insert((b as u32, i as u32));
+            }
         }
     }
     if !blocked.is_empty() {
         for &at in &by_device {
-            if status[at.0 as usize][at.1 as usize] != Status::Pending {
+            if rejected[at.0 as usize][at.1 as usize] {
                 continue;
             }
-            let key = candidates.get(at).product_key();
-            if let Some(&marker) = blocked.get(key) {
-                let detail = format!("product {key} is marked authorized or transferred ({})", place(marker));
-                reject(at, Reason::ProductBlocked, detail, &mut status);
+            let device = candidates.get(at);
+            if let Some(Some(marker)) = blocked.get(device.candidate.product as usize) {
+                let detail = format!(
+                    "product {} is marked authorized or transferred ({})",
+                    device.product_key(),
+                    place(*marker)
+                );
+                reject(at, Reason::ProductBlocked, detail, &mut rejected);
             }
         }
     }
@@ -185,12 +228,11 @@ pub fn settle(plan: &Plan, candidates: &Candidates) -> Settled {
         (0..plan.catalog.len() as u32).map(|id| plan.catalog.get(id).headroom()).collect();
     for (b, batch) in candidates.batches().iter().enumerate() {
         for (i, candidate) in batch.candidates.iter().enumerate() {
-            if status[b][i] != Status::Pending {
+            if rejected[b][i] {
                 continue;
             }
-            let targets = plan.target_sets.get(candidate.targets);
-            let full = targets.iter().find(|&&t| headroom[t as usize] == Some(0));
-            match full {
+            let targets = plan.target_sets.get(candidates.destinations()[candidate.destination as usize].targets);
+            match targets.iter().find(|&&t| headroom[t as usize] == Some(0)) {
                 Some(&t) => {
                     let instance = plan.catalog.get(t);
                     let detail = format!(
@@ -199,7 +241,7 @@ pub fn settle(plan: &Plan, candidates: &Candidates) -> Settled {
                         instance.device_quota.unwrap_or_default(),
                         instance.devices_in_use
                     );
-                    reject((b as u32, i as u32), Reason::TargetCapacityExceeded, detail, &mut status);
+                    reject((b as u32, i as u32), Reason::TargetCapacityExceeded, detail, &mut rejected);
                 }
                 None => {
                     for &t in targets {
@@ -213,7 +255,7 @@ pub fn settle(plan: &Plan, candidates: &Candidates) -> Settled {
     }
 
     rejects.sort_by_key(|r| r.seq);
-    let accepted = by_device.into_iter().filter(|at| status[at.0 as usize][at.1 as usize] == Status::Pending).collect();
+    let accepted = by_device.into_iter().filter(|at| !rejected[at.0 as usize][at.1 as usize]).collect();
     Settled { accepted, rejects, headroom }
 }
 

@@ -42,15 +42,26 @@ pub fn by_destination<'a>(
     candidates: &'a Candidates,
     accepted: &[Ref],
 ) -> Vec<(Destination<'a>, Vec<Ref>)> {
-    let mut map: BTreeMap<(&str, &str), (InstanceId, Vec<Ref>)> = BTreeMap::new();
-    for &at in accepted {
-        let device = candidates.get(at);
-        for &target in plan.target_sets.get(device.candidate.targets) {
-            let id = plan.catalog.get(target).id.as_str();
-            map.entry((device.target_uid(), id)).or_insert_with(|| (target, Vec::new())).1.push(at);
+    // Each destination id fans out to one slot per target instance; slots are ordered by value.
+    let mut slots: BTreeMap<(&str, &str), (InstanceId, Vec<Ref>)> = BTreeMap::new();
+    for destination in candidates.destinations() {
+        for &target in plan.target_sets.get(destination.targets) {
+            slots.entry((&destination.uid, &plan.catalog.get(target).id)).or_insert_with(|| (target, Vec::new()));
         }
     }
-    map.into_iter().map(|((uid, _), (target, devices))| ((uid, target), devices)).collect()
+    let index: BTreeMap<(&str, &str), usize> = slots.keys().enumerate().map(|(i, key)| (*key, i)).collect();
+    let fan_out: Vec<Vec<usize>> = candidates
+        .destinations()
+        .iter()
+        .map(|d| plan.target_sets.get(d.targets).iter().map(|&t| index[&(&*d.uid, &*plan.catalog.get(t).id)]).collect())
+        .collect();
+    let mut lists: Vec<Vec<Ref>> = vec![Vec::new(); slots.len()];
+    for &at in accepted {
+        for &slot in &fan_out[candidates.get(at).candidate.destination as usize] {
+            lists[slot].push(at);
+        }
+    }
+    slots.into_iter().zip(lists).map(|(((uid, _), (target, _)), devices)| ((uid, target), devices)).collect()
 }
 
 /// Writes `devices.<fmt>` and `products.<fmt>` for every destination, in parallel.
@@ -131,7 +142,7 @@ fn write_devices(
             Value::Str(uid),
             Value::Str(&target.region),
             Value::Str(&target.id),
-            Value::Str(device.candidate.strategy.name()),
+            Value::Str(device.destination().strategy.name()),
             Value::Str("use"),
         ]);
         table.write_row(&row).map_err(fail)?;

@@ -7,6 +7,7 @@ use sha2::{Digest, Sha256};
 
 use crate::catalog::InstanceId;
 use crate::global::{Candidates, Ref};
+use crate::intern::ranks;
 use crate::plan::{Plan, Strategy, TargetSetId};
 
 /// One CreateDeviceDistributeJob call (or one console distribution, cross-account).
@@ -53,55 +54,59 @@ impl Jobs {
     }
 }
 
-/// Groups `accepted` (ordered by product key and device name) into jobs.
+/// Groups `accepted` (ordered by product key and device name) into jobs. Execution order is
+/// by product key, then source instance, then destination (strategy, targets, uid).
 pub fn cut(plan: &Plan, candidates: &Candidates, accepted: &[Ref]) -> Jobs {
     let target_names = |set: TargetSetId| -> String {
         let ids: Vec<&str> = plan.target_sets.get(set).iter().map(|&t| plan.catalog.get(t).id.as_str()).collect();
         ids.join(";")
     };
-    // Target sets ranked by their names, so groups sort by what they say, not by set id.
-    let names: Vec<String> = (0..plan.target_sets.len() as TargetSetId).map(target_names).collect();
-    let mut by_name: Vec<usize> = (0..names.len()).collect();
-    by_name.sort_by(|&a, &b| names[a].cmp(&names[b]));
-    let mut rank = vec![0u32; names.len()];
-    for (position, &set) in by_name.iter().enumerate() {
-        rank[set] = position as u32;
-    }
-    let key = |at: Ref| {
-        let device = candidates.get(at);
-        let c = device.candidate;
-        let source = plan.catalog.get(c.source).id.as_str();
-        (source, device.product_key(), c.strategy, rank[c.targets as usize], device.target_uid())
-    };
-    let mut ordered = accepted.to_vec();
-    // Stable: devices keep their name order inside a group.
-    ordered.par_sort_by(|&a, &b| key(a).cmp(&key(b)));
+    let instances: Vec<&str> = (0..plan.catalog.len() as u32).map(|id| plan.catalog.get(id).id.as_str()).collect();
+    let source_rank = ranks(&instances, |id| *id);
+    let destination_rank = ranks(candidates.destinations(), |d| (d.strategy, target_names(d.targets), d.uid.clone()));
+    // Keys computed once (each needs a random access to the candidate), then sorted; the
+    // position in `accepted` breaks ties, so devices keep their name order inside a group.
+    let mut ordered: Vec<((u32, u32, u32), usize)> = accepted
+        .iter()
+        .enumerate()
+        .map(|(position, &at)| {
+            let c = candidates.get(at).candidate;
+            let rank = candidates.product_rank(c.product);
+            ((rank, source_rank[c.source as usize], destination_rank[c.destination as usize]), position)
+        })
+        .collect();
+    ordered.par_sort_unstable();
 
     let mut job_of: Vec<Vec<u32>> =
         candidates.batches().iter().map(|batch| vec![u32::MAX; batch.candidates.len()]).collect();
     let mut jobs = Vec::new();
-    for group in ordered.chunk_by(|&a, &b| key(a) == key(b)) {
-        let (source, product_key, strategy, _, target_uid) = key(group[0]);
-        let targets = candidates.get(group[0]).candidate.targets;
+    for group in ordered.chunk_by(|a, b| a.0 == b.0) {
+        let group: Vec<Ref> = group.iter().map(|&(_, position)| accepted[position]).collect();
+        let device = candidates.get(group[0]);
+        let destination = device.destination();
+        let source = device.candidate.source;
         for (chunk, devices) in group.chunks(plan.devices_per_job).enumerate() {
             let index = jobs.len();
             for &at in devices {
                 job_of[at.0 as usize][at.1 as usize] = index as u32;
             }
             let identity = format!(
-                "{source}\n{product_key}\n{}\n{}\n{target_uid}\n{chunk}",
-                strategy.name(),
-                target_names(targets)
+                "{}\n{}\n{}\n{}\n{}\n{chunk}",
+                plan.catalog.get(source).id,
+                device.product_key(),
+                destination.strategy.name(),
+                target_names(destination.targets),
+                destination.uid
             );
             jobs.push(Job {
                 id: format!("job-{}", &hex::encode(Sha256::digest(identity.as_bytes()))[..16]),
                 wave: index / plan.jobs_per_wave + 1,
-                source: plan.catalog.find(source).expect("source is in the catalog"),
-                product_key: product_key.to_string(),
-                strategy,
-                targets,
-                target_uid: target_uid.to_string(),
-                console: target_uid != plan.account,
+                source,
+                product_key: device.product_key().to_string(),
+                strategy: destination.strategy,
+                targets: destination.targets,
+                target_uid: destination.uid.to_string(),
+                console: *destination.uid != *plan.account,
                 devices: devices.to_vec(),
             });
         }

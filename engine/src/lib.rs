@@ -23,6 +23,7 @@ mod catalog;
 mod error;
 mod global;
 mod grants;
+mod intern;
 mod jobs;
 mod names;
 mod output;

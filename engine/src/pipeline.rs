@@ -16,7 +16,7 @@ use devdist_formats::{CsvInventory, RecordBatch};
 
 use crate::error::Error;
 use crate::plan::Plan;
-use crate::rules::{CheckedBatch, Checker};
+use crate::rules::{Caches, CheckedBatch, Checker, Dictionaries};
 
 /// Records per batch: large enough to amortise channel costs, small enough to keep every
 /// thread busy.
@@ -56,19 +56,23 @@ struct Work {
     batch: RecordBatch,
 }
 
-/// Reads and checks every record of `inventories` with `threads` workers. Returns the checked
-/// batches in input order.
+/// Reads and checks every record of `inventories` with `threads` workers, filling
+/// `dictionaries`. Returns the checked batches in input order.
 pub fn check_all(
     plan: &Plan,
     inventories: Vec<CsvInventory>,
+    dictionaries: &Dictionaries,
     threads: usize,
     progress: &dyn Progress,
 ) -> Result<Vec<CheckedBatch>, Error> {
     let threads = threads.max(1);
     let in_flight = threads * 4;
     let layouts: Vec<_> = inventories.iter().map(|inventory| inventory.layout().clone()).collect();
-    let checkers: Vec<Checker> =
-        layouts.iter().enumerate().map(|(file, layout)| Checker::new(plan, layout, file as u32)).collect();
+    let checkers: Vec<Checker> = layouts
+        .iter()
+        .enumerate()
+        .map(|(file, layout)| Checker::new(plan, layout, dictionaries, file as u32))
+        .collect();
 
     let (free_tx, free_rx) = bounded::<RecordBatch>(in_flight);
     let (work_tx, work_rx) = bounded::<Work>(in_flight);
@@ -83,9 +87,10 @@ pub fn check_all(
             let (work_rx, done_tx) = (work_rx.clone(), done_tx.clone());
             let checkers = &checkers;
             scope.spawn(move || {
+                let mut caches = Caches::default();
                 for work in work_rx {
                     let mut checked = CheckedBatch::default();
-                    checkers[work.file as usize].check_batch(&work.batch, work.first_seq, &mut checked);
+                    checkers[work.file as usize].check_batch(&work.batch, work.first_seq, &mut caches, &mut checked);
                     if done_tx.send((work.order, checked, work.batch)).is_err() {
                         return;
                     }

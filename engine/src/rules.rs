@@ -1,9 +1,12 @@
 //! Stage 1: every record checked on its own (SPEC §3), on any thread. A record either becomes
 //! a [`Candidate`] (compact, secrets kept only in the batch's arena) or a [`Reject`].
 
+use std::fmt::Write as _;
+
 use devdist_formats::{ByteRecord, Field, Layout, RecordBatch};
 
 use crate::catalog::InstanceId;
+use crate::intern::{Cache, Dictionary};
 use crate::names::{check_device_name, check_device_secret, check_product_key, is_safe_name};
 use crate::plan::{Plan, Strategy, TargetSetId, TargetSets};
 use crate::reason::Reason;
@@ -29,7 +32,72 @@ fn push(arena: &mut String, text: &str) -> Text {
     Text { start, end: arena.len() as u32 }
 }
 
-/// A record that passed stage 1: what the global rules and the outputs need of it.
+/// A device name stored inline (names are at most 32 ASCII characters), zero-padded so
+/// that comparing the arrays compares the names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Name([u8; 32]);
+
+impl Name {
+    /// Stores `name`, which must be at most 32 bytes.
+    pub fn new(name: &str) -> Name {
+        let mut bytes = [0u8; 32];
+        bytes[..name.len()].copy_from_slice(name.as_bytes());
+        Name(bytes)
+    }
+
+    /// The name as text.
+    pub fn as_str(&self) -> &str {
+        let len = self.0.iter().position(|&b| b == 0).unwrap_or(32);
+        std::str::from_utf8(&self.0[..len]).unwrap_or_default()
+    }
+}
+
+/// Where a device goes: strategy, target instances and account. Interned: equal ids mean
+/// equal destinations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Destination {
+    /// How the target is chosen.
+    pub strategy: Strategy,
+    /// The target instances.
+    pub targets: TargetSetId,
+    /// The destination account.
+    pub uid: Box<str>,
+}
+
+/// Where a device that has been distributed before is billed now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Billed {
+    /// `current_uid`, or the plan's account when empty.
+    pub uid: Box<str>,
+    /// `current_instance`.
+    pub instance: Box<str>,
+}
+
+/// Id of a device that is still at its source (not in the [`Billed`] dictionary).
+pub const AT_SOURCE: u32 = u32::MAX;
+
+/// The dictionaries stage 1 fills, shared by every worker.
+#[derive(Debug, Default)]
+pub struct Dictionaries {
+    /// Product keys.
+    pub products: Dictionary<Box<str>>,
+    /// Destinations.
+    pub destinations: Dictionary<Destination>,
+    /// Where moved devices are billed now.
+    pub billed: Dictionary<Billed>,
+}
+
+/// One worker's caches of the [`Dictionaries`], and a scratch buffer for keys.
+#[derive(Debug, Default)]
+pub struct Caches {
+    products: Cache,
+    destinations: Cache,
+    billed: Cache,
+    key: String,
+}
+
+/// A record that passed stage 1: fixed size, strings replaced by dictionary ids, only the
+/// secret and the gateway kept as text in the batch's arena.
 #[derive(Debug, Clone)]
 pub struct Candidate {
     /// Position in input order across all files (0-based).
@@ -38,26 +106,20 @@ pub struct Candidate {
     pub record: u64,
     /// Line the record starts on (0 when the format has none).
     pub line: u64,
-    /// ProductKey.
-    pub product_key: Text,
     /// DeviceName.
-    pub device_name: Text,
-    /// DeviceSecret.
-    pub secret: Text,
-    /// Where the device is distributed to now (empty: at its source).
-    pub current_instance: Text,
-    /// Account of `current_instance` (empty: the plan's account).
-    pub current_uid: Text,
-    /// `product_key/device_name` of its gateway, or empty.
-    pub gateway: Text,
-    /// Destination account.
-    pub target_uid: Text,
+    pub device_name: Name,
+    /// ProductKey, as an id in [`Dictionaries::products`].
+    pub product: u32,
+    /// Destination, as an id in [`Dictionaries::destinations`].
+    pub destination: u32,
     /// Source instance.
     pub source: InstanceId,
-    /// Destination strategy.
-    pub strategy: Strategy,
-    /// Destination instances.
-    pub targets: TargetSetId,
+    /// Where the device is billed now, as an id in [`Dictionaries::billed`], or [`AT_SOURCE`].
+    pub billed: u32,
+    /// DeviceSecret.
+    pub secret: Text,
+    /// `product_key/device_name` of its gateway, or empty.
+    pub gateway: Text,
     /// Marked authorized or transferred: blocks its whole product.
     pub blocks_product: bool,
 }
@@ -105,6 +167,7 @@ pub struct CheckedBatch {
 pub struct Checker<'p> {
     plan: &'p Plan,
     layout: &'p Layout,
+    dictionaries: &'p Dictionaries,
     file: u32,
 }
 
@@ -121,12 +184,12 @@ type Verdict<T> = Result<T, (Reason, String)>;
 
 impl<'p> Checker<'p> {
     /// A checker for file number `file` of `plan`, whose header is `layout`.
-    pub fn new(plan: &'p Plan, layout: &'p Layout, file: u32) -> Checker<'p> {
-        Checker { plan, layout, file }
+    pub fn new(plan: &'p Plan, layout: &'p Layout, dictionaries: &'p Dictionaries, file: u32) -> Checker<'p> {
+        Checker { plan, layout, dictionaries, file }
     }
 
     /// Checks every record of `batch`, whose first record has input sequence `first_seq`.
-    pub fn check_batch(&self, batch: &RecordBatch, first_seq: u64, out: &mut CheckedBatch) {
+    pub fn check_batch(&self, batch: &RecordBatch, first_seq: u64, caches: &mut Caches, out: &mut CheckedBatch) {
         out.file = self.file;
         out.records = batch.len as u64;
         out.arena.clear();
@@ -140,7 +203,7 @@ impl<'p> Checker<'p> {
             let line = batch.lines[i];
             match self.check(record, out) {
                 Ok(checked) => {
-                    let candidate = checked.into_candidate(seq, number, line, &mut out.arena);
+                    let candidate = self.admit(checked, (seq, number, line), caches, &mut out.arena);
                     out.candidates.push(candidate);
                 }
                 Err((reason, detail)) => {
@@ -346,23 +409,48 @@ struct Checked<'r> {
     blocks_product: bool,
 }
 
-impl Checked<'_> {
-    fn into_candidate(self, seq: u64, record: u64, line: u64, arena: &mut String) -> Candidate {
+impl Checker<'_> {
+    /// Turns a passing record into a compact candidate, looking its strings up in the
+    /// dictionaries.
+    fn admit(
+        &self,
+        checked: Checked,
+        (seq, record, line): (u64, u64, u64),
+        caches: &mut Caches,
+        arena: &mut String,
+    ) -> Candidate {
+        let dictionaries = self.dictionaries;
+        let product = caches.products.id(&dictionaries.products, checked.product_key, || checked.product_key.into());
+        caches.key.clear();
+        let _ = write!(caches.key, "{}|{}|{}", checked.strategy.api_value(), checked.targets, checked.target_uid);
+        let destination = caches.destinations.id(&dictionaries.destinations, &caches.key, || Destination {
+            strategy: checked.strategy,
+            targets: checked.targets,
+            uid: checked.target_uid.into(),
+        });
+        let billed = match checked.current_instance {
+            "" => AT_SOURCE,
+            instance => {
+                let uid = if checked.current_uid.is_empty() { self.plan.account.as_str() } else { checked.current_uid };
+                caches.key.clear();
+                let _ = write!(caches.key, "{instance}|{uid}");
+                caches
+                    .billed
+                    .id(&dictionaries.billed, &caches.key, || Billed { uid: uid.into(), instance: instance.into() })
+            }
+        };
         Candidate {
             seq,
             record,
             line,
-            product_key: push(arena, self.product_key),
-            device_name: push(arena, self.device_name),
-            secret: push(arena, self.secret),
-            current_instance: push(arena, self.current_instance),
-            current_uid: push(arena, self.current_uid),
-            gateway: push(arena, self.gateway),
-            target_uid: push(arena, self.target_uid),
-            source: self.source,
-            strategy: self.strategy,
-            targets: self.targets,
-            blocks_product: self.blocks_product,
+            device_name: Name::new(checked.device_name),
+            product,
+            destination,
+            source: checked.source,
+            billed,
+            secret: push(arena, checked.secret),
+            gateway: push(arena, checked.gateway),
+            blocks_product: checked.blocks_product,
         }
     }
 }

@@ -17,7 +17,7 @@ use crate::pipeline::{Progress, check_all, open_inputs};
 use crate::plan::Plan;
 use crate::reason::Reason;
 use crate::report::{Counts, DestinationReport, InputReport, JobsReport, Report, RunInfo, write_rejects};
-use crate::rules::Reject;
+use crate::rules::{Dictionaries, Reject};
 use crate::{billing, warnings};
 
 /// How to run.
@@ -89,7 +89,9 @@ pub fn run(plan_path: &Path, out_dir: &Path, options: &Options, progress: &dyn P
             phase = Instant::now();
         };
 
-        let candidates = Candidates::new(check_all(&plan, inventories, threads, progress)?);
+        let dictionaries = Dictionaries::default();
+        let batches = check_all(&plan, inventories, &dictionaries, threads, progress)?;
+        let candidates = Candidates::new(batches, dictionaries);
         lap("read_and_check", &mut seconds);
         let settled = settle(&plan, &candidates);
         let jobs = jobs::cut(&plan, &candidates, &settled.accepted);

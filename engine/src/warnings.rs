@@ -6,6 +6,7 @@ use crate::global::{Candidates, Ref};
 use crate::names::{is_usual_device_secret, is_usual_product_key};
 use crate::plan::Plan;
 use crate::reason::Warning;
+use crate::rules::Name;
 
 /// Accepted devices per warning; every warning is listed, zeros included.
 pub fn count(plan: &Plan, candidates: &Candidates, accepted: &[Ref]) -> BTreeMap<Warning, u64> {
@@ -23,13 +24,18 @@ pub fn count(plan: &Plan, candidates: &Candidates, accepted: &[Ref]) -> BTreeMap
             add(Warning::ConsoleOnly);
         }
         let Some((product_key, device_name)) = device.gateway().split_once('/') else { continue };
-        // `accepted` is ordered by (product_key, device_name): the gateway is found by search.
+        let Some(product) = candidates.product_id(product_key) else { continue };
+        if device_name.len() > 32 {
+            continue;
+        }
+        // `accepted` is ordered by (product rank, device name): the gateway is found by search.
+        let wanted = (candidates.product_rank(product), Name::new(device_name));
         let found = accepted.binary_search_by(|&other| {
-            let other = candidates.get(other);
-            (other.product_key(), other.device_name()).cmp(&(product_key, device_name))
+            let other = candidates.get(other).candidate;
+            (candidates.product_rank(other.product), other.device_name).cmp(&wanted)
         });
         if let Ok(gateway) = found {
-            if candidates.get(accepted[gateway]).destination() != device.destination() {
+            if candidates.get(accepted[gateway]).candidate.destination != device.candidate.destination {
                 add(Warning::TopologySplit);
             }
         }
