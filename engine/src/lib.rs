@@ -48,6 +48,16 @@ pub use plan::{Plan, PlanProblems, Problem, Strategy};
 pub use reason::{Reason, Warning};
 pub use report::{Counts, DestinationReport, InputReport, JobsReport, Report, RunInfo};
 pub use run::{Options, Outcome, run};
-pub use signature::sign;
+pub use signature::{Login, Mismatch, sign, verify as verify_signature};
 pub use synth::{GenerateOptions, Generated, generate};
 pub use verify::verify;
+
+/// The pipeline's stages one by one, for benchmarks and tests that time or probe a single
+/// stage. `run` is the way to plan; these are its parts.
+#[doc(hidden)]
+pub mod stages {
+    pub use crate::global::{Candidates, Ref, Settled, settle};
+    pub use crate::jobs::{Jobs, cut as cut_jobs};
+    pub use crate::pipeline::{check_all, open_inputs};
+    pub use crate::rules::Dictionaries;
+}
