@@ -103,14 +103,7 @@ impl OutputDir {
         self.files.push(OutputFile { path: relative.to_string(), rows: written.rows, sha256: written.sha256 });
     }
 
-    /// Writes a whole small file and lists it in the report with `rows`.
-    pub fn write_listed(&mut self, relative: &str, bytes: &[u8], rows: u64) -> Result<(), Error> {
-        let sha256 = self.write_raw(relative, bytes)?;
-        self.files.push(OutputFile { path: relative.to_string(), rows, sha256 });
-        Ok(())
-    }
-
-    /// Writes a whole small file that the report does not list (report.json, run.json).
+    /// Writes a whole small file; [`OutputDir::add`] lists it in the report.
     pub fn write_raw(&self, relative: &str, bytes: &[u8]) -> Result<String, Error> {
         let path = self.staging.join(relative);
         let file = self.create_file(relative, Access::Normal)?;
@@ -200,10 +193,10 @@ mod tests {
         out.commit().unwrap();
         assert!(OutputDir::create(&target, false).is_err());
 
-        let mut out = OutputDir::create(&target, true).unwrap();
+        let out = OutputDir::create(&target, true).unwrap();
         let file = out.create_file("grants/u/i/devices.csv", Access::Secret).unwrap();
         drop(file);
-        out.write_listed("b.txt", b"second", 1).unwrap();
+        out.write_raw("b.txt", b"second").unwrap();
         assert!(out.create_file("../escape", Access::Normal).is_err());
         out.commit().unwrap();
         assert!(!target.join("a.txt").exists());

@@ -99,7 +99,7 @@ pub enum Warning {
 }
 
 impl Warning {
-    /// Every warning.
+    /// Every warning, in declaration order (so `warning as usize` indexes it).
     pub const ALL: [Warning; 4] =
         [Warning::TopologySplit, Warning::ConsoleOnly, Warning::UnusualProductKey, Warning::UnusualDeviceSecret];
 

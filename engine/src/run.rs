@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use devdist_formats::Format;
+use devdist_formats::{Format, Written};
+use rayon::prelude::*;
 
 use crate::error::Error;
 use crate::global::{Candidates, settle};
@@ -263,11 +264,21 @@ fn write_jobs(out: &mut OutputDir, plan: &Plan, candidates: &Candidates, jobs: &
     }
     let written = table.finish().map_err(fail)?;
     out.add(path, written);
-    for job in &jobs.jobs {
-        let request = job.request(plan, candidates);
-        let mut json = serde_json::to_vec_pretty(&request).expect("a job request serialises");
-        json.push(b'\n');
-        out.write_listed(&format!("jobs/{}.json", job.id), &json, job.devices.len() as u64)?;
+    // One small file per job: serialised and created in parallel, listed in job order.
+    let requests: Vec<Result<(String, Written), Error>> = jobs
+        .jobs
+        .par_iter()
+        .map(|job| {
+            let mut json = serde_json::to_vec_pretty(&job.request(plan, candidates)).expect("a job request serialises");
+            json.push(b'\n');
+            let path = format!("jobs/{}.json", job.id);
+            let sha256 = out.write_raw(&path, &json)?;
+            Ok((path, Written { rows: job.devices.len() as u64, sha256 }))
+        })
+        .collect();
+    for request in requests {
+        let (path, written) = request?;
+        out.add(&path, written);
     }
     Ok(())
 }

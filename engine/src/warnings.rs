@@ -2,6 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use rayon::prelude::*;
+
 use crate::global::{Candidates, Ref};
 use crate::names::{is_usual_device_secret, is_usual_product_key};
 use crate::plan::Plan;
@@ -10,9 +12,16 @@ use crate::rules::Name;
 
 /// Accepted devices per warning; every warning is listed, zeros included.
 pub fn count(plan: &Plan, candidates: &Candidates, accepted: &[Ref]) -> BTreeMap<Warning, u64> {
-    let mut counts: BTreeMap<Warning, u64> = Warning::ALL.into_iter().map(|w| (w, 0)).collect();
-    let mut add = |warning| *counts.entry(warning).or_default() += 1;
-    for &at in accepted {
+    let per_chunk = accepted.par_chunks(1 << 14).map(|chunk| count_chunk(plan, candidates, accepted, chunk));
+    let totals = per_chunk.reduce(|| [0; Warning::ALL.len()], |a, b| std::array::from_fn(|i| a[i] + b[i]));
+    Warning::ALL.into_iter().zip(totals).collect()
+}
+
+/// Warnings among `chunk`, a part of `accepted`, indexed like [`Warning::ALL`].
+fn count_chunk(plan: &Plan, candidates: &Candidates, accepted: &[Ref], chunk: &[Ref]) -> [u64; Warning::ALL.len()] {
+    let mut counts = [0; Warning::ALL.len()];
+    let mut add = |warning: Warning| counts[warning as usize] += 1;
+    for &at in chunk {
         let device = candidates.get(at);
         if !is_usual_product_key(device.product_key()) {
             add(Warning::UnusualProductKey);
