@@ -1,0 +1,77 @@
+//! Properties over generated inventories: the same bytes at any thread count, and every
+//! record accounted for exactly once.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::Path;
+
+use devdist_engine::{GenerateOptions, NoProgress, Options, generate, run};
+use proptest::prelude::*;
+
+/// Every file below `dir` but run.json, relative path → bytes.
+fn outputs(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(folder) = stack.pop() {
+        for entry in fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.file_name().unwrap() != "run.json" {
+                out.insert(path.strip_prefix(dir).unwrap().to_string_lossy().into_owned(), fs::read(&path).unwrap());
+            }
+        }
+    }
+    out
+}
+
+fn options(threads: usize) -> Options {
+    Options { threads, ..Options::default() }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 6, ..ProptestConfig::default() })]
+
+    #[test]
+    fn thread_count_does_not_change_a_byte(devices in 200u64..3000, seed in any::<u64>(), bad_rate in 0.0f64..0.3) {
+        let dir = tempfile::tempdir().unwrap();
+        let options_in = GenerateOptions { devices, seed, bad_rate, signed_rate: 0.5 };
+        let generated = generate(&options_in, &dir.path().join("inv")).unwrap();
+        let mut runs = Vec::new();
+        for threads in [1, 2, 8] {
+            let out = dir.path().join(format!("out{threads}"));
+            run(&generated.plan, &out, &options(threads), &NoProgress).unwrap();
+            runs.push(outputs(&out));
+        }
+        prop_assert!(runs[0] == runs[1], "1 and 2 threads differ");
+        prop_assert!(runs[0] == runs[2], "1 and 8 threads differ");
+    }
+
+    #[test]
+    fn every_record_is_accepted_or_rejected_exactly_once(devices in 100u64..3000, seed in any::<u64>(), bad_rate in 0.0f64..0.6) {
+        let dir = tempfile::tempdir().unwrap();
+        let generated = generate(&GenerateOptions { devices, seed, bad_rate, signed_rate: 0.3 }, &dir.path().join("inv")).unwrap();
+        let out = dir.path().join("out");
+        let outcome = run(&generated.plan, &out, &options(2), &NoProgress).unwrap();
+        let counts = &outcome.report.counts;
+        prop_assert_eq!(counts.read, devices);
+        prop_assert_eq!(counts.read, counts.accepted + counts.rejected);
+        prop_assert_eq!(counts.rejected, counts.rejected_by_code.values().sum::<u64>());
+
+        // Rejected records: each record number at most once.
+        let mut rejects = csv::Reader::from_path(out.join("rejects.csv")).unwrap();
+        let mut numbers = BTreeSet::new();
+        for row in rejects.records() {
+            let row = row.unwrap();
+            prop_assert!(numbers.insert(row[1].parse::<u64>().unwrap()), "record {} rejected twice", &row[1]);
+        }
+        prop_assert_eq!(numbers.len() as u64, counts.rejected);
+        prop_assert!(numbers.iter().all(|&n| (1..=devices).contains(&n)));
+
+        // Accepted devices: each exactly once in billing (once per candidate destination).
+        let mut billing = csv::Reader::from_path(out.join("billing/reassignments.csv")).unwrap();
+        let devices_billed: BTreeSet<(String, String)> =
+            billing.records().map(|row| { let row = row.unwrap(); (row[0].to_string(), row[1].to_string()) }).collect();
+        prop_assert_eq!(devices_billed.len() as u64, counts.accepted);
+    }
+}
