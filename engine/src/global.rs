@@ -60,7 +60,7 @@ impl Candidates {
     /// The device at `at`.
     pub fn get(&self, at: Ref) -> Device<'_> {
         let batch = &self.batches[at.0 as usize];
-        Device { candidate: &batch.candidates[at.1 as usize], arena: &batch.arena, file: batch.file, all: self }
+        Device { candidate: &batch.candidates[at.1 as usize], batch, file: batch.file, all: self }
     }
 
     /// The position of a device in (product_key, device_name) order, as a sortable key.
@@ -94,7 +94,7 @@ impl Candidates {
 pub struct Device<'a> {
     /// The compact record.
     pub candidate: &'a Candidate,
-    arena: &'a str,
+    batch: &'a CheckedBatch,
     /// Index of its file in the plan.
     pub file: u32,
     all: &'a Candidates,
@@ -105,17 +105,25 @@ impl<'a> Device<'a> {
     pub fn product_key(&self) -> &'a str {
         &self.all.products[self.candidate.product as usize]
     }
+    /// Position in input order across all files.
+    pub fn seq(&self) -> u64 {
+        self.batch.first_seq + u64::from(self.candidate.index)
+    }
+    /// 1-based record number in its file.
+    pub fn record(&self) -> u64 {
+        self.batch.first_record + u64::from(self.candidate.index)
+    }
     /// DeviceName.
     pub fn device_name(&self) -> &'a str {
         self.candidate.device_name.as_str()
     }
     /// DeviceSecret.
     pub fn secret(&self) -> &'a str {
-        self.candidate.secret.get(self.arena)
+        self.candidate.secret.get(&self.batch.arena)
     }
     /// `product_key/device_name` of the gateway, or empty.
     pub fn gateway(&self) -> &'a str {
-        self.candidate.gateway.get(self.arena)
+        self.candidate.gateway.get(&self.batch.arena)
     }
     /// Where the device goes.
     pub fn destination(&self) -> &'a Destination {
@@ -149,7 +157,6 @@ pub struct Settled {
 pub fn settle(plan: &Plan, candidates: &Candidates) -> Settled {
     let mut keyed: Vec<(u32, Name, Ref)> = candidates.refs().into_iter().map(|at| candidates.order_key(at)).collect();
     keyed.par_sort_unstable();
-    let by_device: Vec<Ref> = keyed.iter().map(|&(_, _, at)| at).collect();
 
     let mut rejected: Vec<Vec<bool>> =
         candidates.batches().iter().map(|batch| vec![false; batch.candidates.len()]).collect();
@@ -160,7 +167,7 @@ pub fn settle(plan: &Plan, candidates: &Candidates) -> Settled {
     };
     let place = |at: Ref| {
         let device = candidates.get(at);
-        format!("{} record {}", plan.inputs[device.file as usize].name, device.candidate.record)
+        format!("{} record {}", plan.inputs[device.file as usize].name, device.record())
     };
 
     // Duplicates: copies of one device are adjacent in `keyed`.
@@ -207,7 +214,7 @@ pub fn settle(plan: &Plan, candidates: &Candidates) -> Settled {
         }
     }
     if !blocked.is_empty() {
-        for &at in &by_device {
+        for &(_, _, at) in &keyed {
             if rejected[at.0 as usize][at.1 as usize] {
                 continue;
             }
@@ -255,15 +262,16 @@ pub fn settle(plan: &Plan, candidates: &Candidates) -> Settled {
     }
 
     rejects.sort_by_key(|r| r.seq);
-    let accepted = by_device.into_iter().filter(|at| !rejected[at.0 as usize][at.1 as usize]).collect();
+    let accepted =
+        keyed.into_iter().map(|(_, _, at)| at).filter(|at| !rejected[at.0 as usize][at.1 as usize]).collect();
     Settled { accepted, rejects, headroom }
 }
 
 fn reject_of(device: Device, reason: Reason, detail: String) -> Reject {
     Reject {
-        seq: device.candidate.seq,
+        seq: device.seq(),
         file: device.file,
-        record: device.candidate.record,
+        record: device.record(),
         line: device.candidate.line,
         product_key: device.product_key().to_string(),
         device_name: device.device_name().to_string(),

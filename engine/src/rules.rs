@@ -100,10 +100,8 @@ pub struct Caches {
 /// secret and the gateway kept as text in the batch's arena.
 #[derive(Debug, Clone)]
 pub struct Candidate {
-    /// Position in input order across all files (0-based).
-    pub seq: u64,
-    /// 1-based record number in its file.
-    pub record: u64,
+    /// Position of the record in its batch (see [`CheckedBatch::first_seq`]).
+    pub index: u32,
     /// Line the record starts on (0 when the format has none).
     pub line: u64,
     /// DeviceName.
@@ -150,6 +148,10 @@ pub struct Reject {
 pub struct CheckedBatch {
     /// Index of the file in the plan.
     pub file: u32,
+    /// Input sequence (0-based, across all files) of the batch's first record.
+    pub first_seq: u64,
+    /// 1-based record number of the batch's first record in its file.
+    pub first_record: u64,
     /// Records read.
     pub records: u64,
     /// Backing store of every [`Text`] in `candidates`.
@@ -191,9 +193,12 @@ impl<'p> Checker<'p> {
     /// Checks every record of `batch`, whose first record has input sequence `first_seq`.
     pub fn check_batch(&self, batch: &RecordBatch, first_seq: u64, caches: &mut Caches, out: &mut CheckedBatch) {
         out.file = self.file;
+        out.first_seq = first_seq;
+        out.first_record = batch.first_record;
         out.records = batch.len as u64;
         out.arena.clear();
         out.candidates.clear();
+        out.candidates.reserve_exact(batch.len);
         out.rejects.clear();
         out.runtime_cells.clear();
         out.runtime_cells.resize(self.layout.runtime_columns().len(), 0);
@@ -203,7 +208,7 @@ impl<'p> Checker<'p> {
             let line = batch.lines[i];
             match self.check(record, out) {
                 Ok(checked) => {
-                    let candidate = self.admit(checked, (seq, number, line), caches, &mut out.arena);
+                    let candidate = self.admit(checked, (i as u32, line), caches, &mut out.arena);
                     out.candidates.push(candidate);
                 }
                 Err((reason, detail)) => {
@@ -225,6 +230,9 @@ impl<'p> Checker<'p> {
                 }
             }
         }
+        // Batches live until the end of the run: give back what growth over-allocated.
+        out.candidates.shrink_to_fit();
+        out.arena.shrink_to_fit();
     }
 
     fn check<'r>(&self, record: &'r ByteRecord, out: &mut CheckedBatch) -> Verdict<Checked<'r>>
@@ -412,13 +420,7 @@ struct Checked<'r> {
 impl Checker<'_> {
     /// Turns a passing record into a compact candidate, looking its strings up in the
     /// dictionaries.
-    fn admit(
-        &self,
-        checked: Checked,
-        (seq, record, line): (u64, u64, u64),
-        caches: &mut Caches,
-        arena: &mut String,
-    ) -> Candidate {
+    fn admit(&self, checked: Checked, (index, line): (u32, u64), caches: &mut Caches, arena: &mut String) -> Candidate {
         let dictionaries = self.dictionaries;
         let product = caches.products.id(&dictionaries.products, checked.product_key, || checked.product_key.into());
         caches.key.clear();
@@ -440,8 +442,7 @@ impl Checker<'_> {
             }
         };
         Candidate {
-            seq,
-            record,
+            index,
             line,
             device_name: Name::new(checked.device_name),
             product,
