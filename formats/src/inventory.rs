@@ -133,6 +133,12 @@ impl Layout {
     /// Maps a header. Fails, naming every problem at once, when a required column is
     /// missing or two columns name the same field.
     pub fn from_header(path: &Path, line: u64, names: &[String]) -> Result<Layout, Error> {
+        Layout::from_names(path, Position::line(line), names)
+    }
+
+    /// [`Layout::from_header`] for formats without lines (Parquet): problems are reported at
+    /// `position`.
+    pub(crate) fn from_names(path: &Path, position: Position, names: &[String]) -> Result<Layout, Error> {
         let mut known = [None; Field::ALL.len()];
         let mut runtime = Vec::new();
         let mut problems = Vec::new();
@@ -162,7 +168,7 @@ impl Layout {
             problems.insert(0, format!("missing required {noun} {}", missing.join(", ")));
         }
         if !problems.is_empty() {
-            return Err(Error::invalid(path, Position::line(line), problems.join("; ")));
+            return Err(Error::invalid(path, position, problems.join("; ")));
         }
         Ok(Layout { columns: names.to_vec(), known, runtime })
     }

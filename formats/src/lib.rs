@@ -1,7 +1,9 @@
 //! Reading device inventories and instance catalogs, and writing output tables.
 //!
 //! This crate turns bytes into records and rows into bytes. It knows column names and file
-//! formats; it knows nothing of distribution rules or threads (that is `devdist-engine`).
+//! formats (CSV and Parquet inventories, CSV/JSON Lines/Parquet tables); it knows nothing of
+//! distribution rules or threads (that is `devdist-engine`). [`Inventory::open`] picks the
+//! reader by extension; both fill the same reusable [`RecordBatch`]es.
 //!
 //! ```no_run
 //! use devdist_formats::{CsvInventory, Field, RecordBatch};
@@ -21,10 +23,15 @@
 mod catalog;
 mod error;
 mod inventory;
+mod parquet_inventory;
 mod table;
 
 pub use catalog::{CATALOG_COLUMNS, CatalogRow, read_catalog};
 pub use csv::ByteRecord;
 pub use error::{Error, ErrorKind, Position};
 pub use inventory::{CsvInventory, Field, Layout, RecordBatch};
-pub use table::{Format, HashingWriter, TableWriter, Value, Written, push_csv_field};
+pub use parquet_inventory::{Inventory, ParquetInventory, RUNTIME_MARKER};
+pub use table::{
+    ColumnType, Format, HashingWriter, PARQUET_CREATED_BY, PARQUET_ROW_GROUP_ROWS, TableWriter, Value, Written,
+    push_csv_field,
+};

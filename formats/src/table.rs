@@ -1,11 +1,20 @@
-//! Writing output tables: CSV or JSON Lines, each file hashed (SHA-256) and its rows counted
-//! as it is written, so reports never re-read what was just written.
+//! Writing output tables: CSV, JSON Lines or Parquet, each file hashed (SHA-256) and its rows
+//! counted as it is written, so reports never re-read what was just written.
 
 use std::fmt;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::str::FromStr;
+use std::sync::Arc;
 
+use arrow_array::builder::{Int64Builder, StringBuilder};
+use arrow_array::{ArrayRef, RecordBatch as ArrowBatch};
+use arrow_schema::{DataType, Field as ArrowField, Schema, SchemaRef};
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_writer::ArrowWriterOptions;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
 use sha2::{Digest, Sha256};
 
 /// The format of a manifest or billing table (`--format`).
@@ -16,6 +25,9 @@ pub enum Format {
     Csv,
     /// One JSON object per line.
     Jsonl,
+    /// Apache Parquet: typed columns, zstd-compressed, row groups of at most
+    /// [`PARQUET_ROW_GROUP_ROWS`] rows.
+    Parquet,
 }
 
 impl Format {
@@ -24,6 +36,7 @@ impl Format {
         match self {
             Format::Csv => "csv",
             Format::Jsonl => "jsonl",
+            Format::Parquet => "parquet",
         }
     }
 }
@@ -35,8 +48,8 @@ impl FromStr for Format {
         match text {
             "csv" => Ok(Format::Csv),
             "jsonl" => Ok(Format::Jsonl),
-            "parquet" => Err("--format parquet is not supported yet (csv, jsonl)".to_string()),
-            other => Err(format!("unknown format {other:?} (expected csv or jsonl)")),
+            "parquet" => Ok(Format::Parquet),
+            other => Err(format!("unknown format {other:?} (expected csv, jsonl or parquet)")),
         }
     }
 }
@@ -68,6 +81,27 @@ impl From<u64> for Value<'_> {
     }
 }
 
+/// The type of an output column; matters only for Parquet, whose columns are typed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnType {
+    /// Text: Parquet `BYTE_ARRAY` (UTF8), Arrow `Utf8`.
+    Str,
+    /// A count or number: Parquet `INT64`, Arrow `Int64`.
+    Int,
+}
+
+/// The most rows a Parquet row group of an output table holds.
+pub const PARQUET_ROW_GROUP_ROWS: usize = 64 * 1024;
+
+/// Rows collected in column builders before they are handed to the Parquet encoder.
+const PARQUET_CHUNK_ROWS: usize = 8192;
+
+/// `created_by` of every Parquet file devdist writes: fixed, so the same rows give the same bytes.
+pub const PARQUET_CREATED_BY: &str = "devdist";
+
+/// The output column that holds device secrets: Parquet writes no statistics for it.
+const SECRET_COLUMN: &str = "device_secret";
+
 /// What a finished table file holds, for the report.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Written {
@@ -77,25 +111,76 @@ pub struct Written {
     pub sha256: String,
 }
 
+type Out = HashingWriter<BufWriter<File>>;
+
 /// Writes rows to one file in one format.
 #[derive(Debug)]
 pub struct TableWriter {
     format: Format,
     columns: Vec<&'static str>,
-    out: HashingWriter<BufWriter<File>>,
+    sink: Sink,
     line: Vec<u8>,
     rows: u64,
 }
 
+#[derive(Debug)]
+enum Sink {
+    /// CSV and JSON Lines: each row encoded into `line` and written.
+    Text(Out),
+    /// Parquet: rows gathered in column builders, encoded a chunk at a time.
+    Parquet(Box<ParquetSink>),
+}
+
 impl TableWriter {
-    /// Starts a table in `file` (created by the caller with the permissions it needs).
+    /// Starts a table in `file` (created by the caller with the permissions it needs). For
+    /// Parquet the column types are taken from the first row (all text if no row comes); use
+    /// [`TableWriter::with_types`] to fix them.
     pub fn new(file: File, format: Format, columns: &[&'static str]) -> io::Result<TableWriter> {
+        TableWriter::start(file, format, columns, None)
+    }
+
+    /// [`TableWriter::new`] with the type of each column given, so that even an empty Parquet
+    /// table has the right schema. `types` has one entry per column.
+    pub fn with_types(
+        file: File,
+        format: Format,
+        columns: &[&'static str],
+        types: &[ColumnType],
+    ) -> io::Result<TableWriter> {
+        if types.len() != columns.len() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{} column types for {} columns", types.len(), columns.len()),
+            ));
+        }
+        TableWriter::start(file, format, columns, Some(types))
+    }
+
+    fn start(
+        file: File,
+        format: Format,
+        columns: &[&'static str],
+        types: Option<&[ColumnType]>,
+    ) -> io::Result<TableWriter> {
         let out = HashingWriter::new(BufWriter::with_capacity(1 << 18, file));
-        let mut writer = TableWriter { format, columns: columns.to_vec(), out, line: Vec::new(), rows: 0 };
+        let sink = match format {
+            Format::Csv | Format::Jsonl => Sink::Text(out),
+            Format::Parquet => {
+                let mut sink =
+                    ParquetSink { out: Some(out), writer: None, schema: None, builders: Vec::new(), buffered: 0 };
+                if let Some(types) = types {
+                    sink.begin(columns, types)?;
+                }
+                Sink::Parquet(Box::new(sink))
+            }
+        };
+        let mut writer = TableWriter { format, columns: columns.to_vec(), sink, line: Vec::new(), rows: 0 };
         if format == Format::Csv {
             let header: Vec<Value> = columns.iter().map(|c| Value::Str(c)).collect();
             writer.encode_csv(&header);
-            writer.out.write_all(&writer.line)?;
+            if let Sink::Text(out) = &mut writer.sink {
+                out.write_all(&writer.line)?;
+            }
         }
         Ok(writer)
     }
@@ -106,14 +191,28 @@ impl TableWriter {
         match self.format {
             Format::Csv => self.encode_csv(row),
             Format::Jsonl => self.encode_json(row),
+            Format::Parquet => {
+                if let Sink::Parquet(sink) = &mut self.sink {
+                    sink.write_row(&self.columns, row)?;
+                }
+                self.rows += 1;
+                return Ok(());
+            }
         }
         self.rows += 1;
-        self.out.write_all(&self.line)
+        match &mut self.sink {
+            Sink::Text(out) => out.write_all(&self.line),
+            Sink::Parquet(_) => unreachable!("text formats write through a text sink"),
+        }
     }
 
     /// Flushes and returns the row count and checksum.
     pub fn finish(self) -> io::Result<Written> {
-        let (inner, digest) = self.out.finish();
+        let out = match self.sink {
+            Sink::Text(out) => out,
+            Sink::Parquet(sink) => sink.finish(&self.columns)?,
+        };
+        let (inner, digest) = out.finish();
         let file = inner.into_inner().map_err(|err| err.into_error())?;
         file.sync_all()?;
         Ok(Written { rows: self.rows, sha256: digest })
@@ -148,6 +247,150 @@ impl TableWriter {
             }
         }
         self.line.extend_from_slice(b"}\n");
+    }
+}
+
+/// A Parquet table being written: bounded memory, at most one chunk of rows in the builders
+/// and one row group in the encoder.
+#[derive(Debug)]
+struct ParquetSink {
+    /// The file until the schema is known (the first row, or `with_types`).
+    out: Option<Out>,
+    writer: Option<ArrowWriter<Out>>,
+    schema: Option<SchemaRef>,
+    builders: Vec<ColumnBuilder>,
+    buffered: usize,
+}
+
+#[derive(Debug)]
+enum ColumnBuilder {
+    Str(StringBuilder),
+    Int(Int64Builder),
+}
+
+impl ParquetSink {
+    /// Fixes the schema and starts the encoder.
+    fn begin(&mut self, columns: &[&'static str], types: &[ColumnType]) -> io::Result<()> {
+        let fields: Vec<ArrowField> = columns
+            .iter()
+            .zip(types)
+            .map(|(name, kind)| {
+                let data_type = match kind {
+                    ColumnType::Str => DataType::Utf8,
+                    ColumnType::Int => DataType::Int64,
+                };
+                ArrowField::new(*name, data_type, false)
+            })
+            .collect();
+        let schema: SchemaRef = Arc::new(Schema::new(fields));
+        let properties = WriterProperties::builder()
+            .set_created_by(PARQUET_CREATED_BY.to_string())
+            .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).map_err(io::Error::other)?))
+            .set_max_row_group_row_count(Some(PARQUET_ROW_GROUP_ROWS))
+            // Min/max statistics would copy secrets into the footer and the page index, where
+            // metadata tools print them: the secret column has none.
+            .set_column_statistics_enabled(ColumnPath::from(SECRET_COLUMN), EnabledStatistics::None)
+            .build();
+        // The Arrow schema is plain Utf8/Int64: the Parquet schema says it all, so no
+        // `ARROW:schema` metadata blob is added.
+        let options = ArrowWriterOptions::new().with_properties(properties).with_skip_arrow_metadata(true);
+        let out = self.out.take().ok_or_else(|| io::Error::other("Parquet table started twice"))?;
+        self.writer = Some(ArrowWriter::try_new_with_options(out, schema.clone(), options).map_err(io::Error::other)?);
+        self.schema = Some(schema);
+        self.builders = types
+            .iter()
+            .map(|kind| match kind {
+                ColumnType::Str => ColumnBuilder::Str(StringBuilder::with_capacity(PARQUET_CHUNK_ROWS, 1 << 16)),
+                ColumnType::Int => ColumnBuilder::Int(Int64Builder::with_capacity(PARQUET_CHUNK_ROWS)),
+            })
+            .collect();
+        Ok(())
+    }
+
+    fn write_row(&mut self, columns: &[&'static str], row: &[Value]) -> io::Result<()> {
+        if row.len() != columns.len() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("row of {} values for {} columns", row.len(), columns.len()),
+            ));
+        }
+        if self.writer.is_none() {
+            let types: Vec<ColumnType> = row
+                .iter()
+                .map(|value| match value {
+                    Value::Str(_) => ColumnType::Str,
+                    Value::Int(_) => ColumnType::Int,
+                })
+                .collect();
+            self.begin(columns, &types)?;
+        }
+        // Check the whole row first so that a bad value leaves every builder the same length.
+        for ((value, builder), column) in row.iter().zip(&self.builders).zip(columns) {
+            match (value, builder) {
+                (Value::Str(_), ColumnBuilder::Int(_)) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        format!("column {column:?} holds integers, not text"),
+                    ));
+                }
+                (Value::Int(n), ColumnBuilder::Int(_)) if i64::try_from(*n).is_err() => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        format!("column {column:?}: {n} does not fit a signed 64-bit integer"),
+                    ));
+                }
+                _ => {}
+            }
+        }
+        for (value, builder) in row.iter().zip(&mut self.builders) {
+            match (value, builder) {
+                (Value::Str(text), ColumnBuilder::Str(b)) => b.append_value(text),
+                (Value::Int(n), ColumnBuilder::Str(b)) => {
+                    // Writes the digits straight into the builder's value buffer.
+                    use std::fmt::Write as _;
+                    let _ = write!(b, "{n}");
+                    b.append_value("");
+                }
+                (Value::Int(n), ColumnBuilder::Int(b)) => b.append_value(*n as i64),
+                (Value::Str(_), ColumnBuilder::Int(_)) => unreachable!("checked above"),
+            }
+        }
+        self.buffered += 1;
+        if self.buffered >= PARQUET_CHUNK_ROWS {
+            self.flush_chunk()?;
+        }
+        Ok(())
+    }
+
+    /// Hands the builders' rows to the encoder, which closes a row group every
+    /// [`PARQUET_ROW_GROUP_ROWS`] rows.
+    fn flush_chunk(&mut self) -> io::Result<()> {
+        if self.buffered == 0 {
+            return Ok(());
+        }
+        let (Some(writer), Some(schema)) = (self.writer.as_mut(), &self.schema) else { return Ok(()) };
+        let arrays: Vec<ArrayRef> = self
+            .builders
+            .iter_mut()
+            .map(|builder| match builder {
+                ColumnBuilder::Str(b) => Arc::new(b.finish()) as ArrayRef,
+                ColumnBuilder::Int(b) => Arc::new(b.finish()) as ArrayRef,
+            })
+            .collect();
+        let batch = ArrowBatch::try_new(schema.clone(), arrays).map_err(io::Error::other)?;
+        writer.write(&batch).map_err(io::Error::other)?;
+        self.buffered = 0;
+        Ok(())
+    }
+
+    /// Writes what is left and the footer; returns the file.
+    fn finish(mut self, columns: &[&'static str]) -> io::Result<Out> {
+        if self.writer.is_none() {
+            self.begin(columns, &vec![ColumnType::Str; columns.len()])?;
+        }
+        self.flush_chunk()?;
+        let writer = self.writer.take().ok_or_else(|| io::Error::other("Parquet table not started"))?;
+        writer.into_inner().map_err(io::Error::other)
     }
 }
 
