@@ -3,18 +3,33 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use devdist_formats::{Format, Value};
+use devdist_formats::{ColumnType, Format, Value};
 
 use crate::catalog::InstanceId;
 use crate::error::Error;
 use crate::global::{Candidates, Device, Ref};
-use crate::output::{Access, OutputDir};
+use crate::output::{Access, Column, OutputDir, text};
 use crate::plan::{Plan, Strategy};
 use crate::rules::AT_SOURCE;
 
-const REASSIGNMENT_COLUMNS: [&str; 8] =
-    ["product_key", "device_name", "from_uid", "from_instance", "to_uid", "to_region", "to_instance", "effective"];
-const SUMMARY_COLUMNS: [&str; 6] = ["from_uid", "from_instance", "to_uid", "to_instance", "effective", "devices"];
+const REASSIGNMENT_COLUMNS: [Column; 8] = [
+    text("product_key"),
+    text("device_name"),
+    text("from_uid"),
+    text("from_instance"),
+    text("to_uid"),
+    text("to_region"),
+    text("to_instance"),
+    text("effective"),
+];
+const SUMMARY_COLUMNS: [Column; 6] = [
+    text("from_uid"),
+    text("from_instance"),
+    text("to_uid"),
+    text("to_instance"),
+    text("effective"),
+    ("devices", ColumnType::Int),
+];
 
 /// Where a device is billed now: `current_instance` (billed to `current_uid`, default the
 /// account) when set, else its source instance (billed to the owner, the account).

@@ -3,34 +3,41 @@
 
 use std::collections::BTreeMap;
 
-use devdist_formats::{Format, Value, Written};
+use devdist_formats::{ColumnType, Format, Value, Written};
 use rayon::prelude::*;
 
 use crate::catalog::InstanceId;
 use crate::error::Error;
 use crate::global::{Candidates, Ref};
 use crate::jobs::Jobs;
-use crate::output::{Access, OutputDir};
+use crate::output::{Access, Column, OutputDir, text};
 use crate::plan::Plan;
 
-const DEVICE_COLUMNS: [&str; 13] = [
-    "job_id",
-    "wave",
-    "product_key",
-    "device_name",
-    "device_secret",
-    "source_uid",
-    "source_region",
-    "source_instance",
-    "target_uid",
-    "target_region",
-    "target_instance",
-    "strategy",
-    "rights",
+const DEVICE_COLUMNS: [Column; 13] = [
+    text("job_id"),
+    ("wave", ColumnType::Int),
+    text("product_key"),
+    text("device_name"),
+    text("device_secret"),
+    text("source_uid"),
+    text("source_region"),
+    text("source_instance"),
+    text("target_uid"),
+    text("target_region"),
+    text("target_instance"),
+    text("strategy"),
+    text("rights"),
 ];
 
-const PRODUCT_COLUMNS: [&str; 7] =
-    ["product_key", "source_uid", "source_instance", "target_uid", "target_instance", "access", "devices"];
+const PRODUCT_COLUMNS: [Column; 7] = [
+    text("product_key"),
+    text("source_uid"),
+    text("source_instance"),
+    text("target_uid"),
+    text("target_instance"),
+    text("access"),
+    ("devices", ColumnType::Int),
+];
 
 /// A destination: account and instance.
 pub type Destination<'a> = (&'a str, InstanceId);
@@ -115,8 +122,8 @@ fn write_devices(
     format: Format,
     redact_secrets: bool,
 ) -> Result<Written, Error> {
-    let columns: Vec<&'static str> =
-        DEVICE_COLUMNS.iter().copied().filter(|c| !(redact_secrets && *c == "device_secret")).collect();
+    let columns: Vec<Column> =
+        DEVICE_COLUMNS.iter().copied().filter(|(name, _)| !(redact_secrets && *name == "device_secret")).collect();
     let mut table = out.table(path, format, &columns, Access::Secret)?;
     let target = plan.catalog.get(target);
     let fail = |err| Error::output(&out.staging().join(path), err);

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use devdist_formats::{Format, HashingWriter, TableWriter, Written};
+use devdist_formats::{ColumnType, Format, HashingWriter, TableWriter, Written};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
@@ -21,6 +21,14 @@ pub struct OutputFile {
     pub rows: u64,
     /// Lower-case hex SHA-256.
     pub sha256: String,
+}
+
+/// A column of an output table: its name and its type (which matters for Parquet).
+pub type Column = (&'static str, ColumnType);
+
+/// Text columns, by name.
+pub const fn text(name: &'static str) -> Column {
+    (name, ColumnType::Str)
 }
 
 /// Whether a file may hold secrets: secret files are 0600 in 0700 folders.
@@ -91,11 +99,14 @@ impl OutputDir {
         &self,
         relative: &str,
         format: Format,
-        columns: &[&'static str],
+        columns: &[Column],
         access: Access,
     ) -> Result<TableWriter, Error> {
         let file = self.create_file(relative, access)?;
-        TableWriter::new(file, format, columns).map_err(|err| Error::output(&self.staging.join(relative), err))
+        let names: Vec<&'static str> = columns.iter().map(|(name, _)| *name).collect();
+        let types: Vec<ColumnType> = columns.iter().map(|(_, kind)| *kind).collect();
+        TableWriter::with_types(file, format, &names, &types)
+            .map_err(|err| Error::output(&self.staging.join(relative), err))
     }
 
     /// Lists a finished table in the report.

@@ -1,4 +1,4 @@
-//! Stage 1 across threads: one reader thread parses CSV into recycled batches, worker threads
+//! Stage 1 across threads: one reader thread parses CSV or Parquet into recycled batches, worker threads
 //! check them, and the calling thread puts the results back in input order.
 //!
 //! ```text
@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 
 use crossbeam_channel::{Receiver, Sender, bounded};
-use devdist_formats::{CsvInventory, RecordBatch};
+use devdist_formats::{Inventory, RecordBatch};
 
 use crate::error::Error;
 use crate::plan::Plan;
@@ -37,11 +37,11 @@ impl Progress for NoProgress {
 }
 
 /// Opens every inventory of the plan, reporting every unreadable file or bad header at once.
-pub fn open_inputs(plan: &Plan) -> Result<Vec<CsvInventory>, Error> {
+pub fn open_inputs(plan: &Plan) -> Result<Vec<Inventory>, Error> {
     let mut opened = Vec::new();
     let mut errors = Vec::new();
     for input in &plan.inputs {
-        match CsvInventory::open(&input.path) {
+        match Inventory::open(&input.path) {
             Ok(inventory) => opened.push(inventory),
             Err(err) => errors.push(err),
         }
@@ -60,7 +60,7 @@ struct Work {
 /// `dictionaries`. Returns the checked batches in input order.
 pub fn check_all(
     plan: &Plan,
-    inventories: Vec<CsvInventory>,
+    inventories: Vec<Inventory>,
     dictionaries: &Dictionaries,
     threads: usize,
     progress: &dyn Progress,
@@ -104,7 +104,7 @@ pub fn check_all(
     })
 }
 
-fn read(inventories: Vec<CsvInventory>, free: Receiver<RecordBatch>, work: Sender<Work>) -> Result<(), Error> {
+fn read(inventories: Vec<Inventory>, free: Receiver<RecordBatch>, work: Sender<Work>) -> Result<(), Error> {
     let mut order = 0;
     let mut seq = 0;
     for (file, mut inventory) in inventories.into_iter().enumerate() {

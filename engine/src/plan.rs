@@ -334,7 +334,7 @@ impl<'t> Reader<'t> {
         self.unknown_keys(table, &["inventory", "instances"], "inputs.");
         let mut inputs = Vec::new();
         match table.get("inventory") {
-            None => self.problem(value.span(), "missing `inputs.inventory` (a list of CSV files)"),
+            None => self.problem(value.span(), "missing `inputs.inventory` (a list of .csv or .parquet files)"),
             Some(list) => {
                 let names = self.strings(list, "inputs.inventory").unwrap_or_default();
                 if names.is_empty() && list.get_ref().is_array() {
@@ -343,11 +343,9 @@ impl<'t> Reader<'t> {
                 for (name, span) in names {
                     match Path::new(&name).extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref()
                     {
-                        Some("csv") => inputs.push(Input { path: base.join(&name), name }),
-                        Some("parquet") => {
-                            self.problem(span, format!("{name:?}: Parquet inventories are not supported yet"))
-                        }
-                        _ => self.problem(span, format!("{name:?}: unknown inventory format (expected a .csv file)")),
+                        Some("csv" | "parquet") => inputs.push(Input { path: base.join(&name), name }),
+                        _ => self
+                            .problem(span, format!("{name:?}: unknown inventory format (expected .csv or .parquet)")),
                     }
                 }
             }

@@ -6,7 +6,7 @@ use devdist_formats::{Format, Value};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
-use crate::output::{Access, OutputDir, OutputFile};
+use crate::output::{Access, OutputDir, OutputFile, text};
 use crate::plan::Plan;
 use crate::rules::Reject;
 
@@ -96,7 +96,7 @@ pub struct JobsReport {
 /// Writes rejects.csv (no secrets: only positions, product key, device name, code, detail).
 pub fn write_rejects(out: &mut OutputDir, plan: &Plan, rejects: &[&Reject]) -> Result<(), Error> {
     let path = "rejects.csv";
-    let columns = ["source_file", "record", "line", "product_key", "device_name", "code", "detail"];
+    let columns = ["source_file", "record", "line", "product_key", "device_name", "code", "detail"].map(text);
     let fail = |err| Error::output(&out.staging().join(path), err);
     let mut table = out.table(path, Format::Csv, &columns, Access::Normal)?;
     for reject in rejects {

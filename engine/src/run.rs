@@ -67,6 +67,7 @@ pub fn run(plan_path: &Path, out_dir: &Path, options: &Options, progress: &dyn P
         return Err(Error::invocation(format!("{}: already exists; pass --force to replace it", out_dir.display())));
     }
     let inventories = open_inputs(&plan)?;
+    let formats: Vec<&'static str> = inventories.iter().map(|inventory| inventory.format_name()).collect();
     let runtime_names: Vec<Vec<String>> = inventories
         .iter()
         .map(|inventory| {
@@ -113,9 +114,10 @@ pub fn run(plan_path: &Path, out_dir: &Path, options: &Options, progress: &dyn P
             .inputs
             .iter()
             .zip(&bytes)
-            .map(|(input, &bytes)| InputReport {
+            .zip(&formats)
+            .map(|((input, &bytes), format)| InputReport {
                 path: input.name.clone(),
-                format: "csv".to_string(),
+                format: format.to_string(),
                 bytes,
                 records: 0,
                 accepted: 0,
@@ -242,7 +244,8 @@ fn write_jobs(out: &mut OutputDir, plan: &Plan, candidates: &Candidates, jobs: &
         "target_instances",
         "target_uid",
         "devices",
-    ];
+    ]
+    .map(crate::output::text);
     let fail = |err| Error::output(&out.staging().join(path), err);
     let mut table = out.table(path, Format::Csv, &columns, crate::output::Access::Normal)?;
     for job in &jobs.jobs {

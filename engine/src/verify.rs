@@ -39,7 +39,7 @@ pub fn verify(dir: &Path) -> Result<Vec<String>, Error> {
         if sha256 != file.sha256 {
             problems.push(format!("{}: checksum differs from report.json (file was changed)", file.path));
         }
-        match count_rows(&file.path, &bytes) {
+        match count_rows(&path, &bytes) {
             Some(rows) if rows == file.rows => {}
             Some(rows) => problems.push(format!("{}: {rows} rows, report.json says {}", file.path, file.rows)),
             None => problems.push(format!("{}: cannot be parsed to count rows", file.path)),
@@ -88,8 +88,12 @@ pub fn verify(dir: &Path) -> Result<Vec<String>, Error> {
 }
 
 /// Data rows of an output file, by its kind.
-fn count_rows(path: &str, bytes: &[u8]) -> Option<u64> {
-    if path.ends_with(".csv") {
+fn count_rows(path: &Path, bytes: &[u8]) -> Option<u64> {
+    let path_text = path.to_string_lossy();
+    let path = path_text.as_ref();
+    if path.ends_with(".parquet") {
+        devdist_formats::parquet_row_count(Path::new(path)).ok()
+    } else if path.ends_with(".csv") {
         let mut reader = csv::ReaderBuilder::new().from_reader(bytes);
         let mut rows = 0;
         for record in reader.byte_records() {

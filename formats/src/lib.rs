@@ -30,7 +30,7 @@ pub use catalog::{CATALOG_COLUMNS, CatalogRow, read_catalog};
 pub use csv::ByteRecord;
 pub use error::{Error, ErrorKind, Position};
 pub use inventory::{CsvInventory, Field, Layout, RecordBatch};
-pub use parquet_inventory::{Inventory, ParquetInventory, RUNTIME_MARKER};
+pub use parquet_inventory::{Inventory, ParquetInventory, RUNTIME_MARKER, parquet_row_count};
 pub use table::{
     ColumnType, Format, HashingWriter, PARQUET_CREATED_BY, PARQUET_ROW_GROUP_ROWS, TableWriter, Value, Written,
     push_csv_field,

@@ -213,6 +213,16 @@ impl ParquetInventory {
     }
 }
 
+/// The number of rows a Parquet file's footer declares (for `devdist verify`).
+pub fn parquet_row_count(path: &Path) -> Result<u64, Error> {
+    let file = File::open(path).map_err(|err| Error::io(path, err))?;
+    let len = file.metadata().map_err(|err| Error::io(path, err))?.len();
+    check_magic(path, &file, len)?;
+    let builder = guarded(path, "reading the footer", || ParquetRecordBatchReaderBuilder::try_new(file))?
+        .map_err(|err| invalid(path, format!("not a readable Parquet file: {}", describe(&err))))?;
+    Ok(builder.metadata().file_metadata().num_rows().max(0) as u64)
+}
+
 /// A Parquet file starts and ends with `PAR1`; telling which end is wrong beats the reader's
 /// "corrupt footer" for a truncated copy or a file of another format.
 fn check_magic(path: &Path, file: &File, len: u64) -> Result<(), Error> {

@@ -213,8 +213,8 @@ impl TableWriter {
             Sink::Parquet(sink) => sink.finish(&self.columns)?,
         };
         let (inner, digest) = out.finish();
-        let file = inner.into_inner().map_err(|err| err.into_error())?;
-        file.sync_all()?;
+        // Flushed, not fsynced: the output folder is made atomic by renaming it into place.
+        inner.into_inner().map_err(|err| err.into_error())?;
         Ok(Written { rows: self.rows, sha256: digest })
     }
 
@@ -226,7 +226,7 @@ impl TableWriter {
             }
             match value {
                 Value::Str(text) => push_csv_field(&mut self.line, text),
-                Value::Int(n) => self.line.extend_from_slice(n.to_string().as_bytes()),
+                Value::Int(n) => push_int(&mut self.line, *n),
             }
         }
         self.line.push(b'\n');
@@ -243,7 +243,7 @@ impl TableWriter {
             self.line.push(b':');
             match value {
                 Value::Str(text) => push_json_string(&mut self.line, text),
-                Value::Int(n) => self.line.extend_from_slice(n.to_string().as_bytes()),
+                Value::Int(n) => push_int(&mut self.line, *n),
             }
         }
         self.line.extend_from_slice(b"}\n");
@@ -392,6 +392,21 @@ impl ParquetSink {
         let writer = self.writer.take().ok_or_else(|| io::Error::other("Parquet table not started"))?;
         writer.into_inner().map_err(io::Error::other)
     }
+}
+
+/// Appends the decimal digits of `n` without allocating.
+fn push_int(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
 }
 
 /// Appends `text` as a CSV field, quoted only when it has to be.
