@@ -72,6 +72,7 @@ impl Catalog {
     /// The public instances plus those of `path`. A row may restate a public instance (to
     /// give it a quota, say); an ID listed twice in the file is an error.
     pub fn load(path: &Path) -> Result<Catalog, FormatError> {
+        devdist_formats::require_regular_file(path)?;
         let mut catalog = Catalog::public();
         let mut seen: HashMap<String, u64> = HashMap::new();
         for row in read_catalog(path)? {

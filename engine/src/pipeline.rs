@@ -41,7 +41,7 @@ pub fn open_inputs(plan: &Plan) -> Result<Vec<Inventory>, Error> {
     let mut opened = Vec::new();
     let mut errors = Vec::new();
     for input in &plan.inputs {
-        match Inventory::open(&input.path) {
+        match devdist_formats::require_regular_file(&input.path).and_then(|()| Inventory::open(&input.path)) {
             Ok(inventory) => opened.push(inventory),
             Err(err) => errors.push(err),
         }

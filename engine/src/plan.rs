@@ -169,10 +169,14 @@ impl fmt::Display for PlanProblems {
 impl Plan {
     /// Reads and checks the plan at `path`, loading its catalog.
     pub fn load(path: &Path) -> Result<Plan, Error> {
-        let text =
-            std::fs::read(path).map_err(|err| Error::invocation(devdist_formats::Error::io(path, err).to_string()))?;
-        let text = String::from_utf8(text)
-            .map_err(|_| Error::invocation(format!("{}: the plan is not UTF-8", path.display())))?;
+        let read = devdist_formats::require_regular_file(path)
+            .and_then(|()| std::fs::read(path).map_err(|err| devdist_formats::Error::io(path, err)));
+        let text = read.map_err(|err| Error::invocation(err.to_string()))?;
+        let text = String::from_utf8(text).map_err(|err| {
+            let valid = std::str::from_utf8(&err.as_bytes()[..err.utf8_error().valid_up_to()]).unwrap_or_default();
+            let (line, column) = line_and_column(valid, valid.len());
+            Error::invocation(format!("{}:{line}:{column}: the plan is not UTF-8", path.display()))
+        })?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let mut reader = Reader { text: &text, problems: Vec::new(), catalog_error: None };
         let plan = reader.plan(&base);
@@ -182,10 +186,12 @@ impl Plan {
         match (plan, reader.catalog_error) {
             (Some(plan), None) if problems.is_empty() => Ok(plan),
             // An unreadable catalog is a bad input file, unless the plan itself is also wrong.
-            (_, Some(err)) if problems.is_empty() => Err(Error::Input(vec![err])),
+            (_, Some((err, _))) if problems.is_empty() => Err(Error::Input(vec![err])),
             (_, catalog_error) => {
-                if let Some(err) = catalog_error {
-                    problems.push(Problem { line: 0, column: 0, message: format!("instance catalog: {err}") });
+                if let Some((err, at)) = catalog_error {
+                    let (line, column) = line_and_column(&text, at.start);
+                    problems.push(Problem { line, column, message: format!("instance catalog: {err}") });
+                    problems.sort_by_key(|p| (p.line, p.column));
                 }
                 if problems.is_empty() {
                     problems.push(Problem { line: 1, column: 1, message: "the plan is incomplete".to_string() });
@@ -196,10 +202,23 @@ impl Plan {
     }
 }
 
+/// 1-based line and column (in characters) of byte `offset` in `text`.
+fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |s| s.chars().count()) + 1;
+    (line, column)
+}
+
 struct Reader<'t> {
     text: &'t str,
     problems: Vec<Problem>,
-    catalog_error: Option<devdist_formats::Error>,
+    /// The catalog could not be loaded: why, and where the plan names it.
+    catalog_error: Option<(devdist_formats::Error, Range<usize>)>,
 }
 
 type Value<'i> = Spanned<DeValue<'i>>;
@@ -219,9 +238,7 @@ struct RawRoute<'i> {
 
 impl<'t> Reader<'t> {
     fn problem(&mut self, span: Range<usize>, message: impl Into<String>) {
-        let before = &self.text[..span.start.min(self.text.len())];
-        let line = before.matches('\n').count() + 1;
-        let column = before.rsplit('\n').next().map_or(0, |s| s.chars().count()) + 1;
+        let (line, column) = line_and_column(self.text, span.start);
         self.problems.push(Problem { line, column, message: message.into() });
     }
 
@@ -248,17 +265,20 @@ impl<'t> Reader<'t> {
         let (devices_per_job, jobs_per_wave) = self.limits(top.get("limits"));
         let raw_routes = self.raw_routes(top.get("routes"));
 
-        let catalog = catalog?;
-        let account = account?;
-        let mut target_sets = TargetSets::new(&catalog);
-        let routes: Vec<Route> =
-            raw_routes.into_iter().filter_map(|raw| self.resolve(raw, &catalog, &account, &mut target_sets)).collect();
+        // Routes are checked even when the account or the catalog is unusable, so that every
+        // problem shows at once; only a complete plan resolves them.
+        let mut target_sets = catalog.as_ref().map(TargetSets::new);
+        let default_uid = account.clone().unwrap_or_default();
+        let routes: Vec<Option<Route>> = raw_routes
+            .into_iter()
+            .map(|raw| self.resolve(raw, catalog.as_ref(), &default_uid, target_sets.as_mut()))
+            .collect();
         Some(Plan {
-            account,
+            account: account?,
             inputs,
-            catalog,
-            routes,
-            target_sets,
+            catalog: catalog?,
+            routes: routes.into_iter().collect::<Option<Vec<Route>>>()?,
+            target_sets: target_sets?,
             devices_per_job: devices_per_job?,
             jobs_per_wave: jobs_per_wave?,
         })
@@ -357,7 +377,7 @@ impl<'t> Reader<'t> {
                 Some(name) => match Catalog::load(&base.join(&name)) {
                     Ok(catalog) => Some(catalog),
                     Err(err) => {
-                        self.catalog_error = Some(err);
+                        self.catalog_error = Some((err, value.span()));
                         None
                     }
                 },
@@ -472,7 +492,15 @@ impl<'t> Reader<'t> {
         Some(route)
     }
 
-    fn resolve(&mut self, raw: RawRoute, catalog: &Catalog, account: &str, sets: &mut TargetSets) -> Option<Route> {
+    /// Checks a route; with a catalog, resolves its targets. Name rules are checked without
+    /// one, catalog membership and regions only with one.
+    fn resolve(
+        &mut self,
+        raw: RawRoute,
+        catalog: Option<&Catalog>,
+        account: &str,
+        sets: Option<&mut TargetSets>,
+    ) -> Option<Route> {
         let name = raw.name.clone();
         let target_uid = match raw.target_uid {
             Some((uid, span)) => self.safe(&uid, span, "routes.target_uid").then_some(uid),
@@ -480,51 +508,50 @@ impl<'t> Reader<'t> {
         };
         let mut ids = Vec::new();
         let mut ok = true;
-        for (target, span) in &raw.targets {
+        for (index, (target, span)) in raw.targets.iter().enumerate() {
             if !is_safe_name(target) {
                 ok = self.safe(target, span.clone(), "routes.targets") && ok;
                 continue;
             }
-            match catalog.find(target) {
-                Some(id) if ids.contains(&id) => {
-                    self.problem(span.clone(), format!("route {name:?}: target {target:?} is listed twice"));
-                    ok = false;
-                }
-                Some(id) => ids.push(id),
-                None => {
+            if raw.targets[..index].iter().any(|(earlier, _)| earlier == target) {
+                self.problem(span.clone(), format!("route {name:?}: target {target:?} is listed twice"));
+                ok = false;
+                continue;
+            }
+            match catalog.map(|catalog| catalog.find(target)) {
+                Some(Some(id)) => ids.push(id),
+                Some(None) => {
                     self.problem(
                         span.clone(),
                         format!("route {name:?}: target {target:?} is not in the instance catalog"),
                     );
                     ok = false;
                 }
+                None => {}
             }
         }
         let strategy = raw.strategy?;
-        match strategy {
-            Strategy::SpecifiedRegion if raw.targets.len() > 1 => {
-                self.problem(
-                    raw.span.clone(),
-                    format!("route {name:?}: specified_region takes exactly one target, not {}", raw.targets.len()),
-                );
-                ok = false;
-            }
-            Strategy::NearestAccess => {
-                let mut regions: Vec<(&str, &str)> = Vec::new();
-                for &id in &ids {
-                    let instance = catalog.get(id);
-                    if let Some((other, _)) = regions.iter().find(|(_, region)| *region == instance.region) {
-                        let message = format!(
-                            "route {name:?}: nearest_access targets must lie in distinct regions, but {other:?} and {:?} are both in {}",
-                            instance.id, instance.region
-                        );
-                        self.problem(raw.span.clone(), message);
-                        ok = false;
-                    }
-                    regions.push((&instance.id, &instance.region));
+        if strategy == Strategy::SpecifiedRegion && raw.targets.len() > 1 {
+            let message =
+                format!("route {name:?}: specified_region takes exactly one target, not {}", raw.targets.len());
+            self.problem(raw.span.clone(), message);
+            ok = false;
+        }
+        let catalog = catalog?;
+        if strategy == Strategy::NearestAccess {
+            let mut regions: Vec<(&str, &str)> = Vec::new();
+            for &id in &ids {
+                let instance = catalog.get(id);
+                if let Some((other, _)) = regions.iter().find(|(_, region)| *region == instance.region) {
+                    let message = format!(
+                        "route {name:?}: nearest_access targets must lie in distinct regions, but {other:?} and {:?} are both in {}",
+                        instance.id, instance.region
+                    );
+                    self.problem(raw.span.clone(), message);
+                    ok = false;
                 }
+                regions.push((&instance.id, &instance.region));
             }
-            Strategy::SpecifiedRegion => {}
         }
         if !ok || ids.is_empty() {
             return None;
@@ -535,7 +562,7 @@ impl<'t> Reader<'t> {
             source_instances: raw.source_instances,
             source_regions: raw.source_regions,
             strategy,
-            targets: sets.intern(ids, catalog),
+            targets: sets?.intern(ids, catalog),
             target_uid: target_uid?,
         })
     }

@@ -22,6 +22,7 @@
 
 mod catalog;
 mod error;
+mod file;
 mod inventory;
 mod parquet_inventory;
 mod table;
@@ -29,6 +30,7 @@ mod table;
 pub use catalog::{CATALOG_COLUMNS, CatalogRow, read_catalog};
 pub use csv::ByteRecord;
 pub use error::{Error, ErrorKind, Position};
+pub use file::require_regular_file;
 pub use inventory::{CsvInventory, Field, Layout, RecordBatch};
 pub use parquet_inventory::{Inventory, ParquetInventory, RUNTIME_MARKER, parquet_row_count};
 pub use table::{
