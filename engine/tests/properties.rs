@@ -25,6 +25,24 @@ fn outputs(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     out
 }
 
+/// The device_secret values of a generated inventory that are long enough not to occur by
+/// chance in other text.
+fn secrets_of(inventory: &Path) -> BTreeSet<Vec<u8>> {
+    let mut reader = csv::ReaderBuilder::new().flexible(true).from_path(inventory).unwrap();
+    let column = reader.byte_headers().unwrap().iter().position(|h| h == b"device_secret").unwrap();
+    reader
+        .byte_records()
+        .filter_map(|r| r.ok()?.get(column).map(<[u8]>::to_vec))
+        .filter(|secret| secret.len() >= 12)
+        .collect()
+}
+
+/// The first of `needles` (all of a few lengths) found in `haystack`.
+fn find_any<'n>(haystack: &[u8], needles: &'n BTreeSet<Vec<u8>>) -> Option<&'n Vec<u8>> {
+    let lengths: BTreeSet<usize> = needles.iter().map(Vec::len).collect();
+    lengths.into_iter().find_map(|n| haystack.windows(n).find_map(|w| needles.get(w)))
+}
+
 fn options(threads: usize) -> Options {
     Options { threads, ..Options::default() }
 }
@@ -33,18 +51,54 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 6, ..ProptestConfig::default() })]
 
     #[test]
-    fn thread_count_does_not_change_a_byte(devices in 200u64..3000, seed in any::<u64>(), bad_rate in 0.0f64..0.3) {
+    fn thread_count_does_not_change_a_byte(
+        devices in 200u64..3000,
+        seed in any::<u64>(),
+        bad_rate in 0.0f64..0.3,
+        more_threads in 3usize..=16,
+    ) {
         let dir = tempfile::tempdir().unwrap();
         let options_in = GenerateOptions { devices, seed, bad_rate, signed_rate: 0.5 };
         let generated = generate(&options_in, &dir.path().join("inv")).unwrap();
         let mut runs = Vec::new();
-        for threads in [1, 2, 8] {
-            let out = dir.path().join(format!("out{threads}"));
+        for (run_number, threads) in [1, 2, 8, more_threads].into_iter().enumerate() {
+            let out = dir.path().join(format!("out{run_number}"));
             run(&generated.plan, &out, &options(threads), &NoProgress).unwrap();
-            runs.push(outputs(&out));
+            runs.push((threads, outputs(&out)));
         }
-        prop_assert!(runs[0] == runs[1], "1 and 2 threads differ");
-        prop_assert!(runs[0] == runs[2], "1 and 8 threads differ");
+        for (threads, files) in &runs[1..] {
+            prop_assert!(*files == runs[0].1, "1 and {} threads differ", threads);
+        }
+    }
+
+    #[test]
+    fn secrets_appear_only_in_owner_only_device_manifests(devices in 100u64..2000, seed in any::<u64>(), bad_rate in 0.0f64..0.5) {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let generated = generate(&GenerateOptions { devices, seed, bad_rate, signed_rate: 0.5 }, &dir.path().join("inv")).unwrap();
+        let secrets = secrets_of(&generated.inventory);
+        prop_assert!(secrets.len() as u64 > devices / 2);
+
+        let out = dir.path().join("out");
+        run(&generated.plan, &out, &options(2), &NoProgress).unwrap();
+        let mut manifests = 0;
+        for (path, bytes) in outputs(&out) {
+            if path.ends_with("devices.csv") {
+                manifests += 1;
+                let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+                prop_assert_eq!(mode(&out.join(&path)), 0o600, "{}", path);
+                prop_assert_eq!(mode(out.join(&path).parent().unwrap()), 0o700, "{}", path);
+            } else {
+                prop_assert!(find_any(&bytes, &secrets).is_none(), "a secret in {}", path);
+            }
+        }
+        prop_assert!(manifests > 0);
+
+        let redacted = dir.path().join("redacted");
+        run(&generated.plan, &redacted, &Options { redact_secrets: true, ..options(2) }, &NoProgress).unwrap();
+        for (path, bytes) in outputs(&redacted) {
+            prop_assert!(find_any(&bytes, &secrets).is_none(), "a secret in redacted {}", path);
+        }
     }
 
     #[test]
