@@ -11,6 +11,17 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = cmd::Cli::parse();
+    // Ctrl-C or SIGTERM: the run stops at its next checkpoint and removes its half-built
+    // output folder; a second signal removes it and exits at once.
+    let signals = std::sync::atomic::AtomicU32::new(0);
+    let _ = ctrlc::set_handler(move || {
+        if signals.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+            devdist_engine::cancel();
+        } else {
+            devdist_engine::abandon_outputs();
+            std::process::exit(130);
+        }
+    });
     match cmd::dispatch(cli) {
         Ok(code) => ExitCode::from(code),
         Err(err) => {

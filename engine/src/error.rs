@@ -27,6 +27,8 @@ pub enum Error {
     /// The run could not prove that every record was accounted for (exit 4: nothing was
     /// written). This is a bug in devdist if it ever happens.
     Accounting(String),
+    /// The run was cancelled (Ctrl-C, SIGTERM) and left nothing behind (exit 130).
+    Interrupted,
 }
 
 impl Error {
@@ -46,6 +48,7 @@ impl Error {
             Error::Invocation(_) | Error::Plan(_) => 2,
             Error::Input(_) => 3,
             Error::Output { .. } | Error::Accounting(_) => 4,
+            Error::Interrupted => 130,
         }
     }
 }
@@ -64,6 +67,7 @@ impl fmt::Display for Error {
                 write!(f, "cannot write output: {text}")
             }
             Error::Accounting(message) => write!(f, "accounting invariant failed: {message}"),
+            Error::Interrupted => f.write_str("interrupted; no output was written"),
         }
     }
 }

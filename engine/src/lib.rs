@@ -42,7 +42,7 @@ pub use catalog::{Catalog, Instance, PUBLIC_INSTANCES};
 pub use error::Error;
 pub use jobs::{JobRequest, TargetInstance};
 pub use names::{check_device_name, check_device_secret, check_product_key, is_safe_name};
-pub use output::OutputFile;
+pub use output::{OutputFile, abandon_outputs, cancel};
 pub use pipeline::{NoProgress, Progress};
 pub use plan::{Plan, PlanProblems, Problem, Strategy};
 pub use reason::{Reason, Warning};

@@ -62,11 +62,14 @@ impl OutputDir {
             Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        let staging = parent.join(format!(".{}.devdist-partial-{}", name.to_string_lossy(), std::process::id()));
+        let prefix = format!(".{}.devdist-", name.to_string_lossy());
+        remove_abandoned(&parent, &prefix);
+        let staging = parent.join(format!("{prefix}partial-{}", std::process::id()));
         if staging.exists() {
             fs::remove_dir_all(&staging).map_err(|err| Error::output(&staging, err))?;
         }
         fs::create_dir(&staging).map_err(|err| Error::output(&staging, err))?;
+        in_progress().push(staging.clone());
         Ok(OutputDir { target: target.to_path_buf(), staging, files: Vec::new(), done: false })
     }
 
@@ -77,6 +80,7 @@ impl OutputDir {
 
     /// Creates `relative` (and its folders), ready for writing.
     pub fn create_file(&self, relative: &str, access: Access) -> Result<File, Error> {
+        checkpoint()?;
         let path = self.resolve(relative)?;
         if let Some(parent) = path.parent() {
             let mut builder = DirBuilder::new();
@@ -143,26 +147,34 @@ impl OutputDir {
                 &self.target,
                 rustix::fs::RenameFlags::EXCHANGE,
             );
-            match exchanged {
-                // The old folder now sits at the staging path: remove it.
-                Ok(()) => {
-                    self.done = true;
-                    fs::remove_dir_all(&staging).map_err(|err| Error::output(&staging, err))?;
-                    return Ok(());
-                }
+            // The old folder ends up at `old`, and is removed on a best-effort basis: DIR is
+            // already complete, and a leftover is removed by the next run (see `create`).
+            let old = match exchanged {
+                Ok(()) => staging.clone(),
+                // No atomic exchange on this file system: two renames, with a short window.
                 Err(_) => {
-                    let old = staging.with_extension("old");
+                    let old = staging
+                        .with_file_name(format!("{}-old", staging.file_name().unwrap_or_default().to_string_lossy()));
                     fs::rename(&self.target, &old).map_err(|err| Error::output(&self.target, err))?;
-                    fs::rename(&staging, &self.target).map_err(|err| Error::output(&self.target, err))?;
-                    self.done = true;
-                    fs::remove_dir_all(&old).map_err(|err| Error::output(&old, err))?;
-                    return Ok(());
+                    if let Err(err) = fs::rename(&staging, &self.target) {
+                        let _ = fs::rename(&old, &self.target);
+                        return Err(Error::output(&self.target, err));
+                    }
+                    old
                 }
-            }
+            };
+            self.finish();
+            let _ = fs::remove_dir_all(&old);
+            return Ok(());
         }
         fs::rename(&staging, &self.target).map_err(|err| Error::output(&self.target, err))?;
-        self.done = true;
+        self.finish();
         Ok(())
+    }
+
+    fn finish(&mut self) {
+        self.done = true;
+        in_progress().retain(|path| *path != self.staging);
     }
 
     /// Refuses paths that could leave the folder: every component must be a safe name.
@@ -179,6 +191,50 @@ impl Drop for OutputDir {
     fn drop(&mut self) {
         if !self.done {
             let _ = fs::remove_dir_all(&self.staging);
+            self.finish();
+        }
+    }
+}
+
+static CANCELLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Asks every run in this process to stop at its next checkpoint (each batch read, each file
+/// written); the run then removes its staging folder and fails with [`Error::Interrupted`].
+/// Safe to call from a signal-handling thread.
+pub fn cancel() {
+    CANCELLED.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// Fails with [`Error::Interrupted`] once [`cancel`] was called.
+pub fn checkpoint() -> Result<(), Error> {
+    if CANCELLED.load(std::sync::atomic::Ordering::Relaxed) { Err(Error::Interrupted) } else { Ok(()) }
+}
+
+/// Staging folders of runs in this process that have not finished.
+fn in_progress() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
+    static STAGING: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+    STAGING.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Removes the staging folders of unfinished runs at once, for a signal handler that must end
+/// the process now (a second Ctrl-C) rather than wait for [`cancel`] to take effect.
+pub fn abandon_outputs() {
+    for staging in in_progress().drain(..) {
+        let _ = fs::remove_dir_all(staging);
+    }
+}
+
+/// Removes staging folders beside DIR left by runs that were killed (`…-partial-PID` whose
+/// process is gone, or `…-partial-PID-old`): they may hold secrets and nothing else uses them.
+fn remove_abandoned(parent: &Path, prefix: &str) {
+    let Ok(entries) = fs::read_dir(parent) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name.strip_prefix(prefix).and_then(|rest| rest.strip_prefix("partial-")) else { continue };
+        let pid = rest.trim_end_matches("-old");
+        let alive = pid.parse::<u32>().is_ok_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
+        if !alive || rest.ends_with("-old") {
+            let _ = fs::remove_dir_all(entry.path());
         }
     }
 }
@@ -216,5 +272,11 @@ mod tests {
         assert_eq!(mode("grants/u/i/devices.csv"), 0o600);
         assert_eq!(mode("grants/u/i"), 0o700);
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1, "no staging or backup left");
+
+        // A run killed before it could clean up leaves a staging folder; the next run removes it.
+        let abandoned = dir.path().join(".out.devdist-partial-4000000000");
+        fs::create_dir(&abandoned).unwrap();
+        OutputDir::create(&target, true).unwrap().commit().unwrap();
+        assert!(!abandoned.exists());
     }
 }

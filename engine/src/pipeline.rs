@@ -110,6 +110,7 @@ fn read(inventories: Vec<Inventory>, free: Receiver<RecordBatch>, work: Sender<W
     for (file, mut inventory) in inventories.into_iter().enumerate() {
         loop {
             let Ok(mut batch) = free.recv() else { return Ok(()) };
+            crate::output::checkpoint()?;
             if !inventory.fill(&mut batch, BATCH_RECORDS)? {
                 break;
             }

@@ -136,4 +136,6 @@ pub struct RunInfo {
     pub records_per_second: f64,
     /// Input megabytes (10^6 bytes) per second over the whole run.
     pub megabytes_per_second: f64,
+    /// SHA-256 of report.json, so `devdist verify` notices an edited report.
+    pub report_sha256: String,
 }

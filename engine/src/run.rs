@@ -95,6 +95,7 @@ pub fn run(plan_path: &Path, out_dir: &Path, options: &Options, progress: &dyn P
         let batches = check_all(&plan, inventories, &dictionaries, threads, progress)?;
         let candidates = Candidates::new(batches, dictionaries);
         lap("read_and_check", &mut seconds);
+        crate::output::checkpoint()?;
         let settled = settle(&plan, &candidates);
         let jobs = jobs::cut(&plan, &candidates, &settled.accepted);
         let destinations = grants::by_destination(&plan, &candidates, &settled.accepted);
@@ -184,7 +185,7 @@ pub fn run(plan_path: &Path, out_dir: &Path, options: &Options, progress: &dyn P
             outputs: out.files(),
         };
         let json = serde_json::to_vec_pretty(&report).expect("a report serialises");
-        out.write_raw("report.json", &[json.as_slice(), b"\n"].concat())?;
+        let report_sha256 = out.write_raw("report.json", &[json.as_slice(), b"\n"].concat())?;
         lap("write", &mut seconds);
 
         let total = started.elapsed().as_secs_f64();
@@ -199,6 +200,7 @@ pub fn run(plan_path: &Path, out_dir: &Path, options: &Options, progress: &dyn P
             seconds,
             records_per_second: report.counts.read as f64 / total.max(1e-9),
             megabytes_per_second: input_bytes as f64 / 1e6 / total.max(1e-9),
+            report_sha256,
         };
         let json = serde_json::to_vec_pretty(&run).expect("run info serialises");
         out.write_raw("run.json", &[json.as_slice(), b"\n"].concat())?;

@@ -26,6 +26,18 @@ pub fn verify(dir: &Path) -> Result<Vec<String>, Error> {
         )])
     })?;
     let mut problems = Vec::new();
+    // report.json lists every other file's checksum; run.json holds report.json's own.
+    let recorded = fs::read(dir.join("run.json"))
+        .ok()
+        .and_then(|run| serde_json::from_slice::<serde_json::Value>(&run).ok())
+        .and_then(|run| run.get("report_sha256")?.as_str().map(str::to_string));
+    match recorded {
+        None => problems.push("run.json: missing or without report_sha256".to_string()),
+        Some(sha256) if sha256 != hex::encode(Sha256::digest(&text)) => {
+            problems.push("report.json: checksum differs from run.json (file was changed)".to_string())
+        }
+        Some(_) => {}
+    }
     for file in &report.outputs {
         let path = dir.join(&file.path);
         let bytes = match fs::read(&path) {
