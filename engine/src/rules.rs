@@ -206,13 +206,20 @@ impl<'p> Checker<'p> {
             let seq = first_seq + i as u64;
             let number = batch.first_record + i as u64;
             let line = batch.lines[i];
-            match self.check(record, out) {
+            let verdict = match batch.problems.get(i).copied().flatten() {
+                Some(problem) => Err((Reason::MalformedRecord, problem.to_string())),
+                None => self.check(record, out),
+            };
+            match verdict {
                 Ok(checked) => {
                     let candidate = self.admit(checked, (i as u32, line), caches, &mut out.arena);
                     out.candidates.push(candidate);
                 }
                 Err((reason, detail)) => {
-                    let structural = record.len() != self.layout.width();
+                    // A broken record's fields are whatever a lenient reading made of it: none
+                    // is quoted back.
+                    let structural =
+                        record.len() != self.layout.width() || batch.problems.get(i).is_some_and(Option::is_some);
                     let cell = |field: Field| match (structural, self.layout.column(field)) {
                         (false, Some(column)) => String::from_utf8_lossy(&record[column]).into_owned(),
                         _ => String::new(),

@@ -149,6 +149,9 @@ impl ParquetInventory {
         }
         batch.lines.clear();
         batch.lines.resize(capacity, 0);
+        // Parquet has no CSV quoting: no record is structurally broken.
+        batch.problems.clear();
+        batch.problems.resize(capacity, None);
         while batch.len < capacity {
             let Some((arrow, row)) = self.pending.take() else {
                 match self.next_arrow_batch(capacity, self.next_record + batch.len as u64)? {
