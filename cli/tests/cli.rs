@@ -77,6 +77,45 @@ fn demo_matches_the_reviewed_golden_outputs() {
     }
 }
 
+/// The (file, record, line, code) of every reject that fixtures/demo/EXPECTED.md predicts. That
+/// file comes from an independent model of SPEC §3 in make_demo.py, not from devdist.
+fn expected_demo_rejects() -> BTreeSet<(String, u64, u64, String)> {
+    let text = fs::read_to_string("../fixtures/demo/EXPECTED.md").unwrap();
+    let section = text.split("## Records per code").nth(1).unwrap().split("\n## ").next().unwrap();
+    let mut expected = BTreeSet::new();
+    let mut code = String::new();
+    for line in section.lines() {
+        if let Some(heading) = line.strip_prefix("### `") {
+            code = heading.trim_end_matches('`').to_string();
+        } else if let Some((file, places)) = line.strip_prefix("- ").and_then(|l| l.split_once(": ")) {
+            // "record (Lline)" entries; a file with none says so in words.
+            for place in places.split(", ").filter(|p| p.contains(" (L")) {
+                let (record, line) = place.trim_end_matches(')').split_once(" (L").unwrap();
+                expected.insert((file.to_string(), record.parse().unwrap(), line.parse().unwrap(), code.clone()));
+            }
+        }
+    }
+    expected
+}
+
+#[test]
+fn demo_rejects_match_the_independent_model_record_by_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    assert_eq!(code(&plan_demo(&out, &[])), 1);
+    let mut reader = csv::Reader::from_path(out.join("rejects.csv")).unwrap();
+    let actual: BTreeSet<(String, u64, u64, String)> = reader
+        .records()
+        .map(|row| {
+            let row = row.unwrap();
+            (row[0].to_string(), row[1].parse().unwrap(), row[2].parse().unwrap(), row[5].to_string())
+        })
+        .collect();
+    let expected = expected_demo_rejects();
+    assert_eq!(expected.len(), 128);
+    assert_eq!(actual, expected);
+}
+
 #[test]
 fn demo_has_every_reason_code_and_warning_and_verifies() {
     let dir = tempfile::tempdir().unwrap();
