@@ -373,6 +373,11 @@ fn cells(array: &dyn Array) -> Box<dyn Cells + '_> {
         Float64 => Box::new(array.as_primitive::<Float64Type>()),
         Dictionary(_, _) => {
             let dictionary = array.as_any_dictionary();
+            // A column null in every row of the batch may come with an empty dictionary, which
+            // arrow's key normalisation refuses: every cell is empty.
+            if dictionary.values().is_empty() {
+                return Box::new(Empty);
+            }
             Box::new(DictionaryCells {
                 keys: dictionary.normalized_keys(),
                 values: cells(dictionary.values().as_ref()),

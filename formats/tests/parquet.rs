@@ -425,3 +425,24 @@ fn parquet_output_types_can_be_given_and_empty_tables_are_valid() {
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// Found by fuzzing: a batch in which a dictionary-encoded column is null in every row carries
+/// an empty dictionary, which used to panic (exit 101) instead of reading empty cells.
+#[test]
+fn all_null_dictionary_batches_read_as_empty_cells() {
+    let files = [
+        "../fuzz/regressions/parquet_reader/null-dictionary-column.parquet",
+        "../fixtures/parquet/devices.pyarrow-dict-snappy.parquet",
+    ];
+    for file in files {
+        for capacity in 1..=8 {
+            let mut inventory = devdist_formats::ParquetInventory::open(std::path::Path::new(file)).unwrap();
+            let mut batch = devdist_formats::RecordBatch::default();
+            let mut records = 0;
+            while inventory.fill(&mut batch, capacity).unwrap() {
+                records += batch.len as u64;
+            }
+            assert_eq!(records, inventory.rows(), "{file} at capacity {capacity}");
+        }
+    }
+}
