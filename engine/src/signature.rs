@@ -47,6 +47,7 @@ struct Message<'a> {
 
 impl Message<'_> {
     fn verify<M: Mac + KeyInit>(&self, secret: &str) -> Result<(), Mismatch> {
+        let login = self.login;
         let mut expected = [0u8; 64];
         let hex = self.login.password.trim().as_bytes();
         let size = hex.len() / 2;
@@ -54,19 +55,26 @@ impl Message<'_> {
             return Err(Mismatch::Password);
         }
         hex::decode_to_slice(hex, &mut expected[..size]).map_err(|_| Mismatch::Password)?;
-        let mut mac = <M as KeyInit>::new_from_slice(secret.as_bytes()).map_err(|_| Mismatch::Password)?;
-        mac.update(b"clientId");
-        mac.update(self.login.client_id.as_bytes());
-        mac.update(b"deviceName");
-        mac.update(self.device_name.as_bytes());
-        mac.update(b"productKey");
-        mac.update(self.product_key.as_bytes());
-        if !self.login.timestamp.is_empty() {
-            mac.update(b"timestamp");
-            mac.update(self.login.timestamp.as_bytes());
-        }
-        mac.verify_slice(&expected[..size]).map_err(|_| Mismatch::Password)
+        let parts = [login.client_id, self.device_name, self.product_key, login.timestamp];
+        keyed::<M>(parts, secret).verify_slice(&expected[..size]).map_err(|_| Mismatch::Password)
     }
+}
+
+/// The MAC of a login message, pairs in the SPEC's order:
+/// "clientId"+cid, "deviceName"+dn, "productKey"+pk, then "timestamp"+ts when there is one.
+fn keyed<M: Mac + KeyInit>([client_id, device_name, product_key, timestamp]: [&str; 4], secret: &str) -> M {
+    let mut mac = <M as KeyInit>::new_from_slice(secret.as_bytes()).expect("HMAC takes a key of any length");
+    mac.update(b"clientId");
+    mac.update(client_id.as_bytes());
+    mac.update(b"deviceName");
+    mac.update(device_name.as_bytes());
+    mac.update(b"productKey");
+    mac.update(product_key.as_bytes());
+    if !timestamp.is_empty() {
+        mac.update(b"timestamp");
+        mac.update(timestamp.as_bytes());
+    }
+    mac
 }
 
 /// Computes a password the way a device does; used by the generator and by tests.
@@ -79,19 +87,7 @@ pub fn sign(
     secret: &str,
 ) -> Option<String> {
     fn run<M: Mac + KeyInit>(parts: [&str; 4], secret: &str) -> String {
-        let [client_id, device_name, product_key, timestamp] = parts;
-        let mut mac = <M as KeyInit>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key");
-        mac.update(b"clientId");
-        mac.update(client_id.as_bytes());
-        mac.update(b"deviceName");
-        mac.update(device_name.as_bytes());
-        mac.update(b"productKey");
-        mac.update(product_key.as_bytes());
-        if !timestamp.is_empty() {
-            mac.update(b"timestamp");
-            mac.update(timestamp.as_bytes());
-        }
-        hex::encode(mac.finalize().into_bytes())
+        hex::encode(keyed::<M>(parts, secret).finalize().into_bytes())
     }
     let parts = [client_id, device_name, product_key, timestamp];
     match method {

@@ -192,20 +192,6 @@ impl Rng {
 // ---------------------------------------------------------------------------------------------
 // Number formatting without allocation.
 
-fn push_u64(buf: &mut Vec<u8>, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    buf.extend_from_slice(&digits[at..]);
-}
-
 fn push_padded(buf: &mut Vec<u8>, n: u64, width: usize) {
     let mut digits = 1;
     let mut rest = n / 10;
@@ -214,7 +200,7 @@ fn push_padded(buf: &mut Vec<u8>, n: u64, width: usize) {
         rest /= 10;
     }
     buf.extend(std::iter::repeat_n(b'0', width.saturating_sub(digits)));
-    push_u64(buf, n);
+    devdist_formats::push_int(buf, n);
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ` for seconds since the Unix epoch.
@@ -665,7 +651,7 @@ impl Generator {
             row.method = Some(method);
             row.sign_method = method.name();
             if rng.below(10) != 0 {
-                push_u64(&mut row.sign_timestamp, 1_700_000_000_000 + rng.below(60_000_000_000));
+                devdist_formats::push_int(&mut row.sign_timestamp, 1_700_000_000_000 + rng.below(60_000_000_000));
             }
             row.upper_hex = rng.below(10) == 0;
         }
@@ -695,15 +681,15 @@ impl Generator {
                 shadow.push(b'-');
             }
             let tenths = temperature.abs_diff(100);
-            push_u64(shadow, tenths / 10);
+            devdist_formats::push_int(shadow, tenths / 10);
             shadow.push(b'.');
-            push_u64(shadow, tenths % 10);
+            devdist_formats::push_int(shadow, tenths % 10);
             shadow.extend_from_slice(b",\"\"humidity\"\":");
-            push_u64(shadow, 20 + rng.below(70));
+            devdist_formats::push_int(shadow, 20 + rng.below(70));
             shadow.extend_from_slice(b",\"\"mode\"\":\"\"");
             shadow.extend_from_slice(if rng.below(3) == 0 { b"eco" } else { b"auto" });
             shadow.extend_from_slice(b"\"\"}},\"\"version\"\":");
-            push_u64(shadow, 1 + rng.below(5000));
+            devdist_formats::push_int(shadow, 1 + rng.below(5000));
             shadow.extend_from_slice(b"}\"");
         }
         row.tags.clear();
@@ -718,14 +704,14 @@ impl Generator {
             }
             _ => {
                 row.tags.extend_from_slice(b"env:prod;line:");
-                push_u64(&mut row.tags, 1 + rng.below(12));
+                devdist_formats::push_int(&mut row.tags, 1 + rng.below(12));
             }
         }
         row.firmware.clear();
         row.firmware.extend_from_slice(b"v1.");
-        push_u64(&mut row.firmware, rng.below(10));
+        devdist_formats::push_int(&mut row.firmware, rng.below(10));
         row.firmware.push(b'.');
-        push_u64(&mut row.firmware, rng.below(30));
+        devdist_formats::push_int(&mut row.firmware, rng.below(30));
     }
 
     /// Appends to `line` (whose record starts at `start`) a record built to be rejected
@@ -842,7 +828,7 @@ impl Generator {
                     }
                     _ => {
                         row.sign_timestamp.clear();
-                        push_u64(&mut row.sign_timestamp, 1_600_000_000_000 + rng.below(1_000_000));
+                        devdist_formats::push_int(&mut row.sign_timestamp, 1_600_000_000_000 + rng.below(1_000_000));
                     }
                 }
             }
@@ -1149,7 +1135,7 @@ mod tests {
         assert_eq!(buf, b"2024-02-29T12:34:56Z");
         buf.clear();
         push_padded(&mut buf, 42, 8);
-        push_u64(&mut buf, 0);
+        devdist_formats::push_int(&mut buf, 0);
         assert_eq!(buf, b"000000420");
     }
 }

@@ -35,5 +35,5 @@ pub use inventory::{CsvInventory, Field, Layout, RecordBatch};
 pub use parquet_inventory::{Inventory, ParquetInventory, RUNTIME_MARKER, parquet_row_count};
 pub use table::{
     ColumnType, Format, HashingWriter, PARQUET_CREATED_BY, PARQUET_ROW_GROUP_ROWS, TableWriter, Value, Written,
-    push_csv_field,
+    push_csv_field, push_int,
 };

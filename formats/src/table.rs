@@ -395,7 +395,7 @@ impl ParquetSink {
 }
 
 /// Appends the decimal digits of `n` without allocating.
-fn push_int(out: &mut Vec<u8>, mut n: u64) {
+pub fn push_int(out: &mut Vec<u8>, mut n: u64) {
     let mut digits = [0u8; 20];
     let mut at = digits.len();
     loop {
