@@ -1,78 +1,59 @@
 //! Stage 2: the rules that need every record at once (SPEC §3) — duplicates, blocked
-//! products, target capacity — applied to the stage-1 survivors in a fixed order, so the
-//! result does not depend on how the records were spread over threads.
+//! products, target capacity — in bounded memory, with a result that does not depend on the
+//! thread count or the memory budget.
+//!
+//! ```text
+//! gather:   stage-1 survivors ─▶ bucket spools by hash(product, device name)
+//!           stage-1 rejects   ─▶ reject spool (input order)
+//! sort:     each bucket, alone ─▶ sorted run (product key, device name, input order), with
+//!           its duplicate and blocked verdicts
+//! capacity: survivors in input order ─▶ for each instance, the record from which it is full
+//! count:    each run ─▶ stage-2 rejects (input order), accepted devices per job group
+//! ```
+//! Copies of a device share a bucket, so duplicates are found bucket by bucket. Blocked
+//! products and capacity are decided from small global tables. The outputs then read the runs
+//! merged ([`Settled::for_each_accepted`]): every accepted device in (product key, device
+//! name) order.
+
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use rayon::prelude::*;
 
+use crate::catalog::InstanceId;
+use crate::error::Error;
 use crate::intern::ranks;
 use crate::plan::Plan;
 use crate::reason::Reason;
-use crate::rules::{AT_SOURCE, Billed, Candidate, CheckedBatch, Destination, Dictionaries, Name, Reject};
+use crate::rules::{AT_SOURCE, Billed, CheckedBatch, Destination, Dictionaries, Name, Reject};
+use crate::spool::{Decoder, Encoder, Records, Scratch, Spool};
 
-/// Addresses a candidate: (batch, index in batch). Ordered like the input.
-pub type Ref = (u32, u32);
-
-/// Every stage-1 survivor in input order, with the dictionaries their ids refer to.
+/// The dictionaries stage 1 filled, with product keys ranked by value.
 #[derive(Debug)]
-pub struct Candidates {
-    batches: Vec<CheckedBatch>,
+pub struct Interned {
     products: Vec<Box<str>>,
     product_rank: Vec<u32>,
-    products_by_rank: Vec<u32>,
     destinations: Vec<Destination>,
     billed: Vec<Billed>,
 }
 
-impl Candidates {
-    /// Takes the checked batches, which must be in input order, and the filled dictionaries.
-    pub fn new(batches: Vec<CheckedBatch>, dictionaries: Dictionaries) -> Candidates {
+impl Interned {
+    /// Takes the filled dictionaries.
+    pub fn new(dictionaries: Dictionaries) -> Interned {
         let products = dictionaries.products.into_values();
         let product_rank = ranks(&products, |key| key.clone());
-        let mut products_by_rank = vec![0u32; products.len()];
-        for (id, &rank) in product_rank.iter().enumerate() {
-            products_by_rank[rank as usize] = id as u32;
-        }
-        Candidates {
-            batches,
+        Interned {
             products,
             product_rank,
-            products_by_rank,
             destinations: dictionaries.destinations.into_values(),
             billed: dictionaries.billed.into_values(),
         }
     }
 
-    /// The batches, in input order.
-    pub fn batches(&self) -> &[CheckedBatch] {
-        &self.batches
-    }
-
-    /// Where moved devices are billed now, by id.
-    pub fn billed_table(&self) -> &[Billed] {
-        &self.billed
-    }
-
-    /// Every destination, by id.
-    pub fn destinations(&self) -> &[Destination] {
-        &self.destinations
-    }
-
-    /// The device at `at`.
-    pub fn get(&self, at: Ref) -> Device<'_> {
-        let batch = &self.batches[at.0 as usize];
-        Device { candidate: &batch.candidates[at.1 as usize], batch, file: batch.file, all: self }
-    }
-
-    /// The position of a device in (product_key, device_name) order, as a sortable key.
-    fn order_key(&self, at: Ref) -> (u32, Name, Ref) {
-        let candidate = &self.batches[at.0 as usize].candidates[at.1 as usize];
-        (self.product_rank[candidate.product as usize], candidate.device_name, at)
-    }
-
-    /// The id of a product key, if any candidate has it.
-    pub fn product_id(&self, key: &str) -> Option<u32> {
-        let by_rank = &self.products_by_rank;
-        by_rank.binary_search_by(|&id| (*self.products[id as usize]).cmp(key)).ok().map(|at| by_rank[at])
+    /// The product key of an id.
+    pub fn product_key(&self, product: u32) -> &str {
+        &self.products[product as usize]
     }
 
     /// Rank of a product id in product-key order.
@@ -80,202 +61,619 @@ impl Candidates {
         self.product_rank[product as usize]
     }
 
-    fn refs(&self) -> Vec<Ref> {
-        let mut refs = Vec::with_capacity(self.batches.iter().map(|b| b.candidates.len()).sum());
-        for (b, batch) in self.batches.iter().enumerate() {
-            refs.extend((0..batch.candidates.len() as u32).map(|i| (b as u32, i)));
-        }
-        refs
+    /// Every destination, by id.
+    pub fn destinations(&self) -> &[Destination] {
+        &self.destinations
+    }
+
+    /// Where moved devices are billed now, by id.
+    pub fn billed_table(&self) -> &[Billed] {
+        &self.billed
     }
 }
 
-/// A candidate as the outputs see it, its ids resolved.
+/// A stage-1 survivor as spooled: ids for the shared values, text for the rest.
 #[derive(Debug, Clone, Copy)]
-pub struct Device<'a> {
-    /// The compact record.
-    pub candidate: &'a Candidate,
-    batch: &'a CheckedBatch,
-    /// Index of its file in the plan.
-    pub file: u32,
-    all: &'a Candidates,
+pub struct Stored<'a> {
+    /// Position in input order across all files.
+    pub seq: u64,
+    /// Line the record starts on (0 when the format has none).
+    pub line: u64,
+    /// ProductKey id.
+    pub product: u32,
+    /// Destination id.
+    pub destination: u32,
+    /// Where the device is billed now, or [`AT_SOURCE`].
+    pub billed: u32,
+    /// Source instance.
+    pub source: InstanceId,
+    /// Marked authorized or transferred.
+    pub blocks_product: bool,
+    /// DeviceName.
+    pub device_name: &'a str,
+    /// DeviceSecret.
+    pub secret: &'a str,
+    /// `product_key/device_name` of its gateway, or empty.
+    pub gateway: &'a str,
 }
 
-impl<'a> Device<'a> {
-    /// ProductKey.
-    pub fn product_key(&self) -> &'a str {
-        &self.all.products[self.candidate.product as usize]
+impl<'a> Stored<'a> {
+    fn encode(&self, out: &mut Vec<u8>) {
+        Encoder(out)
+            .u64(self.seq)
+            .u32(self.product)
+            .u32(self.destination)
+            .u32(self.billed)
+            .u32(self.source)
+            .u64(self.line)
+            .u8(self.blocks_product.into())
+            .str(self.device_name)
+            .str(self.secret)
+            .str(self.gateway);
     }
-    /// Position in input order across all files.
-    pub fn seq(&self) -> u64 {
-        self.batch.first_seq + u64::from(self.candidate.index)
+
+    fn decode(bytes: &'a [u8]) -> Stored<'a> {
+        let mut d = Decoder(bytes);
+        let (seq, product, destination, billed, source) = (d.u64(), d.u32(), d.u32(), d.u32(), d.u32());
+        let (line, blocks_product) = (d.u64(), d.u8() != 0);
+        Stored {
+            seq,
+            line,
+            product,
+            destination,
+            billed,
+            source,
+            blocks_product,
+            device_name: d.str(),
+            secret: d.str(),
+            gateway: d.str(),
+        }
     }
-    /// 1-based record number in its file.
-    pub fn record(&self) -> u64 {
-        self.batch.first_record + u64::from(self.candidate.index)
-    }
-    /// DeviceName.
-    pub fn device_name(&self) -> &'a str {
-        self.candidate.device_name.as_str()
-    }
-    /// DeviceSecret.
-    pub fn secret(&self) -> &'a str {
-        self.candidate.secret.get(&self.batch.arena)
-    }
-    /// `product_key/device_name` of the gateway, or empty.
-    pub fn gateway(&self) -> &'a str {
-        self.candidate.gateway.get(&self.batch.arena)
-    }
-    /// Where the device goes.
-    pub fn destination(&self) -> &'a Destination {
-        &self.all.destinations[self.candidate.destination as usize]
-    }
-    /// Destination account.
-    pub fn target_uid(&self) -> &'a str {
-        &self.destination().uid
-    }
+
     /// Where the device is billed now, when it is not at its source.
-    pub fn billed(&self) -> Option<&'a Billed> {
-        match self.candidate.billed {
+    pub fn billed_at<'i>(&self, interned: &'i Interned) -> Option<&'i Billed> {
+        match self.billed {
             AT_SOURCE => None,
-            id => Some(&self.all.billed[id as usize]),
+            id => Some(&interned.billed[id as usize]),
         }
     }
 }
+
+fn encode_reject(reject: &Reject, out: &mut Vec<u8>) {
+    let reason = Reason::ALL.iter().position(|&r| r == reject.reason).expect("a known reason");
+    Encoder(out)
+        .u64(reject.seq)
+        .u32(reject.file)
+        .u64(reject.record)
+        .u64(reject.line)
+        .u8(reason as u8)
+        .str(&reject.product_key)
+        .str(&reject.device_name)
+        .str(&reject.detail);
+}
+
+/// Decodes a spooled reject.
+pub fn decode_reject(bytes: &[u8]) -> Reject {
+    let mut d = Decoder(bytes);
+    let (seq, file, record, line) = (d.u64(), d.u32(), d.u64(), d.u64());
+    let reason = Reason::ALL[d.u8() as usize];
+    Reject {
+        seq,
+        file,
+        record,
+        line,
+        product_key: d.str().to_string(),
+        device_name: d.str().to_string(),
+        reason,
+        detail: d.str().to_string(),
+    }
+}
+
+/// Input order of a spooled reject.
+pub fn reject_seq(bytes: &[u8]) -> u64 {
+    Decoder(bytes).u64()
+}
+
+/// How much memory the spools may hold, and how many buckets share the candidates.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    /// Buckets of candidates; each is sorted in memory on its own.
+    pub buckets: usize,
+    /// Bytes each spool keeps in memory before it continues on disk.
+    pub spool_memory: usize,
+    /// Read buffer per spool when spools are merged.
+    pub read_buffer: usize,
+}
+
+impl Budget {
+    /// Plans for `bytes` of memory, about `expected` bytes of spooled candidates, and
+    /// `threads` buckets sorted at once. A sorted bucket takes about twice its spooled size.
+    pub fn new(bytes: u64, expected: u64, threads: usize) -> Budget {
+        let per_bucket = (bytes / (4 * threads.max(1) as u64)).max(1);
+        let buckets = expected.div_ceil(per_bucket).clamp(threads.max(1) as u64, 1024) as usize;
+        let spool_memory = ((bytes / 2) / (buckets as u64 + 1)).max(4096) as usize;
+        let read_buffer = ((bytes / 8) / (buckets as u64 + 1)).clamp(4096, 1 << 18) as usize;
+        Budget { buckets, spool_memory, read_buffer }
+    }
+}
+
+/// Fixed-key hashing, so a bucket or a gateway fingerprint is the same in every run.
+type Fixed = BuildHasherDefault<DefaultHasher>;
+
+fn fingerprint(parts: &[&[u8]]) -> u64 {
+    let mut hasher = Fixed::default().build_hasher();
+    for part in parts {
+        std::hash::Hasher::write(&mut hasher, part);
+    }
+    std::hash::Hasher::finish(&hasher)
+}
+
+/// Counts per input file.
+#[derive(Debug, Clone, Default)]
+pub struct FileCounts {
+    /// Input sequence of the file's first record.
+    pub first_seq: u64,
+    /// Records read.
+    pub records: u64,
+    /// Non-empty cells per runtime column.
+    pub runtime_cells: Vec<u64>,
+}
+
+/// Receives checked batches in input order and spools them.
+#[derive(Debug)]
+pub struct Gather {
+    budget: Budget,
+    buckets: Vec<Spool>,
+    rejects: Spool,
+    /// Survivors in input order, as (seq, destination), when some instance has a quota.
+    quota_order: Option<Spool>,
+    /// First blocking marker per product id, in input order.
+    blocked: Vec<Option<u64>>,
+    /// Fingerprints of every gateway named by a survivor.
+    gateways: HashSet<u64, Fixed>,
+    files: Vec<FileCounts>,
+    records: u64,
+    scratch: Vec<u8>,
+}
+
+impl Gather {
+    /// Starts gathering for `plan` into spools of `scratch`.
+    pub fn new(plan: &Plan, scratch: &Scratch, budget: Budget) -> Gather {
+        let quotas = (0..plan.catalog.len() as u32).any(|id| plan.catalog.get(id).headroom().is_some());
+        Gather {
+            budget,
+            buckets: (0..budget.buckets).map(|_| scratch.spool(budget.spool_memory)).collect(),
+            rejects: scratch.spool(budget.spool_memory),
+            quota_order: quotas.then(|| scratch.spool(budget.spool_memory)),
+            blocked: Vec::new(),
+            gateways: HashSet::default(),
+            files: vec![FileCounts::default(); plan.inputs.len()],
+            records: 0,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Takes the next batch in input order.
+    pub fn add(&mut self, batch: CheckedBatch) -> Result<(), Error> {
+        let file = &mut self.files[batch.file as usize];
+        if file.records == 0 {
+            file.first_seq = batch.first_seq;
+        }
+        file.records += batch.records;
+        file.runtime_cells.resize(batch.runtime_cells.len(), 0);
+        for (total, cells) in file.runtime_cells.iter_mut().zip(&batch.runtime_cells) {
+            *total += cells;
+        }
+        self.records = self.records.max(batch.first_seq + batch.records);
+        for reject in &batch.rejects {
+            self.scratch.clear();
+            encode_reject(reject, &mut self.scratch);
+            self.rejects.push(&self.scratch)?;
+        }
+        for candidate in &batch.candidates {
+            let name = candidate.device_name.as_str();
+            let stored = Stored {
+                seq: batch.first_seq + u64::from(candidate.index),
+                line: candidate.line,
+                product: candidate.product,
+                destination: candidate.destination,
+                billed: candidate.billed,
+                source: candidate.source,
+                blocks_product: candidate.blocks_product,
+                device_name: name,
+                secret: candidate.secret.get(&batch.arena),
+                gateway: candidate.gateway.get(&batch.arena),
+            };
+            if stored.blocks_product {
+                let product = stored.product as usize;
+                if self.blocked.len() <= product {
+                    self.blocked.resize(product + 1, None);
+                }
+                self.blocked[product].get_or_insert(stored.seq);
+            }
+            if !stored.gateway.is_empty() {
+                self.gateways.insert(fingerprint(&[stored.gateway.as_bytes()]));
+            }
+            if let Some(order) = &mut self.quota_order {
+                self.scratch.clear();
+                Encoder(&mut self.scratch).u64(stored.seq).u32(stored.destination);
+                order.push(&self.scratch)?;
+            }
+            let bucket = fingerprint(&[&stored.product.to_le_bytes(), name.as_bytes()]) % self.buckets.len() as u64;
+            self.scratch.clear();
+            stored.encode(&mut self.scratch);
+            self.buckets[bucket as usize].push(&self.scratch)?;
+        }
+        Ok(())
+    }
+
+    /// Records read so far.
+    pub fn records(&self) -> u64 {
+        self.records
+    }
+
+    /// Counts per input file.
+    pub fn files(&self) -> &[FileCounts] {
+        &self.files
+    }
+}
+
+/// Stage-2 verdicts stored in a run ahead of each record: a fixed 14 bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    /// Passed duplicates and blocked products (capacity is decided later).
+    Alive,
+    /// `count` copies with `what` differing; `first` is the first copy's input position.
+    Conflict { first: u64, count: u32, what: u8 },
+    /// A later identical copy of `first`.
+    Copy { first: u64 },
+    /// The product is blocked by the marker at `marker`.
+    Blocked { marker: u64 },
+}
+
+const VERDICT_BYTES: usize = 14;
+const CONFLICTS: [&str; 3] =
+    ["different secrets and destinations", "different secrets", "different sources or destinations"];
+
+impl Verdict {
+    fn encode(self, out: &mut Vec<u8>) {
+        let (tag, first, count, what) = match self {
+            Verdict::Alive => (0, 0, 0, 0),
+            Verdict::Conflict { first, count, what } => (1, first, count, what),
+            Verdict::Copy { first } => (2, first, 0, 0),
+            Verdict::Blocked { marker } => (3, marker, 0, 0),
+        };
+        Encoder(out).u8(tag).u64(first).u32(count).u8(what);
+    }
+
+    fn decode(bytes: &[u8]) -> (Verdict, Stored<'_>) {
+        let mut d = Decoder(bytes);
+        let (tag, first, count, what) = (d.u8(), d.u64(), d.u32(), d.u8());
+        let verdict = match tag {
+            0 => Verdict::Alive,
+            1 => Verdict::Conflict { first, count, what },
+            2 => Verdict::Copy { first },
+            _ => Verdict::Blocked { marker: first },
+        };
+        (verdict, Stored::decode(&bytes[VERDICT_BYTES..]))
+    }
+}
+
+/// Devices of one job group: (product id, source instance, destination id).
+pub type Group = (u32, InstanceId, u32);
 
 /// The outcome of stage 2.
 #[derive(Debug)]
 pub struct Settled {
-    /// Accepted devices ordered by (product_key, device_name).
-    pub accepted: Vec<Ref>,
-    /// Records rejected in stage 2, in input order.
-    pub rejects: Vec<Reject>,
+    /// The dictionaries.
+    pub interned: Interned,
+    /// Per input file: first sequence, records, runtime cells.
+    pub files: Vec<FileCounts>,
+    /// Accepted records per input file.
+    pub accepted_per_file: Vec<u64>,
+    /// Accepted devices per job group.
+    pub groups: HashMap<Group, u64>,
     /// Quota headroom left per catalog instance after admitting the accepted devices.
     pub headroom: Vec<Option<u64>>,
+    /// Rejects, each spool in input order: stage 1's, then one per bucket.
+    pub rejects: Vec<Spool>,
+    runs: Vec<Spool>,
+    /// Per instance: the input position from which it is full.
+    full_from: Vec<Option<u64>>,
+    /// Destination of each accepted device named as a gateway, by `product_key/device_name`.
+    gateways: HashMap<String, u32>,
+    read_buffer: usize,
 }
 
-/// Applies the global rules to every candidate.
-pub fn settle(plan: &Plan, candidates: &Candidates) -> Settled {
-    let mut keyed: Vec<(u32, Name, Ref)> = candidates.refs().into_iter().map(|at| candidates.order_key(at)).collect();
-    keyed.par_sort_unstable();
+/// Applies the global rules to everything `gather` received.
+pub fn settle(plan: &Plan, gather: Gather, dictionaries: Dictionaries, scratch: &Scratch) -> Result<Settled, Error> {
+    let interned = Interned::new(dictionaries);
+    let Gather { budget, buckets, rejects, quota_order, blocked, gateways, files, records, .. } = gather;
+    let gone: Vec<AtomicU64> = (0..records.div_ceil(64)).map(|_| AtomicU64::new(0)).collect();
 
-    let mut rejected: Vec<Vec<bool>> =
-        candidates.batches().iter().map(|batch| vec![false; batch.candidates.len()]).collect();
-    let mut rejects = Vec::new();
-    let mut reject = |at: Ref, reason: Reason, detail: String, rejected: &mut Vec<Vec<bool>>| {
-        rejected[at.0 as usize][at.1 as usize] = true;
-        rejects.push(reject_of(candidates.get(at), reason, detail));
-    };
-    let place = |at: Ref| {
-        let device = candidates.get(at);
-        format!("{} record {}", plan.inputs[device.file as usize].name, device.record())
-    };
+    let runs: Vec<Spool> = buckets
+        .into_par_iter()
+        .map(|bucket| sort_bucket(bucket, &interned, &blocked, &gone, scratch.spool(budget.spool_memory)))
+        .collect::<Result<_, _>>()?;
 
-    // Duplicates: copies of one device are adjacent in `keyed`.
+    let Quotas { full_from, headroom } = capacity(plan, &interned, quota_order, &gone, budget.read_buffer)?;
+
+    let place = |seq: u64| place(&files, seq);
+    let counted: Vec<Counted> = runs
+        .par_iter()
+        .map(|run| count_run(plan, &interned, run, &full_from, &gateways, &place, scratch, budget))
+        .collect::<Result<_, _>>()?;
+
+    let mut settled = Settled {
+        interned,
+        accepted_per_file: vec![0; files.len()],
+        files,
+        groups: HashMap::new(),
+        headroom,
+        rejects: vec![rejects],
+        runs,
+        full_from,
+        gateways: HashMap::new(),
+        read_buffer: budget.read_buffer,
+    };
+    for counted in counted {
+        for (total, n) in settled.accepted_per_file.iter_mut().zip(&counted.accepted_per_file) {
+            *total += n;
+        }
+        for (group, n) in counted.groups {
+            *settled.groups.entry(group).or_default() += n;
+        }
+        settled.gateways.extend(counted.gateways);
+        settled.rejects.push(counted.rejects);
+    }
+    Ok(settled)
+}
+
+/// Sorts one bucket by (product key, device name, input order) and decides duplicates and
+/// blocked products; rejected records are marked in `gone`.
+fn sort_bucket(
+    bucket: Spool,
+    interned: &Interned,
+    blocked: &[Option<u64>],
+    gone: &[AtomicU64],
+    mut run: Spool,
+) -> Result<Spool, Error> {
+    let bytes = bucket.into_bytes()?;
+    let mut keyed: Vec<(u32, Name, u64, &[u8])> = Records { bytes: &bytes }
+        .map(|record| {
+            let stored = Stored::decode(record);
+            (interned.product_rank(stored.product), Name::new(stored.device_name), stored.seq, record)
+        })
+        .collect();
+    keyed.sort_unstable_by_key(|&(rank, name, seq, _)| (rank, name, seq));
+
+    let mut verdicts = vec![Verdict::Alive; keyed.len()];
+    let mut start = 0;
     for group in keyed.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
-        let [(_, _, first), rest @ ..] = group else { continue };
-        if rest.is_empty() {
-            continue;
-        }
-        let head = candidates.get(*first);
-        let secrets_differ = rest.iter().any(|&(_, _, at)| candidates.get(at).secret() != head.secret());
-        let destinations_differ = rest.iter().any(|&(_, _, at)| {
-            let other = candidates.get(at).candidate;
-            (other.destination, other.source) != (head.candidate.destination, head.candidate.source)
-        });
-        if secrets_differ || destinations_differ {
-            let what = match (secrets_differ, destinations_differ) {
-                (true, true) => "different secrets and destinations",
-                (true, false) => "different secrets",
-                _ => "different sources or destinations",
-            };
-            let detail = format!("the device appears {} times with {what} (first at {})", group.len(), place(*first));
-            for &(_, _, at) in group {
-                reject(at, Reason::DuplicateConflict, detail.clone(), &mut rejected);
-            }
-        } else {
-            for &(_, _, at) in rest {
-                reject(at, Reason::DuplicateRecord, format!("identical to {}", place(*first)), &mut rejected);
-            }
-        }
-    }
-
-    // Blocked products: any stage-1 survivor marked authorized or transferred; the first
-    // marker in input order is named.
-    let mut blocked: Vec<Option<Ref>> = Vec::new();
-    for (b, batch) in candidates.batches().iter().enumerate() {
-        for (i, candidate) in batch.candidates.iter().enumerate() {
-            if candidate.blocks_product {
-                let product = candidate.product as usize;
-                if blocked.len() <= product {
-                    blocked.resize(product + 1, None);
-                }
-                blocked[product].get_or_insert((b as u32, i as u32));
-            }
-        }
-    }
-    if !blocked.is_empty() {
-        for &(_, _, at) in &keyed {
-            if rejected[at.0 as usize][at.1 as usize] {
+        let verdicts = &mut verdicts[start..start + group.len()];
+        start += group.len();
+        if let [(_, _, first, head), rest @ ..] = group {
+            if rest.is_empty() {
                 continue;
             }
-            let device = candidates.get(at);
-            if let Some(Some(marker)) = blocked.get(device.candidate.product as usize) {
-                let detail = format!(
-                    "product {} is marked authorized or transferred ({})",
-                    device.product_key(),
-                    place(*marker)
-                );
-                reject(at, Reason::ProductBlocked, detail, &mut rejected);
+            let head = Stored::decode(head);
+            let others = || rest.iter().map(|(_, _, _, record)| Stored::decode(record));
+            let secrets_differ = others().any(|other| other.secret != head.secret);
+            let destinations_differ =
+                others().any(|other| (other.destination, other.source) != (head.destination, head.source));
+            if secrets_differ || destinations_differ {
+                let what = match (secrets_differ, destinations_differ) {
+                    (true, true) => 0,
+                    (true, false) => 1,
+                    _ => 2,
+                };
+                verdicts.fill(Verdict::Conflict { first: *first, count: group.len() as u32, what });
+            } else {
+                verdicts[1..].fill(Verdict::Copy { first: *first });
             }
         }
     }
+    let mut scratch = Vec::new();
+    for (&(_, _, seq, record), verdict) in keyed.iter().zip(&mut verdicts) {
+        if *verdict == Verdict::Alive {
+            let product = Stored::decode(record).product;
+            if let Some(Some(marker)) = blocked.get(product as usize) {
+                *verdict = Verdict::Blocked { marker: *marker };
+            }
+        }
+        if *verdict != Verdict::Alive {
+            gone[(seq / 64) as usize].fetch_or(1 << (seq % 64), Ordering::Relaxed);
+        }
+        scratch.clear();
+        verdict.encode(&mut scratch);
+        scratch.extend_from_slice(record);
+        run.push(&scratch)?;
+    }
+    Ok(run)
+}
 
-    // Capacity: admit in input order; a device needs headroom in every candidate instance.
+/// The file (index) and 1-based record number of input position `seq`.
+fn place(files: &[FileCounts], seq: u64) -> (usize, u64) {
+    let file = files.iter().rposition(|f| f.records > 0 && f.first_seq <= seq).expect("every record is in a file");
+    (file, seq - files[file].first_seq + 1)
+}
+
+fn is_gone(gone: &[AtomicU64], seq: u64) -> bool {
+    gone[(seq / 64) as usize].load(Ordering::Relaxed) & (1 << (seq % 64)) != 0
+}
+
+/// Admits the survivors in input order against every instance's quota. Returns, per
+/// instance, the input position from which it is full, and the headroom left.
+fn capacity(
+    plan: &Plan,
+    interned: &Interned,
+    quota_order: Option<Spool>,
+    gone: &[AtomicU64],
+    buffer: usize,
+) -> Result<Quotas, Error> {
     let mut headroom: Vec<Option<u64>> =
         (0..plan.catalog.len() as u32).map(|id| plan.catalog.get(id).headroom()).collect();
-    for (b, batch) in candidates.batches().iter().enumerate() {
-        for (i, candidate) in batch.candidates.iter().enumerate() {
-            if rejected[b][i] {
-                continue;
-            }
-            let targets = plan.target_sets.get(candidates.destinations()[candidate.destination as usize].targets);
-            match targets.iter().find(|&&t| headroom[t as usize] == Some(0)) {
-                Some(&t) => {
-                    let instance = plan.catalog.get(t);
-                    let detail = format!(
-                        "{} has no device quota left (device_quota {}, devices_in_use {})",
-                        instance.id,
-                        instance.device_quota.unwrap_or_default(),
-                        instance.devices_in_use
-                    );
-                    reject((b as u32, i as u32), Reason::TargetCapacityExceeded, detail, &mut rejected);
-                }
-                None => {
-                    for &t in targets {
-                        if let Some(left) = headroom[t as usize].as_mut() {
-                            *left -= 1;
-                        }
-                    }
+    let mut full_from: Vec<Option<u64>> = headroom.iter().map(|left| (*left == Some(0)).then_some(0)).collect();
+    let Some(order) = quota_order else { return Ok(Quotas { full_from, headroom }) };
+    let mut reader = order.reader(buffer)?;
+    while reader.advance()? {
+        let mut d = Decoder(reader.current());
+        let (seq, destination) = (d.u64(), d.u32());
+        if is_gone(gone, seq) {
+            continue;
+        }
+        let targets = plan.target_sets.get(interned.destinations[destination as usize].targets);
+        if targets.iter().any(|&t| full_from[t as usize].is_some()) {
+            continue;
+        }
+        for &t in targets {
+            if let Some(left) = headroom[t as usize].as_mut() {
+                *left -= 1;
+                if *left == 0 {
+                    full_from[t as usize] = Some(seq + 1);
                 }
             }
         }
     }
-
-    rejects.sort_by_key(|r| r.seq);
-    let accepted =
-        keyed.into_iter().map(|(_, _, at)| at).filter(|at| !rejected[at.0 as usize][at.1 as usize]).collect();
-    Settled { accepted, rejects, headroom }
+    Ok(Quotas { full_from, headroom })
 }
 
-fn reject_of(device: Device, reason: Reason, detail: String) -> Reject {
-    Reject {
-        seq: device.seq(),
-        file: device.file,
-        record: device.record(),
-        line: device.candidate.line,
-        product_key: device.product_key().to_string(),
-        device_name: device.device_name().to_string(),
-        reason,
-        detail,
+/// Per catalog instance: the input position from which it is full, and the headroom left.
+struct Quotas {
+    full_from: Vec<Option<u64>>,
+    headroom: Vec<Option<u64>>,
+}
+
+/// The instance whose quota turns a device away, if any: the first of its targets that was
+/// full when its turn came.
+fn over_quota(plan: &Plan, interned: &Interned, full_from: &[Option<u64>], device: &Stored) -> Option<InstanceId> {
+    let targets = plan.target_sets.get(interned.destinations[device.destination as usize].targets);
+    targets.iter().copied().find(|&t| full_from[t as usize].is_some_and(|from| from <= device.seq))
+}
+
+/// What one run contributes.
+struct Counted {
+    accepted_per_file: Vec<u64>,
+    groups: HashMap<Group, u64>,
+    gateways: HashMap<String, u32>,
+    rejects: Spool,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn count_run(
+    plan: &Plan,
+    interned: &Interned,
+    run: &Spool,
+    full_from: &[Option<u64>],
+    gateways: &HashSet<u64, Fixed>,
+    place: &(dyn Fn(u64) -> (usize, u64) + Sync),
+    scratch: &Scratch,
+    budget: Budget,
+) -> Result<Counted, Error> {
+    let mut counted = Counted {
+        accepted_per_file: vec![0; plan.inputs.len()],
+        groups: HashMap::new(),
+        gateways: HashMap::new(),
+        rejects: scratch.spool(budget.spool_memory),
+    };
+    let name_of = |seq: u64| {
+        let (file, record) = place(seq);
+        format!("{} record {record}", plan.inputs[file].name)
+    };
+    let mut rejects = Vec::new();
+    let mut reader = run.reader(budget.read_buffer)?;
+    while reader.advance()? {
+        let (verdict, device) = Verdict::decode(reader.current());
+        let product_key = interned.product_key(device.product);
+        let rejected = match verdict {
+            Verdict::Conflict { first, count, what } => Some((
+                Reason::DuplicateConflict,
+                format!(
+                    "the device appears {count} times with {} (first at {})",
+                    CONFLICTS[what as usize],
+                    name_of(first)
+                ),
+            )),
+            Verdict::Copy { first } => Some((Reason::DuplicateRecord, format!("identical to {}", name_of(first)))),
+            Verdict::Blocked { marker } => Some((
+                Reason::ProductBlocked,
+                format!("product {product_key} is marked authorized or transferred ({})", name_of(marker)),
+            )),
+            Verdict::Alive => over_quota(plan, interned, full_from, &device).map(|t| {
+                let instance = plan.catalog.get(t);
+                let detail = format!(
+                    "{} has no device quota left (device_quota {}, devices_in_use {})",
+                    instance.id,
+                    instance.device_quota.unwrap_or_default(),
+                    instance.devices_in_use
+                );
+                (Reason::TargetCapacityExceeded, detail)
+            }),
+        };
+        let (file, record) = place(device.seq);
+        match rejected {
+            Some((reason, detail)) => rejects.push(Reject {
+                seq: device.seq,
+                file: file as u32,
+                record,
+                line: device.line,
+                product_key: product_key.to_string(),
+                device_name: device.device_name.to_string(),
+                reason,
+                detail,
+            }),
+            None => {
+                counted.accepted_per_file[file] += 1;
+                *counted.groups.entry((device.product, device.source, device.destination)).or_default() += 1;
+                let key = [product_key.as_bytes(), b"/", device.device_name.as_bytes()];
+                if !gateways.is_empty() && gateways.contains(&fingerprint(&key)) {
+                    counted.gateways.insert(format!("{product_key}/{}", device.device_name), device.destination);
+                }
+            }
+        }
+    }
+    rejects.sort_unstable_by_key(|reject| reject.seq);
+    let mut bytes = Vec::new();
+    for reject in &rejects {
+        bytes.clear();
+        encode_reject(reject, &mut bytes);
+        counted.rejects.push(&bytes)?;
+    }
+    Ok(counted)
+}
+
+impl Settled {
+    /// Calls `each` on every accepted device in (product key, device name) order.
+    pub fn for_each_accepted(
+        &self,
+        plan: &Plan,
+        mut each: impl FnMut(&Stored) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        let readers = self.runs.iter().map(|run| run.reader(self.read_buffer)).collect::<Result<Vec<_>, _>>()?;
+        crate::spool::merge(
+            readers,
+            |record| {
+                let (_, device) = Verdict::decode(record);
+                (self.interned.product_rank(device.product), Name::new(device.device_name), device.seq)
+            },
+            |record| {
+                let (verdict, device) = Verdict::decode(record);
+                if verdict == Verdict::Alive && over_quota(plan, &self.interned, &self.full_from, &device).is_none() {
+                    each(&device)?;
+                }
+                Ok(())
+            },
+        )
+    }
+
+    /// The destination of the accepted device `product_key/device_name`, if it is accepted
+    /// and some device names it as gateway.
+    pub fn gateway_destination(&self, gateway: &str) -> Option<u32> {
+        self.gateways.get(gateway).copied()
+    }
+
+    /// Accepted devices in total.
+    pub fn accepted(&self) -> u64 {
+        self.accepted_per_file.iter().sum()
     }
 }

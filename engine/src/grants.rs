@@ -1,15 +1,14 @@
 //! Grant manifests (SPEC §4): per destination account and instance, the devices it may use
 //! (with their certificates) and the products it gets read-only.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
-use devdist_formats::{ColumnType, Format, Value, Written};
-use rayon::prelude::*;
+use devdist_formats::{ColumnType, Format, TableWriter, Value};
 
 use crate::catalog::InstanceId;
 use crate::error::Error;
-use crate::global::{Candidates, Ref};
-use crate::jobs::Jobs;
+use crate::global::{Group, Interned, Stored};
+use crate::jobs::Job;
 use crate::output::{Access, Column, OutputDir, text};
 use crate::plan::Plan;
 
@@ -29,6 +28,9 @@ const DEVICE_COLUMNS: [Column; 13] = [
     text("rights"),
 ];
 
+/// Position of `device_secret` in [`DEVICE_COLUMNS`].
+const SECRET: usize = 4;
+
 const PRODUCT_COLUMNS: [Column; 7] = [
     text("product_key"),
     text("source_uid"),
@@ -42,156 +44,162 @@ const PRODUCT_COLUMNS: [Column; 7] = [
 /// A destination: account and instance.
 pub type Destination<'a> = (&'a str, InstanceId);
 
-/// Accepted devices per destination, each list in (product_key, device_name) order.
-/// Destinations are ordered by (uid, instance ID).
-pub fn by_destination<'a>(
-    plan: &'a Plan,
-    candidates: &'a Candidates,
-    accepted: &[Ref],
-) -> Vec<(Destination<'a>, Vec<Ref>)> {
-    // Each destination id fans out to one slot per target instance; slots are ordered by value.
-    let mut slots: BTreeMap<(&str, &str), (InstanceId, Vec<Ref>)> = BTreeMap::new();
-    for destination in candidates.destinations() {
-        for &target in plan.target_sets.get(destination.targets) {
-            slots.entry((&destination.uid, &plan.catalog.get(target).id)).or_insert_with(|| (target, Vec::new()));
-        }
-    }
-    let index: BTreeMap<(&str, &str), usize> = slots.keys().enumerate().map(|(i, key)| (*key, i)).collect();
-    let fan_out: Vec<Vec<usize>> = candidates
-        .destinations()
-        .iter()
-        .map(|d| plan.target_sets.get(d.targets).iter().map(|&t| index[&(&*d.uid, &*plan.catalog.get(t).id)]).collect())
-        .collect();
-    let mut lists: Vec<Vec<Ref>> = vec![Vec::new(); slots.len()];
-    for &at in accepted {
-        for &slot in &fan_out[candidates.get(at).candidate.destination as usize] {
-            lists[slot].push(at);
-        }
-    }
-    slots.into_iter().zip(lists).map(|(((uid, _), (target, _)), devices)| ((uid, target), devices)).collect()
+/// Every (account, instance) a destination fans out to, ordered by value, with the slots of
+/// each destination id.
+#[derive(Debug)]
+pub struct Slots<'a> {
+    /// The destinations, ordered by (uid, instance ID).
+    pub slots: Vec<Destination<'a>>,
+    /// Slot indexes per destination id.
+    pub fan_out: Vec<Vec<usize>>,
 }
 
-/// Writes `devices.<fmt>` and `products.<fmt>` for every destination, in parallel.
-pub fn write(
-    out: &mut OutputDir,
-    plan: &Plan,
-    candidates: &Candidates,
-    jobs: &Jobs,
-    destinations: &[(Destination, Vec<Ref>)],
-    format: Format,
+impl<'a> Slots<'a> {
+    /// The slots of every destination in `interned`.
+    pub fn new(plan: &'a Plan, interned: &'a Interned) -> Slots<'a> {
+        let mut slots: BTreeMap<(&str, &str), InstanceId> = BTreeMap::new();
+        for destination in interned.destinations() {
+            for &target in plan.target_sets.get(destination.targets) {
+                slots.insert((&destination.uid, &plan.catalog.get(target).id), target);
+            }
+        }
+        let index: BTreeMap<(&str, &str), usize> = slots.keys().enumerate().map(|(i, key)| (*key, i)).collect();
+        let fan_out = interned
+            .destinations()
+            .iter()
+            .map(|d| {
+                plan.target_sets.get(d.targets).iter().map(|&t| index[&(&*d.uid, &*plan.catalog.get(t).id)]).collect()
+            })
+            .collect();
+        Slots { slots: slots.into_iter().map(|((uid, _), target)| (uid, target)).collect(), fan_out }
+    }
+
+    /// Per slot: (product key, source instance) → accepted devices.
+    pub fn products(&self, plan: &'a Plan, interned: &'a Interned, groups: &HashMap<Group, u64>) -> Vec<Products<'a>> {
+        let mut products = vec![Products::new(); self.slots.len()];
+        for (&(product, source, destination), &n) in groups {
+            for &slot in &self.fan_out[destination as usize] {
+                let key = (interned.product_key(product), plan.catalog.get(source).id.as_str());
+                *products[slot].entry(key).or_default() += n;
+            }
+        }
+        products
+    }
+
+    fn folder(&self, plan: &Plan, slot: usize) -> String {
+        let (uid, target) = self.slots[slot];
+        format!("grants/{uid}/{}", plan.catalog.get(target).id)
+    }
+}
+
+/// Accepted devices per (product key, source instance) of one slot.
+pub type Products<'a> = BTreeMap<(&'a str, &'a str), u64>;
+
+/// The device manifests, one open table per slot, filled as accepted devices stream past in
+/// (product key, device name) order.
+pub struct Manifests<'a> {
+    plan: &'a Plan,
+    slots: &'a Slots<'a>,
+    tables: Vec<(String, TableWriter)>,
     redact_secrets: bool,
-) -> Result<(), Error> {
-    let written: Vec<Result<Vec<(String, Written)>, Error>> = destinations
-        .par_iter()
-        .map(|((uid, target), devices)| {
-            let folder = format!("grants/{uid}/{}", plan.catalog.get(*target).id);
-            let devices_file = format!("{folder}/devices.{}", format.extension());
-            let products_file = format!("{folder}/products.{}", format.extension());
-            let a = write_devices(
-                out,
-                &devices_file,
-                plan,
-                candidates,
-                jobs,
-                (uid, *target),
-                devices,
-                format,
-                redact_secrets,
-            )?;
-            let b = write_products(out, &products_file, plan, candidates, (uid, *target), devices, format)?;
-            Ok(vec![(devices_file, a), (products_file, b)])
-        })
-        .collect();
-    for result in written {
-        for (path, written) in result? {
+}
+
+impl<'a> Manifests<'a> {
+    /// Creates `devices.<fmt>` for every slot.
+    pub fn create(
+        out: &OutputDir,
+        plan: &'a Plan,
+        slots: &'a Slots<'a>,
+        format: Format,
+        redact_secrets: bool,
+    ) -> Result<Manifests<'a>, Error> {
+        let mut columns = DEVICE_COLUMNS.to_vec();
+        if redact_secrets {
+            columns.remove(SECRET);
+        }
+        let tables = (0..slots.slots.len())
+            .map(|slot| {
+                let path = format!("{}/devices.{}", slots.folder(plan, slot), format.extension());
+                let table = out.table(&path, format, &columns, Access::Secret)?;
+                Ok((path, table))
+            })
+            .collect::<Result<_, Error>>()?;
+        Ok(Manifests { plan, slots, tables, redact_secrets })
+    }
+
+    /// Adds `device`, in job `job`, to the manifest of each of its target instances.
+    pub fn add(&mut self, out: &OutputDir, interned: &Interned, device: &Stored, job: &Job) -> Result<(), Error> {
+        let plan = self.plan;
+        let source = plan.catalog.get(device.source);
+        let destination = &interned.destinations()[device.destination as usize];
+        for &slot in &self.slots.fan_out[device.destination as usize] {
+            let (uid, target) = self.slots.slots[slot];
+            let target = plan.catalog.get(target);
+            let mut row = [
+                Value::Str(&job.id),
+                Value::Int(job.wave as u64),
+                Value::Str(interned.product_key(device.product)),
+                Value::Str(device.device_name),
+                Value::Str(device.secret),
+                Value::Str(&plan.account),
+                Value::Str(&source.region),
+                Value::Str(&source.id),
+                Value::Str(uid),
+                Value::Str(&target.region),
+                Value::Str(&target.id),
+                Value::Str(destination.strategy.name()),
+                Value::Str("use"),
+            ];
+            let mut len = row.len();
+            if self.redact_secrets {
+                row.copy_within(SECRET + 1.., SECRET);
+                len -= 1;
+            }
+            let (path, table) = &mut self.tables[slot];
+            let written = table.write_row(&row[..len]);
+            written.map_err(|err| Error::output(&out.staging().join(&*path), err))?;
+        }
+        Ok(())
+    }
+
+    /// Finishes every manifest and lists it in `out`.
+    pub fn finish(self, out: &mut OutputDir) -> Result<(), Error> {
+        for (path, table) in self.tables {
+            let written = table.finish().map_err(|err| Error::output(&out.staging().join(&path), err))?;
             out.add(&path, written);
         }
+        Ok(())
+    }
+}
+
+/// Writes `products.<fmt>` for every slot.
+pub fn write_products(
+    out: &mut OutputDir,
+    plan: &Plan,
+    slots: &Slots,
+    products: &[Products],
+    format: Format,
+) -> Result<(), Error> {
+    for (slot, products) in products.iter().enumerate() {
+        let (uid, target) = slots.slots[slot];
+        let path = format!("{}/products.{}", slots.folder(plan, slot), format.extension());
+        let mut table = out.table(&path, format, &PRODUCT_COLUMNS, Access::Normal)?;
+        let fail = |err| Error::output(&out.staging().join(&path), err);
+        let target = &plan.catalog.get(target).id;
+        for (&(product_key, source), &count) in products {
+            let row = [
+                Value::Str(product_key),
+                Value::Str(&plan.account),
+                Value::Str(source),
+                Value::Str(uid),
+                Value::Str(target),
+                Value::Str("read_only"),
+                Value::Int(count),
+            ];
+            table.write_row(&row).map_err(fail)?;
+        }
+        let written = table.finish().map_err(fail)?;
+        out.add(&path, written);
     }
     Ok(())
-}
-
-#[allow(clippy::too_many_arguments)]
-fn write_devices(
-    out: &OutputDir,
-    path: &str,
-    plan: &Plan,
-    candidates: &Candidates,
-    jobs: &Jobs,
-    (uid, target): Destination,
-    devices: &[Ref],
-    format: Format,
-    redact_secrets: bool,
-) -> Result<Written, Error> {
-    let columns: Vec<Column> =
-        DEVICE_COLUMNS.iter().copied().filter(|(name, _)| !(redact_secrets && *name == "device_secret")).collect();
-    let mut table = out.table(path, format, &columns, Access::Secret)?;
-    let target = plan.catalog.get(target);
-    let fail = |err| Error::output(&out.staging().join(path), err);
-    let mut row: Vec<Value> = Vec::with_capacity(columns.len());
-    for &at in devices {
-        let device = candidates.get(at);
-        let source = plan.catalog.get(device.candidate.source);
-        let job = jobs.of(at);
-        row.clear();
-        row.extend([
-            Value::Str(&job.id),
-            Value::Int(job.wave as u64),
-            device.product_key().into(),
-            device.device_name().into(),
-        ]);
-        if !redact_secrets {
-            row.push(device.secret().into());
-        }
-        row.extend([
-            Value::Str(&plan.account),
-            Value::Str(&source.region),
-            Value::Str(&source.id),
-            Value::Str(uid),
-            Value::Str(&target.region),
-            Value::Str(&target.id),
-            Value::Str(device.destination().strategy.name()),
-            Value::Str("use"),
-        ]);
-        table.write_row(&row).map_err(fail)?;
-    }
-    table.finish().map_err(fail)
-}
-
-fn write_products(
-    out: &OutputDir,
-    path: &str,
-    plan: &Plan,
-    candidates: &Candidates,
-    (uid, target): Destination,
-    devices: &[Ref],
-    format: Format,
-) -> Result<Written, Error> {
-    let mut products: BTreeMap<(&str, &str), u64> = BTreeMap::new();
-    for &at in devices {
-        let device = candidates.get(at);
-        *products.entry((device.product_key(), &plan.catalog.get(device.candidate.source).id)).or_default() += 1;
-    }
-    let mut table = out.table(path, format, &PRODUCT_COLUMNS, Access::Normal)?;
-    let fail = |err| Error::output(&out.staging().join(path), err);
-    let target = &plan.catalog.get(target).id;
-    for ((product_key, source), count) in products {
-        let row = [
-            Value::Str(product_key),
-            Value::Str(&plan.account),
-            Value::Str(source),
-            Value::Str(uid),
-            Value::Str(target),
-            Value::Str("read_only"),
-            Value::Int(count),
-        ];
-        table.write_row(&row).map_err(fail)?;
-    }
-    table.finish().map_err(fail)
-}
-
-/// Number of distinct products among `devices`.
-pub fn product_count(candidates: &Candidates, devices: &[Ref]) -> u64 {
-    let mut keys: Vec<&str> = devices.iter().map(|&at| candidates.get(at).product_key()).collect();
-    keys.dedup();
-    keys.len() as u64
 }

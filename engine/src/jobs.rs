@@ -1,12 +1,13 @@
 //! Cutting accepted devices into API jobs (SPEC §4): one product, one source, one destination
 //! per job, at most `devices_per_job` devices, stable ids, waves of `jobs_per_wave`.
 
-use rayon::prelude::*;
+use std::collections::HashMap;
+
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::catalog::InstanceId;
-use crate::global::{Candidates, Ref};
+use crate::global::{Group, Interned};
 use crate::intern::ranks;
 use crate::plan::{Plan, Strategy, TargetSetId};
 
@@ -29,89 +30,105 @@ pub struct Job {
     pub target_uid: String,
     /// Whether the API can create it (same account) or only the console (cross-account).
     pub console: bool,
-    /// The devices, by device name.
-    pub devices: Vec<Ref>,
+    /// Number of devices.
+    pub devices: u64,
 }
 
-/// The jobs in execution order, and each accepted device's job index (by batch, then index).
+/// The jobs in execution order, and where each job group's jobs start.
 #[derive(Debug)]
 pub struct Jobs {
     /// Jobs in execution order.
     pub jobs: Vec<Job>,
-    /// `job_of[batch][index]`: index into `jobs` (unset for devices not accepted).
-    pub job_of: Vec<Vec<u32>>,
+    /// Index of each group's first job in `jobs`.
+    first: HashMap<Group, usize>,
+    devices_per_job: u64,
 }
 
 impl Jobs {
-    /// The job of an accepted device.
-    pub fn of(&self, at: Ref) -> &Job {
-        &self.jobs[self.job_of[at.0 as usize][at.1 as usize] as usize]
-    }
-
     /// Number of waves.
     pub fn waves(&self) -> usize {
         self.jobs.last().map_or(0, |job| job.wave)
     }
+
+    /// The job of the `nth` (0-based, in device-name order) device of `group`.
+    pub fn job_of(&self, group: Group, nth: u64) -> usize {
+        self.first[&group] + (nth / self.devices_per_job) as usize
+    }
 }
 
-/// Groups `accepted` (ordered by product key and device name) into jobs. Execution order is
-/// by product key, then source instance, then destination (strategy, targets, uid).
-pub fn cut(plan: &Plan, candidates: &Candidates, accepted: &[Ref]) -> Jobs {
+/// Cuts the accepted devices of every group into jobs. Execution order is by product key,
+/// then source instance, then destination (strategy, targets, uid); inside a group, devices
+/// go in device-name order, `devices_per_job` at a time.
+pub fn cut(plan: &Plan, interned: &Interned, groups: &HashMap<Group, u64>) -> Jobs {
     let target_names = |set: TargetSetId| -> String {
         let ids: Vec<&str> = plan.target_sets.get(set).iter().map(|&t| plan.catalog.get(t).id.as_str()).collect();
         ids.join(";")
     };
     let instances: Vec<&str> = (0..plan.catalog.len() as u32).map(|id| plan.catalog.get(id).id.as_str()).collect();
     let source_rank = ranks(&instances, |id| *id);
-    let destination_rank = ranks(candidates.destinations(), |d| (d.strategy, target_names(d.targets), d.uid.clone()));
-    // Keys computed once (each needs a random access to the candidate), then sorted; the
-    // position in `accepted` breaks ties, so devices keep their name order inside a group.
-    let mut ordered: Vec<((u32, u32, u32), usize)> = accepted
-        .iter()
-        .enumerate()
-        .map(|(position, &at)| {
-            let c = candidates.get(at).candidate;
-            let rank = candidates.product_rank(c.product);
-            ((rank, source_rank[c.source as usize], destination_rank[c.destination as usize]), position)
-        })
-        .collect();
-    ordered.par_sort_unstable();
+    let destination_rank = ranks(interned.destinations(), |d| (d.strategy, target_names(d.targets), d.uid.clone()));
+    let mut ordered: Vec<(Group, u64)> = groups.iter().map(|(&group, &n)| (group, n)).collect();
+    ordered.sort_unstable_by_key(|&((product, source, destination), _)| {
+        (interned.product_rank(product), source_rank[source as usize], destination_rank[destination as usize])
+    });
 
-    let mut job_of: Vec<Vec<u32>> =
-        candidates.batches().iter().map(|batch| vec![u32::MAX; batch.candidates.len()]).collect();
+    let per_job = plan.devices_per_job as u64;
     let mut jobs = Vec::new();
-    for group in ordered.chunk_by(|a, b| a.0 == b.0) {
-        let group: Vec<Ref> = group.iter().map(|&(_, position)| accepted[position]).collect();
-        let device = candidates.get(group[0]);
-        let destination = device.destination();
-        let source = device.candidate.source;
-        for (chunk, devices) in group.chunks(plan.devices_per_job).enumerate() {
-            let index = jobs.len();
-            for &at in devices {
-                job_of[at.0 as usize][at.1 as usize] = index as u32;
-            }
+    let mut first = HashMap::with_capacity(ordered.len());
+    for ((product, source, destination), devices) in ordered {
+        first.insert((product, source, destination), jobs.len());
+        let destination = &interned.destinations()[destination as usize];
+        let product_key = interned.product_key(product);
+        for chunk in 0..devices.div_ceil(per_job) {
             let identity = format!(
                 "{}\n{}\n{}\n{}\n{}\n{chunk}",
                 plan.catalog.get(source).id,
-                device.product_key(),
+                product_key,
                 destination.strategy.name(),
                 target_names(destination.targets),
                 destination.uid
             );
             jobs.push(Job {
                 id: format!("job-{}", &hex::encode(Sha256::digest(identity.as_bytes()))[..16]),
-                wave: index / plan.jobs_per_wave + 1,
+                wave: jobs.len() / plan.jobs_per_wave + 1,
                 source,
-                product_key: device.product_key().to_string(),
+                product_key: product_key.to_string(),
                 strategy: destination.strategy,
                 targets: destination.targets,
                 target_uid: destination.uid.to_string(),
                 console: *destination.uid != *plan.account,
-                devices: devices.to_vec(),
+                devices: (devices - chunk * per_job).min(per_job),
             });
         }
     }
-    Jobs { jobs, job_of }
+    Jobs { jobs, first, devices_per_job: per_job }
+}
+
+/// Collects each job's device names as accepted devices stream past in (product key, device
+/// name) order, and hands back each request once its last device has passed.
+#[derive(Debug, Default)]
+pub struct Requests {
+    /// Per group: devices seen so far, and the names of its current job.
+    open: HashMap<Group, (u64, Vec<String>)>,
+}
+
+impl Requests {
+    /// Notes the next device of `group`; returns its job and, when that job is now complete,
+    /// the job's request as JSON.
+    pub fn add(&mut self, plan: &Plan, jobs: &Jobs, group: Group, device_name: &str) -> (usize, Option<Vec<u8>>) {
+        let (seen, names) = self.open.entry(group).or_default();
+        let index = jobs.job_of(group, *seen);
+        *seen += 1;
+        names.push(device_name.to_string());
+        let job = &jobs.jobs[index];
+        if names.len() as u64 != job.devices {
+            return (index, None);
+        }
+        let mut json = serde_json::to_vec_pretty(&job.request(plan, names)).expect("a job request serialises");
+        json.push(b'\n');
+        names.clear();
+        (index, Some(json))
+    }
 }
 
 /// The request parameters of CreateDeviceDistributeJob, with exactly the API's keys.
@@ -141,11 +158,11 @@ pub struct TargetInstance<'a> {
 }
 
 impl Job {
-    /// The API request for this job.
-    pub fn request<'a>(&'a self, plan: &'a Plan, candidates: &'a Candidates) -> JobRequest<'a> {
+    /// The API request for this job, whose devices are `names`.
+    pub fn request<'a>(&'a self, plan: &'a Plan, names: &'a [String]) -> JobRequest<'a> {
         JobRequest {
             product_key: &self.product_key,
-            device_name: self.devices.iter().map(|&at| candidates.get(at).device_name()).collect(),
+            device_name: names.iter().map(String::as_str).collect(),
             source_instance_id: &plan.catalog.get(self.source).id,
             strategy: self.strategy.api_value(),
             target_uid: &self.target_uid,

@@ -34,6 +34,7 @@ mod report;
 mod rules;
 mod run;
 mod signature;
+mod spool;
 mod synth;
 mod verify;
 mod warnings;
@@ -47,7 +48,7 @@ pub use pipeline::{NoProgress, Progress};
 pub use plan::{Plan, PlanProblems, Problem, Strategy};
 pub use reason::{Reason, Warning};
 pub use report::{Counts, DestinationReport, InputReport, JobsReport, Report, RunInfo};
-pub use run::{Options, Outcome, run};
+pub use run::{DEFAULT_MEMORY_BUDGET, Options, Outcome, run};
 pub use signature::{Login, Mismatch, sign, verify as verify_signature};
 pub use synth::{GenerateOptions, Generated, generate};
 pub use verify::verify;
@@ -56,8 +57,9 @@ pub use verify::verify;
 /// stage. `run` is the way to plan; these are its parts.
 #[doc(hidden)]
 pub mod stages {
-    pub use crate::global::{Candidates, Ref, Settled, settle};
+    pub use crate::global::{Budget, Gather, Settled, settle};
     pub use crate::jobs::{Jobs, cut as cut_jobs};
     pub use crate::pipeline::{check_all, open_inputs};
     pub use crate::rules::Dictionaries;
+    pub use crate::spool::Scratch;
 }

@@ -11,6 +11,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 use crate::names::is_safe_name;
+use crate::spool::Scratch;
+
+/// Name of the scratch folder inside the staging folder.
+const SCRATCH: &str = ".scratch";
 
 /// A file written into the output folder, as listed in report.json.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,6 +82,12 @@ impl OutputDir {
         &self.staging
     }
 
+    /// A scratch folder for spools, inside the staging folder (so every way a run ends
+    /// removes it); [`OutputDir::commit`] removes it first.
+    pub fn scratch(&self) -> Result<Scratch, Error> {
+        Scratch::create(self.staging.join(SCRATCH))
+    }
+
     /// Creates `relative` (and its folders), ready for writing.
     pub fn create_file(&self, relative: &str, access: Access) -> Result<File, Error> {
         checkpoint()?;
@@ -139,6 +149,10 @@ impl OutputDir {
     /// system allows it.
     pub fn commit(mut self) -> Result<(), Error> {
         let staging = self.staging.clone();
+        let scratch = staging.join(SCRATCH);
+        if scratch.exists() {
+            fs::remove_dir_all(&scratch).map_err(|err| Error::output(&scratch, err))?;
+        }
         if self.target.exists() {
             let exchanged = rustix::fs::renameat_with(
                 rustix::fs::CWD,

@@ -57,14 +57,15 @@ struct Work {
 }
 
 /// Reads and checks every record of `inventories` with `threads` workers, filling
-/// `dictionaries`. Returns the checked batches in input order.
+/// `dictionaries`, and hands the checked batches to `each` in input order.
 pub fn check_all(
     plan: &Plan,
     inventories: Vec<Inventory>,
     dictionaries: &Dictionaries,
     threads: usize,
     progress: &dyn Progress,
-) -> Result<Vec<CheckedBatch>, Error> {
+    each: &mut dyn FnMut(CheckedBatch) -> Result<(), Error>,
+) -> Result<(), Error> {
     let threads = threads.max(1);
     let in_flight = threads * 4;
     let layouts: Vec<_> = inventories.iter().map(|inventory| inventory.layout().clone()).collect();
@@ -98,9 +99,10 @@ pub fn check_all(
             });
         }
         drop((work_rx, done_tx));
-        let collected = collect(done_rx, free_tx, progress);
+        let collected = collect(done_rx, free_tx, progress, each);
         let read_result = reader.join().expect("the reader thread does not panic");
-        read_result.map(|()| collected)
+        // A failed read explains a short collection best; then a failed hand-over.
+        read_result.and(collected)
     })
 }
 
@@ -125,23 +127,26 @@ fn read(inventories: Vec<Inventory>, free: Receiver<RecordBatch>, work: Sender<W
     Ok(())
 }
 
-/// Puts checked batches back in input order and returns record batches to the reader.
+/// Puts checked batches back in input order, hands them to `each`, and returns record
+/// batches to the reader. On a failure it returns at once: dropping its ends of the queues
+/// stops the workers and the reader.
 fn collect(
     done: Receiver<(u64, CheckedBatch, RecordBatch)>,
     free: Sender<RecordBatch>,
     progress: &dyn Progress,
-) -> Vec<CheckedBatch> {
-    let mut out = Vec::new();
+    each: &mut dyn FnMut(CheckedBatch) -> Result<(), Error>,
+) -> Result<(), Error> {
+    let mut next = 0;
     let mut waiting = BTreeMap::new();
     for (order, checked, batch) in done {
         progress.advance(checked.records, batch.bytes);
         // The reader may have finished; a closed free queue is fine.
         let _ = free.send(batch);
         waiting.insert(order, checked);
-        while let Some(next) = waiting.remove(&(out.len() as u64)) {
-            out.push(next);
+        while let Some(checked) = waiting.remove(&next) {
+            next += 1;
+            each(checked)?;
         }
     }
-    out.extend(waiting.into_values());
-    out
+    Ok(())
 }

@@ -237,9 +237,6 @@ impl<'p> Checker<'p> {
                 }
             }
         }
-        // Batches live until the end of the run: give back what growth over-allocated.
-        out.candidates.shrink_to_fit();
-        out.arena.shrink_to_fit();
     }
 
     fn check<'r>(&self, record: &'r ByteRecord, out: &mut CheckedBatch) -> Verdict<Checked<'r>>

@@ -2,24 +2,24 @@
 //! parallel, apply the global rules, cut jobs, write every output, prove the accounting, and
 //! move the output folder into place.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use devdist_formats::{Format, Written};
-use rayon::prelude::*;
 
+use crate::billing::Reassignments;
 use crate::error::Error;
-use crate::global::{Candidates, settle};
-use crate::grants;
-use crate::jobs::{self, Jobs};
+use crate::global::{Budget, Gather, settle};
+use crate::grants::{Manifests, Slots, write_products};
+use crate::jobs::{self, Jobs, Requests};
 use crate::output::OutputDir;
 use crate::pipeline::{Progress, check_all, open_inputs};
 use crate::plan::Plan;
 use crate::reason::Reason;
 use crate::report::{Counts, DestinationReport, InputReport, JobsReport, Report, RunInfo, write_rejects};
-use crate::rules::{Dictionaries, Reject};
-use crate::{billing, warnings};
+use crate::rules::Dictionaries;
+use crate::warnings::Warnings;
 
 /// How to run.
 #[derive(Debug, Clone)]
@@ -34,7 +34,13 @@ pub struct Options {
     pub redact_secrets: bool,
     /// Validate only: write report.json, run.json and rejects.csv.
     pub dry_run: bool,
+    /// Memory, in bytes, that spooled records may take before they go to disk (beside DIR).
+    /// The outputs are the same at any budget.
+    pub memory_budget: u64,
 }
+
+/// The default memory budget: 512 MiB.
+pub const DEFAULT_MEMORY_BUDGET: u64 = 512 << 20;
 
 impl Default for Options {
     fn default() -> Options {
@@ -44,6 +50,7 @@ impl Default for Options {
             force: false,
             redact_secrets: false,
             dry_run: false,
+            memory_budget: DEFAULT_MEMORY_BUDGET,
         }
     }
 }
@@ -91,76 +98,110 @@ pub fn run(plan_path: &Path, out_dir: &Path, options: &Options, progress: &dyn P
             phase = Instant::now();
         };
 
-        let dictionaries = Dictionaries::default();
-        let batches = check_all(&plan, inventories, &dictionaries, threads, progress)?;
-        let candidates = Candidates::new(batches, dictionaries);
-        lap("read_and_check", &mut seconds);
-        crate::output::checkpoint()?;
-        let settled = settle(&plan, &candidates);
-        let jobs = jobs::cut(&plan, &candidates, &settled.accepted);
-        let destinations = grants::by_destination(&plan, &candidates, &settled.accepted);
-        lap("global_rules_and_jobs", &mut seconds);
-
-        let stage1 = candidates.batches().iter().flat_map(|batch| batch.rejects.iter());
-        let rejects = merge_by_seq(stage1, settled.rejects.iter());
         let mut out = OutputDir::create(out_dir, options.force)?;
-        write_rejects(&mut out, &plan, &rejects)?;
-        if !options.dry_run {
-            grants::write(&mut out, &plan, &candidates, &jobs, &destinations, options.format, options.redact_secrets)?;
-            write_jobs(&mut out, &plan, &candidates, &jobs)?;
-            billing::write(&mut out, &plan, &candidates, &settled.accepted, options.format)?;
-        }
-
-        let mut inputs: Vec<InputReport> = plan
+        let scratch = out.scratch()?;
+        let expected: u64 = plan
             .inputs
             .iter()
             .zip(&bytes)
             .zip(&formats)
-            .map(|((input, &bytes), format)| InputReport {
+            .map(|((input, &bytes), &format)| match format {
+                "parquet" => devdist_formats::parquet_row_count(&input.path).unwrap_or(0).saturating_mul(160),
+                _ => bytes,
+            })
+            .sum();
+        let budget = Budget::new(options.memory_budget, expected, threads);
+        let dictionaries = Dictionaries::default();
+        let mut gather = Gather::new(&plan, &scratch, budget);
+        check_all(&plan, inventories, &dictionaries, threads, progress, &mut |batch| gather.add(batch))?;
+        lap("read_and_check", &mut seconds);
+        crate::output::checkpoint()?;
+        let settled = settle(&plan, gather, dictionaries, &scratch)?;
+        let interned = &settled.interned;
+        let jobs = jobs::cut(&plan, interned, &settled.groups);
+        let slots = Slots::new(&plan, interned);
+        let products = slots.products(&plan, interned, &settled.groups);
+        lap("global_rules_and_jobs", &mut seconds);
+
+        let (rejected_per_file, rejected_per_reason) =
+            write_rejects(&mut out, &plan, &settled.rejects, budget.read_buffer)?;
+        let mut warnings = Warnings::default();
+        if options.dry_run {
+            settled.for_each_accepted(&plan, |device| {
+                warnings.add(&plan, &settled, device);
+                Ok(())
+            })?;
+        } else {
+            let mut manifests = Manifests::create(&out, &plan, &slots, options.format, options.redact_secrets)?;
+            let mut reassignments = Reassignments::create(&out, options.format)?;
+            let mut requests = Requests::default();
+            let mut job_files = Vec::new();
+            settled.for_each_accepted(&plan, |device| {
+                warnings.add(&plan, &settled, device);
+                let group = (device.product, device.source, device.destination);
+                let (job, request) = requests.add(&plan, &jobs, group, device.device_name);
+                let job = &jobs.jobs[job];
+                if let Some(json) = request {
+                    let path = format!("jobs/{}.json", job.id);
+                    let sha256 = out.write_raw(&path, &json)?;
+                    job_files.push((path, Written { rows: job.devices, sha256 }));
+                }
+                manifests.add(&out, interned, device, job)?;
+                reassignments.add(&out, &plan, interned, device)
+            })?;
+            manifests.finish(&mut out)?;
+            reassignments.finish(&mut out, &plan, interned)?;
+            write_products(&mut out, &plan, &slots, &products, options.format)?;
+            for (path, written) in job_files {
+                out.add(&path, written);
+            }
+            write_jobs_csv(&mut out, &plan, &jobs)?;
+        }
+
+        let inputs: Vec<InputReport> = plan
+            .inputs
+            .iter()
+            .enumerate()
+            .map(|(i, input)| InputReport {
                 path: input.name.clone(),
-                format: format.to_string(),
-                bytes,
-                records: 0,
-                accepted: 0,
-                rejected: 0,
+                format: formats[i].to_string(),
+                bytes: bytes[i],
+                records: settled.files[i].records,
+                accepted: settled.accepted_per_file[i],
+                rejected: rejected_per_file[i],
             })
             .collect();
         let mut runtime: BTreeMap<String, u64> = BTreeMap::new();
-        for batch in candidates.batches() {
-            inputs[batch.file as usize].records += batch.records;
-        }
-        for batch in candidates.batches() {
-            for (name, cells) in runtime_names[batch.file as usize].iter().zip(&batch.runtime_cells) {
+        for (names, file) in runtime_names.iter().zip(&settled.files) {
+            for (name, cells) in names.iter().zip(&file.runtime_cells) {
                 *runtime.entry(name.clone()).or_default() += cells;
             }
         }
-        for &at in &settled.accepted {
-            inputs[candidates.get(at).file as usize].accepted += 1;
-        }
-        let mut by_code: BTreeMap<String, u64> = Reason::ALL.iter().map(|r| (r.code().to_string(), 0)).collect();
-        for reject in &rejects {
-            inputs[reject.file as usize].rejected += 1;
-            *by_code.entry(reject.reason.code().to_string()).or_default() += 1;
-        }
         let counts = Counts {
             read: inputs.iter().map(|i| i.records).sum(),
-            accepted: settled.accepted.len() as u64,
-            rejected: rejects.len() as u64,
-            rejected_by_code: by_code,
+            accepted: settled.accepted(),
+            rejected: rejected_per_reason.iter().sum(),
+            rejected_by_code: Reason::ALL
+                .iter()
+                .map(|r| (r.code().to_string(), rejected_per_reason[*r as usize]))
+                .collect(),
         };
         prove_accounting(&inputs, &counts)?;
 
-        let destinations = destinations
+        let destinations = slots
+            .slots
             .iter()
-            .map(|((uid, target), devices)| {
-                let instance = plan.catalog.get(*target);
+            .zip(&products)
+            .map(|(&(uid, target), products)| {
+                let instance = plan.catalog.get(target);
+                let distinct: BTreeSet<&str> = products.keys().map(|(product_key, _)| *product_key).collect();
                 DestinationReport {
                     uid: uid.to_string(),
                     instance: instance.id.clone(),
                     region: instance.region.clone(),
-                    devices: devices.len() as u64,
-                    products: grants::product_count(&candidates, devices),
-                    quota_headroom_after: settled.headroom[*target as usize],
+                    devices: products.values().sum(),
+                    products: distinct.len() as u64,
+                    quota_headroom_after: settled.headroom[target as usize],
                 }
             })
             .collect();
@@ -169,10 +210,7 @@ pub fn run(plan_path: &Path, out_dir: &Path, options: &Options, progress: &dyn P
             mode: if options.dry_run { "validate" } else { "plan" }.to_string(),
             account: plan.account.clone(),
             inputs,
-            warnings: warnings::count(&plan, &candidates, &settled.accepted)
-                .into_iter()
-                .map(|(warning, n)| (warning.code().to_string(), n))
-                .collect(),
+            warnings: warnings.counts().into_iter().map(|(warning, n)| (warning.code().to_string(), n)).collect(),
             runtime_columns_left_out: runtime,
             destinations,
             jobs: JobsReport {
@@ -184,6 +222,8 @@ pub fn run(plan_path: &Path, out_dir: &Path, options: &Options, progress: &dyn P
             counts,
             outputs: out.files(),
         };
+        drop(settled);
+        drop(scratch);
         let json = serde_json::to_vec_pretty(&report).expect("a report serialises");
         let report_sha256 = out.write_raw("report.json", &[json.as_slice(), b"\n"].concat())?;
         lap("write", &mut seconds);
@@ -209,12 +249,6 @@ pub fn run(plan_path: &Path, out_dir: &Path, options: &Options, progress: &dyn P
     })
 }
 
-fn merge_by_seq<'a>(a: impl Iterator<Item = &'a Reject>, b: impl Iterator<Item = &'a Reject>) -> Vec<&'a Reject> {
-    let mut all: Vec<&Reject> = a.chain(b).collect();
-    all.sort_by_key(|reject| reject.seq);
-    all
-}
-
 fn prove_accounting(inputs: &[InputReport], counts: &Counts) -> Result<(), Error> {
     for input in inputs {
         if input.records != input.accepted + input.rejected {
@@ -233,7 +267,7 @@ fn prove_accounting(inputs: &[InputReport], counts: &Counts) -> Result<(), Error
     Ok(())
 }
 
-fn write_jobs(out: &mut OutputDir, plan: &Plan, candidates: &Candidates, jobs: &Jobs) -> Result<(), Error> {
+fn write_jobs_csv(out: &mut OutputDir, plan: &Plan, jobs: &Jobs) -> Result<(), Error> {
     use devdist_formats::Value;
     let path = "jobs/jobs.csv";
     let columns = [
@@ -263,27 +297,11 @@ fn write_jobs(out: &mut OutputDir, plan: &Plan, candidates: &Candidates, jobs: &
             Value::Str(job.strategy.name()),
             Value::Str(&targets),
             Value::Str(&job.target_uid),
-            Value::Int(job.devices.len() as u64),
+            Value::Int(job.devices),
         ];
         table.write_row(&row).map_err(fail)?;
     }
     let written = table.finish().map_err(fail)?;
     out.add(path, written);
-    // One small file per job: serialised and created in parallel, listed in job order.
-    let requests: Vec<Result<(String, Written), Error>> = jobs
-        .jobs
-        .par_iter()
-        .map(|job| {
-            let mut json = serde_json::to_vec_pretty(&job.request(plan, candidates)).expect("a job request serialises");
-            json.push(b'\n');
-            let path = format!("jobs/{}.json", job.id);
-            let sha256 = out.write_raw(&path, &json)?;
-            Ok((path, Written { rows: job.devices.len() as u64, sha256 }))
-        })
-        .collect();
-    for request in requests {
-        let (path, written) = request?;
-        out.add(&path, written);
-    }
     Ok(())
 }

@@ -45,6 +45,11 @@ struct RunArgs {
     /// Replace DIR if it exists.
     #[arg(long)]
     force: bool,
+    /// Memory for records held between passes, in MiB; beyond it they go to a scratch
+    /// folder beside DIR. Outputs are the same at any budget.
+    #[arg(long, value_name = "MIB", default_value_t = devdist_engine::DEFAULT_MEMORY_BUDGET >> 20,
+          value_parser = clap::value_parser!(u64).range(1..=1 << 30))]
+    memory_budget: u64,
     /// No progress bar and no summary.
     #[arg(long, short)]
     quiet: bool,
@@ -52,7 +57,7 @@ struct RunArgs {
 
 impl RunArgs {
     fn options(&self) -> Options {
-        let mut options = Options { force: self.force, ..Options::default() };
+        let mut options = Options { force: self.force, memory_budget: self.memory_budget << 20, ..Options::default() };
         if let Some(threads) = self.threads {
             options.threads = usize::from(threads);
         }

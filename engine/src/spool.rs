@@ -1,0 +1,259 @@
+//! Spools: append-only logs of length-prefixed records that stay in memory up to a limit and
+//! continue in a file of a scratch folder beyond it. They are the one mechanism that bounds
+//! devdist's memory: whatever must outlive a batch — candidates, sorted runs, rejects — is
+//! spooled, and read back in order.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufReader, Read, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::error::Error;
+
+/// A folder for spool files (0700; spool files are 0600, as they may hold secrets). It lives
+/// inside the output folder's staging area, so every way a run ends removes it.
+#[derive(Debug)]
+pub struct Scratch {
+    dir: PathBuf,
+    next: AtomicU64,
+}
+
+impl Scratch {
+    /// Creates the folder `dir`.
+    pub fn create(dir: PathBuf) -> Result<Scratch, Error> {
+        fs::DirBuilder::new().mode(0o700).create(&dir).map_err(|err| Error::output(&dir, err))?;
+        Ok(Scratch { dir, next: AtomicU64::new(0) })
+    }
+
+    /// The folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// A new, empty spool that keeps up to `memory` bytes in memory.
+    pub fn spool(&self, memory: usize) -> Spool {
+        let path = self.dir.join(format!("spool-{}", self.next.fetch_add(1, Ordering::Relaxed)));
+        Spool { memory: Vec::new(), limit: memory, file: None, path, records: 0 }
+    }
+}
+
+/// An append-only log of records.
+#[derive(Debug)]
+pub struct Spool {
+    memory: Vec<u8>,
+    limit: usize,
+    file: Option<File>,
+    path: PathBuf,
+    records: u64,
+}
+
+impl Spool {
+    /// Appends one record.
+    pub fn push(&mut self, record: &[u8]) -> Result<(), Error> {
+        self.memory.extend_from_slice(&(record.len() as u32).to_le_bytes());
+        self.memory.extend_from_slice(record);
+        self.records += 1;
+        if self.memory.len() > self.limit { self.spill() } else { Ok(()) }
+    }
+
+    /// Records pushed so far.
+    pub fn records(&self) -> u64 {
+        self.records
+    }
+
+    fn spill(&mut self) -> Result<(), Error> {
+        crate::output::checkpoint()?;
+        let fail = |err| Error::output(&self.path, err);
+        if self.file.is_none() {
+            let file = OpenOptions::new().append(true).create_new(true).mode(0o600).open(&self.path).map_err(fail)?;
+            self.file = Some(file);
+        }
+        let file = self.file.as_mut().expect("opened above");
+        file.write_all(&self.memory).map_err(|err| Error::output(&self.path, err))?;
+        self.memory.clear();
+        Ok(())
+    }
+
+    /// Every record, in one buffer of length-prefixed records (see [`Records`]).
+    pub fn into_bytes(mut self) -> Result<Vec<u8>, Error> {
+        let Some(file) = self.file.take() else { return Ok(std::mem::take(&mut self.memory)) };
+        let mut bytes = Vec::new();
+        let mut reader = File::open(&self.path).map_err(|err| Error::output(&self.path, err))?;
+        drop(file);
+        reader.read_to_end(&mut bytes).map_err(|err| Error::output(&self.path, err))?;
+        bytes.extend_from_slice(&self.memory);
+        Ok(bytes)
+    }
+
+    /// Reads the records back in order, with a read buffer of `buffer` bytes.
+    pub fn reader(&self, buffer: usize) -> Result<SpoolReader<'_>, Error> {
+        let file = match self.file {
+            None => None,
+            Some(_) => {
+                let file = File::open(&self.path).map_err(|err| Error::output(&self.path, err))?;
+                Some(BufReader::with_capacity(buffer, file))
+            }
+        };
+        Ok(SpoolReader { file, memory: &self.memory, at: 0, start: None, path: &self.path, record: Vec::new() })
+    }
+}
+
+impl Drop for Spool {
+    fn drop(&mut self) {
+        if self.file.take().is_some() {
+            let _ = fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Reads a spool's records in order: first those in its file, then those still in memory.
+#[derive(Debug)]
+pub struct SpoolReader<'a> {
+    file: Option<BufReader<File>>,
+    memory: &'a [u8],
+    /// Where the unread records in `memory` start.
+    at: usize,
+    /// The current record: in `record` when read from the file, else `memory[start..at]`.
+    start: Option<usize>,
+    path: &'a Path,
+    record: Vec<u8>,
+}
+
+impl SpoolReader<'_> {
+    /// Moves to the next record; false at the end.
+    pub fn advance(&mut self) -> Result<bool, Error> {
+        if let Some(file) = &mut self.file {
+            let mut len = [0u8; 4];
+            match file.read_exact(&mut len) {
+                Ok(()) => {
+                    self.record.resize(u32::from_le_bytes(len) as usize, 0);
+                    file.read_exact(&mut self.record).map_err(|err| Error::output(self.path, err))?;
+                    self.start = None;
+                    return Ok(true);
+                }
+                Err(err) if err.kind() == io::ErrorKind::UnexpectedEof => self.file = None,
+                Err(err) => return Err(Error::output(self.path, err)),
+            }
+        }
+        let Some(len) = self.memory.get(self.at..self.at + 4) else {
+            self.start = None;
+            return Ok(false);
+        };
+        let len = u32::from_le_bytes(len.try_into().expect("four bytes")) as usize;
+        self.start = Some(self.at + 4);
+        self.at += 4 + len;
+        Ok(true)
+    }
+
+    /// The record [`SpoolReader::advance`] moved to.
+    pub fn current(&self) -> &[u8] {
+        match self.start {
+            Some(start) => &self.memory[start..self.at],
+            None => &self.record,
+        }
+    }
+}
+
+/// Iterates the length-prefixed records of a buffer.
+#[derive(Debug, Clone)]
+pub struct Records<'a> {
+    /// What is left.
+    pub bytes: &'a [u8],
+}
+
+impl<'a> Iterator for Records<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let (len, rest) = self.bytes.split_first_chunk::<4>()?;
+        let (record, rest) = rest.split_at(u32::from_le_bytes(*len) as usize);
+        self.bytes = rest;
+        Some(record)
+    }
+}
+
+/// Merges spools whose records are each sorted by `key`, calling `each` on every record in
+/// key order (ties go to the earlier spool).
+pub fn merge<K: Ord>(
+    mut readers: Vec<SpoolReader>,
+    key: impl Fn(&[u8]) -> K,
+    mut each: impl FnMut(&[u8]) -> Result<(), Error>,
+) -> Result<(), Error> {
+    let mut heap = BinaryHeap::with_capacity(readers.len());
+    for (at, reader) in readers.iter_mut().enumerate() {
+        if reader.advance()? {
+            heap.push(Reverse((key(reader.current()), at)));
+        }
+    }
+    while let Some(Reverse((_, at))) = heap.pop() {
+        let reader = &mut readers[at];
+        each(reader.current())?;
+        if reader.advance()? {
+            heap.push(Reverse((key(reader.current()), at)));
+        }
+    }
+    Ok(())
+}
+
+/// Appends fixed-width numbers and length-prefixed text to a record.
+#[derive(Debug)]
+pub struct Encoder<'a>(pub &'a mut Vec<u8>);
+
+impl Encoder<'_> {
+    /// A byte.
+    pub fn u8(&mut self, n: u8) -> &mut Self {
+        self.0.push(n);
+        self
+    }
+    /// A 32-bit number.
+    pub fn u32(&mut self, n: u32) -> &mut Self {
+        self.0.extend_from_slice(&n.to_le_bytes());
+        self
+    }
+    /// A 64-bit number.
+    pub fn u64(&mut self, n: u64) -> &mut Self {
+        self.0.extend_from_slice(&n.to_le_bytes());
+        self
+    }
+    /// Text, length first.
+    pub fn str(&mut self, text: &str) -> &mut Self {
+        self.u32(text.len() as u32);
+        self.0.extend_from_slice(text.as_bytes());
+        self
+    }
+}
+
+/// Reads what an [`Encoder`] wrote, in the same order. Spools are written and read by the
+/// same run, so a short or malformed record is a bug, and panics.
+#[derive(Debug)]
+pub struct Decoder<'a>(pub &'a [u8]);
+
+impl<'a> Decoder<'a> {
+    fn take<const N: usize>(&mut self) -> [u8; N] {
+        let (head, rest) = self.0.split_first_chunk::<N>().expect("a spooled record is complete");
+        self.0 = rest;
+        *head
+    }
+    /// A byte.
+    pub fn u8(&mut self) -> u8 {
+        self.take::<1>()[0]
+    }
+    /// A 32-bit number.
+    pub fn u32(&mut self) -> u32 {
+        u32::from_le_bytes(self.take())
+    }
+    /// A 64-bit number.
+    pub fn u64(&mut self) -> u64 {
+        u64::from_le_bytes(self.take())
+    }
+    /// Text.
+    pub fn str(&mut self) -> &'a str {
+        let len = self.u32() as usize;
+        let (text, rest) = self.0.split_at(len);
+        self.0 = rest;
+        std::str::from_utf8(text).expect("spooled text was a str")
+    }
+}
