@@ -191,7 +191,7 @@ impl Budget {
     pub fn new(bytes: u64, expected: u64, threads: usize) -> Budget {
         let per_bucket = (bytes / (4 * threads.max(1) as u64)).max(1);
         let buckets = expected.div_ceil(per_bucket).clamp(threads.max(1) as u64, 1024) as usize;
-        let spool_memory = ((bytes / 2) / (buckets as u64 + 1)).max(4096) as usize;
+        let spool_memory = ((bytes / 2) / (buckets as u64 + 1)) as usize;
         let read_buffer = ((bytes / 8) / (buckets as u64 + 1)).clamp(4096, 1 << 18) as usize;
         Budget { buckets, spool_memory, read_buffer }
     }
@@ -305,16 +305,6 @@ impl Gather {
             self.buckets[bucket as usize].push(&self.scratch)?;
         }
         Ok(())
-    }
-
-    /// Records read so far.
-    pub fn records(&self) -> u64 {
-        self.records
-    }
-
-    /// Counts per input file.
-    pub fn files(&self) -> &[FileCounts] {
-        &self.files
     }
 }
 

@@ -156,4 +156,8 @@ pub struct RunInfo {
     pub megabytes_per_second: f64,
     /// SHA-256 of report.json, so `devdist verify` notices an edited report.
     pub report_sha256: String,
+    /// The memory budget, in bytes.
+    pub memory_budget: u64,
+    /// Bytes of spooled records that went to the scratch folder beyond the budget.
+    pub spilled_bytes: u64,
 }

@@ -223,6 +223,7 @@ pub fn run(plan_path: &Path, out_dir: &Path, options: &Options, progress: &dyn P
             outputs: out.files(),
         };
         drop(settled);
+        let spilled_bytes = scratch.spilled();
         drop(scratch);
         let json = serde_json::to_vec_pretty(&report).expect("a report serialises");
         let report_sha256 = out.write_raw("report.json", &[json.as_slice(), b"\n"].concat())?;
@@ -241,6 +242,8 @@ pub fn run(plan_path: &Path, out_dir: &Path, options: &Options, progress: &dyn P
             records_per_second: report.counts.read as f64 / total.max(1e-9),
             megabytes_per_second: input_bytes as f64 / 1e6 / total.max(1e-9),
             report_sha256,
+            memory_budget: options.memory_budget,
+            spilled_bytes,
         };
         let json = serde_json::to_vec_pretty(&run).expect("run info serialises");
         out.write_raw("run.json", &[json.as_slice(), b"\n"].concat())?;

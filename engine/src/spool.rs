@@ -9,6 +9,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufReader, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::Error;
@@ -19,24 +20,25 @@ use crate::error::Error;
 pub struct Scratch {
     dir: PathBuf,
     next: AtomicU64,
+    spilled: Arc<AtomicU64>,
 }
 
 impl Scratch {
     /// Creates the folder `dir`.
     pub fn create(dir: PathBuf) -> Result<Scratch, Error> {
         fs::DirBuilder::new().mode(0o700).create(&dir).map_err(|err| Error::output(&dir, err))?;
-        Ok(Scratch { dir, next: AtomicU64::new(0) })
+        Ok(Scratch { dir, next: AtomicU64::new(0), spilled: Arc::default() })
     }
 
-    /// The folder.
-    pub fn dir(&self) -> &Path {
-        &self.dir
+    /// Bytes written to spool files so far.
+    pub fn spilled(&self) -> u64 {
+        self.spilled.load(Ordering::Relaxed)
     }
 
     /// A new, empty spool that keeps up to `memory` bytes in memory.
     pub fn spool(&self, memory: usize) -> Spool {
         let path = self.dir.join(format!("spool-{}", self.next.fetch_add(1, Ordering::Relaxed)));
-        Spool { memory: Vec::new(), limit: memory, file: None, path, records: 0 }
+        Spool { memory: Vec::new(), limit: memory, file: None, path, spilled: Arc::clone(&self.spilled) }
     }
 }
 
@@ -47,7 +49,7 @@ pub struct Spool {
     limit: usize,
     file: Option<File>,
     path: PathBuf,
-    records: u64,
+    spilled: Arc<AtomicU64>,
 }
 
 impl Spool {
@@ -55,13 +57,7 @@ impl Spool {
     pub fn push(&mut self, record: &[u8]) -> Result<(), Error> {
         self.memory.extend_from_slice(&(record.len() as u32).to_le_bytes());
         self.memory.extend_from_slice(record);
-        self.records += 1;
         if self.memory.len() > self.limit { self.spill() } else { Ok(()) }
-    }
-
-    /// Records pushed so far.
-    pub fn records(&self) -> u64 {
-        self.records
     }
 
     fn spill(&mut self) -> Result<(), Error> {
@@ -73,6 +69,7 @@ impl Spool {
         }
         let file = self.file.as_mut().expect("opened above");
         file.write_all(&self.memory).map_err(|err| Error::output(&self.path, err))?;
+        self.spilled.fetch_add(self.memory.len() as u64, Ordering::Relaxed);
         self.memory.clear();
         Ok(())
     }

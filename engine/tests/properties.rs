@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::Path;
 
-use devdist_engine::{GenerateOptions, NoProgress, Options, generate, run};
+use devdist_engine::{DEFAULT_MEMORY_BUDGET, GenerateOptions, NoProgress, Options, generate, run};
 use proptest::prelude::*;
 
 /// Every file below `dir` but run.json, relative path → bytes.
@@ -51,23 +51,29 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 6, ..ProptestConfig::default() })]
 
     #[test]
-    fn thread_count_does_not_change_a_byte(
+    fn thread_count_and_memory_budget_do_not_change_a_byte(
         devices in 200u64..3000,
         seed in any::<u64>(),
         bad_rate in 0.0f64..0.3,
         more_threads in 3usize..=16,
+        some_budget in 1u64..(1 << 20),
     ) {
         let dir = tempfile::tempdir().unwrap();
         let options_in = GenerateOptions { devices, seed, bad_rate, signed_rate: 0.5 };
         let generated = generate(&options_in, &dir.path().join("inv")).unwrap();
         let mut runs = Vec::new();
-        for (run_number, threads) in [1, 2, 8, more_threads].into_iter().enumerate() {
+        // (threads, memory budget in bytes): the default, a budget so tiny that every record
+        // goes through a spool file, a small one that spills part, and a random mix.
+        let settings = [(1, DEFAULT_MEMORY_BUDGET), (2, 1), (8, 64 << 10), (more_threads, some_budget)];
+        for (run_number, (threads, memory_budget)) in settings.into_iter().enumerate() {
             let out = dir.path().join(format!("out{run_number}"));
-            run(&generated.plan, &out, &options(threads), &NoProgress).unwrap();
-            runs.push((threads, outputs(&out)));
+            let outcome = run(&generated.plan, &out, &Options { memory_budget, ..options(threads) }, &NoProgress).unwrap();
+            runs.push((threads, memory_budget, outcome.run.spilled_bytes, outputs(&out)));
         }
-        for (threads, files) in &runs[1..] {
-            prop_assert!(*files == runs[0].1, "1 and {} threads differ", threads);
+        prop_assert_eq!(runs[0].2, 0, "the default budget holds a small inventory in memory");
+        prop_assert!(runs[1].2 > 0, "a one-byte budget spills");
+        for (threads, budget, _, files) in &runs[1..] {
+            prop_assert!(*files == runs[0].3, "1 thread with the default budget and {} threads with {} bytes differ", threads, budget);
         }
     }
 
