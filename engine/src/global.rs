@@ -72,6 +72,9 @@ impl Interned {
     }
 }
 
+/// Where the device name starts in a spooled device: after seq, four ids, line and flags.
+const NAME_AT: usize = 8 + 4 * 4 + 8 + 1;
+
 /// A stage-1 survivor as spooled: ids for the shared values, text for the rest.
 #[derive(Debug, Clone, Copy)]
 pub struct Stored<'a> {
@@ -112,6 +115,15 @@ impl<'a> Stored<'a> {
             .str(self.gateway);
     }
 
+    /// The sort key of a spooled device: (product id, device name, input position), read
+    /// without decoding the rest.
+    fn key(bytes: &[u8]) -> (u32, Name, u64) {
+        let mut d = Decoder(bytes);
+        let (seq, product) = (d.u64(), d.u32());
+        let mut d = Decoder(&bytes[NAME_AT..]);
+        (product, Name::from_bytes(d.bytes()), seq)
+    }
+
     fn decode(bytes: &'a [u8]) -> Stored<'a> {
         let mut d = Decoder(bytes);
         let (seq, product, destination, billed, source) = (d.u64(), d.u32(), d.u32(), d.u32(), d.u32());
@@ -128,6 +140,11 @@ impl<'a> Stored<'a> {
             secret: d.str(),
             gateway: d.str(),
         }
+    }
+
+    /// The device of a run record (past its stage-2 verdict).
+    pub fn from_run(record: &'a [u8]) -> Stored<'a> {
+        Stored::decode(&record[VERDICT_BYTES..])
     }
 
     /// Where the device is billed now, when it is not at its source.
@@ -431,8 +448,8 @@ fn sort_bucket(
     let bytes = bucket.into_bytes()?;
     let mut keyed: Vec<(u32, Name, u64, &[u8])> = Records { bytes: &bytes }
         .map(|record| {
-            let stored = Stored::decode(record);
-            (interned.product_rank(stored.product), Name::new(stored.device_name), stored.seq, record)
+            let (product, name, seq) = Stored::key(record);
+            (interned.product_rank(product), name, seq, record)
         })
         .collect();
     keyed.sort_unstable_by_key(|&(rank, name, seq, _)| (rank, name, seq));
@@ -466,7 +483,7 @@ fn sort_bucket(
     let mut scratch = Vec::new();
     for (&(_, _, seq, record), verdict) in keyed.iter().zip(&mut verdicts) {
         if *verdict == Verdict::Alive {
-            let product = Stored::decode(record).product;
+            let (product, _, _) = Stored::key(record);
             if let Some(Some(marker)) = blocked.get(product as usize) {
                 *verdict = Verdict::Blocked { marker: *marker };
             }
@@ -633,23 +650,24 @@ fn count_run(
 }
 
 impl Settled {
-    /// Calls `each` on every accepted device in (product key, device name) order.
+    /// Calls `each` on every accepted device in (product key, device name) order, with its
+    /// run record (see [`Stored::from_run`]).
     pub fn for_each_accepted(
         &self,
         plan: &Plan,
-        mut each: impl FnMut(&Stored) -> Result<(), Error>,
+        mut each: impl FnMut(&[u8], &Stored) -> Result<(), Error>,
     ) -> Result<(), Error> {
         let readers = self.runs.iter().map(|run| run.reader(self.read_buffer)).collect::<Result<Vec<_>, _>>()?;
         crate::spool::merge(
             readers,
             |record| {
-                let (_, device) = Verdict::decode(record);
-                (self.interned.product_rank(device.product), Name::new(device.device_name), device.seq)
+                let (product, name, seq) = Stored::key(&record[VERDICT_BYTES..]);
+                (self.interned.product_rank(product), name, seq)
             },
             |record| {
                 let (verdict, device) = Verdict::decode(record);
                 if verdict == Verdict::Alive && over_quota(plan, &self.interned, &self.full_from, &device).is_none() {
-                    each(&device)?;
+                    each(record, &device)?;
                 }
                 Ok(())
             },

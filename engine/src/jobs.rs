@@ -108,26 +108,23 @@ pub fn cut(plan: &Plan, interned: &Interned, groups: &HashMap<Group, u64>) -> Jo
 /// name) order, and hands back each request once its last device has passed.
 #[derive(Debug, Default)]
 pub struct Requests {
-    /// Per group: devices seen so far, and the names of its current job.
-    open: HashMap<Group, (u64, Vec<String>)>,
+    /// Names so far of each job not yet complete, by job index.
+    open: HashMap<usize, Vec<String>>,
 }
 
 impl Requests {
-    /// Notes the next device of `group`; returns its job and, when that job is now complete,
-    /// the job's request as JSON.
-    pub fn add(&mut self, plan: &Plan, jobs: &Jobs, group: Group, device_name: &str) -> (usize, Option<Vec<u8>>) {
-        let (seen, names) = self.open.entry(group).or_default();
-        let index = jobs.job_of(group, *seen);
-        *seen += 1;
+    /// Notes the next device of `job` (number `index`); returns the job's request as JSON
+    /// when this was its last device.
+    pub fn add(&mut self, plan: &Plan, job: &Job, index: usize, device_name: &str) -> Option<Vec<u8>> {
+        let names = self.open.entry(index).or_default();
         names.push(device_name.to_string());
-        let job = &jobs.jobs[index];
         if names.len() as u64 != job.devices {
-            return (index, None);
+            return None;
         }
-        let mut json = serde_json::to_vec_pretty(&job.request(plan, names)).expect("a job request serialises");
+        let names = self.open.remove(&index).expect("present");
+        let mut json = serde_json::to_vec_pretty(&job.request(plan, &names)).expect("a job request serialises");
         json.push(b'\n');
-        names.clear();
-        (index, Some(json))
+        Some(json)
     }
 }
 

@@ -20,6 +20,7 @@
 
 mod billing;
 mod catalog;
+mod emit;
 mod error;
 mod global;
 mod grants;

@@ -40,8 +40,13 @@ pub struct Name([u8; 32]);
 impl Name {
     /// Stores `name`, which must be at most 32 bytes.
     pub fn new(name: &str) -> Name {
+        Name::from_bytes(name.as_bytes())
+    }
+
+    /// Stores the bytes of a name, at most 32.
+    pub fn from_bytes(name: &[u8]) -> Name {
         let mut bytes = [0u8; 32];
-        bytes[..name.len()].copy_from_slice(name.as_bytes());
+        bytes[..name.len()].copy_from_slice(name);
         Name(bytes)
     }
 

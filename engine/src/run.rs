@@ -6,20 +6,19 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use devdist_formats::{Format, Written};
+use devdist_formats::Format;
 
-use crate::billing::Reassignments;
+use crate::emit::{Outputs, write_accepted};
 use crate::error::Error;
 use crate::global::{Budget, Gather, settle};
-use crate::grants::{Manifests, Slots, write_products};
-use crate::jobs::{self, Jobs, Requests};
+use crate::grants::{Slots, write_products};
+use crate::jobs::{self, Jobs};
 use crate::output::OutputDir;
 use crate::pipeline::{Progress, check_all, open_inputs};
 use crate::plan::Plan;
 use crate::reason::Reason;
 use crate::report::{Counts, DestinationReport, InputReport, JobsReport, Report, RunInfo, write_rejects};
 use crate::rules::Dictionaries;
-use crate::warnings::Warnings;
 
 /// How to run.
 #[derive(Debug, Clone)]
@@ -125,36 +124,11 @@ pub fn run(plan_path: &Path, out_dir: &Path, options: &Options, progress: &dyn P
 
         let (rejected_per_file, rejected_per_reason) =
             write_rejects(&mut out, &plan, &settled.rejects, budget.read_buffer)?;
-        let mut warnings = Warnings::default();
-        if options.dry_run {
-            settled.for_each_accepted(&plan, |device| {
-                warnings.add(&plan, &settled, device);
-                Ok(())
-            })?;
-        } else {
-            let mut manifests = Manifests::create(&out, &plan, &slots, options.format, options.redact_secrets)?;
-            let mut reassignments = Reassignments::create(&out, options.format)?;
-            let mut requests = Requests::default();
-            let mut job_files = Vec::new();
-            settled.for_each_accepted(&plan, |device| {
-                warnings.add(&plan, &settled, device);
-                let group = (device.product, device.source, device.destination);
-                let (job, request) = requests.add(&plan, &jobs, group, device.device_name);
-                let job = &jobs.jobs[job];
-                if let Some(json) = request {
-                    let path = format!("jobs/{}.json", job.id);
-                    let sha256 = out.write_raw(&path, &json)?;
-                    job_files.push((path, Written { rows: job.devices, sha256 }));
-                }
-                manifests.add(&out, interned, device, job)?;
-                reassignments.add(&out, &plan, interned, device)
-            })?;
-            manifests.finish(&mut out)?;
-            reassignments.finish(&mut out, &plan, interned)?;
+        let outputs =
+            Outputs { format: options.format, redact_secrets: options.redact_secrets, dry_run: options.dry_run };
+        let warnings = write_accepted(&mut out, &plan, &settled, &jobs, &slots, outputs)?;
+        if !options.dry_run {
             write_products(&mut out, &plan, &slots, &products, options.format)?;
-            for (path, written) in job_files {
-                out.add(&path, written);
-            }
             write_jobs_csv(&mut out, &plan, &jobs)?;
         }
 

@@ -246,11 +246,15 @@ impl<'a> Decoder<'a> {
     pub fn u64(&mut self) -> u64 {
         u64::from_le_bytes(self.take())
     }
-    /// Text.
-    pub fn str(&mut self) -> &'a str {
+    /// Text, as bytes.
+    pub fn bytes(&mut self) -> &'a [u8] {
         let len = self.u32() as usize;
         let (text, rest) = self.0.split_at(len);
         self.0 = rest;
-        std::str::from_utf8(text).expect("spooled text was a str")
+        text
+    }
+    /// Text.
+    pub fn str(&mut self) -> &'a str {
+        std::str::from_utf8(self.bytes()).expect("spooled text was a str")
     }
 }
