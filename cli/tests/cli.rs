@@ -456,3 +456,71 @@ fn rejected_records_are_positioned_in_rejects_csv() {
          devices.csv,3,4,,,malformed_record,\"expected 4 fields as in the header, found 2\"\n"
     );
 }
+
+/// `generate --devices 20000 --seed 7 --format F --out DIR`, which must succeed.
+fn generate_seed_7(format: &str, dir: &Path) {
+    let args = ["generate", "--devices", "20000", "--seed", "7", "--format", format, "--out", dir.to_str().unwrap()];
+    let output = devdist(&args);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+}
+
+/// [`generate_seed_7`] then `plan`: the generated folder and the plan's output folder.
+fn generate_and_plan(dir: &Path, format: &str) -> (PathBuf, PathBuf) {
+    let (input, out) = (dir.join(format!("{format}-in")), dir.join(format!("{format}-out")));
+    generate_seed_7(format, &input);
+    let output =
+        devdist(&["plan", input.join("plan.toml").to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    (input, out)
+}
+
+#[test]
+fn generated_csv_and_parquet_plan_to_the_same_distribution() {
+    let dir = tempfile::tempdir().unwrap();
+    let (csv_in, csv_out) = generate_and_plan(dir.path(), "csv");
+    let (parquet_in, parquet_out) = generate_and_plan(dir.path(), "parquet");
+    assert!(parquet_in.join("devices.parquet").is_file());
+    assert!(!parquet_in.join("devices.csv").exists());
+    let plan = fs::read_to_string(parquet_in.join("plan.toml")).unwrap();
+    assert!(plan.contains("inventory = [\"devices.parquet\"]"), "{plan}");
+    assert_eq!(plan, fs::read_to_string(csv_in.join("plan.toml")).unwrap().replace("devices.csv", "devices.parquet"));
+
+    // The same seed again: the same bytes.
+    let again = dir.path().join("again");
+    generate_seed_7("parquet", &again);
+    assert_eq!(files(&again), files(&parquet_in));
+
+    // The same report but for the input's name, format and size; the same manifests, jobs and
+    // billing, byte for byte.
+    let report = |out: &Path| -> serde_json::Value {
+        let mut report: serde_json::Value =
+            serde_json::from_slice(&fs::read(out.join("report.json")).unwrap()).unwrap();
+        report.as_object_mut().unwrap().remove("inputs").expect("report.json lists its inputs");
+        report
+    };
+    let csv_report = report(&csv_out);
+    assert_eq!(csv_report["counts"]["read"], 20000);
+    assert_eq!(csv_report["counts"]["rejected"], 0);
+    assert_eq!(report(&parquet_out), csv_report);
+    let mut csv_files = deterministic(&csv_out);
+    let mut parquet_files = deterministic(&parquet_out);
+    csv_files.remove("report.json");
+    parquet_files.remove("report.json");
+    assert!(csv_files.keys().filter(|path| path.starts_with("grants/") && path.ends_with("/devices.csv")).count() > 3);
+    assert_eq!(csv_files.keys().collect::<Vec<_>>(), parquet_files.keys().collect::<Vec<_>>());
+    for (path, bytes) in &csv_files {
+        assert!(bytes == &parquet_files[path], "{path} differs between the CSV and the Parquet run");
+    }
+}
+
+#[test]
+fn generate_rejects_jsonl_inventories() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("in");
+    let output = devdist(&["generate", "--devices", "10", "--format", "jsonl", "--out", out.to_str().unwrap()]);
+    assert_eq!(
+        (code(&output), stderr(&output).as_str()),
+        (2, "devdist: error: --format jsonl: generate writes csv or parquet\n")
+    );
+    assert!(!out.exists());
+}

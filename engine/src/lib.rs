@@ -51,7 +51,7 @@ pub use reason::{Reason, Warning};
 pub use report::{Counts, DestinationReport, InputReport, JobsReport, Report, RunInfo};
 pub use run::{DEFAULT_MEMORY_BUDGET, Options, Outcome, run};
 pub use signature::{Login, Mismatch, sign, verify as verify_signature};
-pub use synth::{GenerateOptions, Generated, generate};
+pub use synth::{GenerateOptions, Generated, generate, generate_as};
 pub use verify::verify;
 
 /// The pipeline's stages one by one, for benchmarks and tests that time or probe a single

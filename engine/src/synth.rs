@@ -1,9 +1,18 @@
 //! `devdist generate` (SPEC §5): a synthetic inventory, instance catalog and plan of any size,
 //! byte-identical for a seed.
 //!
-//! The inventory is rendered straight into one reused output chunk, so memory does not grow with
+//! The inventory is CSV (`devices.csv`) or Parquet (`devices.parquet`). Records are streamed:
+//! CSV lines are rendered straight into one reused output chunk, Parquet rows go through
+//! [`TableWriter`] (bounded column chunks and row groups), so memory does not grow with
 //! `devices`; only the product table (about one product per thousand devices) and a small ring
 //! of recent records (for deliberate duplicates and gateways) are kept.
+//!
+//! Both formats hold the same records for the same options, drawn from the same random stream,
+//! except the `malformed_record` ones: a Parquet table cannot hold a ragged row, broken quoting
+//! or bytes that are not UTF-8, so there each of them becomes another stage-1 reject (missing
+//! field, bad device name, unknown instance, region, owner or target) built from the very
+//! record the CSV breaks. The bad-record count stays the same and every other reason code is
+//! still reached; only `malformed_record` is absent.
 //!
 //! The layout is built so that the plan's rules give a predictable outcome:
 //! - sources are the public `iotx-oxssharez200` and three Enterprise instances of the account;
@@ -17,9 +26,10 @@
 //!   `bad_rate` of them) overflow the quota of the Beijing instance.
 
 use std::fs::{self, File};
-use std::io::Write;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+use devdist_formats::{ColumnType, Format, TableWriter, Value};
 use hmac::{Hmac, KeyInit, Mac};
 
 use crate::error::Error;
@@ -42,7 +52,7 @@ pub struct GenerateOptions {
 pub struct Generated {
     /// `plan.toml`.
     pub plan: PathBuf,
-    /// `devices.csv`.
+    /// `devices.csv` or `devices.parquet`.
     pub inventory: PathBuf,
     /// `instances.csv`.
     pub instances: PathBuf,
@@ -84,50 +94,176 @@ const ORPHAN: (&str, &str) = ("iot-06z00ar01", "cn-shenzhen");
 const UNKNOWN_SOURCE: &str = "iot-06z00xx01";
 const UNKNOWN_TARGET: &str = "iot-06z00zz01";
 
-const HEADER: &[u8] = b"product_key,device_name,device_secret,source_instance,source_region,current_instance,\
-current_uid,target_instance,target_uid,authorized,transferred,gateway,sign_client_id,sign_method,\
-sign_timestamp,sign_password,status,last_online,shadow,tags,firmware\n";
+/// The inventory's columns, in file order: the cells of [`Row::cells`].
+const COLUMNS: [&str; 21] = [
+    "product_key",
+    "device_name",
+    "device_secret",
+    "source_instance",
+    "source_region",
+    "current_instance",
+    "current_uid",
+    "target_instance",
+    "target_uid",
+    "authorized",
+    "transferred",
+    "gateway",
+    "sign_client_id",
+    "sign_method",
+    "sign_timestamp",
+    "sign_password",
+    "status",
+    "last_online",
+    "shadow",
+    "tags",
+    "firmware",
+];
 
 const DEVICE_KINDS: [&[u8]; 4] = [b"meter", b"sensor", b"tracker", b"lock"];
 const ALNUM: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 const RING: usize = 64;
-/// Output is written in chunks of this size.
+/// CSV output is written in chunks of this size.
 const CHUNK: usize = 4 << 20;
 
 /// Writes `dir/devices.csv`, `dir/instances.csv` and `dir/plan.toml`, creating `dir` if needed.
 pub fn generate(options: &GenerateOptions, dir: &Path) -> Result<Generated, Error> {
+    generate_as(options, Format::Csv, dir)
+}
+
+/// [`generate`] with the inventory in `format`: `devices.csv` or `devices.parquet` (all columns
+/// text, empty cells as empty strings), and a plan that reads it. For the same options both
+/// hold the same records, except that the CSV's `malformed_record` records become other
+/// stage-1 rejects in Parquet (see the module documentation). JSON Lines is not an inventory
+/// format: an invocation error.
+pub fn generate_as(options: &GenerateOptions, format: Format, dir: &Path) -> Result<Generated, Error> {
     for (name, rate) in [("bad rate", options.bad_rate), ("signed rate", options.signed_rate)] {
         if !(0.0..=1.0).contains(&rate) {
             return Err(Error::invocation(format!("the {name} must be between 0 and 1, not {rate}")));
         }
     }
+    if format == Format::Jsonl {
+        return Err(Error::invocation("a generated inventory is csv or parquet, not jsonl"));
+    }
     fs::create_dir_all(dir).map_err(|err| Error::output(dir, err))?;
-    let inventory = dir.join("devices.csv");
+    let mut generator = Generator::new(options, format);
+    let inventory = dir.join(&generator.inventory);
     let instances = dir.join("instances.csv");
     let plan = dir.join("plan.toml");
 
-    let mut generator = Generator::new(options);
-    let mut file = File::create(&inventory).map_err(|err| Error::output(&inventory, err))?;
     let write_err = |err| Error::output(&inventory, err);
-    // Records are rendered straight into `chunk`, written out whenever it fills.
-    let mut chunk = Vec::with_capacity(CHUNK + (64 << 10));
-    chunk.extend_from_slice(HEADER);
-    let mut bytes = 0;
+    let mut sink = Sink::create(format, &inventory).map_err(write_err)?;
     for index in 0..options.devices {
-        generator.record(index, &mut chunk);
-        if chunk.len() >= CHUNK {
-            file.write_all(&chunk).map_err(write_err)?;
-            bytes += chunk.len() as u64;
-            chunk.clear();
-        }
+        let emit = generator.record(index);
+        sink.write(generator.emitted(emit), emit).map_err(write_err)?;
     }
-    file.write_all(&chunk).map_err(write_err)?;
-    bytes += chunk.len() as u64;
-    drop(file);
+    let bytes = sink.finish().map_err(write_err)?;
 
     fs::write(&instances, generator.catalog()).map_err(|err| Error::output(&instances, err))?;
     fs::write(&plan, generator.plan()).map_err(|err| Error::output(&plan, err))?;
     Ok(Generated { plan, inventory, instances, records: options.devices, bytes })
+}
+
+/// Where the records go.
+#[derive(Debug)]
+enum Sink {
+    /// CSV lines rendered into `chunk`, written out whenever it fills.
+    Csv { file: File, chunk: Vec<u8>, bytes: u64 },
+    /// Parquet: [`TableWriter`] buffers a bounded chunk of rows and one row group at most.
+    Parquet { table: TableWriter, path: PathBuf },
+}
+
+impl Sink {
+    /// Creates `path` and writes the header (CSV) or fixes the schema (Parquet, all text).
+    fn create(format: Format, path: &Path) -> io::Result<Sink> {
+        let file = File::create(path)?;
+        if format == Format::Parquet {
+            let types = [ColumnType::Str; COLUMNS.len()];
+            let table = TableWriter::with_types(file, format, &COLUMNS, &types)?;
+            return Ok(Sink::Parquet { table, path: path.to_path_buf() });
+        }
+        let mut chunk = Vec::with_capacity(CHUNK + (64 << 10));
+        for (i, column) in COLUMNS.iter().enumerate() {
+            if i > 0 {
+                chunk.push(b',');
+            }
+            chunk.extend_from_slice(column.as_bytes());
+        }
+        chunk.push(b'\n');
+        Ok(Sink::Csv { file, chunk, bytes: 0 })
+    }
+
+    /// Appends `row`, broken as [`Emit::Malformed`] asks (CSV only).
+    fn write(&mut self, row: &Row, emit: Emit) -> io::Result<()> {
+        match self {
+            Sink::Csv { file, chunk, bytes } => {
+                let start = chunk.len();
+                row.render(chunk);
+                if let Emit::Malformed(variant) = emit {
+                    break_line(chunk, start, variant);
+                }
+                if chunk.len() >= CHUNK {
+                    file.write_all(chunk)?;
+                    *bytes += chunk.len() as u64;
+                    chunk.clear();
+                }
+                Ok(())
+            }
+            Sink::Parquet { table, .. } => {
+                let cells = row.cells();
+                let mut values = [Value::Str(""); COLUMNS.len()];
+                for (value, (cell, column)) in values.iter_mut().zip(cells.iter().zip(COLUMNS)) {
+                    let text = std::str::from_utf8(cell).map_err(|_| {
+                        io::Error::new(io::ErrorKind::InvalidData, format!("{column} is not UTF-8 (a generator bug)"))
+                    })?;
+                    *value = Value::Str(text);
+                }
+                table.write_row(&values)
+            }
+        }
+    }
+
+    /// Writes what is left; returns the file's size in bytes.
+    fn finish(self) -> io::Result<u64> {
+        match self {
+            Sink::Csv { mut file, chunk, bytes } => {
+                file.write_all(&chunk)?;
+                Ok(bytes + chunk.len() as u64)
+            }
+            Sink::Parquet { table, path } => {
+                table.finish()?;
+                Ok(fs::metadata(&path)?.len())
+            }
+        }
+    }
+}
+
+/// Breaks the CSV line that starts at `line[start]` as malformed variant `variant` asks: a
+/// field too few, a field too many, or (variant 2, bytes that are not UTF-8) left whole.
+fn break_line(line: &mut Vec<u8>, start: usize, variant: u64) {
+    match variant % 4 {
+        0 => {
+            // A field too few.
+            let cut = line[start..].iter().rposition(|&b| b == b',').map_or(start, |at| start + at);
+            line.truncate(cut);
+            line.push(b'\n');
+        }
+        1 => {
+            line.pop();
+            line.extend_from_slice(b",extra\n");
+        }
+        3 => {
+            // Cut after the fifth field.
+            let cut = line[start..]
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| **b == b',')
+                .nth(4)
+                .map_or(start, |(at, _)| start + at);
+            line.truncate(cut);
+            line.push(b'\n');
+        }
+        _ => {}
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -295,8 +431,8 @@ fn route_of(product: usize) -> Dest {
     }
 }
 
-/// One inventory record; text cells hold nothing that needs CSV quoting, except `shadow` and
-/// `tags`, which are stored already quoted.
+/// One inventory record, as logical values: [`Row::render`] quotes what CSV needs quoted
+/// (`shadow` and some `tags`), Parquet takes the values as they are.
 #[derive(Debug, Clone, Default)]
 struct Row {
     product_key: Vec<u8>,
@@ -327,9 +463,9 @@ struct Row {
 }
 
 impl Row {
-    /// Appends the record as a CSV line to `line`.
-    fn render(&self, line: &mut Vec<u8>) {
-        let cells: [&[u8]; 21] = [
+    /// The cells, one per [`COLUMNS`] entry.
+    fn cells(&self) -> [&[u8]; COLUMNS.len()] {
+        [
             &self.product_key,
             &self.device_name,
             &self.secret,
@@ -351,12 +487,20 @@ impl Row {
             &self.shadow,
             &self.tags,
             &self.firmware,
-        ];
-        for (i, cell) in cells.iter().enumerate() {
+        ]
+    }
+
+    /// Appends the record as a CSV line to `line`, quoting the cells that need it. A cell that
+    /// is not UTF-8 (only a malformed record has one) is written as it is.
+    fn render(&self, line: &mut Vec<u8>) {
+        for (i, cell) in self.cells().iter().enumerate() {
             if i > 0 {
                 line.push(b',');
             }
-            line.extend_from_slice(cell);
+            match std::str::from_utf8(cell) {
+                Ok(text) => devdist_formats::push_csv_field(line, text),
+                Err(_) => line.extend_from_slice(cell),
+            }
         }
         line.push(b'\n');
     }
@@ -423,11 +567,34 @@ const BAD_CYCLE: [Bad; 17] = [
     Bad::Capacity,
 ];
 
+/// Stage-1 rejects that stand in for `malformed_record` in Parquet. Each is spoiled from the
+/// record the CSV would break (a default draw) without drawing anything more, so the random
+/// stream, and every later record, stays the same as in the CSV.
+const MALFORMED_STANDINS: [Bad; 7] = [
+    Bad::Missing,
+    Bad::DeviceName,
+    Bad::UnknownSource,
+    Bad::UnknownTarget,
+    Bad::Region,
+    Bad::NotOwner,
+    Bad::InvalidTarget,
+];
+
+/// What [`Generator::record`] made; [`Generator::emitted`] gives the row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Emit {
+    /// The current row.
+    Row,
+    /// The current row, to be broken as a CSV line as malformed variant `.0` says.
+    Malformed(u64),
+    /// An identical copy of ring entry `.0`.
+    Copy(usize),
+}
+
 /// A recent valid record, kept for duplicates and gateways.
 #[derive(Debug, Clone, Default)]
 struct Saved {
     row: Row,
-    line: Vec<u8>,
     /// Already copied by a duplicate (or not a plain valid record).
     used: bool,
 }
@@ -448,6 +615,10 @@ struct Generator {
     seed: u64,
     bad_rate: f64,
     signed_rate: f64,
+    /// Whether records may be broken as CSV lines (`malformed_record`); false for Parquet.
+    csv: bool,
+    /// The inventory's file name, for the plan.
+    inventory: String,
     products: Vec<[u8; 11]>,
     blocked: [[u8; 11]; 3],
     blocked_marked: [bool; 3],
@@ -472,7 +643,7 @@ fn key<const N: usize>(seed: u64, salt: u64, prefix: &[u8; 2]) -> [u8; N] {
 }
 
 impl Generator {
-    fn new(options: &GenerateOptions) -> Generator {
+    fn new(options: &GenerateOptions, format: Format) -> Generator {
         // About 1,000 products per million devices; a multiple of 10 so every route has some.
         let count = options.devices.div_ceil(1000).max(20).div_ceil(10) * 10;
         let seed = splitmix64(&mut options.seed.clone());
@@ -483,6 +654,8 @@ impl Generator {
             seed: options.seed,
             bad_rate: options.bad_rate,
             signed_rate: options.signed_rate,
+            csv: format == Format::Csv,
+            inventory: format!("devices.{}", format.extension()),
             products,
             blocked: [0, 1, 2].map(|i| key::<11>(seed, u64::MAX - i, b"k1")),
             blocked_marked: [false; 3],
@@ -497,34 +670,38 @@ impl Generator {
         }
     }
 
-    /// Appends record number `index` (0-based) to `out`.
-    fn record(&mut self, index: u64, out: &mut Vec<u8>) {
-        let start = out.len();
+    /// Draws record number `index` (0-based).
+    fn record(&mut self, index: u64) -> Emit {
         if self.rng.chance(self.bad_rate) {
             let kind = BAD_CYCLE[(self.bad_count % BAD_CYCLE.len() as u64) as usize];
             self.bad_count += 1;
-            self.bad(index, kind, out, start);
-            return;
+            return self.bad(index, kind);
         }
         self.valid(index, Draw::default());
-        self.row.render(out);
         if self.row.to_beijing() {
             self.beijing += 1;
         }
         if index % 16 == 0 {
-            self.save(&out[start..]);
+            self.save();
+        }
+        Emit::Row
+    }
+
+    /// The row that `emit` (from the last [`Generator::record`]) stands for.
+    fn emitted(&self, emit: Emit) -> &Row {
+        match emit {
+            Emit::Row | Emit::Malformed(_) => &self.row,
+            Emit::Copy(at) => &self.ring[at].row,
         }
     }
 
-    fn save(&mut self, line: &[u8]) {
+    fn save(&mut self) {
         if self.ring.len() < RING {
             self.ring.push(Saved::default());
         }
         let slot = &mut self.ring[self.ring_next];
         self.ring_next = (self.ring_next + 1) % RING;
-        slot.row = self.row.clone();
-        slot.line.clear();
-        slot.line.extend_from_slice(line);
+        slot.row.clone_from(&self.row);
         slot.used = false;
     }
 
@@ -676,7 +853,7 @@ impl Generator {
         if state < 95 && rng.below(4) != 0 {
             let shadow = &mut row.shadow;
             let temperature = rng.below(550);
-            shadow.extend_from_slice(b"\"{\"\"state\"\":{\"\"reported\"\":{\"\"temperature\"\":");
+            shadow.extend_from_slice(b"{\"state\":{\"reported\":{\"temperature\":");
             if temperature < 100 {
                 shadow.push(b'-');
             }
@@ -684,23 +861,22 @@ impl Generator {
             devdist_formats::push_int(shadow, tenths / 10);
             shadow.push(b'.');
             devdist_formats::push_int(shadow, tenths % 10);
-            shadow.extend_from_slice(b",\"\"humidity\"\":");
+            shadow.extend_from_slice(b",\"humidity\":");
             devdist_formats::push_int(shadow, 20 + rng.below(70));
-            shadow.extend_from_slice(b",\"\"mode\"\":\"\"");
+            shadow.extend_from_slice(b",\"mode\":\"");
             shadow.extend_from_slice(if rng.below(3) == 0 { b"eco" } else { b"auto" });
-            shadow.extend_from_slice(b"\"\"}},\"\"version\"\":");
+            shadow.extend_from_slice(b"\"}},\"version\":");
             devdist_formats::push_int(shadow, 1 + rng.below(5000));
-            shadow.extend_from_slice(b"}\"");
+            shadow.push(b'}');
         }
         row.tags.clear();
         match rng.below(4) {
             0 => {}
             1 => {
-                row.tags.extend_from_slice(b"\"env=prod,site=");
+                row.tags.extend_from_slice(b"env=prod,site=");
                 row.tags.extend_from_slice(&SOURCES[row.source].1.as_bytes()[3..]);
                 row.tags.push(b'-');
                 push_padded(&mut row.tags, rng.below(100), 2);
-                row.tags.push(b'"');
             }
             _ => {
                 row.tags.extend_from_slice(b"env:prod;line:");
@@ -714,22 +890,20 @@ impl Generator {
         devdist_formats::push_int(&mut row.firmware, rng.below(30));
     }
 
-    /// Appends to `line` (whose record starts at `start`) a record built to be rejected
-    /// with the reason `kind`.
-    fn bad(&mut self, index: u64, kind: Bad, line: &mut Vec<u8>, start: usize) {
+    /// Draws a record built to be rejected with the reason `kind`.
+    fn bad(&mut self, index: u64, kind: Bad) -> Emit {
         let variant = self.next_variant(kind);
         match kind {
             Bad::Conflict | Bad::Duplicate => {
                 let Some(at) = self.pick(|_| true) else {
                     // Nothing to copy yet: another stage-1 reject instead.
-                    return self.bad(index, Bad::Missing, line, start);
+                    return self.bad(index, Bad::Missing);
                 };
                 let saved = &mut self.ring[at];
                 saved.used = true;
                 if kind == Bad::Duplicate {
                     // An identical later copy: only the copy is rejected.
-                    line.extend_from_slice(&saved.line);
-                    return;
+                    return Emit::Copy(at);
                 }
                 // The same device with another secret: both copies are rejected.
                 if saved.row.to_beijing() {
@@ -739,8 +913,7 @@ impl Generator {
                 self.row.secret.clear();
                 self.rng.alnum(&mut self.row.secret, 32);
                 self.row.resign();
-                self.row.render(line);
-                return;
+                return Emit::Row;
             }
             Bad::Blocked | Bad::Capacity | Bad::NoRoute | Bad::AlreadyAtTarget => {
                 let route = if kind == Bad::Capacity { Dest::Beijing } else { Dest::Default };
@@ -748,41 +921,27 @@ impl Generator {
             }
             _ => self.valid(index, Draw::default()),
         }
+        if kind == Bad::Malformed {
+            if self.csv {
+                if variant % 4 == 2 {
+                    self.row.tags.clear();
+                    self.row.tags.extend_from_slice(b"site:sh\xff\xfe-01");
+                }
+                return Emit::Malformed(variant);
+            }
+            let standins = MALFORMED_STANDINS.len() as u64;
+            self.spoil(MALFORMED_STANDINS[(variant % standins) as usize], variant / standins);
+        } else {
+            self.spoil(kind, variant);
+        }
+        Emit::Row
+    }
+
+    /// Breaks the drawn valid record so that it gets the stage-1 or stage-2 reason `kind`.
+    fn spoil(&mut self, kind: Bad, variant: u64) {
         let rng = &mut self.rng;
         let row = &mut self.row;
         match kind {
-            Bad::Malformed => {
-                if variant % 4 == 2 {
-                    row.tags.clear();
-                    row.tags.extend_from_slice(b"site:sh\xff\xfe-01");
-                }
-                row.render(line);
-                match variant % 4 {
-                    0 => {
-                        // A field too few.
-                        let cut = line[start..].iter().rposition(|&b| b == b',').map_or(start, |at| start + at);
-                        line.truncate(cut);
-                        line.push(b'\n');
-                    }
-                    1 => {
-                        line.pop();
-                        line.extend_from_slice(b",extra\n");
-                    }
-                    3 => {
-                        // Cut after the fifth field.
-                        let cut = line[start..]
-                            .iter()
-                            .enumerate()
-                            .filter(|(_, b)| **b == b',')
-                            .nth(4)
-                            .map_or(start, |(at, _)| start + at);
-                        line.truncate(cut);
-                        line.push(b'\n');
-                    }
-                    _ => {}
-                }
-                return;
-            }
             Bad::Missing => match variant % 4 {
                 0 => row.product_key.clear(),
                 1 => row.device_name.clear(),
@@ -886,9 +1045,8 @@ impl Generator {
                 }
             }
             Bad::Capacity => self.beijing += 1,
-            Bad::Conflict | Bad::Duplicate => unreachable!("handled above"),
+            Bad::Malformed | Bad::Conflict | Bad::Duplicate => unreachable!("drawn whole by `bad`"),
         }
-        self.row.render(line);
     }
 
     /// How many records the Beijing quota leaves out: about 1 % of the devices (at most
@@ -948,7 +1106,7 @@ impl Generator {
             "# devdist generate: {devices} devices, seed {seed}, bad rate {bad}, signed rate {signed}.\n\
              account = \"{ACCOUNT}\"\n\n\
              [inputs]\n\
-             inventory = [\"devices.csv\"]\n\
+             inventory = [\"{inventory}\"]\n\
              instances = \"instances.csv\"\n\n\
              [limits]\n\
              devices_per_job = 10000\n\
@@ -982,6 +1140,7 @@ impl Generator {
              source_instance = {sources}\n",
             devices = self.devices,
             seed = self.seed,
+            inventory = self.inventory,
             bad = self.bad_rate,
             signed = self.signed_rate,
             beijing = targets(&[BEIJING.0]),
@@ -1009,14 +1168,67 @@ mod tests {
 
     #[test]
     fn same_seed_same_bytes_other_seed_other_bytes() {
+        for format in [Format::Csv, Format::Parquet] {
+            let dir = tempfile::tempdir().unwrap();
+            let a = generate_as(&options(5000, 7, 0.05), format, &dir.path().join("a")).unwrap();
+            let b = generate_as(&options(5000, 7, 0.05), format, &dir.path().join("b")).unwrap();
+            let c = generate_as(&options(5000, 8, 0.05), format, &dir.path().join("c")).unwrap();
+            assert_eq!(a.inventory.file_name().unwrap().to_str(), Some(&*format!("devices.{format}")));
+            assert_eq!(files(&a), files(&b), "{format}");
+            assert_ne!(files(&a)[1], files(&c)[1], "{format}");
+            assert_ne!(files(&a)[0], files(&c)[0], "{format}");
+            assert_eq!(a.bytes, fs::metadata(&a.inventory).unwrap().len(), "{format}");
+        }
+    }
+
+    #[test]
+    fn jsonl_is_not_an_inventory_format() {
         let dir = tempfile::tempdir().unwrap();
-        let a = generate(&options(5000, 7, 0.05), &dir.path().join("a")).unwrap();
-        let b = generate(&options(5000, 7, 0.05), &dir.path().join("b")).unwrap();
-        let c = generate(&options(5000, 8, 0.05), &dir.path().join("c")).unwrap();
-        assert_eq!(files(&a), files(&b));
-        assert_ne!(files(&a)[1], files(&c)[1]);
-        assert_ne!(files(&a)[0], files(&c)[0]);
-        assert_eq!(a.bytes, fs::metadata(&a.inventory).unwrap().len());
+        let err = generate_as(&options(10, 1, 0.0), Format::Jsonl, dir.path()).unwrap_err();
+        assert_eq!(err.exit_code(), 2, "{err}");
+        assert!(fs::read_dir(dir.path()).unwrap().next().is_none(), "nothing is written");
+    }
+
+    /// Every record of `path`, as the engine reads it, and the layout.
+    fn records(path: &Path) -> (devdist_formats::Layout, Vec<devdist_formats::ByteRecord>) {
+        let mut inventory = devdist_formats::Inventory::open(path).unwrap();
+        let mut batch = devdist_formats::RecordBatch::default();
+        let mut records = Vec::new();
+        while inventory.fill(&mut batch, 4096).unwrap() {
+            records.extend(batch.records().iter().cloned());
+        }
+        (inventory.layout().clone(), records)
+    }
+
+    #[test]
+    fn parquet_holds_the_csv_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = generate_as(&options(20_000, 7, 0.0), Format::Csv, &dir.path().join("csv")).unwrap();
+        let parquet = generate_as(&options(20_000, 7, 0.0), Format::Parquet, &dir.path().join("parquet")).unwrap();
+        assert_eq!(parquet.records, 20_000);
+        assert_eq!(devdist_formats::parquet_row_count(&parquet.inventory).unwrap(), 20_000);
+        assert_eq!(files(&csv)[2], files(&parquet)[2], "the same catalog");
+        let plan = String::from_utf8(files(&parquet)[0].clone()).unwrap();
+        assert_eq!(plan, String::from_utf8(files(&csv)[0].clone()).unwrap().replace("devices.csv", "devices.parquet"));
+
+        let (csv_layout, csv_records) = records(&csv.inventory);
+        let (layout, records) = records(&parquet.inventory);
+        assert_eq!(layout.columns(), csv_layout.columns());
+        assert_eq!(layout.runtime_columns(), csv_layout.runtime_columns());
+        assert_eq!(layout.columns().len(), COLUMNS.len());
+        assert_eq!(records.len(), csv_records.len());
+        let runtime = layout.runtime_columns();
+        for (at, (got, want)) in records.iter().zip(&csv_records).enumerate() {
+            assert_eq!(got.len(), want.len(), "record {}", at + 1);
+            for (column, (got, want)) in got.iter().zip(want).enumerate() {
+                if runtime.contains(&column) {
+                    // Runtime cells read only as empty or not.
+                    assert_eq!(got.is_empty(), want.is_empty(), "record {}, {}", at + 1, COLUMNS[column]);
+                } else {
+                    assert_eq!(got, want, "record {}, {}", at + 1, COLUMNS[column]);
+                }
+            }
+        }
     }
 
     #[test]
@@ -1049,7 +1261,7 @@ mod tests {
 
     #[test]
     fn signatures_verify() {
-        let mut generator = Generator::new(&options(10, 1, 0.0));
+        let mut generator = Generator::new(&options(10, 1, 0.0), Format::Csv);
         for index in 0..200 {
             generator.valid(index, Draw::default());
             let row = &generator.row;
@@ -1085,6 +1297,68 @@ mod tests {
         }
     }
 
+    /// rejects.csv without the columns that name the file or its lines.
+    fn rejects(out: &Path, file: &str) -> Vec<[String; 5]> {
+        let mut reader = csv::Reader::from_path(out.join("rejects.csv")).unwrap();
+        let rows = reader.records().map(|row| {
+            let row = row.unwrap();
+            [1, 3, 4, 5, 6].map(|at| row[at].replace(file, "FILE"))
+        });
+        rows.collect()
+    }
+
+    #[test]
+    fn bad_parquet_run_swaps_malformed_records_for_other_rejects() {
+        let dir = tempfile::tempdir().unwrap();
+        let devices = 20_000;
+        let csv = generate_as(&options(devices, 5, 0.1), Format::Csv, &dir.path().join("csv")).unwrap();
+        let parquet = generate_as(&options(devices, 5, 0.1), Format::Parquet, &dir.path().join("parquet")).unwrap();
+        let csv_report = run(&csv, &dir.path().join("csv-out"));
+        let report = run(&parquet, &dir.path().join("parquet-out"));
+        assert_eq!(report.counts.read, devices);
+        let by_code = &report.counts.rejected_by_code;
+        for reason in crate::Reason::ALL {
+            let count = by_code.get(reason.code()).copied().unwrap_or(0);
+            match reason {
+                crate::Reason::MalformedRecord => assert_eq!(count, 0, "{by_code:?}"),
+                _ => assert!(count > 0, "{}: {by_code:?}", reason.code()),
+            }
+        }
+        assert!(csv_report.counts.rejected_by_code["malformed_record"] > 0);
+        // The same bad-record count; the same accepted devices.
+        assert_eq!(report.counts.rejected, csv_report.counts.rejected);
+        assert_eq!(report.counts.accepted, csv_report.counts.accepted);
+
+        // Record by record, the same rejects, except that each CSV malformed_record is a
+        // stand-in reject in Parquet.
+        let standins: Vec<&str> = MALFORMED_STANDINS.iter().map(|kind| standin_code(*kind)).collect();
+        let want = rejects(&dir.path().join("csv-out"), "devices.csv");
+        let got = rejects(&dir.path().join("parquet-out"), "devices.parquet");
+        assert_eq!(got.len(), want.len());
+        for (got, want) in got.iter().zip(&want) {
+            if want[3] == "malformed_record" {
+                assert_eq!(got[0], want[0]);
+                assert!(standins.contains(&got[3].as_str()), "{got:?}");
+            } else {
+                assert_eq!(got, want);
+            }
+        }
+    }
+
+    /// The code a stand-in for a malformed record gets.
+    fn standin_code(kind: Bad) -> &'static str {
+        match kind {
+            Bad::Missing => "missing_field",
+            Bad::DeviceName => "invalid_device_name",
+            Bad::UnknownSource => "unknown_source_instance",
+            Bad::UnknownTarget => "unknown_target_instance",
+            Bad::Region => "region_mismatch",
+            Bad::NotOwner => "not_owner",
+            Bad::InvalidTarget => "invalid_target",
+            other => panic!("{other:?} is no stand-in"),
+        }
+    }
+
     #[test]
     fn bad_run_hits_every_reason() {
         let dir = tempfile::tempdir().unwrap();
@@ -1117,12 +1391,13 @@ mod tests {
         let mb = generated.bytes as f64 / 1e6 / seconds;
         eprintln!("{devices} records, {} bytes in {seconds:.2}s: {rate:.0} records/s, {mb:.0} MB/s", generated.bytes);
         let start = std::time::Instant::now();
-        let mut generator = Generator::new(&options(devices, 1, 0.02));
+        let mut generator = Generator::new(&options(devices, 1, 0.02), Format::Csv);
         let mut line = Vec::new();
         let mut total = 0;
         for index in 0..devices {
             line.clear();
-            generator.record(index, &mut line);
+            let emit = generator.record(index);
+            generator.emitted(emit).render(&mut line);
             total += line.len();
         }
         eprintln!("no I/O: {total} bytes in {:.2}s", start.elapsed().as_secs_f64());
