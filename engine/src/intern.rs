@@ -5,8 +5,9 @@
 //! value they have not seen. Ids depend on thread timing; nothing is ordered by id: outputs
 //! order by value (see [`Dictionary::ranks`]).
 
-use std::collections::HashMap;
 use std::sync::Mutex;
+
+use rustc_hash::FxHashMap as HashMap;
 
 /// Ids by key text, and the value of each id.
 type Entries<V> = (HashMap<Box<str>, u32>, Vec<V>);
@@ -19,7 +20,7 @@ pub struct Dictionary<V> {
 
 impl<V> Default for Dictionary<V> {
     fn default() -> Self {
-        Dictionary { inner: Mutex::new((HashMap::new(), Vec::new())) }
+        Dictionary { inner: Mutex::new((HashMap::default(), Vec::new())) }
     }
 }
 

@@ -337,8 +337,11 @@ impl<'p> Checker<'p> {
             let detail = format!("expected {} fields as in the header, found {}", self.layout.width(), record.len());
             return Err((Reason::MalformedRecord, detail));
         }
-        if std::str::from_utf8(record.as_slice()).is_err()
-            || record.iter().any(|cell| std::str::from_utf8(cell).is_err())
+        // ASCII (the common case) is checked in one pass over the record; otherwise every cell
+        // must be UTF-8 on its own (a character split across two cells is not).
+        let bytes = record.as_slice();
+        if !bytes.is_ascii()
+            && (std::str::from_utf8(bytes).is_err() || record.iter().any(|cell| std::str::from_utf8(cell).is_err()))
         {
             let column = record.iter().position(|cell| std::str::from_utf8(cell).is_err()).unwrap_or(0);
             let name = &self.layout.columns()[column];

@@ -54,10 +54,39 @@ impl Message<'_> {
         if hex.len() % 2 != 0 || size > expected.len() {
             return Err(Mismatch::Password);
         }
-        hex::decode_to_slice(hex, &mut expected[..size]).map_err(|_| Mismatch::Password)?;
+        decode_hex(hex, &mut expected[..size]).ok_or(Mismatch::Password)?;
         let parts = [login.client_id, self.device_name, self.product_key, login.timestamp];
         keyed::<M>(parts, secret).verify_slice(&expected[..size]).map_err(|_| Mismatch::Password)
     }
+}
+
+/// Decodes hex digits (either case) into `out`, which holds half as many bytes; `None` on any
+/// other character. One table lookup per digit: this runs once per signed record.
+fn decode_hex(hex: &[u8], out: &mut [u8]) -> Option<()> {
+    const INVALID: u8 = 0xff;
+    const VALUES: [u8; 256] = {
+        let mut table = [INVALID; 256];
+        let mut i = 0;
+        while i < 10 {
+            table[b'0' as usize + i] = i as u8;
+            i += 1;
+        }
+        let mut i = 0;
+        while i < 6 {
+            table[b'a' as usize + i] = 10 + i as u8;
+            table[b'A' as usize + i] = 10 + i as u8;
+            i += 1;
+        }
+        table
+    };
+    for (pair, byte) in hex.chunks_exact(2).zip(out) {
+        let (high, low) = (VALUES[pair[0] as usize], VALUES[pair[1] as usize]);
+        if high == INVALID || low == INVALID {
+            return None;
+        }
+        *byte = high << 4 | low;
+    }
+    Some(())
 }
 
 /// The MAC of a login message, pairs in the SPEC's order:
@@ -101,6 +130,19 @@ pub fn sign(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hex_decoding_takes_either_case_and_nothing_else() {
+        let bytes: Vec<u8> = (0..=255).collect();
+        for text in [hex::encode(&bytes), hex::encode_upper(&bytes)] {
+            let mut out = [0u8; 256];
+            assert_eq!(decode_hex(text.as_bytes(), &mut out), Some(()));
+            assert_eq!(out.as_slice(), bytes.as_slice());
+        }
+        for bad in ["0g", "g0", " 0", "0 ", "+1", "\u{ff}0"] {
+            assert_eq!(decode_hex(bad.as_bytes(), &mut [0u8; 2]), None, "{bad:?}");
+        }
+    }
 
     const VECTORS: [(&str, &str); 3] = [
         ("hmacsha1", "FAFD82A3D602B37FB0FA8B7892F24A477F851A14"),
