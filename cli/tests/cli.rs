@@ -404,6 +404,14 @@ fn exit_2_for_bad_invocations() {
 
     let output = devdist(&["plan", "missing.toml", "--out", out.to_str().unwrap()]);
     assert_eq!((code(&output), stderr(&output).as_str()), (2, "devdist: error: missing.toml: no such file\n"));
+
+    let elsewhere = dir.path().join("elsewhere");
+    for budget in ["0", "-1", "lots"] {
+        let output =
+            devdist(&["plan", plan.to_str().unwrap(), "--out", elsewhere.to_str().unwrap(), "--memory-budget", budget]);
+        assert_eq!(code(&output), 2, "--memory-budget {budget}: {}", stderr(&output));
+        assert!(!elsewhere.exists());
+    }
 }
 
 #[test]

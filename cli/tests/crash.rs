@@ -377,6 +377,20 @@ fn disk_full_exits_4_without_partial_dir() {
 }
 
 #[test]
+fn disk_full_while_spilling_exits_4_without_leftovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = generate(20_000, 5, "0.01", &dir.path().join("gen"));
+    let small = dir.path().join("small");
+    // 20,000 records spill about 2 MB at a one-MiB budget: more than the 1 MB mount holds.
+    let Some(_mount) = Mount::tmpfs(&small, "size=1m") else { return };
+    let out = small.join("out");
+    let output = devdist(&["plan", text(&plan), "--out", text(&out), "--quiet", "--memory-budget", "1"]);
+    assert_cannot_write(&output, &small, "No space left on device");
+    assert!(stderr(&output).contains("/.scratch/spool-"), "not a spool file: {}", stderr(&output));
+    assert_eq!(names(&small), Vec::<String>::new(), "no DIR, staging or scratch folder may be left");
+}
+
+#[test]
 fn disk_full_during_a_force_run_keeps_the_previous_dir() {
     let dir = tempfile::tempdir().unwrap();
     let small = dir.path().join("small");
@@ -433,10 +447,12 @@ fn sigterm_and_sigint_clean_the_staging_folder() {
     let parent = dir.path().join("work");
     fs::create_dir(&parent).unwrap();
     let out = parent.join("out");
-    for signal in ["-TERM", "-INT"] {
+    // SIGINT runs spill every record to the scratch folder (a one-MiB budget is far below
+    // what 60,000 records take), so its spool files must go too.
+    for (signal, budget) in [("-TERM", "512"), ("-INT", "1")] {
         for share in [0.3, 0.5, 0.7, 0.9] {
             let mut child = Command::new(BIN)
-                .args(["plan", text(&plan), "--out", text(&out), "--quiet"])
+                .args(["plan", text(&plan), "--out", text(&out), "--quiet", "--memory-budget", budget])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
