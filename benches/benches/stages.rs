@@ -228,9 +228,11 @@ fn global(c: &mut Criterion) {
                 })
                 .expect("check");
                 let folder = tempfile::tempdir().expect("a scratch folder");
-                let scratch = Scratch::create(folder.path().join("scratch")).expect("scratch");
+                let budget = Budget::new(1 << 30, 1 << 26, 2);
+                let scratch = Scratch::create(folder.path().join("scratch"), budget.spool_memory, budget.min_write)
+                    .expect("scratch");
                 let start = Instant::now();
-                let mut gather = Gather::new(&plan, &scratch, Budget::new(1 << 30, 1 << 26, 2));
+                let mut gather = Gather::new(&plan, &scratch, budget);
                 for batch in fresh {
                     gather.add(batch).expect("spool");
                 }

@@ -449,7 +449,7 @@ fn sigterm_and_sigint_clean_the_staging_folder() {
     let out = parent.join("out");
     // SIGINT runs spill every record to the scratch folder (a one-MiB budget is far below
     // what 60,000 records take), so its spool files must go too.
-    for (signal, budget) in [("-TERM", "512"), ("-INT", "1")] {
+    for (signal, budget) in [("-TERM", "256"), ("-INT", "1")] {
         for share in [0.3, 0.5, 0.7, 0.9] {
             let mut child = Command::new(BIN)
                 .args(["plan", text(&plan), "--out", text(&out), "--quiet", "--memory-budget", budget])

@@ -196,21 +196,27 @@ pub fn reject_seq(bytes: &[u8]) -> u64 {
 pub struct Budget {
     /// Buckets of candidates; each is sorted in memory on its own.
     pub buckets: usize,
-    /// Bytes each spool keeps in memory before it continues on disk.
-    pub spool_memory: usize,
+    /// Bytes all spools together keep in memory before they continue on disk.
+    pub spool_memory: u64,
+    /// Smallest write of a spool to its file.
+    pub min_write: usize,
     /// Read buffer per spool when spools are merged.
     pub read_buffer: usize,
 }
 
 impl Budget {
     /// Plans for `bytes` of memory, about `expected` bytes of spooled candidates, and
-    /// `threads` buckets sorted at once. A sorted bucket takes about twice its spooled size.
+    /// `threads` buckets sorted at once. Half the budget is for spools; a sorted bucket takes
+    /// about twice its spooled size, and `threads` of them share a quarter.
     pub fn new(bytes: u64, expected: u64, threads: usize) -> Budget {
-        let per_bucket = (bytes / (4 * threads.max(1) as u64)).max(1);
-        let buckets = expected.div_ceil(per_bucket).clamp(threads.max(1) as u64, 1024) as usize;
-        let spool_memory = ((bytes / 2) / (buckets as u64 + 1)) as usize;
-        let read_buffer = ((bytes / 8) / (buckets as u64 + 1)).clamp(4096, 1 << 18) as usize;
-        Budget { buckets, spool_memory, read_buffer }
+        let per_bucket = (bytes / (8 * threads.max(1) as u64)).max(1);
+        let buckets = expected.div_ceil(per_bucket).clamp(threads.max(1) as u64, 1024);
+        let spool_memory = bytes / 2;
+        // Buckets, their runs and their reject spools, plus two: each may hold a buffer.
+        let spools = 3 * buckets + 2;
+        let min_write = (spool_memory / (4 * spools)).clamp(1, 64 << 10) as usize;
+        let read_buffer = ((bytes / 8) / (buckets + 1)).clamp(4096, 1 << 18) as usize;
+        Budget { buckets: buckets as usize, spool_memory, min_write, read_buffer }
     }
 }
 
@@ -259,9 +265,9 @@ impl Gather {
         let quotas = (0..plan.catalog.len() as u32).any(|id| plan.catalog.get(id).headroom().is_some());
         Gather {
             budget,
-            buckets: (0..budget.buckets).map(|_| scratch.spool(budget.spool_memory)).collect(),
-            rejects: scratch.spool(budget.spool_memory),
-            quota_order: quotas.then(|| scratch.spool(budget.spool_memory)),
+            buckets: (0..budget.buckets).map(|_| scratch.spool()).collect(),
+            rejects: scratch.spool(),
+            quota_order: quotas.then(|| scratch.spool()),
             blocked: Vec::new(),
             gateways: HashSet::default(),
             files: vec![FileCounts::default(); plan.inputs.len()],
@@ -400,40 +406,35 @@ pub fn settle(plan: &Plan, gather: Gather, dictionaries: Dictionaries, scratch: 
 
     let runs: Vec<Spool> = buckets
         .into_par_iter()
-        .map(|bucket| sort_bucket(bucket, &interned, &blocked, &gone, scratch.spool(budget.spool_memory)))
+        .map(|bucket| sort_bucket(bucket, &interned, &blocked, &gone, scratch.spool()))
         .collect::<Result<_, _>>()?;
 
     let Quotas { full_from, headroom } = capacity(plan, &interned, quota_order, &gone, budget.read_buffer)?;
 
     let place = |seq: u64| place(&files, seq);
-    let counted: Vec<Counted> = runs
+    // Each run's counts are folded in as soon as they are made: a run touches most job
+    // groups, so keeping every run's own table until the end would cost runs x groups.
+    let empty = || Counted::new(plan.inputs.len());
+    let counted = runs
         .par_iter()
         .map(|run| count_run(plan, &interned, run, &full_from, &gateways, &place, scratch, budget))
-        .collect::<Result<_, _>>()?;
+        .try_fold(empty, |total, counted| counted.map(|counted| total.add(counted)))
+        .try_reduce(empty, |a, b| Ok(a.add(b)))?;
 
-    let mut settled = Settled {
+    let mut all_rejects = vec![rejects];
+    all_rejects.extend(counted.rejects);
+    Ok(Settled {
         interned,
-        accepted_per_file: vec![0; files.len()],
+        accepted_per_file: counted.accepted_per_file,
         files,
-        groups: HashMap::new(),
+        groups: counted.groups,
         headroom,
-        rejects: vec![rejects],
+        rejects: all_rejects,
         runs,
         full_from,
-        gateways: HashMap::new(),
+        gateways: counted.gateways,
         read_buffer: budget.read_buffer,
-    };
-    for counted in counted {
-        for (total, n) in settled.accepted_per_file.iter_mut().zip(&counted.accepted_per_file) {
-            *total += n;
-        }
-        for (group, n) in counted.groups {
-            *settled.groups.entry(group).or_default() += n;
-        }
-        settled.gateways.extend(counted.gateways);
-        settled.rejects.push(counted.rejects);
-    }
-    Ok(settled)
+    })
 }
 
 /// Sorts one bucket by (product key, device name, input order) and decides duplicates and
@@ -563,7 +564,31 @@ struct Counted {
     accepted_per_file: Vec<u64>,
     groups: HashMap<Group, u64>,
     gateways: HashMap<String, u32>,
-    rejects: Spool,
+    /// Stage-2 rejects, one spool per run, each in input order.
+    rejects: Vec<Spool>,
+}
+
+impl Counted {
+    fn new(files: usize) -> Counted {
+        Counted {
+            accepted_per_file: vec![0; files],
+            groups: HashMap::new(),
+            gateways: HashMap::new(),
+            rejects: Vec::new(),
+        }
+    }
+
+    fn add(mut self, other: Counted) -> Counted {
+        for (total, n) in self.accepted_per_file.iter_mut().zip(&other.accepted_per_file) {
+            *total += n;
+        }
+        for (group, n) in other.groups {
+            *self.groups.entry(group).or_default() += n;
+        }
+        self.gateways.extend(other.gateways);
+        self.rejects.extend(other.rejects);
+        self
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -577,12 +602,8 @@ fn count_run(
     scratch: &Scratch,
     budget: Budget,
 ) -> Result<Counted, Error> {
-    let mut counted = Counted {
-        accepted_per_file: vec![0; plan.inputs.len()],
-        groups: HashMap::new(),
-        gateways: HashMap::new(),
-        rejects: scratch.spool(budget.spool_memory),
-    };
+    let mut counted = Counted::new(plan.inputs.len());
+    let mut spool = scratch.spool();
     let name_of = |seq: u64| {
         let (file, record) = place(seq);
         format!("{} record {record}", plan.inputs[file].name)
@@ -644,8 +665,9 @@ fn count_run(
     for reject in &rejects {
         bytes.clear();
         encode_reject(reject, &mut bytes);
-        counted.rejects.push(&bytes)?;
+        spool.push(&bytes)?;
     }
+    counted.rejects.push(spool);
     Ok(counted)
 }
 

@@ -10,6 +10,7 @@ use devdist_formats::{ColumnType, Format, HashingWriter, TableWriter, Written};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
+use crate::global::Budget;
 use crate::names::is_safe_name;
 use crate::spool::Scratch;
 
@@ -82,10 +83,10 @@ impl OutputDir {
         &self.staging
     }
 
-    /// A scratch folder for spools, inside the staging folder (so every way a run ends
-    /// removes it); [`OutputDir::commit`] removes it first.
-    pub fn scratch(&self) -> Result<Scratch, Error> {
-        Scratch::create(self.staging.join(SCRATCH))
+    /// A scratch folder for spools within `budget`, inside the staging folder (so every way
+    /// a run ends removes it); [`OutputDir::commit`] removes it first.
+    pub fn scratch(&self, budget: &Budget) -> Result<Scratch, Error> {
+        Scratch::create(self.staging.join(SCRATCH), budget.spool_memory, budget.min_write)
     }
 
     /// Creates `relative` (and its folders), ready for writing.

@@ -38,8 +38,9 @@ pub struct Options {
     pub memory_budget: u64,
 }
 
-/// The default memory budget: 512 MiB.
-pub const DEFAULT_MEMORY_BUDGET: u64 = 512 << 20;
+/// The default memory budget: 256 MiB. A run's peak memory is about the budget plus ~200
+/// bytes per job, ~100 per device named as a gateway, and the open output tables.
+pub const DEFAULT_MEMORY_BUDGET: u64 = 256 << 20;
 
 impl Default for Options {
     fn default() -> Options {
@@ -98,7 +99,6 @@ pub fn run(plan_path: &Path, out_dir: &Path, options: &Options, progress: &dyn P
         };
 
         let mut out = OutputDir::create(out_dir, options.force)?;
-        let scratch = out.scratch()?;
         let expected: u64 = plan
             .inputs
             .iter()
@@ -110,6 +110,7 @@ pub fn run(plan_path: &Path, out_dir: &Path, options: &Options, progress: &dyn P
             })
             .sum();
         let budget = Budget::new(options.memory_budget, expected, threads);
+        let scratch = out.scratch(&budget)?;
         let dictionaries = Dictionaries::default();
         let mut gather = Gather::new(&plan, &scratch, budget);
         check_all(&plan, inventories, &dictionaries, threads, progress, &mut |batch| gather.add(batch))?;

@@ -20,25 +20,40 @@ use crate::error::Error;
 pub struct Scratch {
     dir: PathBuf,
     next: AtomicU64,
-    spilled: Arc<AtomicU64>,
+    shared: Arc<Shared>,
+}
+
+/// What the spools of one scratch folder share: a memory limit for all of them together.
+#[derive(Debug)]
+struct Shared {
+    /// Bytes all spools may keep in memory together.
+    limit: u64,
+    /// A spool over the limit writes once it holds this many bytes (fewer, larger writes).
+    min_write: usize,
+    /// Bytes the spools hold in memory now (their buffers' capacity).
+    in_memory: AtomicU64,
+    /// Bytes written to files so far.
+    spilled: AtomicU64,
 }
 
 impl Scratch {
-    /// Creates the folder `dir`.
-    pub fn create(dir: PathBuf) -> Result<Scratch, Error> {
+    /// Creates the folder `dir` for spools that keep at most `memory` bytes in memory together
+    /// (plus up to two `min_write` buffers each), and write at least `min_write` bytes at once.
+    pub fn create(dir: PathBuf, memory: u64, min_write: usize) -> Result<Scratch, Error> {
         fs::DirBuilder::new().mode(0o700).create(&dir).map_err(|err| Error::output(&dir, err))?;
-        Ok(Scratch { dir, next: AtomicU64::new(0), spilled: Arc::default() })
+        let shared = Shared { limit: memory, min_write, in_memory: AtomicU64::new(0), spilled: AtomicU64::new(0) };
+        Ok(Scratch { dir, next: AtomicU64::new(0), shared: Arc::new(shared) })
     }
 
     /// Bytes written to spool files so far.
     pub fn spilled(&self) -> u64 {
-        self.spilled.load(Ordering::Relaxed)
+        self.shared.spilled.load(Ordering::Relaxed)
     }
 
-    /// A new, empty spool that keeps up to `memory` bytes in memory.
-    pub fn spool(&self, memory: usize) -> Spool {
+    /// A new, empty spool.
+    pub fn spool(&self) -> Spool {
         let path = self.dir.join(format!("spool-{}", self.next.fetch_add(1, Ordering::Relaxed)));
-        Spool { memory: Vec::new(), limit: memory, file: None, path, spilled: Arc::clone(&self.spilled) }
+        Spool { memory: Vec::new(), file: None, path, shared: Arc::clone(&self.shared) }
     }
 }
 
@@ -46,18 +61,21 @@ impl Scratch {
 #[derive(Debug)]
 pub struct Spool {
     memory: Vec<u8>,
-    limit: usize,
     file: Option<File>,
     path: PathBuf,
-    spilled: Arc<AtomicU64>,
+    shared: Arc<Shared>,
 }
 
 impl Spool {
-    /// Appends one record.
+    /// Appends one record; writes what the spool holds to its file when the spools together
+    /// hold more than their limit.
     pub fn push(&mut self, record: &[u8]) -> Result<(), Error> {
+        let before = self.memory.capacity();
         self.memory.extend_from_slice(&(record.len() as u32).to_le_bytes());
         self.memory.extend_from_slice(record);
-        if self.memory.len() > self.limit { self.spill() } else { Ok(()) }
+        let grown = (self.memory.capacity() - before) as u64;
+        let in_memory = self.shared.in_memory.fetch_add(grown, Ordering::Relaxed) + grown;
+        if in_memory > self.shared.limit && self.memory.len() >= self.shared.min_write { self.spill() } else { Ok(()) }
     }
 
     fn spill(&mut self) -> Result<(), Error> {
@@ -69,19 +87,30 @@ impl Spool {
         }
         let file = self.file.as_mut().expect("opened above");
         file.write_all(&self.memory).map_err(|err| Error::output(&self.path, err))?;
-        self.spilled.fetch_add(self.memory.len() as u64, Ordering::Relaxed);
+        self.shared.spilled.fetch_add(self.memory.len() as u64, Ordering::Relaxed);
+        let before = self.memory.capacity();
         self.memory.clear();
+        self.memory.shrink_to(self.shared.min_write);
+        self.release(before - self.memory.capacity());
         Ok(())
     }
 
-    /// Every record, in one buffer of length-prefixed records (see [`Records`]).
+    fn release(&self, bytes: usize) {
+        self.shared.in_memory.fetch_sub(bytes as u64, Ordering::Relaxed);
+    }
+
+    /// Every record, in one buffer of length-prefixed records (see [`Records`]); the spool's
+    /// file is removed.
     pub fn into_bytes(mut self) -> Result<Vec<u8>, Error> {
-        let Some(file) = self.file.take() else { return Ok(std::mem::take(&mut self.memory)) };
+        let memory = std::mem::take(&mut self.memory);
+        self.release(memory.capacity());
+        if self.file.is_none() {
+            return Ok(memory);
+        }
         let mut bytes = Vec::new();
         let mut reader = File::open(&self.path).map_err(|err| Error::output(&self.path, err))?;
-        drop(file);
         reader.read_to_end(&mut bytes).map_err(|err| Error::output(&self.path, err))?;
-        bytes.extend_from_slice(&self.memory);
+        bytes.extend_from_slice(&memory);
         Ok(bytes)
     }
 
@@ -100,6 +129,7 @@ impl Spool {
 
 impl Drop for Spool {
     fn drop(&mut self) {
+        self.release(self.memory.capacity());
         if self.file.take().is_some() {
             let _ = fs::remove_file(&self.path);
         }
