@@ -112,9 +112,9 @@ pub fn write_accepted(
                     if outputs.dry_run {
                         continue;
                     }
-                    if let Some(json) = requests.add(plan, &jobs.jobs[job], job, device.device_name) {
+                    if let Some(json) = requests.add(plan, interned, &jobs.jobs[job], job, device.device_name) {
                         let job = &jobs.jobs[job];
-                        let path = format!("jobs/{}.json", job.id);
+                        let path = format!("jobs/{}.json", job.id());
                         let sha256 = dir.write_raw(&path, &json)?;
                         files.push((path, Written { rows: job.devices, sha256 }));
                     }

@@ -136,7 +136,7 @@ impl<'a> Manifests<'a> {
             let (uid, target) = self.slots.slots[slot];
             let target = plan.catalog.get(target);
             let mut row = [
-                Value::Str(&job.id),
+                Value::Str(job.id()),
                 Value::Int(job.wave as u64),
                 Value::Str(interned.product_key(device.product)),
                 Value::Str(device.device_name),

@@ -6,28 +6,21 @@ use std::collections::HashMap;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::catalog::InstanceId;
 use crate::global::{Group, Interned};
 use crate::intern::ranks;
-use crate::plan::{Plan, Strategy, TargetSetId};
+use crate::plan::{Plan, TargetSetId};
+use crate::rules::Destination;
 
-/// One CreateDeviceDistributeJob call (or one console distribution, cross-account).
+/// One CreateDeviceDistributeJob call (or one console distribution, cross-account). Compact —
+/// a big plan has hundreds of thousands — its text comes from the plan and the dictionaries.
 #[derive(Debug, Clone)]
 pub struct Job {
-    /// Stable id: a hash of the group and chunk index.
-    pub id: String,
+    /// `job-` and 16 hex digits of a hash of the group and chunk index.
+    id: [u8; 20],
     /// 1-based wave.
     pub wave: usize,
-    /// Source instance.
-    pub source: InstanceId,
-    /// ProductKey.
-    pub product_key: String,
-    /// Strategy.
-    pub strategy: Strategy,
-    /// Target instances.
-    pub targets: TargetSetId,
-    /// Destination account.
-    pub target_uid: String,
+    /// Product, source instance and destination.
+    pub group: Group,
     /// Whether the API can create it (same account) or only the console (cross-account).
     pub console: bool,
     /// Number of devices.
@@ -75,9 +68,9 @@ pub fn cut(plan: &Plan, interned: &Interned, groups: &HashMap<Group, u64>) -> Jo
     let per_job = plan.devices_per_job as u64;
     let mut jobs = Vec::new();
     let mut first = HashMap::with_capacity(ordered.len());
-    for ((product, source, destination), devices) in ordered {
-        first.insert((product, source, destination), jobs.len());
-        let destination = &interned.destinations()[destination as usize];
+    for ((product, source, destination_id), devices) in ordered {
+        first.insert((product, source, destination_id), jobs.len());
+        let destination = &interned.destinations()[destination_id as usize];
         let product_key = interned.product_key(product);
         for chunk in 0..devices.div_ceil(per_job) {
             let identity = format!(
@@ -88,14 +81,12 @@ pub fn cut(plan: &Plan, interned: &Interned, groups: &HashMap<Group, u64>) -> Jo
                 target_names(destination.targets),
                 destination.uid
             );
+            let mut id = *b"job-0000000000000000";
+            hex::encode_to_slice(&Sha256::digest(identity.as_bytes())[..8], &mut id[4..]).expect("16 digits fit");
             jobs.push(Job {
-                id: format!("job-{}", &hex::encode(Sha256::digest(identity.as_bytes()))[..16]),
+                id,
                 wave: jobs.len() / plan.jobs_per_wave + 1,
-                source,
-                product_key: product_key.to_string(),
-                strategy: destination.strategy,
-                targets: destination.targets,
-                target_uid: destination.uid.to_string(),
+                group: (product, source, destination_id),
                 console: *destination.uid != *plan.account,
                 devices: (devices - chunk * per_job).min(per_job),
             });
@@ -115,14 +106,22 @@ pub struct Requests {
 impl Requests {
     /// Notes the next device of `job` (number `index`); returns the job's request as JSON
     /// when this was its last device.
-    pub fn add(&mut self, plan: &Plan, job: &Job, index: usize, device_name: &str) -> Option<Vec<u8>> {
+    pub fn add(
+        &mut self,
+        plan: &Plan,
+        interned: &Interned,
+        job: &Job,
+        index: usize,
+        device_name: &str,
+    ) -> Option<Vec<u8>> {
         let names = self.open.entry(index).or_default();
         names.push(device_name.to_string());
         if names.len() as u64 != job.devices {
             return None;
         }
         let names = self.open.remove(&index).expect("present");
-        let mut json = serde_json::to_vec_pretty(&job.request(plan, &names)).expect("a job request serialises");
+        let mut json =
+            serde_json::to_vec_pretty(&job.request(plan, interned, &names)).expect("a job request serialises");
         json.push(b'\n');
         Some(json)
     }
@@ -155,17 +154,28 @@ pub struct TargetInstance<'a> {
 }
 
 impl Job {
+    /// The stable id.
+    pub fn id(&self) -> &str {
+        std::str::from_utf8(&self.id).expect("ASCII")
+    }
+
+    /// Where the job sends its devices.
+    pub fn destination<'a>(&self, interned: &'a Interned) -> &'a Destination {
+        &interned.destinations()[self.group.2 as usize]
+    }
+
     /// The API request for this job, whose devices are `names`.
-    pub fn request<'a>(&'a self, plan: &'a Plan, names: &'a [String]) -> JobRequest<'a> {
+    pub fn request<'a>(&self, plan: &'a Plan, interned: &'a Interned, names: &'a [String]) -> JobRequest<'a> {
+        let destination = self.destination(interned);
         JobRequest {
-            product_key: &self.product_key,
+            product_key: interned.product_key(self.group.0),
             device_name: names.iter().map(String::as_str).collect(),
-            source_instance_id: &plan.catalog.get(self.source).id,
-            strategy: self.strategy.api_value(),
-            target_uid: &self.target_uid,
+            source_instance_id: &plan.catalog.get(self.group.1).id,
+            strategy: destination.strategy.api_value(),
+            target_uid: &destination.uid,
             target_instance_config: plan
                 .target_sets
-                .get(self.targets)
+                .get(destination.targets)
                 .iter()
                 .map(|&t| TargetInstance { target_instance_id: &plan.catalog.get(t).id })
                 .collect(),

@@ -10,7 +10,7 @@ use devdist_formats::Format;
 
 use crate::emit::{Outputs, write_accepted};
 use crate::error::Error;
-use crate::global::{Budget, Gather, settle};
+use crate::global::{Budget, Gather, Interned, settle};
 use crate::grants::{Slots, write_products};
 use crate::jobs::{self, Jobs};
 use crate::output::OutputDir;
@@ -130,7 +130,7 @@ pub fn run(plan_path: &Path, out_dir: &Path, options: &Options, progress: &dyn P
         let warnings = write_accepted(&mut out, &plan, &settled, &jobs, &slots, outputs)?;
         if !options.dry_run {
             write_products(&mut out, &plan, &slots, &products, options.format)?;
-            write_jobs_csv(&mut out, &plan, &jobs)?;
+            write_jobs_csv(&mut out, &plan, interned, &jobs)?;
         }
 
         let inputs: Vec<InputReport> = plan
@@ -245,7 +245,7 @@ fn prove_accounting(inputs: &[InputReport], counts: &Counts) -> Result<(), Error
     Ok(())
 }
 
-fn write_jobs_csv(out: &mut OutputDir, plan: &Plan, jobs: &Jobs) -> Result<(), Error> {
+fn write_jobs_csv(out: &mut OutputDir, plan: &Plan, interned: &Interned, jobs: &Jobs) -> Result<(), Error> {
     use devdist_formats::Value;
     let path = "jobs/jobs.csv";
     let columns = [
@@ -263,18 +263,19 @@ fn write_jobs_csv(out: &mut OutputDir, plan: &Plan, jobs: &Jobs) -> Result<(), E
     let fail = |err| Error::output(&out.staging().join(path), err);
     let mut table = out.table(path, Format::Csv, &columns, crate::output::Access::Normal)?;
     for job in &jobs.jobs {
+        let destination = job.destination(interned);
         let targets: Vec<&str> =
-            plan.target_sets.get(job.targets).iter().map(|&t| plan.catalog.get(t).id.as_str()).collect();
+            plan.target_sets.get(destination.targets).iter().map(|&t| plan.catalog.get(t).id.as_str()).collect();
         let targets = targets.join(";");
         let row = [
-            Value::Str(&job.id),
+            Value::Str(job.id()),
             Value::Int(job.wave as u64),
             Value::Str(if job.console { "console" } else { "CreateDeviceDistributeJob" }),
-            Value::Str(&job.product_key),
-            Value::Str(&plan.catalog.get(job.source).id),
-            Value::Str(job.strategy.name()),
+            Value::Str(interned.product_key(job.group.0)),
+            Value::Str(&plan.catalog.get(job.group.1).id),
+            Value::Str(destination.strategy.name()),
             Value::Str(&targets),
-            Value::Str(&job.target_uid),
+            Value::Str(&destination.uid),
             Value::Int(job.devices),
         ];
         table.write_row(&row).map_err(fail)?;
