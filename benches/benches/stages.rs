@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, SamplingMode, Throughput, criterion_group};
-use devdist_engine::stages::{Budget, Dictionaries, Gather, Scratch, check_all, open_inputs, settle};
+use devdist_engine::stages::{Budget, CheckedBatch, Dictionaries, Gather, Scratch, check_all, open_inputs, settle};
 use devdist_engine::{GenerateOptions, Login, NoProgress, Plan, generate, sign, verify_signature};
 use devdist_formats::{ColumnType, CsvInventory, Format, Inventory, RecordBatch, TableWriter, Value};
 
@@ -197,19 +197,25 @@ fn signature(c: &mut Criterion) {
     group.finish();
 }
 
-/// Stage 2 on the batches of stage 1, checked once and cloned before each timed run: spooling
+/// Every batch of stage 1 over the plan's inventory (2 workers), ids in `dictionaries`.
+fn checked_batches(plan: &Plan, dictionaries: &Dictionaries) -> Vec<CheckedBatch> {
+    let mut batches = Vec::new();
+    check_all(plan, open_inputs(plan).expect("open"), dictionaries, 2, &NoProgress, &mut |batch| {
+        batches.push(batch);
+        Ok(())
+    })
+    .expect("check");
+    batches
+}
+
+/// Stage 2 on the batches of stage 1, checked afresh (untimed) before each timed run: spooling
 /// the candidates into buckets (in memory: the budget is ample), sorting each bucket
 /// (duplicates, blocked products), capacity in input order, and counting per job group.
 fn global(c: &mut Criterion) {
     let fixture = fixture();
     let plan = Plan::load(&fixture.plan).expect("load the plan");
-    let mut batches = Vec::new();
-    check_all(&plan, open_inputs(&plan).expect("open"), &Dictionaries::default(), 2, &NoProgress, &mut |batch| {
-        batches.push(batch);
-        Ok(())
-    })
-    .expect("check");
-    let count: usize = batches.iter().map(|batch| batch.candidates.len()).sum();
+    let count: usize =
+        checked_batches(&plan, &Dictionaries::default()).iter().map(|batch| batch.candidates.len()).sum();
     assert!(count as u64 > RECORDS * 9 / 10, "{count} candidates");
 
     let mut group = c.benchmark_group("global");
@@ -218,22 +224,16 @@ fn global(c: &mut Criterion) {
         b.iter_custom(|iters| {
             let mut elapsed = Duration::ZERO;
             for _ in 0..iters {
-                // Ids in the batches refer to the dictionaries of a fresh check.
+                // Ids in the batches refer to the dictionaries they were checked with.
                 let dictionaries = Dictionaries::default();
-                let mut fresh = Vec::new();
-                let inventories = open_inputs(&plan).expect("open");
-                check_all(&plan, inventories, &dictionaries, 2, &NoProgress, &mut |batch| {
-                    fresh.push(batch);
-                    Ok(())
-                })
-                .expect("check");
+                let batches = checked_batches(&plan, &dictionaries);
                 let folder = tempfile::tempdir().expect("a scratch folder");
                 let budget = Budget::new(1 << 30, 1 << 26, 2);
                 let scratch = Scratch::create(folder.path().join("scratch"), budget.spool_memory, budget.min_write)
                     .expect("scratch");
                 let start = Instant::now();
                 let mut gather = Gather::new(&plan, &scratch, budget);
-                for batch in fresh {
+                for batch in batches {
                     gather.add(batch).expect("spool");
                 }
                 let settled = settle(&plan, gather, dictionaries, &scratch).expect("settle");

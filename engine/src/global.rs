@@ -26,7 +26,7 @@ use crate::error::Error;
 use crate::intern::ranks;
 use crate::plan::Plan;
 use crate::reason::Reason;
-use crate::rules::{AT_SOURCE, Billed, CheckedBatch, Destination, Dictionaries, Name, Reject};
+use crate::rules::{Billed, CheckedBatch, Destination, Dictionaries, Name, Reject};
 use crate::spool::{Decoder, Encoder, Records, Scratch, Spool};
 
 /// The dictionaries stage 1 filled, with product keys ranked by value.
@@ -86,7 +86,7 @@ pub struct Stored<'a> {
     pub product: u32,
     /// Destination id.
     pub destination: u32,
-    /// Where the device is billed now, or [`AT_SOURCE`].
+    /// Where the device is billed now, or [`AT_SOURCE`](crate::rules::AT_SOURCE).
     pub billed: u32,
     /// Source instance.
     pub source: InstanceId,
@@ -146,24 +146,17 @@ impl<'a> Stored<'a> {
     pub fn from_run(record: &'a [u8]) -> Stored<'a> {
         Stored::decode(&record[VERDICT_BYTES..])
     }
-
-    /// Where the device is billed now, when it is not at its source.
-    pub fn billed_at<'i>(&self, interned: &'i Interned) -> Option<&'i Billed> {
-        match self.billed {
-            AT_SOURCE => None,
-            id => Some(&interned.billed[id as usize]),
-        }
-    }
 }
 
 fn encode_reject(reject: &Reject, out: &mut Vec<u8>) {
-    let reason = Reason::ALL.iter().position(|&r| r == reject.reason).expect("a known reason");
+    // Reason::ALL lists the reasons in declaration order: the discriminant is the index.
+    let reason = reject.reason as u8;
     Encoder(out)
         .u64(reject.seq)
         .u32(reject.file)
         .u64(reject.record)
         .u64(reject.line)
-        .u8(reason as u8)
+        .u8(reason)
         .str(&reject.product_key)
         .str(&reject.device_name)
         .str(&reject.detail);
@@ -255,7 +248,6 @@ pub struct Gather {
     /// Fingerprints of every gateway named by a survivor.
     gateways: HashSet<u64, Fixed>,
     files: Vec<FileCounts>,
-    records: u64,
     scratch: Vec<u8>,
 }
 
@@ -271,7 +263,6 @@ impl Gather {
             blocked: Vec::new(),
             gateways: HashSet::default(),
             files: vec![FileCounts::default(); plan.inputs.len()],
-            records: 0,
             scratch: Vec::new(),
         }
     }
@@ -287,7 +278,6 @@ impl Gather {
         for (total, cells) in file.runtime_cells.iter_mut().zip(&batch.runtime_cells) {
             *total += cells;
         }
-        self.records = self.records.max(batch.first_seq + batch.records);
         for reject in &batch.rejects {
             self.scratch.clear();
             encode_reject(reject, &mut self.scratch);
@@ -401,7 +391,9 @@ pub struct Settled {
 /// Applies the global rules to everything `gather` received.
 pub fn settle(plan: &Plan, gather: Gather, dictionaries: Dictionaries, scratch: &Scratch) -> Result<Settled, Error> {
     let interned = Interned::new(dictionaries);
-    let Gather { budget, buckets, rejects, quota_order, blocked, gateways, files, records, .. } = gather;
+    let Gather { budget, buckets, rejects, quota_order, blocked, gateways, files, .. } = gather;
+    // Input positions run from 0 across all files.
+    let records: u64 = files.iter().map(|file| file.records).sum();
     let gone: Vec<AtomicU64> = (0..records.div_ceil(64)).map(|_| AtomicU64::new(0)).collect();
 
     let runs: Vec<Spool> = buckets

@@ -61,6 +61,6 @@ pub mod stages {
     pub use crate::global::{Budget, Gather, Settled, settle};
     pub use crate::jobs::{Jobs, cut as cut_jobs};
     pub use crate::pipeline::{check_all, open_inputs};
-    pub use crate::rules::Dictionaries;
+    pub use crate::rules::{CheckedBatch, Dictionaries};
     pub use crate::spool::Scratch;
 }
