@@ -3,7 +3,10 @@
 //! - [`encode`]: RFC 3986 percent-encoding and the SDK's form bodies;
 //! - [`sign`]: the two signature schemes (ACS3-HMAC-SHA256 "V3", RPC HMAC-SHA1 "V2"), one
 //!   implementation of each canonical form shared by the client (signing) and the emulator
-//!   (verifying).
+//!   (verifying);
+//! - [`api`]: typed requests and response bodies with the platform's exact keys, serialised by
+//!   the emulator and parsed by the client;
+//! - [`results`]: the per-device result file of a finished job, JSON or CSV.
 //!
 //! ```
 //! use devdist_platform::sign;
@@ -12,5 +15,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod api;
 pub mod encode;
+pub mod results;
 pub mod sign;
