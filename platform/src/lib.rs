@@ -16,6 +16,7 @@
 #![deny(missing_docs)]
 
 pub mod api;
+pub mod credentials;
 pub mod encode;
 pub mod results;
 pub mod sign;
