@@ -6,7 +6,11 @@
 //!   (verifying);
 //! - [`api`]: typed requests and response bodies with the platform's exact keys, serialised by
 //!   the emulator and parsed by the client;
-//! - [`results`]: the per-device result file of a finished job, JSON or CSV.
+//! - [`results`]: the per-device result file of a finished job, JSON or CSV;
+//! - [`credentials`]: the access key from the environment or the aliyun CLI's profiles;
+//! - [`client`]: the blocking [`Client`], paced per API ([`pace`]), retrying what is safe to
+//!   retry, with one error type ([`ApiError`]) that says whether a call may have been carried
+//!   out.
 //!
 //! ```
 //! use devdist_platform::sign;
@@ -16,7 +20,16 @@
 #![deny(missing_docs)]
 
 pub mod api;
+pub mod client;
 pub mod credentials;
 pub mod encode;
+pub mod error;
+pub mod pace;
 pub mod results;
 pub mod sign;
+
+pub use api::{CreateDeviceDistributeJob, JobData, JobInfo, ListJobs, Provisioning};
+pub use client::{CallStats, Client, ClientConfig, DEFAULT_ENDPOINT, Scheme};
+pub use credentials::{Credentials, Secret};
+pub use error::{ApiError, ErrorKind};
+pub use results::DeviceResult;

@@ -10,9 +10,24 @@ use crate::encode::percent_encode;
 use base64::Engine as _;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
+use std::time::SystemTime;
 
 /// The V3 algorithm name, first line of the string-to-sign and first word of `Authorization`.
 pub const V3_ALGORITHM: &str = "ACS3-HMAC-SHA256";
+
+/// The timestamp format of both schemes (`x-acs-date`, V2 `Timestamp`): UTC, whole seconds.
+const TIMESTAMP_FORMAT: &str = "%Y-%m-%dT%H:%M:%SZ";
+
+/// `t` as both schemes write it, e.g. `2024-01-01T12:00:00Z`.
+pub fn timestamp(t: SystemTime) -> String {
+    chrono::DateTime::<chrono::Utc>::from(t).format(TIMESTAMP_FORMAT).to_string()
+}
+
+/// The instant of a [`timestamp`]; `None` when it is not of that form.
+pub fn parse_timestamp(s: &str) -> Option<SystemTime> {
+    let naive = chrono::NaiveDateTime::parse_from_str(s, TIMESTAMP_FORMAT).ok()?;
+    Some(naive.and_utc().into())
+}
 
 /// Lowercase hex SHA-256 of `bytes` (`x-acs-content-sha256`, the hashed canonical request).
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -194,6 +209,14 @@ mod tests {
             ("SignatureVersion", "1.0"),
             ("AccessKeyId", "testid"),
         ])
+    }
+
+    #[test]
+    fn timestamps_round_trip() {
+        let t = parse_timestamp(DATE).unwrap();
+        assert_eq!(t.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs(), 1_704_110_400);
+        assert_eq!(timestamp(t), DATE);
+        assert_eq!(parse_timestamp("2024-01-01 12:00:00"), None);
     }
 
     #[test]
