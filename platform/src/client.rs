@@ -496,6 +496,7 @@ fn transport_error(error: ureq::Error, idempotent: bool) -> ApiError {
             ("transport.connect", ErrorKind::Retryable)
         }
         E::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => ("transport.connect", ErrorKind::Retryable),
+        E::Io(io) if refused_handshake(io) => ("transport.setup", ErrorKind::Permanent),
         E::Tls(_) | E::Rustls(_) | E::Pem(_) | E::BadUri(_) | E::RequireHttpsOnly(_) | E::TlsRequired => {
             ("transport.setup", ErrorKind::Permanent)
         }
@@ -510,6 +511,17 @@ fn transport_error(error: ureq::Error, idempotent: bool) -> ApiError {
         request_id: None,
         retry_after: None,
     }
+}
+
+/// Whether `io` is a TLS handshake that failed on the certificate or the protocol: nothing was
+/// sent, and trying again will not help.
+fn refused_handshake(io: &std::io::Error) -> bool {
+    use rustls::Error as R;
+    let tls = io.get_ref().and_then(|inner| inner.downcast_ref::<R>());
+    matches!(
+        tls,
+        Some(R::InvalidCertificate(_) | R::NoCertificatesPresented | R::PeerIncompatible(_) | R::UnsupportedNameType)
+    )
 }
 
 /// An answer: a 2xx body whose `Success` is true, or the error it carries.
