@@ -73,7 +73,7 @@ pub fn cut(plan: &Plan, interned: &Interned, groups: &HashMap<Group, u64>) -> Jo
         let destination = &interned.destinations()[destination_id as usize];
         let product_key = interned.product_key(product);
         for chunk in 0..devices.div_ceil(per_job) {
-            let identity = format!(
+            let mut identity = format!(
                 "{}\n{}\n{}\n{}\n{}\n{chunk}",
                 plan.catalog.get(source).id,
                 product_key,
@@ -81,6 +81,10 @@ pub fn cut(plan: &Plan, interned: &Interned, groups: &HashMap<Group, u64>) -> Jo
                 target_names(destination.targets),
                 destination.uid
             );
+            if let Some(salt) = &plan.redrive_of {
+                identity.push_str("\nredrive_of ");
+                identity.push_str(salt);
+            }
             let mut id = *b"job-0000000000000000";
             hex::encode_to_slice(&Sha256::digest(identity.as_bytes())[..8], &mut id[4..]).expect("16 digits fit");
             jobs.push(Job {

@@ -133,6 +133,9 @@ pub struct Plan {
     pub devices_per_job: usize,
     /// Jobs per wave, 1..=10.
     pub jobs_per_wave: usize,
+    /// Set by `devdist redrive`: which run this plan re-drives. Folded into every job id, so
+    /// the re-driven jobs never share an id with the jobs they repeat.
+    pub redrive_of: Option<String>,
 }
 
 /// One thing wrong with a plan, at a place in it.
@@ -251,7 +254,7 @@ impl<'t> Reader<'t> {
         }
         let top = document.get_ref();
         let whole = 0..0;
-        self.unknown_keys(top, &["account", "inputs", "limits", "routes"], "");
+        self.unknown_keys(top, &["account", "inputs", "limits", "routes", "redrive_of"], "");
 
         let account = match top.get("account") {
             Some(value) => self.string(value, "account").filter(|uid| self.safe(uid, value.span(), "account")),
@@ -263,6 +266,7 @@ impl<'t> Reader<'t> {
 
         let (inputs, catalog) = self.inputs(top.get("inputs"), base);
         let (devices_per_job, jobs_per_wave) = self.limits(top.get("limits"));
+        let redrive_of = top.get("redrive_of").and_then(|value| self.string(value, "redrive_of"));
         let raw_routes = self.raw_routes(top.get("routes"));
 
         // Routes are checked even when the account or the catalog is unusable, so that every
@@ -281,6 +285,7 @@ impl<'t> Reader<'t> {
             target_sets: target_sets?,
             devices_per_job: devices_per_job?,
             jobs_per_wave: jobs_per_wave?,
+            redrive_of,
         })
     }
 

@@ -29,6 +29,9 @@ pub enum Reason {
     InvalidTarget,
     /// specified_region to where the device is now.
     AlreadyAtTarget,
+    /// The platform refused the device for good in the run being re-driven (`platform_code`
+    /// column, written by `devdist redrive` only).
+    RefusedByPlatform,
     /// The same device with different secrets or destinations: every copy.
     DuplicateConflict,
     /// An identical later copy of an accepted record.
@@ -41,7 +44,7 @@ pub enum Reason {
 
 impl Reason {
     /// Every reason, in rule order.
-    pub const ALL: [Reason; 17] = [
+    pub const ALL: [Reason; 18] = [
         Reason::MalformedRecord,
         Reason::MissingField,
         Reason::InvalidProductKey,
@@ -55,6 +58,7 @@ impl Reason {
         Reason::NoRoute,
         Reason::InvalidTarget,
         Reason::AlreadyAtTarget,
+        Reason::RefusedByPlatform,
         Reason::DuplicateConflict,
         Reason::DuplicateRecord,
         Reason::ProductBlocked,
@@ -77,11 +81,18 @@ impl Reason {
             Reason::NoRoute => "no_route",
             Reason::InvalidTarget => "invalid_target",
             Reason::AlreadyAtTarget => "already_at_target",
+            Reason::RefusedByPlatform => "refused_by_platform",
             Reason::DuplicateConflict => "duplicate_conflict",
             Reason::DuplicateRecord => "duplicate_record",
             Reason::ProductBlocked => "product_blocked",
             Reason::TargetCapacityExceeded => "target_capacity_exceeded",
         }
+    }
+
+    /// Whether only a `devdist redrive` plan can give this reason; reports leave it out when
+    /// no record has it, so plans that are not re-drives report exactly the SPEC's codes.
+    pub fn redrive_only(self) -> bool {
+        self == Reason::RefusedByPlatform
     }
 }
 

@@ -315,6 +315,10 @@ impl<'p> Checker<'p> {
                 return Err((Reason::AlreadyAtTarget, format!("the device is already at {target}")));
             }
         }
+        let refused = fields.get(Field::PlatformCode);
+        if !refused.is_empty() {
+            return Err((Reason::RefusedByPlatform, format!("the platform refused it for good: {refused}")));
+        }
         let flag = |field: Field| fields.get(field).trim().eq_ignore_ascii_case("true");
         Ok(Checked {
             product_key,

@@ -158,7 +158,9 @@ pub fn run(plan_path: &Path, out_dir: &Path, options: &Options, progress: &dyn P
             rejected: rejected_per_reason.iter().sum(),
             rejected_by_code: Reason::ALL
                 .iter()
-                .map(|r| (r.code().to_string(), rejected_per_reason[*r as usize]))
+                .map(|r| (r, rejected_per_reason[*r as usize]))
+                .filter(|(r, n)| *n > 0 || !r.redrive_only())
+                .map(|(r, n)| (r.code().to_string(), n))
                 .collect(),
         };
         prove_accounting(&inputs, &counts)?;

@@ -1317,7 +1317,7 @@ mod tests {
         let report = run(&parquet, &dir.path().join("parquet-out"));
         assert_eq!(report.counts.read, devices);
         let by_code = &report.counts.rejected_by_code;
-        for reason in crate::Reason::ALL {
+        for reason in crate::Reason::ALL.into_iter().filter(|r| !r.redrive_only()) {
             let count = by_code.get(reason.code()).copied().unwrap_or(0);
             match reason {
                 crate::Reason::MalformedRecord => assert_eq!(count, 0, "{by_code:?}"),
@@ -1366,7 +1366,7 @@ mod tests {
         let generated = generate(&options(devices, 5, 0.05), &dir.path().join("in")).unwrap();
         let report = run(&generated, &dir.path().join("out"));
         assert_eq!(report.counts.read, devices);
-        for reason in crate::Reason::ALL {
+        for reason in crate::Reason::ALL.into_iter().filter(|r| !r.redrive_only()) {
             let count = report.counts.rejected_by_code.get(reason.code()).copied().unwrap_or(0);
             assert!(count > 0, "{}: {:?}", reason.code(), report.counts.rejected_by_code);
         }

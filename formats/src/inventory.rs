@@ -46,11 +46,14 @@ pub enum Field {
     SignTimestamp,
     /// Password of a captured MQTT login.
     SignPassword,
+    /// Written by `devdist redrive` only: the code with which the platform refused the device
+    /// for good in the run being re-driven; a non-empty value rejects the record.
+    PlatformCode,
 }
 
 impl Field {
     /// Every field, in the order of SPEC §2.2.
-    pub const ALL: [Field; 16] = [
+    pub const ALL: [Field; 17] = [
         Field::ProductKey,
         Field::DeviceName,
         Field::DeviceSecret,
@@ -67,6 +70,7 @@ impl Field {
         Field::SignMethod,
         Field::SignTimestamp,
         Field::SignPassword,
+        Field::PlatformCode,
     ];
 
     /// The snake_case name used in messages and outputs.
@@ -88,6 +92,7 @@ impl Field {
             Field::SignMethod => "sign_method",
             Field::SignTimestamp => "sign_timestamp",
             Field::SignPassword => "sign_password",
+            Field::PlatformCode => "platform_code",
         }
     }
 

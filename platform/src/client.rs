@@ -12,7 +12,7 @@ use crate::api::{
 };
 use crate::credentials::Credentials;
 use crate::encode::{form_encode, percent_encode};
-use crate::error::{ApiError, ErrorKind};
+use crate::error::{ApiError, ErrorKind, is_retryable_code, refused_at_gateway};
 use crate::pace::Pace;
 use crate::results::{self, DeviceResult};
 use crate::sign;
@@ -474,9 +474,8 @@ fn backoff(attempt: u32, retry_after: Option<Duration>) -> Duration {
 /// Retryable or not, by the platform's code; for a Create, "retryable" narrows to what the
 /// gateway refused before the service saw it, and any other server failure is Unknown.
 fn classify(code: &str, status: u16, idempotent: bool) -> ErrorKind {
-    let refused_at_gateway = code.starts_with("Throttling") || code == "SignatureNonceUsed";
-    let server_failure =
-        matches!(code, "InternalError" | "ServiceUnavailable" | "iot.system.SystemException") || status >= 500;
+    let refused_at_gateway = refused_at_gateway(code);
+    let server_failure = is_retryable_code(code) || status >= 500;
     if refused_at_gateway || (server_failure && idempotent) {
         ErrorKind::Retryable
     } else if server_failure {

@@ -75,3 +75,15 @@ impl fmt::Display for ApiError {
 }
 
 impl std::error::Error for ApiError {}
+
+/// Whether the platform refused with `code` because it was busy or too fast — throttling, a
+/// reused nonce, an internal or system error — so that the same request may succeed later.
+/// Device codes in a result file use the same vocabulary (`iot.system.SystemException`).
+pub fn is_retryable_code(code: &str) -> bool {
+    refused_at_gateway(code) || matches!(code, "InternalError" | "ServiceUnavailable" | "iot.system.SystemException")
+}
+
+/// Codes the gateway answers before the service sees the request: surely not carried out.
+pub(crate) fn refused_at_gateway(code: &str) -> bool {
+    code.starts_with("Throttling") || code == "SignatureNonceUsed"
+}

@@ -31,5 +31,5 @@ pub mod sign;
 pub use api::{CreateDeviceDistributeJob, JobData, JobInfo, ListJobs, Provisioning};
 pub use client::{CallStats, Client, ClientConfig, DEFAULT_ENDPOINT, Scheme};
 pub use credentials::{Credentials, Secret};
-pub use error::{ApiError, ErrorKind};
+pub use error::{ApiError, ErrorKind, is_retryable_code};
 pub use results::DeviceResult;

@@ -2,6 +2,7 @@
 
 mod generate;
 mod plan;
+mod redrive;
 mod validate;
 mod verify;
 
@@ -29,6 +30,8 @@ enum Command {
     Generate(generate::GenerateArgs),
     /// Re-check every checksum and the accounting invariant of an output folder.
     Verify(verify::VerifyArgs),
+    /// A new plan folder of the devices that `apply` left failed (retryably) or unknown.
+    Redrive(redrive::RedriveArgs),
 }
 
 /// Options shared by `plan` and `validate`.
@@ -72,6 +75,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Validate(args) => validate::run(args),
         Command::Generate(args) => generate::run(args),
         Command::Verify(args) => verify::run(args),
+        Command::Redrive(args) => redrive::run(args),
     }
 }
 

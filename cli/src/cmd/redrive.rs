@@ -1,0 +1,61 @@
+//! `devdist redrive DIR --out NEW`.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use devdist_formats::Format;
+
+#[derive(Debug, Args)]
+pub struct RedriveArgs {
+    /// A plan folder that `devdist apply` has run on (it reads DIR/apply/results.csv).
+    dir: PathBuf,
+    /// The new plan folder (built beside, moved into place when complete).
+    #[arg(long)]
+    out: PathBuf,
+    /// Format of the new folder's device manifests, product grants and billing reassignments.
+    #[arg(long, default_value = "csv")]
+    format: Format,
+    /// Replace NEW if it exists.
+    #[arg(long)]
+    force: bool,
+    /// No progress bar and no summary.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+/// Derives the new plan's inputs in a private folder beside NEW (they hold device secrets and
+/// are removed on every exit), then plans them into NEW like `devdist plan`.
+pub fn run(args: RedriveArgs) -> anyhow::Result<u8> {
+    let parent = match args.out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let inputs = tempfile::Builder::new()
+        .prefix(".devdist-redrive-")
+        .tempdir_in(&parent)
+        .map_err(|e| devdist_engine::Error::output(&parent, e))?;
+    let prepared = devdist_engine::prepare_redrive(&args.dir, inputs.path(), &devdist_platform::is_retryable_code)?;
+    let options =
+        devdist_engine::Options { force: args.force, format: args.format, ..devdist_engine::Options::default() };
+    let progress = crate::progress::Bar::new(&prepared.plan, args.quiet);
+    let outcome = devdist_engine::run(&prepared.plan, &args.out, &options, &progress);
+    progress.finish();
+    let outcome = outcome?;
+    if !args.quiet {
+        eprintln!(
+            "redrive {} → {}: {} devices re-driven ({} unknown, {} failed with a retryable code), \
+             {} refused for good (rejects.csv), {} distributed, {} console, {} without an outcome yet",
+            args.dir.display(),
+            args.out.display(),
+            prepared.unknown + prepared.failed_retryable,
+            prepared.unknown,
+            prepared.failed_retryable,
+            prepared.refused,
+            prepared.distributed,
+            prepared.console,
+            prepared.pending,
+        );
+        crate::summary::print("redrive", &outcome);
+    }
+    Ok(if outcome.report.counts.rejected == 0 { 0 } else { 1 })
+}

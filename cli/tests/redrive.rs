@@ -1,0 +1,300 @@
+//! `devdist redrive` on the demo with a hand-made `apply/results.csv`: exactly the devices left
+//! failed (retryably) or unknown, to the same destinations, with new job ids; permanent
+//! refusals in rejects.csv with their platform code; a folder that verifies.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Output};
+
+const DEMO_PLAN: &str = "../fixtures/demo/plan.toml";
+const ACCOUNT: &str = "1234567890123456";
+const RETRYABLE: &str = "iot.system.SystemException";
+const PERMANENT: &str = "iot.device.DistributeFailed";
+
+fn devdist(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_devdist")).args(args).output().expect("devdist runs")
+}
+
+fn code(output: &Output) -> i32 {
+    output.status.code().expect("exited normally")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+type Key = (String, String);
+
+/// Every row of every CSV table named `name` below `dir/grants` (or the one file `dir/name`).
+fn rows(dir: &Path, relative: &str) -> Vec<BTreeMap<String, String>> {
+    let mut paths = Vec::new();
+    if relative == "devices.csv" {
+        for uid in fs::read_dir(dir.join("grants")).unwrap() {
+            for instance in fs::read_dir(uid.unwrap().path()).unwrap() {
+                paths.push(instance.unwrap().path().join("devices.csv"));
+            }
+        }
+    } else {
+        paths.push(dir.join(relative));
+    }
+    let mut out = Vec::new();
+    for path in paths.into_iter().filter(|p| p.exists()) {
+        let mut reader = csv::Reader::from_path(&path).unwrap();
+        let headers = reader.headers().unwrap().clone();
+        for record in reader.records() {
+            let record = record.unwrap();
+            out.push(headers.iter().zip(record.iter()).map(|(h, v)| (h.to_string(), v.to_string())).collect());
+        }
+    }
+    out
+}
+
+fn key(row: &BTreeMap<String, String>) -> Key {
+    (row["product_key"].clone(), row["device_name"].clone())
+}
+
+/// Device → its manifest rows (one per candidate target), as comparable tuples.
+fn destinations(dir: &Path) -> BTreeMap<Key, BTreeSet<Vec<String>>> {
+    let mut out: BTreeMap<Key, BTreeSet<Vec<String>>> = BTreeMap::new();
+    for row in rows(dir, "devices.csv") {
+        let fields = ["device_secret", "source_instance", "source_region", "target_uid", "target_instance", "strategy"];
+        out.entry(key(&row)).or_default().insert(fields.iter().map(|f| row[*f].clone()).collect());
+    }
+    out
+}
+
+/// What the hand-made results say about each device of the plan.
+struct Scenario {
+    redriven: BTreeSet<Key>,
+    refused: BTreeMap<Key, String>,
+}
+
+/// Writes `dir/apply/results.csv`: by device index, unknown / failed retryable / failed for
+/// good / distributed; console for cross-account devices; and a few devices with two rows
+/// (another attempt), where a distribution or a permanent refusal wins.
+fn write_results(dir: &Path) -> Scenario {
+    let mut devices: BTreeMap<Key, (String, String, BTreeSet<String>)> = BTreeMap::new();
+    for row in rows(dir, "devices.csv") {
+        let entry =
+            devices.entry(key(&row)).or_insert((row["job_id"].clone(), row["target_uid"].clone(), BTreeSet::new()));
+        entry.2.insert(row["target_instance"].clone());
+    }
+    let mut scenario = Scenario { redriven: BTreeSet::new(), refused: BTreeMap::new() };
+    let mut out = csv::Writer::from_path(dir.join("apply/results.csv")).unwrap();
+    out.write_record([
+        "product_key",
+        "device_name",
+        "job_id",
+        "platform_job_id",
+        "target_instances",
+        "outcome",
+        "code",
+        "message",
+    ])
+    .unwrap();
+    for (i, ((pk, dn), (job, uid, targets))) in devices.iter().enumerate() {
+        let targets = targets.iter().cloned().collect::<Vec<_>>().join(";");
+        let mut row = |outcome: &str, code: &str, message: &str, attempt: &str| {
+            let platform = if outcome == "console" { String::new() } else { format!("pj-{job}{attempt}") };
+            out.write_record([pk, dn, job, &platform, &targets, outcome, code, message]).unwrap();
+        };
+        let k = (pk.clone(), dn.clone());
+        if uid != ACCOUNT {
+            row("console", "", "", "");
+            continue;
+        }
+        match i % 11 {
+            1 => {
+                row("unknown", "", "", "");
+                scenario.redriven.insert(k);
+            }
+            2 | 3 => {
+                row("failed", RETRYABLE, "system busy, try again", "");
+                scenario.redriven.insert(k);
+            }
+            4 => {
+                row("failed", PERMANENT, "the device cannot be distributed", "");
+                scenario.refused.insert(k, PERMANENT.into());
+            }
+            5 => {
+                // Failed once, distributed by a later attempt: done.
+                row("failed", RETRYABLE, "system busy, try again", "");
+                row("distributed", "200", "success", "-2");
+            }
+            6 => {
+                // Unknown once, then refused for good: no use trying again.
+                row("unknown", "", "", "");
+                row("failed", "iot.system.InstanceIdSame", "same instance", "-2");
+                scenario.refused.insert(k, "iot.system.InstanceIdSame".into());
+            }
+            _ => row("distributed", "200", "success", ""),
+        }
+    }
+    out.flush().unwrap();
+    scenario
+}
+
+fn planned_demo(root: &Path) -> std::path::PathBuf {
+    let dir = root.join("demo");
+    let planned = devdist(&["plan", DEMO_PLAN, "--out", dir.to_str().unwrap(), "--quiet"]);
+    assert_eq!(code(&planned), 1, "{}", stderr(&planned));
+    fs::create_dir(dir.join("apply")).unwrap();
+    dir
+}
+
+#[test]
+fn redrive_holds_exactly_the_retryable_devices_with_new_job_ids_and_verifies() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = planned_demo(root.path());
+    let scenario = write_results(&dir);
+    assert!(scenario.redriven.len() > 100 && scenario.refused.len() > 50);
+    let new = root.path().join("new");
+    let redriven = devdist(&["redrive", dir.to_str().unwrap(), "--out", new.to_str().unwrap()]);
+    assert_eq!(code(&redriven), 1, "refusals are rejects: {}", stderr(&redriven));
+    let text = stderr(&redriven);
+    let expected = format!("{} devices re-driven", scenario.redriven.len());
+    assert!(text.contains(&expected), "{text}");
+
+    // Exactly the re-driven devices, each with its old certificate, source and destinations.
+    let old = destinations(&dir);
+    let now = destinations(&new);
+    assert_eq!(now.keys().cloned().collect::<BTreeSet<_>>(), scenario.redriven);
+    for (device, rows) in &now {
+        assert_eq!(rows, &old[device], "{device:?} keeps its destinations");
+    }
+    // Nothing listed twice: one manifest row per (device, target).
+    let manifest_rows = rows(&new, "devices.csv");
+    let distinct: BTreeSet<(Key, String)> =
+        manifest_rows.iter().map(|r| (key(r), r["target_instance"].clone())).collect();
+    assert_eq!(distinct.len(), manifest_rows.len());
+
+    // Permanent refusals are rejects, with the platform's code; nothing else is.
+    let rejects = rows(&new, "rejects.csv");
+    let refused: BTreeMap<Key, String> = rejects
+        .iter()
+        .map(|r| {
+            assert_eq!(r["code"], "refused_by_platform");
+            let platform_code = scenario.refused[&key(r)].clone();
+            assert!(r["detail"].contains(&platform_code), "{:?}", r["detail"]);
+            (key(r), platform_code)
+        })
+        .collect();
+    assert_eq!(refused, scenario.refused);
+    let secrets: BTreeSet<&String> = old.values().flatten().map(|row| &row[0]).collect();
+    let rejects_text = fs::read_to_string(new.join("rejects.csv")).unwrap();
+    assert!(secrets.iter().all(|s| !rejects_text.contains(&format!(",{s},"))), "no secret in rejects.csv");
+
+    // New job ids, none shared with DIR.
+    let job_ids = |d: &Path| rows(d, "jobs/jobs.csv").iter().map(|r| r["job_id"].clone()).collect::<BTreeSet<_>>();
+    assert!(job_ids(&dir).is_disjoint(&job_ids(&new)));
+    assert!(!job_ids(&new).is_empty());
+
+    // Billed from where DIR said the device is billed now.
+    let billing = |d: &Path| -> BTreeMap<(Key, String), (String, String)> {
+        rows(d, "billing/reassignments.csv")
+            .iter()
+            .map(|r| ((key(r), r["to_instance"].clone()), (r["from_uid"].clone(), r["from_instance"].clone())))
+            .collect()
+    };
+    let before = billing(&dir);
+    for (row, from) in billing(&new) {
+        assert_eq!(before[&row], from, "{row:?}");
+    }
+
+    let verified = devdist(&["verify", new.to_str().unwrap()]);
+    assert_eq!(code(&verified), 0, "{}", stderr(&verified));
+    // The derived inventory (device secrets) is gone.
+    let left: Vec<_> = fs::read_dir(root.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(left.len(), 2, "only demo and new remain: {left:?}");
+}
+
+#[test]
+fn redrive_is_deterministic() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = planned_demo(root.path());
+    write_results(&dir);
+    let mut outputs = Vec::new();
+    for name in ["a", "b"] {
+        let new = root.path().join(name);
+        assert_eq!(code(&devdist(&["redrive", dir.to_str().unwrap(), "--out", new.to_str().unwrap(), "-q"])), 1);
+        fs::remove_file(new.join("run.json")).unwrap();
+        let mut files = BTreeMap::new();
+        let mut stack = vec![new.clone()];
+        while let Some(folder) = stack.pop() {
+            for entry in fs::read_dir(folder).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else {
+                    files.insert(path.strip_prefix(&new).unwrap().to_path_buf(), fs::read(&path).unwrap());
+                }
+            }
+        }
+        outputs.push(files);
+    }
+    assert_eq!(outputs[0], outputs[1]);
+}
+
+#[test]
+fn redrive_refuses_what_it_cannot_trust_and_says_why() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = planned_demo(root.path());
+    let new = root.path().join("new");
+    let redrive = || devdist(&["redrive", dir.to_str().unwrap(), "--out", new.to_str().unwrap(), "-q"]);
+
+    // No apply results yet.
+    let out = redrive();
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    assert!(stderr(&out).contains("apply/results.csv"), "{}", stderr(&out));
+
+    // Results of devices the plan does not have.
+    write_results(&dir);
+    let mut results = fs::read_to_string(dir.join("apply/results.csv")).unwrap();
+    results.push_str("a1BwAGVxxxx,ghost-0001,job-0,pj,iot-x,failed,iot.system.SystemException,busy\n");
+    fs::write(dir.join("apply/results.csv"), &results).unwrap();
+    let out = redrive();
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    assert!(stderr(&out).contains("a1BwAGVxxxx/ghost-0001 is in no device manifest"), "{}", stderr(&out));
+
+    // An outcome that is not one of the four.
+    write_results(&dir);
+    let results = fs::read_to_string(dir.join("apply/results.csv")).unwrap().replacen(",distributed,", ",done,", 1);
+    fs::write(dir.join("apply/results.csv"), results).unwrap();
+    let out = redrive();
+    assert_eq!(code(&out), 3);
+    assert!(
+        stderr(&out).contains("outcome \"done\" is not distributed, failed, unknown or console"),
+        "{}",
+        stderr(&out)
+    );
+
+    // A tampered plan folder.
+    write_results(&dir);
+    let jobs = dir.join("jobs/jobs.csv");
+    let mut text = fs::read_to_string(&jobs).unwrap();
+    text.push('\n');
+    fs::write(&jobs, text).unwrap();
+    let out = redrive();
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(stderr(&out).contains("does not verify, refusing to re-drive it"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("jobs/jobs.csv: checksum differs"), "{}", stderr(&out));
+    assert!(!new.exists());
+}
+
+#[test]
+fn redrive_needs_the_certificates() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("redacted");
+    let planned = devdist(&["plan", DEMO_PLAN, "--out", dir.to_str().unwrap(), "--quiet", "--redact-secrets"]);
+    assert_eq!(code(&planned), 1);
+    fs::create_dir(dir.join("apply")).unwrap();
+    fs::write(
+        dir.join("apply/results.csv"),
+        "product_key,device_name,job_id,platform_job_id,target_instances,outcome,code,message\n",
+    )
+    .unwrap();
+    let out = devdist(&["redrive", dir.to_str().unwrap(), "--out", root.path().join("new").to_str().unwrap()]);
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    assert!(stderr(&out).contains("no device_secret: DIR was planned with --redact-secrets"), "{}", stderr(&out));
+}

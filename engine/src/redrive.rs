@@ -1,0 +1,470 @@
+//! `devdist redrive DIR --out NEW`: the inputs of a new plan holding exactly the devices of DIR
+//! that the platform did not distribute but may on another try.
+//!
+//! [`prepare`] reads DIR's apply results (`apply/results.csv`), its device manifests (the
+//! certificates and destinations), its billing reassignments (where each device is billed now)
+//! and its job list (the limits), and writes into a private folder a derived inventory, instance
+//! catalog and plan. Planning that plan with [`run`](crate::run) gives NEW: everything `plan`
+//! writes, so `verify` and `apply` accept it. Per device, over all its rows in results.csv:
+//!
+//! | outcome | goes to |
+//! |---|---|
+//! | `distributed` in any row | nowhere: it is done |
+//! | `failed` with a code the platform refuses for good, in any row | NEW's rejects.csv (`refused_by_platform`, with the code) |
+//! | `failed` with a retryable code, or `unknown` | NEW's jobs, same destination and strategy |
+//! | `console` | nowhere: the operator does it in the console |
+//!
+//! The plan carries `redrive_of` (a hash of DIR's report and results), folded into every job
+//! id, so NEW's jobs never share an id with DIR's. Devices with no row yet (apply not finished)
+//! are counted, not re-driven.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::catalog::PUBLIC_INSTANCES;
+use crate::error::Error;
+use crate::names::is_safe_name;
+
+/// What [`prepare`] found and wrote.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Prepared {
+    /// The derived plan, inside the folder given to [`prepare`].
+    pub plan: PathBuf,
+    /// Devices put back into jobs: failed with a retryable code.
+    pub failed_retryable: u64,
+    /// Devices put back into jobs: outcome unknown.
+    pub unknown: u64,
+    /// Devices the platform refused for good: rejected in the new plan.
+    pub refused: u64,
+    /// Devices distributed: left out.
+    pub distributed: u64,
+    /// Devices of console (cross-account) jobs: left out.
+    pub console: u64,
+    /// Devices of DIR without any outcome yet: left out.
+    pub pending: u64,
+}
+
+/// Where a device stands after all its rows of results.csv.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Verdict {
+    Distributed,
+    /// Refused for good: the code and message of the first such row, and its job.
+    Refused(String),
+    Unknown,
+    FailedRetryable,
+    Console,
+}
+
+impl Verdict {
+    /// Which of two verdicts of one device wins: distributed, then refused, then retry.
+    fn rank(&self) -> u8 {
+        match self {
+            Verdict::Distributed => 0,
+            Verdict::Refused(_) => 1,
+            Verdict::Unknown => 2,
+            Verdict::FailedRetryable => 3,
+            Verdict::Console => 4,
+        }
+    }
+}
+
+/// One device as DIR's manifests and billing describe it.
+#[derive(Debug, Default)]
+struct Device {
+    secret: String,
+    source_instance: String,
+    source_region: String,
+    target_uid: String,
+    strategy: String,
+    /// Target instance → region (every candidate of a nearest-access device).
+    targets: BTreeMap<String, String>,
+    current_instance: String,
+    current_uid: String,
+}
+
+type Key = (String, String);
+
+/// Checks DIR and writes the derived inputs into `into` (a private, empty folder that the
+/// caller removes: the inventory holds device secrets). `is_retryable` says which platform
+/// codes are worth another try.
+pub fn prepare(dir: &Path, into: &Path, is_retryable: &dyn Fn(&str) -> bool) -> Result<Prepared, Error> {
+    let mut problems = crate::verify(dir)?;
+    // apply/ is the apply run's own folder, re-checked by apply's accounting.
+    problems.retain(|p| !p.starts_with("apply/"));
+    if !problems.is_empty() {
+        return Err(Error::invocation(format!(
+            "{}: does not verify, refusing to re-drive it:\n  {}",
+            dir.display(),
+            problems.join("\n  ")
+        )));
+    }
+    let report_path = dir.join("report.json");
+    let report_bytes = read(&report_path)?;
+    let report: serde_json::Value = serde_json::from_slice(&report_bytes).map_err(|e| invalid(&report_path, 0, e))?;
+    if report["mode"].as_str() != Some("plan") {
+        return Err(Error::invocation(format!("{}: is a dry run (validate), not a plan", dir.display())));
+    }
+    let account = report["account"].as_str().unwrap_or_default().to_string();
+    let results_path = dir.join("apply").join("results.csv");
+    let results_bytes = read(&results_path)?;
+    let verdicts = read_results(&results_path, &results_bytes, is_retryable)?;
+
+    let mut devices: HashMap<Key, Device> = HashMap::new();
+    let mut pending = 0;
+    for manifest in manifests(dir, "devices")? {
+        for_rows(&manifest, |row| {
+            let key = (row.get("product_key")?.to_string(), row.get("device_name")?.to_string());
+            let known = devices.contains_key(&key);
+            if !known && !verdicts.contains_key(&key) {
+                pending += 1;
+            }
+            let device = devices.entry(key).or_default();
+            if !known {
+                let redacted = |_| {
+                    let why = "no device_secret: DIR was planned with --redact-secrets, and a new plan needs the certificates";
+                    invalid(row.path, row.line, why)
+                };
+                device.secret = row.get("device_secret").map_err(redacted)?.to_string();
+                device.source_instance = row.get("source_instance")?.to_string();
+                device.source_region = row.get("source_region")?.to_string();
+                device.target_uid = row.get("target_uid")?.to_string();
+                device.strategy = row.get("strategy")?.to_string();
+            }
+            device.targets.insert(row.get("target_instance")?.to_string(), row.get("target_region")?.to_string());
+            Ok(())
+        })?;
+    }
+    if let Some((key, _)) = verdicts.iter().find(|(key, _)| !devices.contains_key(*key)) {
+        return Err(Error::Input(vec![devdist_formats::Error::invalid(
+            &results_path,
+            devdist_formats::Position::line(0),
+            format!("{}/{} is in no device manifest of {}: results of another plan?", key.0, key.1, dir.display()),
+        )]));
+    }
+    for billing in manifests(dir, "billing")? {
+        for_rows(&billing, |row| {
+            let key = (row.get("product_key")?.to_string(), row.get("device_name")?.to_string());
+            if let Some(device) = devices.get_mut(&key) {
+                let from = row.get("from_instance")?;
+                if from != device.source_instance {
+                    device.current_instance = from.to_string();
+                    device.current_uid = row.get("from_uid")?.to_string();
+                }
+            }
+            Ok(())
+        })?;
+    }
+
+    let mut prepared = Prepared { pending, ..Prepared::default() };
+    let mut chosen: Vec<(&Key, &Device, Option<&str>)> = Vec::new();
+    for (key, verdict) in &verdicts {
+        let device = &devices[key];
+        match verdict {
+            Verdict::Distributed => prepared.distributed += 1,
+            Verdict::Console => prepared.console += 1,
+            Verdict::Refused(why) => {
+                prepared.refused += 1;
+                chosen.push((key, device, Some(why)));
+            }
+            Verdict::Unknown => {
+                prepared.unknown += 1;
+                chosen.push((key, device, None));
+            }
+            Verdict::FailedRetryable => {
+                prepared.failed_retryable += 1;
+                chosen.push((key, device, None));
+            }
+        }
+    }
+
+    let salt = {
+        let mut hash = Sha256::new();
+        hash.update(&report_bytes);
+        hash.update(&results_bytes);
+        hex::encode(&hash.finalize()[..8])
+    };
+    let (devices_per_job, jobs_per_wave) = limits(&dir.join("jobs").join("jobs.csv"))?;
+    write_inventory(&into.join("devices.csv"), &chosen)?;
+    write_catalog(&into.join("instances.csv"), &account, &chosen)?;
+    prepared.plan = into.join("plan.toml");
+    write_plan(&prepared.plan, &account, &salt, devices_per_job, jobs_per_wave, &chosen)?;
+    Ok(prepared)
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, Error> {
+    fs::read(path).map_err(|e| Error::Input(vec![devdist_formats::Error::io(path, e)]))
+}
+
+fn invalid(path: &Path, line: u64, message: impl ToString) -> Error {
+    Error::Input(vec![devdist_formats::Error::invalid(
+        path,
+        devdist_formats::Position::line(line),
+        message.to_string(),
+    )])
+}
+
+/// Each device's verdict over all its rows (sorted by key, so everything after is in order).
+fn read_results(
+    path: &Path,
+    bytes: &[u8],
+    is_retryable: &dyn Fn(&str) -> bool,
+) -> Result<BTreeMap<Key, Verdict>, Error> {
+    let mut verdicts: BTreeMap<Key, Verdict> = BTreeMap::new();
+    let mut reader = csv::Reader::from_reader(bytes);
+    let headers = reader.headers().map_err(|e| invalid(path, 1, e))?.clone();
+    let column = |name: &str| {
+        headers.iter().position(|h| h == name).ok_or_else(|| invalid(path, 1, format!("no {name:?} column")))
+    };
+    let [pk, dn, job, outcome, code, message] =
+        ["product_key", "device_name", "job_id", "outcome", "code", "message"].map(column);
+    let (pk, dn, job, outcome, code, message) = (pk?, dn?, job?, outcome?, code?, message?);
+    for record in reader.records() {
+        let record = record.map_err(|e| invalid(path, e.position().map_or(0, |p| p.line()), e))?;
+        let line = record.position().map_or(0, |p| p.line());
+        let field = |i: usize| record.get(i).unwrap_or_default();
+        let verdict = match field(outcome) {
+            "distributed" => Verdict::Distributed,
+            "unknown" => Verdict::Unknown,
+            "console" => Verdict::Console,
+            "failed" if is_retryable(field(code)) => Verdict::FailedRetryable,
+            "failed" => {
+                let text = match field(message) {
+                    "" => field(code).to_string(),
+                    m => format!("{} ({m})", field(code)),
+                };
+                Verdict::Refused(format!("{text} in job {}", field(job)))
+            }
+            other => {
+                let message = format!("outcome {other:?} is not distributed, failed, unknown or console");
+                return Err(invalid(path, line, message));
+            }
+        };
+        let key = (field(pk).to_string(), field(dn).to_string());
+        match verdicts.get(&key) {
+            Some(old) if old.rank() <= verdict.rank() => {}
+            _ => {
+                verdicts.insert(key, verdict);
+            }
+        }
+    }
+    Ok(verdicts)
+}
+
+/// DIR's `grants/*/*/devices.*` (`kind` "devices") or `billing/reassignments.*` ("billing"),
+/// in path order.
+fn manifests(dir: &Path, kind: &str) -> Result<Vec<PathBuf>, Error> {
+    let list = |path: &Path| -> Result<Vec<PathBuf>, Error> {
+        let mut entries: Vec<PathBuf> = fs::read_dir(path)
+            .map_err(|e| Error::Input(vec![devdist_formats::Error::io(path, e)]))?
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .collect();
+        entries.sort();
+        Ok(entries)
+    };
+    let stem = |path: &Path, stem: &str| path.file_stem().is_some_and(|s| s == stem);
+    if kind == "billing" {
+        return Ok(list(&dir.join("billing"))?.into_iter().filter(|p| stem(p, "reassignments")).collect());
+    }
+    let mut found = Vec::new();
+    let grants = dir.join("grants");
+    if !grants.exists() {
+        return Ok(found);
+    }
+    for uid in list(&grants)? {
+        for instance in list(&uid)? {
+            found.extend(list(&instance)?.into_iter().filter(|p| stem(p, "devices")));
+        }
+    }
+    Ok(found)
+}
+
+/// One row of a CSV or JSONL table.
+enum Row<'a> {
+    Csv(&'a csv::StringRecord, &'a csv::StringRecord),
+    Json(&'a serde_json::Map<String, serde_json::Value>),
+}
+
+/// A row and where it is.
+struct At<'a> {
+    path: &'a Path,
+    line: u64,
+    row: Row<'a>,
+}
+
+impl At<'_> {
+    /// The text of column `name`.
+    fn get(&self, name: &str) -> Result<&str, Error> {
+        let value = match &self.row {
+            Row::Csv(headers, record) => headers.iter().position(|h| h == name).and_then(|i| record.get(i)),
+            Row::Json(map) => map.get(name).and_then(|v| v.as_str()),
+        };
+        value.ok_or_else(|| invalid(self.path, self.line, format!("no {name:?} field")))
+    }
+}
+
+/// Calls `each` with every row of a CSV or JSONL table.
+fn for_rows(path: &Path, mut each: impl FnMut(&At) -> Result<(), Error>) -> Result<(), Error> {
+    let bytes = read(path)?;
+    if path.extension().is_some_and(|e| e == "jsonl") {
+        for (i, line) in bytes.split(|&b| b == b'\n').enumerate().filter(|(_, l)| !l.is_empty()) {
+            let line_number = i as u64 + 1;
+            let map: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_slice(line).map_err(|e| invalid(path, line_number, e))?;
+            each(&At { path, line: line_number, row: Row::Json(&map) })?;
+        }
+        return Ok(());
+    }
+    if path.extension().is_none_or(|e| e != "csv") {
+        return Err(invalid(path, 0, "redrive reads csv and jsonl manifests only"));
+    }
+    let mut reader = csv::Reader::from_reader(bytes.as_slice());
+    let headers = reader.headers().map_err(|e| invalid(path, 1, e))?.clone();
+    for record in reader.records() {
+        let record = record.map_err(|e| invalid(path, e.position().map_or(0, |p| p.line()), e))?;
+        let line = record.position().map_or(0, |p| p.line());
+        each(&At { path, line, row: Row::Csv(&headers, &record) })?;
+    }
+    Ok(())
+}
+
+/// The limits DIR was cut with, as far as its jobs show them: the largest job and the fullest
+/// wave (never more than the plan allowed, so never more than the platform allows).
+fn limits(jobs_csv: &Path) -> Result<(u64, u64), Error> {
+    let mut most_devices = 1;
+    let mut per_wave: BTreeMap<String, u64> = BTreeMap::new();
+    for_rows(jobs_csv, |row| {
+        let devices: u64 =
+            row.get("devices")?.parse().map_err(|_| invalid(row.path, row.line, "devices is not a number"))?;
+        most_devices = most_devices.max(devices);
+        *per_wave.entry(row.get("wave")?.to_string()).or_default() += 1;
+        Ok(())
+    })?;
+    Ok((most_devices.min(10_000), per_wave.values().copied().max().unwrap_or(1).min(10)))
+}
+
+/// Creates `path` readable by its owner only (it may hold device secrets).
+fn private_file(path: &Path) -> Result<fs::File, Error> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path).map_err(|e| Error::output(path, e))
+}
+
+fn write_all(path: &Path, text: &[u8]) -> Result<(), Error> {
+    let mut file = private_file(path)?;
+    file.write_all(text).and_then(|()| file.sync_all()).map_err(|e| Error::output(path, e))
+}
+
+fn write_inventory(path: &Path, chosen: &[(&Key, &Device, Option<&str>)]) -> Result<(), Error> {
+    let mut out = csv::Writer::from_writer(Vec::new());
+    let header = [
+        "product_key",
+        "device_name",
+        "device_secret",
+        "source_instance",
+        "source_region",
+        "current_instance",
+        "current_uid",
+        "target_instance",
+        "target_uid",
+        "platform_code",
+    ];
+    let fail = |e: csv::Error| Error::output(path, std::io::Error::other(e.to_string()));
+    out.write_record(header).map_err(fail)?;
+    for ((product_key, device_name), device, refused) in chosen {
+        // A specified-region device keeps its one target per row; nearest-access ones get
+        // theirs from the plan's routes (a row names one instance only).
+        let target = match device.strategy.as_str() {
+            "specified_region" => device.targets.keys().next().map_or("", String::as_str),
+            _ => "",
+        };
+        out.write_record([
+            product_key.as_str(),
+            device_name,
+            &device.secret,
+            &device.source_instance,
+            &device.source_region,
+            &device.current_instance,
+            &device.current_uid,
+            target,
+            &device.target_uid,
+            refused.unwrap_or_default(),
+        ])
+        .map_err(fail)?;
+    }
+    let bytes = out.into_inner().map_err(|e| Error::output(path, std::io::Error::other(e.to_string())))?;
+    write_all(path, &bytes)
+}
+
+/// Every instance the devices name that is not built in: sources belong to the account;
+/// targets to their target account. No quotas: the devices re-driven were counted once.
+fn write_catalog(path: &Path, account: &str, chosen: &[(&Key, &Device, Option<&str>)]) -> Result<(), Error> {
+    let mut instances: BTreeMap<&str, (&str, &str)> = BTreeMap::new();
+    for (_, device, _) in chosen {
+        instances.entry(&device.source_instance).or_insert((&device.source_region, account));
+        for (target, region) in &device.targets {
+            instances.entry(target).or_insert((region, &device.target_uid));
+        }
+    }
+    let mut text = String::from("instance_id,region,edition,owner_uid,device_quota,devices_in_use\n");
+    for (id, (region, owner)) in instances {
+        if !PUBLIC_INSTANCES.iter().any(|public| public.0 == id) {
+            text.push_str(&format!("{id},{region},standard,{owner},,0\n"));
+        }
+    }
+    write_all(path, text.as_bytes())
+}
+
+fn write_plan(
+    path: &Path,
+    account: &str,
+    salt: &str,
+    devices_per_job: u64,
+    jobs_per_wave: u64,
+    chosen: &[(&Key, &Device, Option<&str>)],
+) -> Result<(), Error> {
+    // One route per (product, source) of nearest-access devices: the original routes matched
+    // on nothing finer, so these reproduce them.
+    let mut routes: BTreeMap<(&str, &str), BTreeSet<&str>> = BTreeMap::new();
+    for ((product_key, _), device, _) in chosen.iter().filter(|(_, d, _)| d.strategy == "nearest_access") {
+        let targets = device.targets.keys().map(String::as_str).collect();
+        let previous = routes.insert((product_key, &device.source_instance), targets);
+        if previous.is_some_and(|p| p != device.targets.keys().map(String::as_str).collect()) {
+            return Err(Error::invocation(format!(
+                "{product_key} from {}: nearest-access devices with different targets cannot be re-planned",
+                device.source_instance
+            )));
+        }
+    }
+    let quoted = |s: &str| -> Result<String, Error> {
+        if is_safe_name(s) {
+            Ok(format!("\"{s}\""))
+        } else {
+            Err(Error::invocation(format!("{s:?} is not a safe name; cannot write it into a plan")))
+        }
+    };
+    let mut text = format!(
+        "# Written by devdist redrive; planned into the new folder and removed.\n\
+         account = {}\nredrive_of = {}\n\n[inputs]\ninventory = [\"devices.csv\"]\ninstances = \"instances.csv\"\n\n\
+         [limits]\ndevices_per_job = {devices_per_job}\njobs_per_wave = {jobs_per_wave}\n",
+        quoted(account)?,
+        quoted(salt)?,
+    );
+    for (i, ((product_key, source), targets)) in routes.iter().enumerate() {
+        let targets: Vec<String> = targets.iter().map(|t| quoted(t)).collect::<Result<_, _>>()?;
+        text.push_str(&format!(
+            "\n[[routes]]\nname = \"nearest-{}\"\nmatch = {{ product_key = [{}], source_instance = [{}] }}\n\
+             strategy = \"nearest_access\"\ntargets = [{}]\n",
+            i + 1,
+            quoted(product_key)?,
+            quoted(source)?,
+            targets.join(", ")
+        ));
+    }
+    write_all(path, text.as_bytes())
+}
