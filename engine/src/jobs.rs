@@ -6,10 +6,12 @@ use std::collections::HashMap;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::global::{Group, Interned};
-use crate::intern::ranks;
+use crate::record::Group;
+
+use crate::dictionary::Interned;
+use crate::dictionary::ranks;
 use crate::plan::{Plan, TargetSetId};
-use crate::rules::Destination;
+use crate::record::Destination;
 
 /// One CreateDeviceDistributeJob call (or one console distribution, cross-account). Compact —
 /// a big plan has hundreds of thousands — its text comes from the plan and the dictionaries.

@@ -8,17 +8,19 @@ use std::time::Instant;
 
 use devdist_formats::Format;
 
+use crate::check::parallel::{Progress, check_all, open_inputs};
+use crate::dictionary::Dictionaries;
+use crate::dictionary::Interned;
+use crate::emit::grants::{Slots, write_products};
 use crate::emit::{Outputs, write_accepted};
 use crate::error::Error;
-use crate::global::{Budget, Gather, Interned, settle};
-use crate::grants::{Slots, write_products};
 use crate::jobs::{self, Jobs};
 use crate::output::OutputDir;
-use crate::pipeline::{Progress, check_all, open_inputs};
 use crate::plan::Plan;
 use crate::reason::Reason;
 use crate::report::{Counts, DestinationReport, InputReport, JobsReport, Report, RunInfo, write_rejects};
-use crate::rules::Dictionaries;
+use crate::settle::{Gather, settle};
+use crate::spool::Budget;
 
 /// How to run.
 #[derive(Debug, Clone)]
@@ -115,7 +117,7 @@ pub fn run(plan_path: &Path, out_dir: &Path, options: &Options, progress: &dyn P
         let mut gather = Gather::new(&plan, &scratch, budget);
         check_all(&plan, inventories, &dictionaries, threads, progress, &mut |batch| gather.add(batch))?;
         lap("read_and_check", &mut seconds);
-        crate::output::checkpoint()?;
+        crate::cancel::checkpoint()?;
         let settled = settle(&plan, gather, dictionaries, &scratch)?;
         let interned = &settled.interned;
         let jobs = jobs::cut(&plan, interned, &settled.groups);

@@ -6,10 +6,10 @@ use devdist_formats::{Format, Value};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
-use crate::global::{decode_reject, reject_seq};
 use crate::output::{Access, OutputDir, OutputFile, text};
 use crate::plan::Plan;
 use crate::reason::Reason;
+use crate::record::{decode_reject, reject_seq};
 use crate::spool::Spool;
 
 /// The deterministic summary of a run (SPEC §4).

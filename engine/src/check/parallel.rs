@@ -14,9 +14,10 @@ use std::collections::BTreeMap;
 use crossbeam_channel::{Receiver, Sender, bounded};
 use devdist_formats::{Inventory, RecordBatch};
 
+use crate::check::{Caches, CheckedBatch, Checker};
+use crate::dictionary::Dictionaries;
 use crate::error::Error;
 use crate::plan::Plan;
-use crate::rules::{Caches, CheckedBatch, Checker, Dictionaries};
 
 /// Records per batch: large enough to amortise channel costs, small enough to keep every
 /// thread busy.
@@ -112,7 +113,7 @@ fn read(inventories: Vec<Inventory>, free: Receiver<RecordBatch>, work: Sender<W
     for (file, mut inventory) in inventories.into_iter().enumerate() {
         loop {
             let Ok(mut batch) = free.recv() else { return Ok(()) };
-            crate::output::checkpoint()?;
+            crate::cancel::checkpoint()?;
             if !inventory.fill(&mut batch, BATCH_RECORDS)? {
                 break;
             }

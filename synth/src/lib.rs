@@ -32,7 +32,7 @@ use std::path::{Path, PathBuf};
 use devdist_formats::{ColumnType, Format, TableWriter, Value};
 use hmac::{Hmac, KeyInit, Mac};
 
-use crate::error::Error;
+use devdist_engine::Error;
 
 /// Options of `devdist generate`.
 #[derive(Debug, Clone)]
@@ -1267,7 +1267,7 @@ mod tests {
             let row = &generator.row;
             let text = |bytes: &[u8]| String::from_utf8(bytes.to_vec()).unwrap();
             let (pk, dn, secret) = (text(&row.product_key), text(&row.device_name), text(&row.secret));
-            let expected = crate::signature::sign(
+            let expected = devdist_engine::sign(
                 row.sign_method,
                 &text(&row.sign_client_id),
                 &dn,
@@ -1280,9 +1280,9 @@ mod tests {
         }
     }
 
-    fn run(generated: &Generated, out: &Path) -> crate::Report {
-        let options = crate::Options { threads: 2, ..crate::Options::default() };
-        crate::run(&generated.plan, out, &options, &crate::NoProgress).unwrap().report
+    fn run(generated: &Generated, out: &Path) -> devdist_engine::Report {
+        let options = devdist_engine::Options { threads: 2, ..devdist_engine::Options::default() };
+        devdist_engine::run(&generated.plan, out, &options, &devdist_engine::NoProgress).unwrap().report
     }
 
     #[test]
@@ -1317,10 +1317,10 @@ mod tests {
         let report = run(&parquet, &dir.path().join("parquet-out"));
         assert_eq!(report.counts.read, devices);
         let by_code = &report.counts.rejected_by_code;
-        for reason in crate::Reason::ALL {
+        for reason in devdist_engine::Reason::ALL {
             let count = by_code.get(reason.code()).copied().unwrap_or(0);
             match reason {
-                crate::Reason::MalformedRecord => assert_eq!(count, 0, "{by_code:?}"),
+                devdist_engine::Reason::MalformedRecord => assert_eq!(count, 0, "{by_code:?}"),
                 _ => assert!(count > 0, "{}: {by_code:?}", reason.code()),
             }
         }
@@ -1366,7 +1366,7 @@ mod tests {
         let generated = generate(&options(devices, 5, 0.05), &dir.path().join("in")).unwrap();
         let report = run(&generated, &dir.path().join("out"));
         assert_eq!(report.counts.read, devices);
-        for reason in crate::Reason::ALL {
+        for reason in devdist_engine::Reason::ALL {
             let count = report.counts.rejected_by_code.get(reason.code()).copied().unwrap_or(0);
             assert!(count > 0, "{}: {:?}", reason.code(), report.counts.rejected_by_code);
         }

@@ -5,12 +5,13 @@ use std::collections::{BTreeMap, HashMap};
 
 use devdist_formats::{ColumnType, Format, TableWriter, Value};
 
-use crate::catalog::InstanceId;
+use crate::dictionary::Interned;
 use crate::error::Error;
-use crate::global::{Group, Interned, Stored};
 use crate::jobs::Job;
 use crate::output::{Access, Column, OutputDir, text};
 use crate::plan::Plan;
+use crate::plan::catalog::InstanceId;
+use crate::record::{Group, Stored};
 
 const DEVICE_COLUMNS: [Column; 13] = [
     text("job_id"),

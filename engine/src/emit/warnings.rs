@@ -2,10 +2,12 @@
 
 use std::collections::BTreeMap;
 
-use crate::global::{Settled, Stored};
+use crate::settle::Settled;
+
 use crate::names::{is_usual_device_secret, is_usual_product_key};
 use crate::plan::Plan;
 use crate::reason::Warning;
+use crate::record::Stored;
 
 /// Accepted devices per warning, counted device by device.
 #[derive(Debug, Default)]

@@ -1,96 +1,20 @@
 //! Stage 1: every record checked on its own (SPEC §3), on any thread. A record either becomes
 //! a [`Candidate`] (compact, secrets kept only in the batch's arena) or a [`Reject`].
 
+pub(crate) mod parallel;
+pub(crate) mod signature;
+
 use std::fmt::Write as _;
 
 use devdist_formats::{ByteRecord, Field, Layout, RecordBatch};
 
-use crate::catalog::InstanceId;
-use crate::intern::{Cache, Dictionary};
+use crate::dictionary::{Cache, Dictionaries};
 use crate::names::{check_device_name, check_device_secret, check_product_key, is_safe_name};
+use crate::plan::catalog::InstanceId;
 use crate::plan::{Plan, Strategy, TargetSetId, TargetSets};
 use crate::reason::Reason;
-use crate::signature::{self, Login, Mismatch};
-
-/// A slice of a batch's arena.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Text {
-    start: u32,
-    end: u32,
-}
-
-impl Text {
-    /// The text in `arena`.
-    pub fn get(self, arena: &str) -> &str {
-        &arena[self.start as usize..self.end as usize]
-    }
-}
-
-fn push(arena: &mut String, text: &str) -> Text {
-    let start = arena.len() as u32;
-    arena.push_str(text);
-    Text { start, end: arena.len() as u32 }
-}
-
-/// A device name stored inline (names are at most 32 ASCII characters), zero-padded so
-/// that comparing the arrays compares the names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Name([u8; 32]);
-
-impl Name {
-    /// Stores `name`, which must be at most 32 bytes.
-    pub fn new(name: &str) -> Name {
-        Name::from_bytes(name.as_bytes())
-    }
-
-    /// Stores the bytes of a name, at most 32.
-    pub fn from_bytes(name: &[u8]) -> Name {
-        let mut bytes = [0u8; 32];
-        bytes[..name.len()].copy_from_slice(name);
-        Name(bytes)
-    }
-
-    /// The name as text.
-    pub fn as_str(&self) -> &str {
-        let len = self.0.iter().position(|&b| b == 0).unwrap_or(32);
-        std::str::from_utf8(&self.0[..len]).unwrap_or_default()
-    }
-}
-
-/// Where a device goes: strategy, target instances and account. Interned: equal ids mean
-/// equal destinations.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Destination {
-    /// How the target is chosen.
-    pub strategy: Strategy,
-    /// The target instances.
-    pub targets: TargetSetId,
-    /// The destination account.
-    pub uid: Box<str>,
-}
-
-/// Where a device that has been distributed before is billed now.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Billed {
-    /// `current_uid`, or the plan's account when empty.
-    pub uid: Box<str>,
-    /// `current_instance`.
-    pub instance: Box<str>,
-}
-
-/// Id of a device that is still at its source (not in the [`Billed`] dictionary).
-pub const AT_SOURCE: u32 = u32::MAX;
-
-/// The dictionaries stage 1 fills, shared by every worker.
-#[derive(Debug, Default)]
-pub struct Dictionaries {
-    /// Product keys.
-    pub products: Dictionary<Box<str>>,
-    /// Destinations.
-    pub destinations: Dictionary<Destination>,
-    /// Where moved devices are billed now.
-    pub billed: Dictionary<Billed>,
-}
+use crate::record::{AT_SOURCE, Billed, Candidate, Destination, Name, Reject, push};
+use signature::{Login, Mismatch};
 
 /// One worker's caches of the [`Dictionaries`], and a scratch buffer for keys.
 #[derive(Debug, Default)]
@@ -99,53 +23,6 @@ pub struct Caches {
     destinations: Cache,
     billed: Cache,
     key: String,
-}
-
-/// A record that passed stage 1: fixed size, strings replaced by dictionary ids, only the
-/// secret and the gateway kept as text in the batch's arena.
-#[derive(Debug, Clone)]
-pub struct Candidate {
-    /// Position of the record in its batch (see [`CheckedBatch::first_seq`]).
-    pub index: u32,
-    /// Line the record starts on (0 when the format has none).
-    pub line: u64,
-    /// DeviceName.
-    pub device_name: Name,
-    /// ProductKey, as an id in [`Dictionaries::products`].
-    pub product: u32,
-    /// Destination, as an id in [`Dictionaries::destinations`].
-    pub destination: u32,
-    /// Source instance.
-    pub source: InstanceId,
-    /// Where the device is billed now, as an id in [`Dictionaries::billed`], or [`AT_SOURCE`].
-    pub billed: u32,
-    /// DeviceSecret.
-    pub secret: Text,
-    /// `product_key/device_name` of its gateway, or empty.
-    pub gateway: Text,
-    /// Marked authorized or transferred: blocks its whole product.
-    pub blocks_product: bool,
-}
-
-/// A rejected record, positioned for the reject report. Holds no secret.
-#[derive(Debug, Clone)]
-pub struct Reject {
-    /// Position in input order across all files.
-    pub seq: u64,
-    /// Index of the file in the plan.
-    pub file: u32,
-    /// 1-based record number in its file.
-    pub record: u64,
-    /// Line the record starts on (0 when the format has none).
-    pub line: u64,
-    /// ProductKey as read (empty when the record is structurally broken).
-    pub product_key: String,
-    /// DeviceName as read (empty when the record is structurally broken).
-    pub device_name: String,
-    /// The rule broken.
-    pub reason: Reason,
-    /// What exactly, without secrets.
-    pub detail: String,
 }
 
 /// The outcome of stage 1 for one batch of records.

@@ -9,6 +9,10 @@
 //!                                     └─▶ requests       jobs/<job_id>.json, warnings
 //! ```
 
+pub(crate) mod billing;
+pub(crate) mod grants;
+pub(crate) mod warnings;
+
 use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::Arc;
@@ -16,14 +20,15 @@ use std::sync::Arc;
 use crossbeam_channel::{Sender, bounded};
 use devdist_formats::{Format, Written};
 
-use crate::billing::Reassignments;
+use crate::emit::billing::Reassignments;
+use crate::emit::grants::{Manifests, Slots};
+use crate::emit::warnings::Warnings;
 use crate::error::Error;
-use crate::global::{Group, Settled, Stored};
-use crate::grants::{Manifests, Slots};
 use crate::jobs::{Jobs, Requests};
 use crate::output::OutputDir;
 use crate::plan::Plan;
-use crate::warnings::Warnings;
+use crate::record::{Group, Stored};
+use crate::settle::Settled;
 
 /// Devices per chunk.
 const CHUNK: usize = 4096;

@@ -5,12 +5,13 @@ use std::collections::{BTreeMap, HashMap};
 
 use devdist_formats::{ColumnType, Format, TableWriter, Value};
 
-use crate::catalog::InstanceId;
+use crate::dictionary::Interned;
 use crate::error::Error;
-use crate::global::{Interned, Stored};
 use crate::output::{Access, Column, OutputDir, text};
+use crate::plan::catalog::InstanceId;
 use crate::plan::{Plan, Strategy};
-use crate::rules::AT_SOURCE;
+use crate::record::AT_SOURCE;
+use crate::record::Stored;
 
 const REASSIGNMENT_COLUMNS: [Column; 8] = [
     text("product_key"),

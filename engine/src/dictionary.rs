@@ -9,6 +9,8 @@ use std::sync::Mutex;
 
 use rustc_hash::FxHashMap as HashMap;
 
+use crate::record::{Billed, Destination};
+
 /// Ids by key text, and the value of each id.
 type Entries<V> = (HashMap<Box<str>, u32>, Vec<V>);
 
@@ -72,6 +74,60 @@ pub fn ranks<V, K: Ord>(values: &[V], key: impl Fn(&V) -> K) -> Vec<u32> {
         rank[id] = position as u32;
     }
     rank
+}
+
+/// The dictionaries stage 1 fills, shared by every worker.
+#[derive(Debug, Default)]
+pub struct Dictionaries {
+    /// Product keys.
+    pub products: Dictionary<Box<str>>,
+    /// Destinations.
+    pub destinations: Dictionary<Destination>,
+    /// Where moved devices are billed now.
+    pub billed: Dictionary<Billed>,
+}
+
+/// The dictionaries stage 1 filled, with product keys ranked by value.
+#[derive(Debug)]
+pub struct Interned {
+    products: Vec<Box<str>>,
+    product_rank: Vec<u32>,
+    destinations: Vec<Destination>,
+    billed: Vec<Billed>,
+}
+
+impl Interned {
+    /// Takes the filled dictionaries.
+    pub fn new(dictionaries: Dictionaries) -> Interned {
+        let products = dictionaries.products.into_values();
+        let product_rank = ranks(&products, |key| key.clone());
+        Interned {
+            products,
+            product_rank,
+            destinations: dictionaries.destinations.into_values(),
+            billed: dictionaries.billed.into_values(),
+        }
+    }
+
+    /// The product key of an id.
+    pub fn product_key(&self, product: u32) -> &str {
+        &self.products[product as usize]
+    }
+
+    /// Rank of a product id in product-key order.
+    pub fn product_rank(&self, product: u32) -> u32 {
+        self.product_rank[product as usize]
+    }
+
+    /// Every destination, by id.
+    pub fn destinations(&self) -> &[Destination] {
+        &self.destinations
+    }
+
+    /// Where moved devices are billed now, by id.
+    pub fn billed_table(&self) -> &[Billed] {
+        &self.billed
+    }
 }
 
 #[cfg(test)]

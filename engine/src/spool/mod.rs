@@ -3,6 +3,10 @@
 //! devdist's memory: whatever must outlive a batch — candidates, sorted runs, rejects — is
 //! spooled, and read back in order.
 
+mod budget;
+
+pub use budget::Budget;
+
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::fs::{self, File, OpenOptions};
@@ -79,7 +83,7 @@ impl Spool {
     }
 
     fn spill(&mut self) -> Result<(), Error> {
-        crate::output::checkpoint()?;
+        crate::cancel::checkpoint()?;
         let fail = |err| Error::output(&self.path, err);
         if self.file.is_none() {
             let file = OpenOptions::new().append(true).create_new(true).mode(0o600).open(&self.path).map_err(fail)?;

@@ -21,197 +21,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use rayon::prelude::*;
 
-use crate::catalog::InstanceId;
 use crate::error::Error;
-use crate::intern::ranks;
+use crate::plan::catalog::InstanceId;
+
+use crate::check::CheckedBatch;
+use crate::dictionary::{Dictionaries, Interned};
 use crate::plan::Plan;
 use crate::reason::Reason;
-use crate::rules::{Billed, CheckedBatch, Destination, Dictionaries, Name, Reject};
-use crate::spool::{Decoder, Encoder, Records, Scratch, Spool};
-
-/// The dictionaries stage 1 filled, with product keys ranked by value.
-#[derive(Debug)]
-pub struct Interned {
-    products: Vec<Box<str>>,
-    product_rank: Vec<u32>,
-    destinations: Vec<Destination>,
-    billed: Vec<Billed>,
-}
-
-impl Interned {
-    /// Takes the filled dictionaries.
-    pub fn new(dictionaries: Dictionaries) -> Interned {
-        let products = dictionaries.products.into_values();
-        let product_rank = ranks(&products, |key| key.clone());
-        Interned {
-            products,
-            product_rank,
-            destinations: dictionaries.destinations.into_values(),
-            billed: dictionaries.billed.into_values(),
-        }
-    }
-
-    /// The product key of an id.
-    pub fn product_key(&self, product: u32) -> &str {
-        &self.products[product as usize]
-    }
-
-    /// Rank of a product id in product-key order.
-    pub fn product_rank(&self, product: u32) -> u32 {
-        self.product_rank[product as usize]
-    }
-
-    /// Every destination, by id.
-    pub fn destinations(&self) -> &[Destination] {
-        &self.destinations
-    }
-
-    /// Where moved devices are billed now, by id.
-    pub fn billed_table(&self) -> &[Billed] {
-        &self.billed
-    }
-}
-
-/// Where the device name starts in a spooled device: after seq, four ids, line and flags.
-const NAME_AT: usize = 8 + 4 * 4 + 8 + 1;
-
-/// A stage-1 survivor as spooled: ids for the shared values, text for the rest.
-#[derive(Debug, Clone, Copy)]
-pub struct Stored<'a> {
-    /// Position in input order across all files.
-    pub seq: u64,
-    /// Line the record starts on (0 when the format has none).
-    pub line: u64,
-    /// ProductKey id.
-    pub product: u32,
-    /// Destination id.
-    pub destination: u32,
-    /// Where the device is billed now, or [`AT_SOURCE`](crate::rules::AT_SOURCE).
-    pub billed: u32,
-    /// Source instance.
-    pub source: InstanceId,
-    /// Marked authorized or transferred.
-    pub blocks_product: bool,
-    /// DeviceName.
-    pub device_name: &'a str,
-    /// DeviceSecret.
-    pub secret: &'a str,
-    /// `product_key/device_name` of its gateway, or empty.
-    pub gateway: &'a str,
-}
-
-impl<'a> Stored<'a> {
-    fn encode(&self, out: &mut Vec<u8>) {
-        Encoder(out)
-            .u64(self.seq)
-            .u32(self.product)
-            .u32(self.destination)
-            .u32(self.billed)
-            .u32(self.source)
-            .u64(self.line)
-            .u8(self.blocks_product.into())
-            .str(self.device_name)
-            .str(self.secret)
-            .str(self.gateway);
-    }
-
-    /// The sort key of a spooled device: (product id, device name, input position), read
-    /// without decoding the rest.
-    fn key(bytes: &[u8]) -> (u32, Name, u64) {
-        let mut d = Decoder(bytes);
-        let (seq, product) = (d.u64(), d.u32());
-        let mut d = Decoder(&bytes[NAME_AT..]);
-        (product, Name::from_bytes(d.bytes()), seq)
-    }
-
-    fn decode(bytes: &'a [u8]) -> Stored<'a> {
-        let mut d = Decoder(bytes);
-        let (seq, product, destination, billed, source) = (d.u64(), d.u32(), d.u32(), d.u32(), d.u32());
-        let (line, blocks_product) = (d.u64(), d.u8() != 0);
-        Stored {
-            seq,
-            line,
-            product,
-            destination,
-            billed,
-            source,
-            blocks_product,
-            device_name: d.str(),
-            secret: d.str(),
-            gateway: d.str(),
-        }
-    }
-
-    /// The device of a run record (past its stage-2 verdict).
-    pub fn from_run(record: &'a [u8]) -> Stored<'a> {
-        Stored::decode(&record[VERDICT_BYTES..])
-    }
-}
-
-fn encode_reject(reject: &Reject, out: &mut Vec<u8>) {
-    // Reason::ALL lists the reasons in declaration order: the discriminant is the index.
-    let reason = reject.reason as u8;
-    Encoder(out)
-        .u64(reject.seq)
-        .u32(reject.file)
-        .u64(reject.record)
-        .u64(reject.line)
-        .u8(reason)
-        .str(&reject.product_key)
-        .str(&reject.device_name)
-        .str(&reject.detail);
-}
-
-/// Decodes a spooled reject.
-pub fn decode_reject(bytes: &[u8]) -> Reject {
-    let mut d = Decoder(bytes);
-    let (seq, file, record, line) = (d.u64(), d.u32(), d.u64(), d.u64());
-    let reason = Reason::ALL[d.u8() as usize];
-    Reject {
-        seq,
-        file,
-        record,
-        line,
-        product_key: d.str().to_string(),
-        device_name: d.str().to_string(),
-        reason,
-        detail: d.str().to_string(),
-    }
-}
-
-/// Input order of a spooled reject.
-pub fn reject_seq(bytes: &[u8]) -> u64 {
-    Decoder(bytes).u64()
-}
-
-/// How much memory the spools may hold, and how many buckets share the candidates.
-#[derive(Debug, Clone, Copy)]
-pub struct Budget {
-    /// Buckets of candidates; each is sorted in memory on its own.
-    pub buckets: usize,
-    /// Bytes all spools together keep in memory before they continue on disk.
-    pub spool_memory: u64,
-    /// Smallest write of a spool to its file.
-    pub min_write: usize,
-    /// Read buffer per spool when spools are merged.
-    pub read_buffer: usize,
-}
-
-impl Budget {
-    /// Plans for `bytes` of memory, about `expected` bytes of spooled candidates, and
-    /// `threads` buckets sorted at once. Half the budget is for spools; a sorted bucket takes
-    /// about twice its spooled size, and `threads` of them share a quarter.
-    pub fn new(bytes: u64, expected: u64, threads: usize) -> Budget {
-        let per_bucket = (bytes / (8 * threads.max(1) as u64)).max(1);
-        let buckets = expected.div_ceil(per_bucket).clamp(threads.max(1) as u64, 1024);
-        let spool_memory = bytes / 2;
-        // Buckets, their runs and their reject spools, plus two: each may hold a buffer.
-        let spools = 3 * buckets + 2;
-        let min_write = (spool_memory / (4 * spools)).clamp(1, 64 << 10) as usize;
-        let read_buffer = ((bytes / 8) / (buckets + 1)).clamp(4096, 1 << 18) as usize;
-        Budget { buckets: buckets as usize, spool_memory, min_write, read_buffer }
-    }
-}
+use crate::record::{Group, Name, Reject, Stored, encode_reject};
+use crate::spool::{Budget, Decoder, Encoder, Records, Scratch, Spool};
 
 /// Fixed-key hashing, so a bucket or a gateway fingerprint is the same in every run.
 type Fixed = BuildHasherDefault<DefaultHasher>;
@@ -362,8 +180,12 @@ impl Verdict {
     }
 }
 
-/// Devices of one job group: (product id, source instance, destination id).
-pub type Group = (u32, InstanceId, u32);
+impl<'a> Stored<'a> {
+    /// The device of a run record (past its stage-2 verdict).
+    pub fn from_run(record: &'a [u8]) -> Stored<'a> {
+        Stored::decode(&record[VERDICT_BYTES..])
+    }
+}
 
 /// The outcome of stage 2.
 #[derive(Debug)]
@@ -522,7 +344,7 @@ fn capacity(
         if is_gone(gone, seq) {
             continue;
         }
-        let targets = plan.target_sets.get(interned.destinations[destination as usize].targets);
+        let targets = plan.target_sets.get(interned.destinations()[destination as usize].targets);
         if targets.iter().any(|&t| full_from[t as usize].is_some()) {
             continue;
         }
@@ -547,7 +369,7 @@ struct Quotas {
 /// The instance whose quota turns a device away, if any: the first of its targets that was
 /// full when its turn came.
 fn over_quota(plan: &Plan, interned: &Interned, full_from: &[Option<u64>], device: &Stored) -> Option<InstanceId> {
-    let targets = plan.target_sets.get(interned.destinations[device.destination as usize].targets);
+    let targets = plan.target_sets.get(interned.destinations()[device.destination as usize].targets);
     targets.iter().copied().find(|&t| full_from[t as usize].is_some_and(|from| from <= device.seq))
 }
 

@@ -1,17 +1,18 @@
 //! The plan file (SPEC §2.1): parsed, checked against the catalog, every problem reported at
 //! once with its line and column before any inventory is read.
 
+pub(crate) mod catalog;
+
 use std::collections::HashSet;
-use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use crate::catalog::{Catalog, InstanceId};
-use crate::error::Error;
+use crate::error::{Error, PlanProblems, Problem};
 use crate::names::is_safe_name;
+use crate::plan::catalog::{Catalog, InstanceId};
 
 /// How a destination is chosen (SPEC §1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -133,37 +134,6 @@ pub struct Plan {
     pub devices_per_job: usize,
     /// Jobs per wave, 1..=10.
     pub jobs_per_wave: usize,
-}
-
-/// One thing wrong with a plan, at a place in it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    /// 1-based line.
-    pub line: usize,
-    /// 1-based column (in characters).
-    pub column: usize,
-    /// What is wrong.
-    pub message: String,
-}
-
-/// Every problem of a plan file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PlanProblems {
-    /// The plan file.
-    pub path: PathBuf,
-    /// Problems in file order.
-    pub problems: Vec<Problem>,
-}
-
-impl fmt::Display for PlanProblems {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let noun = if self.problems.len() == 1 { "problem" } else { "problems" };
-        write!(f, "{}: {} {noun} in the plan", self.path.display(), self.problems.len())?;
-        for problem in &self.problems {
-            write!(f, "\n{}:{}:{}: {}", self.path.display(), problem.line, problem.column, problem.message)?;
-        }
-        Ok(())
-    }
 }
 
 impl Plan {
