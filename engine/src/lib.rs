@@ -1,13 +1,16 @@
 //! The devdist engine: everything between reading an inventory and writing a distribution.
 //!
-//! A run goes through these modules in order:
-//! - [`Plan::load`] reads the plan and the instance catalog, reporting every problem at once;
-//! - `pipeline` reads records on one thread and checks them on many (`rules`, stage 1);
-//! - `global` applies the rules that need every record (duplicates, blocked products,
-//!   capacity; stage 2), in input order, whatever the thread count;
+//! A run goes through these modules in order, one folder per stage:
+//! - `plan` reads the plan and the instance catalog ([`Plan::load`]), reporting every problem
+//!   at once;
+//! - `check` reads records on one thread and checks them on many (stage 1);
+//! - `settle` applies the rules that need every record (duplicates, blocked products,
+//!   capacity; stage 2), in input order, whatever the thread count, through `spool`s;
 //! - `jobs` cuts accepted devices into API jobs and waves;
-//! - `grants`, `billing` and `report` write the outputs into an `output` folder that is moved
-//!   into place only when complete.
+//! - `emit` and `report` write the outputs into an `output` folder that is moved into place
+//!   only when complete.
+//!
+//! `record` holds the record model every stage shares.
 //!
 //! ```no_run
 //! use devdist_engine::{NoProgress, Options, run};
@@ -18,8 +21,8 @@
 //! ```
 #![deny(missing_docs)]
 
-// Modules in the order a run uses them; `record`, `dictionary`, `error`, `cancel`, `names`
-// and `reason` are shared by every stage.
+// One module per stage (plan, check, settle, spool, jobs, emit, report, output); `record`,
+// `dictionary`, `error`, `cancel`, `names` and `reason` are shared by every stage.
 mod check;
 mod emit;
 mod jobs;

@@ -9,25 +9,21 @@
 
 use std::fmt;
 use std::fs::File;
-use std::io::Write as _;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
-use arrow_array::ArrowPrimitiveType;
 use arrow_array::RecordBatch as ArrowBatch;
-use arrow_array::array::{Array, BooleanArray, GenericByteArray, GenericByteViewArray, PrimitiveArray};
-use arrow_array::cast::AsArray;
-use arrow_array::types::{
-    ByteArrayType, ByteViewType, Float16Type, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type,
-    UInt8Type, UInt16Type, UInt32Type, UInt64Type,
-};
-use arrow_buffer::NullBuffer;
 use arrow_schema::DataType;
 use csv::ByteRecord;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 
+use crate::batch::RecordBatch;
 use crate::error::{Error, Position};
-use crate::inventory::{Field, Layout, RecordBatch};
+use crate::layout::{Field, Layout};
+
+mod cells;
+
+use cells::copy_rows;
 
 /// What a non-empty cell of a runtime column reads as: never output, only counted as non-empty.
 pub const RUNTIME_MARKER: &[u8] = b"x";
@@ -257,7 +253,7 @@ fn describe(err: &impl fmt::Display) -> String {
     text.strip_prefix("Parquet error: ").map(str::to_string).unwrap_or(text)
 }
 
-fn invalid(path: &Path, message: String) -> Error {
+pub(crate) fn invalid(path: &Path, message: String) -> Error {
     Error::invalid(path, Position::default(), message)
 }
 
@@ -299,208 +295,4 @@ fn scalar_as_text(data_type: &DataType) -> bool {
             | Float32
             | Float64
     )
-}
-
-/// Writes rows `first..first + records.len()` of `arrow` into `records`, reusing them.
-fn copy_rows(arrow: &ArrowBatch, first: usize, records: &mut [ByteRecord], runtime: &[bool], scratch: &mut Vec<u8>) {
-    let columns: Vec<Column> = arrow
-        .columns()
-        .iter()
-        .zip(runtime)
-        .map(|(array, &runtime)| Column {
-            nulls: array.logical_nulls(),
-            // A runtime column of a nested or other type counts as non-empty wherever non-null.
-            cells: (!runtime || readable_as_text(array.data_type())).then(|| cells(array.as_ref())),
-            runtime,
-        })
-        .collect();
-    for (offset, record) in records.iter_mut().enumerate() {
-        let row = first + offset;
-        record.clear();
-        for column in &columns {
-            if column.nulls.as_ref().is_some_and(|nulls| nulls.is_null(row)) {
-                record.push_field(b"");
-                continue;
-            }
-            match &column.cells {
-                None => record.push_field(RUNTIME_MARKER),
-                Some(cells) if column.runtime => {
-                    let empty = cells.cell(row, scratch).is_empty();
-                    record.push_field(if empty { b"" } else { RUNTIME_MARKER });
-                }
-                Some(cells) => record.push_field(cells.cell(row, scratch)),
-            }
-        }
-    }
-}
-
-/// One column of an Arrow batch: which cells are null, and how to read the others.
-struct Column<'a> {
-    nulls: Option<NullBuffer>,
-    /// None for a runtime column whose type is not read as text.
-    cells: Option<Box<dyn Cells + 'a>>,
-    /// Only the emptiness of the cells is kept.
-    runtime: bool,
-}
-
-/// Reads the text of one non-null cell.
-trait Cells {
-    /// The cell's bytes, borrowed from the array or written into `scratch`.
-    fn cell<'s>(&'s self, row: usize, scratch: &'s mut Vec<u8>) -> &'s [u8];
-}
-
-/// How to read the cells of an array whose type passed [`readable_as_text`].
-fn cells(array: &dyn Array) -> Box<dyn Cells + '_> {
-    use DataType::*;
-    match array.data_type() {
-        Utf8 => Box::new(array.as_string::<i32>()),
-        LargeUtf8 => Box::new(array.as_string::<i64>()),
-        Utf8View => Box::new(array.as_string_view()),
-        Binary => Box::new(array.as_binary::<i32>()),
-        LargeBinary => Box::new(array.as_binary::<i64>()),
-        BinaryView => Box::new(array.as_binary_view()),
-        Boolean => Box::new(array.as_boolean()),
-        Int8 => Box::new(array.as_primitive::<Int8Type>()),
-        Int16 => Box::new(array.as_primitive::<Int16Type>()),
-        Int32 => Box::new(array.as_primitive::<Int32Type>()),
-        Int64 => Box::new(array.as_primitive::<Int64Type>()),
-        UInt8 => Box::new(array.as_primitive::<UInt8Type>()),
-        UInt16 => Box::new(array.as_primitive::<UInt16Type>()),
-        UInt32 => Box::new(array.as_primitive::<UInt32Type>()),
-        UInt64 => Box::new(array.as_primitive::<UInt64Type>()),
-        Float16 => Box::new(array.as_primitive::<Float16Type>()),
-        Float32 => Box::new(array.as_primitive::<Float32Type>()),
-        Float64 => Box::new(array.as_primitive::<Float64Type>()),
-        Dictionary(_, _) => {
-            let dictionary = array.as_any_dictionary();
-            // A column null in every row of the batch may come with an empty dictionary, which
-            // arrow's key normalisation refuses: every cell is empty.
-            if dictionary.values().is_empty() {
-                return Box::new(Empty);
-            }
-            Box::new(DictionaryCells {
-                keys: dictionary.normalized_keys(),
-                values: cells(dictionary.values().as_ref()),
-            })
-        }
-        // Every cell of a Null array is null, and `open` admits no other type.
-        _ => Box::new(Empty),
-    }
-}
-
-impl<T: ByteArrayType> Cells for &GenericByteArray<T>
-where
-    T::Native: AsRef<[u8]>,
-{
-    fn cell<'s>(&'s self, row: usize, _scratch: &'s mut Vec<u8>) -> &'s [u8] {
-        self.value(row).as_ref()
-    }
-}
-
-impl<T: ByteViewType + ?Sized> Cells for &GenericByteViewArray<T>
-where
-    T::Native: AsRef<[u8]>,
-{
-    fn cell<'s>(&'s self, row: usize, _scratch: &'s mut Vec<u8>) -> &'s [u8] {
-        self.value(row).as_ref()
-    }
-}
-
-impl Cells for &BooleanArray {
-    fn cell<'s>(&'s self, row: usize, _scratch: &'s mut Vec<u8>) -> &'s [u8] {
-        if self.value(row) { b"true" } else { b"false" }
-    }
-}
-
-impl<T: ArrowPrimitiveType> Cells for &PrimitiveArray<T>
-where
-    T::Native: fmt::Display,
-{
-    fn cell<'s>(&'s self, row: usize, scratch: &'s mut Vec<u8>) -> &'s [u8] {
-        scratch.clear();
-        // Writing into a Vec cannot fail.
-        let _ = write!(scratch, "{}", self.value(row));
-        scratch
-    }
-}
-
-struct DictionaryCells<'a> {
-    keys: Vec<usize>,
-    values: Box<dyn Cells + 'a>,
-}
-
-impl Cells for DictionaryCells<'_> {
-    fn cell<'s>(&'s self, row: usize, scratch: &'s mut Vec<u8>) -> &'s [u8] {
-        self.values.cell(self.keys[row], scratch)
-    }
-}
-
-struct Empty;
-
-impl Cells for Empty {
-    fn cell<'s>(&'s self, _row: usize, _scratch: &'s mut Vec<u8>) -> &'s [u8] {
-        b""
-    }
-}
-
-/// An inventory of either format, chosen by the file's extension.
-#[derive(Debug)]
-pub enum Inventory {
-    /// A `.csv` file.
-    Csv(crate::inventory::CsvInventory),
-    /// A `.parquet` file.
-    Parquet(ParquetInventory),
-}
-
-impl Inventory {
-    /// Opens `path` as CSV or Parquet by its extension (`.csv` / `.parquet`, any case).
-    pub fn open(path: &Path) -> Result<Inventory, Error> {
-        let extension = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
-        match extension.as_deref() {
-            Some("csv") => crate::inventory::CsvInventory::open(path).map(Inventory::Csv),
-            Some("parquet") => ParquetInventory::open(path).map(Inventory::Parquet),
-            _ => Err(invalid(path, "unknown inventory format (expected .csv or .parquet)".to_string())),
-        }
-    }
-
-    /// The column mapping of this file.
-    pub fn layout(&self) -> &Layout {
-        match self {
-            Inventory::Csv(inventory) => inventory.layout(),
-            Inventory::Parquet(inventory) => inventory.layout(),
-        }
-    }
-
-    /// Refills `batch` with up to `capacity` records; false once the file is done.
-    pub fn fill(&mut self, batch: &mut RecordBatch, capacity: usize) -> Result<bool, Error> {
-        match self {
-            Inventory::Csv(inventory) => inventory.fill(batch, capacity),
-            Inventory::Parquet(inventory) => inventory.fill(batch, capacity),
-        }
-    }
-
-    /// `"csv"` or `"parquet"`, as the report names input formats.
-    pub fn format_name(&self) -> &'static str {
-        match self {
-            Inventory::Csv(_) => "csv",
-            Inventory::Parquet(_) => "parquet",
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn unknown_extension_is_an_error() {
-        let err = Inventory::open(Path::new("devices.xlsx")).unwrap_err();
-        assert_eq!(err.to_string(), "devices.xlsx: unknown inventory format (expected .csv or .parquet)");
-    }
-
-    #[test]
-    fn extension_is_case_insensitive() {
-        let err = Inventory::open(Path::new("/nonexistent/devices.PARQUET")).unwrap_err();
-        assert_eq!(err.to_string(), "/nonexistent/devices.PARQUET: no such file");
-    }
 }
