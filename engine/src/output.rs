@@ -11,8 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 use crate::names::is_safe_name;
-use crate::spool::Budget;
-use crate::spool::Scratch;
+use crate::spool::{Budget, Scratch};
 
 /// Name of the scratch folder inside the staging folder.
 const SCRATCH: &str = ".scratch";

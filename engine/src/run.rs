@@ -10,11 +10,10 @@ use devdist_formats::Format;
 
 use crate::check::parallel::{Progress, check_all, open_inputs};
 use crate::dictionary::Dictionaries;
-use crate::dictionary::Interned;
 use crate::emit::grants::{Slots, write_products};
 use crate::emit::{Outputs, write_accepted};
 use crate::error::Error;
-use crate::jobs::{self, Jobs};
+use crate::jobs;
 use crate::output::OutputDir;
 use crate::plan::Plan;
 use crate::reason::Reason;
@@ -132,7 +131,7 @@ pub fn run(plan_path: &Path, out_dir: &Path, options: &Options, progress: &dyn P
         let warnings = write_accepted(&mut out, &plan, &settled, &jobs, &slots, outputs)?;
         if !options.dry_run {
             write_products(&mut out, &plan, &slots, &products, options.format)?;
-            write_jobs_csv(&mut out, &plan, interned, &jobs)?;
+            jobs::write_csv(&mut out, &plan, interned, &jobs)?;
         }
 
         let inputs: Vec<InputReport> = plan
@@ -244,45 +243,5 @@ fn prove_accounting(inputs: &[InputReport], counts: &Counts) -> Result<(), Error
             counts.read, counts.accepted, counts.rejected
         )));
     }
-    Ok(())
-}
-
-fn write_jobs_csv(out: &mut OutputDir, plan: &Plan, interned: &Interned, jobs: &Jobs) -> Result<(), Error> {
-    use devdist_formats::Value;
-    let path = "jobs/jobs.csv";
-    let columns = [
-        "job_id",
-        "wave",
-        "api",
-        "product_key",
-        "source_instance",
-        "strategy",
-        "target_instances",
-        "target_uid",
-        "devices",
-    ]
-    .map(crate::output::text);
-    let fail = |err| Error::output(&out.staging().join(path), err);
-    let mut table = out.table(path, Format::Csv, &columns, crate::output::Access::Normal)?;
-    for job in &jobs.jobs {
-        let destination = job.destination(interned);
-        let targets: Vec<&str> =
-            plan.target_sets.get(destination.targets).iter().map(|&t| plan.catalog.get(t).id.as_str()).collect();
-        let targets = targets.join(";");
-        let row = [
-            Value::Str(job.id()),
-            Value::Int(job.wave as u64),
-            Value::Str(if job.console { "console" } else { "CreateDeviceDistributeJob" }),
-            Value::Str(interned.product_key(job.group.0)),
-            Value::Str(&plan.catalog.get(job.group.1).id),
-            Value::Str(destination.strategy.name()),
-            Value::Str(&targets),
-            Value::Str(&destination.uid),
-            Value::Int(job.devices),
-        ];
-        table.write_row(&row).map_err(fail)?;
-    }
-    let written = table.finish().map_err(fail)?;
-    out.add(path, written);
     Ok(())
 }

@@ -10,8 +10,7 @@ use crate::error::Error;
 use crate::output::{Access, Column, OutputDir, text};
 use crate::plan::catalog::InstanceId;
 use crate::plan::{Plan, Strategy};
-use crate::record::AT_SOURCE;
-use crate::record::Stored;
+use crate::record::{AT_SOURCE, Stored};
 
 const REASSIGNMENT_COLUMNS: [Column; 8] = [
     text("product_key"),

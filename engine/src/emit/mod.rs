@@ -11,6 +11,7 @@
 
 pub(crate) mod billing;
 pub(crate) mod grants;
+pub(crate) mod requests;
 pub(crate) mod warnings;
 
 use std::collections::HashMap;
@@ -22,9 +23,10 @@ use devdist_formats::{Format, Written};
 
 use crate::emit::billing::Reassignments;
 use crate::emit::grants::{Manifests, Slots};
+use crate::emit::requests::Requests;
 use crate::emit::warnings::Warnings;
 use crate::error::Error;
-use crate::jobs::{Jobs, Requests};
+use crate::jobs::Jobs;
 use crate::output::OutputDir;
 use crate::plan::Plan;
 use crate::record::{Group, Stored};

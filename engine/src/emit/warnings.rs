@@ -2,12 +2,11 @@
 
 use std::collections::BTreeMap;
 
-use crate::settle::Settled;
-
 use crate::names::{is_usual_device_secret, is_usual_product_key};
 use crate::plan::Plan;
 use crate::reason::Warning;
 use crate::record::Stored;
+use crate::settle::Settled;
 
 /// Accepted devices per warning, counted device by device.
 #[derive(Debug, Default)]
