@@ -25,8 +25,9 @@ use std::time::{Duration, Instant};
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, SamplingMode, Throughput, criterion_group};
 use devdist_engine::stages::{Budget, CheckedBatch, Dictionaries, Gather, Scratch, check_all, open_inputs, settle};
-use devdist_engine::{GenerateOptions, Login, NoProgress, Plan, generate, sign, verify_signature};
+use devdist_engine::{Login, NoProgress, Plan, sign, verify_signature};
 use devdist_formats::{ColumnType, CsvInventory, Format, Inventory, RecordBatch, TableWriter, Value};
+use devdist_synth::{GenerateOptions, generate};
 
 /// Records in the generated inventory.
 const RECORDS: u64 = 100_000;

@@ -5,8 +5,6 @@ use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::plan::PlanProblems;
-
 /// What stops a run. More kinds may be added.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -77,5 +75,36 @@ impl std::error::Error for Error {}
 impl From<devdist_formats::Error> for Error {
     fn from(err: devdist_formats::Error) -> Error {
         Error::Input(vec![err])
+    }
+}
+
+/// One thing wrong with a plan, at a place in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column (in characters).
+    pub column: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// Every problem of a plan file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanProblems {
+    /// The plan file.
+    pub path: PathBuf,
+    /// Problems in file order.
+    pub problems: Vec<Problem>,
+}
+
+impl fmt::Display for PlanProblems {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let noun = if self.problems.len() == 1 { "problem" } else { "problems" };
+        write!(f, "{}: {} {noun} in the plan", self.path.display(), self.problems.len())?;
+        for problem in &self.problems {
+            write!(f, "\n{}:{}:{}: {}", self.path.display(), problem.line, problem.column, problem.message)?;
+        }
+        Ok(())
     }
 }

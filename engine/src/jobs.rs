@@ -3,13 +3,15 @@
 
 use std::collections::HashMap;
 
-use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::global::{Group, Interned};
-use crate::intern::ranks;
+use devdist_formats::Format;
+
+use crate::dictionary::{Interned, ranks};
+use crate::error::Error;
+use crate::output::OutputDir;
 use crate::plan::{Plan, TargetSetId};
-use crate::rules::Destination;
+use crate::record::{Destination, Group};
 
 /// One CreateDeviceDistributeJob call (or one console distribution, cross-account). Compact —
 /// a big plan has hundreds of thousands — its text comes from the plan and the dictionaries.
@@ -99,64 +101,6 @@ pub fn cut(plan: &Plan, interned: &Interned, groups: &HashMap<Group, u64>) -> Jo
     Jobs { jobs, first, devices_per_job: per_job }
 }
 
-/// Collects each job's device names as accepted devices stream past in (product key, device
-/// name) order, and hands back each request once its last device has passed.
-#[derive(Debug, Default)]
-pub struct Requests {
-    /// Names so far of each job not yet complete, by job index.
-    open: HashMap<usize, Vec<String>>,
-}
-
-impl Requests {
-    /// Notes the next device of `job` (number `index`); returns the job's request as JSON
-    /// when this was its last device.
-    pub fn add(
-        &mut self,
-        plan: &Plan,
-        interned: &Interned,
-        job: &Job,
-        index: usize,
-        device_name: &str,
-    ) -> Option<Vec<u8>> {
-        let names = self.open.entry(index).or_default();
-        names.push(device_name.to_string());
-        if names.len() as u64 != job.devices {
-            return None;
-        }
-        let names = self.open.remove(&index).expect("present");
-        let mut json =
-            serde_json::to_vec_pretty(&job.request(plan, interned, &names)).expect("a job request serialises");
-        json.push(b'\n');
-        Some(json)
-    }
-}
-
-/// The request parameters of CreateDeviceDistributeJob, with exactly the API's keys.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct JobRequest<'a> {
-    /// ProductKey.
-    pub product_key: &'a str,
-    /// DeviceName list.
-    pub device_name: Vec<&'a str>,
-    /// SourceInstanceId.
-    pub source_instance_id: &'a str,
-    /// Strategy, 0 or 1.
-    pub strategy: u8,
-    /// TargetUid.
-    pub target_uid: &'a str,
-    /// TargetInstanceConfig.
-    pub target_instance_config: Vec<TargetInstance<'a>>,
-}
-
-/// One entry of `TargetInstanceConfig`.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct TargetInstance<'a> {
-    /// TargetInstanceId.
-    pub target_instance_id: &'a str,
-}
-
 impl Job {
     /// The stable id.
     pub fn id(&self) -> &str {
@@ -167,22 +111,45 @@ impl Job {
     pub fn destination<'a>(&self, interned: &'a Interned) -> &'a Destination {
         &interned.destinations()[self.group.2 as usize]
     }
+}
 
-    /// The API request for this job, whose devices are `names`.
-    pub fn request<'a>(&self, plan: &'a Plan, interned: &'a Interned, names: &'a [String]) -> JobRequest<'a> {
-        let destination = self.destination(interned);
-        JobRequest {
-            product_key: interned.product_key(self.group.0),
-            device_name: names.iter().map(String::as_str).collect(),
-            source_instance_id: &plan.catalog.get(self.group.1).id,
-            strategy: destination.strategy.api_value(),
-            target_uid: &destination.uid,
-            target_instance_config: plan
-                .target_sets
-                .get(destination.targets)
-                .iter()
-                .map(|&t| TargetInstance { target_instance_id: &plan.catalog.get(t).id })
-                .collect(),
-        }
+/// Writes jobs/jobs.csv: one row per job, in execution order.
+pub fn write_csv(out: &mut OutputDir, plan: &Plan, interned: &Interned, jobs: &Jobs) -> Result<(), Error> {
+    use devdist_formats::Value;
+    let path = "jobs/jobs.csv";
+    let columns = [
+        "job_id",
+        "wave",
+        "api",
+        "product_key",
+        "source_instance",
+        "strategy",
+        "target_instances",
+        "target_uid",
+        "devices",
+    ]
+    .map(crate::output::text);
+    let fail = |err| Error::output(&out.staging().join(path), err);
+    let mut table = out.table(path, Format::Csv, &columns, crate::output::Access::Normal)?;
+    for job in &jobs.jobs {
+        let destination = job.destination(interned);
+        let targets: Vec<&str> =
+            plan.target_sets.get(destination.targets).iter().map(|&t| plan.catalog.get(t).id.as_str()).collect();
+        let targets = targets.join(";");
+        let row = [
+            Value::Str(job.id()),
+            Value::Int(job.wave as u64),
+            Value::Str(if job.console { "console" } else { "CreateDeviceDistributeJob" }),
+            Value::Str(interned.product_key(job.group.0)),
+            Value::Str(&plan.catalog.get(job.group.1).id),
+            Value::Str(destination.strategy.name()),
+            Value::Str(&targets),
+            Value::Str(&destination.uid),
+            Value::Int(job.devices),
+        ];
+        table.write_row(&row).map_err(fail)?;
     }
+    let written = table.finish().map_err(fail)?;
+    out.add(path, written);
+    Ok(())
 }

@@ -1,13 +1,16 @@
 //! The devdist engine: everything between reading an inventory and writing a distribution.
 //!
-//! A run goes through these modules in order:
-//! - [`Plan::load`] reads the plan and the instance catalog, reporting every problem at once;
-//! - `pipeline` reads records on one thread and checks them on many (`rules`, stage 1);
-//! - `global` applies the rules that need every record (duplicates, blocked products,
-//!   capacity; stage 2), in input order, whatever the thread count;
+//! A run goes through these modules in order, one folder per stage:
+//! - `plan` reads the plan and the instance catalog ([`Plan::load`]), reporting every problem
+//!   at once;
+//! - `check` reads records on one thread and checks them on many (stage 1);
+//! - `settle` applies the rules that need every record (duplicates, blocked products,
+//!   capacity; stage 2), in input order, whatever the thread count, through `spool`s;
 //! - `jobs` cuts accepted devices into API jobs and waves;
-//! - `grants`, `billing` and `report` write the outputs into an `output` folder that is moved
-//!   into place only when complete.
+//! - `emit` and `report` write the outputs into an `output` folder that is moved into place
+//!   only when complete.
+//!
+//! `record` holds the record model every stage shares.
 //!
 //! ```no_run
 //! use devdist_engine::{NoProgress, Options, run};
@@ -18,51 +21,51 @@
 //! ```
 #![deny(missing_docs)]
 
-mod billing;
-mod catalog;
+// One module per stage (plan, check, settle, spool, jobs, emit, report, output); `record`,
+// `dictionary`, `error`, `cancel`, `names` and `reason` are shared by every stage.
+mod check;
 mod emit;
-mod error;
-mod global;
-mod grants;
-mod intern;
 mod jobs;
-mod names;
 mod output;
-mod pipeline;
 mod plan;
-mod reason;
 mod redrive;
 mod report;
-mod rules;
 mod run;
-mod signature;
+mod settle;
 mod spool;
-mod synth;
 mod verify;
-mod warnings;
 
-pub use catalog::{Catalog, Instance, PUBLIC_INSTANCES};
-pub use error::Error;
-pub use jobs::{JobRequest, TargetInstance};
+mod cancel;
+mod dictionary;
+mod error;
+mod names;
+mod reason;
+mod record;
+
+pub use cancel::cancel;
+pub use check::parallel::{NoProgress, Progress};
+pub use check::signature::{Login, Mismatch, sign, verify as verify_signature};
+pub use emit::requests::{JobRequest, TargetInstance};
+pub use error::{Error, PlanProblems, Problem};
 pub use names::{check_device_name, check_device_secret, check_product_key, is_safe_name};
-pub use output::{OutputFile, abandon_outputs, cancel};
-pub use pipeline::{NoProgress, Progress};
-pub use plan::{Plan, PlanProblems, Problem, Strategy};
+pub use output::{OutputFile, abandon_outputs};
+pub use plan::catalog::{Catalog, Instance, PUBLIC_INSTANCES};
+pub use plan::{Plan, Strategy};
 pub use reason::{Reason, Warning};
 pub use redrive::{Prepared, prepare as prepare_redrive};
 pub use report::{Counts, DestinationReport, InputReport, JobsReport, Report, RunInfo};
 pub use run::{DEFAULT_MEMORY_BUDGET, Options, Outcome, run};
-pub use signature::{Login, Mismatch, sign, verify as verify_signature};
-pub use synth::{GenerateOptions, Generated, generate, generate_as};
 pub use verify::verify;
 
 /// The pipeline's stages one by one, for benchmarks and tests that time or probe a single
 /// stage. `run` is the way to plan; these are its parts.
 #[doc(hidden)]
 pub mod stages {
-    pub use crate::global::{Budget, Gather, Settled, settle};
+    pub use crate::check::CheckedBatch;
+    pub use crate::check::parallel::{check_all, open_inputs};
+    pub use crate::dictionary::Dictionaries;
     pub use crate::jobs::{Jobs, cut as cut_jobs};
-    pub use crate::pipeline::{check_all, open_inputs};
-    pub use crate::rules::{CheckedBatch, Dictionaries};
+    pub use crate::settle::{Gather, Settled, settle};
+    pub use crate::spool::Budget;
     pub use crate::spool::Scratch;
 }

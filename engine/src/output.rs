@@ -10,9 +10,8 @@ use devdist_formats::{ColumnType, Format, HashingWriter, TableWriter, Written};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
-use crate::global::Budget;
 use crate::names::is_safe_name;
-use crate::spool::Scratch;
+use crate::spool::{Budget, Scratch};
 
 /// Name of the scratch folder inside the staging folder.
 const SCRATCH: &str = ".scratch";
@@ -22,7 +21,7 @@ const SCRATCH: &str = ".scratch";
 pub struct OutputFile {
     /// Path relative to DIR, `/`-separated.
     pub path: String,
-    /// Data rows (devices, for a job request).
+    /// Data rows (lines of a JSON Lines file).
     pub rows: u64,
     /// Lower-case hex SHA-256.
     pub sha256: String,
@@ -91,7 +90,7 @@ impl OutputDir {
 
     /// Creates `relative` (and its folders), ready for writing.
     pub fn create_file(&self, relative: &str, access: Access) -> Result<File, Error> {
-        checkpoint()?;
+        crate::cancel::checkpoint()?;
         let path = self.resolve(relative)?;
         if let Some(parent) = path.parent() {
             let mut builder = DirBuilder::new();
@@ -211,20 +210,6 @@ impl Drop for OutputDir {
     }
 }
 
-static CANCELLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-/// Asks every run in this process to stop at its next checkpoint (each batch read, each file
-/// written); the run then removes its staging folder and fails with [`Error::Interrupted`].
-/// Safe to call from a signal-handling thread.
-pub fn cancel() {
-    CANCELLED.store(true, std::sync::atomic::Ordering::SeqCst);
-}
-
-/// Fails with [`Error::Interrupted`] once [`cancel`] was called.
-pub fn checkpoint() -> Result<(), Error> {
-    if CANCELLED.load(std::sync::atomic::Ordering::Relaxed) { Err(Error::Interrupted) } else { Ok(()) }
-}
-
 /// Staging folders of runs in this process that have not finished.
 fn in_progress() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
     static STAGING: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
@@ -232,7 +217,7 @@ fn in_progress() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
 }
 
 /// Removes the staging folders of unfinished runs at once, for a signal handler that must end
-/// the process now (a second Ctrl-C) rather than wait for [`cancel`] to take effect.
+/// the process now (a second Ctrl-C) rather than wait for [`cancel`](crate::cancel::cancel) to take effect.
 pub fn abandon_outputs() {
     for staging in in_progress().drain(..) {
         let _ = fs::remove_dir_all(staging);

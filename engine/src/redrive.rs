@@ -25,9 +25,9 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::catalog::PUBLIC_INSTANCES;
 use crate::error::Error;
 use crate::names::is_safe_name;
+use crate::plan::catalog::PUBLIC_INSTANCES;
 
 /// What [`prepare`] found and wrote.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

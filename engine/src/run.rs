@@ -8,17 +8,18 @@ use std::time::Instant;
 
 use devdist_formats::Format;
 
+use crate::check::parallel::{Progress, check_all, open_inputs};
+use crate::dictionary::Dictionaries;
+use crate::emit::grants::{Slots, write_products};
 use crate::emit::{Outputs, write_accepted};
 use crate::error::Error;
-use crate::global::{Budget, Gather, Interned, settle};
-use crate::grants::{Slots, write_products};
-use crate::jobs::{self, Jobs};
+use crate::jobs;
 use crate::output::OutputDir;
-use crate::pipeline::{Progress, check_all, open_inputs};
 use crate::plan::Plan;
 use crate::reason::Reason;
 use crate::report::{Counts, DestinationReport, InputReport, JobsReport, Report, RunInfo, write_rejects};
-use crate::rules::Dictionaries;
+use crate::settle::{Gather, settle};
+use crate::spool::Budget;
 
 /// How to run.
 #[derive(Debug, Clone)]
@@ -115,7 +116,7 @@ pub fn run(plan_path: &Path, out_dir: &Path, options: &Options, progress: &dyn P
         let mut gather = Gather::new(&plan, &scratch, budget);
         check_all(&plan, inventories, &dictionaries, threads, progress, &mut |batch| gather.add(batch))?;
         lap("read_and_check", &mut seconds);
-        crate::output::checkpoint()?;
+        crate::cancel::checkpoint()?;
         let settled = settle(&plan, gather, dictionaries, &scratch)?;
         let interned = &settled.interned;
         let jobs = jobs::cut(&plan, interned, &settled.groups);
@@ -127,10 +128,10 @@ pub fn run(plan_path: &Path, out_dir: &Path, options: &Options, progress: &dyn P
             write_rejects(&mut out, &plan, &settled.rejects, budget.read_buffer)?;
         let outputs =
             Outputs { format: options.format, redact_secrets: options.redact_secrets, dry_run: options.dry_run };
-        let warnings = write_accepted(&mut out, &plan, &settled, &jobs, &slots, outputs)?;
+        let warnings = write_accepted(&mut out, &plan, &settled, &jobs, &slots, &scratch, outputs)?;
         if !options.dry_run {
             write_products(&mut out, &plan, &slots, &products, options.format)?;
-            write_jobs_csv(&mut out, &plan, interned, &jobs)?;
+            jobs::write_csv(&mut out, &plan, interned, &jobs)?;
         }
 
         let inputs: Vec<InputReport> = plan
@@ -244,45 +245,5 @@ fn prove_accounting(inputs: &[InputReport], counts: &Counts) -> Result<(), Error
             counts.read, counts.accepted, counts.rejected
         )));
     }
-    Ok(())
-}
-
-fn write_jobs_csv(out: &mut OutputDir, plan: &Plan, interned: &Interned, jobs: &Jobs) -> Result<(), Error> {
-    use devdist_formats::Value;
-    let path = "jobs/jobs.csv";
-    let columns = [
-        "job_id",
-        "wave",
-        "api",
-        "product_key",
-        "source_instance",
-        "strategy",
-        "target_instances",
-        "target_uid",
-        "devices",
-    ]
-    .map(crate::output::text);
-    let fail = |err| Error::output(&out.staging().join(path), err);
-    let mut table = out.table(path, Format::Csv, &columns, crate::output::Access::Normal)?;
-    for job in &jobs.jobs {
-        let destination = job.destination(interned);
-        let targets: Vec<&str> =
-            plan.target_sets.get(destination.targets).iter().map(|&t| plan.catalog.get(t).id.as_str()).collect();
-        let targets = targets.join(";");
-        let row = [
-            Value::Str(job.id()),
-            Value::Int(job.wave as u64),
-            Value::Str(if job.console { "console" } else { "CreateDeviceDistributeJob" }),
-            Value::Str(interned.product_key(job.group.0)),
-            Value::Str(&plan.catalog.get(job.group.1).id),
-            Value::Str(destination.strategy.name()),
-            Value::Str(&targets),
-            Value::Str(&destination.uid),
-            Value::Int(job.devices),
-        ];
-        table.write_row(&row).map_err(fail)?;
-    }
-    let written = table.finish().map_err(fail)?;
-    out.add(path, written);
     Ok(())
 }

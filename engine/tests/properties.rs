@@ -5,7 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::Path;
 
-use devdist_engine::{DEFAULT_MEMORY_BUDGET, GenerateOptions, NoProgress, Options, generate, run};
+use devdist_engine::{DEFAULT_MEMORY_BUDGET, NoProgress, Options, run};
+use devdist_synth::{GenerateOptions, generate};
 use proptest::prelude::*;
 
 /// Every file below `dir` but run.json, relative path → bytes.

@@ -20,19 +20,25 @@
 //! ```
 #![deny(missing_docs)]
 
+mod batch;
 mod catalog;
+mod csv;
 mod error;
 mod file;
 mod inventory;
-mod parquet_inventory;
+mod layout;
+mod parquet;
 mod table;
 
+pub use ::csv::ByteRecord;
+pub use batch::RecordBatch;
 pub use catalog::{CATALOG_COLUMNS, CatalogRow, read_catalog};
-pub use csv::ByteRecord;
+pub use csv::CsvInventory;
 pub use error::{Error, ErrorKind, Position};
 pub use file::require_regular_file;
-pub use inventory::{CsvInventory, Field, Layout, RecordBatch};
-pub use parquet_inventory::{Inventory, ParquetInventory, RUNTIME_MARKER, parquet_row_count};
+pub use inventory::Inventory;
+pub use layout::{Field, Layout};
+pub use parquet::{ParquetInventory, RUNTIME_MARKER, parquet_row_count};
 pub use table::{
     ColumnType, Format, HashingWriter, PARQUET_CREATED_BY, PARQUET_ROW_GROUP_ROWS, TableWriter, Value, Written,
     push_csv_field, push_int,

@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use devdist_engine::GenerateOptions;
 use devdist_formats::Format;
+use devdist_synth::GenerateOptions;
 
 #[derive(Debug, Args)]
 pub struct GenerateArgs {
@@ -50,7 +50,7 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<u8> {
         bad_rate: args.bad_rate,
         signed_rate: args.signed_rate,
     };
-    let generated = devdist_engine::generate_as(&options, args.format, &args.out)?;
+    let generated = devdist_synth::generate_as(&options, args.format, &args.out)?;
     eprintln!(
         "wrote {} records ({:.1} MB) to {}; plan: {}",
         generated.records,

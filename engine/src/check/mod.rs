@@ -1,0 +1,350 @@
+//! Stage 1: every record checked on its own (SPEC §3), on any thread. A record either becomes
+//! a [`Candidate`] (compact, secrets kept only in the batch's arena) or a [`Reject`].
+
+pub(crate) mod parallel;
+pub(crate) mod signature;
+
+use std::fmt::Write as _;
+
+use devdist_formats::{ByteRecord, Field, Layout, RecordBatch};
+
+use crate::dictionary::{Cache, Dictionaries};
+use crate::names::{check_device_name, check_device_secret, check_product_key, is_safe_name};
+use crate::plan::catalog::InstanceId;
+use crate::plan::{Plan, Strategy, TargetSetId, TargetSets};
+use crate::reason::Reason;
+use crate::record::{AT_SOURCE, Billed, Candidate, Destination, Name, Reject, push};
+use signature::{Login, Mismatch};
+
+/// One worker's caches of the [`Dictionaries`], and a scratch buffer for keys.
+#[derive(Debug, Default)]
+pub struct Caches {
+    products: Cache,
+    destinations: Cache,
+    billed: Cache,
+    key: String,
+}
+
+/// The outcome of stage 1 for one batch of records.
+#[derive(Debug, Default)]
+pub struct CheckedBatch {
+    /// Index of the file in the plan.
+    pub file: u32,
+    /// Input sequence (0-based, across all files) of the batch's first record.
+    pub first_seq: u64,
+    /// 1-based record number of the batch's first record in its file.
+    pub first_record: u64,
+    /// Records read.
+    pub records: u64,
+    /// Backing store of every [`Text`] in `candidates`.
+    pub arena: String,
+    /// Records that passed, in input order.
+    pub candidates: Vec<Candidate>,
+    /// Records that failed, in input order.
+    pub rejects: Vec<Reject>,
+    /// Non-empty cells per runtime column of the file (in [`Layout::runtime_columns`] order).
+    pub runtime_cells: Vec<u64>,
+}
+
+/// Checks the records of one file; built once per file, shared by the worker threads.
+#[derive(Debug)]
+pub struct Checker<'p> {
+    plan: &'p Plan,
+    layout: &'p Layout,
+    dictionaries: &'p Dictionaries,
+    file: u32,
+}
+
+/// The known fields of a record, as text (empty when the column is absent).
+struct Fields<'r>([&'r str; Field::ALL.len()]);
+
+impl<'r> Fields<'r> {
+    fn get(&self, field: Field) -> &'r str {
+        self.0[field.index()]
+    }
+}
+
+type Verdict<T> = Result<T, (Reason, String)>;
+
+impl<'p> Checker<'p> {
+    /// A checker for file number `file` of `plan`, whose header is `layout`.
+    pub fn new(plan: &'p Plan, layout: &'p Layout, dictionaries: &'p Dictionaries, file: u32) -> Checker<'p> {
+        Checker { plan, layout, dictionaries, file }
+    }
+
+    /// Checks every record of `batch`, whose first record has input sequence `first_seq`.
+    pub fn check_batch(&self, batch: &RecordBatch, first_seq: u64, caches: &mut Caches, out: &mut CheckedBatch) {
+        out.file = self.file;
+        out.first_seq = first_seq;
+        out.first_record = batch.first_record;
+        out.records = batch.len as u64;
+        out.arena.clear();
+        out.candidates.clear();
+        out.candidates.reserve_exact(batch.len);
+        out.rejects.clear();
+        out.runtime_cells.clear();
+        out.runtime_cells.resize(self.layout.runtime_columns().len(), 0);
+        for (i, record) in batch.records().iter().enumerate() {
+            let seq = first_seq + i as u64;
+            let number = batch.first_record + i as u64;
+            let line = batch.lines[i];
+            let verdict = match batch.problems.get(i).copied().flatten() {
+                Some(problem) => Err((Reason::MalformedRecord, problem.to_string())),
+                None => self.check(record, out),
+            };
+            match verdict {
+                Ok(checked) => {
+                    let candidate = self.admit(checked, (i as u32, line), caches, &mut out.arena);
+                    out.candidates.push(candidate);
+                }
+                Err((reason, detail)) => {
+                    // A broken record's fields are whatever a lenient reading made of it: none
+                    // is quoted back.
+                    let structural =
+                        record.len() != self.layout.width() || batch.problems.get(i).is_some_and(Option::is_some);
+                    let cell = |field: Field| match (structural, self.layout.column(field)) {
+                        (false, Some(column)) => String::from_utf8_lossy(&record[column]).into_owned(),
+                        _ => String::new(),
+                    };
+                    out.rejects.push(Reject {
+                        seq,
+                        file: self.file,
+                        record: number,
+                        line,
+                        product_key: cell(Field::ProductKey),
+                        device_name: cell(Field::DeviceName),
+                        reason,
+                        detail,
+                    });
+                }
+            }
+        }
+    }
+
+    fn check<'r>(&self, record: &'r ByteRecord, out: &mut CheckedBatch) -> Verdict<Checked<'r>>
+    where
+        'p: 'r,
+    {
+        let fields = self.fields(record)?;
+        for (count, &column) in out.runtime_cells.iter_mut().zip(self.layout.runtime_columns()) {
+            *count += u64::from(!record[column].is_empty());
+        }
+        for field in [Field::ProductKey, Field::DeviceName, Field::DeviceSecret, Field::SourceInstance] {
+            if fields.get(field).is_empty() {
+                return Err((Reason::MissingField, format!("{} is empty", field.name())));
+            }
+        }
+        let product_key = fields.get(Field::ProductKey);
+        let device_name = fields.get(Field::DeviceName);
+        let secret = fields.get(Field::DeviceSecret);
+        check_product_key(product_key).map_err(|p| (Reason::InvalidProductKey, p))?;
+        check_device_name(device_name).map_err(|p| (Reason::InvalidDeviceName, p))?;
+        check_device_secret(secret).map_err(|p| (Reason::InvalidDeviceSecret, p))?;
+        self.check_signature(&fields, product_key, device_name, secret)?;
+
+        let catalog = &self.plan.catalog;
+        let source_name = fields.get(Field::SourceInstance);
+        let source = catalog.find(source_name).ok_or_else(|| {
+            (Reason::UnknownSourceInstance, format!("source_instance {source_name:?} is not in the instance catalog"))
+        })?;
+        let row_target = fields.get(Field::TargetInstance);
+        let row_target = match row_target {
+            "" => None,
+            name => Some(catalog.find(name).ok_or_else(|| {
+                (Reason::UnknownTargetInstance, format!("target_instance {name:?} is not in the instance catalog"))
+            })?),
+        };
+        let instance = catalog.get(source);
+        let region = fields.get(Field::SourceRegion);
+        if !region.is_empty() && region != instance.region {
+            let detail = format!("source_region {region:?}, but {source_name} is in {}", instance.region);
+            return Err((Reason::RegionMismatch, detail));
+        }
+        if let Some(owner) = instance.owner_uid.as_deref().filter(|owner| *owner != self.plan.account) {
+            let detail = format!("{source_name} belongs to account {owner}, not {}", self.plan.account);
+            return Err((Reason::NotOwner, detail));
+        }
+
+        let row_uid = fields.get(Field::TargetUid);
+        let (strategy, targets, route_uid) = match row_target {
+            Some(target) => (Strategy::SpecifiedRegion, TargetSets::single(target), self.plan.account.as_str()),
+            None => {
+                let route = self.plan.routes.iter().find(|route| {
+                    route.product_keys.as_ref().is_none_or(|set| set.contains(product_key))
+                        && route.source_instances.as_ref().is_none_or(|set| set.contains(source_name))
+                        && route.source_regions.as_ref().is_none_or(|set| set.contains(&instance.region))
+                });
+                let route =
+                    route.ok_or_else(|| (Reason::NoRoute, "no per-row target and no route matches".to_string()))?;
+                (route.strategy, route.targets, route.target_uid.as_str())
+            }
+        };
+        let target_uid = if row_uid.is_empty() { route_uid } else { row_uid };
+        self.check_target(source, strategy, targets, target_uid)?;
+
+        let now = match fields.get(Field::CurrentInstance) {
+            "" => source_name,
+            current => current,
+        };
+        if strategy == Strategy::SpecifiedRegion {
+            let target = &catalog.get(self.plan.target_sets.get(targets)[0]).id;
+            if target == now {
+                return Err((Reason::AlreadyAtTarget, format!("the device is already at {target}")));
+            }
+        }
+        let refused = fields.get(Field::PlatformCode);
+        if !refused.is_empty() {
+            return Err((Reason::RefusedByPlatform, format!("the platform refused it for good: {refused}")));
+        }
+        let flag = |field: Field| fields.get(field).trim().eq_ignore_ascii_case("true");
+        Ok(Checked {
+            product_key,
+            device_name,
+            secret,
+            current_instance: fields.get(Field::CurrentInstance),
+            current_uid: fields.get(Field::CurrentUid),
+            gateway: fields.get(Field::Gateway),
+            target_uid,
+            source,
+            strategy,
+            targets,
+            blocks_product: flag(Field::Authorized) || flag(Field::Transferred),
+        })
+    }
+
+    /// Structure and encoding: the record has the header's width and is UTF-8.
+    fn fields<'r>(&self, record: &'r ByteRecord) -> Verdict<Fields<'r>> {
+        if record.len() != self.layout.width() {
+            let detail = format!("expected {} fields as in the header, found {}", self.layout.width(), record.len());
+            return Err((Reason::MalformedRecord, detail));
+        }
+        // ASCII (the common case) is checked in one pass over the record; otherwise every cell
+        // must be UTF-8 on its own (a character split across two cells is not).
+        let bytes = record.as_slice();
+        if !bytes.is_ascii()
+            && (std::str::from_utf8(bytes).is_err() || record.iter().any(|cell| std::str::from_utf8(cell).is_err()))
+        {
+            let column = record.iter().position(|cell| std::str::from_utf8(cell).is_err()).unwrap_or(0);
+            let name = &self.layout.columns()[column];
+            return Err((Reason::MalformedRecord, format!("column {name:?} is not UTF-8")));
+        }
+        let mut fields = [""; Field::ALL.len()];
+        for field in Field::ALL {
+            if let Some(column) = self.layout.column(field) {
+                fields[field.index()] = std::str::from_utf8(&record[column]).unwrap_or_default();
+            }
+        }
+        Ok(Fields(fields))
+    }
+
+    fn check_signature(&self, fields: &Fields, product_key: &str, device_name: &str, secret: &str) -> Verdict<()> {
+        let password = fields.get(Field::SignPassword);
+        if password.is_empty() {
+            return Ok(());
+        }
+        let login = Login {
+            method: fields.get(Field::SignMethod),
+            client_id: fields.get(Field::SignClientId),
+            timestamp: fields.get(Field::SignTimestamp),
+            password,
+        };
+        signature::verify(&login, product_key, device_name, secret).map_err(|mismatch| {
+            let detail = match mismatch {
+                Mismatch::UnknownMethod => {
+                    format!("sign_method {:?} is not hmacmd5, hmacsha1 or hmacsha256", login.method)
+                }
+                Mismatch::Password => format!("sign_password is not the {} of this certificate", login.method.trim()),
+            };
+            (Reason::SignatureMismatch, detail)
+        })
+    }
+
+    fn check_target(&self, source: InstanceId, strategy: Strategy, targets: TargetSetId, uid: &str) -> Verdict<()> {
+        let catalog = &self.plan.catalog;
+        let invalid = |detail: String| Err((Reason::InvalidTarget, detail));
+        if !is_safe_name(uid) {
+            return invalid(format!("target_uid {uid:?} is not a safe name"));
+        }
+        let targets = self.plan.target_sets.get(targets);
+        for &target in targets {
+            let id = &catalog.get(target).id;
+            if !is_safe_name(id) {
+                return invalid(format!("target instance {id:?} is not a safe name"));
+            }
+        }
+        if uid != self.plan.account {
+            if strategy == Strategy::NearestAccess {
+                return invalid(format!(
+                    "cross-account distribution to {uid} must use specified_region, not nearest_access"
+                ));
+            }
+            if targets.contains(&source) {
+                return invalid(format!(
+                    "cross-account distribution to {uid} cannot stay inside {}",
+                    catalog.get(source).id
+                ));
+            }
+        }
+        for &target in targets {
+            let instance = catalog.get(target);
+            if let Some(owner) = instance.owner_uid.as_deref().filter(|owner| *owner != uid) {
+                return invalid(format!("{} belongs to account {owner}, not target_uid {uid}", instance.id));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A record that passed, borrowing from the record until it is copied into the arena.
+struct Checked<'r> {
+    product_key: &'r str,
+    device_name: &'r str,
+    secret: &'r str,
+    current_instance: &'r str,
+    current_uid: &'r str,
+    gateway: &'r str,
+    target_uid: &'r str,
+    source: InstanceId,
+    strategy: Strategy,
+    targets: TargetSetId,
+    blocks_product: bool,
+}
+
+impl Checker<'_> {
+    /// Turns a passing record into a compact candidate, looking its strings up in the
+    /// dictionaries.
+    fn admit(&self, checked: Checked, (index, line): (u32, u64), caches: &mut Caches, arena: &mut String) -> Candidate {
+        let dictionaries = self.dictionaries;
+        let product = caches.products.id(&dictionaries.products, checked.product_key, || checked.product_key.into());
+        caches.key.clear();
+        let _ = write!(caches.key, "{}|{}|{}", checked.strategy.api_value(), checked.targets, checked.target_uid);
+        let destination = caches.destinations.id(&dictionaries.destinations, &caches.key, || Destination {
+            strategy: checked.strategy,
+            targets: checked.targets,
+            uid: checked.target_uid.into(),
+        });
+        let billed = match checked.current_instance {
+            "" => AT_SOURCE,
+            instance => {
+                let uid = if checked.current_uid.is_empty() { self.plan.account.as_str() } else { checked.current_uid };
+                caches.key.clear();
+                let _ = write!(caches.key, "{instance}|{uid}");
+                caches
+                    .billed
+                    .id(&dictionaries.billed, &caches.key, || Billed { uid: uid.into(), instance: instance.into() })
+            }
+        };
+        Candidate {
+            index,
+            line,
+            device_name: Name::new(checked.device_name),
+            product,
+            destination,
+            source: checked.source,
+            billed,
+            secret: push(arena, checked.secret),
+            gateway: push(arena, checked.gateway),
+            blocks_product: checked.blocks_product,
+        }
+    }
+}

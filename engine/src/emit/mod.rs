@@ -1,0 +1,175 @@
+//! The outputs of accepted devices, written from one stream: the calling thread merges the
+//! sorted runs ([`Settled::for_each_accepted`]) and hands chunks of devices, each with its job,
+//! to three writers on their own threads — device manifests, billing reassignments, and job
+//! requests with the warnings — which each take the chunks in stream order.
+//!
+//! ```text
+//!                                     ┌─▶ manifests      grants/<uid>/<instance>/devices.<fmt>
+//! merge of runs ──(chunks, in order)──┼─▶ reassignments  billing/reassignments.<fmt>
+//!                                     └─▶ requests       jobs/requests.jsonl, warnings
+//! ```
+
+pub(crate) mod billing;
+pub(crate) mod grants;
+pub(crate) mod requests;
+pub(crate) mod warnings;
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::sync::Arc;
+
+use crossbeam_channel::{Sender, bounded};
+use devdist_formats::Format;
+
+use crate::emit::billing::Reassignments;
+use crate::emit::grants::{Manifests, Slots};
+use crate::emit::requests::Requests;
+use crate::emit::warnings::Warnings;
+use crate::error::Error;
+use crate::jobs::Jobs;
+use crate::output::OutputDir;
+use crate::plan::Plan;
+use crate::record::{Group, Stored};
+use crate::settle::Settled;
+use crate::spool::Scratch;
+
+/// Devices per chunk.
+const CHUNK: usize = 4096;
+/// Chunks in flight per writer.
+const IN_FLIGHT: usize = 4;
+
+/// Accepted devices as run records, each with the index of its job.
+#[derive(Debug, Default)]
+struct Chunk {
+    bytes: Vec<u8>,
+    devices: Vec<(Range<usize>, usize)>,
+}
+
+impl Chunk {
+    fn devices(&self) -> impl Iterator<Item = (Stored<'_>, usize)> {
+        self.devices.iter().map(|(range, job)| (Stored::from_run(&self.bytes[range.clone()]), *job))
+    }
+}
+
+/// What to write: everything, or (for a dry run) nothing but the warnings.
+#[derive(Debug, Clone, Copy)]
+pub struct Outputs {
+    /// Format of manifests and reassignments.
+    pub format: Format,
+    /// Leave the secret out of device manifests.
+    pub redact_secrets: bool,
+    /// Count warnings only; write no file.
+    pub dry_run: bool,
+}
+
+/// Writes the manifests, reassignments and job requests of every accepted device, lists them
+/// in `out`, and returns the warnings.
+pub fn write_accepted(
+    out: &mut OutputDir,
+    plan: &Plan,
+    settled: &Settled,
+    jobs: &Jobs,
+    slots: &Slots,
+    scratch: &Scratch,
+    outputs: Outputs,
+) -> Result<Warnings, Error> {
+    let interned = &settled.interned;
+    let (manifests, reassignments, requests) = if outputs.dry_run {
+        (None, None, None)
+    } else {
+        let manifests = Manifests::create(out, plan, slots, outputs.format, outputs.redact_secrets)?;
+        (Some(manifests), Some(Reassignments::create(out, outputs.format)?), Some(Requests::create(out, scratch)?))
+    };
+    let dir = &*out;
+    let finished = std::thread::scope(|scope| {
+        let mut senders: Vec<Sender<Arc<Chunk>>> = Vec::new();
+        let mut channel = || {
+            let (tx, rx) = bounded::<Arc<Chunk>>(IN_FLIGHT);
+            senders.push(tx);
+            rx
+        };
+        let manifests = manifests.map(|mut manifests| {
+            let chunks = channel();
+            scope.spawn(move || {
+                for chunk in chunks {
+                    for (device, job) in chunk.devices() {
+                        manifests.add(dir, interned, &device, &jobs.jobs[job])?;
+                    }
+                }
+                Ok::<_, Error>(manifests)
+            })
+        });
+        let reassignments = reassignments.map(|mut reassignments| {
+            let chunks = channel();
+            scope.spawn(move || {
+                for chunk in chunks {
+                    for (device, _) in chunk.devices() {
+                        reassignments.add(dir, plan, interned, &device)?;
+                    }
+                }
+                Ok::<_, Error>(reassignments)
+            })
+        });
+        let chunks = channel();
+        let requests = scope.spawn(move || {
+            let (mut warnings, mut requests) = (Warnings::default(), requests);
+            for chunk in chunks {
+                for (device, job) in chunk.devices() {
+                    warnings.add(plan, settled, &device);
+                    if let Some(requests) = &mut requests {
+                        requests.add(dir, plan, interned, jobs, job, device.device_name)?;
+                    }
+                }
+            }
+            Ok::<_, Error>((warnings, requests))
+        });
+
+        let streamed = stream(plan, settled, jobs, &senders);
+        drop(senders);
+        let manifests = manifests.map(|writer| writer.join().expect("the manifest writer does not panic"));
+        let reassignments = reassignments.map(|writer| writer.join().expect("the billing writer does not panic"));
+        let requests = requests.join().expect("the job writer does not panic");
+        (streamed, manifests.transpose(), reassignments.transpose(), requests)
+    });
+    let (streamed, manifests, reassignments, requests) = finished;
+    // A writer's own failure explains a stopped stream best: it comes first.
+    let (manifests, reassignments, (warnings, requests)) = (manifests?, reassignments?, requests?);
+    streamed?;
+    if let Some(manifests) = manifests {
+        manifests.finish(out)?;
+    }
+    if let Some(reassignments) = reassignments {
+        reassignments.finish(out, plan, interned)?;
+    }
+    if let Some(requests) = requests {
+        requests.finish(out, jobs)?;
+    }
+    Ok(warnings)
+}
+
+/// Merges the runs and sends every accepted device, with its job, to each writer.
+fn stream(plan: &Plan, settled: &Settled, jobs: &Jobs, writers: &[Sender<Arc<Chunk>>]) -> Result<(), Error> {
+    let stopped = || Error::Accounting("an output writer stopped early".to_string());
+    let send = |chunk: Chunk| -> Result<(), Error> {
+        let chunk = Arc::new(chunk);
+        writers.iter().try_for_each(|writer| writer.send(Arc::clone(&chunk)).map_err(|_| stopped()))
+    };
+    let mut seen: HashMap<Group, u64> = HashMap::new();
+    let mut chunk = Chunk::default();
+    settled.for_each_accepted(plan, |record, device| {
+        let nth = seen.entry((device.product, device.source, device.destination)).or_default();
+        let job = jobs.job_of((device.product, device.source, device.destination), *nth);
+        *nth += 1;
+        let start = chunk.bytes.len();
+        chunk.bytes.extend_from_slice(record);
+        chunk.devices.push((start..chunk.bytes.len(), job));
+        if chunk.devices.len() == CHUNK {
+            send(std::mem::take(&mut chunk))?;
+        }
+        Ok(())
+    })?;
+    if !chunk.devices.is_empty() {
+        send(chunk)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,42 @@
+//! Warnings about accepted devices (SPEC §3): counted, never rejected.
+
+use std::collections::BTreeMap;
+
+use crate::names::{is_usual_device_secret, is_usual_product_key};
+use crate::plan::Plan;
+use crate::reason::Warning;
+use crate::record::Stored;
+use crate::settle::Settled;
+
+/// Accepted devices per warning, counted device by device.
+#[derive(Debug, Default)]
+pub struct Warnings {
+    counts: [u64; Warning::ALL.len()],
+}
+
+impl Warnings {
+    /// Counts the warnings `device` earns.
+    pub fn add(&mut self, plan: &Plan, settled: &Settled, device: &Stored) {
+        let interned = &settled.interned;
+        let mut add = |warning: Warning| self.counts[warning as usize] += 1;
+        if !is_usual_product_key(interned.product_key(device.product)) {
+            add(Warning::UnusualProductKey);
+        }
+        if !is_usual_device_secret(device.secret) {
+            add(Warning::UnusualDeviceSecret);
+        }
+        if *interned.destinations()[device.destination as usize].uid != *plan.account {
+            add(Warning::ConsoleOnly);
+        }
+        if !device.gateway.is_empty()
+            && settled.gateway_destination(device.gateway).is_some_and(|gateway| gateway != device.destination)
+        {
+            add(Warning::TopologySplit);
+        }
+    }
+
+    /// Every warning with its count, zeros included.
+    pub fn counts(&self) -> BTreeMap<Warning, u64> {
+        Warning::ALL.into_iter().zip(self.counts).collect()
+    }
+}

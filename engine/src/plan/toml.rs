@@ -1,0 +1,212 @@
+//! The plan file's TOML, walked by hand with spans, so that every problem is reported with its
+//! line and column, all at once (serde would stop at the first).
+
+use std::ops::Range;
+use std::path::Path;
+
+use ::toml::Spanned;
+use ::toml::de::{DeTable, DeValue};
+
+use crate::error::Problem;
+use crate::names::is_safe_name;
+use crate::plan::catalog::Catalog;
+
+use super::{Input, Plan, Route, TargetSets};
+
+/// 1-based line and column (in characters) of byte `offset` in `text`.
+pub(super) fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |s| s.chars().count()) + 1;
+    (line, column)
+}
+
+pub(super) struct Reader<'t> {
+    pub(super) text: &'t str,
+    pub(super) problems: Vec<Problem>,
+    /// The catalog could not be loaded: why, and where the plan names it.
+    pub(super) catalog_error: Option<(devdist_formats::Error, Range<usize>)>,
+}
+
+pub(super) type Value<'i> = Spanned<DeValue<'i>>;
+
+impl<'t> Reader<'t> {
+    pub(super) fn problem(&mut self, span: Range<usize>, message: impl Into<String>) {
+        let (line, column) = line_and_column(self.text, span.start);
+        self.problems.push(Problem { line, column, message: message.into() });
+    }
+
+    pub(super) fn plan(&mut self, base: &Path) -> Option<Plan> {
+        let (document, syntax) = DeTable::parse_recoverable(self.text);
+        for err in syntax {
+            let span = err.span().unwrap_or(0..0);
+            let message = err.message().trim().to_string();
+            self.problem(span, format!("TOML syntax: {message}"));
+        }
+        let top = document.get_ref();
+        let whole = 0..0;
+        self.unknown_keys(top, &["account", "inputs", "limits", "routes", "redrive_of"], "");
+
+        let account = match top.get("account") {
+            Some(value) => self.string(value, "account").filter(|uid| self.safe(uid, value.span(), "account")),
+            None => {
+                self.problem(whole.clone(), "missing `account` (the UID that owns the source devices)");
+                None
+            }
+        };
+
+        let (inputs, catalog) = self.inputs(top.get("inputs"), base);
+        let (devices_per_job, jobs_per_wave) = self.limits(top.get("limits"));
+        let raw_routes = self.raw_routes(top.get("routes"));
+        let redrive_of = top.get("redrive_of").and_then(|value| self.string(value, "redrive_of"));
+
+        // Routes are checked even when the account or the catalog is unusable, so that every
+        // problem shows at once; only a complete plan resolves them.
+        let mut target_sets = catalog.as_ref().map(TargetSets::new);
+        let default_uid = account.clone().unwrap_or_default();
+        let routes: Vec<Option<Route>> = raw_routes
+            .into_iter()
+            .map(|raw| self.resolve(raw, catalog.as_ref(), &default_uid, target_sets.as_mut()))
+            .collect();
+        Some(Plan {
+            account: account?,
+            inputs,
+            catalog: catalog?,
+            routes: routes.into_iter().collect::<Option<Vec<Route>>>()?,
+            target_sets: target_sets?,
+            devices_per_job: devices_per_job?,
+            jobs_per_wave: jobs_per_wave?,
+            redrive_of,
+        })
+    }
+
+    pub(super) fn unknown_keys(&mut self, table: &DeTable, known: &[&str], within: &str) {
+        for (key, _) in table.iter() {
+            if !known.contains(&key.get_ref().as_ref()) {
+                let expected = known.join(", ");
+                self.problem(
+                    key.span(),
+                    format!("unknown key `{within}{}` (expected one of: {expected})", key.get_ref()),
+                );
+            }
+        }
+    }
+
+    pub(super) fn string(&mut self, value: &Value, what: &str) -> Option<String> {
+        match value.get_ref().as_str() {
+            Some(text) => Some(text.to_string()),
+            None => {
+                self.problem(value.span(), format!("`{what}` must be a string, not {}", value.get_ref().type_str()));
+                None
+            }
+        }
+    }
+
+    pub(super) fn safe(&mut self, name: &str, span: Range<usize>, what: &str) -> bool {
+        let ok = is_safe_name(name);
+        if !ok {
+            self.problem(
+                span,
+                format!("`{what}` {name:?} is not a safe name (1-128 characters of A-Z a-z 0-9 _ - ., not . or ..)"),
+            );
+        }
+        ok
+    }
+
+    /// A list of strings; a single string is taken as a list of one.
+    pub(super) fn strings(&mut self, value: &Value, what: &str) -> Option<Vec<(String, Range<usize>)>> {
+        match value.get_ref() {
+            DeValue::String(text) => Some(vec![(text.to_string(), value.span())]),
+            DeValue::Array(items) => {
+                let mut out = Vec::new();
+                for item in items.iter() {
+                    out.push((self.string(item, what)?, item.span()));
+                }
+                Some(out)
+            }
+            other => {
+                self.problem(value.span(), format!("`{what}` must be a list of strings, not {}", other.type_str()));
+                None
+            }
+        }
+    }
+
+    pub(super) fn table<'v, 'i>(&mut self, value: &'v Value<'i>, what: &str) -> Option<&'v DeTable<'i>> {
+        match value.get_ref().as_table() {
+            Some(table) => Some(table),
+            None => {
+                self.problem(value.span(), format!("`{what}` must be a table, not {}", value.get_ref().type_str()));
+                None
+            }
+        }
+    }
+
+    pub(super) fn inputs(&mut self, value: Option<&Value>, base: &Path) -> (Vec<Input>, Option<Catalog>) {
+        let Some(value) = value else {
+            self.problem(0..0, "missing `[inputs]` (with `inventory = [\"devices.csv\"]`)");
+            return (Vec::new(), None);
+        };
+        let Some(table) = self.table(value, "inputs") else { return (Vec::new(), None) };
+        self.unknown_keys(table, &["inventory", "instances"], "inputs.");
+        let mut inputs = Vec::new();
+        match table.get("inventory") {
+            None => self.problem(value.span(), "missing `inputs.inventory` (a list of .csv or .parquet files)"),
+            Some(list) => {
+                let names = self.strings(list, "inputs.inventory").unwrap_or_default();
+                if names.is_empty() && list.get_ref().is_array() {
+                    self.problem(list.span(), "`inputs.inventory` lists no files");
+                }
+                for (name, span) in names {
+                    match Path::new(&name).extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref()
+                    {
+                        Some("csv" | "parquet") => inputs.push(Input { path: base.join(&name), name }),
+                        _ => self
+                            .problem(span, format!("{name:?}: unknown inventory format (expected .csv or .parquet)")),
+                    }
+                }
+            }
+        }
+        let catalog = match table.get("instances") {
+            None => Some(Catalog::public()),
+            Some(value) => match self.string(value, "inputs.instances") {
+                None => None,
+                Some(name) => match Catalog::load(&base.join(&name)) {
+                    Ok(catalog) => Some(catalog),
+                    Err(err) => {
+                        self.catalog_error = Some((err, value.span()));
+                        None
+                    }
+                },
+            },
+        };
+        (inputs, catalog)
+    }
+
+    pub(super) fn limits(&mut self, value: Option<&Value>) -> (Option<usize>, Option<usize>) {
+        let Some(value) = value else { return (Some(10_000), Some(10)) };
+        let Some(table) = self.table(value, "limits") else { return (None, None) };
+        self.unknown_keys(table, &["devices_per_job", "jobs_per_wave"], "limits.");
+        let devices = self.limit(table.get("devices_per_job"), "limits.devices_per_job", 10_000);
+        let waves = self.limit(table.get("jobs_per_wave"), "limits.jobs_per_wave", 10);
+        (devices, waves)
+    }
+
+    pub(super) fn limit(&mut self, value: Option<&Value>, what: &str, max: i64) -> Option<usize> {
+        let Some(value) = value else { return Some(max as usize) };
+        let number = value
+            .get_ref()
+            .as_integer()
+            .and_then(|n| i64::from_str_radix(&n.as_str().replace('_', ""), n.radix()).ok());
+        match number {
+            Some(n) if (1..=max).contains(&n) => Some(n as usize),
+            _ => {
+                self.problem(value.span(), format!("`{what}` must be a whole number from 1 to {max}"));
+                None
+            }
+        }
+    }
+}

@@ -1,0 +1,233 @@
+//! The record model every stage shares: a stage-1 candidate, a reject, the interned values
+//! they refer to, and a stage-1 survivor as spooled for stage 2 (with its byte codec).
+
+use crate::plan::catalog::InstanceId;
+use crate::plan::{Strategy, TargetSetId};
+use crate::reason::Reason;
+use crate::spool::{Decoder, Encoder};
+
+/// A record that passed stage 1: fixed size, strings replaced by dictionary ids, only the
+/// secret and the gateway kept as text in the batch's arena.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    /// Position of the record in its batch (see [`CheckedBatch::first_seq`]).
+    pub index: u32,
+    /// Line the record starts on (0 when the format has none).
+    pub line: u64,
+    /// DeviceName.
+    pub device_name: Name,
+    /// ProductKey, as an id in [`Dictionaries::products`].
+    pub product: u32,
+    /// Destination, as an id in [`Dictionaries::destinations`].
+    pub destination: u32,
+    /// Source instance.
+    pub source: InstanceId,
+    /// Where the device is billed now, as an id in [`Dictionaries::billed`], or [`AT_SOURCE`].
+    pub billed: u32,
+    /// DeviceSecret.
+    pub secret: Text,
+    /// `product_key/device_name` of its gateway, or empty.
+    pub gateway: Text,
+    /// Marked authorized or transferred: blocks its whole product.
+    pub blocks_product: bool,
+}
+
+/// A rejected record, positioned for the reject report. Holds no secret.
+#[derive(Debug, Clone)]
+pub struct Reject {
+    /// Position in input order across all files.
+    pub seq: u64,
+    /// Index of the file in the plan.
+    pub file: u32,
+    /// 1-based record number in its file.
+    pub record: u64,
+    /// Line the record starts on (0 when the format has none).
+    pub line: u64,
+    /// ProductKey as read (empty when the record is structurally broken).
+    pub product_key: String,
+    /// DeviceName as read (empty when the record is structurally broken).
+    pub device_name: String,
+    /// The rule broken.
+    pub reason: Reason,
+    /// What exactly, without secrets.
+    pub detail: String,
+}
+
+/// A slice of a batch's arena.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Text {
+    start: u32,
+    end: u32,
+}
+
+impl Text {
+    /// The text in `arena`.
+    pub fn get(self, arena: &str) -> &str {
+        &arena[self.start as usize..self.end as usize]
+    }
+}
+
+pub(crate) fn push(arena: &mut String, text: &str) -> Text {
+    let start = arena.len() as u32;
+    arena.push_str(text);
+    Text { start, end: arena.len() as u32 }
+}
+
+/// A device name stored inline (names are at most 32 ASCII characters), zero-padded so
+/// that comparing the arrays compares the names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Name([u8; 32]);
+
+impl Name {
+    /// Stores `name`, which must be at most 32 bytes.
+    pub fn new(name: &str) -> Name {
+        Name::from_bytes(name.as_bytes())
+    }
+
+    /// Stores the bytes of a name, at most 32.
+    pub fn from_bytes(name: &[u8]) -> Name {
+        let mut bytes = [0u8; 32];
+        bytes[..name.len()].copy_from_slice(name);
+        Name(bytes)
+    }
+
+    /// The name as text.
+    pub fn as_str(&self) -> &str {
+        let len = self.0.iter().position(|&b| b == 0).unwrap_or(32);
+        std::str::from_utf8(&self.0[..len]).unwrap_or_default()
+    }
+}
+
+/// Where a device goes: strategy, target instances and account. Interned: equal ids mean
+/// equal destinations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Destination {
+    /// How the target is chosen.
+    pub strategy: Strategy,
+    /// The target instances.
+    pub targets: TargetSetId,
+    /// The destination account.
+    pub uid: Box<str>,
+}
+
+/// Where a device that has been distributed before is billed now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Billed {
+    /// `current_uid`, or the plan's account when empty.
+    pub uid: Box<str>,
+    /// `current_instance`.
+    pub instance: Box<str>,
+}
+
+/// Id of a device that is still at its source (not in the [`Billed`] dictionary).
+pub const AT_SOURCE: u32 = u32::MAX;
+
+/// Devices of one job group: (product id, source instance, destination id).
+pub type Group = (u32, InstanceId, u32);
+
+/// Where the device name starts in a spooled device: after seq, four ids, line and flags.
+const NAME_AT: usize = 8 + 4 * 4 + 8 + 1;
+
+/// A stage-1 survivor as spooled: ids for the shared values, text for the rest.
+#[derive(Debug, Clone, Copy)]
+pub struct Stored<'a> {
+    /// Position in input order across all files.
+    pub seq: u64,
+    /// Line the record starts on (0 when the format has none).
+    pub line: u64,
+    /// ProductKey id.
+    pub product: u32,
+    /// Destination id.
+    pub destination: u32,
+    /// Where the device is billed now, or [`AT_SOURCE`](crate::check::AT_SOURCE).
+    pub billed: u32,
+    /// Source instance.
+    pub source: InstanceId,
+    /// Marked authorized or transferred.
+    pub blocks_product: bool,
+    /// DeviceName.
+    pub device_name: &'a str,
+    /// DeviceSecret.
+    pub secret: &'a str,
+    /// `product_key/device_name` of its gateway, or empty.
+    pub gateway: &'a str,
+}
+
+impl<'a> Stored<'a> {
+    pub(crate) fn encode(&self, out: &mut Vec<u8>) {
+        Encoder(out)
+            .u64(self.seq)
+            .u32(self.product)
+            .u32(self.destination)
+            .u32(self.billed)
+            .u32(self.source)
+            .u64(self.line)
+            .u8(self.blocks_product.into())
+            .str(self.device_name)
+            .str(self.secret)
+            .str(self.gateway);
+    }
+
+    /// The sort key of a spooled device: (product id, device name, input position), read
+    /// without decoding the rest.
+    pub(crate) fn key(bytes: &[u8]) -> (u32, Name, u64) {
+        let mut d = Decoder(bytes);
+        let (seq, product) = (d.u64(), d.u32());
+        let mut d = Decoder(&bytes[NAME_AT..]);
+        (product, Name::from_bytes(d.bytes()), seq)
+    }
+
+    pub(crate) fn decode(bytes: &'a [u8]) -> Stored<'a> {
+        let mut d = Decoder(bytes);
+        let (seq, product, destination, billed, source) = (d.u64(), d.u32(), d.u32(), d.u32(), d.u32());
+        let (line, blocks_product) = (d.u64(), d.u8() != 0);
+        Stored {
+            seq,
+            line,
+            product,
+            destination,
+            billed,
+            source,
+            blocks_product,
+            device_name: d.str(),
+            secret: d.str(),
+            gateway: d.str(),
+        }
+    }
+}
+
+pub(crate) fn encode_reject(reject: &Reject, out: &mut Vec<u8>) {
+    // Reason::ALL lists the reasons in declaration order: the discriminant is the index.
+    let reason = reject.reason as u8;
+    Encoder(out)
+        .u64(reject.seq)
+        .u32(reject.file)
+        .u64(reject.record)
+        .u64(reject.line)
+        .u8(reason)
+        .str(&reject.product_key)
+        .str(&reject.device_name)
+        .str(&reject.detail);
+}
+
+/// Decodes a spooled reject.
+pub fn decode_reject(bytes: &[u8]) -> Reject {
+    let mut d = Decoder(bytes);
+    let (seq, file, record, line) = (d.u64(), d.u32(), d.u64(), d.u64());
+    let reason = Reason::ALL[d.u8() as usize];
+    Reject {
+        seq,
+        file,
+        record,
+        line,
+        product_key: d.str().to_string(),
+        device_name: d.str().to_string(),
+        reason,
+        detail: d.str().to_string(),
+    }
+}
+
+/// Input order of a spooled reject.
+pub fn reject_seq(bytes: &[u8]) -> u64 {
+    Decoder(bytes).u64()
+}

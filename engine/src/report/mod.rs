@@ -1,0 +1,121 @@
+//! report.json (deterministic), run.json (timings) and rejects.csv.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::output::OutputFile;
+
+mod rejects;
+
+pub use rejects::write_rejects;
+
+/// The deterministic summary of a run (SPEC §4).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Report {
+    /// `plan` or `validate` (dry run: no manifests, jobs or billing files).
+    pub mode: String,
+    /// The account that owns the source devices.
+    pub account: String,
+    /// One entry per inventory file, in plan order.
+    pub inputs: Vec<InputReport>,
+    /// Records read, accepted and rejected, in total and per reason code.
+    pub counts: Counts,
+    /// Accepted devices per warning code.
+    pub warnings: BTreeMap<String, u64>,
+    /// Runtime or unknown columns, left out of every output, with their non-empty cell counts.
+    pub runtime_columns_left_out: BTreeMap<String, u64>,
+    /// Per destination account and instance.
+    pub destinations: Vec<DestinationReport>,
+    /// Jobs and waves.
+    pub jobs: JobsReport,
+    /// Every output file but report.json and run.json, with its rows and SHA-256.
+    pub outputs: Vec<OutputFile>,
+}
+
+/// One inventory file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputReport {
+    /// The path as written in the plan.
+    pub path: String,
+    /// `csv`.
+    pub format: String,
+    /// File size.
+    pub bytes: u64,
+    /// Records read.
+    pub records: u64,
+    /// Records accepted.
+    pub accepted: u64,
+    /// Records rejected.
+    pub rejected: u64,
+}
+
+/// The accounting of a run: read = accepted + rejected.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    /// Records read.
+    pub read: u64,
+    /// Records accepted.
+    pub accepted: u64,
+    /// Records rejected.
+    pub rejected: u64,
+    /// Rejected records per reason code (every code listed, zeros included).
+    pub rejected_by_code: BTreeMap<String, u64>,
+}
+
+/// One destination.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DestinationReport {
+    /// Destination account.
+    pub uid: String,
+    /// Destination instance.
+    pub instance: String,
+    /// Its region.
+    pub region: String,
+    /// Devices granted (nearest-access devices count in every candidate).
+    pub devices: u64,
+    /// Distinct products granted read-only.
+    pub products: u64,
+    /// Device quota left after this plan; `null` when unlimited.
+    pub quota_headroom_after: Option<u64>,
+}
+
+/// Jobs of the plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobsReport {
+    /// All jobs.
+    pub jobs: u64,
+    /// Jobs the API can create (same account).
+    pub api: u64,
+    /// Cross-account jobs that only the console can create.
+    pub console: u64,
+    /// Waves of at most `jobs_per_wave` jobs.
+    pub waves: u64,
+}
+
+/// Timings and throughput of a run: the one output that differs between runs.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunInfo {
+    /// `devdist`.
+    pub tool: &'static str,
+    /// The tool's version.
+    pub version: &'static str,
+    /// Worker threads.
+    pub threads: usize,
+    /// Records read.
+    pub records: u64,
+    /// Input bytes.
+    pub bytes: u64,
+    /// Seconds per phase and in total.
+    pub seconds: BTreeMap<&'static str, f64>,
+    /// Records per second over the whole run.
+    pub records_per_second: f64,
+    /// Input megabytes (10^6 bytes) per second over the whole run.
+    pub megabytes_per_second: f64,
+    /// SHA-256 of report.json, so `devdist verify` notices an edited report.
+    pub report_sha256: String,
+    /// The memory budget, in bytes.
+    pub memory_budget: u64,
+    /// Bytes of spooled records that went to the scratch folder beyond the budget.
+    pub spilled_bytes: u64,
+}

@@ -1,0 +1,133 @@
+//! Counting a run: stage-2 rejects in input order, accepted devices per job group.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::dictionary::Interned;
+use crate::error::Error;
+use crate::plan::Plan;
+use crate::reason::Reason;
+use crate::record::{Group, Reject, encode_reject};
+use crate::spool::{Budget, Scratch, Spool};
+
+use super::capacity::over_quota;
+use super::duplicates::{CONFLICTS, Verdict};
+use super::gather::FileCounts;
+use super::{Fixed, fingerprint};
+
+/// The file (index) and 1-based record number of input position `seq`.
+pub(super) fn place(files: &[FileCounts], seq: u64) -> (usize, u64) {
+    let file = files.iter().rposition(|f| f.records > 0 && f.first_seq <= seq).expect("every record is in a file");
+    (file, seq - files[file].first_seq + 1)
+}
+
+/// What one run contributes.
+pub(super) struct Counted {
+    pub(super) accepted_per_file: Vec<u64>,
+    pub(super) groups: HashMap<Group, u64>,
+    pub(super) gateways: HashMap<String, u32>,
+    /// Stage-2 rejects, one spool per run, each in input order.
+    pub(super) rejects: Vec<Spool>,
+}
+
+impl Counted {
+    pub(super) fn new(files: usize) -> Counted {
+        Counted {
+            accepted_per_file: vec![0; files],
+            groups: HashMap::new(),
+            gateways: HashMap::new(),
+            rejects: Vec::new(),
+        }
+    }
+
+    pub(super) fn add(mut self, other: Counted) -> Counted {
+        for (total, n) in self.accepted_per_file.iter_mut().zip(&other.accepted_per_file) {
+            *total += n;
+        }
+        for (group, n) in other.groups {
+            *self.groups.entry(group).or_default() += n;
+        }
+        self.gateways.extend(other.gateways);
+        self.rejects.extend(other.rejects);
+        self
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(super) fn count_run(
+    plan: &Plan,
+    interned: &Interned,
+    run: &Spool,
+    full_from: &[Option<u64>],
+    gateways: &HashSet<u64, Fixed>,
+    place: &(dyn Fn(u64) -> (usize, u64) + Sync),
+    scratch: &Scratch,
+    budget: Budget,
+) -> Result<Counted, Error> {
+    let mut counted = Counted::new(plan.inputs.len());
+    let mut spool = scratch.spool();
+    let name_of = |seq: u64| {
+        let (file, record) = place(seq);
+        format!("{} record {record}", plan.inputs[file].name)
+    };
+    let mut rejects = Vec::new();
+    let mut reader = run.reader(budget.read_buffer)?;
+    while reader.advance()? {
+        let (verdict, device) = Verdict::decode(reader.current());
+        let product_key = interned.product_key(device.product);
+        let rejected = match verdict {
+            Verdict::Conflict { first, count, what } => Some((
+                Reason::DuplicateConflict,
+                format!(
+                    "the device appears {count} times with {} (first at {})",
+                    CONFLICTS[what as usize],
+                    name_of(first)
+                ),
+            )),
+            Verdict::Copy { first } => Some((Reason::DuplicateRecord, format!("identical to {}", name_of(first)))),
+            Verdict::Blocked { marker } => Some((
+                Reason::ProductBlocked,
+                format!("product {product_key} is marked authorized or transferred ({})", name_of(marker)),
+            )),
+            Verdict::Alive => over_quota(plan, interned, full_from, &device).map(|t| {
+                let instance = plan.catalog.get(t);
+                let detail = format!(
+                    "{} has no device quota left (device_quota {}, devices_in_use {})",
+                    instance.id,
+                    instance.device_quota.unwrap_or_default(),
+                    instance.devices_in_use
+                );
+                (Reason::TargetCapacityExceeded, detail)
+            }),
+        };
+        let (file, record) = place(device.seq);
+        match rejected {
+            Some((reason, detail)) => rejects.push(Reject {
+                seq: device.seq,
+                file: file as u32,
+                record,
+                line: device.line,
+                product_key: product_key.to_string(),
+                device_name: device.device_name.to_string(),
+                reason,
+                detail,
+            }),
+            None => {
+                counted.accepted_per_file[file] += 1;
+                *counted.groups.entry((device.product, device.source, device.destination)).or_default() += 1;
+                let key = [product_key.as_bytes(), b"/", device.device_name.as_bytes()];
+                if !gateways.is_empty() && gateways.contains(&fingerprint(&key)) {
+                    counted.gateways.insert(format!("{product_key}/{}", device.device_name), device.destination);
+                }
+            }
+        }
+    }
+    rejects.sort_unstable_by_key(|reject| reject.seq);
+    let mut bytes = Vec::new();
+    for reject in &rejects {
+        bytes.clear();
+        encode_reject(reject, &mut bytes);
+        spool.push(&bytes)?;
+    }
+    counted.rejects.push(spool);
+    Ok(counted)
+}

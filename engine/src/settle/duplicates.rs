@@ -1,0 +1,119 @@
+//! Sorting a bucket: duplicates and blocked products, with the verdict stored ahead of each record.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::dictionary::Interned;
+use crate::error::Error;
+use crate::record::{Name, Stored};
+use crate::spool::{Decoder, Encoder, Records, Spool};
+
+/// Stage-2 verdicts stored in a run ahead of each record: a fixed 14 bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Verdict {
+    /// Passed duplicates and blocked products (capacity is decided later).
+    Alive,
+    /// `count` copies with `what` differing; `first` is the first copy's input position.
+    Conflict { first: u64, count: u32, what: u8 },
+    /// A later identical copy of `first`.
+    Copy { first: u64 },
+    /// The product is blocked by the marker at `marker`.
+    Blocked { marker: u64 },
+}
+
+pub(super) const VERDICT_BYTES: usize = 14;
+pub(super) const CONFLICTS: [&str; 3] =
+    ["different secrets and destinations", "different secrets", "different sources or destinations"];
+
+impl Verdict {
+    pub(super) fn encode(self, out: &mut Vec<u8>) {
+        let (tag, first, count, what) = match self {
+            Verdict::Alive => (0, 0, 0, 0),
+            Verdict::Conflict { first, count, what } => (1, first, count, what),
+            Verdict::Copy { first } => (2, first, 0, 0),
+            Verdict::Blocked { marker } => (3, marker, 0, 0),
+        };
+        Encoder(out).u8(tag).u64(first).u32(count).u8(what);
+    }
+
+    pub(super) fn decode(bytes: &[u8]) -> (Verdict, Stored<'_>) {
+        let mut d = Decoder(bytes);
+        let (tag, first, count, what) = (d.u8(), d.u64(), d.u32(), d.u8());
+        let verdict = match tag {
+            0 => Verdict::Alive,
+            1 => Verdict::Conflict { first, count, what },
+            2 => Verdict::Copy { first },
+            _ => Verdict::Blocked { marker: first },
+        };
+        (verdict, Stored::decode(&bytes[VERDICT_BYTES..]))
+    }
+}
+
+impl<'a> Stored<'a> {
+    /// The device of a run record (past its stage-2 verdict).
+    pub fn from_run(record: &'a [u8]) -> Stored<'a> {
+        Stored::decode(&record[VERDICT_BYTES..])
+    }
+}
+
+/// Sorts one bucket by (product key, device name, input order) and decides duplicates and
+/// blocked products; rejected records are marked in `gone`.
+pub(super) fn sort_bucket(
+    bucket: Spool,
+    interned: &Interned,
+    blocked: &[Option<u64>],
+    gone: &[AtomicU64],
+    mut run: Spool,
+) -> Result<Spool, Error> {
+    let bytes = bucket.into_bytes()?;
+    let mut keyed: Vec<(u32, Name, u64, &[u8])> = Records { bytes: &bytes }
+        .map(|record| {
+            let (product, name, seq) = Stored::key(record);
+            (interned.product_rank(product), name, seq, record)
+        })
+        .collect();
+    keyed.sort_unstable_by_key(|&(rank, name, seq, _)| (rank, name, seq));
+
+    let mut verdicts = vec![Verdict::Alive; keyed.len()];
+    let mut start = 0;
+    for group in keyed.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
+        let verdicts = &mut verdicts[start..start + group.len()];
+        start += group.len();
+        if let [(_, _, first, head), rest @ ..] = group {
+            if rest.is_empty() {
+                continue;
+            }
+            let head = Stored::decode(head);
+            let others = || rest.iter().map(|(_, _, _, record)| Stored::decode(record));
+            let secrets_differ = others().any(|other| other.secret != head.secret);
+            let destinations_differ =
+                others().any(|other| (other.destination, other.source) != (head.destination, head.source));
+            if secrets_differ || destinations_differ {
+                let what = match (secrets_differ, destinations_differ) {
+                    (true, true) => 0,
+                    (true, false) => 1,
+                    _ => 2,
+                };
+                verdicts.fill(Verdict::Conflict { first: *first, count: group.len() as u32, what });
+            } else {
+                verdicts[1..].fill(Verdict::Copy { first: *first });
+            }
+        }
+    }
+    let mut scratch = Vec::new();
+    for (&(_, _, seq, record), verdict) in keyed.iter().zip(&mut verdicts) {
+        if *verdict == Verdict::Alive {
+            let (product, _, _) = Stored::key(record);
+            if let Some(Some(marker)) = blocked.get(product as usize) {
+                *verdict = Verdict::Blocked { marker: *marker };
+            }
+        }
+        if *verdict != Verdict::Alive {
+            gone[(seq / 64) as usize].fetch_or(1 << (seq % 64), Ordering::Relaxed);
+        }
+        scratch.clear();
+        verdict.encode(&mut scratch);
+        scratch.extend_from_slice(record);
+        run.push(&scratch)?;
+    }
+    Ok(run)
+}

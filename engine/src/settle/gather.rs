@@ -1,0 +1,109 @@
+//! Gathering: stage-1 survivors into bucket spools by hash(product, device name), rejects into
+//! one spool in input order, blocked-product markers and gateway names on the side.
+
+use std::collections::HashSet;
+
+use crate::check::CheckedBatch;
+use crate::error::Error;
+use crate::plan::Plan;
+use crate::record::{Stored, encode_reject};
+use crate::spool::{Budget, Encoder, Scratch, Spool};
+
+use super::{Fixed, fingerprint};
+
+/// Counts per input file.
+#[derive(Debug, Clone, Default)]
+pub struct FileCounts {
+    /// Input sequence of the file's first record.
+    pub first_seq: u64,
+    /// Records read.
+    pub records: u64,
+    /// Non-empty cells per runtime column.
+    pub runtime_cells: Vec<u64>,
+}
+
+/// Receives checked batches in input order and spools them.
+#[derive(Debug)]
+pub struct Gather {
+    pub(super) budget: Budget,
+    pub(super) buckets: Vec<Spool>,
+    pub(super) rejects: Spool,
+    /// Survivors in input order, as (seq, destination), when some instance has a quota.
+    pub(super) quota_order: Option<Spool>,
+    /// First blocking marker per product id, in input order.
+    pub(super) blocked: Vec<Option<u64>>,
+    /// Fingerprints of every gateway named by a survivor.
+    pub(super) gateways: HashSet<u64, Fixed>,
+    pub(super) files: Vec<FileCounts>,
+    pub(super) scratch: Vec<u8>,
+}
+
+impl Gather {
+    /// Starts gathering for `plan` into spools of `scratch`.
+    pub fn new(plan: &Plan, scratch: &Scratch, budget: Budget) -> Gather {
+        let quotas = (0..plan.catalog.len() as u32).any(|id| plan.catalog.get(id).headroom().is_some());
+        Gather {
+            budget,
+            buckets: (0..budget.buckets).map(|_| scratch.spool()).collect(),
+            rejects: scratch.spool(),
+            quota_order: quotas.then(|| scratch.spool()),
+            blocked: Vec::new(),
+            gateways: HashSet::default(),
+            files: vec![FileCounts::default(); plan.inputs.len()],
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Takes the next batch in input order.
+    pub fn add(&mut self, batch: CheckedBatch) -> Result<(), Error> {
+        let file = &mut self.files[batch.file as usize];
+        if file.records == 0 {
+            file.first_seq = batch.first_seq;
+        }
+        file.records += batch.records;
+        file.runtime_cells.resize(batch.runtime_cells.len(), 0);
+        for (total, cells) in file.runtime_cells.iter_mut().zip(&batch.runtime_cells) {
+            *total += cells;
+        }
+        for reject in &batch.rejects {
+            self.scratch.clear();
+            encode_reject(reject, &mut self.scratch);
+            self.rejects.push(&self.scratch)?;
+        }
+        for candidate in &batch.candidates {
+            let name = candidate.device_name.as_str();
+            let stored = Stored {
+                seq: batch.first_seq + u64::from(candidate.index),
+                line: candidate.line,
+                product: candidate.product,
+                destination: candidate.destination,
+                billed: candidate.billed,
+                source: candidate.source,
+                blocks_product: candidate.blocks_product,
+                device_name: name,
+                secret: candidate.secret.get(&batch.arena),
+                gateway: candidate.gateway.get(&batch.arena),
+            };
+            if stored.blocks_product {
+                let product = stored.product as usize;
+                if self.blocked.len() <= product {
+                    self.blocked.resize(product + 1, None);
+                }
+                self.blocked[product].get_or_insert(stored.seq);
+            }
+            if !stored.gateway.is_empty() {
+                self.gateways.insert(fingerprint(&[stored.gateway.as_bytes()]));
+            }
+            if let Some(order) = &mut self.quota_order {
+                self.scratch.clear();
+                Encoder(&mut self.scratch).u64(stored.seq).u32(stored.destination);
+                order.push(&self.scratch)?;
+            }
+            let bucket = fingerprint(&[&stored.product.to_le_bytes(), name.as_bytes()]) % self.buckets.len() as u64;
+            self.scratch.clear();
+            stored.encode(&mut self.scratch);
+            self.buckets[bucket as usize].push(&self.scratch)?;
+        }
+        Ok(())
+    }
+}

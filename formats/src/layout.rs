@@ -1,0 +1,228 @@
+//! Which column holds which field (SPEC §2.2): the header model every reader uses. It knows the
+//! names of the columns and nothing of what their values mean: checking a record is the engine's job.
+
+use std::path::Path;
+
+use crate::error::{Error, Position};
+
+/// A column devdist understands. Every other column is runtime or unknown data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Field {
+    /// ProductKey of the certificate.
+    ProductKey,
+    /// DeviceName of the certificate.
+    DeviceName,
+    /// DeviceSecret of the certificate.
+    DeviceSecret,
+    /// Instance that holds the device now (owner side).
+    SourceInstance,
+    /// Region of the source instance, checked against the catalog.
+    SourceRegion,
+    /// Instance the device is distributed to now, if any.
+    CurrentInstance,
+    /// Account of `CurrentInstance`.
+    CurrentUid,
+    /// Per-row destination instance.
+    TargetInstance,
+    /// Per-row destination account.
+    TargetUid,
+    /// `true` blocks the whole product.
+    Authorized,
+    /// `true` blocks the whole product.
+    Transferred,
+    /// `product_key/device_name` of the device's gateway.
+    Gateway,
+    /// clientId of a captured MQTT login.
+    SignClientId,
+    /// Signing method of a captured MQTT login.
+    SignMethod,
+    /// Timestamp of a captured MQTT login.
+    SignTimestamp,
+    /// Password of a captured MQTT login.
+    SignPassword,
+    /// Written by `devdist redrive` only: the code with which the platform refused the device
+    /// for good in the run being re-driven; a non-empty value rejects the record.
+    PlatformCode,
+}
+
+impl Field {
+    /// Every field, in the order of SPEC §2.2.
+    pub const ALL: [Field; 17] = [
+        Field::ProductKey,
+        Field::DeviceName,
+        Field::DeviceSecret,
+        Field::SourceInstance,
+        Field::SourceRegion,
+        Field::CurrentInstance,
+        Field::CurrentUid,
+        Field::TargetInstance,
+        Field::TargetUid,
+        Field::Authorized,
+        Field::Transferred,
+        Field::Gateway,
+        Field::SignClientId,
+        Field::SignMethod,
+        Field::SignTimestamp,
+        Field::SignPassword,
+        Field::PlatformCode,
+    ];
+
+    /// The snake_case name used in messages and outputs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Field::ProductKey => "product_key",
+            Field::DeviceName => "device_name",
+            Field::DeviceSecret => "device_secret",
+            Field::SourceInstance => "source_instance",
+            Field::SourceRegion => "source_region",
+            Field::CurrentInstance => "current_instance",
+            Field::CurrentUid => "current_uid",
+            Field::TargetInstance => "target_instance",
+            Field::TargetUid => "target_uid",
+            Field::Authorized => "authorized",
+            Field::Transferred => "transferred",
+            Field::Gateway => "gateway",
+            Field::SignClientId => "sign_client_id",
+            Field::SignMethod => "sign_method",
+            Field::SignTimestamp => "sign_timestamp",
+            Field::SignPassword => "sign_password",
+            Field::PlatformCode => "platform_code",
+        }
+    }
+
+    /// Whether an inventory must have the column (and every record a value in it).
+    pub fn required(self) -> bool {
+        matches!(self, Field::ProductKey | Field::DeviceName | Field::DeviceSecret | Field::SourceInstance)
+    }
+
+    /// Header spellings beyond the name itself, already in [`normalize`]d form.
+    fn aliases(self) -> &'static [&'static str] {
+        match self {
+            Field::SourceInstance => &["iotinstanceid", "sourceinstanceid"],
+            _ => &[],
+        }
+    }
+
+    /// The field a header cell names, if any: case-insensitive, snake_case or PascalCase.
+    pub fn from_header(name: &str) -> Option<Field> {
+        let key = normalize(name);
+        Field::ALL.into_iter().find(|field| normalize(field.name()) == key || field.aliases().contains(&key.as_str()))
+    }
+
+    /// Position of the field in [`Field::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Lower case without underscores or surrounding blanks: `Product_Key`, `productKey` and
+/// `ProductKey` all become `productkey`.
+fn normalize(name: &str) -> String {
+    name.trim().chars().filter(|c| *c != '_').flat_map(char::to_lowercase).collect()
+}
+
+/// Which column of one file holds which field; the rest are runtime columns.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    pub(crate) columns: Vec<String>,
+    pub(crate) known: [Option<usize>; Field::ALL.len()],
+    pub(crate) runtime: Vec<usize>,
+}
+
+impl Layout {
+    /// Maps a header. Fails, naming every problem at once, when a required column is
+    /// missing or two columns name the same field.
+    pub fn from_header(path: &Path, line: u64, names: &[String]) -> Result<Layout, Error> {
+        Layout::from_names(path, Position::line(line), names)
+    }
+
+    /// [`Layout::from_header`] for formats without lines (Parquet): problems are reported at
+    /// `position`.
+    pub(crate) fn from_names(path: &Path, position: Position, names: &[String]) -> Result<Layout, Error> {
+        let mut known = [None; Field::ALL.len()];
+        let mut runtime = Vec::new();
+        let mut problems = Vec::new();
+        for (index, name) in names.iter().enumerate() {
+            match Field::from_header(name) {
+                Some(field) => match known[field.index()] {
+                    Some(first) => problems.push(format!(
+                        "columns {} ({:?}) and {} ({:?}) both mean {}",
+                        first + 1,
+                        names[first],
+                        index + 1,
+                        name,
+                        field.name()
+                    )),
+                    None => known[field.index()] = Some(index),
+                },
+                None => runtime.push(index),
+            }
+        }
+        let missing: Vec<String> = Field::ALL
+            .into_iter()
+            .filter(|field| field.required() && known[field.index()].is_none())
+            .map(|field| format!("{:?}", field.name()))
+            .collect();
+        if !missing.is_empty() {
+            let noun = if missing.len() == 1 { "column" } else { "columns" };
+            problems.insert(0, format!("missing required {noun} {}", missing.join(", ")));
+        }
+        if !problems.is_empty() {
+            return Err(Error::invalid(path, position, problems.join("; ")));
+        }
+        Ok(Layout { columns: names.to_vec(), known, runtime })
+    }
+
+    /// Number of columns in the header.
+    pub fn width(&self) -> usize {
+        self.columns.len()
+    }
+
+    /// The column that holds `field`, if the file has it.
+    pub fn column(&self, field: Field) -> Option<usize> {
+        self.known[field.index()]
+    }
+
+    /// Header names as written.
+    pub fn columns(&self) -> &[String] {
+        &self.columns
+    }
+
+    /// Indices of the columns devdist does not understand (runtime or unknown data).
+    pub fn runtime_columns(&self) -> &[usize] {
+        &self.runtime
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    pub(crate) fn names(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn header_aliases_map_to_fields() {
+        for spelling in ["product_key", "ProductKey", "PRODUCT_KEY", " productKey "] {
+            assert_eq!(Field::from_header(spelling), Some(Field::ProductKey), "{spelling}");
+        }
+        assert_eq!(Field::from_header("IotInstanceId"), Some(Field::SourceInstance));
+        assert_eq!(Field::from_header("SourceInstanceId"), Some(Field::SourceInstance));
+        assert_eq!(Field::from_header("status"), None);
+    }
+
+    #[test]
+    fn layout_names_every_missing_column_and_collision() {
+        let header = names(&["ProductKey", "product_key", "status"]);
+        let err = Layout::from_header(Path::new("d.csv"), 1, &header).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "d.csv: line 1: missing required columns \"device_name\", \"device_secret\", \
+             \"source_instance\"; columns 1 (\"ProductKey\") and 2 (\"product_key\") both mean \
+             product_key"
+        );
+    }
+}
