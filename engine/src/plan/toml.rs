@@ -49,7 +49,7 @@ impl<'t> Reader<'t> {
         }
         let top = document.get_ref();
         let whole = 0..0;
-        self.unknown_keys(top, &["account", "inputs", "limits", "routes", "redrive_of"], "");
+        self.unknown_keys(top, &["account", "inputs", "limits", "routes"], "");
 
         let account = match top.get("account") {
             Some(value) => self.string(value, "account").filter(|uid| self.safe(uid, value.span(), "account")),
@@ -86,7 +86,9 @@ impl<'t> Reader<'t> {
 
     pub(super) fn unknown_keys(&mut self, table: &DeTable, known: &[&str], within: &str) {
         for (key, _) in table.iter() {
-            if !known.contains(&key.get_ref().as_ref()) {
+            // Written by `devdist redrive` into the plans it derives; not offered to people.
+            let internal = within.is_empty() && key.get_ref() == "redrive_of";
+            if !internal && !known.contains(&key.get_ref().as_ref()) {
                 let expected = known.join(", ");
                 self.problem(
                     key.span(),
