@@ -1,5 +1,6 @@
 //! The subcommands, one module each.
 
+mod emulate;
 mod generate;
 mod plan;
 mod validate;
@@ -29,6 +30,8 @@ enum Command {
     Generate(generate::GenerateArgs),
     /// Re-check every checksum and the accounting invariant of an output folder.
     Verify(verify::VerifyArgs),
+    /// Serve the platform's distribution API locally, seeded from a plan, to rehearse `apply`.
+    Emulate(emulate::EmulateArgs),
 }
 
 /// Options shared by `plan` and `validate`.
@@ -72,6 +75,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Validate(args) => validate::run(args),
         Command::Generate(args) => generate::run(args),
         Command::Verify(args) => verify::run(args),
+        Command::Emulate(args) => emulate::run(args),
     }
 }
 
