@@ -1,5 +1,6 @@
 //! The subcommands, one module each.
 
+mod emulate;
 mod generate;
 mod plan;
 mod redrive;
@@ -32,6 +33,8 @@ enum Command {
     Verify(verify::VerifyArgs),
     /// A new plan folder of the devices that `apply` left failed (retryably) or unknown.
     Redrive(redrive::RedriveArgs),
+    /// Serve the platform's distribution API locally, seeded from a plan, to rehearse `apply`.
+    Emulate(emulate::EmulateArgs),
 }
 
 /// Options shared by `plan` and `validate`.
@@ -76,6 +79,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Generate(args) => generate::run(args),
         Command::Verify(args) => verify::run(args),
         Command::Redrive(args) => redrive::run(args),
+        Command::Emulate(args) => emulate::run(args),
     }
 }
 

@@ -1,0 +1,111 @@
+//! `devdist emulate PLAN.toml`: the platform's distribution API on this machine, seeded from a
+//! plan, for rehearsing `apply` (README "Rehearse first"; emulator/README.md).
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use devdist_emulator::{Config, Credentials, Emulator, Faults, Identity, World, default_cert_path};
+
+#[derive(Debug, Args)]
+pub struct EmulateArgs {
+    /// The plan whose account, catalog and inventories the emulated platform holds.
+    plan: PathBuf,
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: SocketAddr,
+    /// Seed of every fault decision and job ID.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Faults to inject, NAME=RATE,… with NAME one of throttle, error5xx, lost-response,
+    /// interrupt, device-fail, slow, expire-url and RATE a probability 0–1.
+    #[arg(long, default_value = "")]
+    faults: String,
+    /// Seconds a job takes from Create to its end (status 0, then 1, then 2); 0 = at once.
+    #[arg(long, default_value_t = 1.0)]
+    job_seconds: f64,
+    /// Multiplies every per-API QPS limit.
+    #[arg(long, default_value_t = 1.0)]
+    rate_scale: f64,
+    /// Serve HTTPS with a throwaway certificate authority.
+    #[arg(long)]
+    tls: bool,
+    /// Where --tls writes the authority's PEM [default: a file in the temporary folder].
+    #[arg(long, requires = "tls")]
+    cert_out: Option<PathBuf>,
+}
+
+/// Serves until SIGINT or SIGTERM; the first line on stdout is the endpoint URL.
+pub fn run(args: EmulateArgs) -> anyhow::Result<u8> {
+    if !(args.job_seconds.is_finite() && args.job_seconds >= 0.0) {
+        bail!("--job-seconds must be 0 or more, not {}", args.job_seconds);
+    }
+    if !(args.rate_scale.is_finite() && args.rate_scale > 0.0) {
+        bail!("--rate-scale must be more than 0, not {}", args.rate_scale);
+    }
+    let faults = Faults::parse(&args.faults, args.seed).map_err(anyhow::Error::msg)?;
+    let credentials = credentials()?;
+    let world = World::from_plan(&args.plan)?;
+    let mut config = Config::new(credentials);
+    config.listen = args.listen;
+    config.faults = faults;
+    config.job_seconds = args.job_seconds;
+    config.rate_scale = args.rate_scale;
+    if args.tls {
+        config.tls = Some(Identity::generate()?);
+    }
+    let (devices, instances, account) = (world.devices.len(), world.instances.len(), world.account.clone());
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, Arc::clone(&stop)).context("cannot watch for SIGINT/SIGTERM")?;
+    }
+    let tls = config.tls.clone();
+    let emulator = Emulator::start(world, config).with_context(|| format!("cannot listen on {}", args.listen))?;
+    if let Some(identity) = tls {
+        let addr: SocketAddr =
+            emulator.url().trim_start_matches("https://").parse().context("the emulator's address")?;
+        let path = args.cert_out.clone().unwrap_or_else(|| default_cert_path(addr));
+        std::fs::write(&path, &identity.ca_pem)
+            .with_context(|| format!("{}: cannot write the certificate", path.display()))?;
+        eprintln!("devdist emulate: TLS certificate authority in {} (apply --ca-cert {0})", path.display());
+    }
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{}", emulator.url())?;
+    stdout.flush()?;
+    drop(stdout);
+    eprintln!(
+        "devdist emulate: account {account}, {instances} instances, {devices} devices; faults [{}], jobs take {}s, limits x{}; \
+         stats at {}{}; Ctrl-C stops",
+        if args.faults.is_empty() { "none" } else { &args.faults },
+        args.job_seconds,
+        args.rate_scale,
+        emulator.url(),
+        devdist_emulator::STATS_PATH,
+    );
+    while !stop.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let stats = emulator.stats();
+    eprintln!("devdist emulate: stopped after {} requests, {} jobs created", stats["requests"], stats["jobs_created"]);
+    emulator.shutdown();
+    Ok(0)
+}
+
+/// The key the emulated account owns: the same environment variables the client reads.
+fn credentials() -> anyhow::Result<Credentials> {
+    let var = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
+    let (Some(access_key_id), Some(access_key_secret)) =
+        (var("ALIBABA_CLOUD_ACCESS_KEY_ID"), var("ALIBABA_CLOUD_ACCESS_KEY_SECRET"))
+    else {
+        bail!(
+            "set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET: the emulated account owns that key \
+             (and ALIBABA_CLOUD_SECURITY_TOKEN, when set, is a valid STS token)"
+        );
+    };
+    Ok(Credentials { access_key_id, access_key_secret, security_token: var("ALIBABA_CLOUD_SECURITY_TOKEN") })
+}

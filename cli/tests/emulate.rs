@@ -1,0 +1,123 @@
+//! `devdist emulate` as a process: the endpoint is the first line on stdout, SIGTERM and SIGINT
+//! stop it cleanly, bad invocations exit 2 with a clear message, and the secret never shows.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_devdist");
+const SECRET: &str = "emulate-test-secret-f00d";
+
+fn demo_plan() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/demo/plan.toml")
+}
+
+fn emulate(args: &[&str]) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .arg("emulate")
+        .arg(demo_plan())
+        .args(args)
+        .env("ALIBABA_CLOUD_ACCESS_KEY_ID", "emulate-test-ak")
+        .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET)
+        .env_remove("ALIBABA_CLOUD_SECURITY_TOKEN");
+    command
+}
+
+/// Starts the emulator and reads its first line.
+fn spawn(args: &[&str]) -> (Child, String) {
+    let mut child = emulate(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("devdist runs");
+    let mut first = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut first).unwrap();
+    (child, first.trim_end().to_string())
+}
+
+fn get_stats(url: &str) -> String {
+    let addr = url.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(addr).unwrap();
+    write!(stream, "GET /_emulator/stats HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    answer
+}
+
+/// Sends `signal` and waits (at most 10 s) for the exit; returns its code and stderr.
+fn stop(mut child: Child, signal: &str) -> (Option<i32>, String) {
+    Command::new("kill").args([signal, &child.id().to_string()]).status().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "emulate did not stop on {signal}");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    (status.code(), stderr)
+}
+
+#[test]
+fn prints_its_endpoint_first_serves_stats_and_stops_on_sigterm_and_sigint() {
+    for signal in ["-TERM", "-INT"] {
+        let (child, url) = spawn(&["--job-seconds", "0", "--seed", "3"]);
+        let port: u16 =
+            url.strip_prefix("http://127.0.0.1:").and_then(|port| port.parse().ok()).unwrap_or_else(|| panic!("{url}"));
+        assert_ne!(port, 0);
+        let answer = get_stats(&url);
+        assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+        assert!(answer.contains("\"jobs_created\":0"), "{answer}");
+        let (code, stderr) = stop(child, signal);
+        assert_eq!(code, Some(0), "{signal}: {stderr}");
+        assert!(stderr.contains("account 1234567890123456"), "{stderr}");
+        assert!(stderr.contains("stopped after 0 requests, 0 jobs created"), "{stderr}");
+        assert!(!stderr.contains(SECRET), "the secret leaked: {stderr}");
+    }
+}
+
+#[test]
+fn tls_writes_the_authority_pem_where_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let pem = dir.path().join("emulator-ca.pem");
+    let (child, url) = spawn(&["--tls", "--cert-out", pem.to_str().unwrap()]);
+    assert!(url.starts_with("https://127.0.0.1:"), "{url}");
+    let (code, stderr) = stop(child, "-TERM");
+    assert_eq!(code, Some(0), "{stderr}");
+    let text = std::fs::read_to_string(&pem).unwrap();
+    assert!(text.starts_with("-----BEGIN CERTIFICATE-----"), "{text}");
+    assert!(stderr.contains(&format!("--ca-cert {}", pem.display())), "{stderr}");
+}
+
+#[test]
+fn bad_invocations_exit_2_with_what_is_wrong() {
+    let cases: [(&[&str], &str); 5] = [
+        (&["--faults", "slow=2"], "--faults: the rate of slow must be a number from 0 to 1, not `2`"),
+        (&["--faults", "lag=0.1"], "--faults: unknown fault `lag`"),
+        (&["--job-seconds=-1"], "--job-seconds must be 0 or more, not -1"),
+        (&["--rate-scale", "0"], "--rate-scale must be more than 0"),
+        (&["--cert-out", "x.pem"], "--tls"),
+    ];
+    for (args, message) in cases {
+        let output = emulate(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+        assert!(output.stdout.is_empty());
+    }
+    let output = emulate(&[]).env_remove("ALIBABA_CLOUD_ACCESS_KEY_SECRET").output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET"), "{stderr}");
+    let output = Command::new(BIN)
+        .args(["emulate", "no-such-plan.toml"])
+        .env("ALIBABA_CLOUD_ACCESS_KEY_ID", "a")
+        .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("no-such-plan.toml"), "{stderr}");
+    assert!(!stderr.contains(SECRET));
+}

@@ -1,0 +1,630 @@
+//! The distribution service behind the gateway: jobs, their timeline, the platform's rules and
+//! the faults that strike jobs and devices. Pure state: time comes in as [`Now`], so every rule
+//! is tested without a clock or a socket.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde_json::{Value, json};
+
+use crate::faults::{Fault, Faults};
+use crate::world::World;
+
+/// Request parameters, query and form body merged (PLATFORM-API §1.1).
+pub type Params = BTreeMap<String, String>;
+
+/// At most this many device/product jobs of an account in status 0 or 1 (SPEC §1).
+pub const MAX_JOBS_IN_FLIGHT: usize = 10;
+/// At most this many devices per job.
+pub const MAX_DEVICES_PER_JOB: usize = 10_000;
+/// The code for a Create beyond [`MAX_JOBS_IN_FLIGHT`]. The platform's real code is not
+/// published; this one is the emulator's choice (emulator/README.md).
+pub const TOO_MANY_JOBS: &str = "iot.distribute.TooManyJobs";
+/// The code of a device that failed with a transient cause (`device-fail`, half of them).
+pub const DEVICE_RETRYABLE: &str = "iot.system.SystemException";
+/// The code of a device that failed for good (`device-fail`, the other half).
+pub const DEVICE_PERMANENT: &str = "iot.device.DistributeFailed";
+
+/// A point in time: monotonic milliseconds since the emulator started (drives the job
+/// timeline) and wall-clock milliseconds since the epoch (what responses show).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Now {
+    /// Monotonic ms since start.
+    pub mono: u64,
+    /// Wall-clock ms since the Unix epoch.
+    pub wall: u64,
+}
+
+/// Why a call failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// Refused by the API gateway: HTTP 4xx/5xx, `{RequestId, HostId, Code, Message, Recommend}`.
+    Gateway {
+        /// HTTP status.
+        status: u16,
+        /// Error code.
+        code: String,
+        /// Message.
+        message: String,
+    },
+    /// Refused by IoT: HTTP 200, `{RequestId, Success:false, Code, ErrorMessage}`.
+    Business {
+        /// Error code.
+        code: String,
+        /// Message.
+        message: String,
+    },
+}
+
+impl Failure {
+    /// A gateway error.
+    pub fn gateway(status: u16, code: &str, message: impl Into<String>) -> Failure {
+        Failure::Gateway { status, code: code.to_string(), message: message.into() }
+    }
+
+    /// An IoT business error.
+    pub fn business(code: &str, message: impl Into<String>) -> Failure {
+        Failure::Business { code: code.to_string(), message: message.into() }
+    }
+
+    /// The error code.
+    pub fn code(&self) -> &str {
+        match self {
+            Failure::Gateway { code, .. } | Failure::Business { code, .. } => code,
+        }
+    }
+}
+
+fn missing(name: &str) -> Failure {
+    Failure::gateway(400, &format!("Missing{name}"), format!("{name} is mandatory for this action."))
+}
+
+fn illegal(message: impl Into<String>) -> Failure {
+    Failure::business("iot.system.IllegalRequest", message)
+}
+
+/// A device's result in a job that ended: its code and message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// `"200"` when distributed.
+    pub code: String,
+    /// What happened.
+    pub message: String,
+}
+
+/// A distribution job.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// The platform's job ID.
+    pub id: String,
+    /// 1-based creation number.
+    pub ordinal: u64,
+    /// Product key.
+    pub product_key: String,
+    /// Source instance.
+    pub source_instance: String,
+    /// 0 specified region, 1 nearest access.
+    pub strategy: u8,
+    /// Destination account.
+    pub target_uid: String,
+    /// Target instances in request order.
+    pub targets: Vec<String>,
+    /// Device names in request order.
+    pub devices: Vec<String>,
+    /// Creation time, ms since the epoch.
+    pub gmt_create: u64,
+    /// Creation time, monotonic ms.
+    pub start: u64,
+    /// How long the job runs, ms.
+    pub duration: u64,
+    /// `slow` struck: the duration is ten times the configured one.
+    pub slow: bool,
+    /// `interrupt` struck: the job ends in status 3.
+    pub interrupted: bool,
+    /// Per device (parallel to `devices`), its result once the job ends; `None` for a device
+    /// an interrupted job never reached (it is not in the result file).
+    pub outcomes: Vec<Option<Outcome>>,
+    /// Its effects on the devices have been applied.
+    pub settled: bool,
+    /// DeleteDeviceDistributeJob removed its record.
+    pub deleted: bool,
+    /// `lost-response` struck its Create: the client was never answered.
+    pub lost_response: bool,
+}
+
+impl Job {
+    /// Status at `mono`: 0 initializing (the first fifth of its duration), 1 running, then
+    /// 2 completed or 3 interrupted.
+    pub fn status(&self, mono: u64) -> u8 {
+        let elapsed = mono.saturating_sub(self.start);
+        if elapsed >= self.duration {
+            if self.interrupted { 3 } else { 2 }
+        } else if elapsed < self.duration / 5 {
+            0
+        } else {
+            1
+        }
+    }
+
+    /// The result file: one JSON object per line for each device the job reached.
+    pub fn result_file(&self) -> String {
+        let mut text = String::new();
+        for (name, outcome) in self.devices.iter().zip(&self.outcomes) {
+            if let Some(outcome) = outcome {
+                let line = json!({"ProductKey": self.product_key, "DeviceName": name, "Code": outcome.code, "Message": outcome.message});
+                text.push_str(&line.to_string());
+                text.push('\n');
+            }
+        }
+        text
+    }
+}
+
+/// A result URL handed out by QueryDeviceDistributeDetail.
+#[derive(Debug, Clone)]
+struct ResultLink {
+    job: usize,
+    expires: u64,
+}
+
+/// What a result URL serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Download {
+    /// The file.
+    File(String),
+    /// The URL expired.
+    Expired,
+    /// No such URL.
+    Unknown,
+}
+
+/// The distribution service of one account.
+#[derive(Debug)]
+pub struct Distribution {
+    world: World,
+    faults: Faults,
+    job_ms: u64,
+    url_ms: u64,
+    jobs: Vec<Job>,
+    by_id: HashMap<String, usize>,
+    /// Jobs not settled yet (in status 0/1 at the last settle).
+    pending: Vec<usize>,
+    /// Creates of the same content so far, so a repeated Create gets fresh fault decisions.
+    creates: HashMap<String, u64>,
+    /// Detail calls per job so far (each URL gets its own identity).
+    details: HashMap<usize, u64>,
+    links: HashMap<String, ResultLink>,
+    max_in_flight: usize,
+}
+
+impl Distribution {
+    /// A service over `world`; jobs take `job_ms` (ten times that when `slow` strikes) and
+    /// result URLs live `url_ms`.
+    pub fn new(world: World, faults: Faults, job_ms: u64, url_ms: u64) -> Distribution {
+        Distribution {
+            world,
+            faults,
+            job_ms,
+            url_ms,
+            jobs: Vec::new(),
+            by_id: HashMap::new(),
+            pending: Vec::new(),
+            creates: HashMap::new(),
+            details: HashMap::new(),
+            links: HashMap::new(),
+            max_in_flight: 0,
+        }
+    }
+
+    /// The account, instances and devices.
+    pub fn world(&self) -> &World {
+        &self.world
+    }
+
+    /// Every job ever created, in creation order (deleted ones included).
+    pub fn jobs(&self) -> &[Job] {
+        &self.jobs
+    }
+
+    /// The most jobs ever in status 0/1 at once.
+    pub fn max_in_flight(&self) -> usize {
+        self.max_in_flight
+    }
+
+    /// Jobs in status 0/1 now.
+    pub fn in_flight(&mut self, now: Now) -> usize {
+        self.settle(now);
+        self.pending.len()
+    }
+
+    /// Applies the effects of every job that ended by `now`: each device whose code is 200
+    /// is now at the job's (first) target.
+    pub fn settle(&mut self, now: Now) {
+        let jobs = &mut self.jobs;
+        let devices = &mut self.world.devices;
+        self.pending.retain(|&at| {
+            let job = &mut jobs[at];
+            if job.status(now.mono) < 2 {
+                return true;
+            }
+            let done_at = job.gmt_create + job.duration;
+            for (name, outcome) in job.devices.iter().zip(&job.outcomes) {
+                if outcome.as_ref().is_some_and(|outcome| outcome.code == "200")
+                    && let Some(device) = devices.get_mut(&(job.product_key.clone(), name.clone()))
+                {
+                    device.distributed_to = Some(job.targets[0].clone());
+                    device.distributed_at = Some(done_at);
+                }
+            }
+            job.settled = true;
+            false
+        });
+    }
+
+    /// CreateDeviceDistributeJob. Returns the new job's index.
+    pub fn create(&mut self, params: &Params, now: Now) -> Result<usize, Failure> {
+        self.settle(now);
+        let product_key = required(params, "ProductKey")?;
+        let source = required(params, "SourceInstanceId")?;
+        let strategy = required(params, "Strategy")?;
+        let devices = list(params, "DeviceName.", "");
+        if devices.is_empty() {
+            return Err(missing("DeviceName"));
+        }
+        let targets = list(params, "TargetInstanceConfig.", ".TargetInstanceId");
+        if targets.is_empty() {
+            return Err(missing("TargetInstanceConfig"));
+        }
+        let strategy: u8 = match strategy.as_str() {
+            "0" => 0,
+            "1" => 1,
+            other => return Err(illegal(format!("Strategy must be 0 or 1, not {other}"))),
+        };
+        if devices.len() > MAX_DEVICES_PER_JOB {
+            return Err(illegal(format!("{} devices in one job; at most {MAX_DEVICES_PER_JOB}", devices.len())));
+        }
+        let target_uid = match (params.get("TargetUid"), params.get("TargetAliyunId")) {
+            (Some(uid), _) => uid.clone(),
+            (None, Some(_)) => {
+                return Err(illegal("TargetAliyunId: the emulator knows accounts by their UID only; give TargetUid"));
+            }
+            (None, None) => return Err(missing("TargetUid")),
+        };
+        if target_uid != self.world.account {
+            if !self.world.known_uid(&target_uid) {
+                return Err(Failure::business(
+                    "iot.system.UidNotFound",
+                    format!("account {target_uid} does not exist"),
+                ));
+            }
+            return Err(illegal(format!(
+                "cross-account distribution (to {target_uid}) can only be done in the console, with a verification code"
+            )));
+        }
+        if !self.world.usable(&source) {
+            return Err(instance_not_found(&source));
+        }
+        let mut regions: Vec<&str> = Vec::new();
+        for target in &targets {
+            if !self.world.usable(target) {
+                return Err(instance_not_found(target));
+            }
+            if *target == source {
+                return Err(Failure::business(
+                    "iot.system.InstanceIdSame",
+                    format!("the target instance {target} is the source instance"),
+                ));
+            }
+            let region = self.world.instances[target].region.as_str();
+            if regions.contains(&region) {
+                return Err(illegal(format!("two target instances in region {region}")));
+            }
+            regions.push(region);
+        }
+        if strategy == 0 && targets.len() != 1 {
+            return Err(illegal(format!("Strategy 0 takes exactly one target instance, not {}", targets.len())));
+        }
+        if !self.world.products.get(&product_key).is_some_and(|sources| sources.contains(&source)) {
+            return Err(Failure::business(
+                "iot.prod.NotExistedProduct",
+                format!("product {product_key} does not exist in instance {source}"),
+            ));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for name in &devices {
+            if !seen.insert(name.as_str()) {
+                return Err(illegal(format!("device {name} is listed twice")));
+            }
+            let known = self.world.devices.get(&(product_key.clone(), name.clone()));
+            if known.is_none_or(|device| device.source_instance != source) {
+                return Err(Failure::business(
+                    "iot.device.NotExistedDevice",
+                    format!("device {product_key}/{name} does not exist in instance {source}"),
+                ));
+            }
+        }
+        if self.pending.len() >= MAX_JOBS_IN_FLIGHT {
+            return Err(Failure::business(
+                TOO_MANY_JOBS,
+                format!("{MAX_JOBS_IN_FLIGHT} distribution jobs of this account are already initializing or running"),
+            ));
+        }
+
+        let content = content_key(&product_key, &source, strategy, &target_uid, &targets, &devices);
+        let repeat = self.creates.entry(content.clone()).or_default();
+        *repeat += 1;
+        let identity = format!("{content}#{repeat}");
+        let ordinal = self.jobs.len() as u64 + 1;
+        let faults = &self.faults;
+        let slow = faults.hits(Fault::Slow, &[&identity]);
+        let interrupted = faults.hits(Fault::Interrupt, &[&identity]);
+        let outcomes = devices
+            .iter()
+            .map(|name| {
+                if interrupted && faults.roll("interrupt-reached", &[&identity, name]) >= 0.5 {
+                    return None;
+                }
+                Some(if faults.hits(Fault::DeviceFail, &[&identity, name]) {
+                    if faults.roll("device-fail-code", &[&identity, name]) < 0.5 {
+                        Outcome { code: DEVICE_RETRYABLE.to_string(), message: "system busy, try again".to_string() }
+                    } else {
+                        Outcome {
+                            code: DEVICE_PERMANENT.to_string(),
+                            message: "the device cannot be distributed".to_string(),
+                        }
+                    }
+                } else {
+                    Outcome { code: "200".to_string(), message: "success".to_string() }
+                })
+            })
+            .collect();
+        let job = Job {
+            id: job_id(faults, ordinal),
+            ordinal,
+            product_key,
+            source_instance: source,
+            strategy,
+            target_uid,
+            targets,
+            devices,
+            gmt_create: now.wall,
+            start: now.mono,
+            duration: if slow { self.job_ms * 10 } else { self.job_ms },
+            slow,
+            interrupted,
+            outcomes,
+            settled: false,
+            deleted: false,
+            lost_response: false,
+        };
+        let at = self.jobs.len();
+        self.by_id.insert(job.id.clone(), at);
+        self.jobs.push(job);
+        self.pending.push(at);
+        // Statuses change only with time, so the most jobs in flight is seen right after a Create.
+        self.settle(now);
+        self.max_in_flight = self.max_in_flight.max(self.pending.len());
+        Ok(at)
+    }
+
+    /// Marks a job whose Create answer was never sent.
+    pub fn lose_response(&mut self, job: usize) {
+        self.jobs[job].lost_response = true;
+    }
+
+    /// The job named by the `JobId` parameter (not deleted).
+    pub fn find(&mut self, params: &Params, now: Now) -> Result<usize, Failure> {
+        self.settle(now);
+        let id = required(params, "JobId")?;
+        match self.by_id.get(&id) {
+            Some(&at) if !self.jobs[at].deleted => Ok(at),
+            _ => Err(illegal(format!("job {id} does not exist"))),
+        }
+    }
+
+    /// QueryDeviceDistributeJob's `Data`.
+    pub fn query(&mut self, params: &Params, now: Now) -> Result<Value, Failure> {
+        let at = self.find(params, now)?;
+        let job = &self.jobs[at];
+        Ok(json!({
+            "GmtCreate": job.gmt_create,
+            "JobId": job.id,
+            "ProductKey": job.product_key,
+            "SourceInstanceId": job.source_instance,
+            "SourceUid": self.world.account,
+            "Status": job.status(now.mono),
+            "Strategy": job.strategy,
+            "TargetUid": job.target_uid,
+            "Total": job.devices.len(),
+            "TargetInstanceConfigs": {"targetInstanceConfigs":
+                job.targets.iter().map(|id| json!({"TargetInstanceId": id})).collect::<Vec<_>>()},
+        }))
+    }
+
+    /// QueryDeviceDistributeDetail: a token for the result URL of an ended job.
+    pub fn detail(&mut self, params: &Params, now: Now) -> Result<String, Failure> {
+        let at = self.find(params, now)?;
+        let job = &self.jobs[at];
+        if job.status(now.mono) < 2 {
+            return Err(illegal(format!("job {} has not ended yet", job.id)));
+        }
+        let asked = self.details.entry(at).or_default();
+        *asked += 1;
+        let identity = [job.id.as_str(), &asked.to_string()];
+        let token = format!("{:016x}{:016x}", self.faults.hash("result-url", &identity), job.ordinal);
+        let expires = if self.faults.hits(Fault::ExpireUrl, &identity) {
+            now.mono.saturating_sub(1)
+        } else {
+            now.mono + self.url_ms
+        };
+        self.links.insert(token.clone(), ResultLink { job: at, expires });
+        Ok(token)
+    }
+
+    /// What the result URL with `token` serves at `now`.
+    pub fn download(&self, token: &str, now: Now) -> Download {
+        match self.links.get(token) {
+            None => Download::Unknown,
+            Some(link) if now.mono >= link.expires => Download::Expired,
+            Some(link) => Download::File(self.jobs[link.job].result_file()),
+        }
+    }
+
+    /// DeleteDeviceDistributeJob: removes the record of an ended job.
+    pub fn delete(&mut self, params: &Params, now: Now) -> Result<(), Failure> {
+        let at = self.find(params, now)?;
+        let job = &mut self.jobs[at];
+        if job.status(now.mono) < 2 {
+            return Err(illegal(format!("job {} is still running; a distribution cannot be cancelled", job.id)));
+        }
+        job.deleted = true;
+        Ok(())
+    }
+
+    /// ListDeviceDistributeJob's `Data`: newest first, filtered by ProductKey, Status,
+    /// TargetUid and JobId; pages by CurrentPage, or by NextToken when given.
+    pub fn list(&mut self, params: &Params, now: Now) -> Result<Value, Failure> {
+        self.settle(now);
+        let page_params =
+            || Failure::business("iot.common.InvalidPageParams", "PageSize must be 1 to 200, CurrentPage 1 or more");
+        let page_size: usize = required(params, "PageSize")?
+            .parse()
+            .ok()
+            .filter(|size| (1..=200).contains(size))
+            .ok_or_else(page_params)?;
+        let status: Option<u8> = match params.get("Status") {
+            None => None,
+            Some(text) => {
+                Some(text.parse().ok().filter(|status| *status <= 3).ok_or_else(|| illegal("Status must be 0 to 3"))?)
+            }
+        };
+        let matching: Vec<&Job> = self
+            .jobs
+            .iter()
+            .rev()
+            .filter(|job| !job.deleted)
+            .filter(|job| params.get("ProductKey").is_none_or(|pk| *pk == job.product_key))
+            .filter(|job| params.get("TargetUid").is_none_or(|uid| *uid == job.target_uid))
+            .filter(|job| params.get("JobId").is_none_or(|id| *id == job.id))
+            .filter(|job| status.is_none_or(|status| status == job.status(now.mono)))
+            .collect();
+        // A NextToken names the last job handed out, so pages stay right while jobs are created.
+        let skip = match params.get("NextToken").filter(|token| !token.is_empty()) {
+            Some(token) => {
+                let after: u64 =
+                    token.strip_prefix("emu-").and_then(|ordinal| ordinal.parse().ok()).ok_or_else(|| {
+                        Failure::business("iot.common.InvalidPageParams", format!("NextToken {token} is not valid"))
+                    })?;
+                matching.iter().take_while(|job| job.ordinal >= after).count()
+            }
+            None => {
+                let page: usize = params
+                    .get("CurrentPage")
+                    .map_or(Some(1), |page| page.parse().ok())
+                    .filter(|page| *page >= 1)
+                    .ok_or_else(page_params)?;
+                (page - 1).saturating_mul(page_size)
+            }
+        };
+        let page: Vec<&Job> = matching.iter().skip(skip).take(page_size).copied().collect();
+        let next_token = match page.last() {
+            Some(last) if skip + page.len() < matching.len() => format!("emu-{}", last.ordinal),
+            _ => String::new(),
+        };
+        let items: Vec<Value> = page.iter().map(|job| self.list_item(job, now)).collect();
+        Ok(json!({"Total": matching.len(), "NextToken": next_token, "JobInfo": {"items": items}}))
+    }
+
+    fn list_item(&self, job: &Job, now: Now) -> Value {
+        let region =
+            |id: &str| self.world.instances.get(id).map_or("", |instance| instance.region.as_str()).to_string();
+        json!({
+            "GmtCreate": job.gmt_create,
+            "JobId": job.id,
+            "ProductKey": job.product_key,
+            "SourceInstanceId": job.source_instance,
+            "SourceInstanceName": job.source_instance,
+            "SourceRegion": region(&job.source_instance),
+            "SourceUid": self.world.account,
+            "Status": job.status(now.mono),
+            "Strategy": job.strategy,
+            "TargetUid": job.target_uid,
+            "Total": job.devices.len(),
+            "TargetInstanceConfigs": {"targetInstanceConfigs": job.targets.iter().map(|id| json!({
+                "TargetInstanceId": id, "TargetInstanceName": id, "TargetRegion": region(id)})).collect::<Vec<_>>()},
+        })
+    }
+
+    /// QueryDeviceProvisioning's `Data`: where the device is now.
+    pub fn provisioning(&mut self, params: &Params, now: Now) -> Result<Value, Failure> {
+        self.settle(now);
+        let product_key = required(params, "ProductKey")?;
+        let device_name = required(params, "DeviceName")?;
+        let Some(device) = self.world.devices.get(&(product_key.clone(), device_name.clone())) else {
+            return Err(Failure::business(
+                "iot.device.NotExistedDevice",
+                format!("device {product_key}/{device_name} does not exist"),
+            ));
+        };
+        let region =
+            |id: &str| self.world.instances.get(id).map_or("", |instance| instance.region.as_str()).to_string();
+        let target = device.distributed_to.as_deref().unwrap_or(&device.source_instance);
+        let when = device.distributed_at.unwrap_or(now.wall);
+        Ok(json!({
+            "AliyunUid": self.world.account,
+            "DeviceName": device_name,
+            "GmtCreate": when,
+            "GmtModified": when,
+            "ProductKey": product_key,
+            "SourceIotInstanceId": device.source_instance,
+            "SourceRegion": region(&device.source_instance),
+            "TargetIotInstanceId": target,
+            "TargetRegion": region(target),
+        }))
+    }
+}
+
+fn instance_not_found(id: &str) -> Failure {
+    Failure::business("iot.system.InstanceNotFound", format!("instance {id} does not exist in this account"))
+}
+
+fn required(params: &Params, name: &str) -> Result<String, Failure> {
+    params.get(name).filter(|value| !value.is_empty()).cloned().ok_or_else(|| missing(name))
+}
+
+/// The values of `PREFIX<n>SUFFIX` (n = 1, 2, …) in order of n.
+fn list(params: &Params, prefix: &str, suffix: &str) -> Vec<String> {
+    let mut found: Vec<(u64, String)> = params
+        .iter()
+        .filter_map(|(name, value)| {
+            let n = name.strip_prefix(prefix)?.strip_suffix(suffix)?.parse().ok()?;
+            Some((n, value.clone()))
+        })
+        .collect();
+    found.sort();
+    found.into_iter().map(|(_, value)| value).collect()
+}
+
+fn content_key(pk: &str, source: &str, strategy: u8, uid: &str, targets: &[String], devices: &[String]) -> String {
+    let strategy = strategy.to_string();
+    let mut parts = vec![pk, source, &strategy, uid];
+    parts.extend(targets.iter().map(String::as_str));
+    parts.push("|");
+    parts.extend(devices.iter().map(String::as_str));
+    format!("{:016x}", Faults::none(0).hash("job-content", &parts))
+}
+
+/// Job IDs look like the platform's (`UbmsMHmkqv0PiAG****010001`): 10 letters and digits
+/// derived from the seed, then the creation number in 8 digits.
+fn job_id(faults: &Faults, ordinal: u64) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut bits = faults.hash("job-id", &[&ordinal.to_string()]);
+    let mut id = String::new();
+    for _ in 0..10 {
+        id.push(ALPHABET[(bits % 62) as usize] as char);
+        bits /= 62;
+    }
+    format!("{id}{ordinal:08}")
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,360 @@
+//! The emulator as a running service: HTTP requests in, gateway, meter, faults and the
+//! distribution service in order, the official response shapes out.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Value, json};
+
+use crate::distribution::{Distribution, Download, Failure, Now, Params};
+use crate::faults::{Fault, Faults};
+use crate::gateway::{Call, Credentials, Gateway};
+use crate::http::{Handler, Reply, Request, Response, Server};
+use crate::meter::{Api, Meter};
+use crate::world::World;
+
+/// The host name error bodies carry, as the real gateway does.
+pub const HOST_ID: &str = "iot.cn-shanghai.aliyuncs.com";
+/// How long a result URL stays valid unless `expire-url` strikes (PLATFORM-API §6).
+pub const RESULT_URL_SECONDS: u64 = 600;
+/// Where the emulator serves result files.
+pub const RESULTS_PATH: &str = "/_emulator/results/";
+/// The introspection endpoint.
+pub const STATS_PATH: &str = "/_emulator/stats";
+
+/// How to run an emulator.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address to listen on (port 0: any free port).
+    pub listen: SocketAddr,
+    /// Injected faults and the seed their decisions derive from.
+    pub faults: Faults,
+    /// How long a job takes from Create to its end, in seconds (0: ended at once).
+    pub job_seconds: f64,
+    /// Multiplies every QPS limit.
+    pub rate_scale: f64,
+    /// How long result URLs stay valid, in seconds.
+    pub url_seconds: u64,
+    /// The account's access key (and STS token).
+    pub credentials: Credentials,
+    /// Serve HTTPS with this certificate chain and key instead of HTTP.
+    pub tls: Option<crate::tls::Identity>,
+}
+
+impl Config {
+    /// Loopback, any port, no faults, jobs of one second, the platform's limits, plain HTTP.
+    pub fn new(credentials: Credentials) -> Config {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            faults: Faults::none(0),
+            job_seconds: 1.0,
+            rate_scale: 1.0,
+            url_seconds: RESULT_URL_SECONDS,
+            credentials,
+            tls: None,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct State {
+    gateway: Gateway,
+    distribution: Distribution,
+    meter: Meter,
+    /// Occurrences of each call identity so far (a retried call gets fresh fault decisions).
+    occurrences: HashMap<u64, u64>,
+    requests: u64,
+    lost_responses: u64,
+    /// Refused calls per error code.
+    refused: BTreeMap<String, u64>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    state: Mutex<State>,
+    faults: Faults,
+    scheme: &'static str,
+    fallback_host: String,
+    started: Instant,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn now(&self) -> Now {
+        let wall = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |since| since.as_millis() as u64);
+        Now { mono: self.started.elapsed().as_millis() as u64, wall }
+    }
+}
+
+/// A running emulator.
+#[derive(Debug)]
+pub struct Emulator {
+    server: Server,
+    shared: Arc<Shared>,
+    url: String,
+}
+
+impl Emulator {
+    /// Starts serving `world` as configured.
+    pub fn start(world: World, config: Config) -> std::io::Result<Emulator> {
+        let listener = TcpListener::bind(config.listen)?;
+        let addr = listener.local_addr()?;
+        let scheme = if config.tls.is_some() { "https" } else { "http" };
+        let job_ms = (config.job_seconds * 1000.0).round() as u64;
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State {
+                gateway: Gateway::new(config.credentials.clone()),
+                distribution: Distribution::new(world, config.faults.clone(), job_ms, config.url_seconds * 1000),
+                meter: Meter::new(config.rate_scale),
+                occurrences: HashMap::new(),
+                requests: 0,
+                lost_responses: 0,
+                refused: BTreeMap::new(),
+            }),
+            faults: config.faults.clone(),
+            scheme,
+            fallback_host: addr.to_string(),
+            started: Instant::now(),
+        });
+        let tls = config.tls.as_ref().map(crate::tls::Identity::server_config).transpose()?;
+        let handling = Arc::clone(&shared);
+        let handler: Handler = Arc::new(move |request| handle(&handling, &request));
+        let server = Server::spawn(listener, tls, handler)?;
+        Ok(Emulator { server, shared, url: format!("{scheme}://{addr}") })
+    }
+
+    /// The endpoint, e.g. `http://127.0.0.1:40123`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// What `GET /_emulator/stats` serves.
+    pub fn stats(&self) -> Value {
+        stats(&self.shared)
+    }
+
+    /// Stops accepting connections.
+    pub fn shutdown(mut self) {
+        self.server.shutdown();
+    }
+}
+
+fn handle(shared: &Shared, request: &Request) -> Reply {
+    if request.path == STATS_PATH {
+        return answer(200, "application/json", stats(shared).to_string());
+    }
+    if let Some(token) = request.path.strip_prefix(RESULTS_PATH) {
+        return download(shared, token);
+    }
+    if request.path != "/" {
+        return gateway_error(&Failure::gateway(404, "InvalidAction.NotFound", "Specified api is not found."), "");
+    }
+    api_call(shared, request)
+}
+
+fn api_call(shared: &Shared, request: &Request) -> Reply {
+    let now = shared.now();
+    let mut guard = shared.lock();
+    let state = &mut *guard;
+    state.requests += 1;
+    let request_id = request_id(&shared.faults, state.requests);
+    let call = Call { method: &request.method, query: &request.query, headers: &request.headers, body: &request.body };
+    let result = state.gateway.authenticate(&call, now).and_then(|call| {
+        let api = Api::from_name(&call.action).ok_or_else(|| {
+            Failure::gateway(400, "InvalidAction.NotFound", format!("Specified api {} is not found.", call.action))
+        })?;
+        Ok((api, call.params))
+    });
+    let (api, params) = match result {
+        Ok(found) => found,
+        Err(failure) => return refuse(state, &failure, &request_id),
+    };
+    if !state.meter.admit(api, now.mono) {
+        return refuse(state, &throttled(), &request_id);
+    }
+    let identity = call_identity(api, &params);
+    let occurrence = state.occurrences.entry(identity).or_default();
+    *occurrence += 1;
+    let occurrence = *occurrence;
+    if throttle_burst(&shared.faults, identity, occurrence) {
+        state.meter.stats_mut(api).fault_throttled += 1;
+        return refuse(state, &throttled(), &request_id);
+    }
+    let call_id = [format!("{identity:016x}"), occurrence.to_string()];
+    let call_id = [call_id[0].as_str(), call_id[1].as_str()];
+    if shared.faults.hits(Fault::Error5xx, &call_id) {
+        state.meter.stats_mut(api).errors_5xx += 1;
+        let failure = if shared.faults.roll("error5xx-kind", &call_id) < 0.5 {
+            Failure::gateway(500, "InternalError", "The request processing has failed due to some unknown error.")
+        } else {
+            Failure::gateway(
+                503,
+                "ServiceUnavailable",
+                "The request has failed due to a temporary failure of the server.",
+            )
+        };
+        return refuse(state, &failure, &request_id);
+    }
+    let distribution = &mut state.distribution;
+    let body = match api {
+        Api::Create => distribution.create(&params, now).map(|at| {
+            if shared.faults.hits(Fault::LostResponse, &call_id) {
+                distribution.lose_response(at);
+                None
+            } else {
+                Some(json!({"JobId": distribution.jobs()[at].id}))
+            }
+        }),
+        Api::Query => distribution.query(&params, now).map(|data| Some(json!({"Data": data}))),
+        Api::Detail => distribution.detail(&params, now).map(|token| {
+            let host = host(request).unwrap_or(&shared.fallback_host);
+            Some(json!({"File": format!("{}://{host}{RESULTS_PATH}{token}", shared.scheme)}))
+        }),
+        Api::List => distribution.list(&params, now).map(|data| Some(json!({"Data": data}))),
+        Api::Delete => distribution.delete(&params, now).map(|()| Some(json!({}))),
+        Api::Provisioning => distribution.provisioning(&params, now).map(|data| Some(json!({"Data": data}))),
+    };
+    match body {
+        Err(failure) => refuse(state, &failure, &request_id),
+        Ok(None) => {
+            state.lost_responses += 1;
+            Reply::Hangup
+        }
+        Ok(Some(mut body)) => {
+            body["RequestId"] = json!(request_id);
+            body["Success"] = json!(true);
+            answer(200, "application/json", body.to_string())
+        }
+    }
+}
+
+fn host(request: &Request) -> Option<&str> {
+    request.headers.iter().find(|(name, _)| name == "host").map(|(_, value)| value.as_str())
+}
+
+fn throttled() -> Failure {
+    Failure::gateway(400, "Throttling.User", "Request was denied due to user flow control.")
+}
+
+/// Bursts of three: a burst starts at an occurrence of a call with probability rate/3 and
+/// throttles it and the next two occurrences, so about `rate` of all calls are throttled.
+fn throttle_burst(faults: &Faults, identity: u64, occurrence: u64) -> bool {
+    let rate = faults.rate(Fault::Throttle);
+    let identity = format!("{identity:016x}");
+    rate > 0.0
+        && (occurrence.saturating_sub(2).max(1)..=occurrence)
+            .any(|start| faults.roll(Fault::Throttle.name(), &[&identity, &start.to_string()]) < rate / 3.0)
+}
+
+/// A call's identity: its action and business parameters (not its nonce or time).
+fn call_identity(api: Api, params: &Params) -> u64 {
+    let mut parts = vec![api.name()];
+    for (key, value) in params {
+        parts.push(key);
+        parts.push(value);
+    }
+    Faults::none(0).hash("call", &parts)
+}
+
+fn request_id(faults: &Faults, n: u64) -> String {
+    let hex = format!("{:016X}{:016X}", faults.hash("request-id", &[&n.to_string()]), n);
+    format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
+}
+
+fn refuse(state: &mut State, failure: &Failure, request_id: &str) -> Reply {
+    *state.refused.entry(failure.code().to_string()).or_default() += 1;
+    match failure {
+        Failure::Business { code, message } => answer(
+            200,
+            "application/json",
+            json!({"RequestId": request_id, "Success": false, "Code": code, "ErrorMessage": message}).to_string(),
+        ),
+        Failure::Gateway { .. } => gateway_error(failure, request_id),
+    }
+}
+
+fn gateway_error(failure: &Failure, request_id: &str) -> Reply {
+    let Failure::Gateway { status, code, message } = failure else { unreachable!("gateway errors only") };
+    let body = json!({
+        "RequestId": request_id,
+        "HostId": HOST_ID,
+        "Code": code,
+        "Message": message,
+        "Recommend": format!("https://error-center.aliyun.com/status/search?Keyword={code}&source=PopGw"),
+    });
+    answer(*status, "application/json", body.to_string())
+}
+
+fn answer(status: u16, content_type: &'static str, body: String) -> Reply {
+    Reply::Answer(Response { status, content_type, body: body.into_bytes() })
+}
+
+/// Result files are served like expired or missing OSS objects when they are.
+fn download(shared: &Shared, token: &str) -> Reply {
+    let now = shared.now();
+    let oss_error = |status, code: &str, message: &str| {
+        let body = format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error>\n  <Code>{code}</Code>\n  <Message>{message}</Message>\n</Error>\n"
+        );
+        answer(status, "application/xml", body)
+    };
+    match shared.lock().distribution.download(token, now) {
+        Download::File(text) => answer(200, "application/octet-stream", text),
+        Download::Expired => oss_error(403, "AccessDenied", "Request has expired."),
+        Download::Unknown => oss_error(404, "NoSuchKey", "The specified key does not exist."),
+    }
+}
+
+fn stats(shared: &Shared) -> Value {
+    let now = shared.now();
+    let mut state = shared.lock();
+    let in_flight = state.distribution.in_flight(now);
+    let jobs: Vec<Value> = state
+        .distribution
+        .jobs()
+        .iter()
+        .map(|job| {
+            json!({
+                "JobId": job.id,
+                "ordinal": job.ordinal,
+                "ProductKey": job.product_key,
+                "SourceInstanceId": job.source_instance,
+                "Strategy": job.strategy,
+                "TargetUid": job.target_uid,
+                "TargetInstanceIds": job.targets,
+                "Status": job.status(now.mono),
+                "GmtCreate": job.gmt_create,
+                "deleted": job.deleted,
+                "lost_response": job.lost_response,
+                "slow": job.slow,
+                "interrupted": job.interrupted,
+                "devices": job.devices.iter().zip(&job.outcomes).map(|(name, outcome)| json!({
+                    "DeviceName": name,
+                    "Code": outcome.as_ref().map(|outcome| outcome.code.as_str()),
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    json!({
+        "requests": state.requests,
+        "apis": state.meter.stats(),
+        "refused": state.refused,
+        "lost_responses": state.lost_responses,
+        "jobs_created": jobs.len(),
+        "jobs_in_flight": in_flight,
+        "max_jobs_in_flight": state.distribution.max_in_flight(),
+        "uptime_ms": now.mono,
+        "jobs": jobs,
+    })
+}
+
+/// Where `--tls` writes its certificate when `--cert-out` is not given.
+pub fn default_cert_path(addr: SocketAddr) -> PathBuf {
+    std::env::temp_dir().join(format!("devdist-emulator-{}.pem", addr.port()))
+}

@@ -1,0 +1,139 @@
+//! Conformance with a client none of us wrote: the official Python SDK
+//! (`alibabacloud-iot20180120` 5.1.0 from PyPI) drives the emulator on the demo plan
+//! (`tests/sdk/conformance.py`). The venv is made under the target dir on first use and
+//! reused; if it cannot be made the test fails, it never skips.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use devdist_emulator::{Config, Credentials, Emulator, World};
+use serde_json::{Value, json};
+
+const SDK: &str = "alibabacloud-iot20180120==5.1.0";
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A Python with the SDK installed: `target/tmp/sdk-venv`, made and filled when missing.
+fn python() -> PathBuf {
+    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("sdk-venv");
+    let python = venv.join("bin/python");
+    let installed = |python: &Path| {
+        Command::new(python)
+            .args([
+                "-c",
+                "import importlib.metadata as m, sys; sys.exit(m.version('alibabacloud-iot20180120') != '5.1.0')",
+            ])
+            .status()
+            .is_ok_and(|status| status.success())
+    };
+    if installed(&python) {
+        return python;
+    }
+    let made = Command::new("python3")
+        .args(["-m", "venv"])
+        .arg(&venv)
+        .output()
+        .expect("python3 must be installed to run the SDK");
+    assert!(made.status.success(), "python3 -m venv failed: {}", String::from_utf8_lossy(&made.stderr));
+    let pip = Command::new(&python)
+        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", SDK])
+        .output()
+        .expect("pip runs");
+    assert!(pip.status.success(), "pip install {SDK} failed:\n{}", String::from_utf8_lossy(&pip.stderr));
+    assert!(installed(&python), "{SDK} is not importable after pip install");
+    python
+}
+
+/// Four devices of one product in the Shanghai public instance, chosen from the demo inventory.
+fn demo_devices(world: &World) -> (String, Vec<String>) {
+    let mut by_product: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
+    for ((pk, name), device) in &world.devices {
+        if device.source_instance == "iotx-oxssharez200" && device.distributed_to.is_none() {
+            by_product.entry(pk).or_default().push(name.clone());
+        }
+    }
+    let (pk, mut names) =
+        by_product.into_iter().find(|(_, names)| names.len() >= 4).expect("a demo product with 4 devices");
+    names.sort();
+    names.truncate(4);
+    (pk.to_string(), names)
+}
+
+#[test]
+fn the_official_python_sdk_drives_every_api_with_both_schemes_and_sts() {
+    let python = python();
+    let world = World::from_plan(&repo().join("fixtures/demo/plan.toml")).unwrap();
+    let (product_key, devices) = demo_devices(&world);
+    let account = world.account.clone();
+    let credentials = Credentials {
+        access_key_id: "conformance-ak".into(),
+        access_key_secret: "conformance-secret".into(),
+        security_token: Some("conformance-sts-token".into()),
+    };
+    let mut config = Config::new(credentials.clone());
+    config.job_seconds = 0.4;
+    let emulator = Emulator::start(world, config).unwrap();
+    let args = json!({
+        "endpoint": emulator.url().trim_start_matches("http://"),
+        "ak": credentials.access_key_id,
+        "secret": credentials.access_key_secret,
+        "token": credentials.security_token,
+        "account": account,
+        "product_key": product_key,
+        "source": "iotx-oxssharez200",
+        "devices": devices,
+        "target": "iotx-oxssharez300",
+        "nearest": ["iotx-oxssharez400", "iotx-oxssharez500"],
+    });
+    let output = Command::new(&python)
+        .arg(repo().join("emulator/tests/sdk/conformance.py"))
+        .arg(args.to_string())
+        .output()
+        .expect("the conformance script runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "conformance.py failed:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    let mut lines = stdout.lines();
+    let report: Value = serde_json::from_str(lines.next().unwrap()).unwrap();
+    let last = lines.next().unwrap();
+    let checks: u32 = last
+        .strip_prefix("conformance: ")
+        .and_then(|rest| rest.strip_suffix(" checks passed"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(checks >= 150, "only {checks} checks ran");
+
+    // The server's side of the same story.
+    let stats = emulator.stats();
+    let created: Vec<&str> = report["created"].as_array().unwrap().iter().map(|id| id.as_str().unwrap()).collect();
+    let jobs: Vec<&str> = stats["jobs"].as_array().unwrap().iter().map(|job| job["JobId"].as_str().unwrap()).collect();
+    assert_eq!(jobs, created, "exactly the jobs the SDK saw created, in order");
+    for api in [
+        "CreateDeviceDistributeJob",
+        "QueryDeviceDistributeJob",
+        "QueryDeviceDistributeDetail",
+        "ListDeviceDistributeJob",
+        "DeleteDeviceDistributeJob",
+        "QueryDeviceProvisioning",
+    ] {
+        assert!(stats["apis"][api]["calls"].as_u64().unwrap() >= 1, "{api} never called");
+    }
+    assert_eq!(stats["apis"]["QueryDeviceDistributeJob"]["throttled"], report["throttled"]);
+    for code in [
+        "SignatureDoesNotMatch",
+        "InvalidAccessKeyId.NotFound",
+        "InvalidSecurityToken.MismatchWithAccessKey",
+        "InvalidTimeStamp.Expired",
+        "SignatureNonceUsed",
+        "Throttling.User",
+        "iot.device.NotExistedDevice",
+        "iot.system.InstanceIdSame",
+    ] {
+        assert!(stats["refused"][code].as_u64().is_some_and(|n| n >= 1), "{code} never refused: {}", stats["refused"]);
+    }
+    assert_eq!(stats["refused"]["SignatureDoesNotMatch"], 2);
+    assert_eq!(stats["refused"]["InvalidTimeStamp.Expired"], 4);
+    emulator.shutdown();
+}

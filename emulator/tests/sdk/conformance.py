@@ -1,0 +1,249 @@
+"""Drives a running `devdist emulate` with the official Python SDK (alibabacloud-iot20180120 5.1.0).
+
+Usage: conformance.py JSON, where JSON names the endpoint, the credentials and demo devices:
+{"endpoint": "127.0.0.1:PORT", "ak", "secret", "token", "account", "product_key", "source",
+ "devices": [4+ names], "target", "nearest": [2 instance ids]}
+
+Every API, both signature schemes (V3 default and v2), STS; a wrong secret, a skewed clock, a
+reused nonce, an unknown key and throttling are refused with the right codes; every response is
+read through the SDK's models, field by field. Prints one JSON line with what it did, then
+"conformance: N checks passed". Any failed check raises (non-zero exit).
+"""
+
+import datetime
+import json
+import sys
+import time
+import urllib.request
+
+from alibabacloud_iot20180120 import models as m
+from alibabacloud_iot20180120.client import Client
+from alibabacloud_tea_openapi import exceptions
+from alibabacloud_tea_openapi import models as open_api_models
+from alibabacloud_tea_openapi.utils import Utils
+
+CFG = json.loads(sys.argv[1])
+CHECKS = 0
+CREATED = []
+
+
+def check(condition, what):
+    global CHECKS
+    if not condition:
+        raise AssertionError(what)
+    CHECKS += 1
+
+
+def client(scheme, secret=None, token=None, ak=None):
+    config = open_api_models.Config(
+        access_key_id=ak or CFG["ak"],
+        access_key_secret=secret or CFG["secret"],
+        security_token=token,
+        endpoint=CFG["endpoint"],
+        protocol="http",
+    )
+    if scheme == "v2":
+        config.signature_algorithm = "v2"
+    return Client(config)
+
+
+def refused(call, code, status, what):
+    try:
+        call()
+    except exceptions.ClientException as err:
+        check(err.code == code, f"{what}: code {err.code!r}, expected {code!r} ({err.message})")
+        check(err.status_code == status, f"{what}: HTTP {err.status_code}, expected {status}")
+        check(isinstance(err.request_id, str) and err.request_id, f"{what}: no RequestId")
+        check(err.data.get("HostId") and err.data.get("Recommend"), f"{what}: gateway body lacks HostId/Recommend: {err.data}")
+        return err
+    raise AssertionError(f"{what}: {code} expected, the call succeeded")
+
+
+def pace_create():
+    # CreateDeviceDistributeJob allows 2 calls a second per account.
+    time.sleep(0.6)
+
+
+def create(c, devices, targets, strategy):
+    pace_create()
+    request = m.CreateDeviceDistributeJobRequest(
+        device_name=devices,
+        product_key=CFG["product_key"],
+        source_instance_id=CFG["source"],
+        strategy=strategy,
+        target_uid=CFG["account"],
+        target_instance_config=[m.CreateDeviceDistributeJobRequestTargetInstanceConfig(target_instance_id=t) for t in targets],
+    )
+    return c.create_device_distribute_job(request).body
+
+
+def wait_done(c, job_id, what):
+    seen = []
+    for _ in range(200):
+        data = c.query_device_distribute_job(m.QueryDeviceDistributeJobRequest(job_id=job_id)).body.data
+        if not seen or seen[-1] != data.status:
+            seen.append(data.status)
+        if data.status in (2, 3):
+            check(seen[-1] == 2, f"{what}: job ended in status {seen}")
+            check(seen == sorted(seen), f"{what}: statuses went backwards: {seen}")
+            return data
+        time.sleep(0.15)
+    raise AssertionError(f"{what}: job {job_id} never ended ({seen})")
+
+
+def exercise(scheme, c, devices, targets, strategy):
+    what = f"{scheme} strategy {strategy}"
+    body = create(c, devices, targets, strategy)
+    check(isinstance(body, m.CreateDeviceDistributeJobResponseBody), f"{what}: Create body model")
+    check(body.success is True, f"{what}: Create Success {body.success} {body.code} {body.error_message}")
+    check(isinstance(body.job_id, str) and len(body.job_id) > 8, f"{what}: JobId {body.job_id!r}")
+    check(isinstance(body.request_id, str) and len(body.request_id) == 36, f"{what}: RequestId {body.request_id!r}")
+    job_id = body.job_id
+    CREATED.append(job_id)
+
+    data = wait_done(c, job_id, what)
+    check(isinstance(data, m.QueryDeviceDistributeJobResponseBodyData), f"{what}: Query Data model")
+    check(data.job_id == job_id and data.product_key == CFG["product_key"], f"{what}: Query ids")
+    check(data.source_instance_id == CFG["source"], f"{what}: SourceInstanceId")
+    check(data.source_uid == CFG["account"] and data.target_uid == CFG["account"], f"{what}: uids are strings")
+    check(data.strategy == strategy and data.total == len(devices), f"{what}: Strategy/Total {data.strategy} {data.total}")
+    check(isinstance(data.gmt_create, int) and data.gmt_create > 1_600_000_000_000, f"{what}: GmtCreate {data.gmt_create!r}")
+    got_targets = [t.target_instance_id for t in data.target_instance_configs.target_instance_configs]
+    check(got_targets == targets, f"{what}: targets {got_targets}")
+
+    detail = c.query_device_distribute_detail(m.QueryDeviceDistributeDetailRequest(job_id=job_id)).body
+    check(isinstance(detail, m.QueryDeviceDistributeDetailResponseBody) and detail.success, f"{what}: Detail")
+    check(detail.file.startswith("http://"), f"{what}: File {detail.file!r}")
+    with urllib.request.urlopen(detail.file, timeout=10) as response:
+        lines = [json.loads(line) for line in response.read().decode().splitlines()]
+    check([line["DeviceName"] for line in lines] == devices, f"{what}: result file devices {lines}")
+    check(all(line["ProductKey"] == CFG["product_key"] and line["Code"] == "200" for line in lines), f"{what}: codes {lines}")
+
+    where = c.query_device_provisioning(
+        m.QueryDeviceProvisioningRequest(product_key=CFG["product_key"], device_name=devices[0])
+    ).body
+    check(isinstance(where.data, m.QueryDeviceProvisioningResponseBodyData), f"{what}: Provisioning model")
+    check(where.data.target_iot_instance_id == targets[0], f"{what}: provisioning shows {where.data.target_iot_instance_id}")
+    check(where.data.source_iot_instance_id == CFG["source"] and where.data.aliyun_uid == CFG["account"], f"{what}: provisioning source")
+    check(isinstance(where.data.gmt_modified, int) and where.data.device_name == devices[0], f"{what}: provisioning fields")
+    check(isinstance(where.data.target_region, str) and where.data.target_region, f"{what}: TargetRegion")
+
+    listed = c.list_device_distribute_job(
+        m.ListDeviceDistributeJobRequest(page_size=200, product_key=CFG["product_key"], target_uid=CFG["account"], status=2)
+    ).body
+    check(isinstance(listed.data, m.ListDeviceDistributeJobResponseBodyData), f"{what}: List model")
+    items = {item.job_id: item for item in listed.data.job_info.items}
+    check(job_id in items and listed.data.total == len(items), f"{what}: List has the job, Total {listed.data.total}")
+    item = items[job_id]
+    check(item.status == 2 and item.total == len(devices) and item.strategy == strategy, f"{what}: List item ints")
+    check(item.source_region == "cn-shanghai" and item.source_uid == CFG["account"], f"{what}: List item source")
+    configs = item.target_instance_configs.target_instance_configs
+    check([t.target_instance_id for t in configs] == targets and all(t.target_region for t in configs), f"{what}: List targets")
+    return job_id
+
+
+def pages(c):
+    """Every job, one per page by NextToken, then by CurrentPage."""
+    by_token, token = [], None
+    while True:
+        time.sleep(0.25)  # ListDeviceDistributeJob allows 5 calls a second.
+        data = c.list_device_distribute_job(m.ListDeviceDistributeJobRequest(page_size=1, next_token=token)).body.data
+        by_token += [item.job_id for item in data.job_info.items]
+        token = data.next_token
+        if not token:
+            break
+    time.sleep(0.25)
+    second = c.list_device_distribute_job(m.ListDeviceDistributeJobRequest(page_size=1, current_page=2)).body.data
+    check(second.job_info.items[0].job_id == by_token[1], "CurrentPage 2 is the second job")
+    return by_token
+
+
+def utc(offset_minutes):
+    moment = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(minutes=offset_minutes)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def main():
+    devices = CFG["devices"]
+    v3, v2 = client("v3"), client("v2")
+    exercise("v3", v3, devices[0:2], [CFG["target"]], 0)
+    exercise("v2", v2, devices[2:4], CFG["nearest"], 1)
+    # STS: the token travels as x-acs-security-token (V3) or SecurityToken (V2), both signed.
+    exercise("v3+sts", client("v3", token=CFG["token"]), devices[0:1], [CFG["nearest"][0]], 0)
+    exercise("v2+sts", client("v2", token=CFG["token"]), devices[1:2], [CFG["nearest"][1]], 0)
+
+    listed = pages(v3)
+    check(listed == list(reversed(CREATED)), f"NextToken pages list every job once, newest first: {listed}")
+
+    # Delete removes the record; asking for it again is a business error on HTTP 200.
+    deleted = v2.delete_device_distribute_job(m.DeleteDeviceDistributeJobRequest(job_id=CREATED[0])).body
+    check(isinstance(deleted, m.DeleteDeviceDistributeJobResponseBody) and deleted.success is True, "Delete")
+    gone = v3.query_device_distribute_job(m.QueryDeviceDistributeJobRequest(job_id=CREATED[0])).body
+    check(gone.success is False and gone.code == "iot.system.IllegalRequest" and gone.error_message, f"deleted job: {gone.to_map()}")
+    check(gone.data is None, "no Data on a business error")
+
+    # Business errors: HTTP 200, Success false, Code and ErrorMessage, no exception.
+    pace_create()
+    unknown = v3.create_device_distribute_job(m.CreateDeviceDistributeJobRequest(
+        device_name=[devices[0], "no-such-device"], product_key=CFG["product_key"], source_instance_id=CFG["source"],
+        strategy=0, target_uid=CFG["account"],
+        target_instance_config=[m.CreateDeviceDistributeJobRequestTargetInstanceConfig(target_instance_id=CFG["target"])],
+    )).body
+    check(unknown.success is False and unknown.code == "iot.device.NotExistedDevice", f"unknown device: {unknown.to_map()}")
+    check(unknown.job_id is None, "no JobId on a refused Create")
+    pace_create()
+    same = v2.create_device_distribute_job(m.CreateDeviceDistributeJobRequest(
+        device_name=devices[0:1], product_key=CFG["product_key"], source_instance_id=CFG["source"],
+        strategy=0, target_uid=CFG["account"],
+        target_instance_config=[m.CreateDeviceDistributeJobRequestTargetInstanceConfig(target_instance_id=CFG["source"])],
+    )).body
+    check(same.success is False and same.code == "iot.system.InstanceIdSame", f"same instance: {same.to_map()}")
+    nowhere = v3.query_device_provisioning(m.QueryDeviceProvisioningRequest(product_key=CFG["product_key"], device_name="no-such-device")).body
+    check(nowhere.success is False and nowhere.code == "iot.device.NotExistedDevice", f"provisioning: {nowhere.to_map()}")
+    bad_page = v3.list_device_distribute_job(m.ListDeviceDistributeJobRequest(page_size=201)).body
+    check(bad_page.success is False and bad_page.code == "iot.common.InvalidPageParams", f"PageSize 201: {bad_page.to_map()}")
+
+    query = m.QueryDeviceDistributeJobRequest(job_id=CREATED[1])
+    for scheme in ("v3", "v2"):
+        err = refused(lambda: client(scheme, secret="not-the-secret").query_device_distribute_job(query),
+                      "SignatureDoesNotMatch", 400, f"{scheme} wrong secret")
+        echoed = "server string to sign is:" + ("ACS3-HMAC-SHA256\n" if scheme == "v3" else "POST&%2F&")
+        check(echoed in err.message, f"{scheme}: the string-to-sign is echoed: {err.message}")
+        refused(lambda: client(scheme, ak="no-such-key").query_device_distribute_job(query),
+                "InvalidAccessKeyId.NotFound", 404, f"{scheme} unknown key")
+        refused(lambda: client(scheme, token="not-the-token").query_device_distribute_job(query),
+                "InvalidSecurityToken.MismatchWithAccessKey", 400, f"{scheme} wrong STS token")
+
+    real_timestamp, real_nonce = Utils.get_timestamp, Utils.get_nonce
+    try:
+        for scheme in ("v3", "v2"):
+            Utils.get_timestamp = staticmethod(lambda: utc(-20))
+            refused(lambda: client(scheme).query_device_distribute_job(query), "InvalidTimeStamp.Expired", 400, f"{scheme} clock 20 min slow")
+            Utils.get_timestamp = staticmethod(lambda: utc(+20))
+            refused(lambda: client(scheme).query_device_distribute_job(query), "InvalidTimeStamp.Expired", 400, f"{scheme} clock 20 min fast")
+            Utils.get_timestamp = real_timestamp
+            nonce = f"conformance-nonce-{scheme}"
+            Utils.get_nonce = staticmethod(lambda: nonce)
+            first = client(scheme).query_device_distribute_job(query).body
+            check(first.success is True, f"{scheme}: first use of a nonce")
+            refused(lambda: client(scheme).query_device_distribute_job(query), "SignatureNonceUsed", 400, f"{scheme} reused nonce")
+            Utils.get_nonce = real_nonce
+    finally:
+        Utils.get_timestamp, Utils.get_nonce = real_timestamp, real_nonce
+
+    # More than 10 QueryDeviceDistributeJob calls within a second: Throttling.User, HTTP 400.
+    time.sleep(1.0)
+    throttled = 0
+    for _ in range(15):
+        try:
+            v3.query_device_distribute_job(query)
+        except exceptions.ClientException as err:
+            check(err.code == "Throttling.User" and err.status_code == 400, f"throttling: {err.code} {err.status_code}")
+            throttled += 1
+    check(throttled >= 1, "15 queries at once: some throttled")
+
+    print(json.dumps({"created": CREATED, "throttled": throttled}))
+    print(f"conformance: {CHECKS} checks passed")
+
+
+main()
