@@ -18,6 +18,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod client;
 mod crash;
 mod error;
 mod fake;

@@ -257,19 +257,37 @@ struct TargetInstance {
     target_instance_id: String,
 }
 
+/// A line of jobs/requests.jsonl.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RequestLine {
+    job_id: String,
+    wave: u64,
+    api: String,
+    request: JobRequest,
+}
+
 #[test]
-fn job_requests_round_trip_into_exactly_the_api_keys() {
+fn job_requests_are_one_line_per_job_in_execution_order_with_exactly_the_api_keys() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     plan_demo(&out, &[]);
     let mut jobs = csv::Reader::from_path(out.join("jobs/jobs.csv")).unwrap();
+    let text = fs::read_to_string(out.join("jobs/requests.jsonl")).unwrap();
+    assert!(text.ends_with('\n'), "the last line ends");
+    let mut lines = text.lines();
     let mut seen = 0;
     for row in jobs.records() {
         let row = row.unwrap();
-        let text = fs::read_to_string(out.join(format!("jobs/{}.json", &row[0]))).unwrap();
-        let request: JobRequest = serde_json::from_str(&text).unwrap();
-        let again: serde_json::Value = serde_json::to_value(&request).unwrap();
-        assert_eq!(again, serde_json::from_str::<serde_json::Value>(&text).unwrap());
+        let line_text = lines.next().expect("a request line for every job");
+        let line: RequestLine = serde_json::from_str(line_text).unwrap();
+        let again = serde_json::to_value(&line.request).unwrap();
+        assert_eq!(again, serde_json::from_str::<serde_json::Value>(line_text).unwrap()["request"]);
+        assert_eq!(
+            (line.job_id.as_str(), line.wave.to_string(), line.api.as_str()),
+            (&row[0], row[1].to_string(), &row[2])
+        );
+        let request = line.request;
         assert_eq!(request.product_key, &row[3]);
         assert_eq!(request.source_instance_id, &row[4]);
         assert_eq!(request.strategy, if &row[5] == "specified_region" { 0 } else { 1 });
@@ -278,9 +296,13 @@ fn job_requests_round_trip_into_exactly_the_api_keys() {
         assert!(request.device_name.windows(2).all(|w| w[0] < w[1]), "sorted by device name");
         let targets: Vec<&str> = request.target_instance_config.iter().map(|t| t.target_instance_id.as_str()).collect();
         assert_eq!(targets.join(";"), &row[6]);
+        assert_eq!(request.target_uid, &row[7]);
         seen += 1;
     }
+    assert_eq!(lines.next(), None, "no line without a job");
     assert_eq!(seen, 26);
+    let listed = files(&out);
+    assert!(!listed.keys().any(|path| path.starts_with("jobs/job-")), "no file per job");
 }
 
 #[test]

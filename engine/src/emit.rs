@@ -6,7 +6,7 @@
 //! ```text
 //!                                     ┌─▶ manifests      grants/<uid>/<instance>/devices.<fmt>
 //! merge of runs ──(chunks, in order)──┼─▶ reassignments  billing/reassignments.<fmt>
-//!                                     └─▶ requests       jobs/<job_id>.json, warnings
+//!                                     └─▶ requests       jobs/requests.jsonl, warnings
 //! ```
 
 use std::collections::HashMap;
@@ -14,7 +14,7 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use crossbeam_channel::{Sender, bounded};
-use devdist_formats::{Format, Written};
+use devdist_formats::Format;
 
 use crate::billing::Reassignments;
 use crate::error::Error;
@@ -23,6 +23,7 @@ use crate::grants::{Manifests, Slots};
 use crate::jobs::{Jobs, Requests};
 use crate::output::OutputDir;
 use crate::plan::Plan;
+use crate::spool::Scratch;
 use crate::warnings::Warnings;
 
 /// Devices per chunk.
@@ -62,14 +63,15 @@ pub fn write_accepted(
     settled: &Settled,
     jobs: &Jobs,
     slots: &Slots,
+    scratch: &Scratch,
     outputs: Outputs,
 ) -> Result<Warnings, Error> {
     let interned = &settled.interned;
-    let (manifests, reassignments) = if outputs.dry_run {
-        (None, None)
+    let (manifests, reassignments, requests) = if outputs.dry_run {
+        (None, None, None)
     } else {
         let manifests = Manifests::create(out, plan, slots, outputs.format, outputs.redact_secrets)?;
-        (Some(manifests), Some(Reassignments::create(out, outputs.format)?))
+        (Some(manifests), Some(Reassignments::create(out, outputs.format)?), Some(Requests::create(out, scratch)?))
     };
     let dir = &*out;
     let finished = std::thread::scope(|scope| {
@@ -103,24 +105,16 @@ pub fn write_accepted(
         });
         let chunks = channel();
         let requests = scope.spawn(move || {
-            let mut warnings = Warnings::default();
-            let mut requests = Requests::default();
-            let mut files = Vec::new();
+            let (mut warnings, mut requests) = (Warnings::default(), requests);
             for chunk in chunks {
                 for (device, job) in chunk.devices() {
                     warnings.add(plan, settled, &device);
-                    if outputs.dry_run {
-                        continue;
-                    }
-                    if let Some(json) = requests.add(plan, interned, &jobs.jobs[job], job, device.device_name) {
-                        let job = &jobs.jobs[job];
-                        let path = format!("jobs/{}.json", job.id());
-                        let sha256 = dir.write_raw(&path, &json)?;
-                        files.push((path, Written { rows: job.devices, sha256 }));
+                    if let Some(requests) = &mut requests {
+                        requests.add(dir, plan, interned, jobs, job, device.device_name)?;
                     }
                 }
             }
-            Ok::<_, Error>((warnings, files))
+            Ok::<_, Error>((warnings, requests))
         });
 
         let streamed = stream(plan, settled, jobs, &senders);
@@ -132,7 +126,7 @@ pub fn write_accepted(
     });
     let (streamed, manifests, reassignments, requests) = finished;
     // A writer's own failure explains a stopped stream best: it comes first.
-    let (manifests, reassignments, (warnings, files)) = (manifests?, reassignments?, requests?);
+    let (manifests, reassignments, (warnings, requests)) = (manifests?, reassignments?, requests?);
     streamed?;
     if let Some(manifests) = manifests {
         manifests.finish(out)?;
@@ -140,8 +134,8 @@ pub fn write_accepted(
     if let Some(reassignments) = reassignments {
         reassignments.finish(out, plan, interned)?;
     }
-    for (path, written) in files {
-        out.add(&path, written);
+    if let Some(requests) = requests {
+        requests.finish(out, jobs)?;
     }
     Ok(warnings)
 }

@@ -2,14 +2,22 @@
 //! per job, at most `devices_per_job` devices, stable ids, waves of `jobs_per_wave`.
 
 use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::os::unix::fs::FileExt;
+use std::path::PathBuf;
 
+use devdist_formats::{HashingWriter, Written};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::error::Error;
 use crate::global::{Group, Interned};
 use crate::intern::ranks;
+use crate::output::{Access, OutputDir};
 use crate::plan::{Plan, TargetSetId};
 use crate::rules::Destination;
+use crate::spool::Scratch;
 
 /// One CreateDeviceDistributeJob call (or one console distribution, cross-account). Compact —
 /// a big plan has hundreds of thousands — its text comes from the plan and the dictionaries.
@@ -95,35 +103,118 @@ pub fn cut(plan: &Plan, interned: &Interned, groups: &HashMap<Group, u64>) -> Jo
     Jobs { jobs, first, devices_per_job: per_job }
 }
 
-/// Collects each job's device names as accepted devices stream past in (product key, device
-/// name) order, and hands back each request once its last device has passed.
-#[derive(Debug, Default)]
+/// Where the job requests go (SPEC §4): one JSON line per job, in execution order.
+pub const REQUESTS: &str = "jobs/requests.jsonl";
+
+/// Writes [`REQUESTS`] as accepted devices stream past in (product key, device name) order.
+/// A job is complete once its last device has passed; when a product has several job groups
+/// they complete out of execution order, so a line that completes early is parked in a
+/// scratch file until the lines before it are written. Memory holds only the names of jobs
+/// not yet complete and 12 bytes per parked line.
+#[derive(Debug)]
 pub struct Requests {
     /// Names so far of each job not yet complete, by job index.
     open: HashMap<usize, Vec<String>>,
+    out: HashingWriter<BufWriter<File>>,
+    /// The next job to write, by index.
+    next: usize,
+    /// Lines completed before their turn: job index to (offset, length) in `parked`.
+    early: HashMap<usize, (u64, u32)>,
+    parked: BufWriter<File>,
+    parked_path: PathBuf,
+    parked_len: u64,
+    line: Vec<u8>,
+}
+
+/// One line of [`REQUESTS`].
+#[derive(Debug, Serialize)]
+struct RequestLine<'a> {
+    job_id: &'a str,
+    wave: usize,
+    api: &'a str,
+    request: JobRequest<'a>,
 }
 
 impl Requests {
-    /// Notes the next device of `job` (number `index`); returns the job's request as JSON
-    /// when this was its last device.
+    /// Starts [`REQUESTS`] in `out`, parking early lines in `scratch`.
+    pub fn create(out: &OutputDir, scratch: &Scratch) -> Result<Requests, Error> {
+        let file = out.create_file(REQUESTS, Access::Normal)?;
+        let (parked, parked_path) = scratch.file("requests")?;
+        Ok(Requests {
+            open: HashMap::new(),
+            out: HashingWriter::new(BufWriter::with_capacity(1 << 18, file)),
+            next: 0,
+            early: HashMap::new(),
+            parked: BufWriter::with_capacity(1 << 16, parked),
+            parked_path,
+            parked_len: 0,
+            line: Vec::new(),
+        })
+    }
+
+    /// Notes the next device of job number `index`; writes the job's line, and every parked
+    /// line that follows it, once this was its last device.
     pub fn add(
         &mut self,
+        out: &OutputDir,
         plan: &Plan,
         interned: &Interned,
-        job: &Job,
+        jobs: &Jobs,
         index: usize,
         device_name: &str,
-    ) -> Option<Vec<u8>> {
+    ) -> Result<(), Error> {
+        let job = &jobs.jobs[index];
         let names = self.open.entry(index).or_default();
         names.push(device_name.to_string());
         if names.len() as u64 != job.devices {
-            return None;
+            return Ok(());
         }
         let names = self.open.remove(&index).expect("present");
-        let mut json =
-            serde_json::to_vec_pretty(&job.request(plan, interned, &names)).expect("a job request serialises");
-        json.push(b'\n');
-        Some(json)
+        self.line.clear();
+        let line = RequestLine {
+            job_id: job.id(),
+            wave: job.wave,
+            api: if job.console { "console" } else { "CreateDeviceDistributeJob" },
+            request: job.request(plan, interned, &names),
+        };
+        serde_json::to_writer(&mut self.line, &line).expect("a job request serialises");
+        self.line.push(b'\n');
+        let requests = out.staging().join(REQUESTS);
+        if index != self.next {
+            self.parked.write_all(&self.line).map_err(|err| Error::output(&self.parked_path, err))?;
+            self.early.insert(index, (self.parked_len, self.line.len() as u32));
+            self.parked_len += self.line.len() as u64;
+            return Ok(());
+        }
+        self.out.write_all(&self.line).map_err(|err| Error::output(&requests, err))?;
+        self.next += 1;
+        while let Some((offset, len)) = self.early.remove(&self.next) {
+            self.parked.flush().map_err(|err| Error::output(&self.parked_path, err))?;
+            self.line.resize(len as usize, 0);
+            self.parked
+                .get_ref()
+                .read_exact_at(&mut self.line, offset)
+                .map_err(|err| Error::output(&self.parked_path, err))?;
+            self.out.write_all(&self.line).map_err(|err| Error::output(&requests, err))?;
+            self.next += 1;
+        }
+        Ok(())
+    }
+
+    /// Finishes the file and lists it in `out`; every job must have been written.
+    pub fn finish(self, out: &mut OutputDir, jobs: &Jobs) -> Result<(), Error> {
+        if self.next != jobs.jobs.len() || !self.open.is_empty() {
+            return Err(Error::Accounting(format!(
+                "{REQUESTS}: {} of {} job requests complete",
+                self.next,
+                jobs.jobs.len()
+            )));
+        }
+        let path = out.staging().join(REQUESTS);
+        let (mut file, sha256) = self.out.finish();
+        file.flush().map_err(|err| Error::output(&path, err))?;
+        out.add(REQUESTS, Written { rows: jobs.jobs.len() as u64, sha256 });
+        Ok(())
     }
 }
 

@@ -22,7 +22,7 @@ const SCRATCH: &str = ".scratch";
 pub struct OutputFile {
     /// Path relative to DIR, `/`-separated.
     pub path: String,
-    /// Data rows (devices, for a job request).
+    /// Data rows (lines of a JSON Lines file).
     pub rows: u64,
     /// Lower-case hex SHA-256.
     pub sha256: String,

@@ -127,7 +127,7 @@ pub fn run(plan_path: &Path, out_dir: &Path, options: &Options, progress: &dyn P
             write_rejects(&mut out, &plan, &settled.rejects, budget.read_buffer)?;
         let outputs =
             Outputs { format: options.format, redact_secrets: options.redact_secrets, dry_run: options.dry_run };
-        let warnings = write_accepted(&mut out, &plan, &settled, &jobs, &slots, outputs)?;
+        let warnings = write_accepted(&mut out, &plan, &settled, &jobs, &slots, &scratch, outputs)?;
         if !options.dry_run {
             write_products(&mut out, &plan, &slots, &products, options.format)?;
             write_jobs_csv(&mut out, &plan, interned, &jobs)?;

@@ -50,6 +50,20 @@ impl Scratch {
         self.shared.spilled.load(Ordering::Relaxed)
     }
 
+    /// A new file named `name` for reading and writing (0600), and its path; it goes with the
+    /// folder.
+    pub fn file(&self, name: &str) -> Result<(File, PathBuf), Error> {
+        let path = self.dir.join(name);
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|err| Error::output(&path, err))?;
+        Ok((file, path))
+    }
+
     /// A new, empty spool.
     pub fn spool(&self) -> Spool {
         let path = self.dir.join(format!("spool-{}", self.next.fetch_add(1, Ordering::Relaxed)));

@@ -123,9 +123,6 @@ fn count_rows(path: &Path, bytes: &[u8]) -> Option<u64> {
             rows += 1;
         }
         Some(rows)
-    } else if path.ends_with(".json") {
-        let value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
-        Some(value.get("DeviceName")?.as_array()?.len() as u64)
     } else {
         None
     }

@@ -1,5 +1,6 @@
 //! The subcommands, one module each.
 
+mod apply;
 mod generate;
 mod plan;
 mod validate;
@@ -29,6 +30,8 @@ enum Command {
     Generate(generate::GenerateArgs),
     /// Re-check every checksum and the accounting invariant of an output folder.
     Verify(verify::VerifyArgs),
+    /// Carry out DIR's jobs on the platform: paced, journalled, resumable, exactly once.
+    Apply(apply::ApplyArgs),
 }
 
 /// Options shared by `plan` and `validate`.
@@ -72,6 +75,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Validate(args) => validate::run(args),
         Command::Generate(args) => generate::run(args),
         Command::Verify(args) => verify::run(args),
+        Command::Apply(args) => apply::run(args),
     }
 }
 

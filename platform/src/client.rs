@@ -1,0 +1,643 @@
+//! A blocking client of the distribution API: signs, paces, retries and classifies errors.
+//!
+//! Every call is a `POST /` with all its parameters in the form body (PLATFORM-API.md §1.1:
+//! the gateway reads them from either place), signed with V3 (the SDK's default) or V2. Each
+//! attempt is re-signed with a new nonce and date. Retries follow [`ErrorKind`]: a
+//! CreateDeviceDistributeJob is retried only when it surely was not carried out, because a
+//! distribution cannot be cancelled.
+
+use crate::api::{
+    API_VERSION, Action, Body, Common, CreateDeviceDistributeJob, CreateJobBody, DetailBody, JobData, JobInfo,
+    ListJobs, ListJobsBody, MAX_PAGE_SIZE, Provisioning, ProvisioningBody, QueryJobBody,
+};
+use crate::credentials::Credentials;
+use crate::encode::{form_encode, percent_encode};
+use crate::error::{ApiError, ErrorKind};
+use crate::pace::Pace;
+use crate::results::{self, DeviceResult};
+use crate::sign;
+use serde::de::DeserializeOwned;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
+
+/// Where every distribution API lives, whatever the regions involved.
+pub const DEFAULT_ENDPOINT: &str = "https://iot.cn-shanghai.aliyuncs.com";
+
+/// The largest response body read (a result file of 10,000 devices is about 1 MB).
+const MAX_BODY_BYTES: u64 = 64 << 20;
+/// The first retry waits about this long; each further one twice as long.
+const BACKOFF_BASE: Duration = Duration::from_millis(200);
+/// No retry waits longer than this, whatever the platform asks.
+const BACKOFF_CAP: Duration = Duration::from_secs(30);
+
+/// The signature scheme.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Scheme {
+    /// ACS3-HMAC-SHA256, the official SDK's default.
+    #[default]
+    V3,
+    /// The RPC HMAC-SHA1 scheme (`SignatureVersion=1.0`).
+    V2,
+}
+
+/// How to reach the platform.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// `https://host[:port]` or `http://host[:port]` (the emulator without `--tls`).
+    pub endpoint: String,
+    /// Who calls.
+    pub credentials: Credentials,
+    /// How calls are signed.
+    pub scheme: Scheme,
+    /// Multiplies every per-API limit: below 1 leaves room for other tools on the account,
+    /// above 1 only makes sense against the emulator.
+    pub rate_scale: f64,
+    /// A PEM file of the CA to trust instead of the built-in Mozilla roots (the emulator's
+    /// `--tls` certificate).
+    pub ca_cert: Option<PathBuf>,
+    /// Attempts per call, the first included (at least 1).
+    pub max_attempts: u32,
+    /// Connecting, TLS included.
+    pub connect_timeout: Duration,
+    /// Each read of the answer.
+    pub read_timeout: Duration,
+}
+
+impl ClientConfig {
+    /// The defaults: the real endpoint, V3, the platform's limits, 6 attempts, the SDK's
+    /// timeouts (connect 5 s, read 10 s).
+    pub fn new(credentials: Credentials) -> ClientConfig {
+        ClientConfig {
+            endpoint: DEFAULT_ENDPOINT.to_string(),
+            credentials,
+            scheme: Scheme::V3,
+            rate_scale: 1.0,
+            ca_cert: None,
+            max_attempts: 6,
+            connect_timeout: Duration::from_secs(5),
+            read_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Counters of one API.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ApiCalls {
+    /// Requests sent, retries included.
+    pub calls: u64,
+    /// Of those, retries.
+    pub retries: u64,
+    /// Answers that said `Throttling*`.
+    pub throttled: u64,
+}
+
+/// What the client did so far.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallStats {
+    /// Per API.
+    pub apis: BTreeMap<Action, ApiCalls>,
+    /// Result-file downloads, retries included.
+    pub downloads: u64,
+}
+
+impl CallStats {
+    /// The sum over every API.
+    pub fn total(&self) -> ApiCalls {
+        self.apis.values().fold(ApiCalls::default(), |sum, a| ApiCalls {
+            calls: sum.calls + a.calls,
+            retries: sum.retries + a.retries,
+            throttled: sum.throttled + a.throttled,
+        })
+    }
+}
+
+/// The platform client. `Send + Sync`: share one between threads so that they share its pacers.
+#[derive(Debug)]
+pub struct Client {
+    /// `scheme://authority/`.
+    base_url: String,
+    /// The authority, as signed in `host`.
+    host: String,
+    credentials: Credentials,
+    scheme: Scheme,
+    max_attempts: u32,
+    /// Pooled connections, for reads and downloads.
+    agent: ureq::Agent,
+    /// A new connection per request, for Create: a failure to connect then tells "not sent"
+    /// apart from "answer lost" (a stale pooled connection would blur the two).
+    fresh: ureq::Agent,
+    pace: Pace,
+    stats: Mutex<CallStats>,
+}
+
+impl Client {
+    /// A client; fails on a bad endpoint, rate scale or CA file.
+    pub fn new(config: ClientConfig) -> Result<Client, ApiError> {
+        let (scheme_name, rest) =
+            config.endpoint.split_once("://").filter(|(s, _)| *s == "https" || *s == "http").ok_or_else(|| {
+                ApiError::client("BadEndpoint", format!("endpoint {:?} is not http(s)://HOST[:PORT]", config.endpoint))
+            })?;
+        let host = rest.trim_end_matches('/');
+        if host.is_empty() || host.contains(['/', '?', '#', '@']) {
+            return Err(ApiError::client(
+                "BadEndpoint",
+                format!("endpoint {:?} is not http(s)://HOST[:PORT]", config.endpoint),
+            ));
+        }
+        if !(config.rate_scale.is_finite() && config.rate_scale > 0.0) {
+            return Err(ApiError::client(
+                "BadRateScale",
+                format!("rate scale {} is not a positive number", config.rate_scale),
+            ));
+        }
+        if config.max_attempts == 0 {
+            return Err(ApiError::client("BadAttempts", "max_attempts must be at least 1"));
+        }
+        let mut tls = ureq::tls::TlsConfig::builder();
+        if let Some(path) = &config.ca_cert {
+            tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&read_ca(path)?));
+        }
+        let tls = tls.build();
+        let agent_config = |idle: usize| {
+            ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .max_redirects(0)
+                .timeout_connect(Some(config.connect_timeout))
+                .timeout_per_read(Some(config.read_timeout))
+                .max_idle_connections(idle)
+                .user_agent(concat!("devdist/", env!("CARGO_PKG_VERSION")))
+                .tls_config(tls.clone())
+                .build()
+                .new_agent()
+        };
+        Ok(Client {
+            base_url: format!("{scheme_name}://{host}/"),
+            host: host.to_string(),
+            credentials: config.credentials,
+            scheme: config.scheme,
+            max_attempts: config.max_attempts,
+            agent: agent_config(10),
+            fresh: agent_config(0),
+            pace: Pace::new(config.rate_scale),
+            stats: Mutex::new(CallStats::default()),
+        })
+    }
+
+    /// Creates a job; returns its JobId.
+    ///
+    /// NOT retried when the outcome is [`ErrorKind::Unknown`] (a distribution cannot be
+    /// cancelled): the caller reconciles. Retried only when surely not carried out (throttling,
+    /// nonce used, connection refused before sending).
+    pub fn create_device_distribute_job(&self, req: &CreateDeviceDistributeJob) -> Result<String, ApiError> {
+        let body: CreateJobBody = self.call(Action::CreateDeviceDistributeJob, req.params())?;
+        if body.job_id.is_empty() {
+            return Err(ApiError {
+                kind: ErrorKind::Unknown,
+                http_status: Some(200),
+                code: "client.NoJobId".into(),
+                message: "CreateDeviceDistributeJob succeeded without a JobId".into(),
+                request_id: Some(body.common.request_id),
+                retry_after: None,
+            });
+        }
+        Ok(body.job_id)
+    }
+
+    /// A job's status and counts.
+    pub fn query_device_distribute_job(&self, job_id: &str) -> Result<JobData, ApiError> {
+        let body: QueryJobBody = self.call(Action::QueryDeviceDistributeJob, vec![pair("JobId", job_id)])?;
+        Ok(body.data)
+    }
+
+    /// The URL of a finished job's per-device result file (valid 10 minutes).
+    pub fn query_device_distribute_detail(&self, job_id: &str) -> Result<String, ApiError> {
+        let body: DetailBody = self.call(Action::QueryDeviceDistributeDetail, vec![pair("JobId", job_id)])?;
+        Ok(body.file)
+    }
+
+    /// Every job matching `filter`, all pages walked.
+    pub fn list_device_distribute_jobs(&self, filter: &ListJobs) -> Result<Vec<JobInfo>, ApiError> {
+        let mut jobs = Vec::new();
+        let mut token = String::new();
+        for page in 1u32.. {
+            let mut params = filter.params();
+            params.push(pair("PageSize", MAX_PAGE_SIZE.to_string()));
+            params.push(pair("CurrentPage", page.to_string()));
+            if !token.is_empty() {
+                params.push(pair("NextToken", &token));
+            }
+            let body: ListJobsBody = self.call(Action::ListDeviceDistributeJob, params)?;
+            let items = body.data.job_info.items;
+            let got = items.len();
+            jobs.extend(items);
+            let total = body.data.total;
+            let last =
+                got == 0 || (total > 0 && jobs.len() as u64 >= total) || (total == 0 && got < MAX_PAGE_SIZE as usize);
+            if last {
+                break;
+            }
+            token = body.data.next_token;
+        }
+        Ok(jobs)
+    }
+
+    /// Where a device is now.
+    pub fn query_device_provisioning(&self, product_key: &str, device_name: &str) -> Result<Provisioning, ApiError> {
+        let params = vec![pair("ProductKey", product_key), pair("DeviceName", device_name)];
+        let body: ProvisioningBody = self.call(Action::QueryDeviceProvisioning, params)?;
+        Ok(body.data)
+    }
+
+    /// Downloads and parses a result file: a plain GET, no signing (the URL carries its own).
+    /// An expired URL is a [`ErrorKind::Permanent`] error with the storage's code
+    /// (`AccessDenied`, HTTP 403): ask for a new URL.
+    pub fn download_results(&self, url: &str) -> Result<Vec<DeviceResult>, ApiError> {
+        let mut attempt = 1;
+        loop {
+            self.lock_stats().downloads += 1;
+            let result = self.download_once(url);
+            match result {
+                Err(e) if e.kind == ErrorKind::Retryable && attempt < self.max_attempts => {
+                    std::thread::sleep(backoff(attempt, e.retry_after));
+                    attempt += 1;
+                }
+                other => return other.map_err(|e| self.redact(e)),
+            }
+        }
+    }
+
+    /// What the client did so far.
+    pub fn stats(&self) -> CallStats {
+        self.lock_stats().clone()
+    }
+
+    fn lock_stats(&self) -> std::sync::MutexGuard<'_, CallStats> {
+        self.stats.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// One call with its retries.
+    fn call<T: DeserializeOwned + Body>(&self, action: Action, params: Vec<(String, String)>) -> Result<T, ApiError> {
+        let mut attempt = 1;
+        loop {
+            self.pace.acquire(action);
+            let result = self.attempt::<T>(action, &params);
+            let mut stats = self.lock_stats();
+            let api = stats.apis.entry(action).or_default();
+            api.calls += 1;
+            api.retries += u64::from(attempt > 1);
+            api.throttled += u64::from(result.as_ref().is_err_and(ApiError::is_throttling));
+            drop(stats);
+            match result {
+                Err(e) if e.kind == ErrorKind::Retryable && attempt < self.max_attempts => {
+                    std::thread::sleep(backoff(attempt, e.retry_after));
+                    attempt += 1;
+                }
+                other => return other.map_err(|e| self.redact(e)),
+            }
+        }
+    }
+
+    /// One signed request and its answer.
+    fn attempt<T: DeserializeOwned + Body>(&self, action: Action, params: &[(String, String)]) -> Result<T, ApiError> {
+        let idempotent = action != Action::CreateDeviceDistributeJob;
+        let body = form_encode(params);
+        let date = sign::timestamp(SystemTime::now());
+        let nonce = format!("{:032x}", rand::random::<u128>());
+        let (url, headers) = match self.scheme {
+            Scheme::V3 => (self.base_url.clone(), self.v3_headers(action, &body, date, nonce)),
+            Scheme::V2 => self.v2_request(action, params, date, nonce),
+        };
+        let agent = if idempotent { &self.agent } else { &self.fresh };
+        let mut request = agent.post(&url);
+        for (name, value) in &headers {
+            request = request.header(name, value);
+        }
+        let mut response = request.send(body.as_bytes()).map_err(|e| transport_error(e, idempotent))?;
+        let status = response.status().as_u16();
+        let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let retry_after = header("x-acs-retry-after")
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .filter(|&ms| ms > 0)
+            .map(Duration::from_millis);
+        let header_request_id = header("x-acs-request-id");
+        let bytes = response
+            .body_mut()
+            .with_config()
+            .limit(MAX_BODY_BYTES)
+            .read_to_vec()
+            .map_err(|e| transport_error(e, idempotent))?;
+        interpret(status, &bytes, retry_after, header_request_id, idempotent)
+    }
+
+    /// The V3 headers: exactly `host`, `content-type` and the `x-acs-*` ones are signed.
+    fn v3_headers(&self, action: Action, body: &str, date: String, nonce: String) -> Vec<(String, String)> {
+        let body_sha = sign::sha256_hex(body.as_bytes());
+        let mut signed = vec![
+            pair("host", &self.host),
+            pair("content-type", "application/x-www-form-urlencoded"),
+            pair("x-acs-action", action.name()),
+            pair("x-acs-version", API_VERSION),
+            pair("x-acs-date", date),
+            pair("x-acs-signature-nonce", nonce),
+            pair("x-acs-content-sha256", &body_sha),
+        ];
+        if let Some(token) = &self.credentials.token {
+            signed.push(pair("x-acs-accesskey-id", &self.credentials.access_key_id));
+            signed.push(pair("x-acs-security-token", token.expose()));
+        }
+        let canonical = sign::v3_canonical_request("POST", &[], &signed, &body_sha);
+        let signature = sign::v3_signature(self.credentials.secret.expose(), &sign::v3_string_to_sign(&canonical));
+        let authorization =
+            sign::v3_authorization(&self.credentials.access_key_id, &sign::v3_signed_header_names(&signed), &signature);
+        signed.push(pair("accept", "application/json"));
+        signed.push(pair("authorization", authorization));
+        signed
+    }
+
+    /// The V2 URL (common parameters and `Signature` in the query) and headers.
+    fn v2_request(
+        &self,
+        action: Action,
+        params: &[(String, String)],
+        date: String,
+        nonce: String,
+    ) -> (String, Vec<(String, String)>) {
+        let mut common = vec![
+            pair("Action", action.name()),
+            pair("Format", "json"),
+            pair("Version", API_VERSION),
+            pair("Timestamp", date),
+            pair("SignatureNonce", nonce),
+        ];
+        if let Some(token) = &self.credentials.token {
+            common.push(pair("SecurityToken", token.expose()));
+        }
+        common.push(pair("SignatureMethod", "HMAC-SHA1"));
+        common.push(pair("SignatureVersion", "1.0"));
+        common.push(pair("AccessKeyId", &self.credentials.access_key_id));
+        let signed: Vec<(String, String)> = common.iter().chain(params).cloned().collect();
+        let signature = sign::v2_signature(self.credentials.secret.expose(), &sign::v2_string_to_sign("POST", &signed));
+        common.push(pair("Signature", signature));
+        let query: Vec<String> =
+            common.iter().map(|(k, v)| format!("{}={}", percent_encode(k), percent_encode(v))).collect();
+        let headers = vec![
+            pair("host", &self.host),
+            pair("content-type", "application/x-www-form-urlencoded"),
+            pair("accept", "application/json"),
+            pair("x-acs-action", action.name()),
+            pair("x-acs-version", API_VERSION),
+        ];
+        (format!("{}?{}", self.base_url, query.join("&")), headers)
+    }
+
+    fn download_once(&self, url: &str) -> Result<Vec<DeviceResult>, ApiError> {
+        let mut response = self.agent.get(url).call().map_err(|e| transport_error(e, true))?;
+        let status = response.status().as_u16();
+        let bytes = response
+            .body_mut()
+            .with_config()
+            .limit(MAX_BODY_BYTES)
+            .read_to_vec()
+            .map_err(|e| transport_error(e, true))?;
+        if !(200..300).contains(&status) {
+            let text = String::from_utf8_lossy(&bytes);
+            let code = xml_field(&text, "Code").unwrap_or_else(|| format!("HTTP{status}"));
+            let message = xml_field(&text, "Message").unwrap_or_else(|| excerpt(&text));
+            let kind = if status >= 500 { ErrorKind::Retryable } else { ErrorKind::Permanent };
+            return Err(ApiError {
+                kind,
+                http_status: Some(status),
+                code,
+                message: format!("result file download: {message}"),
+                request_id: xml_field(&text, "RequestId"),
+                retry_after: None,
+            });
+        }
+        results::parse(&bytes).map_err(|e| ApiError {
+            kind: ErrorKind::Permanent,
+            http_status: Some(status),
+            code: "client.BadResultFile".into(),
+            message: e.to_string(),
+            request_id: None,
+            retry_after: None,
+        })
+    }
+
+    /// Removes the secret and the token, raw and percent-encoded once or twice (the V2
+    /// string-to-sign the gateway echoes holds the token encoded twice), from an error's text.
+    fn redact(&self, mut error: ApiError) -> ApiError {
+        let secrets = std::iter::once(&self.credentials.secret).chain(&self.credentials.token);
+        for secret in secrets.map(|s| s.expose()).filter(|s| !s.is_empty()) {
+            let once = percent_encode(secret);
+            let twice = percent_encode(&once);
+            let form = form_encode(&[(String::new(), secret.to_string())]);
+            for form in [twice.as_str(), once.as_str(), &form[1..], secret] {
+                error.message = error.message.replace(form, "***");
+            }
+        }
+        error
+    }
+}
+
+fn pair(key: impl Into<String>, value: impl Into<String>) -> (String, String) {
+    (key.into(), value.into())
+}
+
+fn read_ca(path: &std::path::Path) -> Result<Vec<ureq::tls::Certificate<'static>>, ApiError> {
+    let pem = std::fs::read(path).map_err(|e| ApiError::client("BadCaCert", format!("{}: {e}", path.display())))?;
+    let mut certs = Vec::new();
+    for item in ureq::tls::parse_pem(&pem) {
+        match item {
+            Ok(ureq::tls::PemItem::Certificate(cert)) => certs.push(cert),
+            Ok(_) => {}
+            Err(e) => return Err(ApiError::client("BadCaCert", format!("{}: {e}", path.display()))),
+        }
+    }
+    if certs.is_empty() {
+        return Err(ApiError::client("BadCaCert", format!("{}: no PEM certificate in it", path.display())));
+    }
+    Ok(certs)
+}
+
+/// The wait before attempt `attempt + 1`: what the platform asked for, else exponential
+/// (200 ms, 400 ms, …) with jitter (between half and all of it), capped.
+fn backoff(attempt: u32, retry_after: Option<Duration>) -> Duration {
+    if let Some(wait) = retry_after {
+        return wait.min(BACKOFF_CAP);
+    }
+    let full = BACKOFF_BASE.saturating_mul(1 << (attempt - 1).min(16)).min(BACKOFF_CAP);
+    full.mul_f64(0.5 + rand::random::<f64>() / 2.0)
+}
+
+/// Retryable or not, by the platform's code; for a Create, "retryable" narrows to what the
+/// gateway refused before the service saw it, and any other server failure is Unknown.
+fn classify(code: &str, status: u16, idempotent: bool) -> ErrorKind {
+    let refused_at_gateway = code.starts_with("Throttling") || code == "SignatureNonceUsed";
+    let server_failure =
+        matches!(code, "InternalError" | "ServiceUnavailable" | "iot.system.SystemException") || status >= 500;
+    if refused_at_gateway || (server_failure && idempotent) {
+        ErrorKind::Retryable
+    } else if server_failure {
+        ErrorKind::Unknown
+    } else {
+        ErrorKind::Permanent
+    }
+}
+
+/// A transport failure: retryable when the request surely never left (no connection), else
+/// Unknown for a Create and retryable for the idempotent reads.
+fn transport_error(error: ureq::Error, idempotent: bool) -> ApiError {
+    use ureq::Error as E;
+    use ureq::Timeout as T;
+    let (code, kind) = match &error {
+        E::HostNotFound | E::ConnectionFailed | E::Timeout(T::Resolve | T::Connect) => {
+            ("transport.connect", ErrorKind::Retryable)
+        }
+        E::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => ("transport.connect", ErrorKind::Retryable),
+        E::Io(io) if refused_handshake(io) => ("transport.setup", ErrorKind::Permanent),
+        E::Tls(_) | E::Rustls(_) | E::Pem(_) | E::BadUri(_) | E::RequireHttpsOnly(_) | E::TlsRequired => {
+            ("transport.setup", ErrorKind::Permanent)
+        }
+        E::Timeout(_) => ("transport.timeout", if idempotent { ErrorKind::Retryable } else { ErrorKind::Unknown }),
+        _ => ("transport.io", if idempotent { ErrorKind::Retryable } else { ErrorKind::Unknown }),
+    };
+    ApiError {
+        kind,
+        http_status: None,
+        code: code.into(),
+        message: error.to_string(),
+        request_id: None,
+        retry_after: None,
+    }
+}
+
+/// Whether `io` is a TLS handshake that failed on the certificate or the protocol: nothing was
+/// sent, and trying again will not help.
+fn refused_handshake(io: &std::io::Error) -> bool {
+    use rustls::Error as R;
+    let tls = io.get_ref().and_then(|inner| inner.downcast_ref::<R>());
+    matches!(
+        tls,
+        Some(R::InvalidCertificate(_) | R::NoCertificatesPresented | R::PeerIncompatible(_) | R::UnsupportedNameType)
+    )
+}
+
+/// An answer: a 2xx body whose `Success` is true, or the error it carries.
+fn interpret<T: DeserializeOwned + Body>(
+    status: u16,
+    bytes: &[u8],
+    retry_after: Option<Duration>,
+    header_request_id: Option<String>,
+    idempotent: bool,
+) -> Result<T, ApiError> {
+    let error = |code: String, message: String, request_id: Option<String>| ApiError {
+        kind: classify(&code, status, idempotent),
+        http_status: Some(status),
+        code,
+        message,
+        request_id: request_id.filter(|id| !id.is_empty()).or_else(|| header_request_id.clone()),
+        retry_after,
+    };
+    if (200..300).contains(&status) {
+        return match serde_json::from_slice::<T>(bytes) {
+            Ok(body) if body.common().success => Ok(body),
+            Ok(body) => {
+                let Common { request_id, code, error_message, .. } = body.common().clone();
+                let code = code.filter(|c| !c.is_empty()).unwrap_or_else(|| "client.SuccessFalse".into());
+                let message = error_message.unwrap_or_else(|| "Success is false".into());
+                Err(error(code, message, Some(request_id)))
+            }
+            Err(e) => Err(ApiError {
+                // Answered but unreadable: for a Create the job may exist.
+                kind: if idempotent { ErrorKind::Retryable } else { ErrorKind::Unknown },
+                http_status: Some(status),
+                code: "client.BadResponse".into(),
+                message: format!("unreadable answer ({e}): {}", excerpt(&String::from_utf8_lossy(bytes))),
+                request_id: header_request_id,
+                retry_after,
+            }),
+        };
+    }
+    let json: Option<serde_json::Value> = serde_json::from_slice(bytes).ok();
+    let field = |names: &[&str]| {
+        let json = json.as_ref()?;
+        names.iter().find_map(|n| json.get(n)?.as_str().map(str::to_string))
+    };
+    let code = field(&["Code", "code"]).unwrap_or_else(|| format!("HTTP{status}"));
+    let message =
+        field(&["Message", "message", "ErrorMessage"]).unwrap_or_else(|| excerpt(&String::from_utf8_lossy(bytes)));
+    Err(error(code, message, field(&["RequestId", "requestId"])))
+}
+
+/// The text of `<name>…</name>` in an XML error body (object storage answers in XML).
+fn xml_field(text: &str, name: &str) -> Option<String> {
+    let start = text.find(&format!("<{name}>"))? + name.len() + 2;
+    let end = start + text[start..].find(&format!("</{name}>"))?;
+    Some(text[start..end].to_string())
+}
+
+/// The first 300 characters of an unexpected body, on one line.
+fn excerpt(text: &str) -> String {
+    let one_line: String = text.chars().take(300).map(|c| if c.is_control() { ' ' } else { c }).collect();
+    if one_line.trim().is_empty() { "(empty body)".into() } else { one_line }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classification() {
+        assert_eq!(classify("Throttling.User", 400, false), ErrorKind::Retryable);
+        assert_eq!(classify("SignatureNonceUsed", 400, false), ErrorKind::Retryable);
+        assert_eq!(classify("InternalError", 500, true), ErrorKind::Retryable);
+        assert_eq!(classify("InternalError", 500, false), ErrorKind::Unknown);
+        assert_eq!(classify("iot.system.SystemException", 200, true), ErrorKind::Retryable);
+        assert_eq!(classify("iot.system.SystemException", 200, false), ErrorKind::Unknown);
+        assert_eq!(classify("HTTP502", 502, false), ErrorKind::Unknown);
+        assert_eq!(classify("iot.prod.NotExistedProduct", 200, false), ErrorKind::Permanent);
+        assert_eq!(classify("SignatureDoesNotMatch", 400, true), ErrorKind::Permanent);
+    }
+
+    #[test]
+    fn backoff_grows_with_jitter_and_obeys_retry_after() {
+        for attempt in 1..=4 {
+            let full = BACKOFF_BASE * (1 << (attempt - 1));
+            let wait = backoff(attempt, None);
+            assert!(wait >= full / 2 && wait <= full, "attempt {attempt}: {wait:?}");
+        }
+        assert!(backoff(30, None) <= BACKOFF_CAP);
+        assert_eq!(backoff(1, Some(Duration::from_millis(1500))), Duration::from_millis(1500));
+        assert_eq!(backoff(1, Some(Duration::from_secs(3600))), BACKOFF_CAP);
+    }
+
+    #[test]
+    fn xml_fields_of_an_oss_error() {
+        let body =
+            "<?xml version=\"1.0\"?><Error><Code>AccessDenied</Code><Message>Request has expired.</Message></Error>";
+        assert_eq!(xml_field(body, "Code").as_deref(), Some("AccessDenied"));
+        assert_eq!(xml_field(body, "Message").as_deref(), Some("Request has expired."));
+        assert_eq!(xml_field(body, "RequestId"), None);
+    }
+
+    #[test]
+    fn bad_configuration_is_refused() {
+        let creds =
+            Credentials { access_key_id: "AK".into(), secret: crate::credentials::Secret::new("s"), token: None };
+        let with = |f: &dyn Fn(&mut ClientConfig)| {
+            let mut config = ClientConfig::new(creds.clone());
+            f(&mut config);
+            Client::new(config).map(|_| ()).unwrap_err().to_string()
+        };
+        assert_eq!(
+            with(&|c| c.endpoint = "iot.cn-shanghai.aliyuncs.com".into()),
+            "client.BadEndpoint: endpoint \"iot.cn-shanghai.aliyuncs.com\" is not http(s)://HOST[:PORT]"
+        );
+        assert_eq!(with(&|c| c.rate_scale = 0.0), "client.BadRateScale: rate scale 0 is not a positive number");
+        assert_eq!(with(&|c| c.max_attempts = 0), "client.BadAttempts: max_attempts must be at least 1");
+        let missing = with(&|c| c.ca_cert = Some("/nonexistent/ca.pem".into()));
+        assert!(missing.starts_with("client.BadCaCert: /nonexistent/ca.pem: "), "{missing}");
+    }
+}
