@@ -28,7 +28,11 @@ fn main() -> ExitCode {
             if is_broken_pipe(&err) {
                 return ExitCode::SUCCESS;
             }
-            let code = err.downcast_ref::<devdist_engine::Error>().map_or(2, devdist_engine::Error::exit_code);
+            let code = err
+                .downcast_ref::<devdist_engine::Error>()
+                .map(devdist_engine::Error::exit_code)
+                .or_else(|| err.downcast_ref::<devdist_apply::Error>().map(devdist_apply::Error::exit_code))
+                .unwrap_or(2);
             let _ = writeln!(std::io::stderr(), "devdist: error: {err:#}");
             ExitCode::from(code)
         }

@@ -1,5 +1,6 @@
 //! The subcommands, one module each.
 
+mod apply;
 mod emulate;
 mod generate;
 mod plan;
@@ -35,6 +36,8 @@ enum Command {
     Redrive(redrive::RedriveArgs),
     /// Serve the platform's distribution API locally, seeded from a plan, to rehearse `apply`.
     Emulate(emulate::EmulateArgs),
+    /// Carry out DIR's jobs on the platform: paced, journalled, resumable, exactly once.
+    Apply(apply::ApplyArgs),
 }
 
 /// Options shared by `plan` and `validate`.
@@ -80,6 +83,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Verify(args) => verify::run(args),
         Command::Redrive(args) => redrive::run(args),
         Command::Emulate(args) => emulate::run(args),
+        Command::Apply(args) => apply::run(args),
     }
 }
 

@@ -6,15 +6,20 @@ use clap::Args;
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// An output folder written by `devdist plan` or `devdist validate`.
+    /// An output folder written by `devdist plan` or `devdist validate` (and `devdist apply`).
     dir: PathBuf,
 }
 
 /// Exit 0 when everything checks out, 1 when anything is wrong (each problem on stderr).
 pub fn run(args: VerifyArgs) -> anyhow::Result<u8> {
-    let problems = devdist_engine::verify(&args.dir)?;
+    let mut problems = devdist_engine::verify(&args.dir)?;
+    let applied = args.dir.join("apply").is_dir();
+    if applied {
+        problems.extend(devdist_apply::verify(&args.dir)?);
+    }
     if problems.is_empty() {
-        eprintln!("{}: every checksum, row count and the accounting invariant verify", args.dir.display());
+        let and_apply = if applied { ", and apply's results and accounting" } else { "" };
+        eprintln!("{}: every checksum, row count and the accounting invariant verify{and_apply}", args.dir.display());
         return Ok(0);
     }
     for problem in &problems {

@@ -1,0 +1,74 @@
+//! apply's one error type: what stops a run, and the exit code it maps to (issue 10 §3).
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// What stops `apply`. More kinds may be added.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// Bad command line or missing credentials (exit 2).
+    Invocation(String),
+    /// The plan folder is unreadable, does not verify, or is not a `plan` folder (exit 3).
+    Folder {
+        /// The file (or folder) at fault.
+        path: PathBuf,
+        /// What is wrong, with its line where there is one.
+        message: String,
+    },
+    /// The journal or the results could not be written, or another apply holds the lock (exit 4).
+    Journal {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
+    /// The platform stopped the run: credentials refused, failure rate passed, or a Create
+    /// whose outcome cannot be told apart (exit 5). Running `apply` again continues.
+    Stopped(String),
+    /// The crash test hook fired in its in-process mode (tests only).
+    Crashed(String),
+}
+
+impl Error {
+    /// A bad command line.
+    pub fn invocation(message: impl Into<String>) -> Error {
+        Error::Invocation(message.into())
+    }
+
+    /// Something wrong with a file of the plan folder.
+    pub fn folder(path: &Path, message: impl Into<String>) -> Error {
+        Error::Folder { path: path.to_path_buf(), message: message.into() }
+    }
+
+    /// A failed journal or results write.
+    pub fn journal(path: &Path, err: &io::Error) -> Error {
+        Error::Journal { path: path.to_path_buf(), message: err.to_string() }
+    }
+
+    /// The process exit code for this error.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Invocation(_) => 2,
+            Error::Folder { .. } => 3,
+            Error::Journal { .. } => 4,
+            Error::Stopped(_) => 5,
+            Error::Crashed(_) => 134,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Invocation(message) => f.write_str(message),
+            Error::Folder { path, message } => write!(f, "{}: {message}", path.display()),
+            Error::Journal { path, message } => write!(f, "{}: cannot write: {message}", path.display()),
+            Error::Stopped(message) => write!(f, "stopped: {message}; run the same `devdist apply` again to continue"),
+            Error::Crashed(point) => write!(f, "crash test hook fired at {point}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}

@@ -1,0 +1,216 @@
+//! Reading a plan folder: `report.json`, `jobs/jobs.csv` and `jobs/requests.jsonl` (SPEC §4),
+//! after `devdist_engine::verify` has proven nothing in it changed.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::Error;
+
+/// The platform's limit of device/product distribution jobs in status 0/1 per account.
+pub const MAX_JOBS_IN_FLIGHT: usize = 10;
+
+/// One job of the plan, as `jobs.csv` and `requests.jsonl` describe it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedJob {
+    /// The plan's stable job id (`job-…`).
+    pub job_id: String,
+    /// 1-based wave.
+    pub wave: u64,
+    /// Cross-account: only the console can create it, apply never calls the API for it.
+    pub console: bool,
+    /// ProductKey.
+    pub product_key: String,
+    /// SourceInstanceId.
+    pub source_instance: String,
+    /// Strategy, 0 (specified region) or 1 (nearest access).
+    pub strategy: u8,
+    /// TargetUid.
+    pub target_uid: String,
+    /// TargetInstanceConfig, in plan order.
+    pub targets: Vec<String>,
+    /// DeviceName list, in plan order.
+    pub devices: Vec<String>,
+}
+
+/// The plan folder's jobs in execution order, and the window they may use.
+#[derive(Debug, Clone)]
+pub struct Folder {
+    /// The folder.
+    pub dir: PathBuf,
+    /// The account that owns the source devices.
+    pub account: String,
+    /// Jobs in execution order.
+    pub jobs: Vec<PlannedJob>,
+    /// At most this many of the account's jobs in status 0/1 at once.
+    pub jobs_per_wave: usize,
+}
+
+#[derive(Deserialize)]
+struct JobsRow {
+    job_id: String,
+    wave: u64,
+    api: String,
+    product_key: String,
+    source_instance: String,
+    strategy: String,
+    target_instances: String,
+    target_uid: String,
+    devices: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Request {
+    product_key: String,
+    device_name: Vec<String>,
+    source_instance_id: String,
+    strategy: u8,
+    target_uid: String,
+    target_instance_config: Vec<Target>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Target {
+    target_instance_id: String,
+}
+
+#[derive(Deserialize)]
+struct RequestLine {
+    job_id: String,
+    request: Request,
+}
+
+impl Folder {
+    /// Reads and cross-checks the jobs of `dir`, refusing a folder that does not verify or
+    /// that `validate` wrote (it has no jobs).
+    pub fn open(dir: &Path) -> Result<Folder, Error> {
+        let problems = devdist_engine::verify(dir).map_err(|err| Error::folder(dir, err.to_string()))?;
+        if let Some(first) = problems.first() {
+            return Err(Error::folder(
+                dir,
+                format!(
+                    "does not verify ({} problems, first: {first}); `devdist verify {}` lists them",
+                    problems.len(),
+                    dir.display()
+                ),
+            ));
+        }
+        Folder::read(dir)
+    }
+
+    /// Reads the jobs of `dir` without re-checking its checksums.
+    pub fn read(dir: &Path) -> Result<Folder, Error> {
+        let report_path = dir.join("report.json");
+        let report: serde_json::Value = read_json(&report_path)?;
+        let mode = report.get("mode").and_then(|m| m.as_str()).unwrap_or("");
+        if mode != "plan" {
+            return Err(Error::folder(
+                &report_path,
+                format!("written by `devdist {mode}`, which plans no jobs; apply needs a `devdist plan` folder"),
+            ));
+        }
+        let account = report.get("account").and_then(|a| a.as_str()).unwrap_or_default().to_string();
+        let jobs = read_jobs(dir)?;
+        // report.json names the plan's window when it has one; else the fullest wave shows it
+        // (every wave but the last is full), never more than the platform's 10.
+        let widest = jobs.chunk_by(|a, b| a.wave == b.wave).map(<[PlannedJob]>::len).max().unwrap_or(1);
+        let jobs_per_wave = report
+            .pointer("/jobs/jobs_per_wave")
+            .and_then(serde_json::Value::as_u64)
+            .map_or(widest, |n| n as usize)
+            .clamp(1, MAX_JOBS_IN_FLIGHT);
+        Ok(Folder { dir: dir.to_path_buf(), account, jobs, jobs_per_wave })
+    }
+
+    /// Devices in all jobs.
+    pub fn devices(&self) -> u64 {
+        self.jobs.iter().map(|job| job.devices.len() as u64).sum()
+    }
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, Error> {
+    let bytes = fs::read(path).map_err(|err| Error::folder(path, format!("cannot read: {err}")))?;
+    serde_json::from_slice(&bytes)
+        .map_err(|err| Error::folder(path, format!("line {}, column {}: {err}", err.line(), err.column())))
+}
+
+/// jobs.csv joined with each job's request, checked against each other.
+fn read_jobs(dir: &Path) -> Result<Vec<PlannedJob>, Error> {
+    let csv_path = dir.join("jobs").join("jobs.csv");
+    let mut reader = csv::Reader::from_path(&csv_path).map_err(|err| Error::folder(&csv_path, err.to_string()))?;
+    let mut rows = Vec::new();
+    for (index, row) in reader.deserialize::<JobsRow>().enumerate() {
+        let line = index + 2;
+        rows.push(row.map_err(|err| Error::folder(&csv_path, format!("line {line}: {err}")))?);
+    }
+    let requests = read_requests(dir, &rows)?;
+    let mut jobs = Vec::with_capacity(rows.len());
+    for (index, (row, (request_path, request))) in rows.into_iter().zip(requests).enumerate() {
+        let line = index + 2;
+        let targets: Vec<String> = request.target_instance_config.into_iter().map(|t| t.target_instance_id).collect();
+        let agrees = request.product_key == row.product_key
+            && request.source_instance_id == row.source_instance
+            && request.target_uid == row.target_uid
+            && targets.join(";") == row.target_instances
+            && request.device_name.len() as u64 == row.devices
+            && u8::from(row.strategy == "nearest_access") == request.strategy;
+        if !agrees {
+            return Err(Error::folder(
+                &request_path,
+                format!("the request of {} disagrees with jobs.csv line {line}", row.job_id),
+            ));
+        }
+        let console = match row.api.as_str() {
+            "console" => true,
+            "CreateDeviceDistributeJob" => false,
+            other => {
+                return Err(Error::folder(&csv_path, format!("line {line}, column \"api\": unknown api {other:?}")));
+            }
+        };
+        jobs.push(PlannedJob {
+            job_id: row.job_id,
+            wave: row.wave,
+            console,
+            product_key: request.product_key,
+            source_instance: request.source_instance_id,
+            strategy: request.strategy,
+            target_uid: request.target_uid,
+            targets,
+            devices: request.device_name,
+        });
+    }
+    Ok(jobs)
+}
+
+/// Each row's request, from `jobs/requests.jsonl` (one line per job, in execution order), or
+/// from the older one-file-per-job layout (`jobs/<job_id>.json`).
+fn read_requests(dir: &Path, rows: &[JobsRow]) -> Result<Vec<(PathBuf, Request)>, Error> {
+    let path = dir.join("jobs").join("requests.jsonl");
+    if !path.exists() {
+        return rows
+            .iter()
+            .map(|row| {
+                let path = dir.join("jobs").join(format!("{}.json", row.job_id));
+                read_json(&path).map(|request| (path, request))
+            })
+            .collect();
+    }
+    let text = fs::read_to_string(&path).map_err(|err| Error::folder(&path, format!("cannot read: {err}")))?;
+    let mut requests = Vec::with_capacity(rows.len());
+    for (index, line) in text.lines().enumerate() {
+        let at = format!("line {}", index + 1);
+        let parsed: RequestLine = serde_json::from_str(line)
+            .map_err(|err| Error::folder(&path, format!("{at}, column {}: {err}", err.column())))?;
+        match rows.get(index) {
+            Some(row) if row.job_id == parsed.job_id => requests.push((path.clone(), parsed.request)),
+            _ => return Err(Error::folder(&path, format!("{at}: job {} is not jobs.csv's job there", parsed.job_id))),
+        }
+    }
+    if requests.len() != rows.len() {
+        return Err(Error::folder(&path, format!("{} requests for {} jobs in jobs.csv", requests.len(), rows.len())));
+    }
+    Ok(requests)
+}

@@ -1,0 +1,137 @@
+//! Where each job stands, replayed from the journal: the single source of truth after a crash.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+use crate::error::Error;
+use crate::folder::Folder;
+use crate::journal::{DeviceOutcome, Record};
+
+/// Where a job is in its current attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stage {
+    /// Cross-account: the console's, never called.
+    Console,
+    /// Waiting for a window slot.
+    Queued,
+    /// The intent is journalled but not what the Create did: reconcile before anything else.
+    Intent {
+        /// When the intent was written (ms since the Unix epoch).
+        at_ms: u64,
+    },
+    /// Created on the platform, not yet finished.
+    Created {
+        /// The platform's JobId.
+        platform_job_id: String,
+    },
+    /// Every device settled.
+    Done,
+}
+
+/// One job's progress over all its attempts.
+#[derive(Debug, Clone)]
+pub struct JobState {
+    /// The current attempt (0 = the plan's job).
+    pub attempt: u32,
+    /// Where the current attempt is.
+    pub stage: Stage,
+    /// Devices of the current attempt (not yet settled).
+    pub remaining: Vec<String>,
+    /// Settled devices with the attempt that settled them.
+    pub settled: Vec<(u32, DeviceOutcome)>,
+    /// The platform's JobId of each attempt that was created.
+    pub platform_ids: HashMap<u32, String>,
+    /// Attempts that ended in status 3.
+    pub interrupted: u32,
+}
+
+impl JobState {
+    /// Settles `outcomes` of `attempt`, which ended in `status`. Devices left over go to the
+    /// next attempt, in the plan's order. Err names a device that was not left to settle.
+    pub fn settle(&mut self, attempt: u32, status: u8, outcomes: Vec<DeviceOutcome>) -> Result<(), String> {
+        let mut left: HashSet<&str> = self.remaining.iter().map(String::as_str).collect();
+        for outcome in &outcomes {
+            if !left.remove(outcome.device.as_str()) {
+                return Err(outcome.device.clone());
+            }
+        }
+        let remaining: Vec<String> = self.remaining.iter().filter(|d| left.contains(d.as_str())).cloned().collect();
+        self.remaining = remaining;
+        self.settled.extend(outcomes.into_iter().map(|outcome| (attempt, outcome)));
+        self.interrupted += u32::from(status == 3);
+        if self.remaining.is_empty() {
+            self.stage = Stage::Done;
+        } else {
+            self.attempt += 1;
+            self.stage = Stage::Queued;
+        }
+        Ok(())
+    }
+}
+
+/// Every job's state, in plan order, and every platform job id the journal knows.
+#[derive(Debug, Clone)]
+pub struct States {
+    /// Indexed like `Folder::jobs`.
+    pub jobs: Vec<JobState>,
+    /// Platform JobIds created (or adopted) by this folder's applies.
+    pub known: HashSet<String>,
+}
+
+impl States {
+    /// Replays `records` over `folder`'s jobs, refusing a journal that does not fit them.
+    pub fn replay(folder: &Folder, records: &[Record], journal: &Path) -> Result<States, Error> {
+        let index: HashMap<&str, usize> =
+            folder.jobs.iter().enumerate().map(|(i, job)| (job.job_id.as_str(), i)).collect();
+        let mut jobs: Vec<JobState> = folder
+            .jobs
+            .iter()
+            .map(|job| JobState {
+                attempt: 0,
+                stage: if job.console { Stage::Console } else { Stage::Queued },
+                remaining: job.devices.clone(),
+                settled: Vec::new(),
+                platform_ids: HashMap::new(),
+                interrupted: 0,
+            })
+            .collect();
+        let mut known = HashSet::new();
+        for (line, record) in records.iter().enumerate() {
+            let bad = |what: &str| Error::folder(journal, format!("line {}: {what}", line + 1));
+            let (job, attempt) = match record {
+                Record::Intent { job, attempt, .. }
+                | Record::Created { job, attempt, .. }
+                | Record::NotCreated { job, attempt, .. }
+                | Record::Finished { job, attempt, .. } => (job, *attempt),
+            };
+            let &i = index.get(job.as_str()).ok_or_else(|| bad(&format!("job {job} is not in jobs.csv")))?;
+            let state = &mut jobs[i];
+            if attempt != state.attempt {
+                return Err(bad(&format!("attempt {attempt} of {job}, but its current attempt is {}", state.attempt)));
+            }
+            match (record, &state.stage) {
+                (Record::Intent { devices, at_ms, .. }, Stage::Queued) => {
+                    if *devices != state.remaining.len() as u64 {
+                        return Err(bad(&format!("{job} has {} devices left, not {devices}", state.remaining.len())));
+                    }
+                    state.stage = Stage::Intent { at_ms: *at_ms };
+                }
+                (Record::Created { platform_job_id, .. }, Stage::Intent { .. }) => {
+                    if !known.insert(platform_job_id.clone()) {
+                        return Err(bad(&format!("platform job {platform_job_id} is journalled twice")));
+                    }
+                    state.platform_ids.insert(attempt, platform_job_id.clone());
+                    state.stage = Stage::Created { platform_job_id: platform_job_id.clone() };
+                }
+                (Record::NotCreated { .. }, Stage::Intent { .. }) => state.stage = Stage::Queued,
+                (Record::Finished { status, outcomes, .. }, Stage::Created { .. } | Stage::Intent { .. }) => {
+                    state
+                        .settle(attempt, *status, outcomes.clone())
+                        .map_err(|device| bad(&format!("device {device} is not left in {job}, or settled twice")))?;
+                }
+                (_, stage) => return Err(bad(&format!("{record:?} cannot follow {stage:?} of {job}"))),
+            }
+        }
+        Ok(States { jobs, known })
+    }
+}

@@ -1,0 +1,253 @@
+//! The scheduler against the in-memory platform: every fault kind, the window, the failure
+//! rate, ambiguity, and a crash at every hook point followed by a resume.
+
+use std::collections::{HashMap, HashSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use devdist_apply::{CRASH_POINTS, Crash, Error, FakePlatform, Faults, Folder, NoProgress, Options, apply, verify};
+
+/// A planned folder of `devices` generated devices (about a tenth go to another account).
+fn planned(devices: u64, seed: u64) -> (tempfile::TempDir, PathBuf) {
+    // Every journal line is fsync'd: on tmpfs where there is one, so the many runs stay quick.
+    let shm = Path::new("/dev/shm");
+    let root = if shm.is_dir() { tempfile::tempdir_in(shm) } else { tempfile::tempdir() }.unwrap();
+    let options = devdist_engine::GenerateOptions { devices, seed, bad_rate: 0.0, signed_rate: 0.0 };
+    let generated = devdist_engine::generate(&options, &root.path().join("in")).unwrap();
+    let out = root.path().join("out");
+    devdist_engine::run(&generated.plan, &out, &devdist_engine::Options::default(), &devdist_engine::NoProgress)
+        .unwrap();
+    (root, out)
+}
+
+fn fast() -> Options {
+    Options {
+        poll_min: Duration::from_millis(1),
+        poll_max: Duration::from_millis(4),
+        reconcile_wait: Duration::from_millis(1),
+        read_attempts: 50,
+        ..Options::default()
+    }
+}
+
+/// Devices of the plan's API jobs, by name.
+fn api_devices(dir: &Path) -> Vec<String> {
+    let folder = Folder::open(dir).unwrap();
+    folder.jobs.iter().filter(|job| !job.console).flat_map(|job| job.devices.clone()).collect()
+}
+
+/// Each device's appearances in the fake's own jobs (ours only).
+fn appearances(platform: &FakePlatform) -> HashMap<String, usize> {
+    let mut seen = HashMap::new();
+    for job in platform.jobs().iter().filter(|job| !job.foreign) {
+        for device in &job.devices {
+            *seen.entry(device.clone()).or_insert(0) += 1;
+        }
+    }
+    seen
+}
+
+fn results(dir: &Path) -> String {
+    fs::read_to_string(dir.join("apply/results.csv")).unwrap()
+}
+
+/// results.csv rows with this outcome.
+fn rows_with(dir: &Path, outcome: &str) -> usize {
+    results(dir).lines().filter(|line| line.split(',').nth(5) == Some(outcome)).count()
+}
+
+#[test]
+fn no_faults_every_api_device_is_distributed_once_and_console_jobs_are_never_called() {
+    let (_root, dir) = planned(600, 1);
+    let platform = FakePlatform::new(Faults { polls: 2, ..Faults::default() });
+    let applied = apply(&dir, &platform, &fast(), &NoProgress).unwrap();
+    let folder = Folder::open(&dir).unwrap();
+    let api = api_devices(&dir);
+    assert!(folder.jobs.iter().any(|job| job.console), "the generated plan has console jobs");
+    assert_eq!(applied.tally.distributed, api.len() as u64);
+    assert_eq!(applied.tally.failed + applied.tally.unknown, 0);
+    assert_eq!(applied.exit_code(), 0);
+    let seen = appearances(&platform);
+    assert_eq!(seen.len(), api.len(), "exactly the API devices reached the platform");
+    assert!(seen.values().all(|&n| n == 1), "each device in exactly one job");
+    let console_devices: HashSet<&String> =
+        folder.jobs.iter().filter(|job| job.console).flat_map(|job| &job.devices).collect();
+    assert!(seen.keys().all(|d| !console_devices.contains(d)), "a console job reached the API");
+    assert_eq!(platform.jobs().len(), folder.jobs.iter().filter(|job| !job.console).count());
+    assert!(platform.max_in_flight() <= folder.jobs_per_wave, "{} in flight", platform.max_in_flight());
+    assert_eq!(rows_with(&dir, "console"), console_devices.len());
+    assert_eq!(results(&dir).lines().count() - 1, folder.devices() as usize);
+    assert_eq!(verify(&dir).unwrap(), Vec::<String>::new());
+
+    // A second run has nothing left to do and calls nothing.
+    let before = platform.calls("QueryDeviceDistributeJob");
+    let again = apply(&dir, &platform, &fast(), &NoProgress).unwrap();
+    assert_eq!(again.created, 0);
+    assert_eq!(platform.calls("QueryDeviceDistributeJob"), before, "finished jobs are polled again");
+}
+
+#[test]
+fn lost_answers_are_adopted_not_created_again() {
+    let (_root, dir) = planned(300, 2);
+    let api = api_devices(&dir);
+    let lose: HashSet<String> = api.iter().step_by(7).cloned().collect();
+    let platform = FakePlatform::new(Faults { polls: 1, lose_answer: lose, ..Faults::default() });
+    let applied = apply(&dir, &platform, &fast(), &NoProgress).unwrap();
+    assert_eq!(applied.tally.distributed, api.len() as u64);
+    assert!(appearances(&platform).values().all(|&n| n == 1), "a lost Create was created again");
+    let journal = fs::read_to_string(dir.join("apply/journal.jsonl")).unwrap();
+    assert!(journal.contains("\"adopted\":true"));
+}
+
+#[test]
+fn two_jobs_matching_a_lost_answer_stop_with_exit_5_and_name_them() {
+    let (_root, dir) = planned(200, 3);
+    let lose: HashSet<String> = api_devices(&dir).into_iter().take(1).collect();
+    let platform = FakePlatform::new(Faults { polls: 1, lose_answer: lose, duplicate_lost: true, ..Faults::default() });
+    let applied = apply(&dir, &platform, &fast(), &NoProgress).unwrap();
+    assert_eq!(applied.exit_code(), 5);
+    let reason = applied.stopped.unwrap();
+    assert!(reason.contains("fake-0000-twin") && reason.contains("fake-0000"), "{reason}");
+}
+
+#[test]
+fn interrupted_jobs_redrive_their_unfinished_devices_as_new_jobs() {
+    let (_root, dir) = planned(400, 4);
+    let api = api_devices(&dir);
+    let interrupt: HashSet<String> = api.iter().step_by(11).cloned().collect();
+    let platform = FakePlatform::new(Faults { polls: 1, interrupt, ..Faults::default() });
+    let applied = apply(&dir, &platform, &fast(), &NoProgress).unwrap();
+    assert_eq!(applied.tally.distributed, api.len() as u64);
+    let summary: serde_json::Value =
+        serde_json::from_slice(&fs::read(dir.join("apply/summary.json")).unwrap()).unwrap();
+    let interrupted = summary["jobs"]["interrupted"].as_u64().unwrap();
+    assert!(interrupted > 0);
+    // Every device in exactly one job per attempt: the interrupted ones' leftovers twice.
+    let seen = appearances(&platform);
+    assert!(seen.values().all(|&n| n <= 2));
+    assert_eq!(summary["accounting"]["holds"], true);
+    assert_eq!(verify(&dir).unwrap(), Vec::<String>::new());
+}
+
+#[test]
+fn failed_omitted_throttled_and_expired_all_end_in_the_right_outcome() {
+    let (_root, dir) = planned(400, 5);
+    let api = api_devices(&dir);
+    let fail: HashSet<String> = api.iter().step_by(5).cloned().collect();
+    let omit: HashSet<String> = api.iter().skip(1).step_by(9).filter(|d| !fail.contains(*d)).cloned().collect();
+    let faults =
+        Faults { polls: 1, fail: fail.clone(), omit, expire_urls: true, throttle_every: 4, ..Faults::default() };
+    let platform = FakePlatform::new(faults);
+    let applied = apply(&dir, &platform, &fast(), &NoProgress).unwrap();
+    assert_eq!(applied.tally.failed, fail.len() as u64);
+    assert_eq!(applied.tally.distributed, (api.len() - fail.len()) as u64);
+    assert_eq!(applied.exit_code(), 1);
+    assert_eq!(rows_with(&dir, "failed"), fail.len());
+    assert!(results(&dir).contains("not in the result file; QueryDeviceProvisioning shows it at"));
+    assert!(appearances(&platform).values().all(|&n| n == 1));
+}
+
+#[test]
+fn jobs_of_someone_else_running_in_the_account_narrow_the_window() {
+    let (_root, dir) = planned(300, 6);
+    let platform = FakePlatform::new(Faults { polls: 3, foreign: 8, ..Faults::default() });
+    let applied = apply(&dir, &platform, &fast(), &NoProgress).unwrap();
+    assert_eq!(applied.exit_code(), 0);
+    assert!(platform.max_in_flight() <= Folder::open(&dir).unwrap().jobs_per_wave);
+}
+
+#[test]
+fn max_failure_rate_stops_new_jobs_and_a_later_run_continues() {
+    let (_root, dir) = planned(400, 7);
+    let api = api_devices(&dir);
+    let fail: HashSet<String> = api.iter().step_by(2).cloned().collect();
+    let platform = FakePlatform::new(Faults { polls: 1, fail: fail.clone(), ..Faults::default() });
+    let options = Options { max_failure_rate: Some(0.2), ..fast() };
+    let applied = apply(&dir, &platform, &options, &NoProgress).unwrap();
+    assert_eq!(applied.exit_code(), 5);
+    assert!(applied.stopped.unwrap().contains("--max-failure-rate 0.2"));
+    assert!(applied.tally.pending > 0, "it stopped early");
+    assert!(applied.tally.holds());
+    assert!(!verify(&dir).unwrap().is_empty(), "verify says devices are pending");
+    let rest = apply(&dir, &platform, &fast(), &NoProgress).unwrap();
+    assert_eq!(rest.tally.pending, 0);
+    assert_eq!(rest.tally.failed, fail.len() as u64);
+    assert!(appearances(&platform).values().all(|&n| n == 1));
+}
+
+/// The end state of an uninterrupted run with these faults.
+fn faults(api: &[String]) -> Faults {
+    Faults {
+        polls: 1,
+        lose_answer: api.iter().step_by(13).cloned().collect(),
+        interrupt: api.iter().skip(3).step_by(17).cloned().collect(),
+        fail: api.iter().skip(1).step_by(6).cloned().collect(),
+        omit: api.iter().skip(2).step_by(19).cloned().collect(),
+        throttle_every: 7,
+        ..Faults::default()
+    }
+}
+
+#[test]
+fn a_crash_at_every_point_then_a_resume_ends_like_an_uninterrupted_run() {
+    let (_root, dir) = planned(150, 8);
+    let api = api_devices(&dir);
+    let reference = {
+        let copy = dir.with_file_name("reference");
+        copy_dir(&dir, &copy);
+        let platform = FakePlatform::new(faults(&api));
+        apply(&copy, &platform, &fast(), &NoProgress).unwrap();
+        results_without_platform_ids(&copy)
+    };
+    for point in CRASH_POINTS {
+        // Once per run: the count of the account's jobs at start, and results.csv.
+        let nths: &[u32] = if ["foreign-listed", "results"].contains(&point) { &[1] } else { &[1, 3] };
+        for &nth in nths {
+            let copy = dir.with_file_name(format!("crash-{point}-{nth}"));
+            copy_dir(&dir, &copy);
+            let platform = FakePlatform::new(faults(&api));
+            let crash = Options { crash: Crash::parse(&format!("{point}:{nth}"), false).unwrap(), ..fast() };
+            match apply(&copy, &platform, &crash, &NoProgress) {
+                Err(Error::Crashed(at)) => assert_eq!(at, point),
+                other => panic!("{point}:{nth} did not crash: {other:?}"),
+            }
+            let resumed = apply(&copy, &platform, &fast(), &NoProgress)
+                .unwrap_or_else(|err| panic!("resume after {point}:{nth}: {err}"));
+            assert_eq!(resumed.tally.pending, 0, "{point}:{nth}");
+            assert_eq!(results_without_platform_ids(&copy), reference, "{point}:{nth}");
+            let seen = appearances(&platform);
+            let redriven =
+                fs::read_to_string(copy.join("apply/journal.jsonl")).unwrap().matches("\"status\":3").count();
+            let extra: usize = seen.values().map(|&n| n - 1).sum();
+            assert!(seen.values().all(|&n| n <= 2), "{point}:{nth}: a job was created twice");
+            assert!(extra <= redriven * 250, "{point}:{nth}");
+            assert_eq!(verify(&copy).unwrap(), Vec::<String>::new(), "{point}:{nth}");
+        }
+    }
+}
+
+/// results.csv without the platform_job_id column (ids depend on creation order).
+fn results_without_platform_ids(dir: &Path) -> Vec<String> {
+    results(dir)
+        .lines()
+        .map(|line| {
+            let mut fields: Vec<&str> = line.split(',').collect();
+            fields.remove(3);
+            fields.join(",")
+        })
+        .collect()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}

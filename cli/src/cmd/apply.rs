@@ -1,0 +1,193 @@
+//! `devdist apply DIR`: carries out a plan folder's jobs on the platform (or the emulator).
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use devdist_apply::{Applied, Crash, Folder, Options, Progress, Snapshot, Tally};
+use devdist_platform::{Client, ClientConfig, Credentials};
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// The crash test hook's variable (see the apply crate's `crash` module).
+const CRASH_AT: &str = "DEVDIST_APPLY_CRASH_AT";
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// A folder written by `devdist plan` (or `devdist redrive`).
+    dir: PathBuf,
+    /// The platform's endpoint, or the URL `devdist emulate` prints.
+    #[arg(long, default_value = devdist_platform::DEFAULT_ENDPOINT)]
+    endpoint: String,
+    /// The aliyun CLI profile to take credentials from (~/.aliyun/config.json) instead of
+    /// ALIBABA_CLOUD_ACCESS_KEY_ID / _SECRET / ALIBABA_CLOUD_SECURITY_TOKEN.
+    #[arg(long)]
+    profile: Option<String>,
+    /// A PEM CA certificate to trust instead of the built-in roots (`emulate --tls`).
+    #[arg(long, value_name = "FILE")]
+    ca_cert: Option<PathBuf>,
+    /// Multiplies every per-API rate limit: below 1 leaves room for other tools on the account;
+    /// above 1 only against the emulator.
+    #[arg(long, value_name = "K", default_value_t = 1.0)]
+    rate_scale: f64,
+    /// Print the schedule (jobs, waves, calls per API, least time the limits allow) and stop.
+    #[arg(long)]
+    dry_run: bool,
+    /// Stop starting jobs once this share (0 to 1) of settled devices failed; exit 5.
+    #[arg(long, value_name = "R")]
+    max_failure_rate: Option<f64>,
+    /// First wait between two polls of a job, in seconds; doubles up to --poll-max.
+    #[arg(long, value_name = "SECS", default_value_t = 2.0)]
+    poll_min: f64,
+    /// Longest wait between two polls of a job, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    poll_max: f64,
+    /// Wait between the two listings that decide a Create whose answer was lost made nothing.
+    #[arg(long, value_name = "SECS", default_value_t = 5.0)]
+    reconcile_wait: f64,
+    /// No progress bar and no summary.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+fn seconds(name: &str, value: f64) -> Result<Duration, devdist_apply::Error> {
+    Duration::try_from_secs_f64(value)
+        .map_err(|_| devdist_apply::Error::invocation(format!("{name} must be a number of seconds ≥ 0, not {value}")))
+}
+
+impl ApplyArgs {
+    fn options(&self) -> Result<Options, devdist_apply::Error> {
+        if let Some(rate) = self.max_failure_rate
+            && !(0.0..=1.0).contains(&rate)
+        {
+            return Err(devdist_apply::Error::invocation(format!("--max-failure-rate must be 0 to 1, not {rate}")));
+        }
+        if !(self.rate_scale > 0.0 && self.rate_scale.is_finite()) {
+            let message = format!("--rate-scale must be a positive number, not {}", self.rate_scale);
+            return Err(devdist_apply::Error::invocation(message));
+        }
+        let crash = match std::env::var(CRASH_AT) {
+            Ok(spec) => Crash::parse(&spec, true)?,
+            Err(_) => Crash::never(),
+        };
+        Ok(Options {
+            poll_min: seconds("--poll-min", self.poll_min)?,
+            poll_max: seconds("--poll-max", self.poll_max)?.max(seconds("--poll-min", self.poll_min)?),
+            reconcile_wait: seconds("--reconcile-wait", self.reconcile_wait)?,
+            max_failure_rate: self.max_failure_rate,
+            crash,
+            ..Options::default()
+        })
+    }
+}
+
+pub fn run(args: ApplyArgs) -> anyhow::Result<u8> {
+    let options = args.options()?;
+    if args.dry_run {
+        dry_run(&args)?;
+        return Ok(0);
+    }
+    let credentials = Credentials::load(args.profile.as_deref())
+        .map_err(|err| devdist_apply::Error::invocation(format!("credentials: {err}")))?;
+    let config = ClientConfig {
+        endpoint: args.endpoint.clone(),
+        rate_scale: args.rate_scale,
+        ca_cert: args.ca_cert.clone(),
+        ..ClientConfig::new(credentials)
+    };
+    let client = Client::new(config).map_err(|err| devdist_apply::Error::invocation(err.to_string()))?;
+    let bar = Bar::new(args.quiet);
+    let applied = devdist_apply::apply(&args.dir, &client, &options, &bar);
+    bar.finish();
+    let applied = applied?;
+    if !args.quiet {
+        print_summary(&args, &applied);
+    }
+    if let Some(reason) = &applied.stopped {
+        eprintln!("devdist: stopped: {reason}; run the same `devdist apply` again to continue");
+    }
+    Ok(applied.exit_code())
+}
+
+fn dry_run(args: &ApplyArgs) -> anyhow::Result<()> {
+    let folder = Folder::open(&args.dir)?;
+    let schedule = devdist_apply::schedule(&folder, args.rate_scale);
+    println!(
+        "{} jobs: {} through the API ({} devices), {} console work items; {} waves, at most {} in flight",
+        schedule.jobs, schedule.api, schedule.api_devices, schedule.console, schedule.waves, schedule.window
+    );
+    println!("{:<30} {:>10} {:>10}", "calls at least", "calls", "limit/s");
+    for (api, calls, qps) in &schedule.calls {
+        println!("{api:<30} {calls:>10} {qps:>10}");
+    }
+    println!(
+        "least time the limits allow: {:.1} s, plus the platform's own time to run {} waves of jobs",
+        schedule.least_seconds, schedule.waves
+    );
+    Ok(())
+}
+
+fn print_summary(args: &ApplyArgs, applied: &Applied) {
+    let tally: &Tally = &applied.tally;
+    eprintln!("apply {}", args.dir.display());
+    eprintln!("  {:<12} {:>10}", "distributed", tally.distributed);
+    eprintln!("  {:<12} {:>10}", "failed", tally.failed);
+    eprintln!("  {:<12} {:>10}", "unknown", tally.unknown);
+    eprintln!("  {:<12} {:>10}", "console", tally.console);
+    eprintln!("  {:<12} {:>10}", "pending", tally.pending);
+    eprintln!(
+        "  accounting: {} devices in jobs = {} outcomes + {} pending: {}",
+        tally.devices,
+        tally.outcomes(),
+        tally.pending,
+        if tally.holds() { "holds" } else { "DOES NOT HOLD" }
+    );
+    eprintln!("  platform jobs created by this run: {}", applied.created);
+    if applied.console_jobs > 0 {
+        eprintln!(
+            "  {} console work items (cross-account, never called): {}",
+            applied.console_jobs,
+            devdist_apply::CONSOLE_ACTION
+        );
+        eprintln!("  they are listed in {}/apply/summary.json (console_work)", args.dir.display());
+    }
+    eprintln!("  per device: {}/apply/results.csv", args.dir.display());
+    if tally.failed + tally.unknown > 0 {
+        eprintln!("  re-drive the failures: devdist redrive {} --out NEW", args.dir.display());
+    }
+}
+
+/// Jobs done / in flight / queued and devices distributed / failed, on stderr when it is a
+/// terminal.
+struct Bar(Option<ProgressBar>);
+
+impl Bar {
+    fn new(quiet: bool) -> Bar {
+        if quiet || !std::io::stderr().is_terminal() {
+            return Bar(None);
+        }
+        let bar = ProgressBar::new(0);
+        let style = ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} jobs {msg} ETA {eta}")
+            .expect("the template is valid");
+        bar.set_style(style);
+        Bar(Some(bar))
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.0 {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl Progress for Bar {
+    fn update(&self, snapshot: &Snapshot) {
+        let Some(bar) = &self.0 else { return };
+        bar.set_length(snapshot.jobs);
+        bar.set_position(snapshot.done);
+        bar.set_message(format!(
+            "({} in flight, {} queued) devices: {} distributed, {} failed",
+            snapshot.in_flight, snapshot.queued, snapshot.tally.distributed, snapshot.tally.failed
+        ));
+    }
+}
