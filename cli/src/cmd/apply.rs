@@ -167,8 +167,9 @@ impl Bar {
             return Bar(None);
         }
         let bar = ProgressBar::new(0);
-        let style = ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} jobs {msg} ETA {eta}")
-            .expect("the template is valid");
+        let style =
+            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} jobs {msg} ETA {eta}")
+                .expect("the template is valid");
         bar.set_style(style);
         Bar(Some(bar))
     }
