@@ -47,7 +47,7 @@ pub use names::{check_device_name, check_device_secret, check_product_key, is_sa
 pub use output::{OutputFile, abandon_outputs, cancel};
 pub use pipeline::{NoProgress, Progress};
 pub use plan::{Plan, PlanProblems, Problem, Strategy};
-pub use reason::{Reason, Warning};
+pub use reason::{Explanation, Reason, Warning};
 pub use report::{Counts, DestinationReport, InputReport, JobsReport, Report, RunInfo};
 pub use run::{DEFAULT_MEMORY_BUDGET, Options, Outcome, run};
 pub use signature::{Login, Mismatch, sign, verify as verify_signature};

@@ -35,6 +35,20 @@ pub struct Report {
     pub outputs: Vec<OutputFile>,
 }
 
+impl Report {
+    /// Reads `dir`/report.json; an unreadable file or one that is not a devdist report is an
+    /// input error (exit 3) naming the file and line.
+    pub fn read(dir: &std::path::Path) -> Result<(Report, Vec<u8>), Error> {
+        let path = dir.join("report.json");
+        let text = std::fs::read(&path).map_err(|err| devdist_formats::Error::io(&path, err))?;
+        let report = serde_json::from_slice(&text).map_err(|err| {
+            let position = devdist_formats::Position::line(err.line() as u64);
+            devdist_formats::Error::invalid(&path, position, format!("not a devdist report: {err}"))
+        })?;
+        Ok((report, text))
+    }
+}
+
 /// One inventory file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InputReport {

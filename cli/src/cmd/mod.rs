@@ -1,7 +1,10 @@
 //! The subcommands, one module each.
 
+mod completions;
+mod explain;
 mod generate;
 mod plan;
+mod summary;
 mod validate;
 mod verify;
 
@@ -29,6 +32,14 @@ enum Command {
     Generate(generate::GenerateArgs),
     /// Re-check every checksum and the accounting invariant of an output folder.
     Verify(verify::VerifyArgs),
+    /// What a reason code or warning means, the rule behind it and how to fix the input.
+    Explain(explain::ExplainArgs),
+    /// Print the end-of-run summary table of an existing output folder.
+    Summary(summary::SummaryArgs),
+    /// Write shell completions (bash, zsh, fish, elvish, powershell) to stdout.
+    Completions(completions::CompletionsArgs),
+    /// Write the man pages (devdist.1 and one per subcommand) into a folder.
+    Man(completions::ManArgs),
 }
 
 /// Options shared by `plan` and `validate`.
@@ -72,6 +83,10 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Validate(args) => validate::run(args),
         Command::Generate(args) => generate::run(args),
         Command::Verify(args) => verify::run(args),
+        Command::Explain(args) => explain::run(args),
+        Command::Summary(args) => summary::run(args),
+        Command::Completions(args) => completions::run(args),
+        Command::Man(args) => completions::man(args),
     }
 }
 
@@ -82,7 +97,7 @@ fn run_plan(args: &RunArgs, options: Options, command: &str) -> anyhow::Result<u
     progress.finish();
     let outcome = outcome?;
     if !args.quiet {
-        crate::summary::print(command, &outcome);
+        crate::summary::print(command, &outcome.report, &outcome.out, Some(crate::summary::Timing::of(&outcome)));
     }
     Ok(if outcome.report.counts.rejected == 0 { 0 } else { 1 })
 }
