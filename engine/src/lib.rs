@@ -32,6 +32,7 @@ mod pipeline;
 mod plan;
 mod reason;
 mod report;
+mod report_html;
 mod rules;
 mod run;
 mod signature;
@@ -49,6 +50,13 @@ pub use pipeline::{NoProgress, Progress};
 pub use plan::{Plan, PlanProblems, Problem, Strategy};
 pub use reason::{Explanation, Reason, Warning};
 pub use report::{Counts, DestinationReport, InputReport, JobsReport, Report, RunInfo};
+/// report.html and the apply page: renderers and the data they take.
+pub mod html {
+    pub use crate::report_html::{
+        ApplyAccounting, ApplyCode, ApplyDevices, ApplyJob, ApplyJobs, ApplySummary, ConsoleJob, Page, RejectRow,
+        apply_page, esc, render,
+    };
+}
 pub use run::{DEFAULT_MEMORY_BUDGET, Options, Outcome, run};
 pub use signature::{Login, Mismatch, sign, verify as verify_signature};
 pub use synth::{GenerateOptions, Generated, generate, generate_as};

@@ -18,7 +18,8 @@ use crate::pipeline::{Progress, check_all, open_inputs};
 use crate::plan::Plan;
 use crate::reason::Reason;
 use crate::report::{Counts, DestinationReport, InputReport, JobsReport, Report, RunInfo, write_rejects};
-use crate::rules::Dictionaries;
+use crate::report_html::{ConsoleJob, PAGE_ROWS, Page};
+use crate::rules::{Destination, Dictionaries};
 
 /// How to run.
 #[derive(Debug, Clone)]
@@ -123,8 +124,8 @@ pub fn run(plan_path: &Path, out_dir: &Path, options: &Options, progress: &dyn P
         let products = slots.products(&plan, interned, &settled.groups);
         lap("global_rules_and_jobs", &mut seconds);
 
-        let (rejected_per_file, rejected_per_reason) =
-            write_rejects(&mut out, &plan, &settled.rejects, budget.read_buffer)?;
+        let rejected = write_rejects(&mut out, &plan, &settled.rejects, budget.read_buffer)?;
+        let (rejected_per_file, rejected_per_reason) = (&rejected.per_file, &rejected.per_reason);
         let outputs =
             Outputs { format: options.format, redact_secrets: options.redact_secrets, dry_run: options.dry_run };
         let warnings = write_accepted(&mut out, &plan, &settled, &jobs, &slots, outputs)?;
@@ -176,12 +177,27 @@ pub fn run(plan_path: &Path, out_dir: &Path, options: &Options, progress: &dyn P
                     region: instance.region.clone(),
                     devices: products.values().sum(),
                     products: distinct.len() as u64,
+                    quota_headroom_before: instance.headroom(),
                     quota_headroom_after: settled.headroom[target as usize],
                 }
             })
             .collect();
         let console = jobs.jobs.iter().filter(|job| job.console).count() as u64;
-        let report = Report {
+        let console_jobs: Vec<ConsoleJob> = jobs
+            .jobs
+            .iter()
+            .filter(|job| job.console)
+            .take(PAGE_ROWS)
+            .map(|job| ConsoleJob {
+                job_id: job.id().to_string(),
+                product_key: interned.product_key(job.group.0).to_string(),
+                source_instance: plan.catalog.get(job.group.1).id.clone(),
+                target_uid: job.destination(interned).uid.to_string(),
+                targets: target_names(&plan, job.destination(interned)),
+                devices: job.devices,
+            })
+            .collect();
+        let mut report = Report {
             mode: if options.dry_run { "validate" } else { "plan" }.to_string(),
             account: plan.account.clone(),
             inputs,
@@ -197,6 +213,12 @@ pub fn run(plan_path: &Path, out_dir: &Path, options: &Options, progress: &dyn P
             counts,
             outputs: out.files(),
         };
+        // report.html lists every other output; report.json then lists report.html too.
+        let page = Page { report: &report, first_rejects: &rejected.first, console_jobs: &console_jobs };
+        let html = crate::report_html::render(&page);
+        let html_sha256 = out.write_raw("report.html", html.as_bytes())?;
+        out.add("report.html", devdist_formats::Written { rows: 0, sha256: html_sha256 });
+        report.outputs = out.files();
         drop(settled);
         let spilled_bytes = scratch.spilled();
         drop(scratch);
@@ -264,9 +286,7 @@ fn write_jobs_csv(out: &mut OutputDir, plan: &Plan, interned: &Interned, jobs: &
     let mut table = out.table(path, Format::Csv, &columns, crate::output::Access::Normal)?;
     for job in &jobs.jobs {
         let destination = job.destination(interned);
-        let targets: Vec<&str> =
-            plan.target_sets.get(destination.targets).iter().map(|&t| plan.catalog.get(t).id.as_str()).collect();
-        let targets = targets.join(";");
+        let targets = target_names(plan, destination);
         let row = [
             Value::Str(job.id()),
             Value::Int(job.wave as u64),
@@ -283,4 +303,11 @@ fn write_jobs_csv(out: &mut OutputDir, plan: &Plan, interned: &Interned, jobs: &
     let written = table.finish().map_err(fail)?;
     out.add(path, written);
     Ok(())
+}
+
+/// A destination's target instances as jobs.csv writes them, `;`-separated.
+fn target_names(plan: &Plan, destination: &Destination) -> String {
+    let targets: Vec<&str> =
+        plan.target_sets.get(destination.targets).iter().map(|&t| plan.catalog.get(t).id.as_str()).collect();
+    targets.join(";")
 }
