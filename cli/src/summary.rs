@@ -1,12 +1,41 @@
 //! The short summary table printed on stderr at the end of a run.
 
-use devdist_engine::Outcome;
+use std::path::Path;
 
-pub fn print(command: &str, outcome: &Outcome) {
-    let report = &outcome.report;
+use devdist_engine::{Outcome, Report};
+
+/// The timing line's figures, from a run just finished or from run.json.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Timing {
+    pub seconds: f64,
+    pub records_per_second: f64,
+    pub megabytes_per_second: f64,
+    pub threads: u64,
+}
+
+impl Timing {
+    /// The figures of a finished run.
+    pub fn of(outcome: &Outcome) -> Timing {
+        let run = &outcome.run;
+        Timing {
+            seconds: run.seconds.get("total").copied().unwrap_or_default(),
+            records_per_second: run.records_per_second,
+            megabytes_per_second: run.megabytes_per_second,
+            threads: run.threads as u64,
+        }
+    }
+}
+
+/// Prints the table for the report of a run into `out`; without timings when run.json is gone.
+pub fn print(command: &str, report: &Report, out: &Path, timing: Option<Timing>) {
     let counts = &report.counts;
+    let holds = if counts.read == counts.accepted + counts.rejected {
+        "accounting holds"
+    } else {
+        "ACCOUNTING DOES NOT HOLD: run devdist verify"
+    };
     let mut lines = vec![format!(
-        "devdist {command}: {} records read = {} accepted + {} rejected (accounting holds)",
+        "devdist {command}: {} records read = {} accepted + {} rejected ({holds})",
         counts.read, counts.accepted, counts.rejected
     )];
     for input in &report.inputs {
@@ -36,17 +65,22 @@ pub fn print(command: &str, outcome: &Outcome) {
         report.jobs.waves,
         report.jobs.console
     ));
-    let run = &outcome.run;
-    lines.push(format!(
-        "  {} in {:.2} s ({:.0} records/s, {:.1} MB/s, {} threads)",
-        outcome.out.display(),
-        run.seconds.get("total").copied().unwrap_or_default(),
-        run.records_per_second,
-        run.megabytes_per_second,
-        run.threads
-    ));
+    match timing {
+        Some(run) => lines.push(format!(
+            "  {} in {:.2} s ({:.0} records/s, {:.1} MB/s, {} threads)",
+            out.display(),
+            run.seconds,
+            run.records_per_second,
+            run.megabytes_per_second,
+            run.threads
+        )),
+        None => lines.push(format!("  {} (no run.json: timings unknown)", out.display())),
+    }
     if counts.rejected > 0 {
-        lines.push(format!("  see {}/rejects.csv for every rejected record", outcome.out.display()));
+        lines.push(format!("  see {}/rejects.csv for every rejected record", out.display()));
+    }
+    if report.outputs.iter().any(|file| file.path == "report.html") {
+        lines.push(format!("  open {}/report.html for the report with charts", out.display()));
     }
     eprintln!("{}", lines.join("\n"));
 }

@@ -133,9 +133,7 @@ pub fn write_csv(out: &mut OutputDir, plan: &Plan, interned: &Interned, jobs: &J
     let mut table = out.table(path, Format::Csv, &columns, crate::output::Access::Normal)?;
     for job in &jobs.jobs {
         let destination = job.destination(interned);
-        let targets: Vec<&str> =
-            plan.target_sets.get(destination.targets).iter().map(|&t| plan.catalog.get(t).id.as_str()).collect();
-        let targets = targets.join(";");
+        let targets = target_names(plan, destination);
         let row = [
             Value::Str(job.id()),
             Value::Int(job.wave as u64),
@@ -152,4 +150,11 @@ pub fn write_csv(out: &mut OutputDir, plan: &Plan, interned: &Interned, jobs: &J
     let written = table.finish().map_err(fail)?;
     out.add(path, written);
     Ok(())
+}
+
+/// A destination's target instances as jobs.csv writes them, `;`-separated.
+pub(crate) fn target_names(plan: &Plan, destination: &Destination) -> String {
+    let targets: Vec<&str> =
+        plan.target_sets.get(destination.targets).iter().map(|&t| plan.catalog.get(t).id.as_str()).collect();
+    targets.join(";")
 }

@@ -51,9 +51,16 @@ pub use names::{check_device_name, check_device_secret, check_product_key, is_sa
 pub use output::{OutputFile, abandon_outputs};
 pub use plan::catalog::{Catalog, Instance, PUBLIC_INSTANCES};
 pub use plan::{Plan, Strategy};
-pub use reason::{Reason, Warning};
+pub use reason::{Explanation, Reason, Warning};
 pub use redrive::{Prepared, prepare as prepare_redrive};
 pub use report::{Counts, DestinationReport, InputReport, JobsReport, Report, RunInfo};
+/// report.html and the apply page: renderers and the data they take.
+pub mod html {
+    pub use crate::report::html::{
+        ApplyAccounting, ApplyCode, ApplyDevices, ApplyJob, ApplyJobs, ApplySummary, ConsoleJob, Page, RejectRow,
+        apply_page, esc, render,
+    };
+}
 pub use run::{DEFAULT_MEMORY_BUDGET, Options, Outcome, run};
 pub use verify::verify;
 

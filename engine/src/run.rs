@@ -17,6 +17,7 @@ use crate::jobs;
 use crate::output::OutputDir;
 use crate::plan::Plan;
 use crate::reason::Reason;
+use crate::report::html::{ConsoleJob, PAGE_ROWS, Page};
 use crate::report::{Counts, DestinationReport, InputReport, JobsReport, Report, RunInfo, write_rejects};
 use crate::settle::{Gather, settle};
 use crate::spool::Budget;
@@ -124,8 +125,8 @@ pub fn run(plan_path: &Path, out_dir: &Path, options: &Options, progress: &dyn P
         let products = slots.products(&plan, interned, &settled.groups);
         lap("global_rules_and_jobs", &mut seconds);
 
-        let (rejected_per_file, rejected_per_reason) =
-            write_rejects(&mut out, &plan, &settled.rejects, budget.read_buffer)?;
+        let rejected = write_rejects(&mut out, &plan, &settled.rejects, budget.read_buffer)?;
+        let (rejected_per_file, rejected_per_reason) = (&rejected.per_file, &rejected.per_reason);
         let outputs =
             Outputs { format: options.format, redact_secrets: options.redact_secrets, dry_run: options.dry_run };
         let warnings = write_accepted(&mut out, &plan, &settled, &jobs, &slots, &scratch, outputs)?;
@@ -179,12 +180,27 @@ pub fn run(plan_path: &Path, out_dir: &Path, options: &Options, progress: &dyn P
                     region: instance.region.clone(),
                     devices: products.values().sum(),
                     products: distinct.len() as u64,
+                    quota_headroom_before: instance.headroom(),
                     quota_headroom_after: settled.headroom[target as usize],
                 }
             })
             .collect();
         let console = jobs.jobs.iter().filter(|job| job.console).count() as u64;
-        let report = Report {
+        let console_jobs: Vec<ConsoleJob> = jobs
+            .jobs
+            .iter()
+            .filter(|job| job.console)
+            .take(PAGE_ROWS)
+            .map(|job| ConsoleJob {
+                job_id: job.id().to_string(),
+                product_key: interned.product_key(job.group.0).to_string(),
+                source_instance: plan.catalog.get(job.group.1).id.clone(),
+                target_uid: job.destination(interned).uid.to_string(),
+                targets: crate::jobs::target_names(&plan, job.destination(interned)),
+                devices: job.devices,
+            })
+            .collect();
+        let mut report = Report {
             mode: if options.dry_run { "validate" } else { "plan" }.to_string(),
             account: plan.account.clone(),
             inputs,
@@ -200,6 +216,12 @@ pub fn run(plan_path: &Path, out_dir: &Path, options: &Options, progress: &dyn P
             counts,
             outputs: out.files(),
         };
+        // report.html lists every other output; report.json then lists report.html too.
+        let page = Page { report: &report, first_rejects: &rejected.first, console_jobs: &console_jobs };
+        let html = crate::report::html::render(&page);
+        let html_sha256 = out.write_raw("report.html", html.as_bytes())?;
+        out.add("report.html", devdist_formats::Written { rows: 0, sha256: html_sha256 });
+        report.outputs = out.files();
         drop(settled);
         let spilled_bytes = scratch.spilled();
         drop(scratch);

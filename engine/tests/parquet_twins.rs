@@ -28,7 +28,7 @@ fn plan(dir: &Path, inventory: &str) -> (Report, PathBuf) {
     (outcome.report, out)
 }
 
-/// Manifests, jobs and billing files, by relative path.
+/// Manifests, jobs and billing files, by relative path (report.html names the input, so it differs).
 fn plan_files(out: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut files = BTreeMap::new();
     let mut stack = vec![out.to_path_buf()];
@@ -38,7 +38,7 @@ fn plan_files(out: &Path) -> BTreeMap<String, Vec<u8>> {
             let relative = path.strip_prefix(out).unwrap().to_string_lossy().into_owned();
             if path.is_dir() {
                 stack.push(path);
-            } else if !matches!(relative.as_str(), "report.json" | "run.json" | "rejects.csv") {
+            } else if !matches!(relative.as_str(), "report.json" | "run.json" | "rejects.csv" | "report.html") {
                 files.insert(relative, fs::read(&path).unwrap());
             }
         }

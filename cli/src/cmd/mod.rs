@@ -1,10 +1,13 @@
 //! The subcommands, one module each.
 
 mod apply;
+mod completions;
 mod emulate;
+mod explain;
 mod generate;
 mod plan;
 mod redrive;
+mod summary;
 mod validate;
 mod verify;
 
@@ -38,6 +41,14 @@ enum Command {
     Emulate(emulate::EmulateArgs),
     /// Carry out DIR's jobs on the platform: paced, journalled, resumable, exactly once.
     Apply(apply::ApplyArgs),
+    /// What a reason code or warning means, the rule behind it and how to fix the input.
+    Explain(explain::ExplainArgs),
+    /// Print the end-of-run summary table of an existing output folder.
+    Summary(summary::SummaryArgs),
+    /// Write shell completions (bash, zsh, fish, elvish, powershell) to stdout.
+    Completions(completions::CompletionsArgs),
+    /// Write the man pages (devdist.1 and one per subcommand) into a folder.
+    Man(completions::ManArgs),
 }
 
 /// Options shared by `plan` and `validate`.
@@ -84,6 +95,10 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Redrive(args) => redrive::run(args),
         Command::Emulate(args) => emulate::run(args),
         Command::Apply(args) => apply::run(args),
+        Command::Explain(args) => explain::run(args),
+        Command::Summary(args) => summary::run(args),
+        Command::Completions(args) => completions::run(args),
+        Command::Man(args) => completions::man(args),
     }
 }
 
@@ -94,7 +109,7 @@ fn run_plan(args: &RunArgs, options: Options, command: &str) -> anyhow::Result<u
     progress.finish();
     let outcome = outcome?;
     if !args.quiet {
-        crate::summary::print(command, &outcome);
+        crate::summary::print(command, &outcome.report, &outcome.out, Some(crate::summary::Timing::of(&outcome)));
     }
     Ok(if outcome.report.counts.rejected == 0 { 0 } else { 1 })
 }

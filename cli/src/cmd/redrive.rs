@@ -55,7 +55,7 @@ pub fn run(args: RedriveArgs) -> anyhow::Result<u8> {
             prepared.console,
             prepared.pending,
         );
-        crate::summary::print("redrive", &outcome);
+        crate::summary::print("redrive", &outcome.report, &outcome.out, Some(crate::summary::Timing::of(&outcome)));
     }
     Ok(if outcome.report.counts.rejected == 0 { 0 } else { 1 })
 }

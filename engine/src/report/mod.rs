@@ -4,8 +4,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::Error;
 use crate::output::OutputFile;
 
+pub(crate) mod html;
 mod rejects;
 
 pub use rejects::write_rejects;
@@ -31,6 +33,20 @@ pub struct Report {
     pub jobs: JobsReport,
     /// Every output file but report.json and run.json, with its rows and SHA-256.
     pub outputs: Vec<OutputFile>,
+}
+
+impl Report {
+    /// Reads `dir`/report.json; an unreadable file or one that is not a devdist report is an
+    /// input error (exit 3) naming the file and line.
+    pub fn read(dir: &std::path::Path) -> Result<(Report, Vec<u8>), Error> {
+        let path = dir.join("report.json");
+        let text = std::fs::read(&path).map_err(|err| devdist_formats::Error::io(&path, err))?;
+        let report = serde_json::from_slice(&text).map_err(|err| {
+            let position = devdist_formats::Position::line(err.line() as u64);
+            devdist_formats::Error::invalid(&path, position, format!("not a devdist report: {err}"))
+        })?;
+        Ok((report, text))
+    }
 }
 
 /// One inventory file.
@@ -76,6 +92,10 @@ pub struct DestinationReport {
     pub devices: u64,
     /// Distinct products granted read-only.
     pub products: u64,
+    /// Device quota left before this plan (device_quota − devices_in_use); `null` when
+    /// unlimited.
+    #[serde(default)]
+    pub quota_headroom_before: Option<u64>,
     /// Device quota left after this plan; `null` when unlimited.
     pub quota_headroom_after: Option<u64>,
 }

@@ -1,0 +1,32 @@
+//! `devdist summary DIR`: the end-of-run summary table of an existing output folder.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use devdist_engine::Report;
+
+use crate::summary::Timing;
+
+#[derive(Debug, Args)]
+pub struct SummaryArgs {
+    /// An output folder written by `devdist plan` or `devdist validate`.
+    dir: PathBuf,
+}
+
+/// Prints the table from DIR/report.json (and the timings from DIR/run.json, if it is there);
+/// exits like the run did: 0 when nothing was rejected, 1 otherwise.
+pub fn run(args: SummaryArgs) -> anyhow::Result<u8> {
+    let (report, _) = Report::read(&args.dir)?;
+    let timing = std::fs::read(args.dir.join("run.json"))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+        .map(|run| Timing {
+            seconds: run["seconds"]["total"].as_f64().unwrap_or_default(),
+            records_per_second: run["records_per_second"].as_f64().unwrap_or_default(),
+            megabytes_per_second: run["megabytes_per_second"].as_f64().unwrap_or_default(),
+            threads: run["threads"].as_u64().unwrap_or_default(),
+        });
+    let mode = report.mode.clone();
+    crate::summary::print(&mode, &report, &args.dir, timing);
+    Ok(if report.counts.rejected == 0 { 0 } else { 1 })
+}
