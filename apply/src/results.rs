@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
+use devdist_engine::html::{ApplySummary, apply_page};
 use serde_json::json;
 
 use crate::crash::Crash;
@@ -247,17 +248,25 @@ fn render_summary(value: &serde_json::Value) -> Vec<u8> {
     bytes
 }
 
-/// Writes results.csv and summary.json atomically; returns the tally.
+/// report.html: the page people look at, drawn from summary.json's value alone.
+fn render_report(value: &serde_json::Value) -> Vec<u8> {
+    let summary: ApplySummary =
+        serde_json::from_value(value.clone()).expect("summary() has every field the page reads");
+    apply_page(&summary).into_bytes()
+}
+
+/// Writes results.csv, summary.json and report.html atomically; returns the tally.
 pub fn write(folder: &Folder, states: &States, crash: &Crash) -> Result<Tally, Error> {
     let (rows, tally) = rows(folder, states)?;
     let dir = journal::apply_dir(&folder.dir);
     journal::write_atomic(&dir.join("results.csv"), &render_results(&rows), crash, "results")?;
     let summary = summary(folder, states, &rows, &tally);
     journal::write_atomic(&dir.join("summary.json"), &render_summary(&summary), &Crash::never(), "results")?;
+    journal::write_atomic(&dir.join("report.html"), &render_report(&summary), &Crash::never(), "results")?;
     Ok(tally)
 }
 
-/// Everything wrong with `DIR/apply`: results.csv and summary.json must be exactly what the
+/// Everything wrong with `DIR/apply`: results.csv, summary.json and report.html must be exactly what the
 /// journal records, and the accounting must hold. Empty when it verifies.
 pub fn verify(dir: &Path) -> Result<Vec<String>, Error> {
     let folder = Folder::read(dir)?;
@@ -270,9 +279,11 @@ pub fn verify(dir: &Path) -> Result<Vec<String>, Error> {
         Err(err) => return Ok(vec![format!("apply/journal.jsonl: {err}")]),
     };
     let apply = journal::apply_dir(dir);
+    let summary = summary(&folder, &states, &rows, &tally);
     for (name, expected) in [
         ("results.csv", render_results(&rows)),
-        ("summary.json", render_summary(&summary(&folder, &states, &rows, &tally))),
+        ("summary.json", render_summary(&summary)),
+        ("report.html", render_report(&summary)),
     ] {
         match std::fs::read(apply.join(name)) {
             Ok(bytes) if bytes == expected => {}

@@ -34,7 +34,8 @@ pub struct Options {
     /// Attempts per job: an interrupted attempt's unfinished devices are re-driven until
     /// this many attempts were made; then they are `unknown`.
     pub max_attempts: u32,
-    /// Read calls that keep failing (retryable) are tried this many times before apply stops.
+    /// Read calls that keep failing (retryable), and fresh URLs for a result file that keeps
+    /// expiring, are tried this many times before apply stops (resumable).
     pub read_attempts: u32,
     /// The crash test hook.
     pub crash: Crash,
@@ -536,7 +537,7 @@ impl<P: Platform> Run<'_, P> {
     /// empty when the platform has no file for it.
     fn result_file(&self, platform_job_id: &str) -> Result<Vec<crate::platform::DeviceResult>, Error> {
         let mut last = None;
-        for _ in 0..3 {
+        for _ in 0..self.options.read_attempts {
             let url = match self.read("QueryDeviceDistributeDetail", || self.platform.detail(platform_job_id))? {
                 Ok(url) => url,
                 Err(_) => return Ok(Vec::new()),
@@ -547,7 +548,7 @@ impl<P: Platform> Run<'_, P> {
                 Err(err) => last = Some(err), // expired or refused: ask for a new URL
             }
         }
-        let err = last.expect("three tries failed");
+        let err = last.expect("read_attempts is at least 1");
         Err(Error::Stopped(format!("the result file of {platform_job_id} cannot be downloaded: {err}")))
     }
 

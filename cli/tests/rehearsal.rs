@@ -1,0 +1,444 @@
+//! The rehearsal end to end: `devdist plan`, then `devdist apply` against a real
+//! `devdist emulate`, as an operator runs them. What the emulator itself saw (its stats: every
+//! job it created with each device's code, calls and peak rates per API, jobs in flight) is the
+//! witness that no job was created twice, no device distributed twice, no limit exceeded and no
+//! console job ever called — apply's own files are not taken on trust.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_devdist");
+const AK: &str = "rehearsal-ak";
+const SECRET: &str = "rehearsal-secret-c0ffee-5ecret";
+
+fn fixture(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures").join(path)
+}
+
+/// devdist with the emulator's credentials and no crash hook.
+fn command(args: &[&str]) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .args(args)
+        .env("ALIBABA_CLOUD_ACCESS_KEY_ID", AK)
+        .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET)
+        .env_remove("ALIBABA_CLOUD_SECURITY_TOKEN")
+        .env_remove("DEVDIST_APPLY_CRASH_AT");
+    command
+}
+
+fn devdist(args: &[&str]) -> Output {
+    command(args).output().expect("devdist runs")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// A running `devdist emulate`, stopped when dropped.
+struct Emulator {
+    child: Child,
+    url: String,
+}
+
+impl Emulator {
+    fn start(plan: &Path, args: &[&str]) -> Emulator {
+        let mut child = Command::new(BIN)
+            .arg("emulate")
+            .arg(plan)
+            .args(args)
+            .env("ALIBABA_CLOUD_ACCESS_KEY_ID", AK)
+            .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET)
+            .env_remove("ALIBABA_CLOUD_SECURITY_TOKEN")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("devdist emulate runs");
+        let mut first = String::new();
+        BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut first).unwrap();
+        let url = first.trim_end().to_string();
+        assert!(url.starts_with("http"), "emulate's first line is its endpoint: {url:?}");
+        Emulator { child, url }
+    }
+
+    fn stats(&self) -> serde_json::Value {
+        let addr = self.url.trim_start_matches("http://");
+        let mut stream = TcpStream::connect(addr).unwrap();
+        write!(stream, "GET /_emulator/stats HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n").unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        let body = answer.split_once("\r\n\r\n").expect("an HTTP answer").1;
+        serde_json::from_str(body).expect("stats are JSON")
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `devdist plan` of `plan` into `dir/name`.
+fn plan(plan: &Path, dir: &Path, name: &str) -> PathBuf {
+    let out = dir.join(name);
+    let output = devdist(&["plan", plan.to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet"]);
+    assert!(matches!(output.status.code(), Some(0 | 1)), "plan: {}", stderr(&output));
+    out
+}
+
+/// A small generated inventory with API jobs, console jobs and every kind of destination.
+fn generated(dir: &Path, devices: u64) -> PathBuf {
+    let input = dir.join("generated");
+    let output =
+        devdist(&["generate", "--devices", &devices.to_string(), "--seed", "3", "--out", input.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "generate: {}", stderr(&output));
+    input.join("plan.toml")
+}
+
+/// `devdist apply` with fast polling; extra arguments after.
+fn apply_command(dir: &Path, emulator: &Emulator, extra: &[&str]) -> Command {
+    let mut args = vec![
+        "apply",
+        dir.to_str().unwrap(),
+        "--endpoint",
+        &emulator.url,
+        "--poll-min",
+        "0.05",
+        "--poll-max",
+        "0.2",
+        "--reconcile-wait",
+        "0.2",
+        "--quiet",
+    ];
+    args.extend_from_slice(extra);
+    command(&args)
+}
+
+fn apply(dir: &Path, emulator: &Emulator, extra: &[&str]) -> Output {
+    apply_command(dir, emulator, extra).output().expect("devdist runs")
+}
+
+/// results.csv as rows of (product_key, device_name, job_id, outcome, code): the platform's job
+/// ids left out, since a resumed run's jobs carry other platform ids than an uninterrupted one's.
+fn outcomes(dir: &Path) -> Vec<[String; 5]> {
+    let mut reader = csv::Reader::from_path(dir.join("apply/results.csv")).unwrap();
+    let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_string).collect();
+    assert_eq!(
+        header,
+        ["product_key", "device_name", "job_id", "platform_job_id", "target_instances", "outcome", "code", "message"]
+    );
+    reader
+        .records()
+        .map(|row| {
+            let row = row.unwrap();
+            [0, 1, 2, 5, 6].map(|i| row[i].to_string())
+        })
+        .collect()
+}
+
+/// Devices the emulator distributed (code 200), with how many of its jobs distributed each.
+fn distributed_by_emulator(stats: &serde_json::Value) -> BTreeMap<(String, String), usize> {
+    let mut distributed = BTreeMap::new();
+    for job in stats["jobs"].as_array().unwrap() {
+        for device in job["devices"].as_array().unwrap() {
+            if device["Code"] == "200" {
+                let key =
+                    (job["ProductKey"].as_str().unwrap().to_string(), device["DeviceName"].as_str().unwrap().into());
+                *distributed.entry(key).or_insert(0) += 1;
+            }
+        }
+    }
+    distributed
+}
+
+/// The device secrets of a plan folder's manifests.
+fn device_secrets(dir: &Path) -> BTreeSet<String> {
+    let mut secrets = BTreeSet::new();
+    let mut stack = vec![dir.join("grants")];
+    while let Some(folder) = stack.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.file_name().unwrap() == "devices.csv" {
+                let mut reader = csv::Reader::from_path(&path).unwrap();
+                let column = reader.headers().unwrap().iter().position(|h| h == "device_secret").unwrap();
+                secrets.extend(reader.records().map(|row| row.unwrap()[column].to_string()));
+            }
+        }
+    }
+    secrets
+}
+
+/// Every check that holds after any apply run, whatever the faults:
+/// - `devdist verify` re-proves the checksums and apply's accounting;
+/// - every device of every job is in results.csv exactly once;
+/// - no device was distributed by two platform jobs, and every device the emulator
+///   distributed is `distributed` in results.csv (nothing created behind apply's back);
+/// - no console (cross-account) job reached the platform;
+/// - no access key secret or device secret is in anything apply wrote or printed.
+fn check_end_state(dir: &Path, stats: &serde_json::Value, printed: &[&Output]) {
+    let verify = devdist(&["verify", dir.to_str().unwrap()]);
+    assert_eq!(verify.status.code(), Some(0), "verify: {}", stderr(&verify));
+    let rows = outcomes(dir);
+    let devices: BTreeSet<(&str, &str, &str)> =
+        rows.iter().map(|row| (row[0].as_str(), row[1].as_str(), row[2].as_str())).collect();
+    assert_eq!(devices.len(), rows.len(), "a (device, job) is in results.csv once");
+    let jobs_csv = std::fs::read_to_string(dir.join("jobs/jobs.csv")).unwrap();
+    let planned: u64 =
+        jobs_csv.lines().skip(1).map(|line| line.rsplit(',').next().unwrap().parse::<u64>().unwrap()).sum();
+    assert_eq!(rows.len() as u64, planned, "every device of every job has an outcome");
+
+    let by_emulator = distributed_by_emulator(stats);
+    assert!(by_emulator.values().all(|&n| n == 1), "a device was distributed by two platform jobs");
+    let distributed: BTreeSet<(String, String)> =
+        rows.iter().filter(|row| row[3] == "distributed").map(|row| (row[0].clone(), row[1].clone())).collect();
+    let emulated: BTreeSet<(String, String)> = by_emulator.into_keys().collect();
+    assert_eq!(distributed, emulated, "results.csv and the platform agree on what was distributed");
+    let console_uids: BTreeSet<&str> = jobs_csv
+        .lines()
+        .skip(1)
+        .filter(|line| line.split(',').nth(2) == Some("console"))
+        .map(|line| line.split(',').nth(7).unwrap())
+        .collect();
+    for job in stats["jobs"].as_array().unwrap() {
+        assert!(!console_uids.contains(job["TargetUid"].as_str().unwrap()), "a console job was called: {job}");
+    }
+
+    let secrets = device_secrets(dir);
+    assert!(!secrets.is_empty());
+    let mut texts: Vec<String> =
+        printed.iter().flat_map(|o| [stderr(o), String::from_utf8_lossy(&o.stdout).into()]).collect();
+    for entry in std::fs::read_dir(dir.join("apply")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            texts.push(String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned());
+        }
+    }
+    for text in &texts {
+        assert!(!text.contains(SECRET), "the access key secret leaked");
+        // Secrets are 32 alphanumerics; shorter demo values could occur in names by chance.
+        for secret in secrets.iter().filter(|secret| secret.len() >= 16) {
+            assert!(!text.contains(secret.as_str()), "a device secret leaked into apply's output");
+        }
+    }
+}
+
+#[test]
+fn the_demo_at_the_platforms_own_limits_distributes_every_api_device_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = fixture("demo/plan.toml");
+    let out = plan(&demo, dir.path(), "out");
+    // Jobs stay in status 0/1 for a second, so the window is what keeps them under the cap.
+    let emulator = Emulator::start(&demo, &["--job-seconds", "1", "--seed", "1"]);
+    let first = apply(&out, &emulator, &[]);
+    let stats = emulator.stats();
+    check_end_state(&out, &stats, &[&first]);
+    // Targets that are the device's own source are refused by the platform (InstanceIdSame):
+    // the demo's returns to source. Everything else through the API is distributed.
+    let rows = outcomes(&out);
+    for row in &rows {
+        assert!(
+            row[3] == "distributed" || row[3] == "console" || row[4] == "iot.system.InstanceIdSame",
+            "unexpected outcome {row:?}"
+        );
+    }
+    assert_eq!(first.status.code(), Some(1), "some devices failed: {}", stderr(&first));
+    for (api, counters) in stats["apis"].as_object().unwrap() {
+        assert_eq!(counters["throttled"], 0, "{api} was throttled at the default rates");
+        assert!(counters["max_per_second"].as_u64() <= counters["limit"].as_u64(), "{api} beyond its limit");
+    }
+    let in_flight = stats["max_jobs_in_flight"].as_u64().unwrap();
+    assert!((1..=10).contains(&in_flight), "jobs in flight at once: {in_flight}");
+
+    // A second run creates nothing and polls nothing: every job is finished in the journal.
+    let again = apply(&out, &emulator, &[]);
+    assert_eq!(again.status.code(), Some(1));
+    let after = emulator.stats();
+    assert_eq!(
+        after["apis"]["CreateDeviceDistributeJob"]["calls"],
+        stats["apis"]["CreateDeviceDistributeJob"]["calls"]
+    );
+    assert_eq!(after["apis"]["QueryDeviceDistributeJob"]["calls"], stats["apis"]["QueryDeviceDistributeJob"]["calls"]);
+    assert_eq!(outcomes(&out), rows);
+
+    // apply/report.html is drawn from summary.json: the same numbers, and the re-drive command.
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("apply/summary.json")).unwrap()).unwrap();
+    let page = std::fs::read_to_string(out.join("apply/report.html")).unwrap();
+    for tile in ["distributed", "failed", "console"] {
+        let n = &summary["devices"][tile];
+        assert!(page.contains(&format!("id=\"tile-{tile}\"><b>{n}</b>")), "report.html shows {tile} = {n}");
+    }
+    assert!(page.contains("iot.system.InstanceIdSame") && page.contains("devdist redrive"));
+}
+
+#[test]
+fn every_fault_kind_ends_in_an_outcome_for_every_device_and_nothing_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan_file = generated(dir.path(), 3000);
+    let out = plan(&plan_file, dir.path(), "out");
+    let faults =
+        "throttle=0.05,error5xx=0.05,lost-response=0.1,interrupt=0.1,device-fail=0.05,slow=0.05,expire-url=0.2";
+    let emulator =
+        Emulator::start(&plan_file, &["--job-seconds", "0", "--rate-scale", "50", "--seed", "9", "--faults", faults]);
+    let run = apply(&out, &emulator, &["--rate-scale", "50"]);
+    assert_eq!(run.status.code(), Some(1), "some devices fail by design: {}", stderr(&run));
+    let stats = emulator.stats();
+    assert!(stats["lost_responses"].as_u64().unwrap() > 0, "the fault mix lost some Create answers");
+    check_end_state(&out, &stats, &[&run]);
+    let codes: BTreeSet<String> =
+        outcomes(&out).into_iter().filter(|row| row[3] == "failed").map(|row| row[4].clone()).collect();
+    assert!(codes.contains("iot.device.DistributeFailed"), "device-fail shows with its platform code: {codes:?}");
+}
+
+#[test]
+fn apply_killed_at_any_point_resumes_to_the_end_an_uninterrupted_run_reaches() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = fixture("demo/plan.toml");
+    let pristine = plan(&demo, dir.path(), "pristine");
+    // Faults that change the path through apply (lost answers, 5xx on Create, expired result
+    // URLs, throttling) but not what the platform ends up doing; interrupted jobs (decided
+    // by each Create's content) make apply ask QueryDeviceProvisioning and re-drive.
+    let emulator_args = [
+        "--job-seconds",
+        "0",
+        "--rate-scale",
+        "50",
+        "--seed",
+        "5",
+        "--faults",
+        "lost-response=0.3,error5xx=0.2,expire-url=0.3,throttle=0.1,interrupt=0.2",
+    ];
+    let copy = |name: &str| {
+        let to = dir.path().join(name);
+        assert!(Command::new("cp").arg("-a").arg(&pristine).arg(&to).status().unwrap().success());
+        to
+    };
+    let baseline = copy("baseline");
+    let emulator = Emulator::start(&demo, &emulator_args);
+    apply(&baseline, &emulator, &["--rate-scale", "50"]);
+    drop(emulator);
+    let expected = outcomes(&baseline);
+
+    // The second visit of each point, when some jobs are already done; the account's running
+    // jobs are counted, and the results written, once a run before any job has ended.
+    let points = [
+        ("foreign-listed", 1),
+        ("before-intent", 2),
+        ("torn-intent", 2),
+        ("intent", 2),
+        ("create-answered", 2),
+        ("torn-created", 2),
+        ("created", 2),
+        ("reconcile-listed", 2),
+        ("not-created", 2),
+        ("polled", 2),
+        ("detail", 2),
+        ("downloaded", 2),
+        ("provisioning", 2),
+        ("torn-finished", 2),
+        ("finished", 2),
+        ("results", 1),
+    ];
+    assert_eq!(points.len(), devdist_apply::CRASH_POINTS.len(), "every crash point is tried");
+    // One crash-and-resume per point, each with its own emulator and folder copy; they wait on
+    // polls and reconciliation more than they compute, so eight run at once.
+    let crash_and_resume = |point: &str, visit: u32| -> bool {
+        let out = copy(point);
+        let emulator = Emulator::start(&demo, &emulator_args);
+        let killed = apply_command(&out, &emulator, &["--rate-scale", "50"])
+            .env("DEVDIST_APPLY_CRASH_AT", format!("{point}:{visit}"))
+            .output()
+            .unwrap();
+        let resumed = apply(&out, &emulator, &["--rate-scale", "50"]);
+        assert_eq!(resumed.status.code(), Some(1), "{point}: resume: {}", stderr(&resumed));
+        let stats = emulator.stats();
+        check_end_state(&out, &stats, &[&killed, &resumed]);
+        assert_eq!(outcomes(&out), expected, "{point}: the resumed run ends elsewhere");
+        killed.status.code().is_none()
+    };
+    let mut crashed = Vec::new();
+    for chunk in points.chunks(8) {
+        std::thread::scope(|scope| {
+            let runs: Vec<_> = chunk
+                .iter()
+                .map(|&(point, visit)| (point, scope.spawn(move || crash_and_resume(point, visit))))
+                .collect();
+            for (point, run) in runs {
+                if run.join().expect("a point's checks failed (its message is above)") {
+                    crashed.push(point);
+                }
+            }
+        });
+    }
+    assert!(crashed.len() >= 15, "apply died at only {crashed:?}");
+}
+
+#[test]
+fn a_second_apply_on_the_same_folder_is_refused_while_one_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = fixture("demo/plan.toml");
+    let out = plan(&demo, dir.path(), "out");
+    let emulator = Emulator::start(&demo, &["--job-seconds", "30"]);
+    let mut first = Command::new(BIN)
+        .args(["apply", out.to_str().unwrap(), "--endpoint", &emulator.url, "--quiet"])
+        .env("ALIBABA_CLOUD_ACCESS_KEY_ID", AK)
+        .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let journal = out.join("apply/journal.jsonl");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::fs::metadata(&journal).map_or(0, |m| m.len()) == 0 {
+        assert!(std::time::Instant::now() < deadline, "the first apply never journalled");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let second = apply(&out, &emulator, &[]);
+    let _ = first.kill();
+    let _ = first.wait();
+    assert_eq!(second.status.code(), Some(4), "{}", stderr(&second));
+    assert!(stderr(&second).contains("lock"), "says why: {}", stderr(&second));
+}
+
+#[test]
+fn max_failure_rate_stops_new_jobs_and_a_later_run_finishes_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan_file = generated(dir.path(), 2000);
+    let out = plan(&plan_file, dir.path(), "out");
+    let emulator = Emulator::start(
+        &plan_file,
+        &["--job-seconds", "0", "--rate-scale", "50", "--seed", "2", "--faults", "device-fail=0.5"],
+    );
+    let stopped = apply(&out, &emulator, &["--rate-scale", "50", "--max-failure-rate", "0.1"]);
+    assert_eq!(stopped.status.code(), Some(5), "{}", stderr(&stopped));
+    let created = emulator.stats()["jobs_created"].as_u64().unwrap();
+    let api_jobs =
+        std::fs::read_to_string(out.join("jobs/jobs.csv")).unwrap().matches(",CreateDeviceDistributeJob,").count();
+    assert!((created as usize) < api_jobs, "it stopped starting jobs: {created} of {api_jobs}");
+    let finished = apply(&out, &emulator, &["--rate-scale", "50"]);
+    assert_eq!(finished.status.code(), Some(1), "{}", stderr(&finished));
+    check_end_state(&out, &emulator.stats(), &[&stopped, &finished]);
+}
+
+#[test]
+fn apply_speaks_https_to_an_emulator_it_trusts_through_ca_cert() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = fixture("demo/plan.toml");
+    let out = plan(&demo, dir.path(), "out");
+    let pem = dir.path().join("ca.pem");
+    let emulator = Emulator::start(
+        &demo,
+        &["--tls", "--cert-out", pem.to_str().unwrap(), "--job-seconds", "0", "--rate-scale", "50"],
+    );
+    assert!(emulator.url.starts_with("https://"), "{}", emulator.url);
+    let untrusted = apply(&out, &emulator, &["--rate-scale", "50"]);
+    assert!(!matches!(untrusted.status.code(), Some(0 | 1)), "an unknown certificate must not be trusted");
+    let run = apply(&out, &emulator, &["--rate-scale", "50", "--ca-cert", pem.to_str().unwrap()]);
+    assert_eq!(run.status.code(), Some(1), "{}", stderr(&run));
+    assert!(outcomes(&out).iter().any(|row| row[3] == "distributed"));
+}
