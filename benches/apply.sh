@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# `devdist apply` of a generated plan against `devdist emulate`, jobs finishing at once
+# (--job-seconds 0) and every limit scaled by K (--rate-scale K on both sides), so what is
+# measured is apply itself: the calls per second it reaches against the scaled limits, and its
+# CPU seconds and peak RSS per 1,000 jobs. Runnable from a fresh clone:
+#
+#   bash benches/apply.sh [DEVICES] [K]        # defaults: 75000 100 (about 1,000 API jobs)
+#
+# Needs: cargo, python3, /usr/bin/time (Debian package `time`). The emulator runs on the same
+# 2 cores and is charged to neither figure; apply's own CPU and RSS come from /usr/bin/time.
+set -euo pipefail
+
+DEVICES=${1:-75000}
+K=${2:-100}
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+die() { printf 'apply.sh: error: %s\n' "$*" >&2; exit 1; }
+[[ $DEVICES =~ ^[1-9][0-9]*$ ]] || die "DEVICES must be a positive integer"
+[[ -x /usr/bin/time ]] || die "/usr/bin/time not found (Debian/Ubuntu: apt-get install time)"
+
+cargo build --quiet --release -p devdist-cli --manifest-path "$ROOT/Cargo.toml"
+BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/devdist
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/devdist-apply-bench.XXXXXX")
+EMULATOR=
+cleanup() { [[ -n $EMULATOR ]] && kill "$EMULATOR" 2>/dev/null; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+export ALIBABA_CLOUD_ACCESS_KEY_ID=bench ALIBABA_CLOUD_ACCESS_KEY_SECRET=bench-secret
+"$BIN" generate --devices "$DEVICES" --seed 7 --out "$WORK/in" >/dev/null
+"$BIN" plan "$WORK/in/plan.toml" --out "$WORK/out" --quiet || [[ $? == 1 ]]
+"$BIN" emulate "$WORK/in/plan.toml" --job-seconds 0 --rate-scale "$K" >"$WORK/endpoint" &
+EMULATOR=$!
+for _ in $(seq 100); do [[ -s $WORK/endpoint ]] && break; sleep 0.1; done
+ENDPOINT=$(head -1 "$WORK/endpoint")
+
+"$BIN" apply "$WORK/out" --dry-run --rate-scale 1 | tail -3
+START=$(date +%s.%N)
+/usr/bin/time -f "%e %U %S %M" -o "$WORK/time" \
+    "$BIN" apply "$WORK/out" --endpoint "$ENDPOINT" --rate-scale "$K" --poll-min 0.02 --poll-max 0.2 --quiet \
+    || [[ $? == 1 ]]
+END=$(date +%s.%N)
+python3 - "$ENDPOINT/_emulator/stats" "$WORK/time" "$WORK/out/apply/summary.json" "$START" "$END" "$K" <<'EOF'
+import json, sys, urllib.request
+stats = json.load(urllib.request.urlopen(sys.argv[1]))
+wall, user, system, rss_kb = open(sys.argv[2]).read().splitlines()[-1].split()  # after any "exited with" line
+summary = json.load(open(sys.argv[3]))
+wall = float(sys.argv[5]) - float(sys.argv[4])
+jobs = summary["jobs"]["created"]
+calls = sum(api["calls"] for api in stats["apis"].values())
+print(f"jobs created {jobs}, devices distributed {summary['devices']['distributed']}, "
+      f"failed {summary['devices']['failed']}, wall {wall:.1f} s, {calls} calls = {calls / wall:.0f} calls/s")
+for name, api in sorted(stats["apis"].items()):
+    if api["calls"]:
+        print(f"  {name:32} {api['calls']:6} calls  peak {api['max_per_second']:4}/s of {api['limit']}/s  "
+              f"throttled {api['throttled']}")
+cpu = float(user) + float(system)
+print(f"apply: CPU {cpu:.2f} s ({cpu / jobs * 1000:.2f} s per 1,000 jobs), peak RSS {int(rss_kb) / 1024:.0f} MiB")
+EOF
