@@ -426,6 +426,48 @@ fn max_failure_rate_stops_new_jobs_and_a_later_run_finishes_them() {
 }
 
 #[test]
+fn redrive_then_apply_distributes_what_failed_retryably_and_nothing_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan_file = generated(dir.path(), 2000);
+    let out = plan(&plan_file, dir.path(), "out");
+    let emulator = Emulator::start(
+        &plan_file,
+        &["--job-seconds", "0", "--rate-scale", "50", "--seed", "4", "--faults", "device-fail=0.3"],
+    );
+    let first = apply(&out, &emulator, &["--rate-scale", "50"]);
+    assert_eq!(first.status.code(), Some(1), "{}", stderr(&first));
+    let rows = outcomes(&out);
+    let key = |row: &[String; 5]| (row[0].clone(), row[1].clone());
+    let retryable: BTreeSet<_> = rows
+        .iter()
+        .filter(|row| row[3] == "unknown" || (row[3] == "failed" && row[4] == "iot.system.SystemException"))
+        .map(key)
+        .collect();
+    let permanent = rows.iter().filter(|row| row[3] == "failed" && !retryable.contains(&key(row))).count();
+    assert!(!retryable.is_empty() && permanent > 0, "the fault mix fails both ways");
+
+    let again = dir.path().join("again");
+    let redrive = devdist(&["redrive", out.to_str().unwrap(), "--out", again.to_str().unwrap(), "--quiet"]);
+    assert!(matches!(redrive.status.code(), Some(0 | 1)), "redrive: {}", stderr(&redrive));
+    let rejects = std::fs::read_to_string(again.join("rejects.csv")).unwrap();
+    assert_eq!(rejects.matches(",refused_by_platform,").count(), permanent, "permanent failures are rejects");
+    let second = apply(&again, &emulator, &["--rate-scale", "50"]);
+    assert!(matches!(second.status.code(), Some(0 | 1)), "apply of the redrive: {}", stderr(&second));
+    let verify = devdist(&["verify", again.to_str().unwrap()]);
+    assert_eq!(verify.status.code(), Some(0), "verify: {}", stderr(&verify));
+
+    let redriven = outcomes(&again);
+    let redriven_devices: BTreeSet<_> = redriven.iter().map(key).collect();
+    assert_eq!(redriven_devices, retryable, "the redrive holds exactly the retryable failures, once each");
+    let fixed: BTreeSet<_> = redriven.iter().filter(|row| row[3] == "distributed").map(key).collect();
+    assert!(!fixed.is_empty(), "some of them are distributed this time");
+    let by_emulator = distributed_by_emulator(&emulator.stats());
+    assert!(by_emulator.values().all(|&n| n == 1), "a device was distributed by two platform jobs");
+    let distributed: BTreeSet<_> = rows.iter().filter(|row| row[3] == "distributed").map(key).chain(fixed).collect();
+    assert_eq!(distributed, by_emulator.into_keys().collect(), "the two runs together are what the platform did");
+}
+
+#[test]
 fn apply_speaks_https_to_an_emulator_it_trusts_through_ca_cert() {
     let dir = tempfile::tempdir().unwrap();
     let demo = fixture("demo/plan.toml");
