@@ -45,7 +45,8 @@ struct Seen {
 fn read_all(inventory: &mut Inventory, capacity: usize) -> (Layout, Vec<Seen>, u64) {
     let layout = inventory.layout().clone();
     // A batch that held CSV records before: lines must be reset, records reused.
-    let mut batch = RecordBatch { lines: vec![99; capacity], ..RecordBatch::default() };
+    let mut batch = RecordBatch::default();
+    batch.lines = vec![99; capacity];
     let mut seen = Vec::new();
     let mut bytes = 0;
     while inventory.fill(&mut batch, capacity).unwrap() {

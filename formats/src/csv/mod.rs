@@ -129,21 +129,24 @@ impl CsvInventory {
         &self.layout
     }
 
-    /// Refills `batch` with up to `capacity` records. Returns false once the file is done
-    /// and the batch is empty.
+    /// Refills `batch` with up to `capacity` records, and records only while they take less
+    /// than [`RecordBatch::max_bytes`]. Returns false once the file is done and the batch is
+    /// empty.
     pub fn fill(&mut self, batch: &mut RecordBatch, capacity: usize) -> Result<bool, Error> {
         batch.len = 0;
+        batch.payload = 0;
         batch.first_record = self.next_record;
         if batch.records.len() < capacity {
             batch.records.resize_with(capacity, ByteRecord::new);
         }
         batch.lines.resize(capacity, 0);
         batch.problems.resize(capacity, None);
-        while batch.len < capacity {
+        while batch.has_room(capacity) {
             let Some((line, problem)) = self.next(&mut batch.records[batch.len], true)? else { break };
             batch.lines[batch.len] = line;
             batch.problems[batch.len] = problem;
             batch.len += 1;
+            batch.added(batch.len - 1);
         }
         self.next_record += batch.len as u64;
         let byte = self.source().consumed();
@@ -502,6 +505,25 @@ mod tests {
         // The blank lines were not kept.
         assert!(inventory.source().buf.len() <= 2 * READ_CHUNK, "{}", inventory.source().buf.len());
         assert!(!inventory.fill(&mut batch, 10).unwrap());
+    }
+
+    #[test]
+    fn batches_are_bounded_in_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.csv");
+        let note = "x".repeat(1000);
+        let text: String = (0..10).fold(format!("{HEADER},note\n"), |text, i| text + &format!("a{i},b,c,d,{note}\n"));
+        std::fs::write(&path, text).unwrap();
+        let mut inventory = CsvInventory::open(&path).unwrap();
+        let mut batch = RecordBatch::with_max_bytes(2500);
+        let mut sizes = Vec::new();
+        while inventory.fill(&mut batch, 4).unwrap() {
+            // A record takes its 1,005 field bytes and 5 field boundaries of 8.
+            assert_eq!(batch.payload, batch.len * 1045);
+            sizes.push(batch.len);
+        }
+        // The third record brings a batch past 2,500 bytes.
+        assert_eq!(sizes, [3, 3, 3, 1]);
     }
 
     #[test]

@@ -40,6 +40,8 @@ pub struct ParquetInventory {
     next_record: u64,
     /// (rows, compressed bytes) of each row group, in file order.
     row_groups: Vec<(u64, u64)>,
+    /// Uncompressed bytes per row of the widest row group.
+    row_bytes: u64,
     /// Row groups whose bytes were already reported, and the rows they hold together.
     groups_counted: usize,
     rows_counted: u64,
@@ -108,6 +110,16 @@ impl ParquetInventory {
             })
             .collect();
         let in_groups: u64 = row_groups.iter().map(|g| g.1).sum();
+        let row_bytes = builder
+            .metadata()
+            .row_groups()
+            .iter()
+            .map(|group| {
+                u64::try_from(group.total_byte_size()).unwrap_or(0)
+                    / u64::try_from(group.num_rows()).unwrap_or(0).max(1)
+            })
+            .max()
+            .unwrap_or(0);
         Ok(ParquetInventory {
             path: path.to_path_buf(),
             layout,
@@ -116,6 +128,7 @@ impl ParquetInventory {
             pending: None,
             next_record: 1,
             row_groups,
+            row_bytes,
             groups_counted: 0,
             rows_counted: 0,
             overhead: file_len.saturating_sub(in_groups),
@@ -133,11 +146,12 @@ impl ParquetInventory {
         self.row_groups.iter().map(|g| g.0).sum()
     }
 
-    /// Refills `batch` with up to `capacity` records, exactly as [`crate::CsvInventory::fill`]
-    /// does (`lines` are all 0: Parquet has no lines). Returns false once the file is done and
+    /// Refills `batch` with up to `capacity` records within [`RecordBatch::max_bytes`], exactly
+    /// as [`crate::CsvInventory::fill`] does (`lines` are all 0: Parquet has no lines). Returns false once the file is done and
     /// the batch is empty.
     pub fn fill(&mut self, batch: &mut RecordBatch, capacity: usize) -> Result<bool, Error> {
         batch.len = 0;
+        batch.payload = 0;
         batch.first_record = self.next_record;
         batch.bytes = std::mem::take(&mut self.overhead);
         if batch.records.len() < capacity {
@@ -148,9 +162,10 @@ impl ParquetInventory {
         // Parquet has no CSV quoting: no record is structurally broken.
         batch.problems.clear();
         batch.problems.resize(capacity, None);
-        while batch.len < capacity {
+        while batch.has_room(capacity) {
             let Some((arrow, row)) = self.pending.take() else {
-                match self.next_arrow_batch(capacity, self.next_record + batch.len as u64)? {
+                let rows = self.rows_per_read(capacity, batch.max_bytes);
+                match self.next_arrow_batch(rows, self.next_record + batch.len as u64)? {
                     Some(arrow) => self.pending = Some((arrow, 0)),
                     None => break,
                 }
@@ -158,10 +173,13 @@ impl ParquetInventory {
             };
             let take = (arrow.num_rows() - row).min(capacity - batch.len);
             let records = &mut batch.records[batch.len..batch.len + take];
-            copy_rows(&arrow, row, records, &self.runtime, &mut self.scratch);
-            batch.len += take;
-            if row + take < arrow.num_rows() {
-                self.pending = Some((arrow, row + take));
+            let room = batch.max_bytes - batch.payload;
+            let copied = copy_rows(&arrow, row, records, &self.runtime, &mut self.scratch, room);
+            let from = batch.len;
+            batch.len += copied;
+            batch.added(from);
+            if row + copied < arrow.num_rows() {
+                self.pending = Some((arrow, row + copied));
             }
         }
         self.next_record += batch.len as u64;
@@ -175,6 +193,14 @@ impl ParquetInventory {
             self.groups_counted += 1;
         }
         Ok(batch.len > 0)
+    }
+
+    /// Rows the Parquet reader decodes at once (fixed by the first call): `capacity`, or fewer
+    /// when that many rows of the widest row group (by its uncompressed size) would take more
+    /// than `max_bytes`, so that the decoded Arrow batch stays within about a record batch.
+    fn rows_per_read(&self, capacity: usize, max_bytes: usize) -> usize {
+        let row_bytes = self.row_bytes.max(1);
+        capacity.min(usize::try_from(max_bytes as u64 / row_bytes).unwrap_or(usize::MAX)).max(1)
     }
 
     /// The next non-empty Arrow batch, whose first row is record `record`, or None at the end
