@@ -9,6 +9,7 @@
 
 use std::fmt;
 use std::fs::File;
+use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
@@ -16,6 +17,7 @@ use arrow_array::RecordBatch as ArrowBatch;
 use arrow_schema::DataType;
 use csv::ByteRecord;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use parquet::file::reader::{ChunkReader, Length};
 
 use crate::batch::RecordBatch;
 use crate::error::{Error, Position};
@@ -52,7 +54,7 @@ pub struct ParquetInventory {
 
 enum State {
     /// Opened; the reader is built by the first `fill`, with its capacity as batch size.
-    Opened(Box<ParquetRecordBatchReaderBuilder<File>>),
+    Opened(Box<ParquetRecordBatchReaderBuilder<EndedFile>>),
     Reading(ParquetRecordBatchReader),
     Done,
 }
@@ -79,8 +81,9 @@ impl ParquetInventory {
         }
         let file_len = metadata.len();
         check_magic(path, &file, file_len)?;
-        let builder = guarded(path, "reading the footer", || ParquetRecordBatchReaderBuilder::try_new(file))?
-            .map_err(|err| invalid(path, format!("not a readable Parquet file: {}", describe(&err))))?;
+        let builder =
+            guarded(path, "reading the footer", || ParquetRecordBatchReaderBuilder::try_new(EndedFile(file)))?
+                .map_err(|err| invalid(path, format!("not a readable Parquet file: {}", describe(&err))))?;
         let schema = builder.schema().clone();
         let names: Vec<String> = schema.fields().iter().map(|field| field.name().clone()).collect();
         let layout = Layout::from_names(path, Position::default(), &names)?;
@@ -238,6 +241,53 @@ impl ParquetInventory {
     }
 }
 
+/// The inventory file as the Parquet reader reads it, but where reading at the end of the
+/// file fails instead of returning no bytes. parquet 59 (and 60) skips unknown fields of a
+/// page header by copying their declared length from the file and does not check that any
+/// bytes came: a header declaring a list of 2^31 elements at the end of the file looped for
+/// hours (`fuzz/regressions/parquet_reader/page-header-skip-hang.fuzz`). With the end of the
+/// file an error, every skipped element that takes bytes on the wire costs bytes of the file,
+/// so a crafted header costs at most the file's size. A well-formed file never needs to read
+/// past its end: the footer follows the data, and every page is read by its length.
+#[derive(Debug)]
+struct EndedFile(File);
+
+impl Length for EndedFile {
+    fn len(&self) -> u64 {
+        self.0.len()
+    }
+}
+
+impl ChunkReader for EndedFile {
+    type T = BufReader<NoReadAtEnd>;
+
+    fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
+        let mut file = self.0.try_clone()?;
+        file.seek(SeekFrom::Start(start))?;
+        Ok(BufReader::new(NoReadAtEnd(file)))
+    }
+
+    fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<bytes::Bytes> {
+        self.0.get_bytes(start, length)
+    }
+}
+
+/// A file whose read at its end is an error (see [`EndedFile`]).
+#[derive(Debug)]
+struct NoReadAtEnd(File);
+
+impl Read for NoReadAtEnd {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self.0.read(buf)? {
+            0 if !buf.is_empty() => Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "the Parquet reader asked for bytes past the end of the file",
+            )),
+            n => Ok(n),
+        }
+    }
+}
+
 /// The number of rows a Parquet file's footer declares (for `devdist verify`).
 pub fn parquet_row_count(path: &Path) -> Result<u64, Error> {
     let file = File::open(path).map_err(|err| Error::io(path, err))?;
@@ -251,7 +301,6 @@ pub fn parquet_row_count(path: &Path) -> Result<u64, Error> {
 /// A Parquet file starts and ends with `PAR1`; telling which end is wrong beats the reader's
 /// "corrupt footer" for a truncated copy or a file of another format.
 fn check_magic(path: &Path, file: &File, len: u64) -> Result<(), Error> {
-    use std::io::{Read, Seek, SeekFrom};
     const MAGIC: &[u8; 4] = b"PAR1";
     if len < 12 {
         return Err(invalid(path, format!("not a readable Parquet file: only {len} bytes long")));
