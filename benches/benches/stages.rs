@@ -33,6 +33,8 @@ use devdist_synth::{GenerateOptions, generate};
 const RECORDS: u64 = 100_000;
 /// Records per batch, as the pipeline reads them.
 const BATCH: usize = 4096;
+/// Bytes of records in flight in stage 1: what a run at the default memory budget allows.
+const IN_FLIGHT: usize = (devdist_engine::DEFAULT_MEMORY_BUDGET / 8) as usize;
 /// Criterion samples per bench: few, so the whole suite runs in a few minutes on 2 cores.
 const SAMPLES: usize = 10;
 
@@ -153,7 +155,7 @@ fn rules(c: &mut Criterion) {
                 let dictionaries = Dictionaries::default();
                 let start = Instant::now();
                 let (mut read, mut candidates, mut rejects) = (0, 0, 0);
-                check_all(&plan, inventories, &dictionaries, 1, &NoProgress, &mut |batch| {
+                check_all(&plan, inventories, &dictionaries, 1, IN_FLIGHT, &NoProgress, &mut |batch| {
                     read += batch.records;
                     candidates += batch.candidates.len();
                     rejects += batch.rejects.len();
@@ -201,7 +203,7 @@ fn signature(c: &mut Criterion) {
 /// Every batch of stage 1 over the plan's inventory (2 workers), ids in `dictionaries`.
 fn checked_batches(plan: &Plan, dictionaries: &Dictionaries) -> Vec<CheckedBatch> {
     let mut batches = Vec::new();
-    check_all(plan, open_inputs(plan).expect("open"), dictionaries, 2, &NoProgress, &mut |batch| {
+    check_all(plan, open_inputs(plan).expect("open"), dictionaries, 2, IN_FLIGHT, &NoProgress, &mut |batch| {
         batches.push(batch);
         Ok(())
     })

@@ -425,6 +425,31 @@ fn generate(name: &str, dir: &Path) -> Result<(), String> {
             text.extend_from_slice(format!("\n{}\n", good_row(1)).as_bytes());
             write("devices.csv", &text)
         }
+        // More than 64 MiB (the record limit) of blank lines between two good records.
+        "blank-lines-past-record-limit" => {
+            let mut text = format!("{HEADER}\n{}\n", good_row(1)).into_bytes();
+            text.extend(std::iter::repeat_n(b"\r\n".as_slice(), 33 << 20).flatten());
+            text.extend_from_slice(format!("{}\n", good_row(2)).as_bytes());
+            write("devices.csv", &text)
+        }
+        // 100,000 routes, one product key each; 20,000 records, all for the last 1,000 routes.
+        "routes-100k" => {
+            let mut plan = String::from("account = \"1234567890123456\"\n[inputs]\ninventory = [\"devices.csv\"]\n");
+            for route in 0..100_000 {
+                let _ = write!(
+                    plan,
+                    "[[routes]]\nmatch = {{ product_key = [\"p{route:07}\"], source_instance = [\"iotx-oxssharez200\"] }}\n\
+                     strategy = \"specified_region\"\ntargets = [\"iotx-oxssharez700\"]\n"
+                );
+            }
+            let mut devices = format!("{HEADER}\n");
+            for record in 0..20_000 {
+                let product = 99_999 - record % 1000;
+                let _ = writeln!(devices, "p{product:07},meter-{record:05},{SECRET},iotx-oxssharez200");
+            }
+            write("plan.toml", plan.as_bytes())?;
+            write("devices.csv", devices.as_bytes())
+        }
         "inventory-is-directory" => mkdir("devices.csv"),
         "inventory-is-fifo" => mkfifo(&dir.join("devices.csv")),
         "plan-is-directory" => mkdir("plan.toml"),

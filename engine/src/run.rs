@@ -115,7 +115,8 @@ pub fn run(plan_path: &Path, out_dir: &Path, options: &Options, progress: &dyn P
         let scratch = out.scratch(&budget)?;
         let dictionaries = Dictionaries::default();
         let mut gather = Gather::new(&plan, &scratch, budget);
-        check_all(&plan, inventories, &dictionaries, threads, progress, &mut |batch| gather.add(batch))?;
+        let memory = budget.records_in_flight;
+        check_all(&plan, inventories, &dictionaries, threads, memory, progress, &mut |batch| gather.add(batch))?;
         lap("read_and_check", &mut seconds);
         crate::cancel::checkpoint()?;
         let settled = settle(&plan, gather, dictionaries, &scratch)?;

@@ -31,7 +31,7 @@ mod parquet;
 mod table;
 
 pub use ::csv::ByteRecord;
-pub use batch::RecordBatch;
+pub use batch::{RecordBatch, record_size};
 pub use catalog::{CATALOG_COLUMNS, CatalogRow, read_catalog};
 pub use csv::CsvInventory;
 pub use error::{Error, ErrorKind, Position};

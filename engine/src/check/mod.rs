@@ -169,11 +169,7 @@ impl<'p> Checker<'p> {
         let (strategy, targets, route_uid) = match row_target {
             Some(target) => (Strategy::SpecifiedRegion, TargetSets::single(target), self.plan.account.as_str()),
             None => {
-                let route = self.plan.routes.iter().find(|route| {
-                    route.product_keys.as_ref().is_none_or(|set| set.contains(product_key))
-                        && route.source_instances.as_ref().is_none_or(|set| set.contains(source_name))
-                        && route.source_regions.as_ref().is_none_or(|set| set.contains(&instance.region))
-                });
+                let route = self.plan.routes.find(product_key, source, &instance.region);
                 let route =
                     route.ok_or_else(|| (Reason::NoRoute, "no per-row target and no route matches".to_string()))?;
                 (route.strategy, route.targets, route.target_uid.as_str())

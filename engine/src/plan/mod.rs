@@ -5,6 +5,8 @@ pub(crate) mod catalog;
 mod routes;
 mod toml;
 
+pub use routes::Routes;
+
 use toml::{Reader, line_and_column};
 
 use std::collections::HashSet;
@@ -125,8 +127,8 @@ pub struct Plan {
     pub inputs: Vec<Input>,
     /// Public instances plus the plan's catalog.
     pub catalog: Catalog,
-    /// Routes in file order (first match wins).
-    pub routes: Vec<Route>,
+    /// Routes in file order (first match wins), indexed.
+    pub routes: Routes,
     /// Target lists referenced by routes and rows.
     pub target_sets: TargetSets,
     /// Devices per job, 1..=10000.

@@ -1,12 +1,14 @@
-//! `[[routes]]` entries: read as written (`RawRoute`), then resolved against the catalog.
+//! `[[routes]]` entries: read as written (`RawRoute`), then resolved against the catalog and
+//! indexed for matching (`Routes`).
 
 use std::collections::HashSet;
-use std::ops::Range;
+use std::ops::{Deref, Range};
 
 use ::toml::de::DeTable;
+use rustc_hash::FxHashMap;
 
 use crate::names::is_safe_name;
-use crate::plan::catalog::Catalog;
+use crate::plan::catalog::{Catalog, InstanceId};
 
 use super::toml::{Reader, Value};
 use super::{Route, Strategy, TargetSets};
@@ -185,5 +187,161 @@ impl<'t> Reader<'t> {
             targets: sets?.intern(ids, catalog),
             target_uid: target_uid?,
         })
+    }
+}
+
+/// The plan's routes in file order, indexed by what they match: finding the route of a
+/// record costs a handful of hash lookups, however many routes the plan has.
+///
+/// A route matches a (product key, source instance, source region) when each of its match
+/// keys that is given lists the value; the first matching route in file order wins (SPEC
+/// §2.1). The index keeps, for every product key a route lists (or "any product key") and
+/// every instance, region (or "anywhere") it lists, the number of the first route there; a
+/// lookup takes the lowest of the at most six entries the record's values reach. A route that
+/// lists both instances and regions is indexed by the instances that lie in those regions
+/// (a source instance has one region, and only catalog instances reach routing). The index
+/// holds, per route, the number of its product keys (or 1) times the number of its instances,
+/// else regions (or 1).
+#[derive(Debug, Clone, Default)]
+pub struct Routes {
+    list: Vec<Route>,
+    by_product: FxHashMap<String, Places>,
+    any_product: Places,
+}
+
+/// Where the routes of one product key (or of any) apply, each with its first route's number.
+#[derive(Debug, Clone, Default)]
+struct Places {
+    instances: FxHashMap<InstanceId, u32>,
+    regions: FxHashMap<String, u32>,
+    anywhere: Option<u32>,
+}
+
+impl Places {
+    fn first(&self, instance: InstanceId, region: &str) -> Option<u32> {
+        let at_instance = self.instances.get(&instance).copied();
+        let in_region = self.regions.get(region).copied();
+        [at_instance, in_region, self.anywhere].into_iter().flatten().min()
+    }
+
+    /// Records route `index` for `route`'s places; an earlier route there keeps its place.
+    fn insert(&mut self, index: u32, route: &Route, catalog: &Catalog) {
+        match (&route.source_instances, &route.source_regions) {
+            (Some(instances), regions) => {
+                for id in instances.iter().filter_map(|name| catalog.find(name)) {
+                    if regions.as_ref().is_none_or(|regions| regions.contains(&catalog.get(id).region)) {
+                        self.instances.entry(id).or_insert(index);
+                    }
+                }
+            }
+            (None, Some(regions)) => {
+                for region in regions {
+                    self.regions.entry(region.clone()).or_insert(index);
+                }
+            }
+            (None, None) => {
+                self.anywhere.get_or_insert(index);
+            }
+        }
+    }
+}
+
+impl Routes {
+    /// Indexes `list` (in file order) against `catalog`.
+    pub(super) fn new(list: Vec<Route>, catalog: &Catalog) -> Routes {
+        let mut routes = Routes { list: Vec::new(), by_product: FxHashMap::default(), any_product: Places::default() };
+        for (index, route) in list.iter().enumerate() {
+            let index = index as u32;
+            match &route.product_keys {
+                Some(keys) => {
+                    for key in keys {
+                        routes.by_product.entry(key.clone()).or_default().insert(index, route, catalog);
+                    }
+                }
+                None => routes.any_product.insert(index, route, catalog),
+            }
+        }
+        routes.list = list;
+        routes
+    }
+
+    /// The first route that matches a record of `product_key` from `source` (a catalog
+    /// instance) in `region` (its region).
+    pub fn find(&self, product_key: &str, source: InstanceId, region: &str) -> Option<&Route> {
+        let listed = self.by_product.get(product_key).and_then(|places| places.first(source, region));
+        let first = [listed, self.any_product.first(source, region)].into_iter().flatten().min()?;
+        Some(&self.list[first as usize])
+    }
+}
+
+impl Deref for Routes {
+    type Target = [Route];
+
+    fn deref(&self) -> &[Route] {
+        &self.list
+    }
+}
+
+impl<'a> IntoIterator for &'a Routes {
+    type Item = &'a Route;
+    type IntoIter = std::slice::Iter<'a, Route>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.list.iter()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::Strategy;
+    use crate::plan::catalog::PUBLIC_INSTANCES;
+
+    /// The rule as SPEC §2.1 states it: the first route in file order whose given keys all hold.
+    fn scan<'r>(routes: &'r [Route], product_key: &str, instance: &str, region: &str) -> Option<&'r Route> {
+        routes.iter().find(|route| {
+            route.product_keys.as_ref().is_none_or(|set| set.contains(product_key))
+                && route.source_instances.as_ref().is_none_or(|set| set.contains(instance))
+                && route.source_regions.as_ref().is_none_or(|set| set.contains(region))
+        })
+    }
+
+    #[test]
+    fn the_index_finds_the_first_matching_route() {
+        let catalog = Catalog::public();
+        let products = ["a1", "b2", "c3"];
+        let instances: Vec<&str> = PUBLIC_INSTANCES.iter().map(|(id, _)| *id).chain(["iot-not-listed"]).collect();
+        let regions = ["cn-shanghai", "us-west-1", "eu-central-1", "mars-north-1"];
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        for _ in 0..200 {
+            // Each key is left out, or lists one to three values (some never matching).
+            let pick = |pool: &[&str], next: &mut dyn FnMut(usize) -> usize| -> Option<HashSet<String>> {
+                (next(3) > 0).then(|| (0..1 + next(3)).map(|_| pool[next(pool.len())].to_string()).collect())
+            };
+            let list: Vec<Route> = (0..1 + next(12))
+                .map(|i| Route {
+                    name: format!("r{i}"),
+                    product_keys: pick(&products, &mut next),
+                    source_instances: pick(&instances, &mut next),
+                    source_regions: pick(&regions, &mut next),
+                    strategy: Strategy::SpecifiedRegion,
+                    targets: 0,
+                    target_uid: String::new(),
+                })
+                .collect();
+            let routes = Routes::new(list.clone(), &catalog);
+            for product in products.iter().chain(&["zz9"]) {
+                for (id, region) in PUBLIC_INSTANCES {
+                    let found = routes.find(product, catalog.find(id).unwrap(), region).map(|r| &r.name);
+                    assert_eq!(found, scan(&list, product, id, region).map(|r| &r.name), "{product} {id}: {list:?}");
+                }
+            }
+        }
     }
 }

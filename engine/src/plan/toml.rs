@@ -11,7 +11,7 @@ use crate::error::Problem;
 use crate::names::is_safe_name;
 use crate::plan::catalog::Catalog;
 
-use super::{Input, Plan, Route, TargetSets};
+use super::{Input, Plan, Route, Routes, TargetSets};
 
 /// 1-based line and column (in characters) of byte `offset` in `text`.
 pub(super) fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
@@ -72,11 +72,13 @@ impl<'t> Reader<'t> {
             .into_iter()
             .map(|raw| self.resolve(raw, catalog.as_ref(), &default_uid, target_sets.as_mut()))
             .collect();
+        let catalog = catalog?;
+        let routes = Routes::new(routes.into_iter().collect::<Option<Vec<Route>>>()?, &catalog);
         Some(Plan {
             account: account?,
             inputs,
-            catalog: catalog?,
-            routes: routes.into_iter().collect::<Option<Vec<Route>>>()?,
+            catalog,
+            routes,
             target_sets: target_sets?,
             devices_per_job: devices_per_job?,
             jobs_per_wave: jobs_per_wave?,

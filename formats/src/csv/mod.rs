@@ -63,8 +63,9 @@ const RECORD_TOO_LONG: &str = "record longer than 64 MiB";
 ///   their own (the problem text says so); records before it are unaffected. Likewise a quote
 ///   closed later by another stray quote (`"a,b"` where `"a` and `b"` were meant as two fields)
 ///   is well-formed CSV and reads as such.
-/// - **Bounded memory.** A record longer than `MAX_RECORD_BYTES` (counting blank lines just
-///   before it) is not buffered: it is reported as `RECORD_TOO_LONG` with no fields and
+/// - **Bounded memory.** Blank lines are dropped as they are read: any number of them may
+///   precede a record, and they do not count toward its length. A record longer than
+///   `MAX_RECORD_BYTES` is not buffered: it is reported as `RECORD_TOO_LONG` with no fields and
 ///   skipped to its end (the next line end outside quotes); a header that long fails the file.
 #[derive(Debug)]
 pub struct CsvInventory {
@@ -73,10 +74,9 @@ pub struct CsvInventory {
     reader: Option<csv::Reader<Source>>,
     /// File offset minus the reader's byte position, modulo 2^64 (see `Source::prime`).
     skew: u64,
-    /// Line of the first byte after the last record.
+    /// Line of the first byte after the last record (and the blank lines after it that
+    /// `Source` dropped).
     line: u64,
-    /// Whether the byte before that is a CR (so an LF there ends no line).
-    prev_cr: bool,
     layout: Layout,
     next_record: u64,
     last_byte: u64,
@@ -104,7 +104,6 @@ impl CsvInventory {
             reader: Some(csv_reader(source)),
             skew,
             line: 1,
-            prev_cr: false,
             layout: Layout { columns: Vec::new(), known: [None; Field::ALL.len()], runtime: Vec::new() },
             next_record: 1,
             last_byte: 0,
@@ -130,21 +129,24 @@ impl CsvInventory {
         &self.layout
     }
 
-    /// Refills `batch` with up to `capacity` records. Returns false once the file is done
-    /// and the batch is empty.
+    /// Refills `batch` with up to `capacity` records, and records only while they take less
+    /// than [`RecordBatch::max_bytes`]. Returns false once the file is done and the batch is
+    /// empty.
     pub fn fill(&mut self, batch: &mut RecordBatch, capacity: usize) -> Result<bool, Error> {
         batch.len = 0;
+        batch.payload = 0;
         batch.first_record = self.next_record;
         if batch.records.len() < capacity {
             batch.records.resize_with(capacity, ByteRecord::new);
         }
         batch.lines.resize(capacity, 0);
         batch.problems.resize(capacity, None);
-        while batch.len < capacity {
+        while batch.has_room(capacity) {
             let Some((line, problem)) = self.next(&mut batch.records[batch.len], true)? else { break };
             batch.lines[batch.len] = line;
             batch.problems[batch.len] = problem;
             batch.len += 1;
+            batch.added(batch.len - 1);
         }
         self.next_record += batch.len as u64;
         let byte = self.source().consumed();
@@ -169,26 +171,29 @@ impl CsvInventory {
         let more = reader.read_byte_record(record).map_err(|err| read_error(&self.path, err))?;
         let end = reader.position().byte().wrapping_add(self.skew);
         let source = reader.get_mut();
+        // Blank lines the source already dropped come first.
+        self.line += std::mem::take(&mut source.blank_line_ends);
         if source.capped {
             return self.too_long(record, skip_too_long).map(Some);
         }
         if !more {
             // Only blank lines were left: count them for completeness.
             let rest = source.take(end);
-            self.line += tally(rest, &mut self.prev_cr).line_ends;
+            self.line += tally(&source.buf[rest], &mut source.prev_cr).line_ends;
             return Ok(None);
         }
         let at_eof = source.eof && end == source.base + source.filled as u64;
         let span = source.take(end);
+        let span = &source.buf[span];
         // Blank lines before the record: csv_core skipped them, they still count.
         let blank = span.iter().position(|&b| b != b'\n' && b != b'\r').unwrap_or(span.len());
-        self.line += tally(&span[..blank], &mut self.prev_cr).line_ends;
+        self.line += tally(&span[..blank], &mut source.prev_cr).line_ends;
         let line = self.line;
         let span = &span[blank..];
         if at_eof {
             // The last record may end without a line end, or inside an open quote: check every byte.
             let problem = scan_quoting(span);
-            self.line += tally(span, &mut self.prev_cr).line_ends;
+            self.line += tally(span, &mut source.prev_cr).line_ends;
             return Ok(Some((line, problem)));
         }
         // Any other record ended at a line end (one byte: csv_core leaves the LF of a CRLF to
@@ -199,7 +204,7 @@ impl CsvInventory {
         let quotes = count_quotes(content);
         let (problem, inside) = if quotes == 0 { (None, 0) } else { check_quoting(content, record, quotes) };
         self.line += inside + 1;
-        self.prev_cr = terminator == b"\r";
+        source.prev_cr = terminator == b"\r";
         Ok(Some((line, problem)))
     }
 
@@ -212,15 +217,13 @@ impl CsvInventory {
         let kept = &source.buf[source.keep..source.filled];
         let start = kept.iter().position(|&b| b != b'\n' && b != b'\r').unwrap_or(kept.len());
         let blank = source.keep + start;
-        self.line += tally(&source.buf[source.keep..blank], &mut self.prev_cr).line_ends;
+        self.line += tally(&source.buf[source.keep..blank], &mut source.prev_cr).line_ends;
         let line = self.line;
         if !skip {
             return Ok((line, Some(RECORD_TOO_LONG)));
         }
         source.keep = blank;
-        let (line_ends, prev_cr) = source.skip_record().map_err(|err| Error::io(&self.path, err))?;
-        self.line += line_ends;
-        self.prev_cr = prev_cr;
+        self.line += source.skip_record().map_err(|err| Error::io(&self.path, err))?;
         source.capped = false;
         self.skew = source.prime();
         self.reader = Some(csv_reader(source));
@@ -456,6 +459,71 @@ mod tests {
         let err = read_with(header.as_bytes(), 16, 100).unwrap_err();
         assert!(err.ends_with("d.csv: line 1: header line longer than 64 MiB"), "{err}");
         assert!(read_with(header.as_bytes(), 16, 400).is_ok());
+    }
+
+    #[test]
+    fn blank_lines_do_not_count_toward_the_record_limit() {
+        let long = "x".repeat(300);
+        for blank in ["\n", "\r\n", "\r"] {
+            let text = format!(
+                "{}{HEADER}\n{}a,b,c,d\n{}a2,b2,c2,\"d\n2\"\r{}{long}\n{}a3,b3,c3,d3{}",
+                blank.repeat(150),
+                blank.repeat(300),
+                blank.repeat(500),
+                blank.repeat(250),
+                blank.repeat(120),
+                blank.repeat(200)
+            );
+            // After a2's CR, a first blank LF completes a CRLF: no line of its own.
+            let merged = u64::from(blank == "\n");
+            for chunk in [1, 7, 64, 4096] {
+                let records = read_with(text.as_bytes(), chunk, 100).unwrap();
+                let got: Vec<(u64, Option<&str>)> = records.iter().map(|r| (r.0, r.1)).collect();
+                assert_eq!(
+                    got,
+                    [(452, None), (953, None), (1205 - merged, Some(RECORD_TOO_LONG)), (1326 - merged, None)],
+                    "{blank:?}, chunk {chunk}"
+                );
+                assert_eq!(records[1].2, fields(&["a2", "b2", "c2", "d\n2"]));
+            }
+        }
+    }
+
+    #[test]
+    fn a_record_after_more_than_64_mib_of_blank_lines_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.csv");
+        let blank = (MAX_RECORD_BYTES + (1 << 20)) / 2;
+        let mut text = format!("{HEADER}\n").into_bytes();
+        text.extend(std::iter::repeat_n(b"\r\n".as_slice(), blank).flatten());
+        text.extend_from_slice(b"a,b,c,d\n");
+        std::fs::write(&path, &text).unwrap();
+        let mut inventory = CsvInventory::open(&path).unwrap();
+        let mut batch = RecordBatch::default();
+        assert!(inventory.fill(&mut batch, 10).unwrap());
+        assert_eq!((batch.len, batch.lines[0], batch.problems[0]), (1, 2 + blank as u64, None));
+        // The blank lines were not kept.
+        assert!(inventory.source().buf.len() <= 2 * READ_CHUNK, "{}", inventory.source().buf.len());
+        assert!(!inventory.fill(&mut batch, 10).unwrap());
+    }
+
+    #[test]
+    fn batches_are_bounded_in_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.csv");
+        let note = "x".repeat(1000);
+        let text: String = (0..10).fold(format!("{HEADER},note\n"), |text, i| text + &format!("a{i},b,c,d,{note}\n"));
+        std::fs::write(&path, text).unwrap();
+        let mut inventory = CsvInventory::open(&path).unwrap();
+        let mut batch = RecordBatch::with_max_bytes(2500);
+        let mut sizes = Vec::new();
+        while inventory.fill(&mut batch, 4).unwrap() {
+            // A record takes its 1,005 field bytes and 5 field boundaries of 8.
+            assert_eq!(batch.payload, batch.len * 1045);
+            sizes.push(batch.len);
+        }
+        // The third record brings a batch past 2,500 bytes.
+        assert_eq!(sizes, [3, 3, 3, 1]);
     }
 
     #[test]

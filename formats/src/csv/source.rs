@@ -28,6 +28,12 @@ pub(super) struct Source {
     pub(super) capped: bool,
     /// Hand out one `\n` before anything else (see `Source::prime`).
     pub(super) prime: bool,
+    /// Whether the last byte taken (or dropped as blank) is a CR, so that an LF after it ends
+    /// no line.
+    pub(super) prev_cr: bool,
+    /// Line ends of the blank lines dropped since the reader last took them (see
+    /// `Source::drop_blank_lines`).
+    pub(super) blank_line_ends: u64,
 }
 
 impl std::fmt::Debug for Source {
@@ -45,6 +51,7 @@ impl Read for Source {
             out[0] = b'\n';
             return Ok(1);
         }
+        self.drop_blank_lines();
         let cap = self.keep + self.limit + 1;
         if self.served >= cap {
             self.capped = true;
@@ -76,6 +83,22 @@ impl Source {
             limit,
             capped: false,
             prime: false,
+            prev_cr: false,
+            blank_line_ends: 0,
+        }
+    }
+
+    /// Stops keeping the blank lines served since the last record: csv_core skips them, so
+    /// they are no part of the record being read and count neither toward its limit nor in
+    /// memory (a file may hold any number of them). Their line ends go to `blank_line_ends`.
+    /// `buf[keep]` starts a record, or is blank only when it was served after this last ran:
+    /// each byte is looked at once.
+    fn drop_blank_lines(&mut self) {
+        let served = &self.buf[self.keep..self.served];
+        let blank = served.iter().position(|&b| b != b'\n' && b != b'\r').unwrap_or(served.len());
+        if blank > 0 {
+            self.blank_line_ends += tally(&served[..blank], &mut self.prev_cr).line_ends;
+            self.keep += blank;
         }
     }
 
@@ -105,12 +128,13 @@ impl Source {
         self.base + self.keep as u64
     }
 
-    /// The bytes from the last record's end to file offset `end` (the end of the record just
-    /// read), which are no longer kept afterwards.
-    pub(super) fn take(&mut self, end: u64) -> &[u8] {
+    /// Where in `buf` the bytes from the last record's end (or the blank lines after it that
+    /// are still kept) to file offset `end` (the end of the record just read) are; they are no
+    /// longer kept afterwards.
+    pub(super) fn take(&mut self, end: u64) -> std::ops::Range<usize> {
         let start = self.keep;
         self.keep = (end - self.base) as usize;
-        &self.buf[start..self.keep]
+        start..self.keep
     }
 
     /// Drops `buf[..keep]`, grows the buffer when little room is left, and reads once more.
@@ -139,8 +163,8 @@ impl Source {
     }
 
     /// Skips the record starting at `keep` (at a non-blank byte) to its end as csv_core sees it,
-    /// keeping none of it. Returns the line ends it held and whether it ended with a CR.
-    pub(super) fn skip_record(&mut self) -> std::io::Result<(u64, bool)> {
+    /// keeping none of it. Returns the line ends it held (and sets `prev_cr`).
+    pub(super) fn skip_record(&mut self) -> std::io::Result<u64> {
         let mut parser = csv_core::Reader::new();
         let _ = parser.read_record(b"\n", &mut [0], &mut [0]); // no BOM handling here
         let (mut out, mut ends) = ([0u8; 4096], [0usize; 64]);
@@ -168,6 +192,7 @@ impl Source {
         line_ends += tally(&self.buf[self.keep..pos], &mut prev_cr).line_ends;
         self.keep = pos;
         self.served = pos;
-        Ok((line_ends, prev_cr))
+        self.prev_cr = prev_cr;
+        Ok(line_ends)
     }
 }

@@ -16,15 +16,20 @@ use arrow_schema::DataType;
 use csv::ByteRecord;
 
 use super::{RUNTIME_MARKER, readable_as_text};
+use crate::batch::record_size;
 
-/// Writes rows `first..first + records.len()` of `arrow` into `records`, reusing them.
+/// Writes rows `first..first + records.len()` of `arrow` into `records`, reusing them, and
+/// stops after the row that brings them to `room` bytes (by [`record_size`]). Returns the
+/// number of rows written (at least one).
 pub(super) fn copy_rows(
     arrow: &ArrowBatch,
     first: usize,
     records: &mut [ByteRecord],
     runtime: &[bool],
     scratch: &mut Vec<u8>,
-) {
+    room: usize,
+) -> usize {
+    let mut taken = 0;
     let columns: Vec<Column> = arrow
         .columns()
         .iter()
@@ -53,7 +58,12 @@ pub(super) fn copy_rows(
                 Some(cells) => record.push_field(cells.cell(row, scratch)),
             }
         }
+        taken += record_size(record);
+        if taken >= room {
+            return offset + 1;
+        }
     }
+    records.len()
 }
 
 /// One column of an Arrow batch: which cells are null, and how to read the others.

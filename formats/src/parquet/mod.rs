@@ -9,6 +9,7 @@
 
 use std::fmt;
 use std::fs::File;
+use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
@@ -16,6 +17,7 @@ use arrow_array::RecordBatch as ArrowBatch;
 use arrow_schema::DataType;
 use csv::ByteRecord;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use parquet::file::reader::{ChunkReader, Length};
 
 use crate::batch::RecordBatch;
 use crate::error::{Error, Position};
@@ -40,6 +42,8 @@ pub struct ParquetInventory {
     next_record: u64,
     /// (rows, compressed bytes) of each row group, in file order.
     row_groups: Vec<(u64, u64)>,
+    /// Uncompressed bytes per row of the widest row group.
+    row_bytes: u64,
     /// Row groups whose bytes were already reported, and the rows they hold together.
     groups_counted: usize,
     rows_counted: u64,
@@ -50,7 +54,7 @@ pub struct ParquetInventory {
 
 enum State {
     /// Opened; the reader is built by the first `fill`, with its capacity as batch size.
-    Opened(Box<ParquetRecordBatchReaderBuilder<File>>),
+    Opened(Box<ParquetRecordBatchReaderBuilder<EndedFile>>),
     Reading(ParquetRecordBatchReader),
     Done,
 }
@@ -77,8 +81,9 @@ impl ParquetInventory {
         }
         let file_len = metadata.len();
         check_magic(path, &file, file_len)?;
-        let builder = guarded(path, "reading the footer", || ParquetRecordBatchReaderBuilder::try_new(file))?
-            .map_err(|err| invalid(path, format!("not a readable Parquet file: {}", describe(&err))))?;
+        let builder =
+            guarded(path, "reading the footer", || ParquetRecordBatchReaderBuilder::try_new(EndedFile(file)))?
+                .map_err(|err| invalid(path, format!("not a readable Parquet file: {}", describe(&err))))?;
         let schema = builder.schema().clone();
         let names: Vec<String> = schema.fields().iter().map(|field| field.name().clone()).collect();
         let layout = Layout::from_names(path, Position::default(), &names)?;
@@ -108,6 +113,16 @@ impl ParquetInventory {
             })
             .collect();
         let in_groups: u64 = row_groups.iter().map(|g| g.1).sum();
+        let row_bytes = builder
+            .metadata()
+            .row_groups()
+            .iter()
+            .map(|group| {
+                u64::try_from(group.total_byte_size()).unwrap_or(0)
+                    / u64::try_from(group.num_rows()).unwrap_or(0).max(1)
+            })
+            .max()
+            .unwrap_or(0);
         Ok(ParquetInventory {
             path: path.to_path_buf(),
             layout,
@@ -116,6 +131,7 @@ impl ParquetInventory {
             pending: None,
             next_record: 1,
             row_groups,
+            row_bytes,
             groups_counted: 0,
             rows_counted: 0,
             overhead: file_len.saturating_sub(in_groups),
@@ -133,11 +149,12 @@ impl ParquetInventory {
         self.row_groups.iter().map(|g| g.0).sum()
     }
 
-    /// Refills `batch` with up to `capacity` records, exactly as [`crate::CsvInventory::fill`]
-    /// does (`lines` are all 0: Parquet has no lines). Returns false once the file is done and
+    /// Refills `batch` with up to `capacity` records within [`RecordBatch::max_bytes`], exactly
+    /// as [`crate::CsvInventory::fill`] does (`lines` are all 0: Parquet has no lines). Returns false once the file is done and
     /// the batch is empty.
     pub fn fill(&mut self, batch: &mut RecordBatch, capacity: usize) -> Result<bool, Error> {
         batch.len = 0;
+        batch.payload = 0;
         batch.first_record = self.next_record;
         batch.bytes = std::mem::take(&mut self.overhead);
         if batch.records.len() < capacity {
@@ -148,9 +165,10 @@ impl ParquetInventory {
         // Parquet has no CSV quoting: no record is structurally broken.
         batch.problems.clear();
         batch.problems.resize(capacity, None);
-        while batch.len < capacity {
+        while batch.has_room(capacity) {
             let Some((arrow, row)) = self.pending.take() else {
-                match self.next_arrow_batch(capacity, self.next_record + batch.len as u64)? {
+                let rows = self.rows_per_read(capacity, batch.max_bytes);
+                match self.next_arrow_batch(rows, self.next_record + batch.len as u64)? {
                     Some(arrow) => self.pending = Some((arrow, 0)),
                     None => break,
                 }
@@ -158,10 +176,13 @@ impl ParquetInventory {
             };
             let take = (arrow.num_rows() - row).min(capacity - batch.len);
             let records = &mut batch.records[batch.len..batch.len + take];
-            copy_rows(&arrow, row, records, &self.runtime, &mut self.scratch);
-            batch.len += take;
-            if row + take < arrow.num_rows() {
-                self.pending = Some((arrow, row + take));
+            let room = batch.max_bytes - batch.payload;
+            let copied = copy_rows(&arrow, row, records, &self.runtime, &mut self.scratch, room);
+            let from = batch.len;
+            batch.len += copied;
+            batch.added(from);
+            if row + copied < arrow.num_rows() {
+                self.pending = Some((arrow, row + copied));
             }
         }
         self.next_record += batch.len as u64;
@@ -175,6 +196,14 @@ impl ParquetInventory {
             self.groups_counted += 1;
         }
         Ok(batch.len > 0)
+    }
+
+    /// Rows the Parquet reader decodes at once (fixed by the first call): `capacity`, or fewer
+    /// when that many rows of the widest row group (by its uncompressed size) would take more
+    /// than `max_bytes`, so that the decoded Arrow batch stays within about a record batch.
+    fn rows_per_read(&self, capacity: usize, max_bytes: usize) -> usize {
+        let row_bytes = self.row_bytes.max(1);
+        capacity.min(usize::try_from(max_bytes as u64 / row_bytes).unwrap_or(usize::MAX)).max(1)
     }
 
     /// The next non-empty Arrow batch, whose first row is record `record`, or None at the end
@@ -212,6 +241,53 @@ impl ParquetInventory {
     }
 }
 
+/// The inventory file as the Parquet reader reads it, but where reading at the end of the
+/// file fails instead of returning no bytes. parquet 59 (and 60) skips unknown fields of a
+/// page header by copying their declared length from the file and does not check that any
+/// bytes came: a header declaring a list of 2^31 elements at the end of the file looped for
+/// hours (`fuzz/regressions/parquet_reader/page-header-skip-hang.fuzz`). With the end of the
+/// file an error, every skipped element that takes bytes on the wire costs bytes of the file,
+/// so a crafted header costs at most the file's size. A well-formed file never needs to read
+/// past its end: the footer follows the data, and every page is read by its length.
+#[derive(Debug)]
+struct EndedFile(File);
+
+impl Length for EndedFile {
+    fn len(&self) -> u64 {
+        self.0.len()
+    }
+}
+
+impl ChunkReader for EndedFile {
+    type T = BufReader<NoReadAtEnd>;
+
+    fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
+        let mut file = self.0.try_clone()?;
+        file.seek(SeekFrom::Start(start))?;
+        Ok(BufReader::new(NoReadAtEnd(file)))
+    }
+
+    fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<bytes::Bytes> {
+        self.0.get_bytes(start, length)
+    }
+}
+
+/// A file whose read at its end is an error (see [`EndedFile`]).
+#[derive(Debug)]
+struct NoReadAtEnd(File);
+
+impl Read for NoReadAtEnd {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self.0.read(buf)? {
+            0 if !buf.is_empty() => Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "the Parquet reader asked for bytes past the end of the file",
+            )),
+            n => Ok(n),
+        }
+    }
+}
+
 /// The number of rows a Parquet file's footer declares (for `devdist verify`).
 pub fn parquet_row_count(path: &Path) -> Result<u64, Error> {
     let file = File::open(path).map_err(|err| Error::io(path, err))?;
@@ -225,7 +301,6 @@ pub fn parquet_row_count(path: &Path) -> Result<u64, Error> {
 /// A Parquet file starts and ends with `PAR1`; telling which end is wrong beats the reader's
 /// "corrupt footer" for a truncated copy or a file of another format.
 fn check_magic(path: &Path, file: &File, len: u64) -> Result<(), Error> {
-    use std::io::{Read, Seek, SeekFrom};
     const MAGIC: &[u8; 4] = b"PAR1";
     if len < 12 {
         return Err(invalid(path, format!("not a readable Parquet file: only {len} bytes long")));
