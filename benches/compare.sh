@@ -28,7 +28,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 say() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'compare.sh: error: %s\n' "$*" >&2; exit 1; }
 
-command -v cargo >/dev/null || die "cargo not found (install a Rust toolchain, 1.85 or newer)"
+command -v cargo >/dev/null || die "cargo not found (install a Rust toolchain, 1.86 or newer)"
 command -v python3 >/dev/null || die "python3 not found"
 [[ -x /usr/bin/time ]] || die "/usr/bin/time not found (Debian/Ubuntu: apt-get install time)"
 
