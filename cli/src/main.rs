@@ -1,5 +1,14 @@
 //! `devdist`: plans bulk IoT device distributions. See README.md for a tour.
 
+/// `eprintln!` that never panics: when stderr is closed or a broken pipe, the text is lost
+/// but the run's outcome and exit code are not.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
 mod cmd;
 mod progress;
 mod summary;
@@ -11,17 +20,7 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = cmd::Cli::parse();
-    // Ctrl-C or SIGTERM: the run stops at its next checkpoint and removes its half-built
-    // output folder; a second signal removes it and exits at once.
-    let signals = std::sync::atomic::AtomicU32::new(0);
-    let _ = ctrlc::set_handler(move || {
-        if signals.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
-            devdist_engine::cancel();
-        } else {
-            devdist_engine::abandon_outputs();
-            std::process::exit(130);
-        }
-    });
+    watch_signals();
     match cmd::dispatch(cli) {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
@@ -33,7 +32,11 @@ fn main() -> ExitCode {
                 .map(devdist_engine::Error::exit_code)
                 .or_else(|| err.downcast_ref::<devdist_apply::Error>().map(devdist_apply::Error::exit_code))
                 .unwrap_or(2);
-            let _ = writeln!(std::io::stderr(), "devdist: error: {err:#}");
+            if matches!(err.downcast_ref::<devdist_engine::Error>(), Some(devdist_engine::Error::Interrupted)) {
+                say_interrupted();
+            } else {
+                let _ = writeln!(std::io::stderr(), "devdist: error: {err:#}");
+            }
             ExitCode::from(code)
         }
     }
@@ -41,4 +44,56 @@ fn main() -> ExitCode {
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|cause| cause.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == ErrorKind::BrokenPipe))
+}
+
+/// Every signal that would end the process and that a process can catch. The first one asks
+/// the run to stop at its next checkpoint (it then removes its staging folder and fails with
+/// exit 130); a second one removes the staging folders at once and exits 130. Either way one
+/// line says so. SIGXFSZ is caught only so that it does not kill the process: the write
+/// that exceeded the file size limit fails (exit 4), which cleans up like any failed write.
+fn watch_signals() {
+    use signal_hook::consts::signal::*;
+    let mut set = vec![
+        SIGINT,
+        SIGTERM,
+        SIGHUP,
+        SIGQUIT,
+        SIGUSR1,
+        SIGUSR2,
+        SIGALRM,
+        SIGVTALRM,
+        SIGPROF,
+        SIGIO,
+        libc::SIGPWR,
+        SIGXCPU,
+        libc::SIGSTKFLT,
+        SIGXFSZ,
+    ];
+    set.extend(libc::SIGRTMIN()..=libc::SIGRTMAX());
+    let signals = signal_hook::iterator::Signals::new(&set);
+    let Ok(mut signals) = signals else { return };
+    std::thread::spawn(move || {
+        let mut seen = 0;
+        for signal in signals.forever() {
+            if signal == SIGXFSZ {
+                continue;
+            }
+            seen += 1;
+            if seen == 1 {
+                devdist_engine::cancel();
+            } else {
+                devdist_engine::abandon_outputs();
+                say_interrupted();
+                std::process::exit(130);
+            }
+        }
+    });
+}
+
+/// The one line an interrupted run prints, however many ways it learns of the interruption.
+fn say_interrupted() {
+    static SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if !SAID.swap(true, std::sync::atomic::Ordering::SeqCst) {
+        say!("devdist: error: {}", devdist_engine::Error::Interrupted);
+    }
 }

@@ -41,7 +41,10 @@ pub fn print(command: &str, report: &Report, out: &Path, timing: Option<Timing>)
     for input in &report.inputs {
         lines.push(format!(
             "  {:<40} {:>10} read {:>10} accepted {:>8} rejected",
-            input.path, input.records, input.accepted, input.rejected
+            devdist_formats::shown(&input.path),
+            input.records,
+            input.accepted,
+            input.rejected
         ));
     }
     let rejected: Vec<_> = counts.rejected_by_code.iter().filter(|(_, n)| **n > 0).collect();
@@ -68,19 +71,19 @@ pub fn print(command: &str, report: &Report, out: &Path, timing: Option<Timing>)
     match timing {
         Some(run) => lines.push(format!(
             "  {} in {:.2} s ({:.0} records/s, {:.1} MB/s, {} threads)",
-            out.display(),
+            devdist_formats::shown(out),
             run.seconds,
             run.records_per_second,
             run.megabytes_per_second,
             run.threads
         )),
-        None => lines.push(format!("  {} (no run.json: timings unknown)", out.display())),
+        None => lines.push(format!("  {} (no run.json: timings unknown)", devdist_formats::shown(out))),
     }
     if counts.rejected > 0 {
-        lines.push(format!("  see {}/rejects.csv for every rejected record", out.display()));
+        lines.push(format!("  see {}/rejects.csv for every rejected record", devdist_formats::shown(out)));
     }
     if report.outputs.iter().any(|file| file.path == "report.html") {
-        lines.push(format!("  open {}/report.html for the report with charts", out.display()));
+        lines.push(format!("  open {}/report.html for the report with charts", devdist_formats::shown(out)));
     }
-    eprintln!("{}", lines.join("\n"));
+    say!("{}", lines.join("\n"));
 }

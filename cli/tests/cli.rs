@@ -437,6 +437,47 @@ fn exit_2_for_bad_invocations() {
 }
 
 #[test]
+fn usage_and_help_show_what_is_optional_and_every_format() {
+    for command in ["plan", "validate"] {
+        let output = devdist(&[command, "--quiet", "--force", "--threads", "2"]);
+        assert_eq!(code(&output), 2);
+        let usage = format!("Usage: devdist {command} [OPTIONS] --out <OUT> <PLAN>\n");
+        assert!(stderr(&output).contains(&usage), "{}", stderr(&output));
+    }
+    let help = String::from_utf8(devdist(&["plan", "--help"]).stdout).unwrap();
+    assert!(help.contains("[possible values: csv, jsonl, parquet]"), "{help}");
+}
+
+#[test]
+fn file_names_from_the_plan_are_escaped_on_stderr() {
+    let dir = tempfile::tempdir().unwrap();
+    // An OSC-8 hyperlink and a colour in the name: a terminal would act on both.
+    let name = "dev\u{1b}]8;;x\u{7}ice\u{1b}[31m\ns.csv";
+    let shown = "dev\\u{1b}]8;;x\\u{7}ice\\u{1b}[31m\\ns.csv";
+    let plan = dir.path().join("plan.toml");
+    let toml_name = name.replace('\u{1b}', "\\u001b").replace('\u{7}', "\\u0007").replace('\n', "\\n");
+    fs::write(
+        &plan,
+        format!(
+            "account = \"1234567890123456\"\n[inputs]\ninventory = [\"{toml_name}\"]\n\
+             [[routes]]\nstrategy = \"specified_region\"\ntargets = [\"iotx-oxssharez700\"]\n"
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let output = devdist(&["plan", plan.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(code(&output), 3, "{}", stderr(&output));
+    assert_eq!(stderr(&output), format!("devdist: error: {}/{shown}: no such file\n", dir.path().display()));
+
+    fs::write(dir.path().join(name), format!("{HEADER}{GOOD_ROW}")).unwrap();
+    let output = devdist(&["plan", plan.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let summary = stderr(&output);
+    assert!(summary.contains(&format!("  {shown} ")), "{summary}");
+    assert!(!summary.contains('\u{1b}') && !summary.contains('\u{7}'), "{summary:?}");
+}
+
+#[test]
 fn exit_3_names_the_file_line_and_column() {
     let dir = tempfile::tempdir().unwrap();
     let plan = small_plan(dir.path(), "ProductKey,device_name,status\n");

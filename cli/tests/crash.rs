@@ -78,17 +78,32 @@ fn names(folder: &Path) -> Vec<String> {
     names
 }
 
-/// Whether `name` is the staging folder of an output folder called `out`: `.out.devdist-partial-PID`.
+/// The staging names of an output folder called `out` start with this, and end with the pid:
+/// `.devdist-partial-` and the FNV-1a hash of the name, so they stay short whatever `out` is.
+fn staging_prefix(out: &str) -> String {
+    let hash = out
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x100_0000_01b3));
+    format!(".devdist-partial-{hash:016x}-")
+}
+
+/// Whether `name` is the staging folder of an output folder called `out`.
 fn is_staging(name: &str, out: &str) -> bool {
-    name.strip_prefix(&format!(".{out}.devdist-partial-"))
+    name.strip_prefix(&staging_prefix(out))
         .is_some_and(|pid| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// The staging folder process `pid` builds for `out`.
+fn staging_of(out: &Path, pid: u32) -> PathBuf {
+    let name = out.file_name().unwrap().to_string_lossy();
+    out.with_file_name(format!("{}{pid}", staging_prefix(&name)))
 }
 
 /// Entries of `parent` other than `out`; panics if any is not a staging folder of `out`.
 fn leftovers(parent: &Path, out: &str) -> BTreeSet<String> {
     let others: BTreeSet<String> = names(parent).into_iter().filter(|name| name != out).collect();
     for name in &others {
-        assert!(is_staging(name, out), "{name}: left beside {out} and not a `.{out}.devdist-partial-PID` folder");
+        assert!(is_staging(name, out), "{name}: left beside {out} and not a staging folder of it");
     }
     others
 }
@@ -178,8 +193,7 @@ fn plan_and_kill(plan: &Path, out: &Path, force: bool, kill: Kill) -> Killed {
             killed.finished = child.try_wait().unwrap().is_some();
         }
         Kill::Seen(file, extra) => {
-            let name = out.file_name().unwrap().to_string_lossy();
-            let staging = out.with_file_name(format!(".{name}.devdist-partial-{}", child.id()));
+            let staging = staging_of(out, child.id());
             loop {
                 if staging.join(file).exists() {
                     killed.seen = true;
@@ -655,4 +669,331 @@ fn verify_detects_edits_to_any_report_field() {
     }
     fs::write(&report_path, &original).unwrap();
     assert!(undetected.is_empty(), "verify passes with these report.json fields changed: {undetected:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// A run never destroys what it did not create
+
+/// The demo's plan and inputs copied into `dir/x`; returns the folder.
+fn demo_copy(dir: &Path) -> PathBuf {
+    let x = dir.join("x");
+    copy_dir(Path::new("../fixtures/demo"), &x);
+    fs::remove_dir_all(x.join("golden")).unwrap();
+    x
+}
+
+/// Every file below `dir` with its bytes.
+fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    tree(dir).into_iter().map(|path| (path.clone(), fs::read(dir.join(&path)).unwrap())).collect()
+}
+
+#[test]
+fn an_output_folder_that_is_contains_or_lies_inside_an_input_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let x = demo_copy(dir.path());
+    let plan = x.join("plan.toml");
+    std::os::unix::fs::symlink(&x, dir.path().join("link")).unwrap();
+    let before = snapshot(&x);
+    let cases: [(&str, PathBuf, &str); 9] = [
+        ("plan", x.clone(), "contains"),
+        ("plan", dir.path().to_path_buf(), "contains"),
+        ("plan", x.join("devices.csv"), "is"),
+        ("plan", x.join("instances.csv"), "is"),
+        ("plan", x.join("plan.toml"), "is"),
+        ("plan", dir.path().join("link"), "contains"),
+        ("plan", x.join("gone/../.."), "contains"),
+        ("plan", x.join("devices.csv/inside"), "lies inside"),
+        ("validate", dir.path().join("link/more"), "contains"),
+    ];
+    for (command, out, relation) in cases {
+        let output = devdist(&[command, text(&plan), "--out", text(&out), "--quiet", "--force"]);
+        let message = stderr(&output);
+        assert_eq!(code(&output), 2, "{command} --out {}: {message}", out.display());
+        let expected = format!("devdist: error: --out {}: {relation} ", out.display());
+        assert!(message.starts_with(&expected), "{command} --out {}: {message}", out.display());
+        assert!(message.contains("which this run reads"), "{message}");
+        assert_eq!(message.lines().count(), 1, "{message}");
+        assert!(snapshot(&x) == before, "{command} --out {}: an input changed", out.display());
+    }
+    // A folder beside the inputs is fine.
+    let output = devdist(&["plan", text(&plan), "--out", text(&x.join("out")), "--quiet"]);
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+}
+
+/// Starts `plan` into `out`, waits for its staging folder, runs `meanwhile`, and waits for it.
+fn plan_and_meanwhile(plan: &Path, out: &Path, force: bool, meanwhile: impl FnOnce()) -> Output {
+    let mut args = vec!["plan", text(plan), "--out", text(out), "--quiet", "--threads", "1"];
+    if force {
+        args.push("--force");
+    }
+    let child = Command::new(BIN).args(&args).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let staging = staging_of(out, child.id());
+    let started = Instant::now();
+    while !staging.exists() {
+        assert!(started.elapsed() < Duration::from_secs(30), "no staging folder appears");
+        sleep(Duration::from_micros(200));
+    }
+    meanwhile();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_dir_that_appears_during_a_run_is_never_replaced_without_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = generate(40_000, 1, "0.01", &dir.path().join("gen"));
+    let parent = dir.path().join("work");
+    fs::create_dir(&parent).unwrap();
+    let out = parent.join("out");
+
+    // Another run's DIR appears while this one runs: it stays, this run's output goes.
+    let output = plan_and_meanwhile(&plan, &out, false, || {
+        fs::create_dir(&out).unwrap();
+        fs::write(out.join("theirs.txt"), "another run").unwrap();
+    });
+    let message = stderr(&output);
+    assert_eq!(code(&output), 4, "{message}");
+    assert!(
+        message
+            .starts_with(&format!("devdist: error: cannot write output: {}: appeared while this run", out.display())),
+        "{message}"
+    );
+    assert_eq!(names(&out), ["theirs.txt"]);
+    assert!(leftovers(&parent, "out").is_empty());
+    fs::remove_dir_all(&out).unwrap();
+
+    // With --force the new output replaces it, and the run says so.
+    let output = plan_and_meanwhile(&plan, &out, true, || {
+        fs::create_dir(&out).unwrap();
+        fs::write(out.join("theirs.txt"), "another run").unwrap();
+    });
+    let message = stderr(&output);
+    assert_eq!(code(&output), 1, "{message}");
+    assert!(
+        message.contains(&format!("devdist: note: {} was created by another process while this run", out.display())),
+        "{message}"
+    );
+    verifies(&out).unwrap();
+    assert!(!out.join("theirs.txt").exists());
+    assert!(leftovers(&parent, "out").is_empty());
+}
+
+#[test]
+fn force_replaces_a_file_without_leftovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    fs::write(&out, "a file").unwrap();
+    let output = devdist(&["plan", DEMO_PLAN, "--out", text(&out), "--quiet", "--force"]);
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    verifies(&out).unwrap();
+    assert_eq!(names(dir.path()), ["out"], "nothing left beside DIR");
+}
+
+#[test]
+fn force_never_descends_into_a_file_system_mounted_inside_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let first = devdist(&["plan", DEMO_PLAN, "--out", text(&out), "--quiet"]);
+    assert_eq!(code(&first), 1, "{}", stderr(&first));
+    let Some(_mount) = Mount::tmpfs(&out.join("mounted"), "size=1m") else { return };
+    fs::write(out.join("mounted/keep.txt"), "on another file system").unwrap();
+    let before = snapshot(&out);
+    let output = devdist(&["plan", DEMO_PLAN, "--out", text(&out), "--quiet", "--force"]);
+    let message = stderr(&output);
+    assert_eq!(code(&output), 4, "{message}");
+    assert_eq!(
+        message.trim_end(),
+        format!(
+            "devdist: error: cannot write output: {}: another file system is mounted inside the DIR to replace; DIR \
+             was left as it is",
+            out.join("mounted").display()
+        )
+    );
+    assert!(snapshot(&out) == before, "the previous DIR changed");
+    assert_eq!(names(dir.path()), ["out"], "no staging folder may be left");
+}
+
+#[test]
+fn force_reports_what_of_the_previous_dir_it_could_not_remove() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let first = devdist(&["plan", DEMO_PLAN, "--out", text(&out), "--quiet"]);
+    assert_eq!(code(&first), 1, "{}", stderr(&first));
+    let stuck = out.join("stuck.txt");
+    fs::write(&stuck, "immutable").unwrap();
+    if !Command::new("chattr").arg("+i").arg(&stuck).status().is_ok_and(|status| status.success()) {
+        eprintln!("skipped: chattr +i is not possible here");
+        return;
+    }
+    let output = devdist(&["plan", DEMO_PLAN, "--out", text(&out), "--quiet", "--force"]);
+    let left: Vec<String> = names(dir.path()).into_iter().filter(|name| name != "out").collect();
+    for name in &left {
+        let _ = Command::new("chattr").arg("-i").arg(dir.path().join(name).join("stuck.txt")).status();
+    }
+    let message = stderr(&output);
+    assert_eq!(code(&output), 4, "{message}");
+    assert_eq!(left.len(), 1, "{left:?}");
+    let remains = dir.path().join(&left[0]);
+    assert!(
+        message.starts_with(&format!("devdist: error: cannot write output: {}: ", remains.join("stuck.txt").display())),
+        "{message}"
+    );
+    assert!(
+        message.contains(&format!(
+            "{} holds this run's output, and what is left of the previous one is in {}",
+            out.display(),
+            remains.display()
+        )),
+        "{message}"
+    );
+    verifies(&out).unwrap();
+    assert_eq!(names(&remains), ["stuck.txt"], "everything else of the previous DIR is removed");
+}
+
+#[test]
+fn output_names_up_to_255_bytes_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("d".repeat(255));
+    let output = devdist(&["plan", DEMO_PLAN, "--out", text(&out), "--quiet"]);
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    verifies(&out).unwrap();
+}
+
+/// Waits for `child`'s staging folder of `out` to hold spool files, then sends it `signals`.
+fn signal_when_spilling(child: &std::process::Child, out: &Path, signals: &[&str]) {
+    let scratch = staging_of(out, child.id()).join(".scratch");
+    let started = Instant::now();
+    while fs::read_dir(&scratch).map_or(true, |entries| entries.count() == 0) {
+        assert!(started.elapsed() < Duration::from_secs(30), "no spool file appears");
+        sleep(Duration::from_micros(200));
+    }
+    for signal in signals {
+        let _ = Command::new("kill").args([*signal, &child.id().to_string()]).status();
+    }
+}
+
+#[test]
+fn every_catchable_signal_removes_the_staging_folder_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = generate(60_000, 3, "0.01", &dir.path().join("gen"));
+    let parent = dir.path().join("work");
+    fs::create_dir(&parent).unwrap();
+    let out = parent.join("out");
+    let cases: [&[&str]; 10] = [
+        &["-HUP"],
+        &["-USR1"],
+        &["-USR2"],
+        &["-ALRM"],
+        &["-QUIT"],
+        &["-PWR"],
+        &["-RTMIN+3"],
+        &["-INT", "-INT"],
+        &["-TERM", "-TERM"],
+        &["-TERM", "-HUP", "-USR1"],
+    ];
+    for signals in cases {
+        // A one-MiB budget spills every record to the scratch folder: spooled secrets.
+        let child = Command::new(BIN)
+            .args(["plan", text(&plan), "--out", text(&out), "--quiet", "--memory-budget", "1"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        signal_when_spilling(&child, &out, signals);
+        let output = child.wait_with_output().unwrap();
+        let message = stderr(&output);
+        assert_eq!(output.status.code(), Some(130), "{signals:?}: {:?} {message}", output.status);
+        assert_eq!(message, "devdist: error: interrupted; no output was written\n", "{signals:?}");
+        assert!(!out.exists(), "{signals:?}");
+        assert!(leftovers(&parent, "out").is_empty(), "{signals:?} left {:?}", names(&parent));
+    }
+}
+
+#[test]
+fn a_closed_stderr_after_the_commit_is_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let mut child = Command::new(BIN)
+        .args(["plan", DEMO_PLAN, "--out", text(&out)])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The summary goes to a pipe nobody reads: writing it fails with EPIPE.
+    drop(child.stderr.take());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "{status:?}");
+    verifies(&out).unwrap();
+}
+
+// ---------------------------------------------------------------------------------------------
+// generate leaves nothing partial
+
+fn generate_args(devices: &str, out: &Path) -> Vec<String> {
+    ["generate", "--devices", devices, "--seed", "9", "--out", text(out)].map(String::from).to_vec()
+}
+
+#[test]
+fn generate_stops_on_the_first_signal_and_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("gen");
+    for signals in [&["-INT"][..], &["-TERM", "-TERM"], &["-HUP"]] {
+        let child = Command::new(BIN)
+            .args(generate_args("50000000", &out))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let staging = staging_of(&out.join("generate"), child.id());
+        let started = Instant::now();
+        while fs::metadata(staging.join("devices.csv")).map_or(true, |meta| meta.len() == 0) {
+            assert!(started.elapsed() < Duration::from_secs(30), "generate writes nothing");
+            sleep(Duration::from_millis(1));
+        }
+        for signal in signals {
+            let _ = Command::new("kill").args([*signal, &child.id().to_string()]).status();
+        }
+        let signalled = Instant::now();
+        let output = child.wait_with_output().unwrap();
+        assert!(signalled.elapsed() < Duration::from_secs(5), "{signals:?}: generate did not stop");
+        assert_eq!(output.status.code(), Some(130), "{signals:?}: {}", stderr(&output));
+        assert_eq!(stderr(&output), "devdist: error: interrupted; no output was written\n");
+        assert_eq!(names(&out), Vec::<String>::new(), "{signals:?}: generate left files");
+    }
+}
+
+#[test]
+fn generate_refuses_to_overwrite_without_force_and_fails_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("gen");
+    fs::create_dir(&out).unwrap();
+    fs::write(out.join("plan.toml"), "mine").unwrap();
+    let output = devdist(&generate_args("100", &out).iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(code(&output), 2, "{}", stderr(&output));
+    assert_eq!(
+        stderr(&output),
+        format!("devdist: error: {}: already exists; pass --force to replace it\n", out.join("plan.toml").display())
+    );
+    assert_eq!(names(&out), ["plan.toml"]);
+    assert_eq!(fs::read_to_string(out.join("plan.toml")).unwrap(), "mine");
+    let mut args = generate_args("100", &out);
+    args.push("--force".to_string());
+    let output = devdist(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert_eq!(names(&out), ["devices.csv", "instances.csv", "plan.toml"]);
+
+    // A size beyond what generate can hold is an invocation error, not an abort.
+    let output = devdist(
+        &generate_args("1000000000000000", &dir.path().join("huge")).iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    assert_eq!(code(&output), 2, "{}", stderr(&output));
+    assert_eq!(stderr(&output), "devdist: error: --devices 1000000000000000: at most 10000000000 records\n");
+    assert!(!dir.path().join("huge").exists());
+
+    // A full disk: exit 4 and nothing left.
+    let small = dir.path().join("small");
+    let Some(_mount) = Mount::tmpfs(&small, "size=1m") else { return };
+    let output = devdist(&generate_args("100000", &small).iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(code(&output), 4, "{}", stderr(&output));
+    assert!(stderr(&output).contains("No space left on device"), "{}", stderr(&output));
+    assert_eq!(names(&small), Vec::<String>::new());
 }

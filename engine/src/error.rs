@@ -101,9 +101,16 @@ pub struct PlanProblems {
 impl fmt::Display for PlanProblems {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let noun = if self.problems.len() == 1 { "problem" } else { "problems" };
-        write!(f, "{}: {} {noun} in the plan", self.path.display(), self.problems.len())?;
+        write!(f, "{}: {} {noun} in the plan", devdist_formats::shown(&self.path), self.problems.len())?;
         for problem in &self.problems {
-            write!(f, "\n{}:{}:{}: {}", self.path.display(), problem.line, problem.column, problem.message)?;
+            write!(
+                f,
+                "\n{}:{}:{}: {}",
+                devdist_formats::shown(&self.path),
+                problem.line,
+                problem.column,
+                problem.message
+            )?;
         }
         Ok(())
     }

@@ -42,13 +42,13 @@ mod names;
 mod reason;
 mod record;
 
-pub use cancel::cancel;
+pub use cancel::{cancel, checkpoint};
 pub use check::parallel::{NoProgress, Progress};
 pub use check::signature::{Login, Mismatch, sign, verify as verify_signature};
 pub use emit::requests::{JobRequest, TargetInstance};
 pub use error::{Error, PlanProblems, Problem};
 pub use names::{check_device_name, check_device_secret, check_product_key, is_safe_name};
-pub use output::{OutputFile, abandon_outputs};
+pub use output::{OutputFile, StagedFiles, abandon_outputs};
 pub use plan::catalog::{Catalog, Instance, PUBLIC_INSTANCES};
 pub use plan::{Plan, Strategy};
 pub use reason::{Explanation, Reason, Warning};

@@ -98,7 +98,7 @@ pub fn prepare(dir: &Path, into: &Path, is_retryable: &dyn Fn(&str) -> bool) -> 
     if !problems.is_empty() {
         return Err(Error::invocation(format!(
             "{}: does not verify, refusing to re-drive it:\n  {}",
-            dir.display(),
+            devdist_formats::shown(dir),
             problems.join("\n  ")
         )));
     }
@@ -106,7 +106,7 @@ pub fn prepare(dir: &Path, into: &Path, is_retryable: &dyn Fn(&str) -> bool) -> 
     let report_bytes = read(&report_path)?;
     let report: serde_json::Value = serde_json::from_slice(&report_bytes).map_err(|e| invalid(&report_path, 0, e))?;
     if report["mode"].as_str() != Some("plan") {
-        return Err(Error::invocation(format!("{}: is a dry run (validate), not a plan", dir.display())));
+        return Err(Error::invocation(format!("{}: is a dry run (validate), not a plan", devdist_formats::shown(dir))));
     }
     let account = report["account"].as_str().unwrap_or_default().to_string();
     let results_path = dir.join("apply").join("results.csv");
@@ -142,7 +142,12 @@ pub fn prepare(dir: &Path, into: &Path, is_retryable: &dyn Fn(&str) -> bool) -> 
         return Err(Error::Input(vec![devdist_formats::Error::invalid(
             &results_path,
             devdist_formats::Position::line(0),
-            format!("{}/{} is in no device manifest of {}: results of another plan?", key.0, key.1, dir.display()),
+            format!(
+                "{}/{} is in no device manifest of {}: results of another plan?",
+                key.0,
+                key.1,
+                devdist_formats::shown(dir)
+            ),
         )]));
     }
     for billing in manifests(dir, "billing")? {

@@ -14,7 +14,7 @@ use crate::emit::grants::{Slots, write_products};
 use crate::emit::{Outputs, write_accepted};
 use crate::error::Error;
 use crate::jobs;
-use crate::output::OutputDir;
+use crate::output::{OutputDir, refuse_overlap};
 use crate::plan::Plan;
 use crate::reason::Reason;
 use crate::report::html::{ConsoleJob, PAGE_ROWS, Page};
@@ -66,14 +66,21 @@ pub struct Outcome {
     pub run: RunInfo,
     /// The output folder.
     pub out: PathBuf,
+    /// What the user should know that is not an error (another process's DIR replaced, say).
+    pub notes: Vec<String>,
 }
 
 /// Runs the plan at `plan_path` into `out_dir`.
 pub fn run(plan_path: &Path, out_dir: &Path, options: &Options, progress: &dyn Progress) -> Result<Outcome, Error> {
     let started = Instant::now();
     let plan = Plan::load(plan_path)?;
-    if out_dir.exists() && !options.force {
-        return Err(Error::invocation(format!("{}: already exists; pass --force to replace it", out_dir.display())));
+    let mut read: Vec<&Path> = vec![plan_path];
+    read.extend(plan.inputs.iter().map(|input| input.path.as_path()));
+    read.extend(plan.catalog.file());
+    refuse_overlap(out_dir, &read)?;
+    if std::fs::symlink_metadata(out_dir).is_ok() && !options.force {
+        let shown = devdist_formats::shown(out_dir);
+        return Err(Error::invocation(format!("{shown}: already exists; pass --force to replace it")));
     }
     let inventories = open_inputs(&plan)?;
     let formats: Vec<&'static str> = inventories.iter().map(|inventory| inventory.format_name()).collect();
@@ -248,8 +255,8 @@ pub fn run(plan_path: &Path, out_dir: &Path, options: &Options, progress: &dyn P
         };
         let json = serde_json::to_vec_pretty(&run).expect("run info serialises");
         out.write_raw("run.json", &[json.as_slice(), b"\n"].concat())?;
-        out.commit()?;
-        Ok(Outcome { report, run, out: out_dir.to_path_buf() })
+        let notes = out.commit()?.into_iter().collect();
+        Ok(Outcome { report, run, out: out_dir.to_path_buf(), notes })
     })
 }
 

@@ -97,7 +97,7 @@ impl Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: ", self.path.display())?;
+        write!(f, "{}: ", shown(&self.path))?;
         if !self.position.is_empty() {
             write!(f, "{}: ", self.position)?;
         }
@@ -115,6 +115,35 @@ impl std::error::Error for Error {
             ErrorKind::Invalid(_) => None,
         }
     }
+}
+
+/// A file name (or any text from outside) as it may be printed on a terminal: control
+/// characters (newlines, escape sequences), bidirectional overrides and backslashes are
+/// escaped as in Rust (`\n`, `\u{1b}`, `\\`), bytes that are not UTF-8 as `\xNN`; the rest is
+/// printed as it is. Errors, summaries and notes show every path through it.
+pub fn shown(text: impl AsRef<std::ffi::OsStr>) -> String {
+    use std::fmt::Write as _;
+    use std::os::unix::ffi::OsStrExt;
+    let mut out = String::new();
+    for chunk in text.as_ref().as_bytes().utf8_chunks() {
+        for c in chunk.valid().chars() {
+            let invisible = matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+            match c {
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                _ if c.is_control() || invisible => {
+                    let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+                }
+                _ => out.push(c),
+            }
+        }
+        for byte in chunk.invalid() {
+            let _ = write!(out, "\\x{byte:02x}");
+        }
+    }
+    out
 }
 
 /// The operating system's message without the `(os error N)` noise users do not need.
@@ -136,6 +165,17 @@ fn describe_io(err: &io::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shown_escapes_what_a_terminal_would_act_on() {
+        use std::os::unix::ffi::OsStrExt;
+        assert_eq!(shown("plain/dev-1.csv"), "plain/dev-1.csv");
+        assert_eq!(shown("a\nb\rc\td\\e"), "a\\nb\\rc\\td\\\\e");
+        assert_eq!(shown("\u{1b}]8;;http://x\u{7}link\u{9b}31m"), "\\u{1b}]8;;http://x\\u{7}link\\u{9b}31m");
+        assert_eq!(shown("evil\u{202e}vsc.csv"), "evil\\u{202e}vsc.csv");
+        assert_eq!(shown(std::ffi::OsStr::from_bytes(b"caf\xe9.csv")), "caf\\xe9.csv");
+        assert_eq!(shown("caf\u{e9}.csv"), "caf\u{e9}.csv");
+    }
 
     #[test]
     fn prints_the_position_as_a_prefix() {

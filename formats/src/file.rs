@@ -30,7 +30,7 @@ mod tests {
         assert!(require_regular_file(&file).is_ok());
         assert_eq!(
             require_regular_file(dir.path()).unwrap_err().to_string(),
-            format!("{}: is a directory, not a file", dir.path().display())
+            format!("{}: is a directory, not a file", crate::shown(dir.path()))
         );
         let device = Path::new("/dev/null");
         assert_eq!(require_regular_file(device).unwrap_err().to_string(), "/dev/null: not a regular file");

@@ -32,7 +32,7 @@ use std::path::{Path, PathBuf};
 use devdist_formats::{ColumnType, Format, TableWriter, Value};
 use hmac::{Hmac, KeyInit, Mac};
 
-use devdist_engine::Error;
+use devdist_engine::{Error, StagedFiles};
 
 /// Options of `devdist generate`.
 #[derive(Debug, Clone)]
@@ -134,8 +134,19 @@ pub fn generate(options: &GenerateOptions, dir: &Path) -> Result<Generated, Erro
 /// text, empty cells as empty strings), and a plan that reads it. For the same options both
 /// hold the same records, except that the CSV's `malformed_record` records become other
 /// stage-1 rejects in Parquet (see the module documentation). JSON Lines is not an inventory
-/// format: an invocation error.
+/// format: an invocation error. Existing files are replaced.
 pub fn generate_as(options: &GenerateOptions, format: Format, dir: &Path) -> Result<Generated, Error> {
+    generate_into(options, format, dir, true)
+}
+
+/// The most records [`generate_into`] writes: about ten million products' worth (the
+/// product table and the plan grow with the count).
+pub const MAX_DEVICES: u64 = 10_000_000_000;
+
+/// [`generate_as`], refusing to replace existing files unless `replace`. The files are
+/// written beside their final names and moved into place only when all three are complete,
+/// so a failed or cancelled run ([`devdist_engine::cancel`]) leaves nothing partial.
+pub fn generate_into(options: &GenerateOptions, format: Format, dir: &Path, replace: bool) -> Result<Generated, Error> {
     for (name, rate) in [("bad rate", options.bad_rate), ("signed rate", options.signed_rate)] {
         if !(0.0..=1.0).contains(&rate) {
             return Err(Error::invocation(format!("the {name} must be between 0 and 1, not {rate}")));
@@ -144,15 +155,21 @@ pub fn generate_as(options: &GenerateOptions, format: Format, dir: &Path) -> Res
     if format == Format::Jsonl {
         return Err(Error::invocation("a generated inventory is csv or parquet, not jsonl"));
     }
-    fs::create_dir_all(dir).map_err(|err| Error::output(dir, err))?;
+    if options.devices > MAX_DEVICES {
+        return Err(Error::invocation(format!("--devices {}: at most {MAX_DEVICES} records", options.devices)));
+    }
     let mut generator = Generator::new(options, format);
-    let inventory = dir.join(&generator.inventory);
-    let instances = dir.join("instances.csv");
-    let plan = dir.join("plan.toml");
+    let inventory_name = generator.inventory.clone();
+    let names = [inventory_name.as_str(), "instances.csv", "plan.toml"];
+    let staged = StagedFiles::create(dir, &names, replace)?;
+    let (inventory, instances, plan) = (staged.path(names[0]), staged.path(names[1]), staged.path(names[2]));
 
     let write_err = |err| Error::output(&inventory, err);
     let mut sink = Sink::create(format, &inventory).map_err(write_err)?;
     for index in 0..options.devices {
+        if index % 4096 == 0 {
+            devdist_engine::checkpoint()?;
+        }
         let emit = generator.record(index);
         sink.write(generator.emitted(emit), emit).map_err(write_err)?;
     }
@@ -160,7 +177,15 @@ pub fn generate_as(options: &GenerateOptions, format: Format, dir: &Path) -> Res
 
     fs::write(&instances, generator.catalog()).map_err(|err| Error::output(&instances, err))?;
     fs::write(&plan, generator.plan()).map_err(|err| Error::output(&plan, err))?;
-    Ok(Generated { plan, inventory, instances, records: options.devices, bytes })
+    let generated = Generated {
+        plan: staged.target(names[2]),
+        inventory: staged.target(names[0]),
+        instances: staged.target(names[1]),
+        records: options.devices,
+        bytes,
+    };
+    staged.commit(&names)?;
+    Ok(generated)
 }
 
 /// Where the records go.

@@ -104,7 +104,7 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<u8> {
         print_summary(&args, &applied);
     }
     if let Some(reason) = &applied.stopped {
-        eprintln!("devdist: stopped: {reason}; run the same `devdist apply` again to continue");
+        say!("devdist: stopped: {reason}; run the same `devdist apply` again to continue");
     }
     Ok(applied.exit_code())
 }
@@ -129,31 +129,31 @@ fn dry_run(args: &ApplyArgs) -> anyhow::Result<()> {
 
 fn print_summary(args: &ApplyArgs, applied: &Applied) {
     let tally: &Tally = &applied.tally;
-    eprintln!("apply {}", args.dir.display());
-    eprintln!("  {:<12} {:>10}", "distributed", tally.distributed);
-    eprintln!("  {:<12} {:>10}", "failed", tally.failed);
-    eprintln!("  {:<12} {:>10}", "unknown", tally.unknown);
-    eprintln!("  {:<12} {:>10}", "console", tally.console);
-    eprintln!("  {:<12} {:>10}", "pending", tally.pending);
-    eprintln!(
+    say!("apply {}", devdist_formats::shown(&args.dir));
+    say!("  {:<12} {:>10}", "distributed", tally.distributed);
+    say!("  {:<12} {:>10}", "failed", tally.failed);
+    say!("  {:<12} {:>10}", "unknown", tally.unknown);
+    say!("  {:<12} {:>10}", "console", tally.console);
+    say!("  {:<12} {:>10}", "pending", tally.pending);
+    say!(
         "  accounting: {} devices in jobs = {} outcomes + {} pending: {}",
         tally.devices,
         tally.outcomes(),
         tally.pending,
         if tally.holds() { "holds" } else { "DOES NOT HOLD" }
     );
-    eprintln!("  platform jobs created by this run: {}", applied.created);
+    say!("  platform jobs created by this run: {}", applied.created);
     if applied.console_jobs > 0 {
-        eprintln!(
+        say!(
             "  {} console work items (cross-account, never called): {}",
             applied.console_jobs,
             devdist_apply::CONSOLE_ACTION
         );
-        eprintln!("  they are listed in {}/apply/summary.json (console_work)", args.dir.display());
+        say!("  they are listed in {}/apply/summary.json (console_work)", devdist_formats::shown(&args.dir));
     }
-    eprintln!("  per device: {}/apply/results.csv", args.dir.display());
+    say!("  per device: {}/apply/results.csv", devdist_formats::shown(&args.dir));
     if tally.failed + tally.unknown > 0 {
-        eprintln!("  re-drive the failures: devdist redrive {} --out NEW", args.dir.display());
+        say!("  re-drive the failures: devdist redrive {} --out NEW", devdist_formats::shown(&args.dir));
     }
 }
 

@@ -31,6 +31,6 @@ pub fn man(args: ManArgs) -> anyhow::Result<u8> {
     // generate_to builds the command itself (without the help pseudo-subcommand).
     clap_mangen::generate_to(super::Cli::command(), &args.out)
         .map_err(|err| devdist_engine::Error::output(&args.out, err))?;
-    eprintln!("wrote the devdist man pages to {}", args.out.display());
+    say!("wrote the devdist man pages to {}", devdist_formats::shown(&args.out));
     Ok(0)
 }

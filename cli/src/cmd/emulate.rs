@@ -71,14 +71,14 @@ pub fn run(args: EmulateArgs) -> anyhow::Result<u8> {
             emulator.url().trim_start_matches("https://").parse().context("the emulator's address")?;
         let path = args.cert_out.clone().unwrap_or_else(|| default_cert_path(addr));
         std::fs::write(&path, &identity.ca_pem)
-            .with_context(|| format!("{}: cannot write the certificate", path.display()))?;
-        eprintln!("devdist emulate: TLS certificate authority in {} (apply --ca-cert {0})", path.display());
+            .with_context(|| format!("{}: cannot write the certificate", devdist_formats::shown(&path)))?;
+        say!("devdist emulate: TLS certificate authority in {} (apply --ca-cert {0})", devdist_formats::shown(&path));
     }
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "{}", emulator.url())?;
     stdout.flush()?;
     drop(stdout);
-    eprintln!(
+    say!(
         "devdist emulate: account {account}, {instances} instances, {devices} devices; faults [{}], jobs take {}s, limits x{}; \
          stats at {}{}; Ctrl-C stops",
         if args.faults.is_empty() { "none" } else { &args.faults },
@@ -91,7 +91,7 @@ pub fn run(args: EmulateArgs) -> anyhow::Result<u8> {
         std::thread::sleep(Duration::from_millis(50));
     }
     let stats = emulator.stats();
-    eprintln!("devdist emulate: stopped after {} requests, {} jobs created", stats["requests"], stats["jobs_created"]);
+    say!("devdist emulate: stopped after {} requests, {} jobs created", stats["requests"], stats["jobs_created"]);
     emulator.shutdown();
     Ok(0)
 }

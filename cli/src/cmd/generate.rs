@@ -30,9 +30,13 @@ pub struct GenerateArgs {
     /// number of bad records stays the same and every other reason code is still reached.
     #[arg(long, default_value = "csv")]
     format: Format,
-    /// Folder to write plan.toml, instances.csv and the inventory into.
+    /// Folder to write plan.toml, instances.csv and the inventory into (created if needed;
+    /// the files are written beside and moved into place when all are complete).
     #[arg(long)]
     out: PathBuf,
+    /// Replace plan.toml, instances.csv or the inventory if they exist.
+    #[arg(long)]
+    force: bool,
 }
 
 pub fn run(args: GenerateArgs) -> anyhow::Result<u8> {
@@ -50,13 +54,13 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<u8> {
         bad_rate: args.bad_rate,
         signed_rate: args.signed_rate,
     };
-    let generated = devdist_synth::generate_as(&options, args.format, &args.out)?;
-    eprintln!(
+    let generated = devdist_synth::generate_into(&options, args.format, &args.out, args.force)?;
+    say!(
         "wrote {} records ({:.1} MB) to {}; plan: {}",
         generated.records,
         generated.bytes as f64 / 1e6,
-        generated.inventory.display(),
-        generated.plan.display()
+        devdist_formats::shown(&generated.inventory),
+        devdist_formats::shown(&generated.plan)
     );
     Ok(0)
 }

@@ -28,8 +28,12 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Check every device and write the whole distribution plan into DIR.
+    // A fixed usage line: clap's own lists the options given on a failed command line among
+    // the required ones.
+    #[command(override_usage = "devdist plan [OPTIONS] --out <OUT> <PLAN>")]
     Plan(plan::PlanArgs),
     /// Dry run: the same checks, writing only report.json, run.json and rejects.csv.
+    #[command(override_usage = "devdist validate [OPTIONS] --out <OUT> <PLAN>")]
     Validate(validate::ValidateArgs),
     /// Write a synthetic inventory, catalog and plan of any size.
     Generate(generate::GenerateArgs),
@@ -108,6 +112,9 @@ fn run_plan(args: &RunArgs, options: Options, command: &str) -> anyhow::Result<u
     let outcome = devdist_engine::run(&args.plan, &args.out, &options, &progress);
     progress.finish();
     let outcome = outcome?;
+    for note in &outcome.notes {
+        say!("devdist: note: {note}");
+    }
     if !args.quiet {
         crate::summary::print(command, &outcome.report, &outcome.out, Some(crate::summary::Timing::of(&outcome)));
     }

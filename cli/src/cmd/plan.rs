@@ -9,8 +9,8 @@ use super::RunArgs;
 pub struct PlanArgs {
     #[command(flatten)]
     run: RunArgs,
-    /// Format of device manifests, product grants and billing reassignments (csv or jsonl).
-    #[arg(long, default_value = "csv")]
+    /// Format of device manifests, product grants and billing reassignments.
+    #[arg(long, default_value = "csv", value_parser = formats())]
     format: Format,
     /// Leave the device_secret column out of device manifests.
     #[arg(long)]
@@ -22,4 +22,11 @@ pub fn run(args: PlanArgs) -> anyhow::Result<u8> {
     options.format = args.format;
     options.redact_secrets = args.redact_secrets;
     super::run_plan(&args.run, options, "plan")
+}
+
+/// Every output format `--format` takes, listed in `--help`.
+fn formats() -> impl clap::builder::TypedValueParser<Value = Format> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(["csv", "jsonl", "parquet"])
+        .map(|name| name.parse::<Format>().expect("every listed format parses"))
 }

@@ -42,11 +42,11 @@ pub fn run(args: RedriveArgs) -> anyhow::Result<u8> {
     progress.finish();
     let outcome = outcome?;
     if !args.quiet {
-        eprintln!(
+        say!(
             "redrive {} → {}: {} devices re-driven ({} unknown, {} failed with a retryable code), \
              {} refused for good (rejects.csv), {} distributed, {} console, {} without an outcome yet",
-            args.dir.display(),
-            args.out.display(),
+            devdist_formats::shown(&args.dir),
+            devdist_formats::shown(&args.out),
             prepared.unknown + prepared.failed_retryable,
             prepared.unknown,
             prepared.failed_retryable,

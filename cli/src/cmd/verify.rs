@@ -19,12 +19,15 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<u8> {
     }
     if problems.is_empty() {
         let and_apply = if applied { ", and apply's results and accounting" } else { "" };
-        eprintln!("{}: every checksum, row count and the accounting invariant verify{and_apply}", args.dir.display());
+        say!(
+            "{}: every checksum, row count and the accounting invariant verify{and_apply}",
+            devdist_formats::shown(&args.dir)
+        );
         return Ok(0);
     }
     for problem in &problems {
-        eprintln!("{}/{problem}", args.dir.display());
+        say!("{}/{problem}", devdist_formats::shown(&args.dir));
     }
-    eprintln!("{}: {} problems", args.dir.display(), problems.len());
+    say!("{}: {} problems", devdist_formats::shown(&args.dir), problems.len());
     Ok(1)
 }

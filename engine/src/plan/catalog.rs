@@ -2,7 +2,7 @@
 //! operator lists in `instances.csv` (SPEC §2.3).
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use devdist_formats::{CatalogRow, Error as FormatError, Position, read_catalog};
 
@@ -50,12 +50,14 @@ pub type InstanceId = u32;
 pub struct Catalog {
     instances: Vec<Instance>,
     by_id: HashMap<String, InstanceId>,
+    /// The file the plan's instances came from, if any.
+    file: Option<PathBuf>,
 }
 
 impl Catalog {
     /// The public instances only.
     pub fn public() -> Catalog {
-        let mut catalog = Catalog { instances: Vec::new(), by_id: HashMap::new() };
+        let mut catalog = Catalog { instances: Vec::new(), by_id: HashMap::new(), file: None };
         for (id, region) in PUBLIC_INSTANCES {
             catalog.insert(Instance {
                 id: id.to_string(),
@@ -74,6 +76,7 @@ impl Catalog {
     pub fn load(path: &Path) -> Result<Catalog, FormatError> {
         devdist_formats::require_regular_file(path)?;
         let mut catalog = Catalog::public();
+        catalog.file = Some(path.to_path_buf());
         let mut seen: HashMap<String, u64> = HashMap::new();
         for row in read_catalog(path)? {
             let at = |column: &str| Position::line(row.line).with_column(column);
@@ -101,6 +104,11 @@ impl Catalog {
                 self.instances.push(instance);
             }
         }
+    }
+
+    /// The catalog file read, if the plan names one.
+    pub fn file(&self) -> Option<&Path> {
+        self.file.as_deref()
     }
 
     /// Looks an instance up by ID.

@@ -149,7 +149,7 @@ impl Plan {
         let text = String::from_utf8(text).map_err(|err| {
             let valid = std::str::from_utf8(&err.as_bytes()[..err.utf8_error().valid_up_to()]).unwrap_or_default();
             let (line, column) = line_and_column(valid, valid.len());
-            Error::invocation(format!("{}:{line}:{column}: the plan is not UTF-8", path.display()))
+            Error::invocation(format!("{}:{line}:{column}: the plan is not UTF-8", devdist_formats::shown(path)))
         })?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let mut reader = Reader { text: &text, problems: Vec::new(), catalog_error: None };
