@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
 use devdist_engine::html::{ApplySummary, apply_page};
+use serde::Deserialize;
 use serde_json::json;
 
 use crate::crash::Crash;
@@ -250,8 +251,7 @@ fn render_summary(value: &serde_json::Value) -> Vec<u8> {
 
 /// report.html: the page people look at, drawn from summary.json's value alone.
 fn render_report(value: &serde_json::Value) -> Vec<u8> {
-    let summary: ApplySummary =
-        serde_json::from_value(value.clone()).expect("summary() has every field the page reads");
+    let summary = ApplySummary::deserialize(value).expect("summary() has every field the page reads");
     apply_page(&summary).into_bytes()
 }
 

@@ -118,7 +118,7 @@ impl std::error::Error for Error {
 }
 
 /// A file name (or any text from outside) as it may be printed on a terminal: control
-/// characters (newlines, escape sequences), bidirectional overrides and backslashes are
+/// characters (newlines, escape sequences), [invisible](is_invisible) ones and backslashes are
 /// escaped as in Rust (`\n`, `\u{1b}`, `\\`), bytes that are not UTF-8 as `\xNN`; the rest is
 /// printed as it is. Errors, summaries and notes show every path through it.
 pub fn shown(text: impl AsRef<std::ffi::OsStr>) -> String {
@@ -127,13 +127,12 @@ pub fn shown(text: impl AsRef<std::ffi::OsStr>) -> String {
     let mut out = String::new();
     for chunk in text.as_ref().as_bytes().utf8_chunks() {
         for c in chunk.valid().chars() {
-            let invisible = matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
             match c {
                 '\\' => out.push_str("\\\\"),
                 '\n' => out.push_str("\\n"),
                 '\r' => out.push_str("\\r"),
                 '\t' => out.push_str("\\t"),
-                _ if c.is_control() || invisible => {
+                _ if is_invisible(c) => {
                     let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
                 }
                 _ => out.push(c),
@@ -144,6 +143,15 @@ pub fn shown(text: impl AsRef<std::ffi::OsStr>) -> String {
         }
     }
     out
+}
+
+/// Characters that would not show as themselves: C0 and C1 controls, DEL, bidi marks,
+/// overrides and isolates, zero-width characters, line and paragraph separators, the BOM.
+/// Terminal text ([`shown`]) and report.html both print them as `\u{…}`.
+pub fn is_invisible(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{061c}' | '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2060}'..='\u{2069}')
+        || c == '\u{feff}'
 }
 
 /// The operating system's message without the `(os error N)` noise users do not need.

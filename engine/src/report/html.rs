@@ -9,6 +9,7 @@
 
 use std::fmt::Write;
 
+use devdist_formats::is_invisible;
 use serde::Deserialize;
 
 use crate::reason::{Explanation, Reason, Warning};
@@ -90,14 +91,6 @@ pub fn esc(text: &str) -> String {
         }
     }
     out
-}
-
-/// Characters that would not show as themselves: C0 and C1 controls, DEL, bidi marks,
-/// overrides and isolates, zero-width characters, line and paragraph separators, the BOM.
-fn is_invisible(c: char) -> bool {
-    c.is_control()
-        || matches!(c, '\u{061c}' | '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2060}'..='\u{2069}')
-        || c == '\u{feff}'
 }
 
 /// The page for `page`: a whole HTML document.
