@@ -27,6 +27,9 @@ pub enum Error {
     /// The platform stopped the run: credentials refused, failure rate passed, or a Create
     /// whose outcome cannot be told apart (exit 5). Running `apply` again continues.
     Stopped(String),
+    /// SIGINT, SIGTERM or another catchable signal: apply started no job after it, wrote the
+    /// results so far and stopped (exit 130). Running `apply` again continues.
+    Interrupted,
     /// The crash test hook fired in its in-process mode (tests only).
     Crashed(String),
 }
@@ -54,6 +57,7 @@ impl Error {
             Error::Folder { .. } => 3,
             Error::Journal { .. } => 4,
             Error::Stopped(_) => 5,
+            Error::Interrupted => 130,
             Error::Crashed(_) => 134,
         }
     }
@@ -66,6 +70,9 @@ impl fmt::Display for Error {
             Error::Folder { path, message } => write!(f, "{}: {message}", path.display()),
             Error::Journal { path, message } => write!(f, "{}: cannot write: {message}", path.display()),
             Error::Stopped(message) => write!(f, "stopped: {message}; run the same `devdist apply` again to continue"),
+            Error::Interrupted => f.write_str(
+                "interrupted; every job started is journalled: run the same `devdist apply` again to continue",
+            ),
             Error::Crashed(point) => write!(f, "crash test hook fired at {point}"),
         }
     }

@@ -5,7 +5,6 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::path::Path;
-use std::thread::sleep;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::crash::Crash;
@@ -170,11 +169,28 @@ pub fn apply<P: Platform>(
     let stopped = match run.drive() {
         Ok(stopped) => stopped,
         Err(Error::Stopped(reason)) => Some(reason),
+        Err(Error::Interrupted) => {
+            results::write(&folder, &run.states, &options.crash)?;
+            return Err(Error::Interrupted);
+        }
         Err(err) => return Err(err),
     };
     let tally = results::write(&folder, &run.states, &options.crash)?;
     let console_jobs = folder.jobs.iter().filter(|job| job.console).count() as u64;
     Ok(Applied { tally, stopped, console_jobs, created: run.created })
+}
+
+/// Sleeps `wait`, or less when the run is interrupted meanwhile: the main loop's waits last
+/// up to `poll_max`, and a signal should not.
+fn nap(wait: Duration) {
+    let until = Instant::now() + wait;
+    while devdist_engine::checkpoint().is_ok() {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        std::thread::sleep(left.min(Duration::from_millis(50)));
+    }
 }
 
 fn now_ms() -> u64 {
@@ -198,6 +214,8 @@ impl<P: Platform> Run<'_, P> {
         let mut stopped = None;
         loop {
             self.report();
+            // Between two steps, never inside one: an intent is always followed by its Create.
+            devdist_engine::checkpoint().map_err(|_| Error::Interrupted)?;
             if stopped.is_none() {
                 stopped = self.failure_rate_passed();
             }
@@ -214,7 +232,7 @@ impl<P: Platform> Run<'_, P> {
                     return Ok(stopped);
                 }
                 // Blocked by the account's other jobs or by the job limit: wait and look again.
-                sleep(self.create_not_before.saturating_duration_since(Instant::now()).max(self.options.poll_min));
+                nap(self.create_not_before.saturating_duration_since(Instant::now()).max(self.options.poll_min));
                 if self.foreign > 0 {
                     self.count_foreign()?;
                 }
@@ -223,7 +241,8 @@ impl<P: Platform> Run<'_, P> {
             if self.foreign > 0 && self.foreign_listed.elapsed() >= self.options.poll_max {
                 self.count_foreign()?;
             }
-            sleep(self.flights[next].next_poll.saturating_duration_since(Instant::now()));
+            nap(self.flights[next].next_poll.saturating_duration_since(Instant::now()));
+            devdist_engine::checkpoint().map_err(|_| Error::Interrupted)?;
             self.poll(next)?;
         }
     }
@@ -360,7 +379,7 @@ impl<P: Platform> Run<'_, P> {
         let devices = self.states.jobs[job].remaining.len() as u64;
         for round in 0..2 {
             if round == 1 {
-                sleep(self.options.reconcile_wait);
+                std::thread::sleep(self.options.reconcile_wait);
             }
             let listed = self.read("ListDeviceDistributeJob", || self.platform.list(&filter))?.map_err(|err| {
                 Error::Stopped(format!("cannot reconcile {}: ListDeviceDistributeJob refused: {err}", planned.job_id))
@@ -428,7 +447,7 @@ impl<P: Platform> Run<'_, P> {
                     return Err(Error::Stopped(format!("{api} kept failing ({attempt} tries): {err}")));
                 }
                 Err(_) => {
-                    sleep(wait);
+                    std::thread::sleep(wait);
                     wait = (wait * 2).min(self.options.poll_max);
                 }
             }

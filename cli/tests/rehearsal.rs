@@ -484,3 +484,47 @@ fn apply_speaks_https_to_an_emulator_it_trusts_through_ca_cert() {
     assert_eq!(run.status.code(), Some(1), "{}", stderr(&run));
     assert!(outcomes(&out).iter().any(|row| row[3] == "distributed"));
 }
+
+#[test]
+fn a_dry_run_into_a_closed_pipe_ends_quietly_instead_of_panicking() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = plan(&fixture("demo/plan.toml"), dir.path(), "out");
+    let mut child = command(&["apply", out.to_str().unwrap(), "--dry-run"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reader goes away before devdist has read its folder, as `| head -0` would.
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(!stderr(&output).contains("panicked"), "{}", stderr(&output));
+}
+
+#[test]
+fn an_interrupted_apply_stops_at_once_and_the_next_run_finishes_the_same_jobs() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = fixture("demo/plan.toml");
+    let out = plan(&demo, dir.path(), "out");
+    let emulator = Emulator::start(&demo, &["--job-seconds", "4"]);
+    let first = apply_command(&out, &emulator, &[]).stderr(Stdio::piped()).spawn().unwrap();
+    let journal = out.join("apply/journal.jsonl");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while emulator.stats()["jobs_created"].as_u64().unwrap() == 0 {
+        assert!(std::time::Instant::now() < deadline, "the first apply never created a job");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let interrupted_at = std::time::Instant::now();
+    Command::new("kill").args(["-INT", &first.id().to_string()]).status().unwrap();
+    let first = first.wait_with_output().unwrap();
+    let took = interrupted_at.elapsed();
+    assert_eq!(first.status.code(), Some(130), "{}", stderr(&first));
+    assert!(took < std::time::Duration::from_secs(3), "it waited for the platform's jobs: {took:?}");
+    assert!(stderr(&first).contains("interrupted"), "says so: {}", stderr(&first));
+    assert!(std::fs::metadata(&journal).unwrap().len() > 0);
+    assert!(out.join("apply/results.csv").is_file(), "the results so far are written");
+
+    let second = apply(&out, &emulator, &[]);
+    assert_eq!(second.status.code(), Some(1), "the demo's return-to-source jobs fail: {}", stderr(&second));
+    check_end_state(&out, &emulator.stats(), &[&first, &second]);
+}

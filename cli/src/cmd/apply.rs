@@ -1,6 +1,6 @@
 //! `devdist apply DIR`: carries out a plan folder's jobs on the platform (or the emulator).
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -112,18 +112,23 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<u8> {
 fn dry_run(args: &ApplyArgs) -> anyhow::Result<()> {
     let folder = Folder::open(&args.dir)?;
     let schedule = devdist_apply::schedule(&folder, args.rate_scale);
-    println!(
+    // Written, not printed: `devdist apply --dry-run | head -1` closes stdout early, and that is
+    // a broken pipe for main to end quietly on, not a panic.
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
         "{} jobs: {} through the API ({} devices), {} console work items; {} waves, at most {} in flight",
         schedule.jobs, schedule.api, schedule.api_devices, schedule.console, schedule.waves, schedule.window
-    );
-    println!("{:<30} {:>10} {:>10}", "calls at least", "calls", "limit/s");
+    )?;
+    writeln!(out, "{:<30} {:>10} {:>10}", "calls at least", "calls", "limit/s")?;
     for (api, calls, qps) in &schedule.calls {
-        println!("{api:<30} {calls:>10} {qps:>10}");
+        writeln!(out, "{api:<30} {calls:>10} {qps:>10}")?;
     }
-    println!(
+    writeln!(
+        out,
         "least time the limits allow: {:.1} s, plus the platform's own time to run {} waves of jobs",
         schedule.least_seconds, schedule.waves
-    );
+    )?;
     Ok(())
 }
 
