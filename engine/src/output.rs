@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::Error;
 use crate::names::is_safe_name;
 use crate::spool::{Budget, Scratch};
-use devdist_formats::shown;
+use devdist_formats::{describe_io, shown};
 
 /// Name of the scratch folder inside the staging folder.
 const SCRATCH: &str = ".scratch";
@@ -222,10 +222,9 @@ impl OutputDir {
         // DIR is complete; what cannot be removed of the old one is reported, and left where a
         // later run finds it (see `create`).
         remove_tree(&old).map_err(|(path, err)| {
-            let err = err.to_string();
             let reason = format!(
                 "{}; {} holds this run's output, and what is left of the previous one is in {}",
-                err.split(" (os error").next().unwrap_or_default(),
+                describe_io(&err),
                 shown(&self.target),
                 shown(&old)
             );

@@ -155,7 +155,7 @@ pub fn is_invisible(c: char) -> bool {
 }
 
 /// The operating system's message without the `(os error N)` noise users do not need.
-fn describe_io(err: &io::Error) -> String {
+pub fn describe_io(err: &io::Error) -> String {
     match err.kind() {
         io::ErrorKind::NotFound => "no such file".to_string(),
         io::ErrorKind::PermissionDenied => "permission denied".to_string(),

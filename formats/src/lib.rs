@@ -34,7 +34,7 @@ pub use ::csv::ByteRecord;
 pub use batch::{RecordBatch, record_size};
 pub use catalog::{CATALOG_COLUMNS, CatalogRow, read_catalog};
 pub use csv::CsvInventory;
-pub use error::{Error, ErrorKind, Position, is_invisible, shown};
+pub use error::{Error, ErrorKind, Position, describe_io, is_invisible, shown};
 pub use file::require_regular_file;
 pub use inventory::Inventory;
 pub use layout::{Field, Layout};
