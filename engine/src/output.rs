@@ -259,7 +259,7 @@ impl Drop for OutputDir {
 
 /// Files written into an existing folder all at once: each is written under the staging
 /// folder (`DIR/.devdist-partial-…-PID`, removed on every exit path, like an
-/// [`OutputDir`]'s) and moved into DIR only when every one is complete. Without `replace`,
+/// `OutputDir`'s) and moved into DIR only when every one is complete. Without `replace`,
 /// a file that exists in DIR is never overwritten, even one that appeared during the run.
 #[derive(Debug)]
 pub struct StagedFiles {
@@ -399,7 +399,7 @@ fn in_progress() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
 /// Removes the staging folders of unfinished runs at once, for a signal handler that must end
 /// the process now (a second Ctrl-C) rather than wait for [`cancel`](crate::cancel::cancel) to take effect.
 /// Writers that are still running cannot bring a removed folder back (see
-/// [`OutputDir::create_file`]); a file they create in the meantime makes the removal retry.
+/// `OutputDir::create_file`); a file they create in the meantime makes the removal retry.
 pub fn abandon_outputs() {
     let staging: Vec<PathBuf> = in_progress().drain(..).collect();
     for staging in staging {

@@ -36,7 +36,7 @@ pub struct CheckedBatch {
     pub first_record: u64,
     /// Records read.
     pub records: u64,
-    /// Backing store of every [`Text`] in `candidates`.
+    /// Backing store of every `Text` in `candidates`.
     pub arena: String,
     /// Records that passed, in input order.
     pub candidates: Vec<Candidate>,

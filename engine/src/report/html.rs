@@ -67,9 +67,9 @@ pub struct ConsoleJob {
 pub struct Page<'a> {
     /// The report written to report.json.
     pub report: &'a Report,
-    /// Up to [`FIRST_REJECTS`] rejects per reason, indexed like [`Reason::ALL`].
+    /// Up to `FIRST_REJECTS` rejects per reason, indexed like [`Reason::ALL`].
     pub first_rejects: &'a [Vec<RejectRow>],
-    /// The first [`PAGE_ROWS`] console-only jobs, in execution order.
+    /// The first `PAGE_ROWS` console-only jobs, in execution order.
     pub console_jobs: &'a [ConsoleJob],
 }
 
