@@ -108,20 +108,20 @@ pub enum Record {
 
 /// The open, locked journal.
 #[derive(Debug)]
-pub struct Journal {
+pub(crate) struct Journal {
     path: PathBuf,
     file: File,
     _lock: File,
 }
 
 /// The apply folder inside a plan folder.
-pub fn apply_dir(dir: &Path) -> PathBuf {
+pub(crate) fn apply_dir(dir: &Path) -> PathBuf {
     dir.join("apply")
 }
 
 impl Journal {
     /// Locks `DIR/apply`, reads the journal's records and cuts off a torn last line.
-    pub fn open(dir: &Path) -> Result<(Journal, Vec<Record>), Error> {
+    pub(crate) fn open(dir: &Path) -> Result<(Journal, Vec<Record>), Error> {
         let folder = apply_dir(dir);
         fs::DirBuilder::new()
             .recursive(true)
@@ -163,7 +163,7 @@ impl Journal {
 
     /// Appends `record` and waits until it is on disk. `torn` names the crash point that
     /// writes only half of it.
-    pub fn append(&mut self, record: &Record, crash: &Crash, torn: &str) -> Result<(), Error> {
+    pub(crate) fn append(&mut self, record: &Record, crash: &Crash, torn: &str) -> Result<(), Error> {
         let mut line = serde_json::to_vec(record).expect("a record serialises");
         line.push(b'\n');
         if crash.due(torn) {
@@ -179,7 +179,7 @@ impl Journal {
 }
 
 /// The records of a journal's bytes, and the length of its complete lines.
-pub fn parse(path: &Path, bytes: &[u8]) -> Result<(Vec<Record>, usize), Error> {
+pub(crate) fn parse(path: &Path, bytes: &[u8]) -> Result<(Vec<Record>, usize), Error> {
     let mut records = Vec::new();
     let mut start = 0;
     let mut line_number = 0;
@@ -199,7 +199,7 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<(Vec<Record>, usize), Error> {
 }
 
 /// Reads a journal without locking it (for `verify`).
-pub fn read(dir: &Path) -> Result<Vec<Record>, Error> {
+pub(crate) fn read(dir: &Path) -> Result<Vec<Record>, Error> {
     let path = apply_dir(dir).join("journal.jsonl");
     let bytes = fs::read(&path).map_err(|err| Error::folder(&path, format!("cannot read: {err}")))?;
     Ok(parse(&path, &bytes)?.0)
@@ -210,7 +210,7 @@ fn sync_dir(folder: &Path) -> Result<(), Error> {
 }
 
 /// Writes `bytes` to `path` atomically: a temporary file beside it, fsync'd, renamed over it.
-pub fn write_atomic(path: &Path, bytes: &[u8], crash: &Crash, point: &str) -> Result<(), Error> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8], crash: &Crash, point: &str) -> Result<(), Error> {
     let temp = path.with_extension("tmp");
     let mut file = File::create(&temp).map_err(|err| Error::journal(&temp, &err))?;
     file.write_all(bytes).and_then(|()| file.sync_all()).map_err(|err| Error::journal(&temp, &err))?;

@@ -21,7 +21,7 @@ the target account receives a verification code, valid 5 minutes";
 
 /// One row of results.csv.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Row {
+pub(crate) struct Row {
     /// ProductKey.
     pub product_key: String,
     /// DeviceName.
@@ -80,7 +80,7 @@ impl Tally {
 }
 
 /// Every row, sorted by (product_key, device_name, job_id), and the tally.
-pub fn rows(folder: &Folder, states: &States) -> Result<(Vec<Row>, Tally), Error> {
+pub(crate) fn rows(folder: &Folder, states: &States) -> Result<(Vec<Row>, Tally), Error> {
     let mut rows = Vec::with_capacity(folder.devices() as usize);
     let mut tally = Tally { devices: folder.devices(), ..Tally::default() };
     for (job, state) in folder.jobs.iter().zip(&states.jobs) {
@@ -128,7 +128,7 @@ pub fn rows(folder: &Folder, states: &States) -> Result<(Vec<Row>, Tally), Error
 }
 
 /// results.csv's bytes.
-pub fn render_results(rows: &[Row]) -> Vec<u8> {
+pub(crate) fn render_results(rows: &[Row]) -> Vec<u8> {
     let mut writer = csv::Writer::from_writer(Vec::new());
     writer
         .write_record([
@@ -160,7 +160,7 @@ pub fn render_results(rows: &[Row]) -> Vec<u8> {
 }
 
 /// summary.json's value.
-pub fn summary(folder: &Folder, states: &States, rows: &[Row], tally: &Tally) -> serde_json::Value {
+pub(crate) fn summary(folder: &Folder, states: &States, rows: &[Row], tally: &Tally) -> serde_json::Value {
     let mut by_code: BTreeMap<(Outcome, &str), u64> = BTreeMap::new();
     for row in rows {
         *by_code.entry((row.outcome, row.code.as_str())).or_default() += 1;
@@ -256,7 +256,7 @@ fn render_report(value: &serde_json::Value) -> Vec<u8> {
 }
 
 /// Writes results.csv, summary.json and report.html atomically; returns the tally.
-pub fn write(folder: &Folder, states: &States, crash: &Crash) -> Result<Tally, Error> {
+pub(crate) fn write(folder: &Folder, states: &States, crash: &Crash) -> Result<Tally, Error> {
     let (rows, tally) = rows(folder, states)?;
     let dir = journal::apply_dir(&folder.dir);
     journal::write_atomic(&dir.join("results.csv"), &render_results(&rows), crash, "results")?;

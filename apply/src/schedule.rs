@@ -4,7 +4,7 @@
 use crate::folder::Folder;
 
 /// The platform's per-account limits, in calls per second (issue 10 §1).
-pub const LIMITS: [(&str, f64); 5] = [
+pub(crate) const LIMITS: [(&str, f64); 5] = [
     ("CreateDeviceDistributeJob", 2.0),
     ("QueryDeviceDistributeJob", 10.0),
     ("QueryDeviceDistributeDetail", 5.0),

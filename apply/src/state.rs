@@ -9,7 +9,7 @@ use crate::journal::{DeviceOutcome, Record};
 
 /// Where a job is in its current attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Stage {
+pub(crate) enum Stage {
     /// Cross-account: the console's, never called.
     Console,
     /// Waiting for a window slot.
@@ -30,7 +30,7 @@ pub enum Stage {
 
 /// One job's progress over all its attempts.
 #[derive(Debug, Clone)]
-pub struct JobState {
+pub(crate) struct JobState {
     /// The current attempt (0 = the plan's job).
     pub attempt: u32,
     /// Where the current attempt is.
@@ -48,7 +48,7 @@ pub struct JobState {
 impl JobState {
     /// Settles `outcomes` of `attempt`, which ended in `status`. Devices left over go to the
     /// next attempt, in the plan's order. Err names a device that was not left to settle.
-    pub fn settle(&mut self, attempt: u32, status: u8, outcomes: Vec<DeviceOutcome>) -> Result<(), String> {
+    pub(crate) fn settle(&mut self, attempt: u32, status: u8, outcomes: Vec<DeviceOutcome>) -> Result<(), String> {
         let mut left: HashSet<&str> = self.remaining.iter().map(String::as_str).collect();
         for outcome in &outcomes {
             if !left.remove(outcome.device.as_str()) {
@@ -71,7 +71,7 @@ impl JobState {
 
 /// Every job's state, in plan order, and every platform job id the journal knows.
 #[derive(Debug, Clone)]
-pub struct States {
+pub(crate) struct States {
     /// Indexed like `Folder::jobs`.
     pub jobs: Vec<JobState>,
     /// Platform JobIds created (or adopted) by this folder's applies.
@@ -80,7 +80,7 @@ pub struct States {
 
 impl States {
     /// Replays `records` over `folder`'s jobs, refusing a journal that does not fit them.
-    pub fn replay(folder: &Folder, records: &[Record], journal: &Path) -> Result<States, Error> {
+    pub(crate) fn replay(folder: &Folder, records: &[Record], journal: &Path) -> Result<States, Error> {
         let index: HashMap<&str, usize> =
             folder.jobs.iter().enumerate().map(|(i, job)| (job.job_id.as_str(), i)).collect();
         let mut jobs: Vec<JobState> = folder

@@ -7,14 +7,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-pub struct Bar {
+pub(crate) struct Bar {
     bar: Option<ProgressBar>,
     records: AtomicU64,
 }
 
 impl Bar {
     /// A bar sized by the inventories of `plan` (when it can be read), or none.
-    pub fn new(plan: &Path, quiet: bool) -> Bar {
+    pub(crate) fn new(plan: &Path, quiet: bool) -> Bar {
         if quiet || !std::io::stderr().is_terminal() {
             return Bar { bar: None, records: AtomicU64::new(0) };
         }
@@ -30,7 +30,7 @@ impl Bar {
         Bar { bar: Some(bar), records: AtomicU64::new(0) }
     }
 
-    pub fn finish(&self) {
+    pub(crate) fn finish(&self) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }

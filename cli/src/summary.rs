@@ -6,7 +6,7 @@ use devdist_engine::{Outcome, Report};
 
 /// The timing line's figures, from a run just finished or from run.json.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Timing {
+pub(crate) struct Timing {
     pub seconds: f64,
     pub records_per_second: f64,
     pub megabytes_per_second: f64,
@@ -15,7 +15,7 @@ pub struct Timing {
 
 impl Timing {
     /// The figures of a finished run.
-    pub fn of(outcome: &Outcome) -> Timing {
+    pub(crate) fn of(outcome: &Outcome) -> Timing {
         let run = &outcome.run;
         Timing {
             seconds: run.seconds.get("total").copied().unwrap_or_default(),
@@ -27,7 +27,7 @@ impl Timing {
 }
 
 /// Prints the table for the report of a run into `out`; without timings when run.json is gone.
-pub fn print(command: &str, report: &Report, out: &Path, timing: Option<Timing>) {
+pub(crate) fn print(command: &str, report: &Report, out: &Path, timing: Option<Timing>) {
     let counts = &report.counts;
     let holds = if counts.read == counts.accepted + counts.rejected {
         "accounting holds"

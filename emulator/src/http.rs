@@ -19,7 +19,7 @@ const IDLE: Duration = Duration::from_secs(60);
 
 /// A request as received.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Request {
+pub(crate) struct Request {
     /// Method.
     pub method: String,
     /// Path, without the query.
@@ -34,7 +34,7 @@ pub struct Request {
 
 /// A response.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Response {
+pub(crate) struct Response {
     /// Status code.
     pub status: u16,
     /// `Content-Type`.
@@ -45,7 +45,7 @@ pub struct Response {
 
 /// What to do with a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Reply {
+pub(crate) enum Reply {
     /// Answer it.
     Answer(Response),
     /// Close the connection without a word.
@@ -53,11 +53,11 @@ pub enum Reply {
 }
 
 /// Handles one request.
-pub type Handler = Arc<dyn Fn(Request) -> Reply + Send + Sync>;
+pub(crate) type Handler = Arc<dyn Fn(Request) -> Reply + Send + Sync>;
 
 /// A running server.
 #[derive(Debug)]
-pub struct Server {
+pub(crate) struct Server {
     addr: SocketAddr,
     stop: Arc<AtomicBool>,
     accept: Option<JoinHandle<()>>,
@@ -65,7 +65,7 @@ pub struct Server {
 
 impl Server {
     /// Serves `listener` until [`Server::shutdown`], over TLS when `tls` is given.
-    pub fn spawn(
+    pub(crate) fn spawn(
         listener: TcpListener,
         tls: Option<Arc<rustls::ServerConfig>>,
         handler: Handler,
@@ -89,7 +89,7 @@ impl Server {
     }
 
     /// Stops accepting connections (open ones end when their client leaves or idles out).
-    pub fn shutdown(&mut self) {
+    pub(crate) fn shutdown(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
         // Wake the accept loop.
         let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));

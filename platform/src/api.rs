@@ -108,11 +108,11 @@ mod target_instance_config {
         target_instance_id: S,
     }
 
-    pub fn serialize<S: Serializer>(ids: &[String], s: S) -> Result<S::Ok, S::Error> {
+    pub(super) fn serialize<S: Serializer>(ids: &[String], s: S) -> Result<S::Ok, S::Error> {
         s.collect_seq(ids.iter().map(|id| Entry { target_instance_id: id.as_str() }))
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
         let entries = Vec::<Entry<String>>::deserialize(d)?;
         Ok(entries.into_iter().map(|e| e.target_instance_id).collect())
     }

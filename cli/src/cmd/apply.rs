@@ -13,7 +13,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 const CRASH_AT: &str = "DEVDIST_APPLY_CRASH_AT";
 
 #[derive(Debug, Args)]
-pub struct ApplyArgs {
+pub(super) struct ApplyArgs {
     /// A folder written by `devdist plan` (or `devdist redrive`).
     dir: PathBuf,
     /// The platform's endpoint, or the URL `devdist emulate` prints.
@@ -81,7 +81,7 @@ impl ApplyArgs {
     }
 }
 
-pub fn run(args: ApplyArgs) -> anyhow::Result<u8> {
+pub(super) fn run(args: ApplyArgs) -> anyhow::Result<u8> {
     let options = args.options()?;
     if args.dry_run {
         dry_run(&args)?;

@@ -13,7 +13,7 @@ use clap::Args;
 use devdist_emulator::{Config, Credentials, Emulator, Faults, Identity, World, default_cert_path};
 
 #[derive(Debug, Args)]
-pub struct EmulateArgs {
+pub(super) struct EmulateArgs {
     /// The plan whose account, catalog and inventories the emulated platform holds.
     plan: PathBuf,
     /// Address to listen on; port 0 picks a free port.
@@ -41,7 +41,7 @@ pub struct EmulateArgs {
 }
 
 /// Serves until SIGINT or SIGTERM; the first line on stdout is the endpoint URL.
-pub fn run(args: EmulateArgs) -> anyhow::Result<u8> {
+pub(super) fn run(args: EmulateArgs) -> anyhow::Result<u8> {
     if !(args.job_seconds.is_finite() && args.job_seconds >= 0.0) {
         bail!("--job-seconds must be 0 or more, not {}", args.job_seconds);
     }

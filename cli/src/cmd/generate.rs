@@ -7,7 +7,7 @@ use devdist_formats::Format;
 use devdist_synth::GenerateOptions;
 
 #[derive(Debug, Args)]
-pub struct GenerateArgs {
+pub(super) struct GenerateArgs {
     /// Inventory records to write.
     #[arg(long)]
     devices: u64,
@@ -39,7 +39,7 @@ pub struct GenerateArgs {
     force: bool,
 }
 
-pub fn run(args: GenerateArgs) -> anyhow::Result<u8> {
+pub(super) fn run(args: GenerateArgs) -> anyhow::Result<u8> {
     if args.format == Format::Jsonl {
         return Err(devdist_engine::Error::invocation("--format jsonl: generate writes csv or parquet").into());
     }

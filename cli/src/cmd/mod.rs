@@ -20,7 +20,7 @@ use devdist_engine::Options;
 /// reassignments from device inventories, with every rejected record accounted for.
 #[derive(Debug, Parser)]
 #[command(name = "devdist", version, about, long_about = None)]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     command: Command,
 }
@@ -90,7 +90,7 @@ impl RunArgs {
 }
 
 /// Runs the parsed command; returns the exit code.
-pub fn dispatch(cli: Cli) -> anyhow::Result<u8> {
+pub(crate) fn dispatch(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Plan(args) => plan::run(args),
         Command::Validate(args) => validate::run(args),

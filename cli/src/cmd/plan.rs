@@ -6,7 +6,7 @@ use devdist_formats::Format;
 use super::RunArgs;
 
 #[derive(Debug, Args)]
-pub struct PlanArgs {
+pub(super) struct PlanArgs {
     #[command(flatten)]
     run: RunArgs,
     /// Format of device manifests, product grants and billing reassignments.
@@ -17,7 +17,7 @@ pub struct PlanArgs {
     redact_secrets: bool,
 }
 
-pub fn run(args: PlanArgs) -> anyhow::Result<u8> {
+pub(super) fn run(args: PlanArgs) -> anyhow::Result<u8> {
     let mut options = args.run.options();
     options.format = args.format;
     options.redact_secrets = args.redact_secrets;

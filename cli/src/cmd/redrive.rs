@@ -6,7 +6,7 @@ use clap::Args;
 use devdist_formats::Format;
 
 #[derive(Debug, Args)]
-pub struct RedriveArgs {
+pub(super) struct RedriveArgs {
     /// A plan folder that `devdist apply` has run on (it reads DIR/apply/results.csv).
     dir: PathBuf,
     /// The new plan folder (built beside, moved into place when complete).
@@ -25,7 +25,7 @@ pub struct RedriveArgs {
 
 /// Derives the new plan's inputs in a private folder beside NEW (they hold device secrets and
 /// are removed on every exit), then plans them into NEW like `devdist plan`.
-pub fn run(args: RedriveArgs) -> anyhow::Result<u8> {
+pub(super) fn run(args: RedriveArgs) -> anyhow::Result<u8> {
     let parent = match args.out.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),

@@ -8,14 +8,14 @@ use devdist_engine::Report;
 use crate::summary::Timing;
 
 #[derive(Debug, Args)]
-pub struct SummaryArgs {
+pub(super) struct SummaryArgs {
     /// An output folder written by `devdist plan` or `devdist validate`.
     dir: PathBuf,
 }
 
 /// Prints the table from DIR/report.json (and the timings from DIR/run.json, if it is there);
 /// exits like the run did: 0 when nothing was rejected, 1 otherwise.
-pub fn run(args: SummaryArgs) -> anyhow::Result<u8> {
+pub(super) fn run(args: SummaryArgs) -> anyhow::Result<u8> {
     let (report, _) = Report::read(&args.dir)?;
     let timing = std::fs::read(args.dir.join("run.json"))
         .ok()

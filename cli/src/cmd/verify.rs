@@ -5,13 +5,13 @@ use std::path::PathBuf;
 use clap::Args;
 
 #[derive(Debug, Args)]
-pub struct VerifyArgs {
+pub(super) struct VerifyArgs {
     /// An output folder written by `devdist plan` or `devdist validate` (and `devdist apply`).
     dir: PathBuf,
 }
 
 /// Exit 0 when everything checks out, 1 when anything is wrong (each problem on stderr).
-pub fn run(args: VerifyArgs) -> anyhow::Result<u8> {
+pub(super) fn run(args: VerifyArgs) -> anyhow::Result<u8> {
     let mut problems = devdist_engine::verify(&args.dir)?;
     let applied = args.dir.join("apply").is_dir();
     if applied {
