@@ -81,7 +81,7 @@ pub fn write_rejects(
 
 /// What a cell of a spreadsheet must not start with, after any spaces: these make Excel,
 /// LibreOffice and Google Sheets read it as a formula (`'` is here so that a leading `'` always
-/// means the one [`safe_cell`] added; the fullwidth forms are read as formulas in CJK locales).
+/// means the one [`safe_cell`] added; the fullwidth forms in case a spreadsheet folds them).
 const FORMULA_STARTS: [char; 9] = ['=', '+', '-', '@', '\'', '\u{ff1d}', '\u{ff0b}', '\u{ff0d}', '\u{ff20}'];
 
 fn starts_formula(value: &str) -> bool {
