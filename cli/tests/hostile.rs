@@ -630,7 +630,8 @@ fn run_case(source: &Path, expect: &Expect) -> Result<Vec<String>, String> {
 
 /// The rows of rejects.csv, each cell as text; notes every way the file is unsafe to open in a
 /// spreadsheet or print on a terminal: a control byte other than the line ends, a cell with an
-/// invisible character, or one that starts (after spaces) like a formula.
+/// invisible character, one that starts (after spaces) like a formula, or one that does not read
+/// back to the value it was written from.
 fn reject_rows(bytes: &[u8], problems: &mut Vec<String>) -> Vec<Vec<String>> {
     if let Some(at) = bytes.iter().position(|&b| (b < 0x20 && b != b'\n') || b == 0x7f) {
         problems.push(format!("rejects.csv has the control byte {:#04x} at offset {at}", bytes[at]));
@@ -648,6 +649,9 @@ fn reject_rows(bytes: &[u8], problems: &mut Vec<String>) -> Vec<Vec<String>> {
         }
         if cell.trim_start_matches(' ').starts_with(['=', '+', '-', '@', '\t', '\r']) {
             problems.push(format!("a rejects.csv cell starts like a formula: {cell:?}"));
+        }
+        if devdist_engine::original_value(cell).is_none() {
+            problems.push(format!("a rejects.csv cell does not read back to a value: {cell:?}"));
         }
     }
     rows
