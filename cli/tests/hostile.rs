@@ -8,6 +8,8 @@
 //! stderr_first_line = ""                     # first stderr line, case folder written as {dir}
 //! stderr_also = ["{dir}/plan.toml:3:1: …"]   # optional: further lines that must appear
 //! rejects = [["malformed_record", 2, 3]]     # optional: (code, record, line or "") of every reject
+//! reject_rows = [["devices.csv", "2", "3", "a1BwAGVeu01", "'=1+1", "invalid_device_name", "…"]]
+//!                                            # optional: every row of rejects.csv, all seven cells
 //! accepted = 1                               # optional: report.json counts.accepted
 //! generate = "fifo-inventory"                # optional: built at run time (big or special files)
 //! known_bug = "…"                            # optional: the case is skipped (and printed)
@@ -20,7 +22,10 @@
 //! `timeout 20` and a 4 GiB address-space limit. Besides its expectations, every case must not
 //! panic, must not hang, must not print `zzSECRET` (the marker every fixture secret starts with)
 //! anywhere but in device manifests, must not write `zzRUNTIME` (the marker of runtime values)
-//! anywhere, and, when it exits 0 or 1, its output folder must pass `devdist verify`.
+//! anywhere, and, when it exits 0 or 1, its output folder must pass `devdist verify`. Its
+//! rejects.csv must be safe to open: no control byte but the line ends, no invisible character,
+//! no cell that a spreadsheet would take for a formula (README, "Opening rejects.csv in a
+//! spreadsheet").
 //!
 //! `HOSTILE_CASE=substring` runs only matching cases; `HOSTILE_KNOWN_BUGS=1` also runs the
 //! known-bug cases and prints how they fare (without failing).
@@ -235,6 +240,7 @@ struct Expect {
     stderr_first_line: String,
     stderr_also: Vec<String>,
     rejects: Option<Vec<RejectRow>>,
+    reject_rows: Option<Vec<Vec<String>>>,
     accepted: Option<u64>,
     generate: Option<String>,
     known_bug: Option<String>,
@@ -284,6 +290,19 @@ fn read_expect(path: &Path) -> Result<Expect, String> {
             }
         }
         expect.rejects = Some(out);
+    }
+    if let Some(value) = take("reject_rows") {
+        let Value::Array(rows) = value else { return Err("reject_rows must be an array".into()) };
+        let mut out = Vec::new();
+        for row in rows {
+            match row {
+                Value::Array(cells) if cells.len() == 7 => {
+                    out.push(cells.into_iter().map(|c| string(c, "reject_rows cell")).collect::<Result<_, _>>()?)
+                }
+                other => return Err(format!("each of reject_rows is seven strings, not {other:?}")),
+            }
+        }
+        expect.reject_rows = Some(out);
     }
     if let Some(value) = take("accepted") {
         expect.accepted = Some(int(value, "accepted")? as u64);
@@ -575,28 +594,28 @@ fn run_case(source: &Path, expect: &Expect) -> Result<Vec<String>, String> {
     } else if out.exists() {
         problems.push(format!("exit {code}, but the output folder exists"));
     }
+    let rows = written.get("rejects.csv").map(|bytes| reject_rows(bytes, &mut problems));
     if let Some(wanted) = &expect.rejects {
-        match written.get("rejects.csv") {
+        match &rows {
             None => problems.push("no rejects.csv".to_string()),
-            Some(bytes) => {
-                let mut reader = csv::ReaderBuilder::new().from_reader(bytes.as_slice());
-                let mut got: Vec<RejectRow> = Vec::new();
-                for row in reader.byte_records() {
-                    match row {
-                        Ok(row) => got.push((
-                            String::from_utf8_lossy(&row[5]).into_owned(),
-                            String::from_utf8_lossy(&row[1]).parse().unwrap_or(0),
-                            String::from_utf8_lossy(&row[2]).into_owned(),
-                        )),
-                        Err(err) => problems.push(format!("rejects.csv does not parse: {err}")),
-                    }
-                }
+            Some(rows) => {
+                let got: Vec<RejectRow> =
+                    rows.iter().map(|row| (row[5].clone(), row[1].parse().unwrap_or(0), row[2].clone())).collect();
                 if &got != wanted {
                     problems.push(format!(
                         "rejects (code, record, line)\n      got:      {got:?}\n      expected: {wanted:?}"
                     ));
                 }
             }
+        }
+    }
+    if let Some(wanted) = &expect.reject_rows {
+        match &rows {
+            None => problems.push("no rejects.csv".to_string()),
+            Some(got) if got != wanted => {
+                problems.push(format!("rejects.csv rows\n      got:      {got:?}\n      expected: {wanted:?}"))
+            }
+            Some(_) => {}
         }
     }
     if let Some(wanted) = expect.accepted {
@@ -607,6 +626,35 @@ fn run_case(source: &Path, expect: &Expect) -> Result<Vec<String>, String> {
         }
     }
     Ok(problems)
+}
+
+/// The rows of rejects.csv, each cell as text; notes every way the file is unsafe to open in a
+/// spreadsheet or print on a terminal: a control byte other than the line ends, a cell with an
+/// invisible character, one that starts (after spaces) like a formula, or one that does not read
+/// back to the value it was written from.
+fn reject_rows(bytes: &[u8], problems: &mut Vec<String>) -> Vec<Vec<String>> {
+    if let Some(at) = bytes.iter().position(|&b| (b < 0x20 && b != b'\n') || b == 0x7f) {
+        problems.push(format!("rejects.csv has the control byte {:#04x} at offset {at}", bytes[at]));
+    }
+    let mut rows = Vec::new();
+    for row in csv::ReaderBuilder::new().from_reader(bytes).byte_records() {
+        match row {
+            Ok(row) => rows.push(row.iter().map(|cell| String::from_utf8_lossy(cell).into_owned()).collect::<Vec<_>>()),
+            Err(err) => problems.push(format!("rejects.csv does not parse: {err}")),
+        }
+    }
+    for cell in rows.iter().flatten() {
+        if cell.chars().any(devdist_formats::is_invisible) {
+            problems.push(format!("a rejects.csv cell has an invisible character: {cell:?}"));
+        }
+        if cell.trim_start_matches(' ').starts_with(['=', '+', '-', '@', '\t', '\r']) {
+            problems.push(format!("a rejects.csv cell starts like a formula: {cell:?}"));
+        }
+        if devdist_engine::original_value(cell).is_none() {
+            problems.push(format!("a rejects.csv cell does not read back to a value: {cell:?}"));
+        }
+    }
+    rows
 }
 
 #[test]

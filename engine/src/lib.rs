@@ -54,6 +54,7 @@ pub use plan::{Plan, Strategy};
 pub use reason::{Explanation, Reason, Warning};
 pub use redrive::{Prepared, prepare as prepare_redrive};
 pub use report::{Counts, DestinationReport, InputReport, JobsReport, Report, RunInfo};
+pub use report::{original_value, safe_cell};
 /// report.html and the apply page: renderers and the data they take.
 pub mod html {
     pub use crate::report::html::{

@@ -10,7 +10,7 @@ use crate::output::OutputFile;
 pub(crate) mod html;
 mod rejects;
 
-pub use rejects::write_rejects;
+pub use rejects::{original_value, safe_cell, write_rejects};
 
 /// The deterministic summary of a run (SPEC §4).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
