@@ -599,3 +599,79 @@ fn generate_rejects_jsonl_inventories() {
     );
     assert!(!out.exists());
 }
+
+/// `devdist` under an open-file limit of 1024 (`prlimit`).
+fn devdist_at_1024_files(args: &[&str]) -> Output {
+    Command::new("prlimit")
+        .arg("--nofile=1024")
+        .arg(env!("CARGO_BIN_EXE_devdist"))
+        .args(args)
+        .output()
+        .expect("prlimit runs devdist")
+}
+
+#[test]
+fn three_thousand_destinations_plan_under_a_1024_open_file_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut catalog, mut inventory) = (
+        String::from("instance_id,region,edition,owner_uid,device_quota,devices_in_use\n"),
+        String::from(HEADER.trim_end()),
+    );
+    inventory.push_str(",target_instance\n");
+    for n in 0..3000 {
+        catalog.push_str(&format!("iot-d{n:04},eu-central-1,standard,1234567890123456,,0\n"));
+        inventory.push_str(&format!(
+            "a1BwAGVeu01,meter-{n:04},Xk3vQ9mZp2Lr8sT1wY6bN4cJ7hF0dG5a,iotx-oxssharez200,iot-d{n:04}\n"
+        ));
+    }
+    let plan = dir.path().join("plan.toml");
+    fs::write(
+        &plan,
+        "account = \"1234567890123456\"\n[inputs]\ninventory = [\"devices.csv\"]\ninstances = \"instances.csv\"\n",
+    )
+    .unwrap();
+    fs::write(dir.path().join("instances.csv"), catalog).unwrap();
+    fs::write(dir.path().join("devices.csv"), inventory).unwrap();
+    let out = dir.path().join("out");
+    let output = devdist_at_1024_files(&["plan", plan.to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    for n in [0, 255, 256, 2999] {
+        let manifest =
+            fs::read_to_string(out.join(format!("grants/1234567890123456/iot-d{n:04}/devices.csv"))).unwrap();
+        assert_eq!(manifest.lines().count(), 2, "{manifest}");
+        assert!(manifest.contains(&format!(",meter-{n:04},")), "{manifest}");
+    }
+    let verified = devdist_at_1024_files(&["verify", out.to_str().unwrap()]);
+    assert_eq!(code(&verified), 0, "{}", stderr(&verified));
+}
+
+#[test]
+fn a_thousand_spilled_buckets_plan_under_a_1024_open_file_limit() {
+    // At 1 MiB and 8 threads a bucket is meant to hold 16 KiB of the input, so 20 MB of input
+    // gives the most buckets (1024), and the budget makes every one of them, its sorted run
+    // and its reject spool continue in a file.
+    let dir = tempfile::tempdir().unwrap();
+    let mut inventory = String::from(HEADER.trim_end());
+    inventory.push_str(",padding\n");
+    let padding = "p".repeat(1000);
+    for n in 0..20_000 {
+        inventory.push_str(&format!(
+            "a1BwAGVeu01,meter-{n:05},Xk3vQ9mZp2Lr8sT1wY6bN4cJ7hF0dG5a,iotx-oxssharez200,{padding}\n"
+        ));
+    }
+    let plan = small_plan(dir.path(), &inventory);
+    let out = dir.path().join("out");
+    let plan = plan.to_str().unwrap();
+    let args = ["plan", plan, "--out", out.to_str().unwrap(), "--quiet", "--threads", "8", "--memory-budget", "1"];
+    let output = devdist_at_1024_files(&args);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let manifest = fs::read_to_string(out.join("grants/1234567890123456/iotx-oxssharez700/devices.csv")).unwrap();
+    assert_eq!(manifest.lines().count(), 20_001);
+    let verified = devdist_at_1024_files(&["verify", out.to_str().unwrap()]);
+    assert_eq!(code(&verified), 0, "{}", stderr(&verified));
+    // The runs were merged in stages to stay under the limit: the bytes are those of one merge.
+    let roomy = dir.path().join("roomy");
+    let output = devdist(&["plan", plan, "--out", roomy.to_str().unwrap(), "--quiet"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert!(deterministic(&out) == deterministic(&roomy), "the memory budget changed the outputs");
+}

@@ -2,6 +2,7 @@
 //! (with their certificates) and the products it gets read-only.
 
 use std::collections::{BTreeMap, HashMap};
+use std::ops::Range;
 
 use devdist_formats::{ColumnType, Format, TableWriter, Value};
 
@@ -41,6 +42,11 @@ const PRODUCT_COLUMNS: [Column; 7] = [
     text("access"),
     ("devices", ColumnType::Int),
 ];
+
+/// The most device manifests open at once: a plan may have any number of destinations, and
+/// each open manifest holds a file (and its write buffer), so they are written in windows of
+/// this many slots, one pass over the accepted devices per window.
+const WINDOW: usize = 256;
 
 /// A destination: account and instance.
 pub type Destination<'a> = (&'a str, InstanceId);
@@ -87,6 +93,12 @@ impl<'a> Slots<'a> {
         products
     }
 
+    /// The windows of slots whose manifests are written together, in slot order; at least one.
+    pub fn windows(&self) -> impl Iterator<Item = Range<usize>> + use<> {
+        let len = self.slots.len();
+        (0..len.div_ceil(WINDOW).max(1)).map(move |w| w * WINDOW..((w + 1) * WINDOW).min(len))
+    }
+
     fn folder(&self, plan: &Plan, slot: usize) -> String {
         let (uid, target) = self.slots[slot];
         format!("grants/{uid}/{}", plan.catalog.get(target).id)
@@ -96,21 +108,23 @@ impl<'a> Slots<'a> {
 /// Accepted devices per (product key, source instance) of one slot.
 pub type Products<'a> = BTreeMap<(&'a str, &'a str), u64>;
 
-/// The device manifests, one open table per slot, filled as accepted devices stream past in
-/// (product key, device name) order.
+/// The device manifests of a window of slots, one open table per slot, filled as accepted
+/// devices stream past in (product key, device name) order.
 pub struct Manifests<'a> {
     plan: &'a Plan,
     slots: &'a Slots<'a>,
+    window: Range<usize>,
     tables: Vec<(String, TableWriter)>,
     redact_secrets: bool,
 }
 
 impl<'a> Manifests<'a> {
-    /// Creates `devices.<fmt>` for every slot.
+    /// Creates `devices.<fmt>` for every slot of `window` (one of [`Slots::windows`]).
     pub fn create(
         out: &OutputDir,
         plan: &'a Plan,
         slots: &'a Slots<'a>,
+        window: Range<usize>,
         format: Format,
         redact_secrets: bool,
     ) -> Result<Manifests<'a>, Error> {
@@ -118,22 +132,25 @@ impl<'a> Manifests<'a> {
         if redact_secrets {
             columns.remove(SECRET);
         }
-        let tables = (0..slots.slots.len())
+        let tables = window
+            .clone()
             .map(|slot| {
                 let path = format!("{}/devices.{}", slots.folder(plan, slot), format.extension());
                 let table = out.table(&path, format, &columns, Access::Secret)?;
                 Ok((path, table))
             })
             .collect::<Result<_, Error>>()?;
-        Ok(Manifests { plan, slots, tables, redact_secrets })
+        Ok(Manifests { plan, slots, window, tables, redact_secrets })
     }
 
-    /// Adds `device`, in job `job`, to the manifest of each of its target instances.
+    /// Adds `device`, in job `job`, to the manifest of each of its target instances in the
+    /// window.
     pub fn add(&mut self, out: &OutputDir, interned: &Interned, device: &Stored, job: &Job) -> Result<(), Error> {
         let plan = self.plan;
         let source = plan.catalog.get(device.source);
         let destination = &interned.destinations()[device.destination as usize];
-        for &slot in &self.slots.fan_out[device.destination as usize] {
+        let fan_out = &self.slots.fan_out[device.destination as usize];
+        for &slot in fan_out.iter().filter(|slot| self.window.contains(slot)) {
             let (uid, target) = self.slots.slots[slot];
             let target = plan.catalog.get(target);
             let mut row = [
@@ -156,7 +173,7 @@ impl<'a> Manifests<'a> {
                 row.copy_within(SECRET + 1.., SECRET);
                 len -= 1;
             }
-            let (path, table) = &mut self.tables[slot];
+            let (path, table) = &mut self.tables[slot - self.window.start];
             let written = table.write_row(&row[..len]);
             written.map_err(|err| Error::output(&out.staging().join(&*path), err))?;
         }

@@ -8,6 +8,10 @@
 //! merge of runs ──(chunks, in order)──┼─▶ reassignments  billing/reassignments.<fmt>
 //!                                     └─▶ requests       jobs/requests.jsonl, warnings
 //! ```
+//!
+//! Manifests are written a window of destinations at a time ([`Slots::windows`]), so that any
+//! number of destinations fits the open-file limit: the first window along with the other
+//! writers, each further one in a pass of its own.
 
 pub(crate) mod billing;
 pub(crate) mod grants;
@@ -74,10 +78,12 @@ pub fn write_accepted(
     outputs: Outputs,
 ) -> Result<Warnings, Error> {
     let interned = &settled.interned;
+    let mut windows = slots.windows();
+    let first = windows.next().expect("there is always one window");
     let (manifests, reassignments, requests) = if outputs.dry_run {
         (None, None, None)
     } else {
-        let manifests = Manifests::create(out, plan, slots, outputs.format, outputs.redact_secrets)?;
+        let manifests = Manifests::create(out, plan, slots, first, outputs.format, outputs.redact_secrets)?;
         (Some(manifests), Some(Reassignments::create(out, outputs.format)?), Some(Requests::create(out, scratch)?))
     };
     let dir = &*out;
@@ -144,7 +150,33 @@ pub fn write_accepted(
     if let Some(requests) = requests {
         requests.finish(out, jobs)?;
     }
+    for window in windows.filter(|_| !outputs.dry_run) {
+        let mut manifests = Manifests::create(out, plan, slots, window, outputs.format, outputs.redact_secrets)?;
+        let mut job_of = JobOf::default();
+        settled.for_each_accepted(plan, |_, device| {
+            manifests.add(out, interned, device, &jobs.jobs[job_of.next(jobs, device)])
+        })?;
+        manifests.finish(out)?;
+    }
     Ok(warnings)
+}
+
+/// The job of each accepted device, as they stream past in (product key, device name) order.
+#[derive(Debug, Default)]
+struct JobOf {
+    /// Devices of each job group seen so far.
+    seen: HashMap<Group, u64>,
+}
+
+impl JobOf {
+    /// The index of `device`'s job, the device being the next one in stream order.
+    fn next(&mut self, jobs: &Jobs, device: &Stored) -> usize {
+        let group = (device.product, device.source, device.destination);
+        let nth = self.seen.entry(group).or_default();
+        let job = jobs.job_of(group, *nth);
+        *nth += 1;
+        job
+    }
 }
 
 /// Merges the runs and sends every accepted device, with its job, to each writer.
@@ -154,12 +186,10 @@ fn stream(plan: &Plan, settled: &Settled, jobs: &Jobs, writers: &[Sender<Arc<Chu
         let chunk = Arc::new(chunk);
         writers.iter().try_for_each(|writer| writer.send(Arc::clone(&chunk)).map_err(|_| stopped()))
     };
-    let mut seen: HashMap<Group, u64> = HashMap::new();
+    let mut job_of = JobOf::default();
     let mut chunk = Chunk::default();
     settled.for_each_accepted(plan, |record, device| {
-        let nth = seen.entry((device.product, device.source, device.destination)).or_default();
-        let job = jobs.job_of((device.product, device.source, device.destination), *nth);
-        *nth += 1;
+        let job = job_of.next(jobs, device);
         let start = chunk.bytes.len();
         chunk.bytes.extend_from_slice(record);
         chunk.devices.push((start..chunk.bytes.len(), job));

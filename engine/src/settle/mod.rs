@@ -24,7 +24,7 @@ use rayon::prelude::*;
 use crate::dictionary::{Dictionaries, Interned};
 use crate::error::Error;
 use crate::plan::Plan;
-use crate::record::{Group, Stored};
+use crate::record::{Group, Name, Stored, reject_seq};
 use crate::spool::{Scratch, Spool};
 
 mod capacity;
@@ -96,8 +96,11 @@ pub fn settle(plan: &Plan, gather: Gather, dictionaries: Dictionaries, scratch: 
         .try_fold(empty, |total, counted| counted.map(|counted| total.add(counted)))
         .try_reduce(empty, |a, b| Ok(a.add(b)))?;
 
+    // Each is merged with one open file per spool: no more than FAN_IN.
     let mut all_rejects = vec![rejects];
     all_rejects.extend(counted.rejects);
+    let all_rejects = crate::spool::reduce(all_rejects, reject_seq, scratch, budget.read_buffer)?;
+    let runs = crate::spool::reduce(runs, |record| run_key(&interned, record), scratch, budget.read_buffer)?;
     Ok(Settled {
         interned,
         accepted_per_file: counted.accepted_per_file,
@@ -112,6 +115,12 @@ pub fn settle(plan: &Plan, gather: Gather, dictionaries: Dictionaries, scratch: 
     })
 }
 
+/// The order of a sorted run's records: (product key, device name, input position).
+fn run_key(interned: &Interned, record: &[u8]) -> (u32, Name, u64) {
+    let (product, name, seq) = Stored::key(&record[VERDICT_BYTES..]);
+    (interned.product_rank(product), name, seq)
+}
+
 impl Settled {
     /// Calls `each` on every accepted device in (product key, device name) order, with its
     /// run record (see [`Stored::from_run`]).
@@ -123,10 +132,7 @@ impl Settled {
         let readers = self.runs.iter().map(|run| run.reader(self.read_buffer)).collect::<Result<Vec<_>, _>>()?;
         crate::spool::merge(
             readers,
-            |record| {
-                let (product, name, seq) = Stored::key(&record[VERDICT_BYTES..]);
-                (self.interned.product_rank(product), name, seq)
-            },
+            |record| run_key(&self.interned, record),
             |record| {
                 let (verdict, device) = Verdict::decode(record);
                 if verdict == Verdict::Alive && over_quota(plan, &self.interned, &self.full_from, &device).is_none() {

@@ -16,7 +16,7 @@ use std::io::{self, BufReader, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use crate::error::Error;
 
@@ -40,6 +40,23 @@ struct Shared {
     in_memory: AtomicU64,
     /// Bytes written to files so far.
     spilled: AtomicU64,
+    /// Spools that keep their file open between writes; at most [`KEPT_OPEN`].
+    kept_open: AtomicUsize,
+}
+
+/// The most spool files kept open between writes. A run may have three thousand spools; beyond
+/// this many, a spool opens its file for each write, so they all fit a limit of 1024 open files.
+const KEPT_OPEN: usize = 128;
+
+impl Shared {
+    /// Takes one of the [`KEPT_OPEN`] places for an open file, if one is free.
+    fn keep_open(&self) -> bool {
+        let kept = self.kept_open.fetch_add(1, Ordering::Relaxed) < KEPT_OPEN;
+        if !kept {
+            self.kept_open.fetch_sub(1, Ordering::Relaxed);
+        }
+        kept
+    }
 }
 
 impl Scratch {
@@ -47,7 +64,13 @@ impl Scratch {
     /// (plus up to two `min_write` buffers each), and write at least `min_write` bytes at once.
     pub fn create(dir: PathBuf, memory: u64, min_write: usize) -> Result<Scratch, Error> {
         fs::DirBuilder::new().mode(0o700).create(&dir).map_err(|err| Error::output(&dir, err))?;
-        let shared = Shared { limit: memory, min_write, in_memory: AtomicU64::new(0), spilled: AtomicU64::new(0) };
+        let shared = Shared {
+            limit: memory,
+            min_write,
+            in_memory: AtomicU64::new(0),
+            spilled: AtomicU64::new(0),
+            kept_open: AtomicUsize::new(0),
+        };
         Ok(Scratch { dir, next: AtomicU64::new(0), shared: Arc::new(shared) })
     }
 
@@ -73,7 +96,7 @@ impl Scratch {
     /// A new, empty spool.
     pub fn spool(&self) -> Spool {
         let path = self.dir.join(format!("spool-{}", self.next.fetch_add(1, Ordering::Relaxed)));
-        Spool { memory: Vec::new(), file: None, path, shared: Arc::clone(&self.shared) }
+        Spool { memory: Vec::new(), on_disk: false, file: None, path, shared: Arc::clone(&self.shared) }
     }
 }
 
@@ -81,6 +104,9 @@ impl Scratch {
 #[derive(Debug)]
 pub struct Spool {
     memory: Vec<u8>,
+    /// Its file exists.
+    on_disk: bool,
+    /// Its file, when kept open between writes (see [`KEPT_OPEN`]).
     file: Option<File>,
     path: PathBuf,
     shared: Arc<Shared>,
@@ -101,12 +127,20 @@ impl Spool {
     fn spill(&mut self) -> Result<(), Error> {
         crate::cancel::checkpoint()?;
         let fail = |err| Error::output(&self.path, err);
-        if self.file.is_none() {
-            let file = OpenOptions::new().append(true).create_new(true).mode(0o600).open(&self.path).map_err(fail)?;
+        let (mut file, kept) = match self.file.take() {
+            Some(file) => (file, true),
+            // Created by the first spill; later ones append to what this spool wrote itself.
+            None => {
+                let mut options = OpenOptions::new();
+                options.append(true).create_new(!self.on_disk).mode(0o600);
+                (options.open(&self.path).map_err(fail)?, false)
+            }
+        };
+        self.on_disk = true;
+        file.write_all(&self.memory).map_err(fail)?;
+        if kept || self.shared.keep_open() {
             self.file = Some(file);
         }
-        let file = self.file.as_mut().expect("opened above");
-        file.write_all(&self.memory).map_err(|err| Error::output(&self.path, err))?;
         self.shared.spilled.fetch_add(self.memory.len() as u64, Ordering::Relaxed);
         let before = self.memory.capacity();
         self.memory.clear();
@@ -124,7 +158,7 @@ impl Spool {
     pub fn into_bytes(mut self) -> Result<Vec<u8>, Error> {
         let memory = std::mem::take(&mut self.memory);
         self.release(memory.capacity());
-        if self.file.is_none() {
+        if !self.on_disk {
             return Ok(memory);
         }
         let mut bytes = Vec::new();
@@ -136,12 +170,11 @@ impl Spool {
 
     /// Reads the records back in order, with a read buffer of `buffer` bytes.
     pub fn reader(&self, buffer: usize) -> Result<SpoolReader<'_>, Error> {
-        let file = match self.file {
-            None => None,
-            Some(_) => {
-                let file = File::open(&self.path).map_err(|err| Error::output(&self.path, err))?;
-                Some(BufReader::with_capacity(buffer, file))
-            }
+        let file = if self.on_disk {
+            let file = File::open(&self.path).map_err(|err| Error::output(&self.path, err))?;
+            Some(BufReader::with_capacity(buffer, file))
+        } else {
+            None
         };
         Ok(SpoolReader { file, memory: &self.memory, at: 0, start: None, path: &self.path, record: Vec::new() })
     }
@@ -151,6 +184,9 @@ impl Drop for Spool {
     fn drop(&mut self) {
         self.release(self.memory.capacity());
         if self.file.take().is_some() {
+            self.shared.kept_open.fetch_sub(1, Ordering::Relaxed);
+        }
+        if std::mem::take(&mut self.on_disk) {
             let _ = fs::remove_file(&self.path);
         }
     }
@@ -220,6 +256,37 @@ impl<'a> Iterator for Records<'a> {
         self.bytes = rest;
         Some(record)
     }
+}
+
+/// The most spools [`merge`] should read at once (one open file each): [`reduce`] merges more
+/// than this down to this many.
+pub const FAN_IN: usize = 128;
+
+/// Merges `spools`, whose records are each sorted by `key`, a group of [`FAN_IN`] at a time
+/// into new spools of `scratch`, until at most [`FAN_IN`] are left; a group's spool takes its
+/// place, so [`merge`] of the result gives the same order as of `spools`.
+pub fn reduce<K: Ord>(
+    mut spools: Vec<Spool>,
+    key: impl Fn(&[u8]) -> K,
+    scratch: &Scratch,
+    buffer: usize,
+) -> Result<Vec<Spool>, Error> {
+    while spools.len() > FAN_IN {
+        let mut fewer = Vec::with_capacity(spools.len().div_ceil(FAN_IN));
+        let mut left = spools.into_iter();
+        loop {
+            let group: Vec<Spool> = left.by_ref().take(FAN_IN).collect();
+            if group.is_empty() {
+                break;
+            }
+            let mut merged = scratch.spool();
+            let readers = group.iter().map(|spool| spool.reader(buffer)).collect::<Result<Vec<_>, _>>()?;
+            merge(readers, &key, |record| merged.push(record))?;
+            fewer.push(merged);
+        }
+        spools = fewer;
+    }
+    Ok(spools)
 }
 
 /// Merges spools whose records are each sorted by `key`, calling `each` on every record in
