@@ -30,6 +30,9 @@ pub struct Candidate {
     pub gateway: Text,
     /// Marked authorized or transferred: blocks its whole product.
     pub blocks_product: bool,
+    /// When it blocks for a value that is neither yes nor no: that column and value as the
+    /// reject detail names them (`authorized "maybe"`); else empty.
+    pub odd_marking: Text,
 }
 
 /// A rejected record, positioned for the reject report. Holds no secret.

@@ -39,6 +39,7 @@ struct Rej {
     product_key: String,
     device_name: String,
     code: String,
+    detail: String,
 }
 
 /// What a run produced.
@@ -118,6 +119,7 @@ impl Case {
                     product_key: r[3].to_string(),
                     device_name: r[4].to_string(),
                     code: r[5].to_string(),
+                    detail: r[6].to_string(),
                 }
             })
             .collect();
@@ -446,6 +448,65 @@ fn product_blocked_includes_the_marking_record() {
     let want: Vec<_> = [1, 2, 4, 5].into_iter().map(|r| (r, r + 1, "product_blocked")).collect();
     assert_eq!(ran.rejected(), want);
     assert_eq!(ran.accepted(), 1);
+}
+
+#[test]
+fn product_blocked_by_yes_words_and_odd_values_not_by_no_words() {
+    // One product per row: rows 1–6 say yes, 7–12 say no (or nothing), 13–15 say something
+    // else, which blocks too and is named in the detail.
+    let cells = [
+        "TRUE",
+        " Yes ",
+        "y",
+        "T",
+        "1",
+        "yEs",
+        "false",
+        " NO ",
+        "n",
+        "F",
+        "0",
+        "",
+        "maybe",
+        "\"tab\tand\nnewline\"",
+        "2",
+    ];
+    let mut c = case(&format!("{HEADER},authorized,transferred"));
+    for (i, cell) in cells.iter().enumerate() {
+        let (authorized, transferred) = if i % 2 == 0 { (*cell, "") } else { ("", *cell) };
+        c = c.row(&format!("a1BwAGVe{i:03},dev-{i:04},{SECRET},{SH},{EU},{authorized},{transferred}"));
+    }
+    let ran = c.run();
+    let blocked: Vec<u64> =
+        ran.rejects.iter().inspect(|r| assert_eq!(r.code, "product_blocked")).map(|r| r.record).collect();
+    assert_eq!(blocked, [1, 2, 3, 4, 5, 6, 13, 14, 15]);
+    assert_eq!(ran.accepted(), 6);
+    assert_eq!(ran.rejects[0].detail, "product a1BwAGVe000 is marked authorized or transferred (devices.csv record 1)");
+    assert_eq!(
+        ran.rejects[6].detail,
+        "product a1BwAGVe012 is taken as marked: authorized \"maybe\" (devices.csv record 13) is neither true nor false"
+    );
+    assert_eq!(
+        ran.rejects[7].detail,
+        "product a1BwAGVe013 is taken as marked: transferred \"tab\\tand\\nnewline\" (devices.csv record 14) \
+         is neither true nor false"
+    );
+}
+
+#[test]
+fn an_odd_marking_is_named_for_every_record_it_blocks_and_cut_when_long() {
+    let long = "x".repeat(5000);
+    let ran = case(&format!("{HEADER},authorized,transferred"))
+        .row(&format!("{},,", dev("dev-0001"))) // 1: blocked by 2
+        .row(&format!("{},{long},", dev("dev-0002"))) // 2: the odd marker
+        .row(&format!("{},,TRUE", dev("dev-0003"))) // 3: a later yes: the first marker counts
+        .run();
+    assert_eq!(ran.rejected(), [(1, 2, "product_blocked"), (2, 3, "product_blocked"), (3, 4, "product_blocked")]);
+    let want = format!(
+        "product {PK} is taken as marked: authorized \"{}\"... (devices.csv record 2) is neither true nor false",
+        "x".repeat(40)
+    );
+    assert!(ran.rejects.iter().all(|r| r.detail == want), "{:?}", ran.rejects);
 }
 
 #[test]

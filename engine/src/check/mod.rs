@@ -13,7 +13,7 @@ use crate::names::{check_device_name, check_device_secret, check_product_key, is
 use crate::plan::catalog::InstanceId;
 use crate::plan::{Plan, Strategy, TargetSetId, TargetSets};
 use crate::reason::Reason;
-use crate::record::{AT_SOURCE, Billed, Candidate, Destination, Name, Reject, push};
+use crate::record::{AT_SOURCE, Billed, Candidate, Destination, Name, Reject, Text, push};
 use signature::{Login, Mismatch};
 
 /// One worker's caches of the [`Dictionaries`], and a scratch buffer for keys.
@@ -192,7 +192,15 @@ impl<'p> Checker<'p> {
         if !refused.is_empty() {
             return Err((Reason::RefusedByPlatform, format!("the platform refused it for good: {refused}")));
         }
-        let flag = |field: Field| fields.get(field).trim().eq_ignore_ascii_case("true");
+        let marks = [Field::Authorized, Field::Transferred].map(|field| (field, marking(fields.get(field))));
+        let blocks_product = marks.iter().any(|&(_, mark)| mark != Marking::No);
+        // A plain yes says why the product is blocked; an odd value only when there is none.
+        let odd_marking = match marks.iter().any(|&(_, mark)| mark == Marking::Yes) {
+            true => None,
+            false => {
+                marks.iter().find(|&&(_, mark)| mark == Marking::Odd).map(|&(field, _)| (field, fields.get(field)))
+            }
+        };
         Ok(Checked {
             product_key,
             device_name,
@@ -204,7 +212,8 @@ impl<'p> Checker<'p> {
             source,
             strategy,
             targets,
-            blocks_product: flag(Field::Authorized) || flag(Field::Transferred),
+            blocks_product,
+            odd_marking,
         })
     }
 
@@ -304,6 +313,40 @@ struct Checked<'r> {
     strategy: Strategy,
     targets: TargetSetId,
     blocks_product: bool,
+    /// The authorized/transferred cell that blocks without a yes: its column and value.
+    odd_marking: Option<(Field, &'r str)>,
+}
+
+/// What an `authorized` or `transferred` cell says (SPEC §2.2), in any case, trimmed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Marking {
+    /// Empty, `false`, `0`, `no`, `n`, `f`.
+    No,
+    /// `true`, `1`, `yes`, `y`, `t`.
+    Yes,
+    /// Anything else: it blocks too, to be safe, and the reject names it.
+    Odd,
+}
+
+fn marking(cell: &str) -> Marking {
+    let word = cell.trim();
+    let any = |words: [&str; 5]| words.iter().any(|w| word.eq_ignore_ascii_case(w));
+    if word.is_empty() || any(["false", "0", "no", "n", "f"]) {
+        Marking::No
+    } else if any(["true", "1", "yes", "y", "t"]) {
+        Marking::Yes
+    } else {
+        Marking::Odd
+    }
+}
+
+/// How an odd marking is named in the detail of every record it blocks: its column and its
+/// value quoted and escaped, cut at 40 characters (the detail is repeated for the whole product).
+fn odd_marking(field: Field, value: &str) -> String {
+    match value.char_indices().nth(40) {
+        Some((cut, _)) => format!("{} {:?}...", field.name(), &value[..cut]),
+        None => format!("{} {value:?}", field.name()),
+    }
 }
 
 impl Checker<'_> {
@@ -341,6 +384,10 @@ impl Checker<'_> {
             secret: push(arena, checked.secret),
             gateway: push(arena, checked.gateway),
             blocks_product: checked.blocks_product,
+            odd_marking: match checked.odd_marking {
+                Some((field, value)) => push(arena, &odd_marking(field, value)),
+                None => Text::default(),
+            },
         }
     }
 }

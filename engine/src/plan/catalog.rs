@@ -91,6 +91,9 @@ impl Catalog {
             if row.region.is_empty() {
                 return Err(FormatError::invalid(path, at("region"), "empty region"));
             }
+            if let Some((column, message)) = redefines_public(&row) {
+                return Err(FormatError::invalid(path, at(column), message));
+            }
             catalog.insert(instance_of(row));
         }
         Ok(catalog)
@@ -129,6 +132,22 @@ impl Catalog {
     /// Whether the catalog is empty (never: the public instances are built in).
     pub fn is_empty(&self) -> bool {
         self.instances.is_empty()
+    }
+}
+
+/// A row may restate a built-in public instance (to give it a quota), but not move it to
+/// another region, edition or owner: which column would, and why.
+fn redefines_public(row: &CatalogRow) -> Option<(&'static str, String)> {
+    let (id, region) = PUBLIC_INSTANCES.iter().find(|(id, _)| *id == row.instance_id)?;
+    let built_in = format!("{id} is a built-in public instance in {region}; a row may restate only its quota");
+    if row.region != *region {
+        Some(("region", format!("{built_in}, not region {:?}", row.region)))
+    } else if row.edition != "public" {
+        Some(("edition", format!("{built_in}, not edition {:?}", row.edition)))
+    } else if !row.owner_uid.is_empty() {
+        Some(("owner_uid", format!("{built_in}, not owner_uid {:?}", row.owner_uid)))
+    } else {
+        None
     }
 }
 
@@ -177,5 +196,30 @@ mod tests {
         std::fs::write(&path, format!("{header}a,r,gold,,,\n")).unwrap();
         let err = Catalog::load(&path).unwrap_err().to_string();
         assert!(err.contains("edition \"gold\""), "{err}");
+    }
+
+    #[test]
+    fn a_public_instance_may_be_restated_with_a_quota_but_not_moved() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("instances.csv");
+        let header = "instance_id,region,edition,owner_uid,device_quota,devices_in_use\n";
+        std::fs::write(&path, format!("{header}iotx-oxssharez700,eu-central-1,public,,100,90\n")).unwrap();
+        let catalog = Catalog::load(&path).unwrap();
+        let eu = catalog.get(catalog.find("iotx-oxssharez700").unwrap());
+        assert_eq!((eu.region.as_str(), eu.owner_uid.as_deref(), eu.headroom()), ("eu-central-1", None, Some(10)));
+        assert_eq!(catalog.len(), 6);
+
+        let built_in =
+            "iotx-oxssharez700 is a built-in public instance in eu-central-1; a row may restate only its quota";
+        for (row, column, what) in [
+            ("iotx-oxssharez700,cn-shanghai,public,,,", "region", "region \"cn-shanghai\""),
+            ("iotx-oxssharez700,eu-central-1,standard,,,", "edition", "edition \"standard\""),
+            ("iotx-oxssharez700,eu-central-1,public,1234567890123456,,", "owner_uid", "owner_uid \"1234567890123456\""),
+        ] {
+            std::fs::write(&path, format!("{header}iot-eu0001,eu-central-1,standard,42,,\n{row}\n")).unwrap();
+            let err = Catalog::load(&path).unwrap_err().to_string();
+            let want = format!("line 3, column \"{column}\": {built_in}, not {what}");
+            assert!(err.ends_with(&want), "{err}\nwant the end {want}");
+        }
     }
 }

@@ -25,6 +25,20 @@ pub(super) fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
+/// Where the `nth` error that the TOML parser reports without a span (such as "recursion
+/// limit" for a key of too many dotted parts) arises: the first non-blank byte of the first line
+/// whose prefix of `text` already shows `nth` such errors. Errors of a cut-off prefix that the
+/// whole text does not have carry spans, so only the spanless ones are counted.
+fn spanless_error_line(text: &str, nth: usize) -> usize {
+    let ends: Vec<usize> = text.match_indices('\n').map(|(at, _)| at + 1).chain([text.len()]).collect();
+    let shows =
+        |end: usize| DeTable::parse_recoverable(&text[..end]).1.iter().filter(|e| e.span().is_none()).count() >= nth;
+    let line = ends.partition_point(|&end| !shows(end)).min(ends.len() - 1);
+    let start = if line == 0 { 0 } else { ends[line - 1] };
+    let blank = text[start..ends[line]].find(|c: char| !c.is_whitespace()).unwrap_or(0);
+    start + blank
+}
+
 pub(super) struct Reader<'t> {
     pub(super) text: &'t str,
     pub(super) problems: Vec<Problem>,
@@ -42,8 +56,13 @@ impl<'t> Reader<'t> {
 
     pub(super) fn plan(&mut self, base: &Path) -> Option<Plan> {
         let (document, syntax) = DeTable::parse_recoverable(self.text);
+        let mut spanless = 0;
         for err in syntax {
-            let span = err.span().unwrap_or(0..0);
+            let span = err.span().unwrap_or_else(|| {
+                spanless += 1;
+                let at = spanless_error_line(self.text, spanless);
+                at..at
+            });
             let message = err.message().trim().to_string();
             self.problem(span, format!("TOML syntax: {message}"));
         }
@@ -178,6 +197,10 @@ impl<'t> Reader<'t> {
             None => Some(Catalog::public()),
             Some(value) => match self.string(value, "inputs.instances") {
                 None => None,
+                Some(name) if name.is_empty() => {
+                    self.problem(value.span(), "`inputs.instances` is empty (name a catalog file, or leave it out)");
+                    None
+                }
                 Some(name) => match Catalog::load(&base.join(&name)) {
                     Ok(catalog) => Some(catalog),
                     Err(err) => {

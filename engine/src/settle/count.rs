@@ -59,6 +59,7 @@ pub(super) fn count_run(
     run: &Spool,
     full_from: &[Option<u64>],
     gateways: &HashSet<u64, Fixed>,
+    odd_markings: &HashMap<u64, String>,
     place: &(dyn Fn(u64) -> (usize, u64) + Sync),
     scratch: &Scratch,
     budget: Budget,
@@ -86,7 +87,13 @@ pub(super) fn count_run(
             Verdict::Copy { first } => Some((Reason::DuplicateRecord, format!("identical to {}", name_of(first)))),
             Verdict::Blocked { marker } => Some((
                 Reason::ProductBlocked,
-                format!("product {product_key} is marked authorized or transferred ({})", name_of(marker)),
+                match odd_markings.get(&marker) {
+                    Some(odd) => format!(
+                        "product {product_key} is taken as marked: {odd} ({}) is neither true nor false",
+                        name_of(marker)
+                    ),
+                    None => format!("product {product_key} is marked authorized or transferred ({})", name_of(marker)),
+                },
             )),
             Verdict::Alive => over_quota(plan, interned, full_from, &device).map(|t| {
                 let instance = plan.catalog.get(t);

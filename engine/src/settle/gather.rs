@@ -1,7 +1,7 @@
 //! Gathering: stage-1 survivors into bucket spools by hash(product, device name), rejects into
 //! one spool in input order, blocked-product markers and gateway names on the side.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use crate::check::CheckedBatch;
 use crate::error::Error;
@@ -32,6 +32,8 @@ pub struct Gather {
     pub(super) quota_order: Option<Spool>,
     /// First blocking marker per product id, in input order.
     pub(super) blocked: Vec<Option<u64>>,
+    /// The odd authorized/transferred value of a first blocking marker, by its position.
+    pub(super) odd_markings: HashMap<u64, String>,
     /// Fingerprints of every gateway named by a survivor.
     pub(super) gateways: HashSet<u64, Fixed>,
     pub(super) files: Vec<FileCounts>,
@@ -48,6 +50,7 @@ impl Gather {
             rejects: scratch.spool(),
             quota_order: quotas.then(|| scratch.spool()),
             blocked: Vec::new(),
+            odd_markings: HashMap::new(),
             gateways: HashSet::default(),
             files: vec![FileCounts::default(); plan.inputs.len()],
             scratch: Vec::new(),
@@ -88,6 +91,10 @@ impl Gather {
                 let product = stored.product as usize;
                 if self.blocked.len() <= product {
                     self.blocked.resize(product + 1, None);
+                }
+                let odd = candidate.odd_marking.get(&batch.arena);
+                if self.blocked[product].is_none() && !odd.is_empty() {
+                    self.odd_markings.insert(stored.seq, odd.to_string());
                 }
                 self.blocked[product].get_or_insert(stored.seq);
             }

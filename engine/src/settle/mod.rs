@@ -74,7 +74,7 @@ pub struct Settled {
 /// Applies the global rules to everything `gather` received.
 pub fn settle(plan: &Plan, gather: Gather, dictionaries: Dictionaries, scratch: &Scratch) -> Result<Settled, Error> {
     let interned = Interned::new(dictionaries);
-    let Gather { budget, buckets, rejects, quota_order, blocked, gateways, files, .. } = gather;
+    let Gather { budget, buckets, rejects, quota_order, blocked, odd_markings, gateways, files, .. } = gather;
     // Input positions run from 0 across all files.
     let records: u64 = files.iter().map(|file| file.records).sum();
     let gone: Vec<AtomicU64> = (0..records.div_ceil(64)).map(|_| AtomicU64::new(0)).collect();
@@ -92,7 +92,7 @@ pub fn settle(plan: &Plan, gather: Gather, dictionaries: Dictionaries, scratch: 
     let empty = || Counted::new(plan.inputs.len());
     let counted = runs
         .par_iter()
-        .map(|run| count_run(plan, &interned, run, &full_from, &gateways, &place, scratch, budget))
+        .map(|run| count_run(plan, &interned, run, &full_from, &gateways, &odd_markings, &place, scratch, budget))
         .try_fold(empty, |total, counted| counted.map(|counted| total.add(counted)))
         .try_reduce(empty, |a, b| Ok(a.add(b)))?;
 
