@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::path::PathBuf;
 
-use devdist_engine::{NoProgress, Options, Report, run, sign};
+use devdist_engine::{NoProgress, Options, Report, original_value, run, sign};
 
 const ACCOUNT: &str = "1234567890123456";
 const OTHER: &str = "2222222222222222";
@@ -30,7 +30,8 @@ struct Case {
     threads: usize,
 }
 
-/// A row of rejects.csv.
+/// A row of rejects.csv, its text cells read back to the values they were written from
+/// (README: "Opening rejects.csv in a spreadsheet").
 #[derive(Debug, Clone)]
 struct Rej {
     source_file: String,
@@ -112,14 +113,16 @@ impl Case {
             .records()
             .map(|r| {
                 let r = r.unwrap();
+                let text =
+                    |i: usize| original_value(&r[i]).unwrap_or_else(|| panic!("cell {:?} does not read back", &r[i]));
                 Rej {
-                    source_file: r[0].to_string(),
+                    source_file: text(0),
                     record: r[1].parse().unwrap(),
                     line: r[2].parse().unwrap(),
-                    product_key: r[3].to_string(),
-                    device_name: r[4].to_string(),
+                    product_key: text(3),
+                    device_name: text(4),
                     code: r[5].to_string(),
-                    detail: r[6].to_string(),
+                    detail: text(6),
                 }
             })
             .collect();
