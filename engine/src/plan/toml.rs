@@ -176,6 +176,7 @@ impl<'t> Reader<'t> {
         let Some(table) = self.table(value, "inputs") else { return (Vec::new(), None) };
         self.unknown_keys(table, &["inventory", "instances"], "inputs.");
         let mut inputs = Vec::new();
+        let mut seen: Vec<(SameFile, String, Range<usize>)> = Vec::new();
         match table.get("inventory") {
             None => self.problem(value.span(), "missing `inputs.inventory` (a list of .csv or .parquet files)"),
             Some(list) => {
@@ -186,7 +187,24 @@ impl<'t> Reader<'t> {
                 for (name, span) in names {
                     match Path::new(&name).extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref()
                     {
-                        Some("csv" | "parquet") => inputs.push(Input { path: base.join(&name), name }),
+                        Some("csv" | "parquet") => {
+                            let path = base.join(&name);
+                            let identity = SameFile::of(&path);
+                            match seen.iter().find(|(other, _, _)| *other == identity) {
+                                Some((_, first, at)) => {
+                                    let (line, column) = line_and_column(self.text, at.start);
+                                    let message = format!(
+                                        "{name:?} is the same file as {first:?} (line {line}, column {column}): \
+                                         an inventory is listed once"
+                                    );
+                                    self.problem(span, message);
+                                }
+                                None => {
+                                    seen.push((identity, name.clone(), span));
+                                    inputs.push(Input { path, name });
+                                }
+                            }
+                        }
                         _ => self
                             .problem(span, format!("{name:?}: unknown inventory format (expected .csv or .parquet)")),
                     }
@@ -235,5 +253,64 @@ impl<'t> Reader<'t> {
                 None
             }
         }
+    }
+}
+
+/// What makes two inventory paths the same file: the device and inode it resolves to (through
+/// `./`, `..` and symlinks, and for hard links too), or, for a path that cannot be looked at
+/// (a missing file, reported when it is opened), the path with its `.` parts dropped.
+#[derive(Debug, PartialEq, Eq)]
+enum SameFile {
+    Inode(u64, u64),
+    Path(std::path::PathBuf),
+}
+
+impl SameFile {
+    fn of(path: &Path) -> SameFile {
+        use std::os::unix::fs::MetadataExt;
+        use std::path::Component;
+        match std::fs::metadata(path) {
+            Ok(meta) => SameFile::Inode(meta.dev(), meta.ino()),
+            Err(_) => SameFile::Path(path.components().filter(|part| *part != Component::CurDir).collect()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::error::Error;
+    use crate::plan::Plan;
+
+    /// The plan problems of `inventory` (a TOML list) in a folder with `devices.csv`, a symlink
+    /// `link.csv` to it and another file `other.csv`, as (line, column, message).
+    fn problems(inventory: &str) -> Vec<(usize, usize, String)> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("devices.csv"), "product_key\n").unwrap();
+        std::fs::write(dir.path().join("other.csv"), "product_key\n").unwrap();
+        std::os::unix::fs::symlink("devices.csv", dir.path().join("link.csv")).unwrap();
+        let plan = format!("account = \"1234567890123456\"\n[inputs]\ninventory = {inventory}\n");
+        std::fs::write(dir.path().join("plan.toml"), plan).unwrap();
+        match Plan::load(&dir.path().join("plan.toml")) {
+            Ok(_) => Vec::new(),
+            Err(Error::Plan(plan)) => plan.problems.into_iter().map(|p| (p.line, p.column, p.message)).collect(),
+            Err(err) => panic!("not a plan error: {err}"),
+        }
+    }
+
+    #[test]
+    fn an_inventory_listed_twice_is_a_plan_error_at_its_second_name() {
+        assert_eq!(problems(r#"["devices.csv", "other.csv"]"#), []);
+        let got = problems(r#"["devices.csv", "./devices.csv", "other.csv", "link.csv", "gone.csv", "./gone.csv"]"#);
+        let twice = |name: &str, first: &str, column: usize| {
+            format!("{name:?} is the same file as {first:?} (line 3, column {column}): an inventory is listed once")
+        };
+        assert_eq!(
+            got,
+            [
+                (3, 29, twice("./devices.csv", "devices.csv", 14)),
+                (3, 59, twice("link.csv", "devices.csv", 14)),
+                (3, 83, twice("./gone.csv", "gone.csv", 71)),
+            ]
+        );
     }
 }
