@@ -24,7 +24,9 @@ use std::time::{Duration, Instant};
 
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, SamplingMode, Throughput, criterion_group};
-use devdist_engine::stages::{Budget, CheckedBatch, Dictionaries, Gather, Scratch, check_all, open_inputs, settle};
+use devdist_engine::stages::{
+    Budget, CheckedBatch, Dictionaries, Gather, Scratch, Secrets, check_all, open_inputs, settle,
+};
 use devdist_engine::{Login, NoProgress, Plan, sign, verify_signature};
 use devdist_formats::{ColumnType, CsvInventory, Format, Inventory, RecordBatch, TableWriter, Value};
 use devdist_synth::{GenerateOptions, generate};
@@ -155,7 +157,7 @@ fn rules(c: &mut Criterion) {
                 let dictionaries = Dictionaries::default();
                 let start = Instant::now();
                 let (mut read, mut candidates, mut rejects) = (0, 0, 0);
-                check_all(&plan, inventories, &dictionaries, 1, IN_FLIGHT, &NoProgress, &mut |batch| {
+                check_all(&plan, inventories, &dictionaries, &Secrets::Keep, 1, IN_FLIGHT, &NoProgress, &mut |batch| {
                     read += batch.records;
                     candidates += batch.candidates.len();
                     rejects += batch.rejects.len();
@@ -203,10 +205,19 @@ fn signature(c: &mut Criterion) {
 /// Every batch of stage 1 over the plan's inventory (2 workers), ids in `dictionaries`.
 fn checked_batches(plan: &Plan, dictionaries: &Dictionaries) -> Vec<CheckedBatch> {
     let mut batches = Vec::new();
-    check_all(plan, open_inputs(plan).expect("open"), dictionaries, 2, IN_FLIGHT, &NoProgress, &mut |batch| {
-        batches.push(batch);
-        Ok(())
-    })
+    check_all(
+        plan,
+        open_inputs(plan).expect("open"),
+        dictionaries,
+        &Secrets::Keep,
+        2,
+        IN_FLIGHT,
+        &NoProgress,
+        &mut |batch| {
+            batches.push(batch);
+            Ok(())
+        },
+    )
     .expect("check");
     batches
 }

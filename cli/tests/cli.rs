@@ -368,6 +368,70 @@ fn small_plan(dir: &Path, inventory: &str) -> PathBuf {
 const HEADER: &str = "product_key,device_name,device_secret,source_instance\n";
 const GOOD_ROW: &str = "a1BwAGVeu01,meter-0001,Xk3vQ9mZp2Lr8sT1wY6bN4cJ7hF0dG5a,iotx-oxssharez200\n";
 
+/// Every secret of [`spilling_inventory`] starts so; nothing else does.
+const SECRET: &str = "zzSECRET";
+
+/// 20,000 devices (enough to spill at a one-MiB budget), among them copies with equal secrets,
+/// copies with different secrets, and unusual (short) secrets.
+fn spilling_inventory() -> String {
+    let mut rows = String::from(HEADER);
+    for n in 0..20_000u32 {
+        let secret = if n % 100 == 7 { format!("{SECRET}{n:012}") } else { format!("{SECRET}{n:024}") };
+        rows.push_str(&format!("a1BwAGVeu01,meter-{n:05},{secret},iotx-oxssharez200\n"));
+        match n % 1000 {
+            1 => rows.push_str(&format!("a1BwAGVeu01,meter-{n:05},{secret},iotx-oxssharez200\n")),
+            2 => rows.push_str(&format!("a1BwAGVeu01,meter-{n:05},{SECRET}{:024},iotx-oxssharez200\n", n + 1)),
+            _ => {}
+        }
+    }
+    rows
+}
+
+/// With `--redact-secrets` no secret is written anywhere, not even to the spool files of the
+/// scratch folder: every write system call of the run is traced with `strace` and searched for
+/// the secrets (the test prints a note and checks nothing when `strace` cannot trace here).
+#[test]
+fn redact_secrets_writes_no_secret_even_to_spool_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = small_plan(dir.path(), &spilling_inventory());
+    let (redacted, kept, trace) = (dir.path().join("redacted"), dir.path().join("kept"), dir.path().join("trace"));
+    let [plan, redacted, kept, trace] = [&plan, &redacted, &kept, &trace].map(|path| path.to_str().unwrap());
+    // -y names each descriptor's file; -s shows whole buffers (spools write at most 64 KiB).
+    let traced = Command::new("strace")
+        .args(["-f", "-qq", "-y", "-s", "1048576", "-e", "trace=write,writev,pwrite64,pwritev,pwritev2", "-o", trace])
+        .args([env!("CARGO_BIN_EXE_devdist"), "plan", plan, "--out", redacted, "--quiet", "--memory-budget", "1"])
+        .arg("--redact-secrets")
+        .output();
+    let traced = match traced {
+        Ok(output) if fs::metadata(trace).map_or(true, |m| m.len() == 0) => {
+            eprintln!("note: strace cannot trace here ({}); nothing checked", stderr(&output).trim());
+            return;
+        }
+        Ok(output) => output,
+        Err(err) => {
+            eprintln!("note: no strace ({err}); nothing checked");
+            return;
+        }
+    };
+    // Exit 1: the copies are rejected.
+    assert_eq!(code(&traced), 1, "{}", stderr(&traced));
+    let trace = fs::read_to_string(trace).unwrap();
+    assert!(trace.contains("/.scratch/spool-"), "the run wrote no spool file: the test checks nothing");
+    let leaks: Vec<&str> = trace.lines().filter(|line| line.contains(SECRET)).collect();
+    assert!(leaks.is_empty(), "{} writes carry a secret, the first: {:.300}", leaks.len(), leaks[0]);
+
+    // The secrets still decide duplicates and warnings as without --redact-secrets.
+    let output = devdist(&["plan", plan, "--out", kept, "--quiet", "--memory-budget", "1"]);
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    let read = |out: &str, name: &str| fs::read_to_string(Path::new(out).join(name)).unwrap();
+    let warnings =
+        |out: &str| serde_json::from_str::<serde_json::Value>(&read(out, "report.json")).unwrap()["warnings"].clone();
+    assert!(read(kept, "rejects.csv").contains("different secrets"));
+    assert_eq!(read(kept, "rejects.csv"), read(redacted, "rejects.csv"));
+    assert_eq!(warnings(kept), warnings(redacted));
+    assert_ne!(warnings(kept)["unusual_device_secret"], 0);
+}
+
 #[test]
 fn exit_0_when_nothing_is_rejected() {
     let dir = tempfile::tempdir().unwrap();

@@ -69,8 +69,8 @@ pub use verify::verify;
 /// stage. `run` is the way to plan; these are its parts.
 #[doc(hidden)]
 pub mod stages {
-    pub use crate::check::CheckedBatch;
     pub use crate::check::parallel::{check_all, open_inputs};
+    pub use crate::check::{CheckedBatch, Secrets};
     pub use crate::dictionary::Dictionaries;
     pub use crate::jobs::{Jobs, cut as cut_jobs};
     pub use crate::settle::{Gather, Settled, settle};

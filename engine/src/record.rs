@@ -24,8 +24,10 @@ pub struct Candidate {
     pub source: InstanceId,
     /// Where the device is billed now, as an id in [`Dictionaries::billed`], or [`AT_SOURCE`].
     pub billed: u32,
-    /// DeviceSecret.
+    /// DeviceSecret, or its fingerprint (see [`Secrets`](crate::check::Secrets)).
     pub secret: Text,
+    /// The secret is not the usual 32 letters and digits (a warning).
+    pub unusual_secret: bool,
     /// `product_key/device_name` of its gateway, or empty.
     pub gateway: Text,
     /// Marked authorized or transferred: blocks its whole product.
@@ -68,12 +70,17 @@ impl Text {
     pub fn get(self, arena: &str) -> &str {
         &arena[self.start as usize..self.end as usize]
     }
+
+    /// What `arena` holds from `start` on.
+    pub(crate) fn of(arena: &str, start: usize) -> Text {
+        Text { start: start as u32, end: arena.len() as u32 }
+    }
 }
 
 pub(crate) fn push(arena: &mut String, text: &str) -> Text {
-    let start = arena.len() as u32;
+    let start = arena.len();
     arena.push_str(text);
-    Text { start, end: arena.len() as u32 }
+    Text::of(arena, start)
 }
 
 /// A device name stored inline (names are at most 32 ASCII characters), zero-padded so
@@ -148,9 +155,12 @@ pub struct Stored<'a> {
     pub source: InstanceId,
     /// Marked authorized or transferred.
     pub blocks_product: bool,
+    /// The secret is unusual (see [`Candidate::unusual_secret`]).
+    pub unusual_secret: bool,
     /// DeviceName.
     pub device_name: &'a str,
-    /// DeviceSecret.
+    /// DeviceSecret, or with `--redact-secrets` its fingerprint: equal when the secrets are,
+    /// and (but for a 2⁻¹²⁸ chance) only then.
     pub secret: &'a str,
     /// `product_key/device_name` of its gateway, or empty.
     pub gateway: &'a str,
@@ -165,7 +175,7 @@ impl<'a> Stored<'a> {
             .u32(self.billed)
             .u32(self.source)
             .u64(self.line)
-            .u8(self.blocks_product.into())
+            .u8(u8::from(self.blocks_product) | u8::from(self.unusual_secret) << 1)
             .str(self.device_name)
             .str(self.secret)
             .str(self.gateway);
@@ -183,7 +193,7 @@ impl<'a> Stored<'a> {
     pub(crate) fn decode(bytes: &'a [u8]) -> Stored<'a> {
         let mut d = Decoder(bytes);
         let (seq, product, destination, billed, source) = (d.u64(), d.u32(), d.u32(), d.u32(), d.u32());
-        let (line, blocks_product) = (d.u64(), d.u8() != 0);
+        let (line, flags) = (d.u64(), d.u8());
         Stored {
             seq,
             line,
@@ -191,7 +201,8 @@ impl<'a> Stored<'a> {
             destination,
             billed,
             source,
-            blocks_product,
+            blocks_product: flags & 1 != 0,
+            unusual_secret: flags & 2 != 0,
             device_name: d.str(),
             secret: d.str(),
             gateway: d.str(),

@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use devdist_formats::Format;
 
+use crate::check::Secrets;
 use crate::check::parallel::{Progress, check_all, open_inputs};
 use crate::dictionary::Dictionaries;
 use crate::emit::grants::{Slots, write_products};
@@ -123,7 +124,9 @@ pub fn run(plan_path: &Path, out_dir: &Path, options: &Options, progress: &dyn P
         let dictionaries = Dictionaries::default();
         let mut gather = Gather::new(&plan, &scratch, budget);
         let memory = budget.records_in_flight;
-        check_all(&plan, inventories, &dictionaries, threads, memory, progress, &mut |batch| gather.add(batch))?;
+        let secrets = if options.redact_secrets { Secrets::fingerprint() } else { Secrets::Keep };
+        let each = &mut |batch| gather.add(batch);
+        check_all(&plan, inventories, &dictionaries, &secrets, threads, memory, progress, each)?;
         lap("read_and_check", &mut seconds);
         crate::cancel::checkpoint()?;
         let settled = settle(&plan, gather, dictionaries, &scratch)?;

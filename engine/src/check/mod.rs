@@ -7,9 +7,11 @@ pub(crate) mod signature;
 use std::fmt::Write as _;
 
 use devdist_formats::{ByteRecord, Field, Layout, RecordBatch};
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
 
 use crate::dictionary::{Cache, Dictionaries};
-use crate::names::{check_device_name, check_device_secret, check_product_key, is_safe_name};
+use crate::names::{check_device_name, check_device_secret, check_product_key, is_safe_name, is_usual_device_secret};
 use crate::plan::catalog::InstanceId;
 use crate::plan::{Plan, Strategy, TargetSetId, TargetSets};
 use crate::reason::Reason;
@@ -46,12 +48,63 @@ pub struct CheckedBatch {
     pub runtime_cells: Vec<u64>,
 }
 
+/// What stage 1 keeps of each device secret for the stages after it.
+#[derive(Clone)]
+pub enum Secrets {
+    /// The secret itself, for the device manifests.
+    Keep,
+    /// With `--redact-secrets`: only a keyed fingerprint (HMAC-SHA256 under a key drawn for
+    /// this run and never written), so the secret is never spooled, and duplicates still tell
+    /// equal secrets from different ones. No output depends on the fingerprint's value.
+    Fingerprint(Hmac<Sha256>),
+}
+
+impl Secrets {
+    /// Fingerprints under a fresh random key (from the standard library's per-process
+    /// random hash keys, which come from the operating system).
+    pub fn fingerprint() -> Secrets {
+        use std::hash::BuildHasher as _;
+        let state = std::hash::RandomState::new();
+        let mut key = [0u8; 32];
+        for (at, part) in key.chunks_exact_mut(8).enumerate() {
+            part.copy_from_slice(&state.hash_one(at).to_le_bytes());
+        }
+        Secrets::Fingerprint(Hmac::new_from_slice(&key).expect("HMAC takes a key of any length"))
+    }
+
+    /// What is kept of `secret`, appended to `arena`.
+    fn keep(&self, secret: &str, arena: &mut String) -> Text {
+        match self {
+            Secrets::Keep => push(arena, secret),
+            Secrets::Fingerprint(key) => {
+                let start = arena.len();
+                let tag = key.clone().chain_update(secret.as_bytes()).finalize().into_bytes();
+                for byte in &tag[..16] {
+                    let _ = write!(arena, "{byte:02x}");
+                }
+                Text::of(arena, start)
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The key stays out of debug output.
+        f.write_str(match self {
+            Secrets::Keep => "Keep",
+            Secrets::Fingerprint(_) => "Fingerprint",
+        })
+    }
+}
+
 /// Checks the records of one file; built once per file, shared by the worker threads.
 #[derive(Debug)]
 pub struct Checker<'p> {
     plan: &'p Plan,
     layout: &'p Layout,
     dictionaries: &'p Dictionaries,
+    secrets: &'p Secrets,
     file: u32,
 }
 
@@ -67,9 +120,16 @@ impl<'r> Fields<'r> {
 type Verdict<T> = Result<T, (Reason, String)>;
 
 impl<'p> Checker<'p> {
-    /// A checker for file number `file` of `plan`, whose header is `layout`.
-    pub fn new(plan: &'p Plan, layout: &'p Layout, dictionaries: &'p Dictionaries, file: u32) -> Checker<'p> {
-        Checker { plan, layout, dictionaries, file }
+    /// A checker for file number `file` of `plan`, whose header is `layout`, keeping
+    /// `secrets` of each device secret.
+    pub fn new(
+        plan: &'p Plan,
+        layout: &'p Layout,
+        dictionaries: &'p Dictionaries,
+        secrets: &'p Secrets,
+        file: u32,
+    ) -> Checker<'p> {
+        Checker { plan, layout, dictionaries, secrets, file }
     }
 
     /// Checks every record of `batch`, whose first record has input sequence `first_seq`.
@@ -381,7 +441,8 @@ impl Checker<'_> {
             destination,
             source: checked.source,
             billed,
-            secret: push(arena, checked.secret),
+            secret: self.secrets.keep(checked.secret, arena),
+            unusual_secret: !is_usual_device_secret(checked.secret),
             gateway: push(arena, checked.gateway),
             blocks_product: checked.blocks_product,
             odd_marking: match checked.odd_marking {

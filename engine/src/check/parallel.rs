@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use crossbeam_channel::{Receiver, Sender, bounded};
 use devdist_formats::{Inventory, RecordBatch};
 
-use crate::check::{Caches, CheckedBatch, Checker};
+use crate::check::{Caches, CheckedBatch, Checker, Secrets};
 use crate::dictionary::Dictionaries;
 use crate::error::Error;
 use crate::plan::Plan;
@@ -65,7 +65,8 @@ struct Work {
 }
 
 /// Reads and checks every record of `inventories` with `threads` workers, filling
-/// `dictionaries`, and hands the checked batches to `each` in input order.
+/// `dictionaries`, and hands the checked batches to `each` in input order, with `secrets` of
+/// each device secret.
 ///
 /// `memory` bounds the records read and not yet handed on (their bytes by
 /// [`devdist_formats::record_size`]): the reader waits while they take that much. On top come
@@ -73,10 +74,12 @@ struct Work {
 /// than a batch's share; the recycled batches keep about `memory` more allocated, and the
 /// checked batches waiting for `each` copy part of their records (secrets, gateway names,
 /// the names and product keys of rejects).
+#[allow(clippy::too_many_arguments)]
 pub fn check_all(
     plan: &Plan,
     inventories: Vec<Inventory>,
     dictionaries: &Dictionaries,
+    secrets: &Secrets,
     threads: usize,
     memory: usize,
     progress: &dyn Progress,
@@ -89,7 +92,7 @@ pub fn check_all(
     let checkers: Vec<Checker> = layouts
         .iter()
         .enumerate()
-        .map(|(file, layout)| Checker::new(plan, layout, dictionaries, file as u32))
+        .map(|(file, layout)| Checker::new(plan, layout, dictionaries, secrets, file as u32))
         .collect();
 
     let (free_tx, free_rx) = bounded::<RecordBatch>(in_flight);

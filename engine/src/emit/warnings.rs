@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::names::{is_usual_device_secret, is_usual_product_key};
+use crate::names::is_usual_product_key;
 use crate::plan::Plan;
 use crate::reason::Warning;
 use crate::record::Stored;
@@ -22,7 +22,7 @@ impl Warnings {
         if !is_usual_product_key(interned.product_key(device.product)) {
             add(Warning::UnusualProductKey);
         }
-        if !is_usual_device_secret(device.secret) {
+        if device.unusual_secret {
             add(Warning::UnusualDeviceSecret);
         }
         if *interned.destinations()[device.destination as usize].uid != *plan.account {

@@ -84,6 +84,7 @@ pub(super) fn sort_bucket(
             }
             let head = Stored::decode(head);
             let others = || rest.iter().map(|(_, _, _, record)| Stored::decode(record));
+            // With --redact-secrets these are the secrets' keyed fingerprints (check::Secrets).
             let secrets_differ = others().any(|other| other.secret != head.secret);
             let destinations_differ =
                 others().any(|other| (other.destination, other.source) != (head.destination, head.source));

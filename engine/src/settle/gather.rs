@@ -83,6 +83,7 @@ impl Gather {
                 billed: candidate.billed,
                 source: candidate.source,
                 blocks_product: candidate.blocks_product,
+                unusual_secret: candidate.unusual_secret,
                 device_name: name,
                 secret: candidate.secret.get(&batch.arena),
                 gateway: candidate.gateway.get(&batch.arena),
