@@ -739,3 +739,109 @@ fn a_thousand_spilled_buckets_plan_under_a_1024_open_file_limit() {
     assert_eq!(code(&output), 0, "{}", stderr(&output));
     assert!(deterministic(&out) == deterministic(&roomy), "the memory budget changed the outputs");
 }
+
+/// `devdist verify DIR` in at most 2 GB of address space, failing the test if it runs past 60 s
+/// (a FIFO once made it wait forever, `/dev/zero` took all memory).
+fn verify_bounded(dir: &Path) -> Output {
+    use std::process::Stdio;
+    let mut child = Command::new("sh")
+        .args(["-c", "ulimit -v 2000000; exec \"$0\" verify \"$1\""])
+        .arg(env!("CARGO_BIN_EXE_devdist"))
+        .arg(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("devdist verify still running after 60 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// Rewrites report.json's list of outputs with `edit` and records the new report.json's
+/// checksum in run.json, so that what `edit` did is all that is wrong.
+fn relist(out: &Path, edit: impl FnOnce(&mut Vec<serde_json::Value>)) {
+    use sha2::Digest;
+    let mut report: serde_json::Value = serde_json::from_slice(&fs::read(out.join("report.json")).unwrap()).unwrap();
+    edit(report["outputs"].as_array_mut().unwrap());
+    let text = serde_json::to_vec_pretty(&report).unwrap();
+    fs::write(out.join("report.json"), &text).unwrap();
+    let mut run: serde_json::Value = serde_json::from_slice(&fs::read(out.join("run.json")).unwrap()).unwrap();
+    run["report_sha256"] = hex::encode(sha2::Sha256::digest(&text)).into();
+    fs::write(out.join("run.json"), serde_json::to_vec_pretty(&run).unwrap()).unwrap();
+}
+
+/// The problems verify printed, without the folder in front; its exit code must be 1.
+fn verify_problems(out: &Path) -> Vec<String> {
+    let output = verify_bounded(out);
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    let prefix = format!("{}/", out.display());
+    text.lines().filter_map(|line| line.strip_prefix(&prefix)).map(str::to_string).collect()
+}
+
+#[test]
+fn verify_reads_no_listed_path_outside_the_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    plan_demo(&out, &[]);
+    let outside = dir.path().join("outside.csv");
+    fs::write(&outside, "a,b\n1,2\n").unwrap();
+    let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b"a,b\n1,2\n"));
+    let absolute = outside.to_str().unwrap().to_string();
+    relist(&out, |outputs| {
+        for path in ["../outside.csv", absolute.as_str()] {
+            outputs.push(serde_json::json!({"path": path, "rows": 1, "sha256": sha256}));
+        }
+    });
+    let inside =
+        format!("not a path inside {} (absolute, or with an empty, \".\" or \"..\" part): not read", out.display());
+    assert_eq!(verify_problems(&out), [format!("../outside.csv: {inside}"), format!("{absolute}: {inside}")]);
+}
+
+#[test]
+fn verify_follows_no_link_out_of_the_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    plan_demo(&out, &[]);
+    // The same bytes, but outside DIR: a listed file that is a link, and one below a linked folder.
+    fs::copy(out.join("billing/summary.csv"), dir.path().join("summary.csv")).unwrap();
+    fs::remove_file(out.join("billing/summary.csv")).unwrap();
+    std::os::unix::fs::symlink(dir.path().join("summary.csv"), out.join("billing/summary.csv")).unwrap();
+    fs::rename(out.join("jobs"), dir.path().join("jobs")).unwrap();
+    std::os::unix::fs::symlink(dir.path().join("jobs"), out.join("jobs")).unwrap();
+    let problems = verify_problems(&out);
+    let link = "links are not followed";
+    for expected in [
+        format!("billing/summary.csv: is a symbolic link: {link}"),
+        format!("jobs/jobs.csv: passes through a symbolic link (jobs): {link}"),
+        format!("jobs/requests.jsonl: passes through a symbolic link (jobs): {link}"),
+    ] {
+        assert!(problems.contains(&expected), "{expected:?} not in {problems:#?}");
+    }
+}
+
+#[test]
+fn verify_does_not_read_a_link_to_dev_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    plan_demo(&out, &[]);
+    fs::remove_file(out.join("rejects.csv")).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", out.join("rejects.csv")).unwrap();
+    assert_eq!(verify_problems(&out), ["rejects.csv: is a symbolic link: links are not followed"]);
+}
+
+#[test]
+fn verify_does_not_wait_on_a_fifo() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    plan_demo(&out, &[]);
+    fs::remove_file(out.join("billing/reassignments.csv")).unwrap();
+    assert!(Command::new("mkfifo").arg(out.join("billing/reassignments.csv")).status().unwrap().success());
+    assert_eq!(verify_problems(&out), ["billing/reassignments.csv: not a regular file"]);
+}

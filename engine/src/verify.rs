@@ -1,9 +1,16 @@
 //! `devdist verify DIR`: re-check every listed file's checksum and row count, look for
 //! missing and extra files, and re-prove the accounting invariant.
+//!
+//! Nothing in DIR is trusted, report.json's paths least of all: every file is opened by
+//! [`devdist_formats::open_inside`] (a regular file strictly inside DIR, no link followed, a
+//! FIFO never waited on) and read in fixed buffers, so an absolute path, a `..`, a link out of
+//! DIR, `/dev/zero` or a FIFO is a problem named, not a file read.
 
-use std::fs;
+use std::fs::{self, File};
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
+use devdist_formats::{ErrorKind, Position, open_inside};
 use sha2::{Digest, Sha256};
 
 use crate::error::Error;
@@ -15,39 +22,63 @@ const UNLISTED: [&str; 2] = ["report.json", "run.json"];
 /// The folder `devdist apply` writes into a plan folder; the apply crate verifies it.
 const APPLY_FOLDER: &str = "apply/";
 
+/// The read buffer for checksums and row counts.
+const BUFFER: usize = 64 << 10;
+
+/// The longest JSON Lines line parsed (a job request names at most a job's devices).
+const LINE_LIMIT: usize = 64 << 20;
+
+/// The largest run.json read (timings and a few numbers).
+const RUN_LIMIT: u64 = 1 << 20;
+
 /// Everything wrong with an output folder; empty when it verifies.
 pub fn verify(dir: &Path) -> Result<Vec<String>, Error> {
     let (report, text) = Report::read(dir)?;
     let mut problems = Vec::new();
     // report.json lists every other file's checksum; run.json holds report.json's own.
-    let recorded = fs::read(dir.join("run.json"))
-        .ok()
-        .and_then(|run| serde_json::from_slice::<serde_json::Value>(&run).ok())
-        .and_then(|run| run.get("report_sha256")?.as_str().map(str::to_string));
-    match recorded {
-        None => problems.push("run.json: missing or without report_sha256".to_string()),
-        Some(sha256) if sha256 != hex::encode(Sha256::digest(&text)) => {
-            problems.push("report.json: checksum differs from run.json (file was changed)".to_string())
+    match read_inside(dir, "run.json", RUN_LIMIT) {
+        Err(err) if !is_missing(&err) => problems.push(format!("run.json: {}", reason(&err))),
+        run => {
+            let recorded = run
+                .ok()
+                .and_then(|run| serde_json::from_slice::<serde_json::Value>(&run).ok())
+                .and_then(|run| run.get("report_sha256")?.as_str().map(str::to_string));
+            match recorded {
+                None => problems.push("run.json: missing or without report_sha256".to_string()),
+                Some(sha256) if sha256 != hex::encode(Sha256::digest(&text)) => {
+                    problems.push("report.json: checksum differs from run.json (file was changed)".to_string())
+                }
+                Some(_) => {}
+            }
         }
-        Some(_) => {}
     }
     for file in &report.outputs {
-        let path = dir.join(&file.path);
-        let bytes = match fs::read(&path) {
-            Ok(bytes) => bytes,
-            Err(_) => {
-                problems.push(format!("{}: missing", file.path));
+        let shown = devdist_formats::shown(&file.path);
+        let opened = match open_inside(dir, &file.path) {
+            Ok(opened) => opened,
+            Err(err) if is_missing(&err) => {
+                problems.push(format!("{shown}: missing"));
+                continue;
+            }
+            Err(err) => {
+                problems.push(format!("{shown}: {}", reason(&err)));
                 continue;
             }
         };
-        let sha256 = hex::encode(Sha256::digest(&bytes));
+        let (sha256, rows) = match checksum_and_rows(&file.path, opened.file) {
+            Ok(found) => found,
+            Err(err) => {
+                problems.push(format!("{shown}: cannot be read: {}", devdist_formats::describe_io(&err)));
+                continue;
+            }
+        };
         if sha256 != file.sha256 {
-            problems.push(format!("{}: checksum differs from report.json (file was changed)", file.path));
+            problems.push(format!("{shown}: checksum differs from report.json (file was changed)"));
         }
-        match count_rows(&path, &bytes) {
+        match rows {
             Some(rows) if rows == file.rows => {}
-            Some(rows) => problems.push(format!("{}: {rows} rows, report.json says {}", file.path, file.rows)),
-            None => problems.push(format!("{}: cannot be parsed to count rows", file.path)),
+            Some(rows) => problems.push(format!("{shown}: {rows} rows, report.json says {}", file.rows)),
+            None => problems.push(format!("{shown}: cannot be parsed to count rows")),
         }
     }
     let mut listed: Vec<&str> = report.outputs.iter().map(|f| f.path.as_str()).collect();
@@ -92,32 +123,135 @@ pub fn verify(dir: &Path) -> Result<Vec<String>, Error> {
     Ok(problems)
 }
 
-/// Data rows of an output file, by its kind.
-fn count_rows(path: &Path, bytes: &[u8]) -> Option<u64> {
-    let path_text = path.to_string_lossy();
-    let path = path_text.as_ref();
-    if path.ends_with(".parquet") {
-        devdist_formats::parquet_row_count(Path::new(path)).ok()
-    } else if path.ends_with(".csv") {
-        let mut reader = csv::ReaderBuilder::new().from_reader(bytes);
-        let mut rows = 0;
-        for record in reader.byte_records() {
-            record.ok()?;
-            rows += 1;
-        }
-        Some(rows)
+/// `relative` inside `dir` (see [`open_inside`]), whole, if it has at most `limit` bytes.
+pub(crate) fn read_inside(dir: &Path, relative: &str, limit: u64) -> Result<Vec<u8>, devdist_formats::Error> {
+    let opened = open_inside(dir, relative)?;
+    let path = dir.join(relative);
+    let mut bytes = Vec::new();
+    (&opened.file).take(limit + 1).read_to_end(&mut bytes).map_err(|err| devdist_formats::Error::io(&path, err))?;
+    if bytes.len() as u64 > limit {
+        let message = format!("larger than {} MiB: not read", limit >> 20);
+        return Err(devdist_formats::Error::invalid(&path, Position::default(), message));
+    }
+    Ok(bytes)
+}
+
+/// The file is not there (or a folder on its way is not).
+fn is_missing(err: &devdist_formats::Error) -> bool {
+    matches!(err.kind(), ErrorKind::Io(err) if err.kind() == std::io::ErrorKind::NotFound)
+}
+
+/// What is wrong, without the path (a problem names the listed path itself).
+fn reason(err: &devdist_formats::Error) -> String {
+    match err.kind() {
+        ErrorKind::Io(err) => devdist_formats::describe_io(err),
+        ErrorKind::Invalid(message) => message.clone(),
+        _ => err.to_string(),
+    }
+}
+
+/// A buffered reader that hashes every byte consumed from it.
+struct Hashed<'a> {
+    inner: BufReader<&'a File>,
+    sha256: Sha256,
+}
+
+impl Read for Hashed<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let available = self.fill_buf()?;
+        let n = available.len().min(buf.len());
+        buf[..n].copy_from_slice(&available[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl BufRead for Hashed<'_> {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        self.inner.fill_buf()
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.sha256.update(&self.inner.buffer()[..n]);
+        self.inner.consume(n);
+    }
+}
+
+/// SHA-256 of `file` (named `path` in report.json) and its data rows by its kind, in one pass
+/// with fixed buffers (a Parquet file's rows come from its footer afterwards).
+fn checksum_and_rows(path: &str, file: File) -> std::io::Result<(String, Option<u64>)> {
+    let mut reader = Hashed { inner: BufReader::with_capacity(BUFFER, &file), sha256: Sha256::new() };
+    let mut rows = if path.ends_with(".csv") {
+        csv_rows(&mut reader)?
     } else if path.ends_with(".jsonl") {
-        let mut rows = 0;
-        for line in bytes.split(|&b| b == b'\n').filter(|line| !line.is_empty()) {
-            serde_json::from_slice::<serde_json::Value>(line).ok()?;
-            rows += 1;
-        }
-        Some(rows)
+        jsonl_rows(&mut reader)?
     } else if path.ends_with(".html") {
         // A page, not a table: its checksum covers it.
         Some(0)
     } else {
         None
+    };
+    loop {
+        let read = reader.fill_buf()?.len();
+        if read == 0 {
+            break;
+        }
+        reader.consume(read);
+    }
+    let sha256 = hex::encode(reader.sha256.finalize());
+    if path.ends_with(".parquet") {
+        rows = devdist_formats::parquet_file_row_count(Path::new(path), file).ok();
+    }
+    Ok((sha256, rows))
+}
+
+/// Data rows of a CSV table (records after the header, each as wide as the header), parsed in
+/// fixed buffers: a field of any length costs nothing.
+fn csv_rows(reader: &mut impl BufRead) -> std::io::Result<Option<u64>> {
+    use csv_core::ReadRecordResult;
+    let mut parser = csv_core::Reader::new();
+    let (mut output, mut ends) = ([0; 4096], [0; 64]);
+    let (mut records, mut fields, mut width) = (0u64, 0, None);
+    loop {
+        let input = reader.fill_buf()?;
+        let (result, read, _, ended) = parser.read_record(input, &mut output, &mut ends);
+        reader.consume(read);
+        fields += ended;
+        match result {
+            ReadRecordResult::InputEmpty | ReadRecordResult::OutputFull | ReadRecordResult::OutputEndsFull => {}
+            ReadRecordResult::Record => {
+                if *width.get_or_insert(fields) != fields {
+                    return Ok(None);
+                }
+                records += 1;
+                fields = 0;
+            }
+            ReadRecordResult::End => return Ok(Some(records.saturating_sub(1))),
+        }
+    }
+}
+
+/// Data rows of a JSON Lines table: every non-empty line one JSON value, of at most
+/// [`LINE_LIMIT`] bytes.
+fn jsonl_rows(reader: &mut impl BufRead) -> std::io::Result<Option<u64>> {
+    let (mut line, mut rows) = (Vec::new(), 0);
+    loop {
+        line.clear();
+        if reader.by_ref().take(LINE_LIMIT as u64 + 1).read_until(b'\n', &mut line)? == 0 {
+            return Ok(Some(rows));
+        }
+        let content = match line.strip_suffix(b"\n") {
+            Some(content) => content,
+            None if line.len() > LINE_LIMIT => return Ok(None),
+            None => &line,
+        };
+        if content.is_empty() {
+            continue;
+        }
+        if serde_json::from_slice::<serde::de::IgnoredAny>(content).is_err() {
+            return Ok(None);
+        }
+        rows += 1;
     }
 }
 

@@ -35,10 +35,10 @@ pub use batch::{RecordBatch, record_size};
 pub use catalog::{CATALOG_COLUMNS, CatalogRow, read_catalog};
 pub use csv::CsvInventory;
 pub use error::{Error, ErrorKind, Position, describe_io, is_invisible, shown};
-pub use file::require_regular_file;
+pub use file::{FileInside, open_inside, require_regular_file};
 pub use inventory::Inventory;
 pub use layout::{Field, Layout};
-pub use parquet::{ParquetInventory, RUNTIME_MARKER, parquet_row_count};
+pub use parquet::{ParquetInventory, RUNTIME_MARKER, parquet_file_row_count, parquet_row_count};
 pub use table::{
     ColumnType, Format, HashingWriter, PARQUET_CREATED_BY, PARQUET_ROW_GROUP_ROWS, TableWriter, Value, Written,
     push_csv_field, push_int,

@@ -35,12 +35,16 @@ pub struct Report {
     pub outputs: Vec<OutputFile>,
 }
 
+/// The largest report.json read (it lists a few files per destination).
+const REPORT_LIMIT: u64 = 256 << 20;
+
 impl Report {
     /// Reads `dir`/report.json; an unreadable file or one that is not a devdist report is an
-    /// input error (exit 3) naming the file and line.
+    /// input error (exit 3) naming the file and line. Only a regular file inside `dir`, not a
+    /// link, of at most 256 MiB is read.
     pub fn read(dir: &std::path::Path) -> Result<(Report, Vec<u8>), Error> {
         let path = dir.join("report.json");
-        let text = std::fs::read(&path).map_err(|err| devdist_formats::Error::io(&path, err))?;
+        let text = crate::verify::read_inside(dir, "report.json", REPORT_LIMIT)?;
         let report = serde_json::from_slice(&text).map_err(|err| {
             let position = devdist_formats::Position::line(err.line() as u64);
             devdist_formats::Error::invalid(&path, position, format!("not a devdist report: {err}"))

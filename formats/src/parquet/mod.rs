@@ -290,7 +290,11 @@ impl Read for NoReadAtEnd {
 
 /// The number of rows a Parquet file's footer declares (for `devdist verify`).
 pub fn parquet_row_count(path: &Path) -> Result<u64, Error> {
-    let file = File::open(path).map_err(|err| Error::io(path, err))?;
+    parquet_file_row_count(path, File::open(path).map_err(|err| Error::io(path, err))?)
+}
+
+/// [`parquet_row_count`] of a file already open (`path` names it in errors).
+pub fn parquet_file_row_count(path: &Path, file: File) -> Result<u64, Error> {
     let len = file.metadata().map_err(|err| Error::io(path, err))?.len();
     check_magic(path, &file, len)?;
     let builder = guarded(path, "reading the footer", || ParquetRecordBatchReaderBuilder::try_new(file))?
