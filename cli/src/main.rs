@@ -91,9 +91,13 @@ fn watch_signals() {
 }
 
 /// The one line an interrupted run prints, however many ways it learns of the interruption.
+/// The lock is held while the line is written, so a second signal's exit waits for a line
+/// the run is part way through instead of cutting it short.
 fn say_interrupted() {
-    static SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-    if !SAID.swap(true, std::sync::atomic::Ordering::SeqCst) {
+    static SAID: std::sync::Mutex<bool> = std::sync::Mutex::new(false);
+    let mut said = SAID.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !*said {
         say!("devdist: error: {}", devdist_engine::Error::Interrupted);
+        *said = true;
     }
 }
