@@ -239,8 +239,11 @@ fn results_without_platform_ids(dir: &Path) -> Vec<String> {
         .collect()
 }
 
+/// Copies a plan folder as `cp -a` would, modes included (verify checks that the folders
+/// holding secrets are 0700).
 fn copy_dir(from: &Path, to: &Path) {
     fs::create_dir_all(to).unwrap();
+    fs::set_permissions(to, fs::metadata(from).unwrap().permissions()).unwrap();
     for entry in fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();
         let target = to.join(entry.file_name());

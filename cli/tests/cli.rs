@@ -402,17 +402,11 @@ fn redact_secrets_writes_no_secret_even_to_spool_files() {
         .args([env!("CARGO_BIN_EXE_devdist"), "plan", plan, "--out", redacted, "--quiet", "--memory-budget", "1"])
         .arg("--redact-secrets")
         .output();
-    let traced = match traced {
-        Ok(output) if fs::metadata(trace).map_or(true, |m| m.len() == 0) => {
-            eprintln!("note: strace cannot trace here ({}); nothing checked", stderr(&output).trim());
-            return;
-        }
-        Ok(output) => output,
-        Err(err) => {
-            eprintln!("note: no strace ({err}); nothing checked");
-            return;
-        }
-    };
+    // CI installs strace (.ci/run); a machine that cannot trace fails here rather than pass
+    // without having looked.
+    let traced = traced.expect("strace runs (apt-get install strace)");
+    let traced_nothing = fs::metadata(trace).map_or(true, |m| m.len() == 0);
+    assert!(!traced_nothing, "strace could not trace devdist: {}", stderr(&traced).trim());
     // Exit 1: the copies are rejected.
     assert_eq!(code(&traced), 1, "{}", stderr(&traced));
     let trace = fs::read_to_string(trace).unwrap();
@@ -844,4 +838,30 @@ fn verify_does_not_wait_on_a_fifo() {
     fs::remove_file(out.join("billing/reassignments.csv")).unwrap();
     assert!(Command::new("mkfifo").arg(out.join("billing/reassignments.csv")).status().unwrap().success());
     assert_eq!(verify_problems(&out), ["billing/reassignments.csv: not a regular file"]);
+}
+
+#[test]
+fn verify_finds_devices_manifests_others_can_read() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    plan_demo(&out, &[]);
+    let verified = verify_bounded(&out);
+    assert_eq!(code(&verified), 0, "{}", stderr(&verified));
+    let manifest = fs::read_dir(out.join("grants")).unwrap().next().unwrap().unwrap().path();
+    let uid = manifest.file_name().unwrap().to_str().unwrap().to_string();
+    let instance = fs::read_dir(&manifest).unwrap().next().unwrap().unwrap().file_name();
+    let instance = instance.to_str().unwrap();
+    let chmod = |path: &str, mode| fs::set_permissions(out.join(path), fs::Permissions::from_mode(mode)).unwrap();
+    chmod(&format!("grants/{uid}/{instance}/devices.csv"), 0o644);
+    chmod(&format!("grants/{uid}"), 0o755);
+    chmod("grants", 0o711);
+    assert_eq!(
+        verify_problems(&out),
+        [
+            format!("grants/{uid}/{instance}/devices.csv: mode 0644, not 0600 (it holds device secrets)"),
+            "grants/: mode 0711, not 0700 (it holds device secrets)".to_string(),
+            format!("grants/{uid}/: mode 0755, not 0700 (it holds device secrets)"),
+        ]
+    );
 }

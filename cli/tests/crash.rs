@@ -62,11 +62,24 @@ fn tree(dir: &Path) -> Vec<String> {
     found
 }
 
+/// Copies a folder as `cp -a` would, modes included (verify checks that the folders holding
+/// secrets are 0700; `fs::copy` keeps a file's mode already).
 fn copy_dir(from: &Path, to: &Path) {
     for relative in tree(from) {
         let target = to.join(&relative);
         fs::create_dir_all(target.parent().unwrap()).unwrap();
         fs::copy(from.join(&relative), target).unwrap();
+    }
+    let files = tree(from);
+    let mut folders: Vec<&Path> = files
+        .iter()
+        .flat_map(|relative| Path::new(relative).ancestors().skip(1))
+        .filter(|folder| !folder.as_os_str().is_empty())
+        .collect();
+    folders.sort();
+    folders.dedup();
+    for folder in folders {
+        fs::set_permissions(to.join(folder), fs::metadata(from.join(folder)).unwrap().permissions()).unwrap();
     }
 }
 
@@ -560,10 +573,11 @@ fn verify_detects_missing_extra_files_and_broken_counts() {
 
     for path in &listed {
         let file = out.join(path);
-        let original = fs::read(&file).unwrap();
+        let (original, permissions) = (fs::read(&file).unwrap(), fs::metadata(&file).unwrap().permissions());
         fs::remove_file(&file).unwrap();
         assert_detected(&out, &format!("deleted {path}"), &format!("{}/{path}: missing", text(&out)), &[1]);
         fs::write(&file, original).unwrap();
+        fs::set_permissions(&file, permissions).unwrap();
     }
     verifies(&out).unwrap();
 

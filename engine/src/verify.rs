@@ -52,6 +52,7 @@ pub fn verify(dir: &Path) -> Result<Vec<String>, Error> {
             }
         }
     }
+    let mut secret_folders = std::collections::BTreeMap::new();
     for file in &report.outputs {
         let shown = devdist_formats::shown(&file.path);
         let opened = match open_inside(dir, &file.path) {
@@ -65,6 +66,13 @@ pub fn verify(dir: &Path) -> Result<Vec<String>, Error> {
                 continue;
             }
         };
+        // Only the owner may read device secrets, or list the folders that hold them.
+        if is_devices_manifest(&file.path) {
+            if opened.mode & 0o777 != 0o600 {
+                problems.push(format!("{shown}: mode {:04o}, not 0600 (it holds device secrets)", opened.mode & 0o777));
+            }
+            secret_folders.extend(folders_of(&file.path).zip(opened.folder_modes));
+        }
         let (sha256, rows) = match checksum_and_rows(&file.path, opened.file) {
             Ok(found) => found,
             Err(err) => {
@@ -79,6 +87,12 @@ pub fn verify(dir: &Path) -> Result<Vec<String>, Error> {
             Some(rows) if rows == file.rows => {}
             Some(rows) => problems.push(format!("{shown}: {rows} rows, report.json says {}", file.rows)),
             None => problems.push(format!("{shown}: cannot be parsed to count rows")),
+        }
+    }
+    for (folder, mode) in secret_folders {
+        if mode & 0o777 != 0o700 {
+            let shown = devdist_formats::shown(folder);
+            problems.push(format!("{shown}/: mode {:04o}, not 0700 (it holds device secrets)", mode & 0o777));
         }
     }
     let mut listed: Vec<&str> = report.outputs.iter().map(|f| f.path.as_str()).collect();
@@ -121,6 +135,18 @@ pub fn verify(dir: &Path) -> Result<Vec<String>, Error> {
         None => problems.push("rejects.csv: not listed in report.json".to_string()),
     }
     Ok(problems)
+}
+
+/// A devices manifest, `grants/<uid>/<instance>/devices.<fmt>`: the one file that holds
+/// DeviceSecrets.
+fn is_devices_manifest(path: &str) -> bool {
+    let parts: Vec<&str> = path.split('/').collect();
+    parts.len() == 4 && parts[0] == "grants" && parts[3].starts_with("devices.")
+}
+
+/// The folders on the way to `path` inside DIR, outermost first: `a/b/c` gives `a`, `a/b`.
+fn folders_of(path: &str) -> impl Iterator<Item = &str> {
+    path.match_indices('/').map(|(at, _)| &path[..at])
 }
 
 /// `relative` inside `dir` (see [`open_inside`]), whole, if it has at most `limit` bytes.

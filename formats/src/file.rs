@@ -35,8 +35,9 @@ pub struct FileInside {
     pub file: File,
     /// Its permission bits (`0o600`), from the open file.
     pub mode: u32,
-    /// The permission bits of the folder holding it, from the open folder.
-    pub folder_mode: u32,
+    /// The permission bits of each folder below `dir` on the way to it, outermost first, each
+    /// from the open folder.
+    pub folder_modes: Vec<u32>,
 }
 
 /// Opens `relative` (a `/`-separated path written in a file, not trusted) for reading, only if
@@ -59,17 +60,18 @@ pub fn open_inside(dir: &Path, relative: &str) -> Result<FileInside, Error> {
     let mut folder =
         File::from(rustix::fs::open(dir, directory, Mode::empty()).map_err(|err| Error::io(dir, err.into()))?);
     let (last, folders) = parts.split_last().expect("split gives at least one part");
+    let mut folder_modes = Vec::with_capacity(folders.len());
     for (depth, part) in folders.iter().enumerate() {
         let opened = rustix::fs::openat(&folder, *part, directory | OFlags::NOFOLLOW, Mode::empty());
         folder = File::from(opened.map_err(|err| not_opened(&path, &folder, &parts[..=depth], parts.len(), err))?);
+        folder_modes.push(folder.metadata().map_err(|err| Error::io(&path, err))?.permissions().mode() & 0o7777);
     }
     let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
     let opened = rustix::fs::openat(&folder, *last, flags, Mode::empty());
     let file = File::from(opened.map_err(|err| not_opened(&path, &folder, &parts, parts.len(), err))?);
     let metadata = file.metadata().map_err(|err| Error::io(&path, err))?;
     require_regular(&path, &metadata)?;
-    let folder_mode = folder.metadata().map_err(|err| Error::io(&path, err))?.permissions().mode() & 0o7777;
-    Ok(FileInside { file, mode: metadata.permissions().mode() & 0o7777, folder_mode })
+    Ok(FileInside { file, mode: metadata.permissions().mode() & 0o7777, folder_modes })
 }
 
 /// Why `path` could not be opened at `parts` (in `folder`), the first of its `all` parts: all of
@@ -120,8 +122,12 @@ mod tests {
         symlink(outer.path().join("outside.csv"), dir.join("a/link.csv")).unwrap();
         symlink(dir.join("a/b"), dir.join("a/folder")).unwrap();
         symlink("/dev/zero", dir.join("zero")).unwrap();
+        std::fs::set_permissions(dir.join("a"), std::fs::Permissions::from_mode(0o751)).unwrap();
+        std::fs::set_permissions(dir.join("a/b"), std::fs::Permissions::from_mode(0o700)).unwrap();
+        std::fs::set_permissions(dir.join("a/b/f.csv"), std::fs::Permissions::from_mode(0o640)).unwrap();
         let opened = open_inside(&dir, "a/b/f.csv").unwrap();
-        assert_eq!((opened.file.metadata().unwrap().len(), opened.mode & 0o400), (1, 0o400));
+        assert_eq!(opened.file.metadata().unwrap().len(), 1);
+        assert_eq!((opened.mode, opened.folder_modes), (0o640, vec![0o751, 0o700]));
         let error = |relative: &str| {
             let text = open_inside(&dir, relative).unwrap_err().to_string();
             text.strip_prefix(&format!("{}/", crate::shown(&dir))).map_or(text.clone(), str::to_string)
