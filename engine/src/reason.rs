@@ -1,94 +1,72 @@
 //! Reason codes and warnings (SPEC §3), in the order the rules are applied.
 
-/// Why a record was rejected. Each rejected record gets exactly one: the first rule it breaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Reason {
+/// Declares the reason codes once: the enum, [`Reason::ALL`] in rule order and each one's
+/// code, all from the one table below.
+macro_rules! reasons {
+    ($($(#[doc = $doc:literal])* $name:ident = $code:literal,)*) => {
+        /// Why a record was rejected. Each rejected record gets exactly one: the first rule it
+        /// breaks.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Reason {
+            $($(#[doc = $doc])* $name,)*
+        }
+
+        impl Reason {
+            /// Every reason, in rule order.
+            pub const ALL: [Reason; [$($code),*].len()] = [$(Reason::$name),*];
+
+            /// The code written in rejects and reports.
+            pub fn code(self) -> &'static str {
+                match self {
+                    $(Reason::$name => $code,)*
+                }
+            }
+        }
+    };
+}
+
+// The rules in the order they are applied: a new rule is one line here (SPEC §3 order).
+reasons! {
     /// The CSV record is structurally broken or not UTF-8.
-    MalformedRecord,
+    MalformedRecord = "malformed_record",
     /// A required field is empty.
-    MissingField,
+    MissingField = "missing_field",
     /// ProductKey breaks the name rule.
-    InvalidProductKey,
+    InvalidProductKey = "invalid_product_key",
     /// DeviceName breaks the name rule.
-    InvalidDeviceName,
+    InvalidDeviceName = "invalid_device_name",
     /// DeviceSecret breaks the name rule.
-    InvalidDeviceSecret,
+    InvalidDeviceSecret = "invalid_device_secret",
     /// The captured login does not verify.
-    SignatureMismatch,
+    SignatureMismatch = "signature_mismatch",
     /// The source instance is not in the catalog.
-    UnknownSourceInstance,
+    UnknownSourceInstance = "unknown_source_instance",
     /// The per-row target instance is not in the catalog.
-    UnknownTargetInstance,
+    UnknownTargetInstance = "unknown_target_instance",
     /// source_region disagrees with the catalog.
-    RegionMismatch,
+    RegionMismatch = "region_mismatch",
     /// The source instance belongs to another account.
-    NotOwner,
+    NotOwner = "not_owner",
     /// No per-row target and no route matches.
-    NoRoute,
+    NoRoute = "no_route",
     /// The destination is not allowed.
-    InvalidTarget,
+    InvalidTarget = "invalid_target",
     /// specified_region to where the device is now.
-    AlreadyAtTarget,
+    AlreadyAtTarget = "already_at_target",
     /// The platform refused the device for good in the run being re-driven (`platform_code`
     /// column, written by `devdist redrive` only).
-    RefusedByPlatform,
+    RefusedByPlatform = "refused_by_platform",
     /// The same device with different secrets or destinations: every copy.
-    DuplicateConflict,
+    DuplicateConflict = "duplicate_conflict",
     /// An identical later copy of an accepted record.
-    DuplicateRecord,
+    DuplicateRecord = "duplicate_record",
     /// The product is authorized or transferred.
-    ProductBlocked,
+    ProductBlocked = "product_blocked",
     /// A target instance's quota would be exceeded.
-    TargetCapacityExceeded,
+    TargetCapacityExceeded = "target_capacity_exceeded",
 }
 
 impl Reason {
-    /// Every reason, in rule order.
-    pub const ALL: [Reason; 18] = [
-        Reason::MalformedRecord,
-        Reason::MissingField,
-        Reason::InvalidProductKey,
-        Reason::InvalidDeviceName,
-        Reason::InvalidDeviceSecret,
-        Reason::SignatureMismatch,
-        Reason::UnknownSourceInstance,
-        Reason::UnknownTargetInstance,
-        Reason::RegionMismatch,
-        Reason::NotOwner,
-        Reason::NoRoute,
-        Reason::InvalidTarget,
-        Reason::AlreadyAtTarget,
-        Reason::RefusedByPlatform,
-        Reason::DuplicateConflict,
-        Reason::DuplicateRecord,
-        Reason::ProductBlocked,
-        Reason::TargetCapacityExceeded,
-    ];
-
-    /// The code written in rejects and reports.
-    pub fn code(self) -> &'static str {
-        match self {
-            Reason::MalformedRecord => "malformed_record",
-            Reason::MissingField => "missing_field",
-            Reason::InvalidProductKey => "invalid_product_key",
-            Reason::InvalidDeviceName => "invalid_device_name",
-            Reason::InvalidDeviceSecret => "invalid_device_secret",
-            Reason::SignatureMismatch => "signature_mismatch",
-            Reason::UnknownSourceInstance => "unknown_source_instance",
-            Reason::UnknownTargetInstance => "unknown_target_instance",
-            Reason::RegionMismatch => "region_mismatch",
-            Reason::NotOwner => "not_owner",
-            Reason::NoRoute => "no_route",
-            Reason::InvalidTarget => "invalid_target",
-            Reason::AlreadyAtTarget => "already_at_target",
-            Reason::RefusedByPlatform => "refused_by_platform",
-            Reason::DuplicateConflict => "duplicate_conflict",
-            Reason::DuplicateRecord => "duplicate_record",
-            Reason::ProductBlocked => "product_blocked",
-            Reason::TargetCapacityExceeded => "target_capacity_exceeded",
-        }
-    }
-
     /// Whether only a `devdist redrive` plan can give this reason; reports leave it out when
     /// no record has it, so plans that are not re-drives report exactly the SPEC's codes.
     pub fn redrive_only(self) -> bool {
