@@ -48,13 +48,13 @@ impl<V> Dictionary<V> {
 
 /// One worker's memory of ids it has already looked up in one dictionary.
 #[derive(Debug, Default)]
-pub struct Cache {
+pub(crate) struct Cache {
     ids: HashMap<Box<str>, u32>,
 }
 
 impl Cache {
     /// The id of `key` in `dictionary`.
-    pub fn id<V>(&mut self, dictionary: &Dictionary<V>, key: &str, make: impl FnOnce() -> V) -> u32 {
+    pub(crate) fn id<V>(&mut self, dictionary: &Dictionary<V>, key: &str, make: impl FnOnce() -> V) -> u32 {
         if let Some(&id) = self.ids.get(key) {
             return id;
         }
@@ -66,7 +66,7 @@ impl Cache {
 
 /// For each id, its position when the values are sorted by `key`: ids are assigned in
 /// whatever order threads met the values, ranks are the same at any thread count.
-pub fn ranks<V, K: Ord>(values: &[V], key: impl Fn(&V) -> K) -> Vec<u32> {
+pub(crate) fn ranks<V, K: Ord>(values: &[V], key: impl Fn(&V) -> K) -> Vec<u32> {
     let mut order: Vec<usize> = (0..values.len()).collect();
     order.sort_by_key(|&i| key(&values[i]));
     let mut rank = vec![0u32; values.len()];

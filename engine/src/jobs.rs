@@ -114,7 +114,7 @@ impl Job {
 }
 
 /// Writes jobs/jobs.csv: one row per job, in execution order.
-pub fn write_csv(out: &mut OutputDir, plan: &Plan, interned: &Interned, jobs: &Jobs) -> Result<(), Error> {
+pub(crate) fn write_csv(out: &mut OutputDir, plan: &Plan, interned: &Interned, jobs: &Jobs) -> Result<(), Error> {
     use devdist_formats::Value;
     let path = "jobs/jobs.csv";
     let columns = [

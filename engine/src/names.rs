@@ -1,7 +1,7 @@
 //! The platform's name rules (SPEC §1) and the safe-name rule for path components (SPEC §3).
 
 /// Why a name breaks its rule, phrased without quoting the value (it may be a secret).
-pub type NameProblem = String;
+pub(crate) type NameProblem = String;
 
 fn is_device_char(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'@' | b'.' | b':')
@@ -57,12 +57,12 @@ pub fn is_safe_name(value: &str) -> bool {
 }
 
 /// What the platform issues: 11 characters. Others are valid but draw a warning.
-pub fn is_usual_product_key(value: &str) -> bool {
+pub(crate) fn is_usual_product_key(value: &str) -> bool {
     value.len() == 11
 }
 
 /// What the platform issues: 32 alphanumerics. Others are valid but draw a warning.
-pub fn is_usual_device_secret(value: &str) -> bool {
+pub(crate) fn is_usual_device_secret(value: &str) -> bool {
     value.len() == 32 && value.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 

@@ -31,16 +31,16 @@ pub struct OutputFile {
 }
 
 /// A column of an output table: its name and its type (which matters for Parquet).
-pub type Column = (&'static str, ColumnType);
+pub(crate) type Column = (&'static str, ColumnType);
 
 /// Text columns, by name.
-pub const fn text(name: &'static str) -> Column {
+pub(crate) const fn text(name: &'static str) -> Column {
     (name, ColumnType::Str)
 }
 
 /// Whether a file may hold secrets: secret files are 0600 in 0700 folders.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
+pub(crate) enum Access {
     /// Readable as the umask allows.
     Normal,
     /// Owner only.
@@ -49,7 +49,7 @@ pub enum Access {
 
 /// An output folder under construction.
 #[derive(Debug)]
-pub struct OutputDir {
+pub(crate) struct OutputDir {
     target: PathBuf,
     staging: PathBuf,
     files: Vec<OutputFile>,
@@ -62,7 +62,7 @@ pub struct OutputDir {
 
 impl OutputDir {
     /// Starts building `target`. Fails if it exists and `force` is not set.
-    pub fn create(target: &Path, force: bool) -> Result<OutputDir, Error> {
+    pub(crate) fn create(target: &Path, force: bool) -> Result<OutputDir, Error> {
         let existed = fs::symlink_metadata(target).is_ok();
         if existed && !force {
             return Err(Error::invocation(format!("{}: already exists; pass --force to replace it", shown(target))));
@@ -86,18 +86,18 @@ impl OutputDir {
     }
 
     /// Where files are being written now.
-    pub fn staging(&self) -> &Path {
+    pub(crate) fn staging(&self) -> &Path {
         &self.staging
     }
 
     /// A scratch folder for spools within `budget`, inside the staging folder (so every way
     /// a run ends removes it); [`OutputDir::commit`] removes it first.
-    pub fn scratch(&self, budget: &Budget) -> Result<Scratch, Error> {
+    pub(crate) fn scratch(&self, budget: &Budget) -> Result<Scratch, Error> {
         Scratch::create(self.staging.join(SCRATCH), budget.spool_memory, budget.min_write)
     }
 
     /// Creates `relative` (and its folders), ready for writing.
-    pub fn create_file(&self, relative: &str, access: Access) -> Result<File, Error> {
+    pub(crate) fn create_file(&self, relative: &str, access: Access) -> Result<File, Error> {
         crate::cancel::checkpoint()?;
         let path = self.resolve(relative)?;
         // Folders below the staging folder only: once the staging folder is gone (removed by a
@@ -124,7 +124,7 @@ impl OutputDir {
     }
 
     /// Starts a table at `relative`.
-    pub fn table(
+    pub(crate) fn table(
         &self,
         relative: &str,
         format: Format,
@@ -139,12 +139,12 @@ impl OutputDir {
     }
 
     /// Lists a finished table in the report.
-    pub fn add(&mut self, relative: &str, written: Written) {
+    pub(crate) fn add(&mut self, relative: &str, written: Written) {
         self.files.push(OutputFile { path: relative.to_string(), rows: written.rows, sha256: written.sha256 });
     }
 
     /// Writes a whole small file; [`OutputDir::add`] lists it in the report.
-    pub fn write_raw(&self, relative: &str, bytes: &[u8]) -> Result<String, Error> {
+    pub(crate) fn write_raw(&self, relative: &str, bytes: &[u8]) -> Result<String, Error> {
         let path = self.staging.join(relative);
         let file = self.create_file(relative, Access::Normal)?;
         let mut out = HashingWriter::new(file);
@@ -154,7 +154,7 @@ impl OutputDir {
     }
 
     /// Every listed file, sorted by path.
-    pub fn files(&self) -> Vec<OutputFile> {
+    pub(crate) fn files(&self) -> Vec<OutputFile> {
         let mut files = self.files.clone();
         files.sort_by(|a, b| a.path.cmp(&b.path));
         files
@@ -165,7 +165,7 @@ impl OutputDir {
     /// exchanged in one step where the system allows it and then removed, never descending
     /// into another file system. Returns a note for the user when the commit replaced a DIR
     /// that another process created during the run.
-    pub fn commit(mut self) -> Result<Option<String>, Error> {
+    pub(crate) fn commit(mut self) -> Result<Option<String>, Error> {
         let staging = self.staging.clone();
         let scratch = staging.join(SCRATCH);
         if fs::symlink_metadata(&scratch).is_ok() {

@@ -130,10 +130,10 @@ pub struct Billed {
 }
 
 /// Id of a device that is still at its source (not in the [`Billed`] dictionary).
-pub const AT_SOURCE: u32 = u32::MAX;
+pub(crate) const AT_SOURCE: u32 = u32::MAX;
 
 /// Devices of one job group: (product id, source instance, destination id).
-pub type Group = (u32, InstanceId, u32);
+pub(crate) type Group = (u32, InstanceId, u32);
 
 /// Where the device name starts in a spooled device: after seq, four ids, line and flags.
 const NAME_AT: usize = 8 + 4 * 4 + 8 + 1;
@@ -225,7 +225,7 @@ pub(crate) fn encode_reject(reject: &Reject, out: &mut Vec<u8>) {
 }
 
 /// Decodes a spooled reject.
-pub fn decode_reject(bytes: &[u8]) -> Reject {
+pub(crate) fn decode_reject(bytes: &[u8]) -> Reject {
     let mut d = Decoder(bytes);
     let (seq, file, record, line) = (d.u64(), d.u32(), d.u64(), d.u64());
     let reason = Reason::ALL[d.u8() as usize];
@@ -242,6 +242,6 @@ pub fn decode_reject(bytes: &[u8]) -> Reject {
 }
 
 /// Input order of a spooled reject.
-pub fn reject_seq(bytes: &[u8]) -> u64 {
+pub(crate) fn reject_seq(bytes: &[u8]) -> u64 {
     Decoder(bytes).u64()
 }

@@ -7,7 +7,7 @@ use clap::Args;
 use devdist_engine::{Explanation, Reason, Warning};
 
 #[derive(Debug, Args)]
-pub struct ExplainArgs {
+pub(crate) struct ExplainArgs {
     /// A reason code (e.g. no_route) or warning (e.g. console_only); none lists them all.
     code: Option<String>,
 }
@@ -19,7 +19,7 @@ fn all() -> Vec<(&'static str, &'static str, Explanation)> {
     reasons.chain(warnings).collect()
 }
 
-pub fn run(args: ExplainArgs) -> anyhow::Result<u8> {
+pub(crate) fn run(args: ExplainArgs) -> anyhow::Result<u8> {
     let codes = all();
     let mut out = std::io::stdout().lock();
     let Some(wanted) = args.code else {

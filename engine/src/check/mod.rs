@@ -20,7 +20,7 @@ use signature::{Login, Mismatch};
 
 /// One worker's caches of the [`Dictionaries`], and a scratch buffer for keys.
 #[derive(Debug, Default)]
-pub struct Caches {
+pub(crate) struct Caches {
     products: Cache,
     destinations: Cache,
     billed: Cache,
@@ -100,7 +100,7 @@ impl std::fmt::Debug for Secrets {
 
 /// Checks the records of one file; built once per file, shared by the worker threads.
 #[derive(Debug)]
-pub struct Checker<'p> {
+pub(crate) struct Checker<'p> {
     plan: &'p Plan,
     layout: &'p Layout,
     dictionaries: &'p Dictionaries,
@@ -122,7 +122,7 @@ type Verdict<T> = Result<T, (Reason, String)>;
 impl<'p> Checker<'p> {
     /// A checker for file number `file` of `plan`, whose header is `layout`, keeping
     /// `secrets` of each device secret.
-    pub fn new(
+    pub(crate) fn new(
         plan: &'p Plan,
         layout: &'p Layout,
         dictionaries: &'p Dictionaries,
@@ -133,7 +133,7 @@ impl<'p> Checker<'p> {
     }
 
     /// Checks every record of `batch`, whose first record has input sequence `first_seq`.
-    pub fn check_batch(&self, batch: &RecordBatch, first_seq: u64, caches: &mut Caches, out: &mut CheckedBatch) {
+    pub(crate) fn check_batch(&self, batch: &RecordBatch, first_seq: u64, caches: &mut Caches, out: &mut CheckedBatch) {
         out.file = self.file;
         out.first_seq = first_seq;
         out.first_record = batch.first_record;

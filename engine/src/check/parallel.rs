@@ -25,7 +25,7 @@ use crate::plan::Plan;
 
 /// Records per batch: large enough to amortise channel costs, small enough to keep every
 /// thread busy.
-pub const BATCH_RECORDS: usize = 4096;
+pub(crate) const BATCH_RECORDS: usize = 4096;
 
 /// The smallest byte bound of a batch, however small the allowance.
 const MIN_BATCH_BYTES: usize = 64 << 10;

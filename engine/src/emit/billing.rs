@@ -52,7 +52,7 @@ fn effective(strategy: Strategy) -> &'static str {
 
 /// `billing/reassignments.<fmt>`, filled as accepted devices stream past in (product key,
 /// device name) order, and the counts behind `billing/summary.csv`.
-pub struct Reassignments {
+pub(crate) struct Reassignments {
     path: String,
     table: TableWriter,
     /// Devices per (billed, source, destination, target) ids; turned into text at the end.
@@ -61,14 +61,20 @@ pub struct Reassignments {
 
 impl Reassignments {
     /// Creates the reassignments table.
-    pub fn create(out: &OutputDir, format: Format) -> Result<Reassignments, Error> {
+    pub(crate) fn create(out: &OutputDir, format: Format) -> Result<Reassignments, Error> {
         let path = format!("billing/reassignments.{}", format.extension());
         let table = out.table(&path, format, &REASSIGNMENT_COLUMNS, Access::Normal)?;
         Ok(Reassignments { path, table, counts: HashMap::new() })
     }
 
     /// One row per candidate target of `device`.
-    pub fn add(&mut self, out: &OutputDir, plan: &Plan, interned: &Interned, device: &Stored) -> Result<(), Error> {
+    pub(crate) fn add(
+        &mut self,
+        out: &OutputDir,
+        plan: &Plan,
+        interned: &Interned,
+        device: &Stored,
+    ) -> Result<(), Error> {
         let (from_uid, from_instance) = billed_now(plan, interned, device.billed, device.source);
         let destination = &interned.destinations()[device.destination as usize];
         let effective = effective(destination.strategy);
@@ -91,7 +97,7 @@ impl Reassignments {
     }
 
     /// Finishes the reassignments and writes `billing/summary.csv`.
-    pub fn finish(self, out: &mut OutputDir, plan: &Plan, interned: &Interned) -> Result<(), Error> {
+    pub(crate) fn finish(self, out: &mut OutputDir, plan: &Plan, interned: &Interned) -> Result<(), Error> {
         let written = self.table.finish().map_err(|err| Error::output(&out.staging().join(&self.path), err))?;
         out.add(&self.path, written);
 

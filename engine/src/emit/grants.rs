@@ -49,12 +49,12 @@ const PRODUCT_COLUMNS: [Column; 7] = [
 const WINDOW: usize = 256;
 
 /// A destination: account and instance.
-pub type Destination<'a> = (&'a str, InstanceId);
+pub(crate) type Destination<'a> = (&'a str, InstanceId);
 
 /// Every (account, instance) a destination fans out to, ordered by value, with the slots of
 /// each destination id.
 #[derive(Debug)]
-pub struct Slots<'a> {
+pub(crate) struct Slots<'a> {
     /// The destinations, ordered by (uid, instance ID).
     pub slots: Vec<Destination<'a>>,
     /// Slot indexes per destination id.
@@ -63,7 +63,7 @@ pub struct Slots<'a> {
 
 impl<'a> Slots<'a> {
     /// The slots of every destination in `interned`.
-    pub fn new(plan: &'a Plan, interned: &'a Interned) -> Slots<'a> {
+    pub(crate) fn new(plan: &'a Plan, interned: &'a Interned) -> Slots<'a> {
         let mut slots: BTreeMap<(&str, &str), InstanceId> = BTreeMap::new();
         for destination in interned.destinations() {
             for &target in plan.target_sets.get(destination.targets) {
@@ -82,7 +82,12 @@ impl<'a> Slots<'a> {
     }
 
     /// Per slot: (product key, source instance) → accepted devices.
-    pub fn products(&self, plan: &'a Plan, interned: &'a Interned, groups: &HashMap<Group, u64>) -> Vec<Products<'a>> {
+    pub(crate) fn products(
+        &self,
+        plan: &'a Plan,
+        interned: &'a Interned,
+        groups: &HashMap<Group, u64>,
+    ) -> Vec<Products<'a>> {
         let mut products = vec![Products::new(); self.slots.len()];
         for (&(product, source, destination), &n) in groups {
             for &slot in &self.fan_out[destination as usize] {
@@ -94,7 +99,7 @@ impl<'a> Slots<'a> {
     }
 
     /// The windows of slots whose manifests are written together, in slot order; at least one.
-    pub fn windows(&self) -> impl Iterator<Item = Range<usize>> + use<> {
+    pub(crate) fn windows(&self) -> impl Iterator<Item = Range<usize>> + use<> {
         let len = self.slots.len();
         (0..len.div_ceil(WINDOW).max(1)).map(move |w| w * WINDOW..((w + 1) * WINDOW).min(len))
     }
@@ -106,11 +111,11 @@ impl<'a> Slots<'a> {
 }
 
 /// Accepted devices per (product key, source instance) of one slot.
-pub type Products<'a> = BTreeMap<(&'a str, &'a str), u64>;
+pub(crate) type Products<'a> = BTreeMap<(&'a str, &'a str), u64>;
 
 /// The device manifests of a window of slots, one open table per slot, filled as accepted
 /// devices stream past in (product key, device name) order.
-pub struct Manifests<'a> {
+pub(crate) struct Manifests<'a> {
     plan: &'a Plan,
     slots: &'a Slots<'a>,
     window: Range<usize>,
@@ -120,7 +125,7 @@ pub struct Manifests<'a> {
 
 impl<'a> Manifests<'a> {
     /// Creates `devices.<fmt>` for every slot of `window` (one of [`Slots::windows`]).
-    pub fn create(
+    pub(crate) fn create(
         out: &OutputDir,
         plan: &'a Plan,
         slots: &'a Slots<'a>,
@@ -145,7 +150,13 @@ impl<'a> Manifests<'a> {
 
     /// Adds `device`, in job `job`, to the manifest of each of its target instances in the
     /// window.
-    pub fn add(&mut self, out: &OutputDir, interned: &Interned, device: &Stored, job: &Job) -> Result<(), Error> {
+    pub(crate) fn add(
+        &mut self,
+        out: &OutputDir,
+        interned: &Interned,
+        device: &Stored,
+        job: &Job,
+    ) -> Result<(), Error> {
         let plan = self.plan;
         let source = plan.catalog.get(device.source);
         let destination = &interned.destinations()[device.destination as usize];
@@ -181,7 +192,7 @@ impl<'a> Manifests<'a> {
     }
 
     /// Finishes every manifest and lists it in `out`.
-    pub fn finish(self, out: &mut OutputDir) -> Result<(), Error> {
+    pub(crate) fn finish(self, out: &mut OutputDir) -> Result<(), Error> {
         for (path, table) in self.tables {
             let written = table.finish().map_err(|err| Error::output(&out.staging().join(&path), err))?;
             out.add(&path, written);
@@ -191,7 +202,7 @@ impl<'a> Manifests<'a> {
 }
 
 /// Writes `products.<fmt>` for every slot.
-pub fn write_products(
+pub(crate) fn write_products(
     out: &mut OutputDir,
     plan: &Plan,
     slots: &Slots,

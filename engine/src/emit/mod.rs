@@ -57,7 +57,7 @@ impl Chunk {
 
 /// What to write: everything, or (for a dry run) nothing but the warnings.
 #[derive(Debug, Clone, Copy)]
-pub struct Outputs {
+pub(crate) struct Outputs {
     /// Format of manifests and reassignments.
     pub format: Format,
     /// Leave the secret out of device manifests.
@@ -68,7 +68,7 @@ pub struct Outputs {
 
 /// Writes the manifests, reassignments and job requests of every accepted device, lists them
 /// in `out`, and returns the warnings.
-pub fn write_accepted(
+pub(crate) fn write_accepted(
     out: &mut OutputDir,
     plan: &Plan,
     settled: &Settled,

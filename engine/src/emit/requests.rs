@@ -18,7 +18,7 @@ use crate::plan::Plan;
 use crate::spool::Scratch;
 
 /// Where the job requests go (SPEC §4): one JSON line per job, in execution order.
-pub const REQUESTS: &str = "jobs/requests.jsonl";
+pub(crate) const REQUESTS: &str = "jobs/requests.jsonl";
 
 /// Writes [`REQUESTS`] as accepted devices stream past in (product key, device name) order.
 /// A job is complete once its last device has passed; when a product has several job groups
@@ -26,7 +26,7 @@ pub const REQUESTS: &str = "jobs/requests.jsonl";
 /// scratch file until the lines before it are written. Memory holds only the names of jobs
 /// not yet complete and 12 bytes per parked line.
 #[derive(Debug)]
-pub struct Requests {
+pub(crate) struct Requests {
     /// Names so far of each job not yet complete, by job index.
     open: HashMap<usize, Vec<String>>,
     out: HashingWriter<BufWriter<File>>,
@@ -51,7 +51,7 @@ struct RequestLine<'a> {
 
 impl Requests {
     /// Starts [`REQUESTS`] in `out`, parking early lines in `scratch`.
-    pub fn create(out: &OutputDir, scratch: &Scratch) -> Result<Requests, Error> {
+    pub(crate) fn create(out: &OutputDir, scratch: &Scratch) -> Result<Requests, Error> {
         let file = out.create_file(REQUESTS, Access::Normal)?;
         let (parked, parked_path) = scratch.file("requests")?;
         Ok(Requests {
@@ -68,7 +68,7 @@ impl Requests {
 
     /// Notes the next device of job number `index`; writes the job's line, and every parked
     /// line that follows it, once this was its last device.
-    pub fn add(
+    pub(crate) fn add(
         &mut self,
         out: &OutputDir,
         plan: &Plan,
@@ -116,7 +116,7 @@ impl Requests {
     }
 
     /// Finishes the file and lists it in `out`; every job must have been written.
-    pub fn finish(self, out: &mut OutputDir, jobs: &Jobs) -> Result<(), Error> {
+    pub(crate) fn finish(self, out: &mut OutputDir, jobs: &Jobs) -> Result<(), Error> {
         if self.next != jobs.jobs.len() || !self.open.is_empty() {
             return Err(Error::Accounting(format!(
                 "{REQUESTS}: {} of {} job requests complete",

@@ -10,13 +10,13 @@ use crate::settle::Settled;
 
 /// Accepted devices per warning, counted device by device.
 #[derive(Debug, Default)]
-pub struct Warnings {
+pub(crate) struct Warnings {
     counts: [u64; Warning::ALL.len()],
 }
 
 impl Warnings {
     /// Counts the warnings `device` earns.
-    pub fn add(&mut self, plan: &Plan, settled: &Settled, device: &Stored) {
+    pub(crate) fn add(&mut self, plan: &Plan, settled: &Settled, device: &Stored) {
         let interned = &settled.interned;
         let mut add = |warning: Warning| self.counts[warning as usize] += 1;
         if !is_usual_product_key(interned.product_key(device.product)) {
@@ -36,7 +36,7 @@ impl Warnings {
     }
 
     /// Every warning with its count, zeros included.
-    pub fn counts(&self) -> BTreeMap<Warning, u64> {
+    pub(crate) fn counts(&self) -> BTreeMap<Warning, u64> {
         Warning::ALL.into_iter().zip(self.counts).collect()
     }
 }

@@ -43,7 +43,7 @@ impl Instance {
 }
 
 /// Index of an instance in its [`Catalog`].
-pub type InstanceId = u32;
+pub(crate) type InstanceId = u32;
 
 /// Every known instance, addressable by ID.
 #[derive(Debug, Clone)]

@@ -5,7 +5,7 @@ pub(crate) mod catalog;
 mod routes;
 mod toml;
 
-pub use routes::Routes;
+pub(crate) use routes::Routes;
 
 use toml::{Reader, line_and_column};
 
@@ -43,7 +43,7 @@ impl Strategy {
 }
 
 /// Index into [`TargetSets`]. Equal ids mean equal target lists.
-pub type TargetSetId = u32;
+pub(crate) type TargetSetId = u32;
 
 /// Every list of target instances a device can get. The first `catalog.len()` sets are the
 /// single instances (so a per-row target needs no allocation); route lists follow, deduplicated.

@@ -16,10 +16,10 @@ use crate::reason::{Explanation, Reason, Warning};
 use crate::report::Report;
 
 /// Rows shown per table before "and N more" (the CSV files hold every row).
-pub const PAGE_ROWS: usize = 20;
+pub(crate) const PAGE_ROWS: usize = 20;
 
 /// Rejected records shown per reason code.
-pub const FIRST_REJECTS: usize = 3;
+pub(crate) const FIRST_REJECTS: usize = 3;
 
 /// CreateDeviceDistributeJob calls per second and account (SPEC §1).
 const CREATES_PER_SECOND: u64 = 2;

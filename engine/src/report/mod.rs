@@ -10,7 +10,8 @@ use crate::output::OutputFile;
 pub(crate) mod html;
 mod rejects;
 
-pub use rejects::{original_value, safe_cell, write_rejects};
+pub(crate) use rejects::write_rejects;
+pub use rejects::{original_value, safe_cell};
 
 /// The deterministic summary of a run (SPEC §4).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -20,7 +20,7 @@ use super::html::{FIRST_REJECTS, RejectRow};
 /// What rejects.csv holds, counted: rejects per file and per reason (indexed like
 /// [`Reason::ALL`]), and the first few of each reason for report.html.
 #[derive(Debug)]
-pub struct Rejected {
+pub(crate) struct Rejected {
     /// Rejects per input file, in plan order.
     pub per_file: Vec<u64>,
     /// Rejects per reason.
@@ -31,7 +31,7 @@ pub struct Rejected {
 
 /// Writes rejects.csv (no secrets: only positions, product key, device name, code, detail)
 /// from spools of rejects that are each in input order.
-pub fn write_rejects(
+pub(crate) fn write_rejects(
     out: &mut OutputDir,
     plan: &Plan,
     rejects: &[Spool],

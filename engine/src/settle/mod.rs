@@ -35,7 +35,8 @@ mod gather;
 use capacity::{Quotas, capacity, over_quota};
 use count::{Counted, count_run, place};
 use duplicates::{VERDICT_BYTES, Verdict, sort_bucket};
-pub use gather::{FileCounts, Gather};
+pub(crate) use gather::FileCounts;
+pub use gather::Gather;
 
 /// Fixed-key hashing, so a bucket or a gateway fingerprint is the same in every run.
 pub(super) type Fixed = BuildHasherDefault<DefaultHasher>;

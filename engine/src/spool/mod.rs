@@ -7,7 +7,7 @@ mod budget;
 mod codec;
 
 pub use budget::Budget;
-pub use codec::{Decoder, Encoder};
+pub(crate) use codec::{Decoder, Encoder};
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -242,7 +242,7 @@ impl SpoolReader<'_> {
 
 /// Iterates the length-prefixed records of a buffer.
 #[derive(Debug, Clone)]
-pub struct Records<'a> {
+pub(crate) struct Records<'a> {
     /// What is left.
     pub bytes: &'a [u8],
 }
@@ -260,12 +260,12 @@ impl<'a> Iterator for Records<'a> {
 
 /// The most spools [`merge`] should read at once (one open file each): [`reduce`] merges more
 /// than this down to this many.
-pub const FAN_IN: usize = 128;
+pub(crate) const FAN_IN: usize = 128;
 
 /// Merges `spools`, whose records are each sorted by `key`, a group of [`FAN_IN`] at a time
 /// into new spools of `scratch`, until at most [`FAN_IN`] are left; a group's spool takes its
 /// place, so [`merge`] of the result gives the same order as of `spools`.
-pub fn reduce<K: Ord>(
+pub(crate) fn reduce<K: Ord>(
     mut spools: Vec<Spool>,
     key: impl Fn(&[u8]) -> K,
     scratch: &Scratch,
@@ -291,7 +291,7 @@ pub fn reduce<K: Ord>(
 
 /// Merges spools whose records are each sorted by `key`, calling `each` on every record in
 /// key order (ties go to the earlier spool).
-pub fn merge<K: Ord>(
+pub(crate) fn merge<K: Ord>(
     mut readers: Vec<SpoolReader>,
     key: impl Fn(&[u8]) -> K,
     mut each: impl FnMut(&[u8]) -> Result<(), Error>,
