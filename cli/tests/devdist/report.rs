@@ -7,22 +7,10 @@ use std::process::{Command, Output};
 
 use devdist_engine::{Reason, Warning};
 
-const DEMO_PLAN: &str = "../fixtures/demo/plan.toml";
-
-fn devdist(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_devdist")).args(args).output().expect("devdist runs")
-}
-
-fn code(output: &Output) -> i32 {
-    output.status.code().expect("exited normally")
-}
+use crate::support::{DEMO_PLAN, code, devdist, stderr};
 
 fn stdout(output: &Output) -> String {
     String::from_utf8(output.stdout.clone()).expect("stdout is UTF-8")
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 #[test]

@@ -5,24 +5,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Output};
 
-const DEMO_PLAN: &str = "../fixtures/demo/plan.toml";
+use crate::support::{DEMO_PLAN, code, devdist, stderr};
+
 const ACCOUNT: &str = "1234567890123456";
 const RETRYABLE: &str = "iot.system.SystemException";
 const PERMANENT: &str = "iot.device.DistributeFailed";
-
-fn devdist(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_devdist")).args(args).output().expect("devdist runs")
-}
-
-fn code(output: &Output) -> i32 {
-    output.status.code().expect("exited normally")
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
 
 type Key = (String, String);
 

@@ -10,7 +10,8 @@ use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
-const BIN: &str = env!("CARGO_BIN_EXE_devdist");
+use crate::support::{BIN, stderr};
+
 const AK: &str = "rehearsal-ak";
 const SECRET: &str = "rehearsal-secret-c0ffee-5ecret";
 
@@ -32,10 +33,6 @@ fn command(args: &[&str]) -> Command {
 
 fn devdist(args: &[&str]) -> Output {
     command(args).output().expect("devdist runs")
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 /// A running `devdist emulate`, stopped when dropped.

@@ -8,37 +8,13 @@ use std::process::{Command, Output};
 
 use serde::{Deserialize, Serialize};
 
-const DEMO_PLAN: &str = "../fixtures/demo/plan.toml";
+use crate::support::{DEMO_PLAN, code, devdist, stderr, tree};
+
 const GOLDEN: &str = "../fixtures/demo/golden";
-
-fn devdist(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_devdist")).args(args).output().expect("devdist runs")
-}
-
-fn code(output: &Output) -> i32 {
-    output.status.code().expect("exited normally")
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
 
 /// Every file below `dir`, relative path → bytes.
 fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(folder) = stack.pop() {
-        for entry in fs::read_dir(&folder).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                let relative = path.strip_prefix(dir).unwrap().to_string_lossy().replace('\\', "/");
-                out.insert(relative, fs::read(&path).unwrap());
-            }
-        }
-    }
-    out
+    tree(dir).into_iter().map(|relative| (relative.clone(), fs::read(dir.join(&relative)).unwrap())).collect()
 }
 
 fn plan_demo(out: &Path, extra: &[&str]) -> Output {

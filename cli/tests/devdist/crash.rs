@@ -16,20 +16,7 @@ use std::process::{Command, Output, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-const DEMO_PLAN: &str = "../fixtures/demo/plan.toml";
-const BIN: &str = env!("CARGO_BIN_EXE_devdist");
-
-fn devdist(args: &[&str]) -> Output {
-    Command::new(BIN).args(args).output().expect("devdist runs")
-}
-
-fn code(output: &Output) -> i32 {
-    output.status.code().unwrap_or_else(|| panic!("devdist was killed by a signal: {:?}", output.status))
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
+use crate::support::{BIN, DEMO_PLAN, code, devdist, stderr, tree};
 
 fn text(path: &Path) -> &str {
     path.to_str().expect("a UTF-8 temporary path")
@@ -42,24 +29,6 @@ fn verifies(dir: &Path) -> Result<(), String> {
         Some(0) => Ok(()),
         _ => Err(format!("verify {}: {:?}\n{}", dir.display(), output.status, stderr(&output))),
     }
-}
-
-/// Every file below `dir`, as sorted `/`-separated relative paths.
-fn tree(dir: &Path) -> Vec<String> {
-    let mut found = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(folder) = stack.pop() {
-        for entry in fs::read_dir(&folder).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                found.push(path.strip_prefix(dir).unwrap().to_string_lossy().into_owned());
-            }
-        }
-    }
-    found.sort();
-    found
 }
 
 /// Copies a folder as `cp -a` would, modes included (verify checks that the folders holding
@@ -290,7 +259,7 @@ fn sigkill_at_many_points_leaves_no_partial_output() {
         }
         leftovers(&parent, "out");
     }
-    let fresh_leftovers = leftovers(&parent, "out").len();
+    let fresh_leftovers = leftovers(&parent, "out");
 
     // `--force` runs over the previous result: DIR is always complete, old or new.
     copy_dir(&previous, &out);
@@ -323,9 +292,10 @@ fn sigkill_at_many_points_leaves_no_partial_output() {
     eprintln!(
         "sigkill: {devices} records, full run {full:?}; fresh runs: {absent} absent, {complete} complete; \
          --force runs: {old} old, {new} new; {finished} runs had finished before the kill, {seen} were killed \
-         after report.json/run.json appeared in staging; staging folders left by killed runs: {fresh_leftovers} \
-         fresh + {} forced = {}, {} still there after one more complete run; test took {:?}",
-        before.len() - fresh_leftovers,
+         after report.json/run.json appeared in staging; staging folders left by killed runs: {} \
+         after the fresh runs, {} new and {} in all after the --force runs, {} still there after one more complete run; test took {:?}",
+        fresh_leftovers.len(),
+        before.difference(&fresh_leftovers).count(),
         before.len(),
         after.len(),
         started.elapsed()

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_devdist");
+use crate::support::BIN;
+
 const SECRET: &str = "emulate-test-secret-f00d";
 
 fn demo_plan() -> PathBuf {

@@ -1,0 +1,12 @@
+//! devdist's integration tests, run against the built binary: one test binary (one link, one
+//! process to start), one module per theme, the helpers they share in `support`.
+
+mod support;
+
+mod cli;
+mod crash;
+mod emulate;
+mod hostile;
+mod redrive;
+mod rehearsal;
+mod report;

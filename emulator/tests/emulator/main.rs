@@ -1,0 +1,4 @@
+//! The emulator's integration tests, one binary: each module one client of it.
+
+mod http;
+mod sdk;
