@@ -10,7 +10,7 @@ use std::fs::{self, File};
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
-use devdist_formats::{ErrorKind, Position, open_inside};
+use devdist_formats::{ErrorKind, open_inside, read_inside};
 use sha2::{Digest, Sha256};
 
 use crate::error::Error;
@@ -147,19 +147,6 @@ fn is_devices_manifest(path: &str) -> bool {
 /// The folders on the way to `path` inside DIR, outermost first: `a/b/c` gives `a`, `a/b`.
 fn folders_of(path: &str) -> impl Iterator<Item = &str> {
     path.match_indices('/').map(|(at, _)| &path[..at])
-}
-
-/// `relative` inside `dir` (see [`open_inside`]), whole, if it has at most `limit` bytes.
-pub(crate) fn read_inside(dir: &Path, relative: &str, limit: u64) -> Result<Vec<u8>, devdist_formats::Error> {
-    let opened = open_inside(dir, relative)?;
-    let path = dir.join(relative);
-    let mut bytes = Vec::new();
-    (&opened.file).take(limit + 1).read_to_end(&mut bytes).map_err(|err| devdist_formats::Error::io(&path, err))?;
-    if bytes.len() as u64 > limit {
-        let message = format!("larger than {} MiB: not read", limit >> 20);
-        return Err(devdist_formats::Error::invalid(&path, Position::default(), message));
-    }
-    Ok(bytes)
 }
 
 /// The file is not there (or a folder on its way is not).

@@ -2,7 +2,7 @@
 //! following links.
 
 use std::fs::{File, Metadata};
-use std::io;
+use std::io::{self, Read};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
@@ -72,6 +72,20 @@ pub fn open_inside(dir: &Path, relative: &str) -> Result<FileInside, Error> {
     let metadata = file.metadata().map_err(|err| Error::io(&path, err))?;
     require_regular(&path, &metadata)?;
     Ok(FileInside { file, mode: metadata.permissions().mode() & 0o7777, folder_modes })
+}
+
+/// `relative` inside `dir` (see [`open_inside`]), whole, if it has at most `limit` bytes;
+/// a larger file is an error naming it, read no further than the limit.
+pub fn read_inside(dir: &Path, relative: &str, limit: u64) -> Result<Vec<u8>, Error> {
+    let opened = open_inside(dir, relative)?;
+    let path = dir.join(relative);
+    let mut bytes = Vec::new();
+    (&opened.file).take(limit + 1).read_to_end(&mut bytes).map_err(|err| Error::io(&path, err))?;
+    if bytes.len() as u64 > limit {
+        let message = format!("larger than {} MiB: not read", limit >> 20);
+        return Err(Error::invalid(&path, Position::default(), message));
+    }
+    Ok(bytes)
 }
 
 /// Why `path` could not be opened at `parts` (in `folder`), the first of its `all` parts: all of

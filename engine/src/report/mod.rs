@@ -45,7 +45,7 @@ impl Report {
     /// link, of at most 256 MiB is read.
     pub fn read(dir: &std::path::Path) -> Result<(Report, Vec<u8>), Error> {
         let path = dir.join("report.json");
-        let text = crate::verify::read_inside(dir, "report.json", REPORT_LIMIT)?;
+        let text = devdist_formats::read_inside(dir, "report.json", REPORT_LIMIT)?;
         let report = serde_json::from_slice(&text).map_err(|err| {
             let position = devdist_formats::Position::line(err.line() as u64);
             devdist_formats::Error::invalid(&path, position, format!("not a devdist report: {err}"))
