@@ -239,18 +239,9 @@ fn results_without_platform_ids(dir: &Path) -> Vec<String> {
         .collect()
 }
 
-/// Copies a plan folder as `cp -a` would, modes included (verify checks that the folders
-/// holding secrets are 0700).
+/// Copies a folder with `cp -aT`, modes included (verify checks that the folders holding
+/// secrets are 0700); into an existing `to`, its files are overwritten.
 fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    fs::set_permissions(to, fs::metadata(from).unwrap().permissions()).unwrap();
-    for entry in fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            fs::copy(entry.path(), target).unwrap();
-        }
-    }
+    let status = std::process::Command::new("cp").arg("-aT").args([from, to]).status().expect("cp runs");
+    assert!(status.success(), "cp -aT {} {}: {status}", from.display(), to.display());
 }

@@ -31,25 +31,11 @@ fn verifies(dir: &Path) -> Result<(), String> {
     }
 }
 
-/// Copies a folder as `cp -a` would, modes included (verify checks that the folders holding
-/// secrets are 0700; `fs::copy` keeps a file's mode already).
+/// Copies a folder with `cp -aT`, modes included (verify checks that the folders holding
+/// secrets are 0700); into an existing `to`, its files are overwritten.
 fn copy_dir(from: &Path, to: &Path) {
-    for relative in tree(from) {
-        let target = to.join(&relative);
-        fs::create_dir_all(target.parent().unwrap()).unwrap();
-        fs::copy(from.join(&relative), target).unwrap();
-    }
-    let files = tree(from);
-    let mut folders: Vec<&Path> = files
-        .iter()
-        .flat_map(|relative| Path::new(relative).ancestors().skip(1))
-        .filter(|folder| !folder.as_os_str().is_empty())
-        .collect();
-    folders.sort();
-    folders.dedup();
-    for folder in folders {
-        fs::set_permissions(to.join(folder), fs::metadata(from.join(folder)).unwrap().permissions()).unwrap();
-    }
+    let status = std::process::Command::new("cp").arg("-aT").args([from, to]).status().expect("cp runs");
+    assert!(status.success(), "cp -aT {} {}: {status}", from.display(), to.display());
 }
 
 /// Names in `folder`, sorted.
