@@ -44,7 +44,7 @@ mod record;
 
 pub use cancel::{cancel, checkpoint};
 pub use check::parallel::{NoProgress, Progress};
-pub use check::signature::{Login, Mismatch, sign, verify as verify_signature};
+pub use check::signature::{Login, Mismatch, login_mac, sign, verify as verify_signature};
 pub use emit::requests::{JobRequest, TargetInstance};
 pub use error::{Error, PlanProblems, Problem};
 pub use names::{check_device_name, check_device_secret, check_product_key, is_safe_name};

@@ -69,8 +69,8 @@ reasons! {
 impl Reason {
     /// Whether only a `devdist redrive` plan can give this reason; reports leave it out when
     /// no record has it, so plans that are not re-drives report exactly the SPEC's codes.
-    pub fn redrive_only(self) -> bool {
-        self == Reason::RefusedByPlatform
+    pub const fn redrive_only(self) -> bool {
+        matches!(self, Reason::RefusedByPlatform)
     }
 }
 

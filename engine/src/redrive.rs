@@ -416,7 +416,7 @@ fn write_catalog(path: &Path, account: &str, chosen: &[(&Key, &Device, Option<&s
             instances.entry(target).or_insert((region, &device.target_uid));
         }
     }
-    let mut text = String::from("instance_id,region,edition,owner_uid,device_quota,devices_in_use\n");
+    let mut text = devdist_formats::CATALOG_COLUMNS.join(",") + "\n";
     for (id, (region, owner)) in instances {
         if !PUBLIC_INSTANCES.iter().any(|public| public.0 == id) {
             text.push_str(&format!("{id},{region},standard,{owner},,0\n"));

@@ -32,7 +32,7 @@ use std::path::{Path, PathBuf};
 use devdist_formats::{ColumnType, Format, TableWriter, Value};
 use hmac::{Hmac, KeyInit, Mac};
 
-use devdist_engine::{Error, StagedFiles};
+use devdist_engine::{Error, Reason, StagedFiles};
 
 /// Options of `devdist generate`.
 #[derive(Debug, Clone)]
@@ -412,20 +412,8 @@ impl Method {
 }
 
 fn mac_hex<M: Mac + KeyInit>(secret: &[u8], parts: [&[u8]; 4], upper: bool, out: &mut Vec<u8>) {
-    let [client_id, device_name, product_key, timestamp] = parts;
-    let mut mac = <M as KeyInit>::new_from_slice(secret).expect("HMAC takes any key");
-    mac.update(b"clientId");
-    mac.update(client_id);
-    mac.update(b"deviceName");
-    mac.update(device_name);
-    mac.update(b"productKey");
-    mac.update(product_key);
-    if !timestamp.is_empty() {
-        mac.update(b"timestamp");
-        mac.update(timestamp);
-    }
     let digits: &[u8; 16] = if upper { b"0123456789ABCDEF" } else { b"0123456789abcdef" };
-    for byte in mac.finalize().into_bytes() {
+    for byte in devdist_engine::login_mac::<M>(parts, secret).finalize().into_bytes() {
         out.push(digits[usize::from(byte >> 4)]);
         out.push(digits[usize::from(byte & 15)]);
     }
@@ -550,59 +538,41 @@ impl Row {
     }
 }
 
-/// The reason a bad record is built to get, in SPEC order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Bad {
-    Malformed,
-    Missing,
-    ProductKey,
-    DeviceName,
-    Secret,
-    Signature,
-    UnknownSource,
-    UnknownTarget,
-    Region,
-    NotOwner,
-    NoRoute,
-    InvalidTarget,
-    AlreadyAtTarget,
-    Conflict,
-    Duplicate,
-    Blocked,
-    Capacity,
-}
+/// The reasons the generator builds bad records for, in rule order: every reason but those
+/// only a re-drive gives. Bad records take them in turn.
+const CYCLE: [Reason; producible_count()] = {
+    let mut cycle = [Reason::MalformedRecord; producible_count()];
+    let (mut from, mut to) = (0, 0);
+    while from < Reason::ALL.len() {
+        if !Reason::ALL[from].redrive_only() {
+            cycle[to] = Reason::ALL[from];
+            to += 1;
+        }
+        from += 1;
+    }
+    cycle
+};
 
-const BAD_CYCLE: [Bad; 17] = [
-    Bad::Malformed,
-    Bad::Missing,
-    Bad::ProductKey,
-    Bad::DeviceName,
-    Bad::Secret,
-    Bad::Signature,
-    Bad::UnknownSource,
-    Bad::UnknownTarget,
-    Bad::Region,
-    Bad::NotOwner,
-    Bad::NoRoute,
-    Bad::InvalidTarget,
-    Bad::AlreadyAtTarget,
-    Bad::Conflict,
-    Bad::Duplicate,
-    Bad::Blocked,
-    Bad::Capacity,
-];
+const fn producible_count() -> usize {
+    let (mut count, mut at) = (0, 0);
+    while at < Reason::ALL.len() {
+        count += !Reason::ALL[at].redrive_only() as usize;
+        at += 1;
+    }
+    count
+}
 
 /// Stage-1 rejects that stand in for `malformed_record` in Parquet. Each is spoiled from the
 /// record the CSV would break (a default draw) without drawing anything more, so the random
 /// stream, and every later record, stays the same as in the CSV.
-const MALFORMED_STANDINS: [Bad; 7] = [
-    Bad::Missing,
-    Bad::DeviceName,
-    Bad::UnknownSource,
-    Bad::UnknownTarget,
-    Bad::Region,
-    Bad::NotOwner,
-    Bad::InvalidTarget,
+const MALFORMED_STANDINS: [Reason; 7] = [
+    Reason::MissingField,
+    Reason::InvalidDeviceName,
+    Reason::UnknownSourceInstance,
+    Reason::UnknownTargetInstance,
+    Reason::RegionMismatch,
+    Reason::NotOwner,
+    Reason::InvalidTarget,
 ];
 
 /// What [`Generator::record`] made; [`Generator::emitted`] gives the row.
@@ -652,7 +622,7 @@ struct Generator {
     ring: Vec<Saved>,
     ring_next: usize,
     bad_count: u64,
-    variant: [u64; BAD_CYCLE.len()],
+    variant: [u64; Reason::ALL.len()],
     /// Records that reach the Beijing quota check, in a run of the plan.
     beijing: u64,
     /// Records per source instance.
@@ -689,7 +659,7 @@ impl Generator {
             ring: Vec::with_capacity(RING),
             ring_next: 0,
             bad_count: 0,
-            variant: [0; BAD_CYCLE.len()],
+            variant: [0; Reason::ALL.len()],
             beijing: 0,
             per_source: [0; SOURCES.len()],
         }
@@ -698,7 +668,7 @@ impl Generator {
     /// Draws record number `index` (0-based).
     fn record(&mut self, index: u64) -> Emit {
         if self.rng.chance(self.bad_rate) {
-            let kind = BAD_CYCLE[(self.bad_count % BAD_CYCLE.len() as u64) as usize];
+            let kind = CYCLE[(self.bad_count % CYCLE.len() as u64) as usize];
             self.bad_count += 1;
             return self.bad(index, kind);
         }
@@ -741,7 +711,7 @@ impl Generator {
             .find(|&at| !self.ring[at].used && ok(&self.ring[at]))
     }
 
-    fn next_variant(&mut self, kind: Bad) -> u64 {
+    fn next_variant(&mut self, kind: Reason) -> u64 {
         let slot = &mut self.variant[kind as usize];
         *slot += 1;
         *slot - 1
@@ -916,17 +886,17 @@ impl Generator {
     }
 
     /// Draws a record built to be rejected with the reason `kind`.
-    fn bad(&mut self, index: u64, kind: Bad) -> Emit {
+    fn bad(&mut self, index: u64, kind: Reason) -> Emit {
         let variant = self.next_variant(kind);
         match kind {
-            Bad::Conflict | Bad::Duplicate => {
+            Reason::DuplicateConflict | Reason::DuplicateRecord => {
                 let Some(at) = self.pick(|_| true) else {
                     // Nothing to copy yet: another stage-1 reject instead.
-                    return self.bad(index, Bad::Missing);
+                    return self.bad(index, Reason::MissingField);
                 };
                 let saved = &mut self.ring[at];
                 saved.used = true;
-                if kind == Bad::Duplicate {
+                if kind == Reason::DuplicateRecord {
                     // An identical later copy: only the copy is rejected.
                     return Emit::Copy(at);
                 }
@@ -940,13 +910,13 @@ impl Generator {
                 self.row.resign();
                 return Emit::Row;
             }
-            Bad::Blocked | Bad::Capacity | Bad::NoRoute | Bad::AlreadyAtTarget => {
-                let route = if kind == Bad::Capacity { Dest::Beijing } else { Dest::Default };
+            Reason::ProductBlocked | Reason::TargetCapacityExceeded | Reason::NoRoute | Reason::AlreadyAtTarget => {
+                let route = if kind == Reason::TargetCapacityExceeded { Dest::Beijing } else { Dest::Default };
                 self.valid(index, Draw { route: Some(route), plain: true });
             }
             _ => self.valid(index, Draw::default()),
         }
-        if kind == Bad::Malformed {
+        if kind == Reason::MalformedRecord {
             if self.csv {
                 if variant % 4 == 2 {
                     self.row.tags.clear();
@@ -963,22 +933,22 @@ impl Generator {
     }
 
     /// Breaks the drawn valid record so that it gets the stage-1 or stage-2 reason `kind`.
-    fn spoil(&mut self, kind: Bad, variant: u64) {
+    fn spoil(&mut self, kind: Reason, variant: u64) {
         let rng = &mut self.rng;
         let row = &mut self.row;
         match kind {
-            Bad::Missing => match variant % 4 {
+            Reason::MissingField => match variant % 4 {
                 0 => row.product_key.clear(),
                 1 => row.device_name.clear(),
                 2 => row.secret.clear(),
                 _ => row.source_instance = "",
             },
-            Bad::ProductKey => match variant % 3 {
+            Reason::InvalidProductKey => match variant % 3 {
                 0 => row.product_key[4] = b'-',
                 1 => rng.alnum(&mut row.product_key, 10),
                 _ => row.product_key[0] = b'_',
             },
-            Bad::DeviceName => match variant % 4 {
+            Reason::InvalidDeviceName => match variant % 4 {
                 0 => row.device_name.truncate(3),
                 1 => row.device_name.insert(1, b'/'),
                 2 => row.device_name.resize(33, b'0'),
@@ -986,12 +956,12 @@ impl Generator {
                     row.device_name.splice(1..2, "é".bytes());
                 }
             },
-            Bad::Secret => match variant % 3 {
+            Reason::InvalidDeviceSecret => match variant % 3 {
                 0 => row.secret[7] = b'$',
                 1 => rng.alnum(&mut row.secret, 33),
                 _ => row.secret[0] = b'/',
             },
-            Bad::Signature => {
+            Reason::SignatureMismatch => {
                 if row.method.is_none() {
                     self.sign(true);
                 }
@@ -1016,24 +986,24 @@ impl Generator {
                     }
                 }
             }
-            Bad::UnknownSource => row.source_instance = UNKNOWN_SOURCE,
-            Bad::UnknownTarget => {
+            Reason::UnknownSourceInstance => row.source_instance = UNKNOWN_SOURCE,
+            Reason::UnknownTargetInstance => {
                 row.target_instance = UNKNOWN_TARGET;
                 row.current_instance = "";
                 row.current_uid = "";
             }
-            Bad::Region => row.source_region = if variant % 2 == 0 { "us-west-1" } else { "cn-beijing" },
-            Bad::NotOwner => {
+            Reason::RegionMismatch => row.source_region = if variant % 2 == 0 { "us-west-1" } else { "cn-beijing" },
+            Reason::NotOwner => {
                 row.source_instance = FOREIGN.0;
                 row.source_region = if variant % 2 == 0 { FOREIGN.1 } else { "" };
             }
-            Bad::NoRoute => {
+            Reason::NoRoute => {
                 // An instance of the account that no route lists, with a product that only the
                 // catch-all would take.
                 row.source_instance = ORPHAN.0;
                 row.source_region = if variant % 2 == 0 { ORPHAN.1 } else { "" };
             }
-            Bad::InvalidTarget => match variant % 3 {
+            Reason::InvalidTarget => match variant % 3 {
                 0 => row.target_uid = "../x",
                 1 => {
                     // The partner's instance, but for the plan's own account.
@@ -1048,8 +1018,8 @@ impl Generator {
                     row.current_instance = "";
                 }
             },
-            Bad::AlreadyAtTarget => row.target_instance = row.source_instance,
-            Bad::Blocked => {
+            Reason::AlreadyAtTarget => row.target_instance = row.source_instance,
+            Reason::ProductBlocked => {
                 // Dedicated products: one record of each is marked, every record is blocked.
                 let which = (variant % 3) as usize;
                 row.product_key.clear();
@@ -1069,22 +1039,26 @@ impl Generator {
                     row.resign();
                 }
             }
-            Bad::Capacity => self.beijing += 1,
-            Bad::Malformed | Bad::Conflict | Bad::Duplicate => unreachable!("drawn whole by `bad`"),
+            Reason::TargetCapacityExceeded => self.beijing += 1,
+            Reason::MalformedRecord | Reason::DuplicateConflict | Reason::DuplicateRecord => {
+                unreachable!("drawn whole by `bad`")
+            }
+            // Only `devdist redrive` gives it, from a run's results: not in CYCLE.
+            Reason::RefusedByPlatform => unreachable!("no inventory record gets {kind:?}"),
         }
     }
 
     /// How many records the Beijing quota leaves out: about 1 % of the devices (at most
     /// `bad_rate` of them), never fewer than the capacity records of the bad cycle.
     fn overflow(&self) -> u64 {
-        let slots = self.variant[Bad::Capacity as usize];
+        let slots = self.variant[Reason::TargetCapacityExceeded as usize];
         let share = (self.devices as f64 * self.bad_rate.min(0.01)).round() as u64;
         share.max(slots).min(self.beijing)
     }
 
     /// `instances.csv`.
     fn catalog(&self) -> String {
-        let mut out = String::from("instance_id,region,edition,owner_uid,device_quota,devices_in_use\n");
+        let mut out = devdist_formats::CATALOG_COLUMNS.join(",") + "\n";
         let mut row = |id: &str, region: &str, edition: &str, owner: &str, quota: Option<u64>, in_use: u64| {
             let quota = quota.map(|q| q.to_string()).unwrap_or_default();
             out.push_str(&format!("{id},{region},{edition},{owner},{quota},{in_use}\n"));
@@ -1356,7 +1330,7 @@ mod tests {
 
         // Record by record, the same rejects, except that each CSV malformed_record is a
         // stand-in reject in Parquet.
-        let standins: Vec<&str> = MALFORMED_STANDINS.iter().map(|kind| standin_code(*kind)).collect();
+        let standins: Vec<&str> = MALFORMED_STANDINS.iter().map(|reason| reason.code()).collect();
         let want = rejects(&dir.path().join("csv-out"), "devices.csv");
         let got = rejects(&dir.path().join("parquet-out"), "devices.parquet");
         assert_eq!(got.len(), want.len());
@@ -1367,20 +1341,6 @@ mod tests {
             } else {
                 assert_eq!(got, want);
             }
-        }
-    }
-
-    /// The code a stand-in for a malformed record gets.
-    fn standin_code(kind: Bad) -> &'static str {
-        match kind {
-            Bad::Missing => "missing_field",
-            Bad::DeviceName => "invalid_device_name",
-            Bad::UnknownSource => "unknown_source_instance",
-            Bad::UnknownTarget => "unknown_target_instance",
-            Bad::Region => "region_mismatch",
-            Bad::NotOwner => "not_owner",
-            Bad::InvalidTarget => "invalid_target",
-            other => panic!("{other:?} is no stand-in"),
         }
     }
 
@@ -1395,37 +1355,10 @@ mod tests {
             let count = report.counts.rejected_by_code.get(reason.code()).copied().unwrap_or(0);
             assert!(count > 0, "{}: {:?}", reason.code(), report.counts.rejected_by_code);
         }
-        eprintln!("{:?}\n{:?}", report.counts.rejected_by_code, report.warnings);
         let capacity = report.counts.rejected_by_code["target_capacity_exceeded"];
         assert_eq!(capacity, devices / 100, "{:?}", report.counts.rejected_by_code);
         let rejected = report.counts.rejected as f64 / devices as f64;
         assert!((0.05..0.08).contains(&rejected), "{rejected}");
-    }
-
-    /// `cargo test --release -p devdist-engine synth::tests::speed -- --ignored --nocapture`
-    #[test]
-    #[ignore = "timing; run in release"]
-    fn speed() {
-        let dir = tempfile::tempdir().unwrap();
-        let devices = 1_000_000;
-        let start = std::time::Instant::now();
-        let generated =
-            generate(&GenerateOptions { signed_rate: 1.0, ..options(devices, 1, 0.02) }, dir.path()).unwrap();
-        let seconds = start.elapsed().as_secs_f64();
-        let rate = devices as f64 / seconds;
-        let mb = generated.bytes as f64 / 1e6 / seconds;
-        eprintln!("{devices} records, {} bytes in {seconds:.2}s: {rate:.0} records/s, {mb:.0} MB/s", generated.bytes);
-        let start = std::time::Instant::now();
-        let mut generator = Generator::new(&options(devices, 1, 0.02), Format::Csv);
-        let mut line = Vec::new();
-        let mut total = 0;
-        for index in 0..devices {
-            line.clear();
-            let emit = generator.record(index);
-            generator.emitted(emit).render(&mut line);
-            total += line.len();
-        }
-        eprintln!("no I/O: {total} bytes in {:.2}s", start.elapsed().as_secs_f64());
     }
 
     #[test]

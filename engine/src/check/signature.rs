@@ -55,8 +55,8 @@ impl Message<'_> {
             return Err(Mismatch::Password);
         }
         decode_hex(hex, &mut expected[..size]).ok_or(Mismatch::Password)?;
-        let parts = [login.client_id, self.device_name, self.product_key, login.timestamp];
-        keyed::<M>(parts, secret).verify_slice(&expected[..size]).map_err(|_| Mismatch::Password)
+        let parts = [login.client_id, self.device_name, self.product_key, login.timestamp].map(str::as_bytes);
+        login_mac::<M>(parts, secret.as_bytes()).verify_slice(&expected[..size]).map_err(|_| Mismatch::Password)
     }
 }
 
@@ -91,17 +91,18 @@ fn decode_hex(hex: &[u8], out: &mut [u8]) -> Option<()> {
 
 /// The MAC of a login message, pairs in the SPEC's order:
 /// "clientId"+cid, "deviceName"+dn, "productKey"+pk, then "timestamp"+ts when there is one.
-fn keyed<M: Mac + KeyInit>([client_id, device_name, product_key, timestamp]: [&str; 4], secret: &str) -> M {
-    let mut mac = <M as KeyInit>::new_from_slice(secret.as_bytes()).expect("HMAC takes a key of any length");
+/// The one builder of that message: the checks verify with it, the generator signs with it.
+pub fn login_mac<M: Mac + KeyInit>([client_id, device_name, product_key, timestamp]: [&[u8]; 4], secret: &[u8]) -> M {
+    let mut mac = <M as KeyInit>::new_from_slice(secret).expect("HMAC takes a key of any length");
     mac.update(b"clientId");
-    mac.update(client_id.as_bytes());
+    mac.update(client_id);
     mac.update(b"deviceName");
-    mac.update(device_name.as_bytes());
+    mac.update(device_name);
     mac.update(b"productKey");
-    mac.update(product_key.as_bytes());
+    mac.update(product_key);
     if !timestamp.is_empty() {
         mac.update(b"timestamp");
-        mac.update(timestamp.as_bytes());
+        mac.update(timestamp);
     }
     mac
 }
@@ -116,7 +117,7 @@ pub fn sign(
     secret: &str,
 ) -> Option<String> {
     fn run<M: Mac + KeyInit>(parts: [&str; 4], secret: &str) -> String {
-        hex::encode(keyed::<M>(parts, secret).finalize().into_bytes())
+        hex::encode(login_mac::<M>(parts.map(str::as_bytes), secret.as_bytes()).finalize().into_bytes())
     }
     let parts = [client_id, device_name, product_key, timestamp];
     match method {
