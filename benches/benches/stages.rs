@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, SamplingMode, Throughput, criterion_group};
 use devdist_engine::stages::{
-    Budget, CheckedBatch, Dictionaries, Gather, Scratch, Secrets, check_all, open_inputs, settle,
+    Budget, CheckedBatch, Gather, Scratch, Secrets, SharedDictionaries, check_all, open_inputs, settle,
 };
 use devdist_engine::{Login, NoProgress, Plan, sign, verify_signature};
 use devdist_formats::{ColumnType, CsvInventory, Format, Inventory, RecordBatch, TableWriter, Value};
@@ -154,7 +154,7 @@ fn rules(c: &mut Criterion) {
             let mut elapsed = Duration::ZERO;
             for _ in 0..iters {
                 let inventories = open_inputs(&plan).expect("open the inventory");
-                let dictionaries = Dictionaries::default();
+                let dictionaries = SharedDictionaries::default();
                 let start = Instant::now();
                 let (mut read, mut candidates, mut rejects) = (0, 0, 0);
                 check_all(&plan, inventories, &dictionaries, &Secrets::Keep, 1, IN_FLIGHT, &NoProgress, &mut |batch| {
@@ -203,7 +203,7 @@ fn signature(c: &mut Criterion) {
 }
 
 /// Every batch of stage 1 over the plan's inventory (2 workers), ids in `dictionaries`.
-fn checked_batches(plan: &Plan, dictionaries: &Dictionaries) -> Vec<CheckedBatch> {
+fn checked_batches(plan: &Plan, dictionaries: &SharedDictionaries) -> Vec<CheckedBatch> {
     let mut batches = Vec::new();
     check_all(
         plan,
@@ -229,7 +229,7 @@ fn global(c: &mut Criterion) {
     let fixture = fixture();
     let plan = Plan::load(&fixture.plan).expect("load the plan");
     let count: usize =
-        checked_batches(&plan, &Dictionaries::default()).iter().map(|batch| batch.candidates.len()).sum();
+        checked_batches(&plan, &SharedDictionaries::default()).iter().map(|batch| batch.candidates.len()).sum();
     assert!(count as u64 > RECORDS * 9 / 10, "{count} candidates");
 
     let mut group = c.benchmark_group("global");
@@ -239,7 +239,7 @@ fn global(c: &mut Criterion) {
             let mut elapsed = Duration::ZERO;
             for _ in 0..iters {
                 // Ids in the batches refer to the dictionaries they were checked with.
-                let dictionaries = Dictionaries::default();
+                let dictionaries = SharedDictionaries::default();
                 let batches = checked_batches(&plan, &dictionaries);
                 let folder = tempfile::tempdir().expect("a scratch folder");
                 let budget = Budget::new(1 << 30, 1 << 26, 2);

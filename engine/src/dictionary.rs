@@ -1,9 +1,9 @@
-//! Dictionaries of the few distinct values that millions of records share — product keys,
+//! SharedDictionaries of the few distinct values that millions of records share — product keys,
 //! destinations, where a device is billed now — so a candidate holds small ids, not strings.
 //!
 //! Worker threads look values up in a private cache first and take the shared lock only for a
 //! value they have not seen. Ids depend on thread timing; nothing is ordered by id: outputs
-//! order by value (see [`Dictionary::ranks`]).
+//! order by value (see [`ranks`]).
 
 use std::sync::Mutex;
 
@@ -78,7 +78,7 @@ pub(crate) fn ranks<V, K: Ord>(values: &[V], key: impl Fn(&V) -> K) -> Vec<u32> 
 
 /// The dictionaries stage 1 fills, shared by every worker.
 #[derive(Debug, Default)]
-pub struct Dictionaries {
+pub struct SharedDictionaries {
     /// Product keys.
     pub products: Dictionary<Box<str>>,
     /// Destinations.
@@ -89,19 +89,19 @@ pub struct Dictionaries {
 
 /// The dictionaries stage 1 filled, with product keys ranked by value.
 #[derive(Debug)]
-pub struct Interned {
+pub struct Dictionaries {
     products: Vec<Box<str>>,
     product_rank: Vec<u32>,
     destinations: Vec<Destination>,
     billed: Vec<Billed>,
 }
 
-impl Interned {
+impl Dictionaries {
     /// Takes the filled dictionaries.
-    pub fn new(dictionaries: Dictionaries) -> Interned {
+    pub fn new(dictionaries: SharedDictionaries) -> Dictionaries {
         let products = dictionaries.products.into_values();
         let product_rank = ranks(&products, |key| key.clone());
-        Interned {
+        Dictionaries {
             products,
             product_rank,
             destinations: dictionaries.destinations.into_values(),

@@ -7,11 +7,11 @@ use sha2::{Digest, Sha256};
 
 use devdist_formats::Format;
 
-use crate::dictionary::{Interned, ranks};
+use crate::dictionary::{Dictionaries, ranks};
 use crate::error::Error;
 use crate::output::OutputDir;
 use crate::plan::{Plan, TargetSetId};
-use crate::record::{Destination, Group};
+use crate::record::{Destination, JobGroup};
 
 /// One CreateDeviceDistributeJob call (or one console distribution, cross-account). Compact —
 /// a big plan has hundreds of thousands — its text comes from the plan and the dictionaries.
@@ -22,7 +22,7 @@ pub struct Job {
     /// 1-based wave.
     pub wave: usize,
     /// Product, source instance and destination.
-    pub group: Group,
+    pub group: JobGroup,
     /// Whether the API can create it (same account) or only the console (cross-account).
     pub console: bool,
     /// Number of devices.
@@ -35,7 +35,7 @@ pub struct Jobs {
     /// Jobs in execution order.
     pub jobs: Vec<Job>,
     /// Index of each group's first job in `jobs`.
-    first: HashMap<Group, usize>,
+    first: HashMap<JobGroup, usize>,
     devices_per_job: u64,
 }
 
@@ -46,7 +46,7 @@ impl Jobs {
     }
 
     /// The job of the `nth` (0-based, in device-name order) device of `group`.
-    pub fn job_of(&self, group: Group, nth: u64) -> usize {
+    pub fn job_of(&self, group: JobGroup, nth: u64) -> usize {
         self.first[&group] + (nth / self.devices_per_job) as usize
     }
 }
@@ -54,7 +54,7 @@ impl Jobs {
 /// Cuts the accepted devices of every group into jobs. Execution order is by product key,
 /// then source instance, then destination (strategy, targets, uid); inside a group, devices
 /// go in device-name order, `devices_per_job` at a time.
-pub fn cut(plan: &Plan, interned: &Interned, groups: &HashMap<Group, u64>) -> Jobs {
+pub fn cut(plan: &Plan, interned: &Dictionaries, groups: &HashMap<JobGroup, u64>) -> Jobs {
     let target_names = |set: TargetSetId| -> String {
         let ids: Vec<&str> = plan.target_sets.get(set).iter().map(|&t| plan.catalog.get(t).id.as_str()).collect();
         ids.join(";")
@@ -62,16 +62,17 @@ pub fn cut(plan: &Plan, interned: &Interned, groups: &HashMap<Group, u64>) -> Jo
     let instances: Vec<&str> = (0..plan.catalog.len() as u32).map(|id| plan.catalog.get(id).id.as_str()).collect();
     let source_rank = ranks(&instances, |id| *id);
     let destination_rank = ranks(interned.destinations(), |d| (d.strategy, target_names(d.targets), d.uid.clone()));
-    let mut ordered: Vec<(Group, u64)> = groups.iter().map(|(&group, &n)| (group, n)).collect();
-    ordered.sort_unstable_by_key(|&((product, source, destination), _)| {
+    let mut ordered: Vec<(JobGroup, u64)> = groups.iter().map(|(&group, &n)| (group, n)).collect();
+    ordered.sort_unstable_by_key(|&(JobGroup { product, source, destination }, _)| {
         (interned.product_rank(product), source_rank[source as usize], destination_rank[destination as usize])
     });
 
     let per_job = plan.devices_per_job as u64;
     let mut jobs = Vec::new();
     let mut first = HashMap::with_capacity(ordered.len());
-    for ((product, source, destination_id), devices) in ordered {
-        first.insert((product, source, destination_id), jobs.len());
+    for (group, devices) in ordered {
+        let JobGroup { product, source, destination: destination_id } = group;
+        first.insert(group, jobs.len());
         let destination = &interned.destinations()[destination_id as usize];
         let product_key = interned.product_key(product);
         for chunk in 0..devices.div_ceil(per_job) {
@@ -92,7 +93,7 @@ pub fn cut(plan: &Plan, interned: &Interned, groups: &HashMap<Group, u64>) -> Jo
             jobs.push(Job {
                 id,
                 wave: jobs.len() / plan.jobs_per_wave + 1,
-                group: (product, source, destination_id),
+                group,
                 console: *destination.uid != *plan.account,
                 devices: (devices - chunk * per_job).min(per_job),
             });
@@ -108,13 +109,13 @@ impl Job {
     }
 
     /// Where the job sends its devices.
-    pub fn destination<'a>(&self, interned: &'a Interned) -> &'a Destination {
-        &interned.destinations()[self.group.2 as usize]
+    pub fn destination<'a>(&self, interned: &'a Dictionaries) -> &'a Destination {
+        &interned.destinations()[self.group.destination as usize]
     }
 }
 
 /// Writes jobs/jobs.csv: one row per job, in execution order.
-pub(crate) fn write_csv(out: &mut OutputDir, plan: &Plan, interned: &Interned, jobs: &Jobs) -> Result<(), Error> {
+pub(crate) fn write_csv(out: &mut OutputDir, plan: &Plan, interned: &Dictionaries, jobs: &Jobs) -> Result<(), Error> {
     use devdist_formats::Value;
     let path = "jobs/jobs.csv";
     let columns = [
@@ -138,8 +139,8 @@ pub(crate) fn write_csv(out: &mut OutputDir, plan: &Plan, interned: &Interned, j
             Value::Str(job.id()),
             Value::Int(job.wave as u64),
             Value::Str(if job.console { "console" } else { "CreateDeviceDistributeJob" }),
-            Value::Str(interned.product_key(job.group.0)),
-            Value::Str(&plan.catalog.get(job.group.1).id),
+            Value::Str(interned.product_key(job.group.product)),
+            Value::Str(&plan.catalog.get(job.group.source).id),
             Value::Str(destination.strategy.name()),
             Value::Str(&targets),
             Value::Str(&destination.uid),

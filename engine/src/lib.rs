@@ -71,8 +71,9 @@ pub use verify::verify;
 pub mod stages {
     pub use crate::check::parallel::{check_all, open_inputs};
     pub use crate::check::{CheckedBatch, Secrets};
-    pub use crate::dictionary::Dictionaries;
+    pub use crate::dictionary::SharedDictionaries;
     pub use crate::jobs::{Jobs, cut as cut_jobs};
+    pub use crate::record::JobGroup;
     pub use crate::settle::{Gather, Settled, settle};
     pub use crate::spool::Budget;
     pub use crate::spool::Scratch;

@@ -10,7 +10,7 @@ use devdist_formats::Format;
 
 use crate::check::Secrets;
 use crate::check::parallel::{Progress, check_all, open_inputs};
-use crate::dictionary::Dictionaries;
+use crate::dictionary::SharedDictionaries;
 use crate::emit::grants::{Slots, write_products};
 use crate::emit::{Outputs, write_accepted};
 use crate::error::Error;
@@ -121,7 +121,7 @@ pub fn run(plan_path: &Path, out_dir: &Path, options: &Options, progress: &dyn P
             .sum();
         let budget = Budget::new(options.memory_budget, expected, threads);
         let scratch = out.scratch(&budget)?;
-        let dictionaries = Dictionaries::default();
+        let dictionaries = SharedDictionaries::default();
         let mut gather = Gather::new(&plan, &scratch, budget);
         let memory = budget.records_in_flight;
         let secrets = if options.redact_secrets { Secrets::fingerprint() } else { Secrets::Keep };
@@ -176,7 +176,6 @@ pub fn run(plan_path: &Path, out_dir: &Path, options: &Options, progress: &dyn P
                 .map(|(r, n)| (r.code().to_string(), n))
                 .collect(),
         };
-        prove_accounting(&inputs, &counts)?;
 
         let destinations = slots
             .slots
@@ -204,8 +203,8 @@ pub fn run(plan_path: &Path, out_dir: &Path, options: &Options, progress: &dyn P
             .take(PAGE_ROWS)
             .map(|job| ConsoleJob {
                 job_id: job.id().to_string(),
-                product_key: interned.product_key(job.group.0).to_string(),
-                source_instance: plan.catalog.get(job.group.1).id.clone(),
+                product_key: interned.product_key(job.group.product).to_string(),
+                source_instance: plan.catalog.get(job.group.source).id.clone(),
                 target_uid: job.destination(interned).uid.to_string(),
                 targets: crate::jobs::target_names(&plan, job.destination(interned)),
                 devices: job.devices,
@@ -233,6 +232,10 @@ pub fn run(plan_path: &Path, out_dir: &Path, options: &Options, progress: &dyn P
         let html_sha256 = out.write_raw("report.html", html.as_bytes())?;
         out.add("report.html", devdist_formats::Written { rows: 0, sha256: html_sha256 });
         report.outputs = out.files();
+        let problems = report.accounting_problems();
+        if !problems.is_empty() {
+            return Err(Error::Accounting(problems.join("; ")));
+        }
         drop(settled);
         let spilled_bytes = scratch.spilled();
         drop(scratch);
@@ -261,22 +264,4 @@ pub fn run(plan_path: &Path, out_dir: &Path, options: &Options, progress: &dyn P
         let notes = out.commit()?.into_iter().collect();
         Ok(Outcome { report, run, out: out_dir.to_path_buf(), notes })
     })
-}
-
-fn prove_accounting(inputs: &[InputReport], counts: &Counts) -> Result<(), Error> {
-    for input in inputs {
-        if input.records != input.accepted + input.rejected {
-            return Err(Error::Accounting(format!(
-                "{}: {} records read, but {} accepted + {} rejected",
-                input.path, input.records, input.accepted, input.rejected
-            )));
-        }
-    }
-    if counts.read != counts.accepted + counts.rejected {
-        return Err(Error::Accounting(format!(
-            "{} records read, but {} accepted + {} rejected",
-            counts.read, counts.accepted, counts.rejected
-        )));
-    }
-    Ok(())
 }

@@ -104,36 +104,7 @@ pub fn verify(dir: &Path) -> Result<Vec<String>, Error> {
         }
     }
 
-    let counts = &report.counts;
-    if counts.read != counts.accepted + counts.rejected {
-        problems.push(format!(
-            "report.json: {} records read, but {} accepted + {} rejected",
-            counts.read, counts.accepted, counts.rejected
-        ));
-    }
-    let by_code: u64 = counts.rejected_by_code.values().sum();
-    if by_code != counts.rejected {
-        problems.push(format!("report.json: rejects per code add up to {by_code}, not {}", counts.rejected));
-    }
-    for input in &report.inputs {
-        if input.records != input.accepted + input.rejected {
-            problems.push(format!(
-                "report.json: {}: {} records read, but {} accepted + {} rejected",
-                input.path, input.records, input.accepted, input.rejected
-            ));
-        }
-    }
-    let sum = |f: fn(&crate::report::InputReport) -> u64| report.inputs.iter().map(f).sum::<u64>();
-    if (sum(|i| i.records), sum(|i| i.accepted), sum(|i| i.rejected)) != (counts.read, counts.accepted, counts.rejected)
-    {
-        problems.push("report.json: the inputs do not add up to the totals".to_string());
-    }
-    match report.outputs.iter().find(|f| f.path == "rejects.csv") {
-        Some(rejects) if rejects.rows != counts.rejected => problems
-            .push(format!("rejects.csv: {} rows, but report.json counts {} rejected", rejects.rows, counts.rejected)),
-        Some(_) => {}
-        None => problems.push("rejects.csv: not listed in report.json".to_string()),
-    }
+    problems.extend(report.accounting_problems().into_iter().map(|problem| format!("report.json: {problem}")));
     Ok(problems)
 }
 

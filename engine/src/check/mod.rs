@@ -10,7 +10,7 @@ use devdist_formats::{ByteRecord, Field, Layout, RecordBatch};
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
-use crate::dictionary::{Cache, Dictionaries};
+use crate::dictionary::{Cache, SharedDictionaries};
 use crate::names::{check_device_name, check_device_secret, check_product_key, is_safe_name, is_usual_device_secret};
 use crate::plan::catalog::InstanceId;
 use crate::plan::{Plan, Strategy, TargetSetId, TargetSets};
@@ -18,7 +18,7 @@ use crate::reason::Reason;
 use crate::record::{AT_SOURCE, Billed, Candidate, Destination, Name, Reject, Text, push};
 use signature::{Login, Mismatch};
 
-/// One worker's caches of the [`Dictionaries`], and a scratch buffer for keys.
+/// One worker's caches of the [`SharedDictionaries`], and a scratch buffer for keys.
 #[derive(Debug, Default)]
 pub(crate) struct Caches {
     products: Cache,
@@ -103,7 +103,7 @@ impl std::fmt::Debug for Secrets {
 pub(crate) struct Checker<'p> {
     plan: &'p Plan,
     layout: &'p Layout,
-    dictionaries: &'p Dictionaries,
+    dictionaries: &'p SharedDictionaries,
     secrets: &'p Secrets,
     file: u32,
 }
@@ -117,7 +117,7 @@ impl<'r> Fields<'r> {
     }
 }
 
-type Verdict<T> = Result<T, (Reason, String)>;
+type Check<T> = Result<T, (Reason, String)>;
 
 impl<'p> Checker<'p> {
     /// A checker for file number `file` of `plan`, whose header is `layout`, keeping
@@ -125,7 +125,7 @@ impl<'p> Checker<'p> {
     pub(crate) fn new(
         plan: &'p Plan,
         layout: &'p Layout,
-        dictionaries: &'p Dictionaries,
+        dictionaries: &'p SharedDictionaries,
         secrets: &'p Secrets,
         file: u32,
     ) -> Checker<'p> {
@@ -181,7 +181,7 @@ impl<'p> Checker<'p> {
         }
     }
 
-    fn check<'r>(&self, record: &'r ByteRecord, out: &mut CheckedBatch) -> Verdict<Checked<'r>>
+    fn check<'r>(&self, record: &'r ByteRecord, out: &mut CheckedBatch) -> Check<Checked<'r>>
     where
         'p: 'r,
     {
@@ -278,7 +278,7 @@ impl<'p> Checker<'p> {
     }
 
     /// Structure and encoding: the record has the header's width and is UTF-8.
-    fn fields<'r>(&self, record: &'r ByteRecord) -> Verdict<Fields<'r>> {
+    fn fields<'r>(&self, record: &'r ByteRecord) -> Check<Fields<'r>> {
         if record.len() != self.layout.width() {
             let detail = format!("expected {} fields as in the header, found {}", self.layout.width(), record.len());
             return Err((Reason::MalformedRecord, detail));
@@ -302,7 +302,7 @@ impl<'p> Checker<'p> {
         Ok(Fields(fields))
     }
 
-    fn check_signature(&self, fields: &Fields, product_key: &str, device_name: &str, secret: &str) -> Verdict<()> {
+    fn check_signature(&self, fields: &Fields, product_key: &str, device_name: &str, secret: &str) -> Check<()> {
         let password = fields.get(Field::SignPassword);
         if password.is_empty() {
             return Ok(());
@@ -324,7 +324,7 @@ impl<'p> Checker<'p> {
         })
     }
 
-    fn check_target(&self, source: InstanceId, strategy: Strategy, targets: TargetSetId, uid: &str) -> Verdict<()> {
+    fn check_target(&self, source: InstanceId, strategy: Strategy, targets: TargetSetId, uid: &str) -> Check<()> {
         let catalog = &self.plan.catalog;
         let invalid = |detail: String| Err((Reason::InvalidTarget, detail));
         if !is_safe_name(uid) {

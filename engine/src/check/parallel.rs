@@ -19,7 +19,7 @@ use crossbeam_channel::{Receiver, Sender, bounded};
 use devdist_formats::{Inventory, RecordBatch};
 
 use crate::check::{Caches, CheckedBatch, Checker, Secrets};
-use crate::dictionary::Dictionaries;
+use crate::dictionary::SharedDictionaries;
 use crate::error::Error;
 use crate::plan::Plan;
 
@@ -78,7 +78,7 @@ struct Work {
 pub fn check_all(
     plan: &Plan,
     inventories: Vec<Inventory>,
-    dictionaries: &Dictionaries,
+    dictionaries: &SharedDictionaries,
     secrets: &Secrets,
     threads: usize,
     memory: usize,

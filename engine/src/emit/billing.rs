@@ -5,12 +5,13 @@ use std::collections::{BTreeMap, HashMap};
 
 use devdist_formats::{ColumnType, Format, TableWriter, Value};
 
-use crate::dictionary::Interned;
+use crate::dictionary::Dictionaries;
+use crate::emit::{Context, Writer};
 use crate::error::Error;
 use crate::output::{Access, Column, OutputDir, text};
 use crate::plan::catalog::InstanceId;
 use crate::plan::{Plan, Strategy};
-use crate::record::{AT_SOURCE, Stored};
+use crate::record::{AT_SOURCE, SpooledDevice};
 
 const REASSIGNMENT_COLUMNS: [Column; 8] = [
     text("product_key"),
@@ -33,7 +34,7 @@ const SUMMARY_COLUMNS: [Column; 6] = [
 
 /// Where a device is billed now: `current_instance` (billed to `current_uid`, default the
 /// account) when set, else its source instance (billed to the owner, the account).
-fn billed_now<'a>(plan: &'a Plan, interned: &'a Interned, billed: u32, source: InstanceId) -> (&'a str, &'a str) {
+fn billed_now<'a>(plan: &'a Plan, interned: &'a Dictionaries, billed: u32, source: InstanceId) -> (&'a str, &'a str) {
     match billed {
         AT_SOURCE => (&plan.account, &plan.catalog.get(source).id),
         id => {
@@ -67,37 +68,8 @@ impl Reassignments {
         Ok(Reassignments { path, table, counts: HashMap::new() })
     }
 
-    /// One row per candidate target of `device`.
-    pub(crate) fn add(
-        &mut self,
-        out: &OutputDir,
-        plan: &Plan,
-        interned: &Interned,
-        device: &Stored,
-    ) -> Result<(), Error> {
-        let (from_uid, from_instance) = billed_now(plan, interned, device.billed, device.source);
-        let destination = &interned.destinations()[device.destination as usize];
-        let effective = effective(destination.strategy);
-        for &target in plan.target_sets.get(destination.targets) {
-            *self.counts.entry((device.billed, device.source, device.destination, target)).or_default() += 1;
-            let target = plan.catalog.get(target);
-            let row = [
-                Value::Str(interned.product_key(device.product)),
-                Value::Str(device.device_name),
-                Value::Str(from_uid),
-                Value::Str(from_instance),
-                Value::Str(&destination.uid),
-                Value::Str(&target.region),
-                Value::Str(&target.id),
-                Value::Str(effective),
-            ];
-            self.table.write_row(&row).map_err(|err| Error::output(&out.staging().join(&self.path), err))?;
-        }
-        Ok(())
-    }
-
     /// Finishes the reassignments and writes `billing/summary.csv`.
-    pub(crate) fn finish(self, out: &mut OutputDir, plan: &Plan, interned: &Interned) -> Result<(), Error> {
+    pub(crate) fn finish(self, out: &mut OutputDir, plan: &Plan, interned: &Dictionaries) -> Result<(), Error> {
         let written = self.table.finish().map_err(|err| Error::output(&out.staging().join(&self.path), err))?;
         out.add(&self.path, written);
 
@@ -119,6 +91,32 @@ impl Reassignments {
         }
         let written = table.finish().map_err(fail)?;
         out.add(path, written);
+        Ok(())
+    }
+}
+
+impl Writer for Reassignments {
+    /// One row per candidate target of `device`.
+    fn add(&mut self, at: &Context<'_>, device: &SpooledDevice, _job: usize) -> Result<(), Error> {
+        let (out, plan, interned) = (at.out, at.plan, &at.settled.interned);
+        let (from_uid, from_instance) = billed_now(plan, interned, device.billed, device.source);
+        let destination = &interned.destinations()[device.destination as usize];
+        let effective = effective(destination.strategy);
+        for &target in plan.target_sets.get(destination.targets) {
+            *self.counts.entry((device.billed, device.source, device.destination, target)).or_default() += 1;
+            let target = plan.catalog.get(target);
+            let row = [
+                Value::Str(interned.product_key(device.product)),
+                Value::Str(device.device_name),
+                Value::Str(from_uid),
+                Value::Str(from_instance),
+                Value::Str(&destination.uid),
+                Value::Str(&target.region),
+                Value::Str(&target.id),
+                Value::Str(effective),
+            ];
+            self.table.write_row(&row).map_err(|err| Error::output(&out.staging().join(&self.path), err))?;
+        }
         Ok(())
     }
 }

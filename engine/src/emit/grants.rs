@@ -6,13 +6,13 @@ use std::ops::Range;
 
 use devdist_formats::{ColumnType, Format, TableWriter, Value};
 
-use crate::dictionary::Interned;
+use crate::dictionary::Dictionaries;
+use crate::emit::{Context, Writer};
 use crate::error::Error;
-use crate::jobs::Job;
 use crate::output::{Access, Column, OutputDir, text};
 use crate::plan::Plan;
 use crate::plan::catalog::InstanceId;
-use crate::record::{Group, Stored};
+use crate::record::{JobGroup, SpooledDevice};
 
 const DEVICE_COLUMNS: [Column; 13] = [
     text("job_id"),
@@ -48,22 +48,22 @@ const PRODUCT_COLUMNS: [Column; 7] = [
 /// this many slots, one pass over the accepted devices per window.
 const WINDOW: usize = 256;
 
-/// A destination: account and instance.
-pub(crate) type Destination<'a> = (&'a str, InstanceId);
+/// One (account, instance) a destination fans out to: one device manifest.
+pub(crate) type Slot<'a> = (&'a str, InstanceId);
 
 /// Every (account, instance) a destination fans out to, ordered by value, with the slots of
 /// each destination id.
 #[derive(Debug)]
 pub(crate) struct Slots<'a> {
     /// The destinations, ordered by (uid, instance ID).
-    pub slots: Vec<Destination<'a>>,
+    pub slots: Vec<Slot<'a>>,
     /// Slot indexes per destination id.
     pub fan_out: Vec<Vec<usize>>,
 }
 
 impl<'a> Slots<'a> {
     /// The slots of every destination in `interned`.
-    pub(crate) fn new(plan: &'a Plan, interned: &'a Interned) -> Slots<'a> {
+    pub(crate) fn new(plan: &'a Plan, interned: &'a Dictionaries) -> Slots<'a> {
         let mut slots: BTreeMap<(&str, &str), InstanceId> = BTreeMap::new();
         for destination in interned.destinations() {
             for &target in plan.target_sets.get(destination.targets) {
@@ -85,11 +85,11 @@ impl<'a> Slots<'a> {
     pub(crate) fn products(
         &self,
         plan: &'a Plan,
-        interned: &'a Interned,
-        groups: &HashMap<Group, u64>,
+        interned: &'a Dictionaries,
+        groups: &HashMap<JobGroup, u64>,
     ) -> Vec<Products<'a>> {
         let mut products = vec![Products::new(); self.slots.len()];
-        for (&(product, source, destination), &n) in groups {
+        for (&JobGroup { product, source, destination }, &n) in groups {
             for &slot in &self.fan_out[destination as usize] {
                 let key = (interned.product_key(product), plan.catalog.get(source).id.as_str());
                 *products[slot].entry(key).or_default() += n;
@@ -148,15 +148,21 @@ impl<'a> Manifests<'a> {
         Ok(Manifests { plan, slots, window, tables, redact_secrets })
     }
 
+    /// Finishes every manifest and lists it in `out`.
+    pub(crate) fn finish(self, out: &mut OutputDir) -> Result<(), Error> {
+        for (path, table) in self.tables {
+            let written = table.finish().map_err(|err| Error::output(&out.staging().join(&path), err))?;
+            out.add(&path, written);
+        }
+        Ok(())
+    }
+}
+
+impl Writer for Manifests<'_> {
     /// Adds `device`, in job `job`, to the manifest of each of its target instances in the
     /// window.
-    pub(crate) fn add(
-        &mut self,
-        out: &OutputDir,
-        interned: &Interned,
-        device: &Stored,
-        job: &Job,
-    ) -> Result<(), Error> {
+    fn add(&mut self, at: &Context<'_>, device: &SpooledDevice, job: usize) -> Result<(), Error> {
+        let (out, interned, job) = (at.out, &at.settled.interned, &at.jobs.jobs[job]);
         let plan = self.plan;
         let source = plan.catalog.get(device.source);
         let destination = &interned.destinations()[device.destination as usize];
@@ -187,15 +193,6 @@ impl<'a> Manifests<'a> {
             let (path, table) = &mut self.tables[slot - self.window.start];
             let written = table.write_row(&row[..len]);
             written.map_err(|err| Error::output(&out.staging().join(&*path), err))?;
-        }
-        Ok(())
-    }
-
-    /// Finishes every manifest and lists it in `out`.
-    pub(crate) fn finish(self, out: &mut OutputDir) -> Result<(), Error> {
-        for (path, table) in self.tables {
-            let written = table.finish().map_err(|err| Error::output(&out.staging().join(&path), err))?;
-            out.add(&path, written);
         }
         Ok(())
     }

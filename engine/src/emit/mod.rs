@@ -33,7 +33,7 @@ use crate::error::Error;
 use crate::jobs::Jobs;
 use crate::output::OutputDir;
 use crate::plan::Plan;
-use crate::record::{Group, Stored};
+use crate::record::{JobGroup, SpooledDevice};
 use crate::settle::Settled;
 use crate::spool::Scratch;
 
@@ -50,9 +50,54 @@ struct Chunk {
 }
 
 impl Chunk {
-    fn devices(&self) -> impl Iterator<Item = (Stored<'_>, usize)> {
-        self.devices.iter().map(|(range, job)| (Stored::from_run(&self.bytes[range.clone()]), *job))
+    fn devices(&self) -> impl Iterator<Item = (SpooledDevice<'_>, usize)> {
+        self.devices.iter().map(|(range, job)| (SpooledDevice::from_run(&self.bytes[range.clone()]), *job))
     }
+}
+
+/// What every writer is handed with each accepted device.
+pub(crate) struct Context<'a> {
+    /// The output folder being filled.
+    pub out: &'a OutputDir,
+    pub plan: &'a Plan,
+    pub settled: &'a Settled,
+    pub jobs: &'a Jobs,
+}
+
+/// An output written from the stream of accepted devices, on a thread of its own: a new
+/// output is one `impl` and one [`spawn`].
+pub(crate) trait Writer: Send {
+    /// Writes `device`, the next accepted device in (product key, device name) order, which
+    /// goes in job number `job`.
+    fn add(&mut self, at: &Context<'_>, device: &SpooledDevice, job: usize) -> Result<(), Error>;
+}
+
+/// A writer's thread: the writer back once the stream has ended, ready to finish.
+type Written<'scope, W> = std::thread::ScopedJoinHandle<'scope, Result<W, Error>>;
+
+/// Starts `writer` on its own thread, taking the chunks sent to the channel it adds to
+/// `senders`, in stream order.
+fn spawn<'scope, 'env, W: Writer + 'scope>(
+    scope: &'scope std::thread::Scope<'scope, 'env>,
+    at: &'scope Context<'scope>,
+    mut writer: W,
+    senders: &mut Vec<Sender<Arc<Chunk>>>,
+) -> Written<'scope, W> {
+    let (tx, chunks) = bounded::<Arc<Chunk>>(IN_FLIGHT);
+    senders.push(tx);
+    scope.spawn(move || {
+        for chunk in chunks {
+            for (device, job) in chunk.devices() {
+                writer.add(at, &device, job)?;
+            }
+        }
+        Ok(writer)
+    })
+}
+
+/// Waits for a writer's thread to end.
+fn join<W>(writer: Written<'_, W>) -> Result<W, Error> {
+    writer.join().expect("an output writer does not panic")
 }
 
 /// What to write: everything, or (for a dry run) nothing but the warnings.
@@ -86,60 +131,23 @@ pub(crate) fn write_accepted(
         let manifests = Manifests::create(out, plan, slots, first, outputs.format, outputs.redact_secrets)?;
         (Some(manifests), Some(Reassignments::create(out, outputs.format)?), Some(Requests::create(out, scratch)?))
     };
-    let dir = &*out;
+    let at = Context { out: &*out, plan, settled, jobs };
     let finished = std::thread::scope(|scope| {
-        let mut senders: Vec<Sender<Arc<Chunk>>> = Vec::new();
-        let mut channel = || {
-            let (tx, rx) = bounded::<Arc<Chunk>>(IN_FLIGHT);
-            senders.push(tx);
-            rx
-        };
-        let manifests = manifests.map(|mut manifests| {
-            let chunks = channel();
-            scope.spawn(move || {
-                for chunk in chunks {
-                    for (device, job) in chunk.devices() {
-                        manifests.add(dir, interned, &device, &jobs.jobs[job])?;
-                    }
-                }
-                Ok::<_, Error>(manifests)
-            })
-        });
-        let reassignments = reassignments.map(|mut reassignments| {
-            let chunks = channel();
-            scope.spawn(move || {
-                for chunk in chunks {
-                    for (device, _) in chunk.devices() {
-                        reassignments.add(dir, plan, interned, &device)?;
-                    }
-                }
-                Ok::<_, Error>(reassignments)
-            })
-        });
-        let chunks = channel();
-        let requests = scope.spawn(move || {
-            let (mut warnings, mut requests) = (Warnings::default(), requests);
-            for chunk in chunks {
-                for (device, job) in chunk.devices() {
-                    warnings.add(plan, settled, &device);
-                    if let Some(requests) = &mut requests {
-                        requests.add(dir, plan, interned, jobs, job, device.device_name)?;
-                    }
-                }
-            }
-            Ok::<_, Error>((warnings, requests))
-        });
-
-        let streamed = stream(plan, settled, jobs, &senders);
+        let mut senders = Vec::new();
+        let manifests = manifests.map(|writer| spawn(scope, &at, writer, &mut senders));
+        let reassignments = reassignments.map(|writer| spawn(scope, &at, writer, &mut senders));
+        let requests = requests.map(|writer| spawn(scope, &at, writer, &mut senders));
+        let warnings = spawn(scope, &at, Warnings::default(), &mut senders);
+        let streamed = stream(settled, jobs, &senders);
         drop(senders);
-        let manifests = manifests.map(|writer| writer.join().expect("the manifest writer does not panic"));
-        let reassignments = reassignments.map(|writer| writer.join().expect("the billing writer does not panic"));
-        let requests = requests.join().expect("the job writer does not panic");
-        (streamed, manifests.transpose(), reassignments.transpose(), requests)
+        let manifests = manifests.map(join).transpose();
+        let reassignments = reassignments.map(join).transpose();
+        let requests = requests.map(join).transpose();
+        (streamed, manifests, reassignments, requests, join(warnings))
     });
-    let (streamed, manifests, reassignments, requests) = finished;
+    let (streamed, manifests, reassignments, requests, warnings) = finished;
     // A writer's own failure explains a stopped stream best: it comes first.
-    let (manifests, reassignments, (warnings, requests)) = (manifests?, reassignments?, requests?);
+    let (manifests, reassignments, requests, warnings) = (manifests?, reassignments?, requests?, warnings?);
     streamed?;
     if let Some(manifests) = manifests {
         manifests.finish(out)?;
@@ -153,9 +161,8 @@ pub(crate) fn write_accepted(
     for window in windows.filter(|_| !outputs.dry_run) {
         let mut manifests = Manifests::create(out, plan, slots, window, outputs.format, outputs.redact_secrets)?;
         let mut job_of = JobOf::default();
-        settled.for_each_accepted(plan, |_, device| {
-            manifests.add(out, interned, device, &jobs.jobs[job_of.next(jobs, device)])
-        })?;
+        let at = Context { out: &*out, plan, settled, jobs };
+        settled.for_each_accepted(|_, device| manifests.add(&at, device, job_of.next(jobs, device)))?;
         manifests.finish(out)?;
     }
     Ok(warnings)
@@ -165,13 +172,13 @@ pub(crate) fn write_accepted(
 #[derive(Debug, Default)]
 struct JobOf {
     /// Devices of each job group seen so far.
-    seen: HashMap<Group, u64>,
+    seen: HashMap<JobGroup, u64>,
 }
 
 impl JobOf {
     /// The index of `device`'s job, the device being the next one in stream order.
-    fn next(&mut self, jobs: &Jobs, device: &Stored) -> usize {
-        let group = (device.product, device.source, device.destination);
+    fn next(&mut self, jobs: &Jobs, device: &SpooledDevice) -> usize {
+        let group = device.group();
         let nth = self.seen.entry(group).or_default();
         let job = jobs.job_of(group, *nth);
         *nth += 1;
@@ -180,7 +187,7 @@ impl JobOf {
 }
 
 /// Merges the runs and sends every accepted device, with its job, to each writer.
-fn stream(plan: &Plan, settled: &Settled, jobs: &Jobs, writers: &[Sender<Arc<Chunk>>]) -> Result<(), Error> {
+fn stream(settled: &Settled, jobs: &Jobs, writers: &[Sender<Arc<Chunk>>]) -> Result<(), Error> {
     let stopped = || Error::Accounting("an output writer stopped early".to_string());
     let send = |chunk: Chunk| -> Result<(), Error> {
         let chunk = Arc::new(chunk);
@@ -188,7 +195,7 @@ fn stream(plan: &Plan, settled: &Settled, jobs: &Jobs, writers: &[Sender<Arc<Chu
     };
     let mut job_of = JobOf::default();
     let mut chunk = Chunk::default();
-    settled.for_each_accepted(plan, |record, device| {
+    settled.for_each_accepted(|record, device| {
         let job = job_of.next(jobs, device);
         let start = chunk.bytes.len();
         chunk.bytes.extend_from_slice(record);

@@ -10,11 +10,13 @@ use std::path::PathBuf;
 use devdist_formats::{HashingWriter, Written};
 use serde::Serialize;
 
-use crate::dictionary::Interned;
+use crate::dictionary::Dictionaries;
+use crate::emit::{Context, Writer};
 use crate::error::Error;
 use crate::jobs::{Job, Jobs};
 use crate::output::{Access, OutputDir};
 use crate::plan::Plan;
+use crate::record::SpooledDevice;
 use crate::spool::Scratch;
 
 /// Where the job requests go (SPEC §4): one JSON line per job, in execution order.
@@ -66,17 +68,29 @@ impl Requests {
         })
     }
 
+    /// Finishes the file and lists it in `out`; every job must have been written.
+    pub(crate) fn finish(self, out: &mut OutputDir, jobs: &Jobs) -> Result<(), Error> {
+        if self.next != jobs.jobs.len() || !self.open.is_empty() {
+            return Err(Error::Accounting(format!(
+                "{REQUESTS}: {} of {} job requests complete",
+                self.next,
+                jobs.jobs.len()
+            )));
+        }
+        let path = out.staging().join(REQUESTS);
+        let (mut file, sha256) = self.out.finish();
+        file.flush().map_err(|err| Error::output(&path, err))?;
+        out.add(REQUESTS, Written { rows: jobs.jobs.len() as u64, sha256 });
+        Ok(())
+    }
+}
+
+impl Writer for Requests {
     /// Notes the next device of job number `index`; writes the job's line, and every parked
     /// line that follows it, once this was its last device.
-    pub(crate) fn add(
-        &mut self,
-        out: &OutputDir,
-        plan: &Plan,
-        interned: &Interned,
-        jobs: &Jobs,
-        index: usize,
-        device_name: &str,
-    ) -> Result<(), Error> {
+    fn add(&mut self, at: &Context<'_>, device: &SpooledDevice, job: usize) -> Result<(), Error> {
+        let (out, plan, interned, jobs) = (at.out, at.plan, &at.settled.interned, at.jobs);
+        let (index, device_name) = (job, device.device_name);
         let job = &jobs.jobs[index];
         let names = self.open.entry(index).or_default();
         names.push(device_name.to_string());
@@ -114,22 +128,6 @@ impl Requests {
         }
         Ok(())
     }
-
-    /// Finishes the file and lists it in `out`; every job must have been written.
-    pub(crate) fn finish(self, out: &mut OutputDir, jobs: &Jobs) -> Result<(), Error> {
-        if self.next != jobs.jobs.len() || !self.open.is_empty() {
-            return Err(Error::Accounting(format!(
-                "{REQUESTS}: {} of {} job requests complete",
-                self.next,
-                jobs.jobs.len()
-            )));
-        }
-        let path = out.staging().join(REQUESTS);
-        let (mut file, sha256) = self.out.finish();
-        file.flush().map_err(|err| Error::output(&path, err))?;
-        out.add(REQUESTS, Written { rows: jobs.jobs.len() as u64, sha256 });
-        Ok(())
-    }
 }
 
 /// The request parameters of CreateDeviceDistributeJob, with exactly the API's keys.
@@ -160,12 +158,12 @@ pub struct TargetInstance<'a> {
 
 impl Job {
     /// The API request for this job, whose devices are `names`.
-    pub fn request<'a>(&self, plan: &'a Plan, interned: &'a Interned, names: &'a [String]) -> JobRequest<'a> {
+    pub fn request<'a>(&self, plan: &'a Plan, interned: &'a Dictionaries, names: &'a [String]) -> JobRequest<'a> {
         let destination = self.destination(interned);
         JobRequest {
-            product_key: interned.product_key(self.group.0),
+            product_key: interned.product_key(self.group.product),
             device_name: names.iter().map(String::as_str).collect(),
-            source_instance_id: &plan.catalog.get(self.group.1).id,
+            source_instance_id: &plan.catalog.get(self.group.source).id,
             strategy: destination.strategy.api_value(),
             target_uid: &destination.uid,
             target_instance_config: plan

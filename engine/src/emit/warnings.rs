@@ -2,11 +2,11 @@
 
 use std::collections::BTreeMap;
 
+use crate::emit::{Context, Writer};
+use crate::error::Error;
 use crate::names::is_usual_product_key;
-use crate::plan::Plan;
 use crate::reason::Warning;
-use crate::record::Stored;
-use crate::settle::Settled;
+use crate::record::SpooledDevice;
 
 /// Accepted devices per warning, counted device by device.
 #[derive(Debug, Default)]
@@ -14,9 +14,10 @@ pub(crate) struct Warnings {
     counts: [u64; Warning::ALL.len()],
 }
 
-impl Warnings {
+impl Writer for Warnings {
     /// Counts the warnings `device` earns.
-    pub(crate) fn add(&mut self, plan: &Plan, settled: &Settled, device: &Stored) {
+    fn add(&mut self, at: &Context<'_>, device: &SpooledDevice, _job: usize) -> Result<(), Error> {
+        let (plan, settled) = (at.plan, at.settled);
         let interned = &settled.interned;
         let mut add = |warning: Warning| self.counts[warning as usize] += 1;
         if !is_usual_product_key(interned.product_key(device.product)) {
@@ -33,8 +34,11 @@ impl Warnings {
         {
             add(Warning::TopologySplit);
         }
+        Ok(())
     }
+}
 
+impl Warnings {
     /// Every warning with its count, zeros included.
     pub(crate) fn counts(&self) -> BTreeMap<Warning, u64> {
         Warning::ALL.into_iter().zip(self.counts).collect()

@@ -52,6 +52,46 @@ impl Report {
         })?;
         Ok((report, text))
     }
+
+    /// Where the report's own figures disagree, one sentence each; empty when every record is
+    /// in exactly one place: read = accepted + rejected in total and per input file, the
+    /// inputs add up to the totals, the codes add up to the rejects, and rejects.csv has one
+    /// row per reject. `run` refuses to finish with any, and `verify` re-proves them.
+    pub fn accounting_problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let counts = &self.counts;
+        if counts.read != counts.accepted + counts.rejected {
+            problems.push(format!(
+                "{} records read, but {} accepted + {} rejected",
+                counts.read, counts.accepted, counts.rejected
+            ));
+        }
+        let by_code: u64 = counts.rejected_by_code.values().sum();
+        if by_code != counts.rejected {
+            problems.push(format!("rejects per code add up to {by_code}, not {}", counts.rejected));
+        }
+        for input in &self.inputs {
+            if input.records != input.accepted + input.rejected {
+                problems.push(format!(
+                    "{}: {} records read, but {} accepted + {} rejected",
+                    input.path, input.records, input.accepted, input.rejected
+                ));
+            }
+        }
+        let sum = |f: fn(&InputReport) -> u64| self.inputs.iter().map(f).sum::<u64>();
+        if (sum(|i| i.records), sum(|i| i.accepted), sum(|i| i.rejected))
+            != (counts.read, counts.accepted, counts.rejected)
+        {
+            problems.push("the inputs do not add up to the totals".to_string());
+        }
+        match self.outputs.iter().find(|f| f.path == "rejects.csv") {
+            Some(rejects) if rejects.rows != counts.rejected => problems
+                .push(format!("rejects.csv has {} rows, but {} records are rejected", rejects.rows, counts.rejected)),
+            Some(_) => {}
+            None => problems.push("rejects.csv is not among the outputs".to_string()),
+        }
+        problems
+    }
 }
 
 /// One inventory file.
@@ -59,7 +99,7 @@ impl Report {
 pub struct InputReport {
     /// The path as written in the plan.
     pub path: String,
-    /// `csv`.
+    /// `csv` or `parquet`.
     pub format: String,
     /// File size.
     pub bytes: u64,
@@ -143,4 +183,48 @@ pub struct RunInfo {
     pub memory_budget: u64,
     /// Bytes of spooled records that went to the scratch folder beyond the budget.
     pub spilled_bytes: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report() -> Report {
+        serde_json::from_value(serde_json::json!({
+            "mode": "plan", "account": "1", "warnings": {}, "runtime_columns_left_out": {},
+            "destinations": [], "jobs": { "jobs": 0, "api": 0, "console": 0, "waves": 0 },
+            "inputs": [
+                { "path": "a.csv", "format": "csv", "bytes": 9, "records": 5, "accepted": 3, "rejected": 2 },
+                { "path": "b.csv", "format": "csv", "bytes": 9, "records": 4, "accepted": 4, "rejected": 0 },
+            ],
+            "counts": { "read": 9, "accepted": 7, "rejected": 2,
+                        "rejected_by_code": { "missing_field": 1, "no_route": 1 } },
+            "outputs": [{ "path": "rejects.csv", "rows": 2, "sha256": "00" }],
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_consistent_report_has_no_accounting_problem() {
+        assert_eq!(report().accounting_problems(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn every_count_that_disagrees_is_named() {
+        type Spoil = fn(&mut Report);
+        let cases: [(Spoil, &str); 6] = [
+            (|r| r.counts.read += 1, "10 records read, but 7 accepted + 2 rejected"),
+            (|r| *r.counts.rejected_by_code.get_mut("no_route").unwrap() += 1, "rejects per code add up to 3, not 2"),
+            (|r| r.inputs[0].accepted -= 1, "a.csv: 5 records read, but 2 accepted + 2 rejected"),
+            (|r| r.inputs[1].records += 1, "the inputs do not add up to the totals"),
+            (|r| r.outputs[0].rows = 1, "rejects.csv has 1 rows, but 2 records are rejected"),
+            (|r| r.outputs.clear(), "rejects.csv is not among the outputs"),
+        ];
+        for (spoil, problem) in cases {
+            let mut report = report();
+            spoil(&mut report);
+            let problems = report.accounting_problems();
+            assert!(problems.iter().any(|p| p == problem), "{problem:?} not in {problems:?}");
+        }
+    }
 }

@@ -1,25 +1,21 @@
 //! Capacity: the survivors in input order against every instance's quota.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
-use crate::dictionary::Interned;
+use crate::dictionary::Dictionaries;
 use crate::error::Error;
 use crate::plan::Plan;
 use crate::plan::catalog::InstanceId;
-use crate::record::Stored;
+use crate::record::SpooledDevice;
 use crate::spool::{Decoder, Spool};
 
-pub(super) fn is_gone(gone: &[AtomicU64], seq: u64) -> bool {
-    gone[(seq / 64) as usize].load(Ordering::Relaxed) & (1 << (seq % 64)) != 0
-}
+use super::Rejected;
 
 /// Admits the survivors in input order against every instance's quota. Returns, per
 /// instance, the input position from which it is full, and the headroom left.
 pub(super) fn capacity(
     plan: &Plan,
-    interned: &Interned,
+    interned: &Dictionaries,
     quota_order: Option<Spool>,
-    gone: &[AtomicU64],
+    rejected: &Rejected,
     buffer: usize,
 ) -> Result<Quotas, Error> {
     let mut headroom: Vec<Option<u64>> =
@@ -30,7 +26,7 @@ pub(super) fn capacity(
     while reader.advance()? {
         let mut d = Decoder(reader.current());
         let (seq, destination) = (d.u64(), d.u32());
-        if is_gone(gone, seq) {
+        if rejected.contains(seq) {
             continue;
         }
         let targets = plan.target_sets.get(interned.destinations()[destination as usize].targets);
@@ -59,9 +55,9 @@ pub(super) struct Quotas {
 /// full when its turn came.
 pub(super) fn over_quota(
     plan: &Plan,
-    interned: &Interned,
+    interned: &Dictionaries,
     full_from: &[Option<u64>],
-    device: &Stored,
+    device: &SpooledDevice,
 ) -> Option<InstanceId> {
     let targets = plan.target_sets.get(interned.destinations()[device.destination as usize].targets);
     targets.iter().copied().find(|&t| full_from[t as usize].is_some_and(|from| from <= device.seq))

@@ -2,20 +2,21 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::dictionary::Interned;
+use crate::dictionary::Dictionaries;
 use crate::error::Error;
 use crate::plan::Plan;
 use crate::reason::Reason;
-use crate::record::{Group, Reject, encode_reject};
+use crate::record::{JobGroup, Reject, encode_reject};
 use crate::spool::{Budget, Scratch, Spool};
 
+use super::Rejected;
 use super::capacity::over_quota;
 use super::duplicates::{CONFLICTS, Verdict};
 use super::gather::FileCounts;
 use super::{Fixed, fingerprint};
 
 /// The file (index) and 1-based record number of input position `seq`.
-pub(super) fn place(files: &[FileCounts], seq: u64) -> (usize, u64) {
+pub(super) fn locate(files: &[FileCounts], seq: u64) -> (usize, u64) {
     let file = files.iter().rposition(|f| f.records > 0 && f.first_seq <= seq).expect("every record is in a file");
     (file, seq - files[file].first_seq + 1)
 }
@@ -23,7 +24,7 @@ pub(super) fn place(files: &[FileCounts], seq: u64) -> (usize, u64) {
 /// What one run contributes.
 pub(super) struct Counted {
     pub(super) accepted_per_file: Vec<u64>,
-    pub(super) groups: HashMap<Group, u64>,
+    pub(super) groups: HashMap<JobGroup, u64>,
     pub(super) gateways: HashMap<String, u32>,
     /// Stage-2 rejects, one spool per run, each in input order.
     pub(super) rejects: Vec<Spool>,
@@ -55,19 +56,20 @@ impl Counted {
 #[allow(clippy::too_many_arguments)]
 pub(super) fn count_run(
     plan: &Plan,
-    interned: &Interned,
+    interned: &Dictionaries,
     run: &Spool,
     full_from: &[Option<u64>],
+    rejected: &Rejected,
     gateways: &HashSet<u64, Fixed>,
     odd_markings: &HashMap<u64, String>,
-    place: &(dyn Fn(u64) -> (usize, u64) + Sync),
+    locate: &(dyn Fn(u64) -> (usize, u64) + Sync),
     scratch: &Scratch,
     budget: Budget,
 ) -> Result<Counted, Error> {
     let mut counted = Counted::new(plan.inputs.len());
     let mut spool = scratch.spool();
     let name_of = |seq: u64| {
-        let (file, record) = place(seq);
+        let (file, record) = locate(seq);
         format!("{} record {record}", plan.inputs[file].name)
     };
     let mut rejects = Vec::new();
@@ -75,7 +77,7 @@ pub(super) fn count_run(
     while reader.advance()? {
         let (verdict, device) = Verdict::decode(reader.current());
         let product_key = interned.product_key(device.product);
-        let rejected = match verdict {
+        let reject = match verdict {
             Verdict::Conflict { first, count, what } => Some((
                 Reason::DuplicateConflict,
                 format!(
@@ -106,21 +108,24 @@ pub(super) fn count_run(
                 (Reason::TargetCapacityExceeded, detail)
             }),
         };
-        let (file, record) = place(device.seq);
-        match rejected {
-            Some((reason, detail)) => rejects.push(Reject {
-                seq: device.seq,
-                file: file as u32,
-                record,
-                line: device.line,
-                product_key: product_key.to_string(),
-                device_name: device.device_name.to_string(),
-                reason,
-                detail,
-            }),
+        let (file, record) = locate(device.seq);
+        match reject {
+            Some((reason, detail)) => {
+                rejected.insert(device.seq);
+                rejects.push(Reject {
+                    seq: device.seq,
+                    file: file as u32,
+                    record,
+                    line: device.line,
+                    product_key: product_key.to_string(),
+                    device_name: device.device_name.to_string(),
+                    reason,
+                    detail,
+                });
+            }
             None => {
                 counted.accepted_per_file[file] += 1;
-                *counted.groups.entry((device.product, device.source, device.destination)).or_default() += 1;
+                *counted.groups.entry(device.group()).or_default() += 1;
                 let key = [product_key.as_bytes(), b"/", device.device_name.as_bytes()];
                 if !gateways.is_empty() && gateways.contains(&fingerprint(&key)) {
                     counted.gateways.insert(format!("{product_key}/{}", device.device_name), device.destination);

@@ -1,11 +1,11 @@
 //! Sorting a bucket: duplicates and blocked products, with the verdict stored ahead of each record.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
-use crate::dictionary::Interned;
+use crate::dictionary::Dictionaries;
 use crate::error::Error;
-use crate::record::{Name, Stored};
+use crate::record::{Name, SpooledDevice};
 use crate::spool::{Decoder, Encoder, Records, Spool};
+
+use super::Rejected;
 
 /// Stage-2 verdicts stored in a run ahead of each record: a fixed 14 bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,7 +35,7 @@ impl Verdict {
         Encoder(out).u8(tag).u64(first).u32(count).u8(what);
     }
 
-    pub(super) fn decode(bytes: &[u8]) -> (Verdict, Stored<'_>) {
+    pub(super) fn decode(bytes: &[u8]) -> (Verdict, SpooledDevice<'_>) {
         let mut d = Decoder(bytes);
         let (tag, first, count, what) = (d.u8(), d.u64(), d.u32(), d.u8());
         let verdict = match tag {
@@ -44,30 +44,30 @@ impl Verdict {
             2 => Verdict::Copy { first },
             _ => Verdict::Blocked { marker: first },
         };
-        (verdict, Stored::decode(&bytes[VERDICT_BYTES..]))
+        (verdict, SpooledDevice::decode(&bytes[VERDICT_BYTES..]))
     }
 }
 
-impl<'a> Stored<'a> {
+impl<'a> SpooledDevice<'a> {
     /// The device of a run record (past its stage-2 verdict).
-    pub fn from_run(record: &'a [u8]) -> Stored<'a> {
-        Stored::decode(&record[VERDICT_BYTES..])
+    pub fn from_run(record: &'a [u8]) -> SpooledDevice<'a> {
+        SpooledDevice::decode(&record[VERDICT_BYTES..])
     }
 }
 
 /// Sorts one bucket by (product key, device name, input order) and decides duplicates and
-/// blocked products; rejected records are marked in `gone`.
+/// blocked products; rejected records are marked in `rejected`.
 pub(super) fn sort_bucket(
     bucket: Spool,
-    interned: &Interned,
+    interned: &Dictionaries,
     blocked: &[Option<u64>],
-    gone: &[AtomicU64],
+    rejected: &Rejected,
     mut run: Spool,
 ) -> Result<Spool, Error> {
     let bytes = bucket.into_bytes()?;
     let mut keyed: Vec<(u32, Name, u64, &[u8])> = Records { bytes: &bytes }
         .map(|record| {
-            let (product, name, seq) = Stored::key(record);
+            let (product, name, seq) = SpooledDevice::key(record);
             (interned.product_rank(product), name, seq, record)
         })
         .collect();
@@ -82,8 +82,8 @@ pub(super) fn sort_bucket(
             if rest.is_empty() {
                 continue;
             }
-            let head = Stored::decode(head);
-            let others = || rest.iter().map(|(_, _, _, record)| Stored::decode(record));
+            let head = SpooledDevice::decode(head);
+            let others = || rest.iter().map(|(_, _, _, record)| SpooledDevice::decode(record));
             // With --redact-secrets these are the secrets' keyed fingerprints (check::Secrets).
             let secrets_differ = others().any(|other| other.secret != head.secret);
             let destinations_differ =
@@ -103,13 +103,13 @@ pub(super) fn sort_bucket(
     let mut scratch = Vec::new();
     for (&(_, _, seq, record), verdict) in keyed.iter().zip(&mut verdicts) {
         if *verdict == Verdict::Alive {
-            let (product, _, _) = Stored::key(record);
+            let (product, _, _) = SpooledDevice::key(record);
             if let Some(Some(marker)) = blocked.get(product as usize) {
                 *verdict = Verdict::Blocked { marker: *marker };
             }
         }
         if *verdict != Verdict::Alive {
-            gone[(seq / 64) as usize].fetch_or(1 << (seq % 64), Ordering::Relaxed);
+            rejected.insert(seq);
         }
         scratch.clear();
         verdict.encode(&mut scratch);
@@ -117,4 +117,40 @@ pub(super) fn sort_bucket(
         run.push(&scratch)?;
     }
     Ok(run)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_verdict_takes_verdict_bytes_and_round_trips() {
+        let device = SpooledDevice {
+            seq: 5,
+            line: 6,
+            product: 1,
+            destination: 2,
+            billed: 3,
+            source: 4,
+            blocks_product: false,
+            unusual_secret: true,
+            device_name: "dev-0005",
+            secret: "secret",
+            gateway: "",
+        };
+        let verdicts = [
+            Verdict::Alive,
+            Verdict::Conflict { first: u64::MAX, count: u32::MAX, what: 2 },
+            Verdict::Copy { first: 1 << 50 },
+            Verdict::Blocked { marker: 77 },
+        ];
+        for verdict in verdicts {
+            let mut bytes = Vec::new();
+            verdict.encode(&mut bytes);
+            assert_eq!(bytes.len(), VERDICT_BYTES, "{verdict:?}");
+            device.encode(&mut bytes);
+            assert_eq!(Verdict::decode(&bytes), (verdict, device));
+            assert_eq!(SpooledDevice::from_run(&bytes), device);
+        }
+    }
 }

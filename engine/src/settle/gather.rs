@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use crate::check::CheckedBatch;
 use crate::error::Error;
 use crate::plan::Plan;
-use crate::record::{Stored, encode_reject};
+use crate::record::{SpooledDevice, encode_reject};
 use crate::spool::{Budget, Encoder, Scratch, Spool};
 
 use super::{Fixed, fingerprint};
@@ -75,7 +75,7 @@ impl Gather {
         }
         for candidate in &batch.candidates {
             let name = candidate.device_name.as_str();
-            let stored = Stored {
+            let stored = SpooledDevice {
                 seq: batch.first_seq + u64::from(candidate.index),
                 line: candidate.line,
                 product: candidate.product,

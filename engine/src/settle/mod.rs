@@ -17,14 +17,14 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use rayon::prelude::*;
 
-use crate::dictionary::{Dictionaries, Interned};
+use crate::dictionary::{Dictionaries, SharedDictionaries};
 use crate::error::Error;
 use crate::plan::Plan;
-use crate::record::{Group, Name, Stored, reject_seq};
+use crate::record::{JobGroup, Name, SpooledDevice, reject_seq};
 use crate::spool::{Scratch, Spool};
 
 mod capacity;
@@ -32,9 +32,9 @@ mod count;
 mod duplicates;
 mod gather;
 
-use capacity::{Quotas, capacity, over_quota};
-use count::{Counted, count_run, place};
-use duplicates::{VERDICT_BYTES, Verdict, sort_bucket};
+use capacity::{Quotas, capacity};
+use count::{Counted, count_run};
+use duplicates::{VERDICT_BYTES, sort_bucket};
 pub(crate) use gather::FileCounts;
 pub use gather::Gather;
 
@@ -49,51 +49,78 @@ pub(super) fn fingerprint(parts: &[&[u8]]) -> u64 {
     std::hash::Hasher::finish(&hasher)
 }
 
+/// The input positions stage 2 rejects, one bit each: set by the duplicate and blocked-product
+/// verdicts as buckets are sorted, and by capacity as runs are counted. A device is accepted
+/// exactly when its bit is clear after counting.
+#[derive(Debug)]
+pub(super) struct Rejected(Vec<AtomicU64>);
+
+impl Rejected {
+    fn new(records: u64) -> Rejected {
+        Rejected((0..records.div_ceil(64)).map(|_| AtomicU64::new(0)).collect())
+    }
+
+    pub(super) fn insert(&self, seq: u64) {
+        self.0[(seq / 64) as usize].fetch_or(1 << (seq % 64), Ordering::Relaxed);
+    }
+
+    pub(super) fn contains(&self, seq: u64) -> bool {
+        self.0[(seq / 64) as usize].load(Ordering::Relaxed) & (1 << (seq % 64)) != 0
+    }
+}
+
 /// The outcome of stage 2.
 #[derive(Debug)]
 pub struct Settled {
     /// The dictionaries.
-    pub interned: Interned,
+    pub interned: Dictionaries,
     /// Per input file: first sequence, records, runtime cells.
     pub files: Vec<FileCounts>,
     /// Accepted records per input file.
     pub accepted_per_file: Vec<u64>,
     /// Accepted devices per job group.
-    pub groups: HashMap<Group, u64>,
+    pub groups: HashMap<JobGroup, u64>,
     /// Quota headroom left per catalog instance after admitting the accepted devices.
     pub headroom: Vec<Option<u64>>,
     /// Rejects, each spool in input order: stage 1's, then one per bucket.
     pub rejects: Vec<Spool>,
     runs: Vec<Spool>,
-    /// Per instance: the input position from which it is full.
-    full_from: Vec<Option<u64>>,
+    /// Every input position stage 2 rejected.
+    rejected: Rejected,
     /// Destination of each accepted device named as a gateway, by `product_key/device_name`.
     gateways: HashMap<String, u32>,
     read_buffer: usize,
 }
 
 /// Applies the global rules to everything `gather` received.
-pub fn settle(plan: &Plan, gather: Gather, dictionaries: Dictionaries, scratch: &Scratch) -> Result<Settled, Error> {
-    let interned = Interned::new(dictionaries);
+pub fn settle(
+    plan: &Plan,
+    gather: Gather,
+    dictionaries: SharedDictionaries,
+    scratch: &Scratch,
+) -> Result<Settled, Error> {
+    let interned = Dictionaries::new(dictionaries);
     let Gather { budget, buckets, rejects, quota_order, blocked, odd_markings, gateways, files, .. } = gather;
     // Input positions run from 0 across all files.
     let records: u64 = files.iter().map(|file| file.records).sum();
-    let gone: Vec<AtomicU64> = (0..records.div_ceil(64)).map(|_| AtomicU64::new(0)).collect();
+    let rejected = Rejected::new(records);
 
     let runs: Vec<Spool> = buckets
         .into_par_iter()
-        .map(|bucket| sort_bucket(bucket, &interned, &blocked, &gone, scratch.spool()))
+        .map(|bucket| sort_bucket(bucket, &interned, &blocked, &rejected, scratch.spool()))
         .collect::<Result<_, _>>()?;
 
-    let Quotas { full_from, headroom } = capacity(plan, &interned, quota_order, &gone, budget.read_buffer)?;
+    let Quotas { full_from, headroom } = capacity(plan, &interned, quota_order, &rejected, budget.read_buffer)?;
 
-    let place = |seq: u64| place(&files, seq);
+    let locate = |seq: u64| count::locate(&files, seq);
     // Each run's counts are folded in as soon as they are made: a run touches most job
     // groups, so keeping every run's own table until the end would cost runs x groups.
     let empty = || Counted::new(plan.inputs.len());
     let counted = runs
         .par_iter()
-        .map(|run| count_run(plan, &interned, run, &full_from, &gateways, &odd_markings, &place, scratch, budget))
+        .map(|run| {
+            count_run(plan, &interned, run, &full_from, &rejected, &gateways, &odd_markings, &locate, scratch, budget)
+        })
         .try_fold(empty, |total, counted| counted.map(|counted| total.add(counted)))
         .try_reduce(empty, |a, b| Ok(a.add(b)))?;
 
@@ -110,33 +137,32 @@ pub fn settle(plan: &Plan, gather: Gather, dictionaries: Dictionaries, scratch: 
         headroom,
         rejects: all_rejects,
         runs,
-        full_from,
+        rejected,
         gateways: counted.gateways,
         read_buffer: budget.read_buffer,
     })
 }
 
 /// The order of a sorted run's records: (product key, device name, input position).
-fn run_key(interned: &Interned, record: &[u8]) -> (u32, Name, u64) {
-    let (product, name, seq) = Stored::key(&record[VERDICT_BYTES..]);
+fn run_key(interned: &Dictionaries, record: &[u8]) -> (u32, Name, u64) {
+    let (product, name, seq) = SpooledDevice::key(&record[VERDICT_BYTES..]);
     (interned.product_rank(product), name, seq)
 }
 
 impl Settled {
     /// Calls `each` on every accepted device in (product key, device name) order, with its
-    /// run record (see [`Stored::from_run`]).
+    /// run record (see [`SpooledDevice::from_run`]).
     pub fn for_each_accepted(
         &self,
-        plan: &Plan,
-        mut each: impl FnMut(&[u8], &Stored) -> Result<(), Error>,
+        mut each: impl FnMut(&[u8], &SpooledDevice) -> Result<(), Error>,
     ) -> Result<(), Error> {
         let readers = self.runs.iter().map(|run| run.reader(self.read_buffer)).collect::<Result<Vec<_>, _>>()?;
         crate::spool::merge(
             readers,
             |record| run_key(&self.interned, record),
             |record| {
-                let (verdict, device) = Verdict::decode(record);
-                if verdict == Verdict::Alive && over_quota(plan, &self.interned, &self.full_from, &device).is_none() {
+                let device = SpooledDevice::from_run(record);
+                if !self.rejected.contains(device.seq) {
                     each(record, &device)?;
                 }
                 Ok(())
