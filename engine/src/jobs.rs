@@ -1,7 +1,7 @@
 //! Cutting accepted devices into API jobs (SPEC §4): one product, one source, one destination
 //! per job, at most `devices_per_job` devices, stable ids, waves of `jobs_per_wave`.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use sha2::{Digest, Sha256};
 
@@ -69,7 +69,7 @@ pub fn cut(plan: &Plan, interned: &Dictionaries, groups: &HashMap<JobGroup, u64>
 
     let per_job = plan.devices_per_job as u64;
     let mut jobs = Vec::new();
-    let mut first = HashMap::with_capacity(ordered.len());
+    let mut first = HashMap::with_capacity_and_hasher(ordered.len(), Default::default());
     for (group, devices) in ordered {
         let JobGroup { product, source, destination: destination_id } = group;
         first.insert(group, jobs.len());

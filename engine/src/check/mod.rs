@@ -283,20 +283,22 @@ impl<'p> Checker<'p> {
             let detail = format!("expected {} fields as in the header, found {}", self.layout.width(), record.len());
             return Err((Reason::MalformedRecord, detail));
         }
-        // ASCII (the common case) is checked in one pass over the record; otherwise every cell
-        // must be UTF-8 on its own (a character split across two cells is not).
-        let bytes = record.as_slice();
-        if !bytes.is_ascii()
-            && (std::str::from_utf8(bytes).is_err() || record.iter().any(|cell| std::str::from_utf8(cell).is_err()))
-        {
+        // Every cell must be UTF-8 on its own: the record's bytes are validated once, then each
+        // cell must start and end on a character boundary (a character split across two cells
+        // is UTF-8 in neither). The fields are then slices of that one validated text.
+        let cells = || (0..record.len()).filter_map(|i| record.range(i));
+        let text = std::str::from_utf8(record.as_slice())
+            .ok()
+            .filter(|text| cells().all(|cell| text.is_char_boundary(cell.start) && text.is_char_boundary(cell.end)));
+        let Some(text) = text else {
             let column = record.iter().position(|cell| std::str::from_utf8(cell).is_err()).unwrap_or(0);
             let name = &self.layout.columns()[column];
             return Err((Reason::MalformedRecord, format!("column {name:?} is not UTF-8")));
-        }
+        };
         let mut fields = [""; Field::ALL.len()];
         for field in Field::ALL {
-            if let Some(column) = self.layout.column(field) {
-                fields[field.index()] = std::str::from_utf8(&record[column]).unwrap_or_default();
+            if let Some(cell) = self.layout.column(field).and_then(|column| record.range(column)) {
+                fields[field.index()] = text.get(cell).unwrap_or_default();
             }
         }
         Ok(Fields(fields))

@@ -1,7 +1,9 @@
 //! Billing reassignment (SPEC §3, §4): for each device and candidate destination, who is
 //! billed now and who will be, and a summary per (from, to, effective).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap as HashMap;
 
 use devdist_formats::{ColumnType, Format, TableWriter, Value};
 
@@ -65,7 +67,7 @@ impl Reassignments {
     pub(crate) fn create(out: &OutputDir, format: Format) -> Result<Reassignments, Error> {
         let path = format!("billing/reassignments.{}", format.extension());
         let table = out.table(&path, format, &REASSIGNMENT_COLUMNS, Access::Normal)?;
-        Ok(Reassignments { path, table, counts: HashMap::new() })
+        Ok(Reassignments { path, table, counts: HashMap::default() })
     }
 
     /// Finishes the reassignments and writes `billing/summary.csv`.

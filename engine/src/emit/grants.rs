@@ -1,7 +1,9 @@
 //! Grant manifests (SPEC §4): per destination account and instance, the devices it may use
 //! (with their certificates) and the products it gets read-only.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap as HashMap;
 use std::ops::Range;
 
 use devdist_formats::{ColumnType, Format, TableWriter, Value};

@@ -18,7 +18,7 @@ pub(crate) mod grants;
 pub(crate) mod requests;
 pub(crate) mod warnings;
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::ops::Range;
 use std::sync::Arc;
 

@@ -1,7 +1,7 @@
 //! The instance catalog: the six public instances built in, plus the Enterprise instances an
 //! operator lists in `instances.csv` (SPEC §2.3).
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::path::{Path, PathBuf};
 
 use devdist_formats::{CatalogRow, Error as FormatError, Position, read_catalog};
@@ -57,7 +57,7 @@ pub struct Catalog {
 impl Catalog {
     /// The public instances only.
     pub fn public() -> Catalog {
-        let mut catalog = Catalog { instances: Vec::new(), by_id: HashMap::new(), file: None };
+        let mut catalog = Catalog { instances: Vec::new(), by_id: HashMap::default(), file: None };
         for (id, region) in PUBLIC_INSTANCES {
             catalog.insert(Instance {
                 id: id.to_string(),
@@ -77,7 +77,7 @@ impl Catalog {
         devdist_formats::require_regular_file(path)?;
         let mut catalog = Catalog::public();
         catalog.file = Some(path.to_path_buf());
-        let mut seen: HashMap<String, u64> = HashMap::new();
+        let mut seen: HashMap<String, u64> = HashMap::default();
         for row in read_catalog(path)? {
             let at = |column: &str| Position::line(row.line).with_column(column);
             if let Some(first) = seen.insert(row.instance_id.clone(), row.line) {

@@ -1,6 +1,6 @@
 //! Counting a run: stage-2 rejects in input order, accepted devices per job group.
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use crate::dictionary::Dictionaries;
 use crate::error::Error;
@@ -12,8 +12,8 @@ use crate::spool::{Budget, Scratch, Spool};
 use super::Rejected;
 use super::capacity::over_quota;
 use super::duplicates::{CONFLICTS, Verdict};
+use super::fingerprint;
 use super::gather::FileCounts;
-use super::{Fixed, fingerprint};
 
 /// The file (index) and 1-based record number of input position `seq`.
 pub(super) fn locate(files: &[FileCounts], seq: u64) -> (usize, u64) {
@@ -34,8 +34,8 @@ impl Counted {
     pub(super) fn new(files: usize) -> Counted {
         Counted {
             accepted_per_file: vec![0; files],
-            groups: HashMap::new(),
-            gateways: HashMap::new(),
+            groups: HashMap::default(),
+            gateways: HashMap::default(),
             rejects: Vec::new(),
         }
     }
@@ -60,7 +60,7 @@ pub(super) fn count_run(
     run: &Spool,
     full_from: &[Option<u64>],
     rejected: &Rejected,
-    gateways: &HashSet<u64, Fixed>,
+    gateways: &HashSet<u64>,
     odd_markings: &HashMap<u64, String>,
     locate: &(dyn Fn(u64) -> (usize, u64) + Sync),
     scratch: &Scratch,
@@ -73,6 +73,8 @@ pub(super) fn count_run(
         format!("{} record {record}", plan.inputs[file].name)
     };
     let mut rejects = Vec::new();
+    // `product_key/device_name` of the device, as a gateway would name it.
+    let mut gateway = String::new();
     let mut reader = run.reader(budget.read_buffer)?;
     while reader.advance()? {
         let (verdict, device) = Verdict::decode(reader.current());
@@ -126,9 +128,12 @@ pub(super) fn count_run(
             None => {
                 counted.accepted_per_file[file] += 1;
                 *counted.groups.entry(device.group()).or_default() += 1;
-                let key = [product_key.as_bytes(), b"/", device.device_name.as_bytes()];
-                if !gateways.is_empty() && gateways.contains(&fingerprint(&key)) {
-                    counted.gateways.insert(format!("{product_key}/{}", device.device_name), device.destination);
+                if !gateways.is_empty() {
+                    gateway.clear();
+                    gateway.extend([product_key, "/", device.device_name]);
+                    if gateways.contains(&fingerprint(gateway.as_bytes())) {
+                        counted.gateways.insert(gateway.clone(), device.destination);
+                    }
                 }
             }
         }

@@ -1,7 +1,7 @@
 //! Gathering: stage-1 survivors into bucket spools by hash(product, device name), rejects into
 //! one spool in input order, blocked-product markers and gateway names on the side.
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use crate::check::CheckedBatch;
 use crate::error::Error;
@@ -9,7 +9,7 @@ use crate::plan::Plan;
 use crate::record::{SpooledDevice, encode_reject};
 use crate::spool::{Budget, Encoder, Scratch, Spool};
 
-use super::{Fixed, fingerprint};
+use super::{bucket_hash, fingerprint};
 
 /// Counts per input file.
 #[derive(Debug, Clone, Default)]
@@ -35,7 +35,7 @@ pub struct Gather {
     /// The odd authorized/transferred value of a first blocking marker, by its position.
     pub(super) odd_markings: HashMap<u64, String>,
     /// Fingerprints of every gateway named by a survivor.
-    pub(super) gateways: HashSet<u64, Fixed>,
+    pub(super) gateways: HashSet<u64>,
     pub(super) files: Vec<FileCounts>,
     pub(super) scratch: Vec<u8>,
 }
@@ -50,7 +50,7 @@ impl Gather {
             rejects: scratch.spool(),
             quota_order: quotas.then(|| scratch.spool()),
             blocked: Vec::new(),
-            odd_markings: HashMap::new(),
+            odd_markings: HashMap::default(),
             gateways: HashSet::default(),
             files: vec![FileCounts::default(); plan.inputs.len()],
             scratch: Vec::new(),
@@ -100,14 +100,14 @@ impl Gather {
                 self.blocked[product].get_or_insert(stored.seq);
             }
             if !stored.gateway.is_empty() {
-                self.gateways.insert(fingerprint(&[stored.gateway.as_bytes()]));
+                self.gateways.insert(fingerprint(stored.gateway.as_bytes()));
             }
             if let Some(order) = &mut self.quota_order {
                 self.scratch.clear();
                 Encoder(&mut self.scratch).u64(stored.seq).u32(stored.destination);
                 order.push(&self.scratch)?;
             }
-            let bucket = fingerprint(&[&stored.product.to_le_bytes(), name.as_bytes()]) % self.buckets.len() as u64;
+            let bucket = bucket_hash(stored.product, name.as_bytes()) % self.buckets.len() as u64;
             self.scratch.clear();
             stored.encode(&mut self.scratch);
             self.buckets[bucket as usize].push(&self.scratch)?;

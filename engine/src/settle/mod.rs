@@ -15,8 +15,8 @@
 //! merged ([`Settled::for_each_accepted`]): every accepted device in (product key, device
 //! name) order.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+use rustc_hash::FxHashMap as HashMap;
+use std::hash::{BuildHasher, BuildHasherDefault};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use rayon::prelude::*;
@@ -38,15 +38,21 @@ use duplicates::{VERDICT_BYTES, sort_bucket};
 pub(crate) use gather::FileCounts;
 pub use gather::Gather;
 
-/// Fixed-key hashing, so a bucket or a gateway fingerprint is the same in every run.
-pub(super) type Fixed = BuildHasherDefault<DefaultHasher>;
+/// Fixed-key hashing, so a bucket or a gateway fingerprint is the same in every run. FxHash,
+/// not SipHash: this runs once or twice per record, and neither use needs collision
+/// resistance (outputs never depend on the bucket, and a gateway fingerprint only decides
+/// which names are looked up by their full text). Unlike SipHash, FxHash is not a stream:
+/// the same bytes split into other writes hash differently, so each takes one fixed shape.
+type Fixed = BuildHasherDefault<rustc_hash::FxHasher>;
 
-pub(super) fn fingerprint(parts: &[&[u8]]) -> u64 {
-    let mut hasher = Fixed::default().build_hasher();
-    for part in parts {
-        std::hash::Hasher::write(&mut hasher, part);
-    }
-    std::hash::Hasher::finish(&hasher)
+/// The fingerprint of a gateway's `product_key/device_name`.
+pub(super) fn fingerprint(text: &[u8]) -> u64 {
+    Fixed::default().hash_one(text)
+}
+
+/// The bucket hash of a device: its product id and name, so that copies share a bucket.
+pub(super) fn bucket_hash(product: u32, name: &[u8]) -> u64 {
+    Fixed::default().hash_one((product, name))
 }
 
 /// The input positions stage 2 rejects, one bit each: set by the duplicate and blocked-product
