@@ -1298,12 +1298,7 @@ mod tests {
 
     /// rejects.csv without the columns that name the file or its lines.
     fn rejects(out: &Path, file: &str) -> Vec<[String; 5]> {
-        let mut reader = csv::Reader::from_path(out.join("rejects.csv")).unwrap();
-        let rows = reader.records().map(|row| {
-            let row = row.unwrap();
-            [1, 3, 4, 5, 6].map(|at| row[at].replace(file, "FILE"))
-        });
-        rows.collect()
+        devdist_testkit::rejects(out).iter().map(|row| row.unplaced(file)).collect()
     }
 
     #[test]

@@ -8,17 +8,12 @@ use std::process::{Command, Output};
 
 use serde::{Deserialize, Serialize};
 
-use crate::support::{DEMO_PLAN, code, devdist, stderr, tree};
+use devdist_testkit::{files, fixture};
 
-const GOLDEN: &str = "../fixtures/demo/golden";
-
-/// Every file below `dir`, relative path → bytes.
-fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    tree(dir).into_iter().map(|relative| (relative.clone(), fs::read(dir.join(&relative)).unwrap())).collect()
-}
+use crate::support::{code, demo_plan, devdist, stderr};
 
 fn plan_demo(out: &Path, extra: &[&str]) -> Output {
-    let mut args = vec!["plan", DEMO_PLAN, "--out", out.to_str().unwrap(), "--quiet"];
+    let mut args = vec!["plan", demo_plan(), "--out", out.to_str().unwrap(), "--quiet"];
     args.extend(extra);
     devdist(&args)
 }
@@ -37,26 +32,31 @@ fn demo_matches_the_reviewed_golden_outputs() {
     let output = plan_demo(&out, &["--threads", "2"]);
     assert_eq!(code(&output), 1, "{}", stderr(&output));
     let produced = deterministic(&out);
+    let golden_dir = fixture("demo/golden");
     if std::env::var_os("DEVDIST_BLESS").is_some() {
-        let _ = fs::remove_dir_all(GOLDEN);
+        let _ = fs::remove_dir_all(&golden_dir);
         for (path, bytes) in &produced {
-            let target = Path::new(GOLDEN).join(path);
+            let target = golden_dir.join(path);
             fs::create_dir_all(target.parent().unwrap()).unwrap();
             fs::write(target, bytes).unwrap();
         }
     }
-    let golden = files(Path::new(GOLDEN));
+    let golden = files(&golden_dir);
     let names = |m: &BTreeMap<String, Vec<u8>>| m.keys().cloned().collect::<Vec<_>>();
     assert_eq!(names(&produced), names(&golden), "the set of output files changed");
     for (path, bytes) in &produced {
-        assert!(bytes == &golden[path], "{path} differs from {GOLDEN}/{path} (DEVDIST_BLESS=1 to accept)");
+        assert!(
+            bytes == &golden[path],
+            "{path} differs from {}/{path} (DEVDIST_BLESS=1 to accept)",
+            golden_dir.display()
+        );
     }
 }
 
 /// The (file, record, line, code) of every reject that fixtures/demo/EXPECTED.md predicts. That
 /// file comes from an independent model of SPEC §3 in make_demo.py, not from devdist.
 fn expected_demo_rejects() -> BTreeSet<(String, u64, u64, String)> {
-    let text = fs::read_to_string("../fixtures/demo/EXPECTED.md").unwrap();
+    let text = fs::read_to_string(fixture("demo/EXPECTED.md")).unwrap();
     let section = text.split("## Records per code").nth(1).unwrap().split("\n## ").next().unwrap();
     let mut expected = BTreeSet::new();
     let mut code = String::new();
@@ -79,13 +79,9 @@ fn demo_rejects_match_the_independent_model_record_by_record() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     assert_eq!(code(&plan_demo(&out, &[])), 1);
-    let mut reader = csv::Reader::from_path(out.join("rejects.csv")).unwrap();
-    let actual: BTreeSet<(String, u64, u64, String)> = reader
-        .records()
-        .map(|row| {
-            let row = row.unwrap();
-            (row[0].to_string(), row[1].parse().unwrap(), row[2].parse().unwrap(), row[5].to_string())
-        })
+    let actual: BTreeSet<(String, u64, u64, String)> = devdist_testkit::rejects(&out)
+        .into_iter()
+        .map(|row| (row.source_file, row.record, row.line.expect("a CSV line"), row.code))
         .collect();
     let expected = expected_demo_rejects();
     assert_eq!(expected.len(), 128);
@@ -125,11 +121,14 @@ fn thread_counts_give_identical_bytes_on_the_demo() {
     assert!(runs[0] == runs[1] && runs[1] == runs[2]);
 }
 
+/// The demo inventories, in both header spellings.
+const DEMO_INVENTORIES: [&str; 2] = ["demo/devices.csv", "demo/more/devices-pascal.csv"];
+
 /// Values of the named columns (any header spelling) in the demo inventories.
 fn demo_column_values(wanted: &[&str]) -> BTreeSet<String> {
     let mut values = BTreeSet::new();
-    for file in ["../fixtures/demo/devices.csv", "../fixtures/demo/more/devices-pascal.csv"] {
-        let mut reader = csv::ReaderBuilder::new().flexible(true).from_path(file).unwrap();
+    for file in DEMO_INVENTORIES {
+        let mut reader = csv::ReaderBuilder::new().flexible(true).from_path(fixture(file)).unwrap();
         let header: Vec<String> = reader.headers().unwrap().iter().map(|h| h.to_lowercase().replace('_', "")).collect();
         let columns: Vec<usize> = header
             .iter()
@@ -149,31 +148,24 @@ fn demo_column_values(wanted: &[&str]) -> BTreeSet<String> {
     values
 }
 
-/// Fails if any needle occurs in any haystack: needles are grouped by length and every window
-/// of each haystack is looked up, so thousands of needles cost no more than a few passes.
-fn assert_absent(haystacks: &BTreeMap<String, Vec<u8>>, needles: &BTreeSet<String>, what: &str) {
-    let mut by_length: BTreeMap<usize, std::collections::HashSet<&[u8]>> = BTreeMap::new();
-    for needle in needles {
-        by_length.entry(needle.len()).or_default().insert(needle.as_bytes());
-    }
-    for (name, bytes) in haystacks {
-        for (length, set) in &by_length {
-            if let Some(found) = bytes.windows(*length).find(|window| set.contains(window)) {
-                panic!("{what} {:?} appears in {name}", String::from_utf8_lossy(found));
-            }
-        }
+/// Fails if any needle occurs in any haystack.
+fn assert_absent(haystacks: &BTreeMap<String, Vec<u8>>, needles: &BTreeSet<Vec<u8>>, what: &str) {
+    if let Some((name, found)) = devdist_testkit::find_in_files(haystacks, needles) {
+        panic!("{what} {:?} appears in {name}", String::from_utf8_lossy(found));
     }
 }
 
 #[test]
 fn secrets_appear_only_in_device_manifests() {
     // Short values could occur by chance inside other text; every demo secret of 8+ characters is checked.
-    let secrets: BTreeSet<String> =
-        demo_column_values(&["device_secret"]).into_iter().filter(|s| s.len() >= 8).collect();
+    let secrets: BTreeSet<Vec<u8>> = DEMO_INVENTORIES
+        .iter()
+        .flat_map(|file| devdist_testkit::device_secrets(&fs::read(fixture(file)).unwrap(), 8))
+        .collect();
     assert!(secrets.len() > 3000);
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    let output = devdist(&["plan", DEMO_PLAN, "--out", out.to_str().unwrap()]);
+    let output = devdist(&["plan", demo_plan(), "--out", out.to_str().unwrap()]);
     let mut outputs = files(&out);
     outputs.retain(|path, _| !path.ends_with("/devices.csv"));
     outputs.insert("stderr".to_string(), output.stderr.clone());
@@ -181,7 +173,7 @@ fn secrets_appear_only_in_device_manifests() {
     assert_absent(&outputs, &secrets, "secret");
 
     let redacted = dir.path().join("redacted");
-    let output = devdist(&["plan", DEMO_PLAN, "--out", redacted.to_str().unwrap(), "--redact-secrets"]);
+    let output = devdist(&["plan", demo_plan(), "--out", redacted.to_str().unwrap(), "--redact-secrets"]);
     assert_eq!(code(&output), 1);
     assert_absent(&files(&redacted), &secrets, "secret");
 }
@@ -190,8 +182,8 @@ fn secrets_appear_only_in_device_manifests() {
 fn runtime_values_appear_in_no_output() {
     let runtime = ["status", "last_online", "shadow", "tags", "firmware", "tsl_data"];
     // Long values only (short ones like "online" could occur by chance), every third of them.
-    let values: BTreeSet<String> =
-        demo_column_values(&runtime).into_iter().filter(|v| v.len() >= 12).step_by(3).collect();
+    let values: BTreeSet<Vec<u8>> =
+        demo_column_values(&runtime).into_iter().filter(|v| v.len() >= 12).step_by(3).map(String::into_bytes).collect();
     assert!(values.len() > 100, "the demo has runtime values to look for");
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
@@ -286,7 +278,7 @@ fn job_requests_are_one_line_per_job_in_execution_order_with_exactly_the_api_key
 fn validate_is_a_dry_run() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    let output = devdist(&["validate", DEMO_PLAN, "--out", out.to_str().unwrap()]);
+    let output = devdist(&["validate", demo_plan(), "--out", out.to_str().unwrap()]);
     assert_eq!(code(&output), 1);
     assert_eq!(files(&out).keys().collect::<Vec<_>>(), ["rejects.csv", "report.html", "report.json", "run.json"]);
     let report: serde_json::Value = serde_json::from_slice(&fs::read(out.join("report.json")).unwrap()).unwrap();

@@ -16,7 +16,9 @@ use std::process::{Command, Output, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use crate::support::{BIN, DEMO_PLAN, code, devdist, stderr, tree};
+use devdist_testkit::{files, fixture, walk};
+
+use crate::support::{BIN, code, demo_plan, devdist, stderr};
 
 fn text(path: &Path) -> &str {
     path.to_str().expect("a UTF-8 temporary path")
@@ -354,7 +356,7 @@ fn disk_full_exits_4_without_partial_dir() {
     // The demo writes about 2.3 MB: it cannot fit in 1 MB.
     let Some(_mount) = Mount::tmpfs(&small, "size=1m") else { return };
     let out = small.join("out");
-    let output = devdist(&["plan", DEMO_PLAN, "--out", text(&out), "--quiet"]);
+    let output = devdist(&["plan", demo_plan(), "--out", text(&out), "--quiet"]);
     assert_cannot_write(&output, &small, "No space left on device");
     assert_eq!(names(&small), Vec::<String>::new(), "no DIR and no staging folder may be left");
 }
@@ -380,13 +382,13 @@ fn disk_full_during_a_force_run_keeps_the_previous_dir() {
     // Room for one demo output (about 2.3 MB) but not for two.
     let Some(_mount) = Mount::tmpfs(&small, "size=3m") else { return };
     let out = small.join("out");
-    let first = devdist(&["plan", DEMO_PLAN, "--out", text(&out), "--quiet"]);
+    let first = devdist(&["plan", demo_plan(), "--out", text(&out), "--quiet"]);
     assert_eq!(code(&first), 1, "{}", stderr(&first));
-    let before = tree(&out).into_iter().map(|path| (fs::read(out.join(&path)).unwrap(), path)).collect::<Vec<_>>();
-    let output = devdist(&["plan", DEMO_PLAN, "--out", text(&out), "--quiet", "--force"]);
+    let before = files(&out);
+    let output = devdist(&["plan", demo_plan(), "--out", text(&out), "--quiet", "--force"]);
     assert_cannot_write(&output, &small, "No space left on device");
     assert_eq!(names(&small), ["out"], "no staging folder may be left");
-    let after = tree(&out).into_iter().map(|path| (fs::read(out.join(&path)).unwrap(), path)).collect::<Vec<_>>();
+    let after = files(&out);
     assert!(before == after, "the previous DIR changed");
     verifies(&out).unwrap();
 }
@@ -397,7 +399,7 @@ fn read_only_parent_exits_4() {
     let folder = dir.path().join("ro");
     let Some(_mount) = Mount::tmpfs(&folder, "ro,size=1m") else { return };
     let out = folder.join("out");
-    let output = devdist(&["plan", DEMO_PLAN, "--out", text(&out), "--quiet"]);
+    let output = devdist(&["plan", demo_plan(), "--out", text(&out), "--quiet"]);
     assert_cannot_write(&output, &folder, "Read-only file system");
     assert_eq!(names(&folder), Vec::<String>::new());
 }
@@ -408,11 +410,11 @@ fn read_only_parent_with_force_keeps_the_previous_dir() {
     let folder = dir.path().join("ro");
     let Some(mount) = Mount::tmpfs(&folder, "size=4m") else { return };
     let out = folder.join("out");
-    let first = devdist(&["plan", DEMO_PLAN, "--out", text(&out), "--quiet"]);
+    let first = devdist(&["plan", demo_plan(), "--out", text(&out), "--quiet"]);
     assert_eq!(code(&first), 1, "{}", stderr(&first));
     let report = fs::read(out.join("report.json")).unwrap();
     mount.remount("ro");
-    let output = devdist(&["plan", DEMO_PLAN, "--out", text(&out), "--quiet", "--force"]);
+    let output = devdist(&["plan", demo_plan(), "--out", text(&out), "--quiet", "--force"]);
     assert_cannot_write(&output, &folder, "Read-only file system");
     assert_eq!(names(&folder), ["out"]);
     assert_eq!(fs::read(out.join("report.json")).unwrap(), report);
@@ -459,7 +461,7 @@ fn sigterm_and_sigint_clean_the_staging_folder() {
 /// The demo planned once with `format`, and the files its report.json lists.
 fn planned_demo(dir: &Path, format: &str) -> (PathBuf, Vec<String>) {
     let out = dir.join(format!("demo-{format}"));
-    let output = devdist(&["plan", DEMO_PLAN, "--out", text(&out), "--quiet", "--format", format]);
+    let output = devdist(&["plan", demo_plan(), "--out", text(&out), "--quiet", "--format", format]);
     assert_eq!(code(&output), 1, "{}", stderr(&output));
     verifies(&out).unwrap();
     let report: serde_json::Value = serde_json::from_slice(&fs::read(out.join("report.json")).unwrap()).unwrap();
@@ -468,7 +470,7 @@ fn planned_demo(dir: &Path, format: &str) -> (PathBuf, Vec<String>) {
     let mut expected = listed.clone();
     expected.extend(["report.json".to_string(), "run.json".to_string()]);
     expected.sort();
-    assert_eq!(tree(&out), expected, "report.json lists every output file");
+    assert_eq!(walk(&out), expected, "report.json lists every output file");
     (out, listed)
 }
 
@@ -647,14 +649,9 @@ fn verify_detects_edits_to_any_report_field() {
 /// The demo's plan and inputs copied into `dir/x`; returns the folder.
 fn demo_copy(dir: &Path) -> PathBuf {
     let x = dir.join("x");
-    copy_dir(Path::new("../fixtures/demo"), &x);
+    copy_dir(&fixture("demo"), &x);
     fs::remove_dir_all(x.join("golden")).unwrap();
     x
-}
-
-/// Every file below `dir` with its bytes.
-fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    tree(dir).into_iter().map(|path| (path.clone(), fs::read(dir.join(&path)).unwrap())).collect()
 }
 
 #[test]
@@ -663,7 +660,7 @@ fn an_output_folder_that_is_contains_or_lies_inside_an_input_is_refused() {
     let x = demo_copy(dir.path());
     let plan = x.join("plan.toml");
     std::os::unix::fs::symlink(&x, dir.path().join("link")).unwrap();
-    let before = snapshot(&x);
+    let before = files(&x);
     let cases: [(&str, PathBuf, &str); 9] = [
         ("plan", x.clone(), "contains"),
         ("plan", dir.path().to_path_buf(), "contains"),
@@ -683,7 +680,7 @@ fn an_output_folder_that_is_contains_or_lies_inside_an_input_is_refused() {
         assert!(message.starts_with(&expected), "{command} --out {}: {message}", out.display());
         assert!(message.contains("which this run reads"), "{message}");
         assert_eq!(message.lines().count(), 1, "{message}");
-        assert!(snapshot(&x) == before, "{command} --out {}: an input changed", out.display());
+        assert!(files(&x) == before, "{command} --out {}: an input changed", out.display());
     }
     // A folder beside the inputs is fine.
     let output = devdist(&["plan", text(&plan), "--out", text(&x.join("out")), "--quiet"]);
@@ -752,7 +749,7 @@ fn force_replaces_a_file_without_leftovers() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     fs::write(&out, "a file").unwrap();
-    let output = devdist(&["plan", DEMO_PLAN, "--out", text(&out), "--quiet", "--force"]);
+    let output = devdist(&["plan", demo_plan(), "--out", text(&out), "--quiet", "--force"]);
     assert_eq!(code(&output), 1, "{}", stderr(&output));
     verifies(&out).unwrap();
     assert_eq!(names(dir.path()), ["out"], "nothing left beside DIR");
@@ -762,12 +759,12 @@ fn force_replaces_a_file_without_leftovers() {
 fn force_never_descends_into_a_file_system_mounted_inside_dir() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    let first = devdist(&["plan", DEMO_PLAN, "--out", text(&out), "--quiet"]);
+    let first = devdist(&["plan", demo_plan(), "--out", text(&out), "--quiet"]);
     assert_eq!(code(&first), 1, "{}", stderr(&first));
     let Some(_mount) = Mount::tmpfs(&out.join("mounted"), "size=1m") else { return };
     fs::write(out.join("mounted/keep.txt"), "on another file system").unwrap();
-    let before = snapshot(&out);
-    let output = devdist(&["plan", DEMO_PLAN, "--out", text(&out), "--quiet", "--force"]);
+    let before = files(&out);
+    let output = devdist(&["plan", demo_plan(), "--out", text(&out), "--quiet", "--force"]);
     let message = stderr(&output);
     assert_eq!(code(&output), 4, "{message}");
     assert_eq!(
@@ -778,7 +775,7 @@ fn force_never_descends_into_a_file_system_mounted_inside_dir() {
             out.join("mounted").display()
         )
     );
-    assert!(snapshot(&out) == before, "the previous DIR changed");
+    assert!(files(&out) == before, "the previous DIR changed");
     assert_eq!(names(dir.path()), ["out"], "no staging folder may be left");
 }
 
@@ -786,7 +783,7 @@ fn force_never_descends_into_a_file_system_mounted_inside_dir() {
 fn force_reports_what_of_the_previous_dir_it_could_not_remove() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    let first = devdist(&["plan", DEMO_PLAN, "--out", text(&out), "--quiet"]);
+    let first = devdist(&["plan", demo_plan(), "--out", text(&out), "--quiet"]);
     assert_eq!(code(&first), 1, "{}", stderr(&first));
     let stuck = out.join("stuck.txt");
     fs::write(&stuck, "immutable").unwrap();
@@ -794,7 +791,7 @@ fn force_reports_what_of_the_previous_dir_it_could_not_remove() {
         eprintln!("skipped: chattr +i is not possible here");
         return;
     }
-    let output = devdist(&["plan", DEMO_PLAN, "--out", text(&out), "--quiet", "--force"]);
+    let output = devdist(&["plan", demo_plan(), "--out", text(&out), "--quiet", "--force"]);
     let left: Vec<String> = names(dir.path()).into_iter().filter(|name| name != "out").collect();
     for name in &left {
         let _ = Command::new("chattr").arg("-i").arg(dir.path().join(name).join("stuck.txt")).status();
@@ -823,7 +820,7 @@ fn force_reports_what_of_the_previous_dir_it_could_not_remove() {
 fn output_names_up_to_255_bytes_work() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("d".repeat(255));
-    let output = devdist(&["plan", DEMO_PLAN, "--out", text(&out), "--quiet"]);
+    let output = devdist(&["plan", demo_plan(), "--out", text(&out), "--quiet"]);
     assert_eq!(code(&output), 1, "{}", stderr(&output));
     verifies(&out).unwrap();
 }
@@ -883,7 +880,7 @@ fn a_closed_stderr_after_the_commit_is_not_a_panic() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let mut child = Command::new(BIN)
-        .args(["plan", DEMO_PLAN, "--out", text(&out)])
+        .args(["plan", demo_plan(), "--out", text(&out)])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

@@ -3,7 +3,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -12,7 +12,7 @@ use crate::support::BIN;
 const SECRET: &str = "emulate-test-secret-f00d";
 
 fn demo_plan() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/demo/plan.toml")
+    devdist_testkit::fixture("demo/plan.toml")
 }
 
 fn emulate(args: &[&str]) -> Command {

@@ -44,7 +44,7 @@ const SECRET_MARKER: &str = "zzSECRET";
 const RUNTIME_MARKER: &str = "zzRUNTIME";
 
 fn corpus() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/hostile")
+    devdist_testkit::fixture("hostile")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -260,24 +260,6 @@ fn generate(name: &str, dir: &Path) -> Result<(), String> {
 // ---------------------------------------------------------------------------------------------
 // Running a case.
 
-/// Every regular file below `dir`, relative path → bytes.
-fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(folder) = stack.pop() {
-        let Ok(entries) = fs::read_dir(&folder) else { continue };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if let Ok(bytes) = fs::read(&path) {
-                out.insert(path.strip_prefix(dir).unwrap().to_string_lossy().into_owned(), bytes);
-            }
-        }
-    }
-    out
-}
-
 fn contains(haystack: &[u8], needle: &str) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
 }
@@ -351,7 +333,8 @@ fn run_case(source: &Path, expect: &Expect) -> Result<Vec<String>, String> {
     if contains(stderr.as_bytes(), SECRET_MARKER) {
         problems.push(format!("a secret appears on stderr: {stderr:?}"));
     }
-    let written = files(&out);
+    // A run that fails writes no output folder (checked below): nothing to look into.
+    let written = if out.exists() { devdist_testkit::files(&out) } else { BTreeMap::new() };
     for (path, bytes) in &written {
         if !path.contains("/devices.") && contains(bytes, SECRET_MARKER) {
             problems.push(format!("a secret appears in {path}"));

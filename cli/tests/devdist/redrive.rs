@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::Path;
 
-use crate::support::{DEMO_PLAN, code, devdist, stderr};
+use crate::support::{code, demo_plan, devdist, stderr};
 
 const ACCOUNT: &str = "1234567890123456";
 const RETRYABLE: &str = "iot.system.SystemException";
@@ -26,16 +26,7 @@ fn rows(dir: &Path, relative: &str) -> Vec<BTreeMap<String, String>> {
     } else {
         paths.push(dir.join(relative));
     }
-    let mut out = Vec::new();
-    for path in paths.into_iter().filter(|p| p.exists()) {
-        let mut reader = csv::Reader::from_path(&path).unwrap();
-        let headers = reader.headers().unwrap().clone();
-        for record in reader.records() {
-            let record = record.unwrap();
-            out.push(headers.iter().zip(record.iter()).map(|(h, v)| (h.to_string(), v.to_string())).collect());
-        }
-    }
-    out
+    paths.into_iter().filter(|p| p.exists()).flat_map(|path| devdist_testkit::table(&path)).collect()
 }
 
 fn key(row: &BTreeMap<String, String>) -> Key {
@@ -125,7 +116,7 @@ fn write_results(dir: &Path) -> Scenario {
 
 fn planned_demo(root: &Path) -> std::path::PathBuf {
     let dir = root.join("demo");
-    let planned = devdist(&["plan", DEMO_PLAN, "--out", dir.to_str().unwrap(), "--quiet"]);
+    let planned = devdist(&["plan", demo_plan(), "--out", dir.to_str().unwrap(), "--quiet"]);
     assert_eq!(code(&planned), 1, "{}", stderr(&planned));
     fs::create_dir(dir.join("apply")).unwrap();
     dir
@@ -207,19 +198,7 @@ fn redrive_is_deterministic() {
         let new = root.path().join(name);
         assert_eq!(code(&devdist(&["redrive", dir.to_str().unwrap(), "--out", new.to_str().unwrap(), "-q"])), 1);
         fs::remove_file(new.join("run.json")).unwrap();
-        let mut files = BTreeMap::new();
-        let mut stack = vec![new.clone()];
-        while let Some(folder) = stack.pop() {
-            for entry in fs::read_dir(folder).unwrap() {
-                let path = entry.unwrap().path();
-                if path.is_dir() {
-                    stack.push(path);
-                } else {
-                    files.insert(path.strip_prefix(&new).unwrap().to_path_buf(), fs::read(&path).unwrap());
-                }
-            }
-        }
-        outputs.push(files);
+        outputs.push(devdist_testkit::files(&new));
     }
     assert_eq!(outputs[0], outputs[1]);
 }
@@ -274,7 +253,7 @@ fn redrive_refuses_what_it_cannot_trust_and_says_why() {
 fn redrive_needs_the_certificates() {
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("redacted");
-    let planned = devdist(&["plan", DEMO_PLAN, "--out", dir.to_str().unwrap(), "--quiet", "--redact-secrets"]);
+    let planned = devdist(&["plan", demo_plan(), "--out", dir.to_str().unwrap(), "--quiet", "--redact-secrets"]);
     assert_eq!(code(&planned), 1);
     fs::create_dir(dir.join("apply")).unwrap();
     fs::write(

@@ -10,14 +10,12 @@ use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
+use devdist_testkit::{fixture, walk};
+
 use crate::support::{BIN, stderr};
 
 const AK: &str = "rehearsal-ak";
 const SECRET: &str = "rehearsal-secret-c0ffee-5ecret";
-
-fn fixture(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures").join(path)
-}
 
 /// devdist with the emulator's credentials and no crash hook.
 fn command(args: &[&str]) -> Command {
@@ -154,21 +152,11 @@ fn distributed_by_emulator(stats: &serde_json::Value) -> BTreeMap<(String, Strin
 
 /// The device secrets of a plan folder's manifests.
 fn device_secrets(dir: &Path) -> BTreeSet<String> {
-    let mut secrets = BTreeSet::new();
-    let mut stack = vec![dir.join("grants")];
-    while let Some(folder) = stack.pop() {
-        for entry in std::fs::read_dir(&folder).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.file_name().unwrap() == "devices.csv" {
-                let mut reader = csv::Reader::from_path(&path).unwrap();
-                let column = reader.headers().unwrap().iter().position(|h| h == "device_secret").unwrap();
-                secrets.extend(reader.records().map(|row| row.unwrap()[column].to_string()));
-            }
-        }
-    }
-    secrets
+    let grants = dir.join("grants");
+    let manifests = walk(&grants).into_iter().filter(|path| path.rsplit('/').next() == Some("devices.csv"));
+    let secrets =
+        manifests.flat_map(|path| devdist_testkit::device_secrets(&std::fs::read(grants.join(path)).unwrap(), 0));
+    secrets.map(|secret| String::from_utf8(secret).expect("a UTF-8 secret")).collect()
 }
 
 /// Every check that holds after any apply run, whatever the faults:

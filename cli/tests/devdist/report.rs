@@ -7,7 +7,7 @@ use std::process::{Command, Output};
 
 use devdist_engine::{Reason, Warning};
 
-use crate::support::{DEMO_PLAN, code, devdist, stderr};
+use crate::support::{code, demo_plan, devdist, stderr};
 
 fn stdout(output: &Output) -> String {
     String::from_utf8(output.stdout.clone()).expect("stdout is UTF-8")
@@ -63,7 +63,7 @@ fn summary_of_an_output_folder_prints_the_same_table_as_the_run() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let out = out.to_str().unwrap();
-    let run = devdist(&["plan", DEMO_PLAN, "--out", out]);
+    let run = devdist(&["plan", demo_plan(), "--out", out]);
     assert_eq!(code(&run), 1, "{}", stderr(&run));
     let summary = devdist(&["summary", out]);
     assert_eq!(code(&summary), 1, "{}", stderr(&summary));
@@ -186,7 +186,7 @@ fn browse(page: &Path, extra: &[&str]) -> Browsed {
 }
 
 fn plan_demo(out: &Path) -> serde_json::Value {
-    let output = devdist(&["plan", DEMO_PLAN, "--out", out.to_str().unwrap(), "--quiet"]);
+    let output = devdist(&["plan", demo_plan(), "--out", out.to_str().unwrap(), "--quiet"]);
     assert_eq!(code(&output), 1, "{}", stderr(&output));
     serde_json::from_slice(&fs::read(out.join("report.json")).unwrap()).unwrap()
 }

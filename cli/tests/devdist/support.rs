@@ -1,14 +1,18 @@
-//! What every module runs devdist with.
+//! What every module runs devdist with. It stays here rather than in devdist-testkit: the
+//! binary's path comes from `CARGO_BIN_EXE_devdist`, which only this package's tests are given.
 
-use std::fs;
-use std::path::Path;
 use std::process::{Command, Output};
+use std::sync::LazyLock;
 
 /// The devdist binary under test.
 pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_devdist");
 
-/// The bundled demo plan (tests run in `cli/`).
-pub(crate) const DEMO_PLAN: &str = "../fixtures/demo/plan.toml";
+/// The bundled demo plan, fixtures/demo/plan.toml.
+pub(crate) fn demo_plan() -> &'static str {
+    static PLAN: LazyLock<String> =
+        LazyLock::new(|| devdist_testkit::fixture("demo/plan.toml").to_str().expect("a UTF-8 path").to_owned());
+    &PLAN
+}
 
 /// Runs devdist to its end.
 pub(crate) fn devdist(args: &[&str]) -> Output {
@@ -23,22 +27,4 @@ pub(crate) fn code(output: &Output) -> i32 {
 /// What devdist printed on stderr.
 pub(crate) fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-/// Every file below `dir`, as sorted `/`-separated relative paths.
-pub(crate) fn tree(dir: &Path) -> Vec<String> {
-    let mut found = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(folder) = stack.pop() {
-        for entry in fs::read_dir(&folder).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                found.push(path.strip_prefix(dir).unwrap().to_string_lossy().into_owned());
-            }
-        }
-    }
-    found.sort();
-    found
 }

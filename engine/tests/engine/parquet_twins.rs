@@ -6,13 +6,11 @@ use std::path::{Path, PathBuf};
 
 use devdist_engine::{NoProgress, Options, Report, run};
 
-const FIXTURES: &str = "../fixtures/parquet";
-
 /// Plans `inventory` (a file in fixtures/parquet) into a fresh folder.
 fn plan(dir: &Path, inventory: &str) -> (Report, PathBuf) {
     let work = dir.join(inventory.replace('.', "_"));
     fs::create_dir_all(&work).unwrap();
-    fs::copy(Path::new(FIXTURES).join(inventory), work.join(inventory)).unwrap();
+    fs::copy(devdist_testkit::fixture("parquet").join(inventory), work.join(inventory)).unwrap();
     let plan = work.join("plan.toml");
     fs::write(
         &plan,
@@ -30,38 +28,16 @@ fn plan(dir: &Path, inventory: &str) -> (Report, PathBuf) {
 
 /// Manifests, jobs and billing files, by relative path (report.html names the input, so it differs).
 fn plan_files(out: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut files = BTreeMap::new();
-    let mut stack = vec![out.to_path_buf()];
-    while let Some(folder) = stack.pop() {
-        for entry in fs::read_dir(&folder).unwrap() {
-            let path = entry.unwrap().path();
-            let relative = path.strip_prefix(out).unwrap().to_string_lossy().into_owned();
-            if path.is_dir() {
-                stack.push(path);
-            } else if !matches!(relative.as_str(), "report.json" | "run.json" | "rejects.csv" | "report.html") {
-                files.insert(relative, fs::read(&path).unwrap());
-            }
-        }
-    }
+    let mut files = devdist_testkit::files(out);
+    files
+        .retain(|relative, _| !matches!(relative.as_str(), "report.json" | "run.json" | "rejects.csv" | "report.html"));
     files
 }
 
 /// rejects.csv without the columns that name the file and line, and with the file's name in
 /// details replaced: (record, product, device, code, detail).
-fn rejects(out: &Path, inventory: &str) -> Vec<Vec<String>> {
-    let mut reader = csv::Reader::from_path(out.join("rejects.csv")).unwrap();
-    reader
-        .records()
-        .map(|row| {
-            row.unwrap()
-                .iter()
-                .skip(1)
-                .enumerate()
-                .filter(|(i, _)| *i != 1)
-                .map(|(_, v)| v.replace(inventory, "INPUT"))
-                .collect()
-        })
-        .collect()
+fn rejects(out: &Path, inventory: &str) -> Vec<[String; 5]> {
+    devdist_testkit::rejects(out).iter().map(|row| row.unplaced(inventory)).collect()
 }
 
 #[test]
@@ -69,7 +45,7 @@ fn parquet_twins_plan_like_their_csv() {
     let dir = tempfile::tempdir().unwrap();
     let (csv_report, csv_out) = plan(dir.path(), "devices.csv");
     assert!(csv_report.counts.accepted > 100 && csv_report.counts.rejected > 0, "the fixture exercises both");
-    let twins: Vec<String> = fs::read_dir(FIXTURES)
+    let twins: Vec<String> = fs::read_dir(devdist_testkit::fixture("parquet"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .filter(|name| name.ends_with(".parquet"))

@@ -11,37 +11,9 @@ use proptest::prelude::*;
 
 /// Every file below `dir` but run.json, relative path → bytes.
 fn outputs(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(folder) = stack.pop() {
-        for entry in fs::read_dir(&folder).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.file_name().unwrap() != "run.json" {
-                out.insert(path.strip_prefix(dir).unwrap().to_string_lossy().into_owned(), fs::read(&path).unwrap());
-            }
-        }
-    }
+    let mut out = devdist_testkit::files(dir);
+    out.retain(|path, _| path.rsplit('/').next() != Some("run.json"));
     out
-}
-
-/// The device_secret values of a generated inventory that are long enough not to occur by
-/// chance in other text.
-fn secrets_of(inventory: &Path) -> BTreeSet<Vec<u8>> {
-    let mut reader = csv::ReaderBuilder::new().flexible(true).from_path(inventory).unwrap();
-    let column = reader.byte_headers().unwrap().iter().position(|h| h == b"device_secret").unwrap();
-    reader
-        .byte_records()
-        .filter_map(|r| r.ok()?.get(column).map(<[u8]>::to_vec))
-        .filter(|secret| secret.len() >= 12)
-        .collect()
-}
-
-/// The first of `needles` (all of a few lengths) found in `haystack`.
-fn find_any<'n>(haystack: &[u8], needles: &'n BTreeSet<Vec<u8>>) -> Option<&'n Vec<u8>> {
-    let lengths: BTreeSet<usize> = needles.iter().map(Vec::len).collect();
-    lengths.into_iter().find_map(|n| haystack.windows(n).find_map(|w| needles.get(w)))
 }
 
 fn options(threads: usize) -> Options {
@@ -83,7 +55,7 @@ proptest! {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let generated = generate(&GenerateOptions { devices, seed, bad_rate, signed_rate: 0.5 }, &dir.path().join("inv")).unwrap();
-        let secrets = secrets_of(&generated.inventory);
+        let secrets = devdist_testkit::device_secrets(&fs::read(&generated.inventory).unwrap(), 12);
         prop_assert!(secrets.len() as u64 > devices / 2);
 
         let out = dir.path().join("out");
@@ -96,7 +68,7 @@ proptest! {
                 prop_assert_eq!(mode(&out.join(&path)), 0o600, "{}", path);
                 prop_assert_eq!(mode(out.join(&path).parent().unwrap()), 0o700, "{}", path);
             } else {
-                prop_assert!(find_any(&bytes, &secrets).is_none(), "a secret in {}", path);
+                prop_assert!(devdist_testkit::find_any(&bytes, &secrets).is_none(), "a secret in {}", path);
             }
         }
         prop_assert!(manifests > 0);
@@ -104,7 +76,7 @@ proptest! {
         let redacted = dir.path().join("redacted");
         run(&generated.plan, &redacted, &Options { redact_secrets: true, ..options(2) }, &NoProgress).unwrap();
         for (path, bytes) in outputs(&redacted) {
-            prop_assert!(find_any(&bytes, &secrets).is_none(), "a secret in redacted {}", path);
+            prop_assert!(devdist_testkit::find_any(&bytes, &secrets).is_none(), "a secret in redacted {}", path);
         }
     }
 
@@ -120,11 +92,9 @@ proptest! {
         prop_assert_eq!(counts.rejected, counts.rejected_by_code.values().sum::<u64>());
 
         // Rejected records: each record number at most once.
-        let mut rejects = csv::Reader::from_path(out.join("rejects.csv")).unwrap();
         let mut numbers = BTreeSet::new();
-        for row in rejects.records() {
-            let row = row.unwrap();
-            prop_assert!(numbers.insert(row[1].parse::<u64>().unwrap()), "record {} rejected twice", &row[1]);
+        for row in devdist_testkit::rejects(&out) {
+            prop_assert!(numbers.insert(row.record), "record {} rejected twice", row.record);
         }
         prop_assert_eq!(numbers.len() as u64, counts.rejected);
         prop_assert!(numbers.iter().all(|&n| (1..=devices).contains(&n)));

@@ -1,10 +1,10 @@
 //! One test per rule of SPEC §3: every reason code, every warning, the rule order and the
 //! return to source, each on a minimal hand-written inventory run through `devdist_engine::run`.
 
-use std::collections::HashSet;
 use std::path::PathBuf;
 
-use devdist_engine::{NoProgress, Options, Report, original_value, run, sign};
+use devdist_engine::{NoProgress, Options, Report, run, sign};
+use devdist_testkit::Reject;
 
 const ACCOUNT: &str = "1234567890123456";
 const OTHER: &str = "2222222222222222";
@@ -30,22 +30,11 @@ struct Case {
     threads: usize,
 }
 
-/// A row of rejects.csv, its text cells read back to the values they were written from
-/// (README: "Opening rejects.csv in a spreadsheet").
-#[derive(Debug, Clone)]
-struct Rej {
-    source_file: String,
-    record: u64,
-    line: u64,
-    product_key: String,
-    device_name: String,
-    code: String,
-    detail: String,
-}
-
 /// What a run produced.
 struct Ran {
-    rejects: Vec<Rej>,
+    /// Rows of rejects.csv, their text cells read back to the values they were written from
+    /// (README: "Opening rejects.csv in a spreadsheet").
+    rejects: Vec<Reject>,
     report: Report,
     out: PathBuf,
     _dir: tempfile::TempDir,
@@ -103,29 +92,12 @@ impl Case {
         let outcome = run(&dir.path().join("plan.toml"), &out, &options, &NoProgress).expect("the run succeeds");
 
         let text = std::fs::read_to_string(out.join("rejects.csv")).unwrap();
-        for secret in secrets(&self.inventory) {
-            assert!(!text.contains(&secret), "rejects.csv shows the secret {secret:?}:\n{text}");
+        let secrets = devdist_testkit::device_secrets(&self.inventory, 6);
+        if let Some(secret) = devdist_testkit::find_any(text.as_bytes(), &secrets) {
+            panic!("rejects.csv shows the secret {:?}:\n{text}", String::from_utf8_lossy(secret));
         }
-        let mut reader = csv::Reader::from_reader(text.as_bytes());
-        let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
-        assert_eq!(header, ["source_file", "record", "line", "product_key", "device_name", "code", "detail"]);
-        let rejects: Vec<Rej> = reader
-            .records()
-            .map(|r| {
-                let r = r.unwrap();
-                let text =
-                    |i: usize| original_value(&r[i]).unwrap_or_else(|| panic!("cell {:?} does not read back", &r[i]));
-                Rej {
-                    source_file: text(0),
-                    record: r[1].parse().unwrap(),
-                    line: r[2].parse().unwrap(),
-                    product_key: text(3),
-                    device_name: text(4),
-                    code: r[5].to_string(),
-                    detail: text(6),
-                }
-            })
-            .collect();
+        let rejects: Vec<Reject> =
+            devdist_testkit::parse_rejects(text.as_bytes()).into_iter().map(Reject::read_back).collect();
         let report = outcome.report;
         assert_eq!(report.counts.read, report.counts.accepted + report.counts.rejected);
         assert_eq!(report.counts.rejected, rejects.len() as u64);
@@ -133,25 +105,10 @@ impl Case {
     }
 }
 
-/// Every non-empty device_secret cell of a CSV inventory (at least 6 characters, so a short
-/// secret cannot match unrelated text by chance).
-fn secrets(inventory: &[u8]) -> HashSet<String> {
-    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(inventory);
-    let headers = reader.byte_headers().unwrap().clone();
-    let Some(column) = headers.iter().position(|h| h.eq_ignore_ascii_case(b"device_secret")) else {
-        return HashSet::new();
-    };
-    reader
-        .byte_records()
-        .filter_map(|r| r.ok()?.get(column).map(|s| String::from_utf8_lossy(s).into_owned()))
-        .filter(|s| s.len() >= 6)
-        .collect()
-}
-
 impl Ran {
     /// (record, line, code) of every reject, in file order.
     fn rejected(&self) -> Vec<(u64, u64, &str)> {
-        self.rejects.iter().map(|r| (r.record, r.line, r.code.as_str())).collect()
+        self.rejects.iter().map(|r| (r.record, r.line.expect("a CSV line"), r.code.as_str())).collect()
     }
     fn accepted(&self) -> u64 {
         self.report.counts.accepted
@@ -163,13 +120,8 @@ impl Ran {
         self.report.warnings.get(code).copied().unwrap_or_else(|| panic!("no warning {code} in the report"))
     }
     /// Rows of an output CSV as maps from column to value.
-    fn table(&self, path: &str) -> Vec<std::collections::HashMap<String, String>> {
-        let mut reader = csv::Reader::from_path(self.out.join(path)).unwrap();
-        let header = reader.headers().unwrap().clone();
-        reader
-            .records()
-            .map(|r| header.iter().zip(r.unwrap().iter()).map(|(h, v)| (h.into(), v.into())).collect())
-            .collect()
+    fn table(&self, path: &str) -> Vec<std::collections::BTreeMap<String, String>> {
+        devdist_testkit::table(&self.out.join(path))
     }
 }
 
