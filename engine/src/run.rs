@@ -41,7 +41,7 @@ pub struct Options {
     pub memory_budget: u64,
 }
 
-/// The default memory budget: 256 MiB. A run's peak memory is about the budget plus ~200
+/// The default memory budget: 256 MiB. A run's peak memory is about the budget plus 56
 /// bytes per job, ~100 per device named as a gateway, and the open output tables.
 pub const DEFAULT_MEMORY_BUDGET: u64 = 256 << 20;
 
