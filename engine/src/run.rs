@@ -12,6 +12,7 @@ use crate::check::Secrets;
 use crate::check::parallel::{Progress, check_all, open_inputs};
 use crate::dictionary::SharedDictionaries;
 use crate::emit::grants::{Slots, write_products};
+use crate::emit::warnings::Warnings;
 use crate::emit::{Outputs, write_accepted};
 use crate::error::Error;
 use crate::jobs;
@@ -138,10 +139,10 @@ pub fn run(plan_path: &Path, out_dir: &Path, options: &Options, progress: &dyn P
 
         let rejected = write_rejects(&mut out, &plan, &settled.rejects, budget.read_buffer)?;
         let (rejected_per_file, rejected_per_reason) = (&rejected.per_file, &rejected.per_reason);
-        let outputs =
-            Outputs { format: options.format, redact_secrets: options.redact_secrets, dry_run: options.dry_run };
-        let warnings = write_accepted(&mut out, &plan, &settled, &jobs, &slots, &scratch, outputs)?;
+        let warnings = Warnings::count(&plan, &settled)?;
         if !options.dry_run {
+            let outputs = Outputs { format: options.format, redact_secrets: options.redact_secrets };
+            write_accepted(&mut out, &plan, &settled, &jobs, &slots, &scratch, outputs)?;
             write_products(&mut out, &plan, &slots, &products, options.format)?;
             jobs::write_csv(&mut out, &plan, interned, &jobs)?;
         }

@@ -1,12 +1,13 @@
 //! The outputs of accepted devices, written from one stream: the calling thread merges the
 //! sorted runs ([`Settled::for_each_accepted`]) and hands chunks of devices, each with its job,
-//! to three writers on their own threads — device manifests, billing reassignments, and job
-//! requests with the warnings — which each take the chunks in stream order.
+//! to three writers on their own threads — device manifests, billing reassignments and job
+//! requests — which each take the chunks in stream order. (Warnings are counted apart, in
+//! `warnings.rs`: a count needs no order.)
 //!
 //! ```text
 //!                                     ┌─▶ manifests      grants/<uid>/<instance>/devices.<fmt>
 //! merge of runs ──(chunks, in order)──┼─▶ reassignments  billing/reassignments.<fmt>
-//!                                     └─▶ requests       jobs/requests.jsonl, warnings
+//!                                     └─▶ requests       jobs/requests.jsonl
 //! ```
 //!
 //! Manifests are written a window of destinations at a time ([`Slots::windows`]), so that any
@@ -28,7 +29,6 @@ use devdist_formats::Format;
 use crate::emit::billing::Reassignments;
 use crate::emit::grants::{Manifests, Slots};
 use crate::emit::requests::Requests;
-use crate::emit::warnings::Warnings;
 use crate::error::Error;
 use crate::jobs::Jobs;
 use crate::output::OutputDir;
@@ -100,19 +100,17 @@ fn join<W>(writer: Written<'_, W>) -> Result<W, Error> {
     writer.join().expect("an output writer does not panic")
 }
 
-/// What to write: everything, or (for a dry run) nothing but the warnings.
+/// How to write.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Outputs {
     /// Format of manifests and reassignments.
     pub format: Format,
     /// Leave the secret out of device manifests.
     pub redact_secrets: bool,
-    /// Count warnings only; write no file.
-    pub dry_run: bool,
 }
 
-/// Writes the manifests, reassignments and job requests of every accepted device, lists them
-/// in `out`, and returns the warnings.
+/// Writes the manifests, reassignments and job requests of every accepted device, and lists
+/// them in `out`.
 pub(crate) fn write_accepted(
     out: &mut OutputDir,
     plan: &Plan,
@@ -121,51 +119,38 @@ pub(crate) fn write_accepted(
     slots: &Slots,
     scratch: &Scratch,
     outputs: Outputs,
-) -> Result<Warnings, Error> {
+) -> Result<(), Error> {
     let interned = &settled.interned;
     let mut windows = slots.windows();
     let first = windows.next().expect("there is always one window");
-    let (manifests, reassignments, requests) = if outputs.dry_run {
-        (None, None, None)
-    } else {
-        let manifests = Manifests::create(out, plan, slots, first, outputs.format, outputs.redact_secrets)?;
-        (Some(manifests), Some(Reassignments::create(out, outputs.format)?), Some(Requests::create(out, scratch)?))
-    };
+    let manifests = Manifests::create(out, plan, slots, first, outputs.format, outputs.redact_secrets)?;
+    let reassignments = Reassignments::create(out, outputs.format)?;
+    let requests = Requests::create(out, scratch)?;
     let at = Context { out: &*out, plan, settled, jobs };
     let finished = std::thread::scope(|scope| {
         let mut senders = Vec::new();
-        let manifests = manifests.map(|writer| spawn(scope, &at, writer, &mut senders));
-        let reassignments = reassignments.map(|writer| spawn(scope, &at, writer, &mut senders));
-        let requests = requests.map(|writer| spawn(scope, &at, writer, &mut senders));
-        let warnings = spawn(scope, &at, Warnings::default(), &mut senders);
+        let manifests = spawn(scope, &at, manifests, &mut senders);
+        let reassignments = spawn(scope, &at, reassignments, &mut senders);
+        let requests = spawn(scope, &at, requests, &mut senders);
         let streamed = stream(settled, jobs, &senders);
         drop(senders);
-        let manifests = manifests.map(join).transpose();
-        let reassignments = reassignments.map(join).transpose();
-        let requests = requests.map(join).transpose();
-        (streamed, manifests, reassignments, requests, join(warnings))
+        (streamed, join(manifests), join(reassignments), join(requests))
     });
-    let (streamed, manifests, reassignments, requests, warnings) = finished;
+    let (streamed, manifests, reassignments, requests) = finished;
     // A writer's own failure explains a stopped stream best: it comes first.
-    let (manifests, reassignments, requests, warnings) = (manifests?, reassignments?, requests?, warnings?);
+    let (manifests, reassignments, requests) = (manifests?, reassignments?, requests?);
     streamed?;
-    if let Some(manifests) = manifests {
-        manifests.finish(out)?;
-    }
-    if let Some(reassignments) = reassignments {
-        reassignments.finish(out, plan, interned)?;
-    }
-    if let Some(requests) = requests {
-        requests.finish(out, jobs)?;
-    }
-    for window in windows.filter(|_| !outputs.dry_run) {
+    manifests.finish(out)?;
+    reassignments.finish(out, plan, interned)?;
+    requests.finish(out, jobs)?;
+    for window in windows {
         let mut manifests = Manifests::create(out, plan, slots, window, outputs.format, outputs.redact_secrets)?;
         let mut job_of = JobOf::default();
         let at = Context { out: &*out, plan, settled, jobs };
         settled.for_each_accepted(|_, device| manifests.add(&at, device, job_of.next(jobs, device)))?;
         manifests.finish(out)?;
     }
-    Ok(warnings)
+    Ok(())
 }
 
 /// The job of each accepted device, as they stream past in (product key, device name) order.

@@ -176,6 +176,33 @@ impl Settled {
         )
     }
 
+    /// Folds every accepted device into a tally, run by run on the thread pool and in no
+    /// particular order: for counts, which need no merge. `add` folds one device in,
+    /// `combine` two tallies.
+    pub(crate) fn fold_accepted<T: Send>(
+        &self,
+        empty: impl Fn() -> T + Sync + Send,
+        add: impl Fn(&mut T, &SpooledDevice) + Sync + Send,
+        combine: impl Fn(T, T) -> T + Sync + Send,
+    ) -> Result<T, Error> {
+        let tally_run = |run: &Spool| -> Result<T, Error> {
+            let mut tally = empty();
+            let mut reader = run.reader(self.read_buffer)?;
+            while reader.advance()? {
+                let device = SpooledDevice::from_run(reader.current());
+                if !self.rejected.contains(device.seq) {
+                    add(&mut tally, &device);
+                }
+            }
+            Ok(tally)
+        };
+        self.runs
+            .par_iter()
+            .map(tally_run)
+            .try_fold(&empty, |total, tally| tally.map(|tally| combine(total, tally)))
+            .try_reduce(&empty, |a, b| Ok(combine(a, b)))
+    }
+
     /// The destination of the accepted device `product_key/device_name`, if it is accepted
     /// and some device names it as gateway.
     pub fn gateway_destination(&self, gateway: &str) -> Option<u32> {
