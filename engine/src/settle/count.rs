@@ -139,11 +139,8 @@ pub(super) fn count_run(
         }
     }
     rejects.sort_unstable_by_key(|reject| reject.seq);
-    let mut bytes = Vec::new();
     for reject in &rejects {
-        bytes.clear();
-        encode_reject(reject, &mut bytes);
-        spool.push(&bytes)?;
+        spool.push_with(|out| encode_reject(reject, out))?;
     }
     counted.rejects.push(spool);
     Ok(counted)

@@ -100,7 +100,6 @@ pub(super) fn sort_bucket(
             }
         }
     }
-    let mut scratch = Vec::new();
     for (&(_, _, seq, record), verdict) in keyed.iter().zip(&mut verdicts) {
         if *verdict == Verdict::Alive {
             let (product, _, _) = SpooledDevice::key(record);
@@ -111,10 +110,10 @@ pub(super) fn sort_bucket(
         if *verdict != Verdict::Alive {
             rejected.insert(seq);
         }
-        scratch.clear();
-        verdict.encode(&mut scratch);
-        scratch.extend_from_slice(record);
-        run.push(&scratch)?;
+        run.push_with(|out| {
+            verdict.encode(out);
+            out.extend_from_slice(record);
+        })?;
     }
     Ok(run)
 }

@@ -37,7 +37,6 @@ pub struct Gather {
     /// Fingerprints of every gateway named by a survivor.
     pub(super) gateways: HashSet<u64>,
     pub(super) files: Vec<FileCounts>,
-    pub(super) scratch: Vec<u8>,
 }
 
 impl Gather {
@@ -53,7 +52,6 @@ impl Gather {
             odd_markings: HashMap::default(),
             gateways: HashSet::default(),
             files: vec![FileCounts::default(); plan.inputs.len()],
-            scratch: Vec::new(),
         }
     }
 
@@ -69,9 +67,7 @@ impl Gather {
             *total += cells;
         }
         for reject in &batch.rejects {
-            self.scratch.clear();
-            encode_reject(reject, &mut self.scratch);
-            self.rejects.push(&self.scratch)?;
+            self.rejects.push_with(|out| encode_reject(reject, out))?;
         }
         for candidate in &batch.candidates {
             let name = candidate.device_name.as_str();
@@ -103,14 +99,12 @@ impl Gather {
                 self.gateways.insert(fingerprint(stored.gateway.as_bytes()));
             }
             if let Some(order) = &mut self.quota_order {
-                self.scratch.clear();
-                Encoder(&mut self.scratch).u64(stored.seq).u32(stored.destination);
-                order.push(&self.scratch)?;
+                order.push_with(|out| {
+                    Encoder(out).u64(stored.seq).u32(stored.destination);
+                })?;
             }
             let bucket = bucket_hash(stored.product, name.as_bytes()) % self.buckets.len() as u64;
-            self.scratch.clear();
-            stored.encode(&mut self.scratch);
-            self.buckets[bucket as usize].push(&self.scratch)?;
+            self.buckets[bucket as usize].push_with(|out| stored.encode(out))?;
         }
         Ok(())
     }

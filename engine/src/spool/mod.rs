@@ -116,11 +116,23 @@ impl Spool {
     /// Appends one record; writes what the spool holds to its file when the spools together
     /// hold more than their limit.
     pub fn push(&mut self, record: &[u8]) -> Result<(), Error> {
+        self.push_with(|memory| memory.extend_from_slice(record))
+    }
+
+    /// Appends the record `encode` appends to the buffer it is given (and must not touch
+    /// otherwise), with no copy in between; as [`Spool::push`] otherwise.
+    pub(crate) fn push_with(&mut self, encode: impl FnOnce(&mut Vec<u8>)) -> Result<(), Error> {
         let before = self.memory.capacity();
-        self.memory.extend_from_slice(&(record.len() as u32).to_le_bytes());
-        self.memory.extend_from_slice(record);
+        let at = self.memory.len();
+        self.memory.extend_from_slice(&[0; 4]);
+        encode(&mut self.memory);
+        let len = (self.memory.len() - at - 4) as u32;
+        self.memory[at..at + 4].copy_from_slice(&len.to_le_bytes());
         let grown = (self.memory.capacity() - before) as u64;
-        let in_memory = self.shared.in_memory.fetch_add(grown, Ordering::Relaxed) + grown;
+        let in_memory = match grown {
+            0 => self.shared.in_memory.load(Ordering::Relaxed),
+            _ => self.shared.in_memory.fetch_add(grown, Ordering::Relaxed) + grown,
+        };
         if in_memory > self.shared.limit && self.memory.len() >= self.shared.min_write { self.spill() } else { Ok(()) }
     }
 
