@@ -181,6 +181,25 @@ impl<'a> SpooledDevice<'a> {
         JobGroup { product: self.product, source: self.source, destination: self.destination }
     }
 
+    /// The same device with other text.
+    pub(crate) fn with_text<'b>(&self, device_name: &'b str, secret: &'b str, gateway: &'b str) -> SpooledDevice<'b> {
+        let SpooledDevice { seq, line, product, destination, billed, source, blocks_product, unusual_secret, .. } =
+            *self;
+        SpooledDevice {
+            seq,
+            line,
+            product,
+            destination,
+            billed,
+            source,
+            blocks_product,
+            unusual_secret,
+            device_name,
+            secret,
+            gateway,
+        }
+    }
+
     pub(crate) fn encode(&self, out: &mut Vec<u8>) {
         Encoder(out)
             .u64(self.seq)

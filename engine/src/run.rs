@@ -130,7 +130,10 @@ pub fn run(plan_path: &Path, out_dir: &Path, options: &Options, progress: &dyn P
         check_all(&plan, inventories, &dictionaries, &secrets, threads, memory, progress, each)?;
         lap("read_and_check", &mut seconds);
         crate::cancel::checkpoint()?;
-        let settled = settle(&plan, gather, dictionaries, &scratch)?;
+        let mut settled = settle(&plan, gather, dictionaries, &scratch)?;
+        if !options.dry_run {
+            settled.reduce_runs(&scratch)?;
+        }
         let interned = &settled.interned;
         let jobs = jobs::cut(&plan, interned, &settled.groups);
         let slots = Slots::new(&plan, interned);

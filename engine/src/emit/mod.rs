@@ -20,7 +20,6 @@ pub(crate) mod requests;
 pub(crate) mod warnings;
 
 use rustc_hash::FxHashMap as HashMap;
-use std::ops::Range;
 use std::sync::Arc;
 
 use crossbeam_channel::{Sender, bounded};
@@ -42,16 +41,34 @@ const CHUNK: usize = 4096;
 /// Chunks in flight per writer.
 const IN_FLIGHT: usize = 4;
 
-/// Accepted devices as run records, each with the index of its job.
+/// Accepted devices, each with the index of its job. Their text is kept in one `String`, so
+/// the writers slice it and need not check it is UTF-8 again, as decoding a run record would.
 #[derive(Debug, Default)]
 struct Chunk {
-    bytes: Vec<u8>,
-    devices: Vec<(Range<usize>, usize)>,
+    /// Name, secret and gateway of every device, one after another.
+    text: String,
+    /// Each device with its text left empty, where its gateway ends in `text`, and its job.
+    devices: Vec<(SpooledDevice<'static>, [usize; 3], usize)>,
 }
 
 impl Chunk {
+    fn push(&mut self, device: &SpooledDevice, job: usize) {
+        let mut ends = [0; 3];
+        for (end, text) in ends.iter_mut().zip([device.device_name, device.secret, device.gateway]) {
+            self.text.push_str(text);
+            *end = self.text.len();
+        }
+        self.devices.push((device.with_text("", "", ""), ends, job));
+    }
+
     fn devices(&self) -> impl Iterator<Item = (SpooledDevice<'_>, usize)> {
-        self.devices.iter().map(|(range, job)| (SpooledDevice::from_run(&self.bytes[range.clone()]), *job))
+        let mut start = 0;
+        self.devices.iter().map(move |(device, [name, secret, gateway], job)| {
+            let device =
+                device.with_text(&self.text[start..*name], &self.text[*name..*secret], &self.text[*secret..*gateway]);
+            start = *gateway;
+            (device, *job)
+        })
     }
 }
 
@@ -147,7 +164,7 @@ pub(crate) fn write_accepted(
         let mut manifests = Manifests::create(out, plan, slots, window, outputs.format, outputs.redact_secrets)?;
         let mut job_of = JobOf::default();
         let at = Context { out: &*out, plan, settled, jobs };
-        settled.for_each_accepted(|_, device| manifests.add(&at, device, job_of.next(jobs, device)))?;
+        settled.for_each_accepted(|device| manifests.add(&at, device, job_of.next(jobs, device)))?;
         manifests.finish(out)?;
     }
     Ok(())
@@ -180,11 +197,8 @@ fn stream(settled: &Settled, jobs: &Jobs, writers: &[Sender<Arc<Chunk>>]) -> Res
     };
     let mut job_of = JobOf::default();
     let mut chunk = Chunk::default();
-    settled.for_each_accepted(|record, device| {
-        let job = job_of.next(jobs, device);
-        let start = chunk.bytes.len();
-        chunk.bytes.extend_from_slice(record);
-        chunk.devices.push((start..chunk.bytes.len(), job));
+    settled.for_each_accepted(|device| {
+        chunk.push(device, job_of.next(jobs, device));
         if chunk.devices.len() == CHUNK {
             send(std::mem::take(&mut chunk))?;
         }

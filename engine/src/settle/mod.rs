@@ -12,8 +12,8 @@
 //! ```
 //! Copies of a device share a bucket, so duplicates are found bucket by bucket. Blocked
 //! products and capacity are decided from small global tables. The outputs then read the runs
-//! merged ([`Settled::for_each_accepted`]): every accepted device in (product key, device
-//! name) order.
+//! merged ([`Settled::reduce_runs`], [`Settled::for_each_accepted`]): every accepted device in
+//! (product key, device name) order. Counts read them run by run (`Settled::fold_accepted`).
 
 use rustc_hash::FxHashMap as HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault};
@@ -134,7 +134,6 @@ pub fn settle(
     let mut all_rejects = vec![rejects];
     all_rejects.extend(counted.rejects);
     let all_rejects = crate::spool::reduce(all_rejects, reject_seq, scratch, budget.read_buffer)?;
-    let runs = crate::spool::reduce(runs, |record| run_key(&interned, record), scratch, budget.read_buffer)?;
     Ok(Settled {
         interned,
         accepted_per_file: counted.accepted_per_file,
@@ -156,12 +155,20 @@ fn run_key(interned: &Dictionaries, record: &[u8]) -> (u32, Name, u64) {
 }
 
 impl Settled {
-    /// Calls `each` on every accepted device in (product key, device name) order, with its
-    /// run record (see [`SpooledDevice::from_run`]).
-    pub fn for_each_accepted(
-        &self,
-        mut each: impl FnMut(&[u8], &SpooledDevice) -> Result<(), Error>,
-    ) -> Result<(), Error> {
+    /// Makes the runs few enough for [`Settled::for_each_accepted`], which merges them with one
+    /// open file each: merges groups of them until at most 128 are left. A dry run never
+    /// merges, and so skips this pass over every accepted device.
+    pub fn reduce_runs(&mut self, scratch: &Scratch) -> Result<(), Error> {
+        let runs = std::mem::take(&mut self.runs);
+        let interned = &self.interned;
+        self.runs = crate::spool::reduce(runs, |record| run_key(interned, record), scratch, self.read_buffer)?;
+        Ok(())
+    }
+
+    /// Calls `each` on every accepted device in (product key, device name) order; after
+    /// [`Settled::reduce_runs`].
+    pub fn for_each_accepted(&self, mut each: impl FnMut(&SpooledDevice) -> Result<(), Error>) -> Result<(), Error> {
+        debug_assert!(self.runs.len() <= crate::spool::FAN_IN, "reduce_runs comes first");
         let readers = self.runs.iter().map(|run| run.reader(self.read_buffer)).collect::<Result<Vec<_>, _>>()?;
         crate::spool::merge(
             readers,
@@ -169,7 +176,7 @@ impl Settled {
             |record| {
                 let device = SpooledDevice::from_run(record);
                 if !self.rejected.contains(device.seq) {
-                    each(record, &device)?;
+                    each(&device)?;
                 }
                 Ok(())
             },
