@@ -12,8 +12,8 @@ use crate::spool::{Budget, Scratch, Spool};
 use super::Rejected;
 use super::capacity::over_quota;
 use super::duplicates::{CONFLICTS, Verdict};
-use super::fingerprint;
 use super::gather::FileCounts;
+use super::{GatewayKey, fingerprint, gateway_key};
 
 /// The file (index) and 1-based record number of input position `seq`.
 pub(super) fn locate(files: &[FileCounts], seq: u64) -> (usize, u64) {
@@ -25,7 +25,8 @@ pub(super) fn locate(files: &[FileCounts], seq: u64) -> (usize, u64) {
 pub(super) struct Counted {
     pub(super) accepted_per_file: Vec<u64>,
     pub(super) groups: HashMap<JobGroup, u64>,
-    pub(super) gateways: HashMap<String, u32>,
+    /// Accepted devices named as gateways, with their destinations.
+    pub(super) gateways: Vec<(GatewayKey, u32)>,
     /// Stage-2 rejects, one spool per run, each in input order.
     pub(super) rejects: Vec<Spool>,
 }
@@ -35,7 +36,7 @@ impl Counted {
         Counted {
             accepted_per_file: vec![0; files],
             groups: HashMap::default(),
-            gateways: HashMap::default(),
+            gateways: Vec::new(),
             rejects: Vec::new(),
         }
     }
@@ -132,7 +133,7 @@ pub(super) fn count_run(
                     gateway.clear();
                     gateway.extend([product_key, "/", device.device_name]);
                     if gateways.contains(&fingerprint(gateway.as_bytes())) {
-                        counted.gateways.insert(gateway.clone(), device.destination);
+                        counted.gateways.push((gateway_key(gateway.as_bytes()), device.destination));
                     }
                 }
             }
