@@ -242,9 +242,8 @@ fn global(c: &mut Criterion) {
                 let dictionaries = SharedDictionaries::default();
                 let batches = checked_batches(&plan, &dictionaries);
                 let folder = tempfile::tempdir().expect("a scratch folder");
-                let budget = Budget::new(1 << 30, 1 << 26, 2);
-                let scratch = Scratch::create(folder.path().join("scratch"), budget.spool_memory, budget.min_write)
-                    .expect("scratch");
+                let budget = Budget::new(1 << 30, 1 << 26, 2, 1024);
+                let scratch = Scratch::create(folder.path().join("scratch"), &budget).expect("scratch");
                 let start = Instant::now();
                 let mut gather = Gather::new(&plan, &scratch, budget);
                 for batch in batches {

@@ -93,7 +93,7 @@ impl OutputDir {
     /// A scratch folder for spools within `budget`, inside the staging folder (so every way
     /// a run ends removes it); [`OutputDir::commit`] removes it first.
     pub(crate) fn scratch(&self, budget: &Budget) -> Result<Scratch, Error> {
-        Scratch::create(self.staging.join(SCRATCH), budget.spool_memory, budget.min_write)
+        Scratch::create(self.staging.join(SCRATCH), budget)
     }
 
     /// Creates `relative` (and its folders), ready for writing.

@@ -120,7 +120,9 @@ pub fn run(plan_path: &Path, out_dir: &Path, options: &Options, progress: &dyn P
                 _ => bytes,
             })
             .sum();
-        let budget = Budget::new(options.memory_budget, expected, threads);
+        // The inputs stay open while the spools are written.
+        let open_files = crate::spool::open_file_limit().saturating_sub(plan.inputs.len() as u64);
+        let budget = Budget::new(options.memory_budget, expected, threads, open_files);
         let scratch = out.scratch(&budget)?;
         let dictionaries = SharedDictionaries::default();
         let mut gather = Gather::new(&plan, &scratch, budget);

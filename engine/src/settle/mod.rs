@@ -107,6 +107,8 @@ pub struct Settled {
     /// `product_key/device_name`, with its destination; sorted by key.
     gateways: Vec<(GatewayKey, u32)>,
     read_buffer: usize,
+    /// Runs merged at once ([`crate::spool::Budget::fan_in`]).
+    fan_in: usize,
 }
 
 /// Applies the global rules to everything `gather` received.
@@ -141,7 +143,7 @@ pub fn settle(
         .try_fold(empty, |total, counted| counted.map(|counted| total.add(counted)))
         .try_reduce(empty, |a, b| Ok(a.add(b)))?;
 
-    // Each is merged with one open file per spool: no more than FAN_IN.
+    // Each is merged with one open file per spool: no more than the budget's fan-in.
     let mut all_rejects = vec![rejects];
     all_rejects.extend(counted.rejects);
     let all_rejects = crate::spool::reduce(all_rejects, reject_seq, scratch, budget.read_buffer)?;
@@ -160,6 +162,7 @@ pub fn settle(
             gateways
         },
         read_buffer: budget.read_buffer,
+        fan_in: budget.fan_in,
     })
 }
 
@@ -171,7 +174,7 @@ fn run_key(interned: &Dictionaries, record: &[u8]) -> (u32, Name, u64) {
 
 impl Settled {
     /// Makes the runs few enough for [`Settled::for_each_accepted`], which merges them with one
-    /// open file each: merges groups of them until at most 128 are left. A dry run never
+    /// open file each: merges groups of them until at most the budget's fan-in are left. A dry run never
     /// merges, and so skips this pass over every accepted device.
     pub fn reduce_runs(&mut self, scratch: &Scratch) -> Result<(), Error> {
         let runs = std::mem::take(&mut self.runs);
@@ -183,7 +186,7 @@ impl Settled {
     /// Calls `each` on every accepted device in (product key, device name) order; after
     /// [`Settled::reduce_runs`].
     pub fn for_each_accepted(&self, mut each: impl FnMut(&SpooledDevice) -> Result<(), Error>) -> Result<(), Error> {
-        debug_assert!(self.runs.len() <= crate::spool::FAN_IN, "reduce_runs comes first");
+        debug_assert!(self.runs.len() <= self.fan_in, "reduce_runs comes first");
         let readers = self.runs.iter().map(|run| run.reader(self.read_buffer)).collect::<Result<Vec<_>, _>>()?;
         crate::spool::merge(
             readers,

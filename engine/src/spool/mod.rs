@@ -7,10 +7,12 @@ mod budget;
 mod codec;
 
 pub use budget::Budget;
+pub(crate) use budget::open_file_limit;
 pub(crate) use codec::{Decoder, Encoder};
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use std::collections::binary_heap::PeekMut;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufReader, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
@@ -40,18 +42,19 @@ struct Shared {
     in_memory: AtomicU64,
     /// Bytes written to files so far.
     spilled: AtomicU64,
-    /// Spools that keep their file open between writes; at most [`KEPT_OPEN`].
+    /// Spools that keep their file open between writes now.
     kept_open: AtomicUsize,
+    /// The most spools that may keep their file open ([`Budget::kept_open`]); beyond this
+    /// many, a spool opens its file for each write.
+    max_kept_open: usize,
+    /// The most spools merged at once ([`Budget::fan_in`]).
+    fan_in: usize,
 }
 
-/// The most spool files kept open between writes. A run may have three thousand spools; beyond
-/// this many, a spool opens its file for each write, so they all fit a limit of 1024 open files.
-const KEPT_OPEN: usize = 128;
-
 impl Shared {
-    /// Takes one of the [`KEPT_OPEN`] places for an open file, if one is free.
+    /// Takes one of the places for an open file, if one is free.
     fn keep_open(&self) -> bool {
-        let kept = self.kept_open.fetch_add(1, Ordering::Relaxed) < KEPT_OPEN;
+        let kept = self.kept_open.fetch_add(1, Ordering::Relaxed) < self.max_kept_open;
         if !kept {
             self.kept_open.fetch_sub(1, Ordering::Relaxed);
         }
@@ -60,18 +63,27 @@ impl Shared {
 }
 
 impl Scratch {
-    /// Creates the folder `dir` for spools that keep at most `memory` bytes in memory together
-    /// (plus up to two `min_write` buffers each), and write at least `min_write` bytes at once.
-    pub fn create(dir: PathBuf, memory: u64, min_write: usize) -> Result<Scratch, Error> {
+    /// Creates the folder `dir` for spools that keep at most `budget.spool_memory` bytes in
+    /// memory together (plus up to two `min_write` buffers each), write at least
+    /// `budget.min_write` bytes at once, and keep at most `budget.kept_open` files open.
+    pub fn create(dir: PathBuf, budget: &Budget) -> Result<Scratch, Error> {
         fs::DirBuilder::new().mode(0o700).create(&dir).map_err(|err| Error::output(&dir, err))?;
         let shared = Shared {
-            limit: memory,
-            min_write,
+            limit: budget.spool_memory,
+            min_write: budget.min_write,
             in_memory: AtomicU64::new(0),
             spilled: AtomicU64::new(0),
             kept_open: AtomicUsize::new(0),
+            max_kept_open: budget.kept_open,
+            fan_in: budget.fan_in,
         };
         Ok(Scratch { dir, next: AtomicU64::new(0), shared: Arc::new(shared) })
+    }
+
+    /// The most spools [`merge`] should read at once (one open file each): [`reduce`] merges
+    /// more than this down to this many.
+    pub(crate) fn fan_in(&self) -> usize {
+        self.shared.fan_in
     }
 
     /// Bytes written to spool files so far.
@@ -106,7 +118,7 @@ pub struct Spool {
     memory: Vec<u8>,
     /// Its file exists.
     on_disk: bool,
-    /// Its file, when kept open between writes (see [`KEPT_OPEN`]).
+    /// Its file, when kept open between writes (see [`Budget::kept_open`]).
     file: Option<File>,
     path: PathBuf,
     shared: Arc<Shared>,
@@ -270,24 +282,21 @@ impl<'a> Iterator for Records<'a> {
     }
 }
 
-/// The most spools [`merge`] should read at once (one open file each): [`reduce`] merges more
-/// than this down to this many.
-pub(crate) const FAN_IN: usize = 128;
-
-/// Merges `spools`, whose records are each sorted by `key`, a group of [`FAN_IN`] at a time
-/// into new spools of `scratch`, until at most [`FAN_IN`] are left; a group's spool takes its
-/// place, so [`merge`] of the result gives the same order as of `spools`.
+/// Merges `spools`, whose records are each sorted by `key`, a group of [`Scratch::fan_in`] at a
+/// time into new spools of `scratch`, until at most that many are left; a group's spool takes
+/// its place, so [`merge`] of the result gives the same order as of `spools`.
 pub(crate) fn reduce<K: Ord>(
     mut spools: Vec<Spool>,
     key: impl Fn(&[u8]) -> K,
     scratch: &Scratch,
     buffer: usize,
 ) -> Result<Vec<Spool>, Error> {
-    while spools.len() > FAN_IN {
-        let mut fewer = Vec::with_capacity(spools.len().div_ceil(FAN_IN));
+    let fan_in = scratch.fan_in();
+    while spools.len() > fan_in {
+        let mut fewer = Vec::with_capacity(spools.len().div_ceil(fan_in));
         let mut left = spools.into_iter();
         loop {
-            let group: Vec<Spool> = left.by_ref().take(FAN_IN).collect();
+            let group: Vec<Spool> = left.by_ref().take(fan_in).collect();
             if group.is_empty() {
                 break;
             }
@@ -314,11 +323,16 @@ pub(crate) fn merge<K: Ord>(
             heap.push(Reverse((key(reader.current()), at)));
         }
     }
-    while let Some(Reverse((_, at))) = heap.pop() {
+    // The reader with the least key is replaced in place: one sift down per record, where a
+    // pop and a push would take two.
+    while let Some(mut least) = heap.peek_mut() {
+        let at = least.0.1;
         let reader = &mut readers[at];
         each(reader.current())?;
         if reader.advance()? {
-            heap.push(Reverse((key(reader.current()), at)));
+            *least = Reverse((key(reader.current()), at));
+        } else {
+            PeekMut::pop(least);
         }
     }
     Ok(())
