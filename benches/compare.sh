@@ -17,8 +17,9 @@
 #
 # What is measured: wall time and peak RSS of each whole process (`/usr/bin/time -f "%e %M"`),
 # the floor's included (its own printed timing leaves out process start and exit), inventory
-# already in the page cache (it was just generated). records/s = input records / wall seconds,
-# so every tool is charged per record read. Figures vary 10-30 % between runs on a 2-core
+# already in the page cache (it was just generated), and every run starts after a `sync`, with
+# nothing left to flush. records/s = input records / wall seconds, so every tool is charged per
+# record read. Figures vary 10-30 % between runs on a 2-core
 # machine: read the medians, and rerun before drawing conclusions.
 set -euo pipefail
 
@@ -202,6 +203,9 @@ timed() {
     local name=$1 log=$2
     shift 2
     RC=0
+    # Outside the timed part: the previous run's writes reach the disk first, so no run is
+    # charged for flushing another's.
+    sync
     /usr/bin/time -f "%e %M" -o "$WORK/time.$name" "$@" >"$log" 2>&1 || RC=$?
     read -r SECONDS_TAKEN RSS_KB < <(tail -n 1 "$WORK/time.$name")
 }
