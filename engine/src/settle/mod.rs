@@ -174,8 +174,8 @@ fn run_key(interned: &Dictionaries, record: &[u8]) -> (u32, Name, u64) {
 
 impl Settled {
     /// Makes the runs few enough for [`Settled::for_each_accepted`], which merges them with one
-    /// open file each: merges groups of them until at most the budget's fan-in are left. A dry run never
-    /// merges, and so skips this pass over every accepted device.
+    /// open file each: merges groups of them until at most the budget's fan-in are left. A dry
+    /// run never merges, and so skips this pass over every accepted device.
     pub fn reduce_runs(&mut self, scratch: &Scratch) -> Result<(), Error> {
         let runs = std::mem::take(&mut self.runs);
         let interned = &self.interned;
