@@ -1,13 +1,13 @@
 //! Job requests (SPEC §4): each job's device names collected as accepted devices stream past,
 //! and one line of jobs/requests.jsonl written per job, in execution order.
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 
 use devdist_formats::{HashingWriter, Written};
+use rustc_hash::FxHashMap as HashMap;
 use serde::Serialize;
 
 use crate::dictionary::Dictionaries;
@@ -16,7 +16,7 @@ use crate::error::Error;
 use crate::jobs::{Job, Jobs};
 use crate::output::{Access, OutputDir};
 use crate::plan::Plan;
-use crate::record::SpooledDevice;
+use crate::record::{Name, SpooledDevice};
 use crate::spool::Scratch;
 
 /// Where the job requests go (SPEC §4): one JSON line per job, in execution order.
@@ -29,8 +29,9 @@ pub(crate) const REQUESTS: &str = "jobs/requests.jsonl";
 /// not yet complete and 12 bytes per parked line.
 #[derive(Debug)]
 pub(crate) struct Requests {
-    /// Names so far of each job not yet complete, by job index.
-    open: HashMap<usize, Vec<String>>,
+    /// Names so far of each job not yet complete, by job index (inline: no allocation per
+    /// device).
+    open: HashMap<usize, Vec<Name>>,
     out: HashingWriter<BufWriter<File>>,
     /// The next job to write, by index.
     next: usize,
@@ -57,10 +58,10 @@ impl Requests {
         let file = out.create_file(REQUESTS, Access::Normal)?;
         let (parked, parked_path) = scratch.file("requests")?;
         Ok(Requests {
-            open: HashMap::new(),
+            open: HashMap::default(),
             out: HashingWriter::new(BufWriter::with_capacity(1 << 18, file)),
             next: 0,
-            early: HashMap::new(),
+            early: HashMap::default(),
             parked: BufWriter::with_capacity(1 << 16, parked),
             parked_path,
             parked_len: 0,
@@ -93,7 +94,7 @@ impl Writer for Requests {
         let (index, device_name) = (job, device.device_name);
         let job = &jobs.jobs[index];
         let names = self.open.entry(index).or_default();
-        names.push(device_name.to_string());
+        names.push(Name::new(device_name));
         if names.len() as u64 != job.devices {
             return Ok(());
         }
@@ -158,11 +159,11 @@ pub struct TargetInstance<'a> {
 
 impl Job {
     /// The API request for this job, whose devices are `names`.
-    pub fn request<'a>(&self, plan: &'a Plan, interned: &'a Dictionaries, names: &'a [String]) -> JobRequest<'a> {
+    pub fn request<'a>(&self, plan: &'a Plan, interned: &'a Dictionaries, names: &'a [Name]) -> JobRequest<'a> {
         let destination = self.destination(interned);
         JobRequest {
             product_key: interned.product_key(self.group.product),
-            device_name: names.iter().map(String::as_str).collect(),
+            device_name: names.iter().map(Name::as_str).collect(),
             source_instance_id: &plan.catalog.get(self.group.source).id,
             strategy: destination.strategy.api_value(),
             target_uid: &destination.uid,
