@@ -83,9 +83,9 @@ pub(crate) fn push(arena: &mut String, text: &str) -> Text {
     Text::of(arena, start)
 }
 
-/// A device name stored inline (names are at most 32 ASCII characters), zero-padded so
-/// that comparing the arrays compares the names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// A device name stored inline (names are at most 32 ASCII characters), zero-padded, and
+/// ordered as its bytes are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Name([u8; 32]);
 
 impl Name {
@@ -105,6 +105,25 @@ impl Name {
     pub fn as_str(&self) -> &str {
         let len = self.0.iter().position(|&b| b == 0).unwrap_or(32);
         std::str::from_utf8(&self.0[..len]).unwrap_or_default()
+    }
+
+    /// The bytes as four big-endian words, which compare as the bytes do.
+    fn words(&self) -> [u64; 4] {
+        std::array::from_fn(|i| u64::from_be_bytes(self.0[8 * i..8 * i + 8].try_into().expect("8 bytes")))
+    }
+}
+
+impl Ord for Name {
+    /// Word by word: the order of the bytes in a few inlined compares, where comparing the
+    /// arrays calls `memcmp` (sorting and merging compare names millions of times).
+    fn cmp(&self, other: &Name) -> std::cmp::Ordering {
+        self.words().cmp(&other.words())
+    }
+}
+
+impl PartialOrd for Name {
+    fn partial_cmp(&self, other: &Name) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
     }
 }
 
@@ -144,8 +163,9 @@ pub struct JobGroup {
     pub destination: u32,
 }
 
-/// Where the device name starts in a spooled device: after seq, four ids, line and flags.
-const NAME_AT: usize = 8 + 4 * 4 + 8 + 1;
+/// Where the device name starts in a spooled device: after seq, product id and flags, so that
+/// the sort key is read without decoding the rest.
+const NAME_AT: usize = 8 + 4 + 1;
 
 /// A stage-1 survivor as spooled: ids for the shared values, text for the rest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -204,12 +224,12 @@ impl<'a> SpooledDevice<'a> {
         Encoder(out)
             .u64(self.seq)
             .u32(self.product)
+            .u8(u8::from(self.blocks_product) | u8::from(self.unusual_secret) << 1)
+            .str(self.device_name)
             .u32(self.destination)
             .u32(self.billed)
             .u32(self.source)
-            .u64(self.line)
-            .u8(u8::from(self.blocks_product) | u8::from(self.unusual_secret) << 1)
-            .str(self.device_name)
+            .varint(self.line)
             .str(self.secret)
             .str(self.gateway);
     }
@@ -225,8 +245,8 @@ impl<'a> SpooledDevice<'a> {
 
     pub(crate) fn decode(bytes: &'a [u8]) -> SpooledDevice<'a> {
         let mut d = Decoder(bytes);
-        let (seq, product, destination, billed, source) = (d.u64(), d.u32(), d.u32(), d.u32(), d.u32());
-        let (line, flags) = (d.u64(), d.u8());
+        let (seq, product, flags, device_name) = (d.u64(), d.u32(), d.u8(), d.str());
+        let (destination, billed, source, line) = (d.u32(), d.u32(), d.u32(), d.varint());
         SpooledDevice {
             seq,
             line,
@@ -236,7 +256,7 @@ impl<'a> SpooledDevice<'a> {
             source,
             blocks_product: flags & 1 != 0,
             unusual_secret: flags & 2 != 0,
-            device_name: d.str(),
+            device_name,
             secret: d.str(),
             gateway: d.str(),
         }
@@ -306,6 +326,19 @@ mod tests {
             // `key` skips to NAME_AT: it must land on the name the encoder wrote.
             assert_eq!(SpooledDevice::key(&bytes), (device.product, Name::from_bytes(b"dev-0001"), device.seq));
         }
+    }
+
+    #[test]
+    fn names_order_as_their_bytes() {
+        let (long, longest) = ("x".repeat(31), "x".repeat(32));
+        let mut texts = vec![
+            "", "a", "a1", "a1P", "sensor-00000003", "sensor-00000010", "sensor-0000001", "Sensor", "zz",
+            "a1Product@gw:01", &long, &longest, "xxxxxxxy", "xxxxxxxx", "xxxxxxxxx", "0", "9:.@_-",
+        ];
+        let mut names: Vec<Name> = texts.iter().map(|text| Name::new(text)).collect();
+        texts.sort_unstable();
+        names.sort_unstable();
+        assert_eq!(names.iter().map(Name::as_str).collect::<Vec<_>>(), texts);
     }
 
     #[test]
