@@ -7,7 +7,8 @@ use crate::spool::{Decoder, Encoder, Records, Spool};
 
 use super::Rejected;
 
-/// Stage-2 verdicts stored in a run ahead of each record: a fixed 14 bytes.
+/// Stage-2 verdicts stored in a run ahead of each record: a tag byte, and for a rejected
+/// record what the reject names (1 byte for most records, at most [`VERDICT_BYTES`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Verdict {
     /// Passed duplicates and blocked products (capacity is decided later).
@@ -20,38 +21,48 @@ pub(super) enum Verdict {
     Blocked { marker: u64 },
 }
 
-pub(super) const VERDICT_BYTES: usize = 14;
+/// The longest verdict, in bytes.
+const VERDICT_BYTES: usize = 14;
 pub(super) const CONFLICTS: [&str; 3] =
     ["different secrets and destinations", "different secrets", "different sources or destinations"];
 
 impl Verdict {
     pub(super) fn encode(self, out: &mut Vec<u8>) {
-        let (tag, first, count, what) = match self {
-            Verdict::Alive => (0, 0, 0, 0),
-            Verdict::Conflict { first, count, what } => (1, first, count, what),
-            Verdict::Copy { first } => (2, first, 0, 0),
-            Verdict::Blocked { marker } => (3, marker, 0, 0),
+        let mut e = Encoder(out);
+        match self {
+            Verdict::Alive => e.u8(0),
+            Verdict::Conflict { first, count, what } => e.u8(1).u64(first).u32(count).u8(what),
+            Verdict::Copy { first } => e.u8(2).u64(first),
+            Verdict::Blocked { marker } => e.u8(3).u64(marker),
         };
-        Encoder(out).u8(tag).u64(first).u32(count).u8(what);
     }
 
     pub(super) fn decode(bytes: &[u8]) -> (Verdict, SpooledDevice<'_>) {
         let mut d = Decoder(bytes);
-        let (tag, first, count, what) = (d.u8(), d.u64(), d.u32(), d.u8());
-        let verdict = match tag {
+        let verdict = match d.u8() {
             0 => Verdict::Alive,
-            1 => Verdict::Conflict { first, count, what },
-            2 => Verdict::Copy { first },
-            _ => Verdict::Blocked { marker: first },
+            1 => Verdict::Conflict { first: d.u64(), count: d.u32(), what: d.u8() },
+            2 => Verdict::Copy { first: d.u64() },
+            _ => Verdict::Blocked { marker: d.u64() },
         };
-        (verdict, SpooledDevice::decode(&bytes[VERDICT_BYTES..]))
+        (verdict, SpooledDevice::decode(d.0))
     }
+}
+
+/// The spooled device of a run record: what follows its verdict.
+pub(super) fn past_verdict(record: &[u8]) -> &[u8] {
+    let len = match record[0] {
+        0 => 1,
+        1 => VERDICT_BYTES,
+        _ => 9,
+    };
+    &record[len..]
 }
 
 impl<'a> SpooledDevice<'a> {
     /// The device of a run record (past its stage-2 verdict).
     pub fn from_run(record: &'a [u8]) -> SpooledDevice<'a> {
-        SpooledDevice::decode(&record[VERDICT_BYTES..])
+        SpooledDevice::decode(past_verdict(record))
     }
 }
 
@@ -123,7 +134,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_verdict_takes_verdict_bytes_and_round_trips() {
+    fn every_verdict_round_trips_and_the_device_follows_it() {
         let device = SpooledDevice {
             seq: 5,
             line: 6,
@@ -146,8 +157,10 @@ mod tests {
         for verdict in verdicts {
             let mut bytes = Vec::new();
             verdict.encode(&mut bytes);
-            assert_eq!(bytes.len(), VERDICT_BYTES, "{verdict:?}");
+            assert!(bytes.len() <= VERDICT_BYTES, "{verdict:?}");
+            let at = bytes.len();
             device.encode(&mut bytes);
+            assert_eq!(past_verdict(&bytes), &bytes[at..], "{verdict:?}");
             assert_eq!(Verdict::decode(&bytes), (verdict, device));
             assert_eq!(SpooledDevice::from_run(&bytes), device);
         }

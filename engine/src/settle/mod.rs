@@ -34,7 +34,7 @@ mod gather;
 
 use capacity::{Quotas, capacity};
 use count::{Counted, count_run};
-use duplicates::{VERDICT_BYTES, sort_bucket};
+use duplicates::{past_verdict, sort_bucket};
 pub(crate) use gather::FileCounts;
 pub use gather::Gather;
 
@@ -168,7 +168,7 @@ pub fn settle(
 
 /// The order of a sorted run's records: (product key, device name, input position).
 fn run_key(interned: &Dictionaries, record: &[u8]) -> (u32, Name, u64) {
-    let (product, name, seq) = SpooledDevice::key(&record[VERDICT_BYTES..]);
+    let (product, name, seq) = SpooledDevice::key(past_verdict(record));
     (interned.product_rank(product), name, seq)
 }
 

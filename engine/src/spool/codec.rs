@@ -1,6 +1,7 @@
-//! The byte codec of spooled records: fixed-width little-endian numbers and length-prefixed text.
+//! The byte codec of spooled records: fixed-width little-endian numbers, variable-length
+//! numbers (LEB128) and text prefixed with its length as one.
 
-/// Appends fixed-width numbers and length-prefixed text to a record.
+/// Appends numbers and length-prefixed text to a record.
 #[derive(Debug)]
 pub(crate) struct Encoder<'a>(pub &'a mut Vec<u8>);
 
@@ -20,9 +21,19 @@ impl Encoder<'_> {
         self.0.extend_from_slice(&n.to_le_bytes());
         self
     }
-    /// Text, length first.
+    /// A number in 7-bit groups, lowest first, the last without the high bit (LEB128): one
+    /// byte below 128, two below 16384. For what is usually small: lengths, line numbers.
+    pub(crate) fn varint(&mut self, mut n: u64) -> &mut Self {
+        while n >= 0x80 {
+            self.0.push(n as u8 | 0x80);
+            n >>= 7;
+        }
+        self.0.push(n as u8);
+        self
+    }
+    /// Text, its length first (a varint).
     pub(crate) fn str(&mut self, text: &str) -> &mut Self {
-        self.u32(text.len() as u32);
+        self.varint(text.len() as u64);
         self.0.extend_from_slice(text.as_bytes());
         self
     }
@@ -51,9 +62,21 @@ impl<'a> Decoder<'a> {
     pub(crate) fn u64(&mut self) -> u64 {
         u64::from_le_bytes(self.take())
     }
+    /// A varint.
+    pub(crate) fn varint(&mut self) -> u64 {
+        let (mut n, mut shift) = (0u64, 0);
+        loop {
+            let byte = self.u8();
+            n |= u64::from(byte & 0x7f) << shift;
+            if byte < 0x80 {
+                return n;
+            }
+            shift += 7;
+        }
+    }
     /// Text, as bytes.
     pub(crate) fn bytes(&mut self) -> &'a [u8] {
-        let len = self.u32() as usize;
+        let len = self.varint() as usize;
         let (text, rest) = self.0.split_at(len);
         self.0 = rest;
         text
@@ -61,5 +84,24 @@ impl<'a> Decoder<'a> {
     /// Text.
     pub(crate) fn str(&mut self) -> &'a str {
         std::str::from_utf8(self.bytes()).expect("spooled text was a str")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn varints_round_trip_and_small_ones_take_one_byte() {
+        let numbers = [0, 1, 127, 128, 16_383, 16_384, u64::from(u32::MAX), u64::MAX - 1, u64::MAX];
+        let mut bytes = Vec::new();
+        for &n in &numbers {
+            Encoder(&mut bytes).varint(n);
+        }
+        Encoder(&mut bytes).str("é!");
+        assert_eq!(bytes[..4], [0, 1, 127, 0x80]);
+        let mut d = Decoder(&bytes);
+        assert_eq!(numbers.map(|_| d.varint()), numbers);
+        assert_eq!((d.str(), d.0.len()), ("é!", 0));
     }
 }
