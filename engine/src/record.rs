@@ -163,10 +163,6 @@ pub struct JobGroup {
     pub destination: u32,
 }
 
-/// Where the device name starts in a spooled device: after seq, product id and flags, so that
-/// the sort key is read without decoding the rest.
-const NAME_AT: usize = 8 + 4 + 1;
-
 /// A stage-1 survivor as spooled: ids for the shared values, text for the rest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SpooledDevice<'a> {
@@ -220,15 +216,18 @@ impl<'a> SpooledDevice<'a> {
         }
     }
 
+    /// Product id, flags and name first, then the input position: the sort key is read
+    /// without decoding the rest. Numbers are varints (ids are small; "at its source",
+    /// u32::MAX, is stored as 0).
     pub(crate) fn encode(&self, out: &mut Vec<u8>) {
         Encoder(out)
-            .u64(self.seq)
             .u32(self.product)
             .u8(u8::from(self.blocks_product) | u8::from(self.unusual_secret) << 1)
             .str(self.device_name)
-            .u32(self.destination)
-            .u32(self.billed)
-            .u32(self.source)
+            .varint(self.seq)
+            .varint(u64::from(self.destination))
+            .varint(u64::from(self.billed.wrapping_add(1)))
+            .varint(u64::from(self.source))
             .varint(self.line)
             .str(self.secret)
             .str(self.gateway);
@@ -238,15 +237,14 @@ impl<'a> SpooledDevice<'a> {
     /// without decoding the rest.
     pub(crate) fn key(bytes: &[u8]) -> (u32, Name, u64) {
         let mut d = Decoder(bytes);
-        let (seq, product) = (d.u64(), d.u32());
-        let mut d = Decoder(&bytes[NAME_AT..]);
-        (product, Name::from_bytes(d.bytes()), seq)
+        let (product, _flags, name) = (d.u32(), d.u8(), d.bytes());
+        (product, Name::from_bytes(name), d.varint())
     }
 
     pub(crate) fn decode(bytes: &'a [u8]) -> SpooledDevice<'a> {
         let mut d = Decoder(bytes);
-        let (seq, product, flags, device_name) = (d.u64(), d.u32(), d.u8(), d.str());
-        let (destination, billed, source, line) = (d.u32(), d.u32(), d.u32(), d.varint());
+        let (product, flags, device_name, seq) = (d.u32(), d.u8(), d.str(), d.varint());
+        let (destination, billed, source, line) = (d.varint32(), d.varint32().wrapping_sub(1), d.varint32(), d.varint());
         SpooledDevice {
             seq,
             line,
@@ -318,12 +316,12 @@ mod tests {
             secret: "s3cret",
             gateway: "a1Product/gw",
         };
-        for flags in [(false, false), (true, false), (false, true), (true, true)] {
-            let device = SpooledDevice { blocks_product: flags.0, unusual_secret: flags.1, ..device };
+        let variants = [(false, false, AT_SOURCE), (true, false, 0), (false, true, AT_SOURCE - 1), (true, true, 5)];
+        for (blocks_product, unusual_secret, billed) in variants {
+            let device = SpooledDevice { blocks_product, unusual_secret, billed, ..device };
             let mut bytes = Vec::new();
             device.encode(&mut bytes);
             assert_eq!(SpooledDevice::decode(&bytes), device);
-            // `key` skips to NAME_AT: it must land on the name the encoder wrote.
             assert_eq!(SpooledDevice::key(&bytes), (device.product, Name::from_bytes(b"dev-0001"), device.seq));
         }
     }

@@ -74,6 +74,10 @@ impl<'a> Decoder<'a> {
             shift += 7;
         }
     }
+    /// A varint that an `Encoder` wrote from a u32.
+    pub(crate) fn varint32(&mut self) -> u32 {
+        u32::try_from(self.varint()).expect("a spooled u32 fits")
+    }
     /// Text, as bytes.
     pub(crate) fn bytes(&mut self) -> &'a [u8] {
         let len = self.varint() as usize;
