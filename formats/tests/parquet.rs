@@ -484,3 +484,53 @@ fn a_page_header_skipping_past_the_end_of_the_file_fails_at_once() {
         );
     }
 }
+
+/// A STRING column whose second value is not UTF-8, written with the low-level writer (Arrow
+/// would refuse to build such an array).
+fn write_invalid_utf8(path: &Path) {
+    use parquet::data_type::{ByteArray, ByteArrayType};
+    use parquet::file::properties::WriterProperties;
+    use parquet::file::writer::SerializedFileWriter;
+    use parquet::schema::parser::parse_message_type;
+    let schema = parse_message_type(
+        "message devices { required binary product_key (STRING); required binary device_name (STRING);
+         required binary device_secret (STRING); required binary source_instance (STRING); }",
+    )
+    .unwrap();
+    let props = Arc::new(WriterProperties::builder().build());
+    let mut writer = SerializedFileWriter::new(File::create(path).unwrap(), Arc::new(schema), props).unwrap();
+    let mut group = writer.next_row_group().unwrap();
+    let columns: [[&[u8]; 3]; 4] = [
+        [b"a1", b"a1", b"a1"],
+        [b"dev-0001", b"dev-\xff\xfe02", b"dev-0003"],
+        [b"s1", b"s2", b"s3"],
+        [b"iot-1", b"iot-1", b"iot-1"],
+    ];
+    for values in columns {
+        let mut column = group.next_column().unwrap().unwrap();
+        let values: Vec<ByteArray> = values.iter().map(|v| ByteArray::from(v.to_vec())).collect();
+        column.typed::<ByteArrayType>().write_batch(&values, None, None).unwrap();
+        column.close().unwrap();
+    }
+    group.close().unwrap();
+    writer.close().unwrap();
+}
+
+#[test]
+fn a_string_column_that_is_not_utf8_fails_the_file_by_name_and_never_panics() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("devices.parquet");
+    write_invalid_utf8(&path);
+    let mut inventory = Inventory::open(&path).unwrap();
+    let mut batch = RecordBatch::default();
+    let result = loop {
+        match inventory.fill(&mut batch, 16) {
+            Ok(true) => continue,
+            Ok(false) => break Ok(()),
+            Err(err) => break Err(err.to_string()),
+        }
+    };
+    let err = result.expect_err("invalid UTF-8 in a STRING column");
+    assert!(err.starts_with(&format!("{}: cannot read the Parquet data from record 1 on", path.display())), "{err}");
+    assert!(err.contains("UTF-8") || err.contains("utf-8") || err.contains("utf8"), "{err}");
+}

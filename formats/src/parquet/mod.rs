@@ -14,9 +14,11 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
 use arrow_array::RecordBatch as ArrowBatch;
-use arrow_schema::DataType;
+use arrow_schema::{DataType, Schema};
 use csv::ByteRecord;
-use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder,
+};
 use parquet::file::reader::{ChunkReader, Length};
 
 use crate::batch::RecordBatch;
@@ -81,8 +83,10 @@ impl ParquetInventory {
         }
         let file_len = metadata.len();
         check_magic(path, &file, file_len)?;
+        let again = file.try_clone().map_err(|err| Error::io(path, err))?;
         let builder =
             guarded(path, "reading the footer", || ParquetRecordBatchReaderBuilder::try_new(EndedFile(file)))?
+                .and_then(|builder| text_as_views(builder, again))
                 .map_err(|err| invalid(path, format!("not a readable Parquet file: {}", describe(&err))))?;
         let schema = builder.schema().clone();
         let names: Vec<String> = schema.fields().iter().map(|field| field.name().clone()).collect();
@@ -251,6 +255,32 @@ impl ParquetInventory {
 /// past its end: the footer follows the data, and every page is read by its length.
 #[derive(Debug)]
 struct EndedFile(File);
+
+/// The same reader, with every text column read as views into the decoded pages (`Utf8View`)
+/// rather than copied into one buffer per batch: each cell is only borrowed once, on its way
+/// into a record.
+fn text_as_views(
+    builder: ParquetRecordBatchReaderBuilder<EndedFile>,
+    file: File,
+) -> parquet::errors::Result<ParquetRecordBatchReaderBuilder<EndedFile>> {
+    let schema = builder.schema();
+    let text = |data_type: &DataType| matches!(data_type, DataType::Utf8 | DataType::LargeUtf8);
+    if !schema.fields().iter().any(|field| text(field.data_type())) {
+        return Ok(builder);
+    }
+    let fields: Vec<_> = schema
+        .fields()
+        .iter()
+        .map(|field| match text(field.data_type()) {
+            true => std::sync::Arc::new(field.as_ref().clone().with_data_type(DataType::Utf8View)),
+            false => std::sync::Arc::clone(field),
+        })
+        .collect();
+    let views = Schema::new_with_metadata(fields, schema.metadata().clone());
+    let options = ArrowReaderOptions::new().with_schema(std::sync::Arc::new(views));
+    let metadata = ArrowReaderMetadata::try_new(std::sync::Arc::clone(builder.metadata()), options)?;
+    Ok(ParquetRecordBatchReaderBuilder::new_with_metadata(EndedFile(file), metadata))
+}
 
 impl Length for EndedFile {
     fn len(&self) -> u64 {
