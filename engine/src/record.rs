@@ -244,7 +244,8 @@ impl<'a> SpooledDevice<'a> {
     pub(crate) fn decode(bytes: &'a [u8]) -> SpooledDevice<'a> {
         let mut d = Decoder(bytes);
         let (product, flags, device_name, seq) = (d.u32(), d.u8(), d.str(), d.varint());
-        let (destination, billed, source, line) = (d.varint32(), d.varint32().wrapping_sub(1), d.varint32(), d.varint());
+        let (destination, billed, source, line) =
+            (d.varint32(), d.varint32().wrapping_sub(1), d.varint32(), d.varint());
         SpooledDevice {
             seq,
             line,
@@ -329,10 +330,11 @@ mod tests {
     #[test]
     fn names_order_as_their_bytes() {
         let (long, longest) = ("x".repeat(31), "x".repeat(32));
-        let mut texts = vec![
-            "", "a", "a1", "a1P", "sensor-00000003", "sensor-00000010", "sensor-0000001", "Sensor", "zz",
-            "a1Product@gw:01", &long, &longest, "xxxxxxxy", "xxxxxxxx", "xxxxxxxxx", "0", "9:.@_-",
-        ];
+        // Prefixes, zero padding, case, digits and punctuation, and names of 8, 9, 31 and 32
+        // bytes (word boundaries of the comparison).
+        let words = "a a1 a1P sensor-00000003 sensor-00000010 sensor-0000001 Sensor zz a1Product@gw:01 \
+                     xxxxxxxy xxxxxxxx xxxxxxxxx 0 9:.@_-";
+        let mut texts: Vec<&str> = words.split_whitespace().chain(["", &long, &longest]).collect();
         let mut names: Vec<Name> = texts.iter().map(|text| Name::new(text)).collect();
         texts.sort_unstable();
         names.sort_unstable();
