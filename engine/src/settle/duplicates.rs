@@ -8,7 +8,7 @@ use crate::spool::{Decoder, Encoder, Records, Spool};
 use super::Rejected;
 
 /// Stage-2 verdicts stored in a run ahead of each record: a tag byte, and for a rejected
-/// record what the reject names (1 byte for most records, at most [`VERDICT_BYTES`]).
+/// record what the reject names (1 byte for most records, at most 14).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Verdict {
     /// Passed duplicates and blocked products (capacity is decided later).
@@ -21,8 +21,6 @@ pub(super) enum Verdict {
     Blocked { marker: u64 },
 }
 
-/// The longest verdict, in bytes.
-const VERDICT_BYTES: usize = 14;
 pub(super) const CONFLICTS: [&str; 3] =
     ["different secrets and destinations", "different secrets", "different sources or destinations"];
 
@@ -37,26 +35,27 @@ impl Verdict {
         };
     }
 
-    pub(super) fn decode(bytes: &[u8]) -> (Verdict, SpooledDevice<'_>) {
-        let mut d = Decoder(bytes);
+    /// The verdict at the start of a run record, and the spooled device after it.
+    fn split(record: &[u8]) -> (Verdict, &[u8]) {
+        let mut d = Decoder(record);
         let verdict = match d.u8() {
             0 => Verdict::Alive,
             1 => Verdict::Conflict { first: d.u64(), count: d.u32(), what: d.u8() },
             2 => Verdict::Copy { first: d.u64() },
             _ => Verdict::Blocked { marker: d.u64() },
         };
-        (verdict, SpooledDevice::decode(d.0))
+        (verdict, d.0)
+    }
+
+    pub(super) fn decode(record: &[u8]) -> (Verdict, SpooledDevice<'_>) {
+        let (verdict, device) = Verdict::split(record);
+        (verdict, SpooledDevice::decode(device))
     }
 }
 
 /// The spooled device of a run record: what follows its verdict.
 pub(super) fn past_verdict(record: &[u8]) -> &[u8] {
-    let len = match record[0] {
-        0 => 1,
-        1 => VERDICT_BYTES,
-        _ => 9,
-    };
-    &record[len..]
+    Verdict::split(record).1
 }
 
 impl<'a> SpooledDevice<'a> {
@@ -132,6 +131,9 @@ pub(super) fn sort_bucket(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The longest verdict, in bytes.
+    const VERDICT_BYTES: usize = 14;
 
     #[test]
     fn every_verdict_round_trips_and_the_device_follows_it() {
