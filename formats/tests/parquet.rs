@@ -521,16 +521,7 @@ fn a_string_column_that_is_not_utf8_fails_the_file_by_name_and_never_panics() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("devices.parquet");
     write_invalid_utf8(&path);
-    let mut inventory = Inventory::open(&path).unwrap();
-    let mut batch = RecordBatch::default();
-    let result = loop {
-        match inventory.fill(&mut batch, 16) {
-            Ok(true) => continue,
-            Ok(false) => break Ok(()),
-            Err(err) => break Err(err.to_string()),
-        }
-    };
-    let err = result.expect_err("invalid UTF-8 in a STRING column");
+    let err = read_error(&path).expect("invalid UTF-8 in a STRING column");
     assert!(err.starts_with(&format!("{}: cannot read the Parquet data from record 1 on", path.display())), "{err}");
     assert!(err.contains("UTF-8") || err.contains("utf-8") || err.contains("utf8"), "{err}");
 }

@@ -12,6 +12,7 @@ use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use arrow_array::RecordBatch as ArrowBatch;
 use arrow_schema::{DataType, Schema};
@@ -272,13 +273,13 @@ fn text_as_views(
         .fields()
         .iter()
         .map(|field| match text(field.data_type()) {
-            true => std::sync::Arc::new(field.as_ref().clone().with_data_type(DataType::Utf8View)),
-            false => std::sync::Arc::clone(field),
+            true => Arc::new(field.as_ref().clone().with_data_type(DataType::Utf8View)),
+            false => Arc::clone(field),
         })
         .collect();
     let views = Schema::new_with_metadata(fields, schema.metadata().clone());
-    let options = ArrowReaderOptions::new().with_schema(std::sync::Arc::new(views));
-    let metadata = ArrowReaderMetadata::try_new(std::sync::Arc::clone(builder.metadata()), options)?;
+    let options = ArrowReaderOptions::new().with_schema(Arc::new(views));
+    let metadata = ArrowReaderMetadata::try_new(Arc::clone(builder.metadata()), options)?;
     Ok(ParquetRecordBatchReaderBuilder::new_with_metadata(EndedFile(file), metadata))
 }
 
