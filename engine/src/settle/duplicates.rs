@@ -3,9 +3,9 @@
 use crate::dictionary::Dictionaries;
 use crate::error::Error;
 use crate::record::{Name, SpooledDevice};
-use crate::spool::{Decoder, Encoder, Records, Spool};
+use crate::spool::{Budget, Decoder, Encoder, Records, Scratch, Spool};
 
-use super::Rejected;
+use super::{Rejected, bucket_hash};
 
 /// Stage-2 verdicts stored in a run ahead of each record: a tag byte, and for a rejected
 /// record what the reject names (1 byte for most records, at most 14).
@@ -63,6 +63,40 @@ impl<'a> SpooledDevice<'a> {
     pub fn from_run(record: &'a [u8]) -> SpooledDevice<'a> {
         SpooledDevice::decode(past_verdict(record))
     }
+}
+
+/// Splits `bucket` into parts that each fit the budget's sort share, by further digits of
+/// the bucket hash (`divisor` is how many parts the hash has been cut into so far), so that
+/// copies of a device stay together; every record goes to exactly one part, and the parts
+/// keep the bucket's order. The number of buckets comes from an estimate and is capped, so
+/// a bucket can outgrow its share. A part that will not split further (copies of one
+/// device, or the hash used up) is sorted whole.
+pub(super) fn split(bucket: Spool, divisor: u64, budget: &Budget, scratch: &Scratch) -> Result<Vec<Spool>, Error> {
+    let size = bucket.size();
+    if size <= budget.sort_share {
+        return Ok(vec![bucket]);
+    }
+    let count = size.div_ceil(budget.sort_share).saturating_add(1).min(budget.fan_in as u64);
+    let mut parts: Vec<Spool> = (0..count).map(|_| scratch.spool()).collect();
+    let mut reader = bucket.reader(budget.read_buffer)?;
+    while reader.advance()? {
+        let record = reader.current();
+        let (product, name, _) = SpooledDevice::key(record);
+        let part = bucket_hash(product, name.as_str().as_bytes()) / divisor % count;
+        parts[part as usize].push(record)?;
+    }
+    drop(reader);
+    drop(bucket);
+    parts.retain(|part| part.size() > 0);
+    if parts.len() == 1 {
+        return Ok(parts);
+    }
+    let divisor = divisor.saturating_mul(count);
+    let mut fitting = Vec::new();
+    for part in parts {
+        fitting.extend(split(part, divisor, budget, scratch)?);
+    }
+    Ok(fitting)
 }
 
 /// Sorts one bucket by (product key, device name, input order) and decides duplicates and
@@ -134,6 +168,93 @@ mod tests {
 
     /// The longest verdict, in bytes.
     const VERDICT_BYTES: usize = 14;
+
+    fn device(product: u32, name: &str, seq: u64) -> Vec<u8> {
+        let device = SpooledDevice {
+            seq,
+            line: seq + 2,
+            product,
+            destination: 0,
+            billed: 0,
+            source: 0,
+            blocks_product: false,
+            unusual_secret: false,
+            device_name: name,
+            secret: "0123456789abcdef0123456789abcdef",
+            gateway: "",
+        };
+        let mut bytes = Vec::new();
+        device.encode(&mut bytes);
+        bytes
+    }
+
+    /// Every record of `spool`, in order.
+    fn records(spool: &Spool) -> Vec<Vec<u8>> {
+        let mut reader = spool.reader(4096).unwrap();
+        let mut records = Vec::new();
+        while reader.advance().unwrap() {
+            records.push(reader.current().to_vec());
+        }
+        records
+    }
+
+    /// A scratch folder for a 1 MiB budget on one thread: a 128 KiB sort share, spools that
+    /// continue on disk past 512 KiB.
+    fn small_budget() -> (tempfile::TempDir, Budget, Scratch) {
+        let dir = tempfile::tempdir().unwrap();
+        let budget = Budget::new(1 << 20, 1 << 20, 1, 1024);
+        let scratch = Scratch::create(dir.path().join("scratch"), &budget).unwrap();
+        (dir, budget, scratch)
+    }
+
+    #[test]
+    fn a_bucket_over_its_sort_share_splits_into_parts_that_fit_and_keep_copies_together() {
+        let (_dir, budget, scratch) = small_budget();
+        let mut bucket = scratch.spool();
+        let mut all = Vec::new();
+        // 20 000 devices of 7 products (~1.6 MB), every tenth with a second copy later on.
+        for seq in 0..22_000u64 {
+            let n = if seq >= 20_000 { (seq - 20_000) * 10 } else { seq };
+            let record = device((n % 7) as u32, &format!("dev-{n:06}"), seq);
+            bucket.push(&record).unwrap();
+            all.push(record);
+        }
+        assert!(bucket.size() > 10 * budget.sort_share);
+
+        let parts = split(bucket, 3, &budget, &scratch).unwrap();
+        assert!(parts.len() > 10);
+        let mut part_of = std::collections::HashMap::new();
+        let mut seen = Vec::new();
+        for (index, part) in parts.iter().enumerate() {
+            assert!(part.size() <= budget.sort_share, "part {index}: {} bytes", part.size());
+            let records = records(part);
+            let seqs: Vec<u64> = records.iter().map(|r| SpooledDevice::key(r).2).collect();
+            assert!(seqs.is_sorted(), "part {index} keeps the bucket's order");
+            for record in records {
+                let (product, name, _) = SpooledDevice::key(&record);
+                let first = *part_of.entry((product, name)).or_insert(index);
+                assert_eq!(first, index, "both copies of {} are in one part", name.as_str());
+                seen.push(record);
+            }
+        }
+        seen.sort();
+        all.sort();
+        assert!(seen == all, "every record is in exactly one part");
+    }
+
+    #[test]
+    fn copies_of_one_device_cannot_be_split_and_stay_whole() {
+        let (_dir, budget, scratch) = small_budget();
+        let mut bucket = scratch.spool();
+        for seq in 0..5_000 {
+            bucket.push(&device(1, "the-same-device", seq)).unwrap();
+        }
+        let size = bucket.size();
+        assert!(size > budget.sort_share);
+        let parts = split(bucket, 3, &budget, &scratch).unwrap();
+        assert_eq!(parts.len(), 1);
+        assert_eq!((parts[0].size(), records(&parts[0]).len()), (size, 5_000));
+    }
 
     #[test]
     fn every_verdict_round_trips_and_the_device_follows_it() {

@@ -5,8 +5,8 @@
 //! ```text
 //! gather:   stage-1 survivors ─▶ bucket spools by hash(product, device name)
 //!           stage-1 rejects   ─▶ reject spool (input order)
-//! sort:     each bucket, alone ─▶ sorted run (product key, device name, input order), with
-//!           its duplicate and blocked verdicts
+//! sort:     each bucket, alone (split first if over its sort share) ─▶ sorted run (product
+//!           key, device name, input order), with its duplicate and blocked verdicts
 //! capacity: survivors in input order ─▶ for each instance, the record from which it is full
 //! count:    each run ─▶ stage-2 rejects (input order), accepted devices per job group
 //! ```
@@ -34,7 +34,7 @@ mod gather;
 
 use capacity::{Quotas, capacity};
 use count::{Counted, count_run};
-use duplicates::{past_verdict, sort_bucket};
+use duplicates::{past_verdict, sort_bucket, split};
 pub(crate) use gather::FileCounts;
 pub use gather::Gather;
 
@@ -124,10 +124,15 @@ pub fn settle(
     let records: u64 = files.iter().map(|file| file.records).sum();
     let rejected = Rejected::new(records);
 
-    let runs: Vec<Spool> = buckets
+    let divisor = buckets.len() as u64;
+    let runs: Vec<Vec<Spool>> = buckets
         .into_par_iter()
-        .map(|bucket| sort_bucket(bucket, &interned, &blocked, &rejected, scratch.spool()))
+        .map(|bucket| {
+            let parts = split(bucket, divisor, &budget, scratch)?;
+            parts.into_iter().map(|part| sort_bucket(part, &interned, &blocked, &rejected, scratch.spool())).collect()
+        })
         .collect::<Result<_, _>>()?;
+    let runs: Vec<Spool> = runs.into_iter().flatten().collect();
 
     let Quotas { full_from, headroom } = capacity(plan, &interned, quota_order, &rejected, budget.read_buffer)?;
 

@@ -7,6 +7,9 @@
 pub struct Budget {
     /// Buckets of candidates; each is sorted in memory on its own.
     pub buckets: usize,
+    /// Spooled bytes of one bucket sorted at once: a bucket found larger is split first
+    /// (`settle::split`), since `buckets` comes from an estimate and is capped at 1024.
+    pub sort_share: u64,
     /// Bytes all spools together keep in memory before they continue on disk.
     pub spool_memory: u64,
     /// Smallest write of a spool to its file.
@@ -45,7 +48,16 @@ impl Budget {
         let share = open_files.saturating_sub(OTHER_FILES) / 2;
         let kept_open = share.min(spools) as usize;
         let fan_in = share.clamp(16, 1024) as usize;
-        Budget { buckets: buckets as usize, spool_memory, min_write, read_buffer, records_in_flight, kept_open, fan_in }
+        Budget {
+            buckets: buckets as usize,
+            sort_share: per_bucket,
+            spool_memory,
+            min_write,
+            read_buffer,
+            records_in_flight,
+            kept_open,
+            fan_in,
+        }
     }
 }
 

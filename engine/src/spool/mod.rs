@@ -108,7 +108,7 @@ impl Scratch {
     /// A new, empty spool.
     pub fn spool(&self) -> Spool {
         let path = self.dir.join(format!("spool-{}", self.next.fetch_add(1, Ordering::Relaxed)));
-        Spool { memory: Vec::new(), on_disk: false, file: None, path, shared: Arc::clone(&self.shared) }
+        Spool { memory: Vec::new(), size: 0, on_disk: false, file: None, path, shared: Arc::clone(&self.shared) }
     }
 }
 
@@ -116,6 +116,8 @@ impl Scratch {
 #[derive(Debug)]
 pub struct Spool {
     memory: Vec<u8>,
+    /// Bytes appended so far, length prefixes included, in memory and in its file.
+    size: u64,
     /// Its file exists.
     on_disk: bool,
     /// Its file, when kept open between writes (see [`Budget::kept_open`]).
@@ -140,6 +142,7 @@ impl Spool {
         encode(&mut self.memory);
         let len = (self.memory.len() - at - 4) as u32;
         self.memory[at..at + 4].copy_from_slice(&len.to_le_bytes());
+        self.size += self.memory.len() as u64 - at as u64;
         let grown = (self.memory.capacity() - before) as u64;
         let in_memory = match grown {
             0 => self.shared.in_memory.load(Ordering::Relaxed),
@@ -175,6 +178,11 @@ impl Spool {
 
     fn release(&self, bytes: usize) {
         self.shared.in_memory.fetch_sub(bytes as u64, Ordering::Relaxed);
+    }
+
+    /// Bytes of all its records, length prefixes included, wherever they are.
+    pub fn size(&self) -> u64 {
+        self.size
     }
 
     /// Every record, in one buffer of length-prefixed records (see [`Records`]); the spool's
