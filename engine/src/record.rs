@@ -241,6 +241,11 @@ impl<'a> SpooledDevice<'a> {
         (product, Name::from_bytes(name), d.varint())
     }
 
+    /// The product id of a spooled device, read without decoding the rest.
+    pub(crate) fn product(bytes: &[u8]) -> u32 {
+        Decoder(bytes).u32()
+    }
+
     pub(crate) fn decode(bytes: &'a [u8]) -> SpooledDevice<'a> {
         let mut d = Decoder(bytes);
         let (product, flags, device_name, seq) = (d.u32(), d.u8(), d.str(), d.varint());

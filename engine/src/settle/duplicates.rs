@@ -146,8 +146,7 @@ pub(super) fn sort_bucket(
     }
     for (&(_, _, seq, record), verdict) in keyed.iter().zip(&mut verdicts) {
         if *verdict == Verdict::Alive {
-            let (product, _, _) = SpooledDevice::key(record);
-            if let Some(Some(marker)) = blocked.get(product as usize) {
+            if let Some(Some(marker)) = blocked.get(SpooledDevice::product(record) as usize) {
                 *verdict = Verdict::Blocked { marker: *marker };
             }
         }
