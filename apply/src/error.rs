@@ -45,6 +45,16 @@ impl Error {
         Error::Folder { path: path.to_path_buf(), message: message.into() }
     }
 
+    /// A plan folder's file that could not be read safely ([`devdist_formats::read_inside`]).
+    pub fn unreadable(err: &devdist_formats::Error) -> Error {
+        let message = match err.kind() {
+            devdist_formats::ErrorKind::Io(io) => format!("cannot read: {}", devdist_formats::describe_io(io)),
+            devdist_formats::ErrorKind::Invalid(message) => message.clone(),
+            _ => err.to_string(),
+        };
+        Error::folder(err.path(), message)
+    }
+
     /// A failed journal or results write.
     pub fn journal(path: &Path, err: &io::Error) -> Error {
         Error::Journal { path: path.to_path_buf(), message: err.to_string() }

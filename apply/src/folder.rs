@@ -1,7 +1,6 @@
 //! Reading a plan folder: `report.json`, `jobs/jobs.csv` and `jobs/requests.jsonl` (SPEC §4),
 //! after `devdist_engine::verify` has proven nothing in it changed.
 
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -104,7 +103,7 @@ impl Folder {
     /// Reads the jobs of `dir` without re-checking its checksums.
     pub fn read(dir: &Path) -> Result<Folder, Error> {
         let report_path = dir.join("report.json");
-        let report: serde_json::Value = read_json(&report_path)?;
+        let report: serde_json::Value = read_json(dir, "report.json")?;
         let mode = report.get("mode").and_then(|m| m.as_str()).unwrap_or("");
         if mode != "plan" {
             return Err(Error::folder(
@@ -131,16 +130,29 @@ impl Folder {
     }
 }
 
-fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, Error> {
-    let bytes = fs::read(path).map_err(|err| Error::folder(path, format!("cannot read: {err}")))?;
-    serde_json::from_slice(&bytes)
-        .map_err(|err| Error::folder(path, format!("line {}, column {}: {err}", err.line(), err.column())))
+/// The most bytes one file of a plan folder may have for apply to read it whole.
+const READ_LIMIT: u64 = 64 << 30;
+
+/// The whole of `relative`, a file of plan folder `dir`, read only if it is a regular file
+/// strictly inside `dir` with no symbolic link on the way ([`devdist_formats::read_inside`]):
+/// a link could point anywhere, and a FIFO would never end.
+pub(crate) fn read_file(dir: &Path, relative: &str) -> Result<Vec<u8>, Error> {
+    devdist_formats::read_inside(dir, relative, READ_LIMIT).map_err(|err| Error::unreadable(&err))
+}
+
+/// `relative`, a JSON file of plan folder `dir`.
+fn read_json<T: serde::de::DeserializeOwned>(dir: &Path, relative: &str) -> Result<T, Error> {
+    let bytes = read_file(dir, relative)?;
+    serde_json::from_slice(&bytes).map_err(|err| {
+        Error::folder(&dir.join(relative), format!("line {}, column {}: {err}", err.line(), err.column()))
+    })
 }
 
 /// jobs.csv joined with each job's request, checked against each other.
 fn read_jobs(dir: &Path) -> Result<Vec<PlannedJob>, Error> {
     let csv_path = dir.join("jobs").join("jobs.csv");
-    let mut reader = csv::Reader::from_path(&csv_path).map_err(|err| Error::folder(&csv_path, err.to_string()))?;
+    let bytes = read_file(dir, "jobs/jobs.csv")?;
+    let mut reader = csv::Reader::from_reader(bytes.as_slice());
     let mut rows = Vec::new();
     for (index, row) in reader.deserialize::<JobsRow>().enumerate() {
         let line = index + 2;
@@ -193,12 +205,13 @@ fn read_requests(dir: &Path, rows: &[JobsRow]) -> Result<Vec<(PathBuf, Request)>
         return rows
             .iter()
             .map(|row| {
-                let path = dir.join("jobs").join(format!("{}.json", row.job_id));
-                read_json(&path).map(|request| (path, request))
+                let relative = format!("jobs/{}.json", row.job_id);
+                read_json(dir, &relative).map(|request| (dir.join(relative), request))
             })
             .collect();
     }
-    let text = fs::read_to_string(&path).map_err(|err| Error::folder(&path, format!("cannot read: {err}")))?;
+    let bytes = read_file(dir, "jobs/requests.jsonl")?;
+    let text = String::from_utf8(bytes).map_err(|_| Error::folder(&path, "is not UTF-8"))?;
     let mut requests = Vec::with_capacity(rows.len());
     for (index, line) in text.lines().enumerate() {
         let at = format!("line {}", index + 1);

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::crash::Crash;
 use crate::error::Error;
+use crate::folder::read_file;
 
 /// What became of one device in one job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -128,27 +129,19 @@ impl Journal {
             .mode(0o700)
             .create(&folder)
             .map_err(|err| Error::journal(&folder, &err))?;
+        let is_link = fs::symlink_metadata(&folder).map_err(|err| Error::journal(&folder, &err))?.is_symlink();
+        if is_link {
+            return Err(refused(&folder, "is a symbolic link: links are not followed"));
+        }
         let lock_path = folder.join("lock");
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .open(&lock_path)
-            .map_err(|err| Error::journal(&lock_path, &err))?;
+        let lock = open_own(&lock_path, OpenOptions::new().create(true).truncate(false).write(true).mode(0o600))?;
         rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive).map_err(|_| Error::Journal {
             path: lock_path.clone(),
             message: "another `devdist apply` is running on this folder (it holds the lock)".to_string(),
         })?;
         let path = folder.join("journal.jsonl");
-        let mut file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .read(true)
-            .append(true)
-            .mode(0o600)
-            .open(&path)
-            .map_err(|err| Error::journal(&path, &err))?;
+        let mut file =
+            open_own(&path, OpenOptions::new().create(true).truncate(false).read(true).append(true).mode(0o600))?;
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes).map_err(|err| Error::folder(&path, format!("cannot read: {err}")))?;
         let (records, complete) = parse(&path, &bytes)?;
@@ -200,9 +193,31 @@ pub(crate) fn parse(path: &Path, bytes: &[u8]) -> Result<(Vec<Record>, usize), E
 
 /// Reads a journal without locking it (for `verify`).
 pub(crate) fn read(dir: &Path) -> Result<Vec<Record>, Error> {
-    let path = apply_dir(dir).join("journal.jsonl");
-    let bytes = fs::read(&path).map_err(|err| Error::folder(&path, format!("cannot read: {err}")))?;
-    Ok(parse(&path, &bytes)?.0)
+    let bytes = read_file(dir, "apply/journal.jsonl")?;
+    Ok(parse(&apply_dir(dir).join("journal.jsonl"), &bytes)?.0)
+}
+
+/// Opens `path`, a file of `DIR/apply` that apply writes, with `options`, never through a symbolic link (which could make apply write anywhere, or lose its journal
+/// to /dev/null) and without blocking (on a FIFO); it must be a regular file.
+fn open_own(path: &Path, options: &mut OpenOptions) -> Result<File, Error> {
+    use rustix::fs::OFlags;
+    let flags = (OFlags::NOFOLLOW | OFlags::NONBLOCK).bits() as i32;
+    let file = options.custom_flags(flags).open(path).map_err(|err| {
+        if err.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) {
+            refused(path, "is a symbolic link: links are not followed")
+        } else {
+            Error::journal(path, &err)
+        }
+    })?;
+    if !file.metadata().map_err(|err| Error::journal(path, &err))?.is_file() {
+        return Err(refused(path, "is not a regular file"));
+    }
+    Ok(file)
+}
+
+/// A file or folder of `DIR/apply` that apply will not use: the plan folder is at fault.
+fn refused(path: &Path, why: &str) -> Error {
+    Error::folder(path, format!("{why}: not used"))
 }
 
 fn sync_dir(folder: &Path) -> Result<(), Error> {
@@ -212,7 +227,13 @@ fn sync_dir(folder: &Path) -> Result<(), Error> {
 /// Writes `bytes` to `path` atomically: a temporary file beside it, fsync'd, renamed over it.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8], crash: &Crash, point: &str) -> Result<(), Error> {
     let temp = path.with_extension("tmp");
-    let mut file = File::create(&temp).map_err(|err| Error::journal(&temp, &err))?;
+    // A temporary file left by a killed run is removed, not written through: whatever is at
+    // that name (a link, or a hard link to another file) only loses its name here.
+    match fs::remove_file(&temp) {
+        Err(err) if err.kind() != std::io::ErrorKind::NotFound => return Err(Error::journal(&temp, &err)),
+        _ => {}
+    }
+    let mut file = open_own(&temp, OpenOptions::new().create_new(true).write(true).mode(0o666))?;
     file.write_all(bytes).and_then(|()| file.sync_all()).map_err(|err| Error::journal(&temp, &err))?;
     crash.check(point)?;
     fs::rename(&temp, path).map_err(|err| Error::journal(path, &err))?;
@@ -248,6 +269,77 @@ mod tests {
         let err = Journal::open(dir.path()).unwrap_err();
         assert!(err.to_string().contains("journal.jsonl: line 1, column"), "{err}");
         assert_eq!(err.exit_code(), 3);
+    }
+
+    /// A temporary folder holding a plan folder with an empty `apply/`, and beside it a file
+    /// that is not apply's, holding `bytes`.
+    fn plan_and_outside_file(bytes: &[u8]) -> (tempfile::TempDir, PathBuf, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let plan = dir.path().join("plan");
+        fs::create_dir_all(plan.join("apply")).unwrap();
+        let outside = dir.path().join("outside");
+        fs::write(&outside, bytes).unwrap();
+        (dir, plan, outside)
+    }
+
+    #[test]
+    fn a_journal_or_apply_folder_that_is_a_link_is_refused_and_what_it_points_at_is_untouched() {
+        use std::os::unix::fs::symlink;
+        // An empty file reads as an empty journal: followed, apply would append to it.
+        let (dir, plan, elsewhere) = plan_and_outside_file(b"");
+        let journal = plan.join("apply/journal.jsonl");
+        for target in [elsewhere.as_path(), Path::new("/dev/null")] {
+            let _ = fs::remove_file(&journal);
+            symlink(target, &journal).unwrap();
+            let err = Journal::open(&plan).unwrap_err();
+            assert!(err.to_string().contains("journal.jsonl: is a symbolic link"), "{err}");
+            let err = read(&plan).unwrap_err();
+            assert!(err.to_string().contains("symbolic link"), "{err}");
+        }
+        assert_eq!(fs::read(&elsewhere).unwrap(), b"");
+
+        let other = dir.path().join("other");
+        fs::create_dir(&other).unwrap();
+        let linked = dir.path().join("linked");
+        fs::create_dir(&linked).unwrap();
+        symlink(&other, linked.join("apply")).unwrap();
+        let err = Journal::open(&linked).unwrap_err();
+        assert!(err.to_string().contains("apply: is a symbolic link"), "{err}");
+        assert!(fs::read_dir(&other).unwrap().next().is_none(), "nothing was created through the link");
+    }
+
+    #[test]
+    fn a_fifo_in_place_of_the_lock_or_the_journal_is_an_error_not_a_hang() {
+        let (_dir, plan, _) = plan_and_outside_file(b"");
+        let fifo = |name: &str| {
+            let status = std::process::Command::new("mkfifo").arg(plan.join("apply").join(name)).status();
+            assert!(status.expect("mkfifo runs").success(), "mkfifo {name}");
+        };
+        // Each open runs on a thread of its own, so that a hang fails the test instead.
+        let within_seconds = |plan: PathBuf, open: fn(&Path) -> Result<(), Error>| {
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::spawn(move || tx.send(open(&plan)));
+            rx.recv_timeout(std::time::Duration::from_secs(10)).expect("it returns at once")
+        };
+        fifo("lock");
+        let err = within_seconds(plan.clone(), |plan| Journal::open(plan).map(drop)).unwrap_err();
+        assert!(err.to_string().contains("lock"), "{err}");
+        fs::remove_file(plan.join("apply/lock")).unwrap();
+        fifo("journal.jsonl");
+        let err = within_seconds(plan.clone(), |plan| Journal::open(plan).map(drop)).unwrap_err();
+        assert!(err.to_string().contains("journal.jsonl: is not a regular file"), "{err}");
+        let err = within_seconds(plan.clone(), |plan| read(plan).map(drop)).unwrap_err();
+        assert!(err.to_string().contains("journal.jsonl"), "{err}");
+    }
+
+    #[test]
+    fn a_leftover_temporary_file_that_is_a_link_loses_its_name_and_its_target_is_untouched() {
+        let (_dir, plan, precious) = plan_and_outside_file(b"not apply's");
+        std::os::unix::fs::symlink(&precious, plan.join("apply/results.tmp")).unwrap();
+        write_atomic(&plan.join("apply/results.csv"), b"rows\n", &Crash::never(), "results").unwrap();
+        assert_eq!(fs::read(&precious).unwrap(), b"not apply's");
+        assert_eq!(fs::read(plan.join("apply/results.csv")).unwrap(), b"rows\n");
+        assert!(!plan.join("apply/results.tmp").exists());
     }
 
     #[test]

@@ -278,20 +278,19 @@ pub fn verify(dir: &Path) -> Result<Vec<String>, Error> {
         Ok(found) => found,
         Err(err) => return Ok(vec![format!("apply/journal.jsonl: {err}")]),
     };
-    let apply = journal::apply_dir(dir);
     let summary = summary(&folder, &states, &rows, &tally);
     for (name, expected) in [
         ("results.csv", render_results(&rows)),
         ("summary.json", render_summary(&summary)),
         ("report.html", render_report(&summary)),
     ] {
-        match std::fs::read(apply.join(name)) {
+        match crate::folder::read_file(dir, &format!("apply/{name}")) {
             Ok(bytes) if bytes == expected => {}
             Ok(_) => problems.push(format!(
                 "apply/{name}: differs from what apply/journal.jsonl records (changed, or apply was killed \
                  after its last write: run the same `devdist apply` again)"
             )),
-            Err(err) => problems.push(format!("apply/{name}: cannot read: {err}")),
+            Err(err) => problems.push(err.to_string()),
         }
     }
     if tally.pending > 0 {

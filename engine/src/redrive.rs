@@ -103,20 +103,20 @@ pub fn prepare(dir: &Path, into: &Path, is_retryable: &dyn Fn(&str) -> bool) -> 
         )));
     }
     let report_path = dir.join("report.json");
-    let report_bytes = read(&report_path)?;
+    let report_bytes = read(dir, "report.json")?;
     let report: serde_json::Value = serde_json::from_slice(&report_bytes).map_err(|e| invalid(&report_path, 0, e))?;
     if report["mode"].as_str() != Some("plan") {
         return Err(Error::invocation(format!("{}: is a dry run (validate), not a plan", devdist_formats::shown(dir))));
     }
     let account = report["account"].as_str().unwrap_or_default().to_string();
     let results_path = dir.join("apply").join("results.csv");
-    let results_bytes = read(&results_path)?;
+    let results_bytes = read(dir, "apply/results.csv")?;
     let verdicts = read_results(&results_path, &results_bytes, is_retryable)?;
 
     let mut devices: HashMap<Key, Device> = HashMap::new();
     let mut pending = 0;
     for manifest in manifests(dir, "devices")? {
-        for_rows(&manifest, |row| {
+        for_rows(dir, &manifest, |row| {
             let key = (row.get("product_key")?.to_string(), row.get("device_name")?.to_string());
             let known = devices.contains_key(&key);
             if !known && !verdicts.contains_key(&key) {
@@ -151,7 +151,7 @@ pub fn prepare(dir: &Path, into: &Path, is_retryable: &dyn Fn(&str) -> bool) -> 
         )]));
     }
     for billing in manifests(dir, "billing")? {
-        for_rows(&billing, |row| {
+        for_rows(dir, &billing, |row| {
             let key = (row.get("product_key")?.to_string(), row.get("device_name")?.to_string());
             if let Some(device) = devices.get_mut(&key) {
                 let from = row.get("from_instance")?;
@@ -192,7 +192,7 @@ pub fn prepare(dir: &Path, into: &Path, is_retryable: &dyn Fn(&str) -> bool) -> 
         hash.update(&results_bytes);
         hex::encode(&hash.finalize()[..8])
     };
-    let (devices_per_job, jobs_per_wave) = limits(&dir.join("jobs").join("jobs.csv"))?;
+    let (devices_per_job, jobs_per_wave) = limits(dir)?;
     write_inventory(&into.join("devices.csv"), &chosen)?;
     write_catalog(&into.join("instances.csv"), &account, &chosen)?;
     prepared.plan = into.join("plan.toml");
@@ -200,8 +200,13 @@ pub fn prepare(dir: &Path, into: &Path, is_retryable: &dyn Fn(&str) -> bool) -> 
     Ok(prepared)
 }
 
-fn read(path: &Path) -> Result<Vec<u8>, Error> {
-    fs::read(path).map_err(|e| Error::Input(vec![devdist_formats::Error::io(path, e)]))
+/// The most bytes of report.json or apply/results.csv that redrive reads.
+const READ_LIMIT: u64 = 64 << 30;
+
+/// `relative` inside `dir`, only if it is a regular file reached through no symbolic link
+/// ([`devdist_formats::read_inside`]).
+fn read(dir: &Path, relative: &str) -> Result<Vec<u8>, Error> {
+    devdist_formats::read_inside(dir, relative, READ_LIMIT).map_err(|e| Error::Input(vec![e]))
 }
 
 fn invalid(path: &Path, line: u64, message: impl ToString) -> Error {
@@ -311,9 +316,10 @@ impl At<'_> {
     }
 }
 
-/// Calls `each` with every row of a CSV or JSONL table.
-fn for_rows(path: &Path, mut each: impl FnMut(&At) -> Result<(), Error>) -> Result<(), Error> {
-    let bytes = read(path)?;
+/// Calls `each` with every row of a CSV or JSONL table at `path`, inside `dir`.
+fn for_rows(dir: &Path, path: &Path, mut each: impl FnMut(&At) -> Result<(), Error>) -> Result<(), Error> {
+    let relative = path.strip_prefix(dir).ok().and_then(Path::to_str);
+    let bytes = read(dir, relative.ok_or_else(|| invalid(path, 0, "is not a file of the plan folder"))?)?;
     if path.extension().is_some_and(|e| e == "jsonl") {
         for (i, line) in bytes.split(|&b| b == b'\n').enumerate().filter(|(_, l)| !l.is_empty()) {
             let line_number = i as u64 + 1;
@@ -338,10 +344,10 @@ fn for_rows(path: &Path, mut each: impl FnMut(&At) -> Result<(), Error>) -> Resu
 
 /// The limits DIR was cut with, as far as its jobs show them: the largest job and the fullest
 /// wave (never more than the plan allowed, so never more than the platform allows).
-fn limits(jobs_csv: &Path) -> Result<(u64, u64), Error> {
+fn limits(dir: &Path) -> Result<(u64, u64), Error> {
     let mut most_devices = 1;
     let mut per_wave: BTreeMap<String, u64> = BTreeMap::new();
-    for_rows(jobs_csv, |row| {
+    for_rows(dir, &dir.join("jobs").join("jobs.csv"), |row| {
         let devices: u64 =
             row.get("devices")?.parse().map_err(|_| invalid(row.path, row.line, "devices is not a number"))?;
         most_devices = most_devices.max(devices);

@@ -236,6 +236,22 @@ fn redrive_refuses_what_it_cannot_trust_and_says_why() {
         stderr(&out)
     );
 
+    // Results that are a link to a file elsewhere, or a FIFO (which would never end): not read.
+    write_results(&dir);
+    let results = dir.join("apply/results.csv");
+    let elsewhere = root.path().join("results-elsewhere.csv");
+    fs::rename(&results, &elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &results).unwrap();
+    let out = redrive();
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    assert!(stderr(&out).contains("results.csv: is a symbolic link"), "{}", stderr(&out));
+    fs::remove_file(&results).unwrap();
+    assert!(std::process::Command::new("mkfifo").arg(&results).status().expect("mkfifo runs").success());
+    let out = redrive();
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    assert!(stderr(&out).contains("results.csv: not a regular file"), "{}", stderr(&out));
+    fs::remove_file(&results).unwrap();
+
     // A tampered plan folder.
     write_results(&dir);
     let jobs = dir.join("jobs/jobs.csv");
