@@ -36,6 +36,6 @@ pub use distribution::{
 pub use faults::{Fault, Faults};
 pub use gateway::{Authenticated, Call, Credentials, Gateway, MAX_CLOCK_SKEW_MS, Scheme, VERSION, parse_utc};
 pub use meter::{Api, ApiStats, Meter};
-pub use service::{Config, Emulator, HOST_ID, RESULT_URL_SECONDS, RESULTS_PATH, STATS_PATH, default_cert_path};
+pub use service::{Config, Emulator, HOST_ID, RESULT_URL_SECONDS, RESULTS_PATH, STATS_PATH};
 pub use tls::Identity;
 pub use world::{Device, Instance, World};

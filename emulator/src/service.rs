@@ -3,7 +3,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{SocketAddr, TcpListener};
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -352,9 +351,4 @@ fn stats(shared: &Shared) -> Value {
         "uptime_ms": now.mono,
         "jobs": jobs,
     })
-}
-
-/// Where `--tls` writes its certificate when `--cert-out` is not given.
-pub fn default_cert_path(addr: SocketAddr) -> PathBuf {
-    std::env::temp_dir().join(format!("devdist-emulator-{}.pem", addr.port()))
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use devdist_emulator::{Config, Credentials, Emulator, Faults, Identity, World, default_cert_path};
+use devdist_emulator::{Config, Credentials, Emulator, Faults, Identity, World};
 
 #[derive(Debug, Args)]
 pub(super) struct EmulateArgs {
@@ -35,7 +35,8 @@ pub(super) struct EmulateArgs {
     /// Serve HTTPS with a throwaway certificate authority.
     #[arg(long)]
     tls: bool,
-    /// Where --tls writes the authority's PEM [default: a file in the temporary folder].
+    /// Where --tls writes the authority's PEM [default: ca.pem in a new private folder of the
+    /// temporary folder, removed when emulate stops].
     #[arg(long, requires = "tls")]
     cert_out: Option<PathBuf>,
 }
@@ -66,12 +67,21 @@ pub(super) fn run(args: EmulateArgs) -> anyhow::Result<u8> {
     }
     let tls = config.tls.clone();
     let emulator = Emulator::start(world, config).with_context(|| format!("cannot listen on {}", args.listen))?;
+    // The folder of the default certificate, removed when emulate stops.
+    let mut cert_folder = None;
     if let Some(identity) = tls {
-        let addr: SocketAddr =
-            emulator.url().trim_start_matches("https://").parse().context("the emulator's address")?;
-        let path = args.cert_out.clone().unwrap_or_else(|| default_cert_path(addr));
-        std::fs::write(&path, &identity.ca_pem)
-            .with_context(|| format!("{}: cannot write the certificate", devdist_formats::shown(&path)))?;
+        let path = match &args.cert_out {
+            Some(path) => {
+                std::fs::write(path, &identity.ca_pem)
+                    .with_context(|| format!("{}: cannot write the certificate", devdist_formats::shown(path)))?;
+                path.clone()
+            }
+            None => {
+                let (folder, path) = write_default_cert(identity.ca_pem.as_bytes())?;
+                cert_folder = Some(folder);
+                path
+            }
+        };
         say!("devdist emulate: TLS certificate authority in {} (apply --ca-cert {0})", devdist_formats::shown(&path));
     }
     let mut stdout = std::io::stdout().lock();
@@ -93,7 +103,28 @@ pub(super) fn run(args: EmulateArgs) -> anyhow::Result<u8> {
     let stats = emulator.stats();
     say!("devdist emulate: stopped after {} requests, {} jobs created", stats["requests"], stats["jobs_created"]);
     emulator.shutdown();
+    drop(cert_folder);
     Ok(0)
+}
+
+/// Writes the authority's PEM where `--tls` puts it without `--cert-out`: `ca.pem` in a new
+/// folder of the temporary folder, with a random name and open to its owner only. A fixed name
+/// there would let another user of the machine put a link, or a certificate of their own, in
+/// its place first, and apply would then trust their authority.
+fn write_default_cert(pem: &[u8]) -> anyhow::Result<(tempfile::TempDir, PathBuf)> {
+    let folder = tempfile::Builder::new()
+        .prefix("devdist-emulator-")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
+        .tempdir()
+        .context("cannot make a folder for the certificate in the temporary folder")?;
+    let path = folder.path().join("ca.pem");
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .with_context(|| format!("{}: cannot write the certificate", devdist_formats::shown(&path)))?;
+    file.write_all(pem).with_context(|| format!("{}: cannot write the certificate", devdist_formats::shown(&path)))?;
+    Ok((folder, path))
 }
 
 /// The key the emulated account owns: the same environment variables the client reads.

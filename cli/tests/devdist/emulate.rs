@@ -29,7 +29,12 @@ fn emulate(args: &[&str]) -> Command {
 
 /// Starts the emulator and reads its first line.
 fn spawn(args: &[&str]) -> (Child, String) {
-    let mut child = emulate(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("devdist runs");
+    spawn_command(emulate(args))
+}
+
+/// Starts `command` (an [`emulate`] one) and reads its first line.
+fn spawn_command(mut command: Command) -> (Child, String) {
+    let mut child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("devdist runs");
     let mut first = String::new();
     BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut first).unwrap();
     (child, first.trim_end().to_string())
@@ -89,6 +94,29 @@ fn tls_writes_the_authority_pem_where_asked() {
     let text = std::fs::read_to_string(&pem).unwrap();
     assert!(text.starts_with("-----BEGIN CERTIFICATE-----"), "{text}");
     assert!(stderr.contains(&format!("--ca-cert {}", pem.display())), "{stderr}");
+}
+
+#[test]
+fn tls_without_cert_out_writes_the_pem_in_a_private_folder_of_its_own_and_removes_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut command = emulate(&["--tls"]);
+    command.env("TMPDIR", tmp.path());
+    let (child, first) = spawn_command(command);
+    assert!(first.starts_with("https://127.0.0.1:"), "{first}");
+    // While it runs: one new folder, named at random, its owner's only, holding the PEM.
+    let folders: Vec<PathBuf> = std::fs::read_dir(tmp.path()).unwrap().map(|entry| entry.unwrap().path()).collect();
+    let [folder] = folders.as_slice() else { panic!("one folder in TMPDIR: {folders:?}") };
+    let name = folder.file_name().unwrap().to_str().unwrap();
+    let port = first.rsplit(':').next().unwrap();
+    assert!(name.starts_with("devdist-emulator-") && !name.contains(port), "{name}");
+    assert_eq!(std::fs::symlink_metadata(folder).unwrap().permissions().mode() & 0o777, 0o700);
+    let pem = folder.join("ca.pem");
+    assert!(std::fs::read_to_string(&pem).unwrap().starts_with("-----BEGIN CERTIFICATE-----"));
+    let (code, stderr) = stop(child, "-TERM");
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains(&format!("--ca-cert {}", pem.display())), "{stderr}");
+    assert!(!folder.exists(), "emulate removes the folder it made when it stops");
 }
 
 #[test]
