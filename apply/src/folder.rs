@@ -1,6 +1,7 @@
 //! Reading a plan folder: `report.json`, `jobs/jobs.csv` and `jobs/requests.jsonl` (SPEC §4),
 //! after `devdist_engine::verify` has proven nothing in it changed.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -100,10 +101,12 @@ impl Folder {
         Folder::read(dir)
     }
 
-    /// Reads the jobs of `dir` without re-checking its checksums.
+    /// Reads the jobs of `dir`. Only the files it reads are checked against their checksums
+    /// (report.json's, held to run.json's): the bytes apply acts on are then the bytes
+    /// [`Folder::open`]'s `verify` checked, even if a file changed after it.
     pub fn read(dir: &Path) -> Result<Folder, Error> {
         let report_path = dir.join("report.json");
-        let report: serde_json::Value = read_json(dir, "report.json")?;
+        let (report, checksums) = Checksums::of(dir)?;
         let mode = report.get("mode").and_then(|m| m.as_str()).unwrap_or("");
         if mode != "plan" {
             return Err(Error::folder(
@@ -112,7 +115,7 @@ impl Folder {
             ));
         }
         let account = report.get("account").and_then(|a| a.as_str()).unwrap_or_default().to_string();
-        let jobs = read_jobs(dir)?;
+        let jobs = read_jobs(dir, &checksums)?;
         // report.json names the plan's window when it has one; else the fullest wave shows it
         // (every wave but the last is full), never more than the platform's 10.
         let widest = jobs.chunk_by(|a, b| a.wave == b.wave).map(<[PlannedJob]>::len).max().unwrap_or(1);
@@ -140,25 +143,68 @@ pub(crate) fn read_file(dir: &Path, relative: &str) -> Result<Vec<u8>, Error> {
     devdist_formats::read_inside(dir, relative, READ_LIMIT).map_err(|err| Error::unreadable(&err))
 }
 
-/// `relative`, a JSON file of plan folder `dir`.
-fn read_json<T: serde::de::DeserializeOwned>(dir: &Path, relative: &str) -> Result<T, Error> {
-    let bytes = read_file(dir, relative)?;
-    serde_json::from_slice(&bytes).map_err(|err| {
-        Error::folder(&dir.join(relative), format!("line {}, column {}: {err}", err.line(), err.column()))
-    })
+/// `bytes` of the JSON file `path`.
+fn parse_json<T: serde::de::DeserializeOwned>(path: &Path, bytes: &[u8]) -> Result<T, Error> {
+    serde_json::from_slice(bytes)
+        .map_err(|err| Error::folder(path, format!("line {}, column {}: {err}", err.line(), err.column())))
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes))
+}
+
+/// The SHA-256 of every file report.json lists, by path; report.json itself is held to the
+/// checksum run.json records of it.
+struct Checksums(HashMap<String, String>);
+
+impl Checksums {
+    /// Reads report.json (returned parsed) and its checksums.
+    fn of(dir: &Path) -> Result<(serde_json::Value, Checksums), Error> {
+        let bytes = read_file(dir, "report.json")?;
+        let run: serde_json::Value = parse_json(&dir.join("run.json"), &read_file(dir, "run.json")?)?;
+        let report_path = dir.join("report.json");
+        if run.get("report_sha256").and_then(serde_json::Value::as_str) != Some(sha256_hex(&bytes).as_str()) {
+            return Err(Error::folder(
+                &report_path,
+                "is not the report run.json records (changed since it was planned)",
+            ));
+        }
+        let report: serde_json::Value = parse_json(&report_path, &bytes)?;
+        let listed = report.get("outputs").and_then(serde_json::Value::as_array).into_iter().flatten();
+        let checksums = listed
+            .filter_map(|file| {
+                Some((file.get("path")?.as_str()?.to_string(), file.get("sha256")?.as_str()?.to_string()))
+            })
+            .collect();
+        Ok((report, Checksums(checksums)))
+    }
+
+    /// The whole of `relative` (see [`read_file`]), only if report.json lists it with the
+    /// checksum of what was read.
+    fn read(&self, dir: &Path, relative: &str) -> Result<Vec<u8>, Error> {
+        let bytes = read_file(dir, relative)?;
+        match self.0.get(relative) {
+            Some(sha256) if *sha256 == sha256_hex(&bytes) => Ok(bytes),
+            Some(_) => Err(Error::folder(
+                &dir.join(relative),
+                "is not the file report.json lists (changed since it was planned; `devdist verify` lists what changed)",
+            )),
+            None => Err(Error::folder(&dir.join(relative), "is not listed in report.json")),
+        }
+    }
 }
 
 /// jobs.csv joined with each job's request, checked against each other.
-fn read_jobs(dir: &Path) -> Result<Vec<PlannedJob>, Error> {
+fn read_jobs(dir: &Path, checksums: &Checksums) -> Result<Vec<PlannedJob>, Error> {
     let csv_path = dir.join("jobs").join("jobs.csv");
-    let bytes = read_file(dir, "jobs/jobs.csv")?;
+    let bytes = checksums.read(dir, "jobs/jobs.csv")?;
     let mut reader = csv::Reader::from_reader(bytes.as_slice());
     let mut rows = Vec::new();
     for (index, row) in reader.deserialize::<JobsRow>().enumerate() {
         let line = index + 2;
         rows.push(row.map_err(|err| Error::folder(&csv_path, format!("line {line}: {err}")))?);
     }
-    let requests = read_requests(dir, &rows)?;
+    let requests = read_requests(dir, &rows, checksums)?;
     let mut jobs = Vec::with_capacity(rows.len());
     for (index, (row, (request_path, request))) in rows.into_iter().zip(requests).enumerate() {
         let line = index + 2;
@@ -199,18 +245,19 @@ fn read_jobs(dir: &Path) -> Result<Vec<PlannedJob>, Error> {
 
 /// Each row's request, from `jobs/requests.jsonl` (one line per job, in execution order), or
 /// from the older one-file-per-job layout (`jobs/<job_id>.json`).
-fn read_requests(dir: &Path, rows: &[JobsRow]) -> Result<Vec<(PathBuf, Request)>, Error> {
+fn read_requests(dir: &Path, rows: &[JobsRow], checksums: &Checksums) -> Result<Vec<(PathBuf, Request)>, Error> {
     let path = dir.join("jobs").join("requests.jsonl");
-    if !path.exists() {
+    if !checksums.0.contains_key("jobs/requests.jsonl") {
         return rows
             .iter()
             .map(|row| {
                 let relative = format!("jobs/{}.json", row.job_id);
-                read_json(dir, &relative).map(|request| (dir.join(relative), request))
+                let path = dir.join(&relative);
+                parse_json(&path, &checksums.read(dir, &relative)?).map(|request| (path, request))
             })
             .collect();
     }
-    let bytes = read_file(dir, "jobs/requests.jsonl")?;
+    let bytes = checksums.read(dir, "jobs/requests.jsonl")?;
     let text = String::from_utf8(bytes).map_err(|_| Error::folder(&path, "is not UTF-8"))?;
     let mut requests = Vec::with_capacity(rows.len());
     for (index, line) in text.lines().enumerate() {

@@ -245,3 +245,28 @@ fn copy_dir(from: &Path, to: &Path) {
     let status = std::process::Command::new("cp").arg("-aT").args([from, to]).status().expect("cp runs");
     assert!(status.success(), "cp -aT {} {}: {status}", from.display(), to.display());
 }
+
+#[test]
+fn apply_acts_only_on_the_plan_files_their_checksums_vouch_for() {
+    let (_root, dir) = planned(600, 13);
+    assert!(Folder::read(&dir).is_ok());
+    // A device renamed after the plan (and after a verify): the counts still agree, the bytes
+    // do not.
+    let requests = dir.join("jobs/requests.jsonl");
+    let text = fs::read_to_string(&requests).unwrap();
+    let name = Folder::read(&dir).unwrap().jobs[0].devices[0].clone();
+    let renamed = text.replacen(&format!("\"{name}\""), "\"not-planned-0001\"", 1);
+    assert_ne!(renamed, text);
+    fs::write(&requests, &renamed).unwrap();
+    let err = Folder::read(&dir).unwrap_err().to_string();
+    assert!(err.contains("requests.jsonl: is not the file report.json lists"), "{err}");
+    fs::write(&requests, &text).unwrap();
+    assert!(Folder::read(&dir).is_ok());
+
+    let report = dir.join("report.json");
+    let mut bytes = fs::read(&report).unwrap();
+    bytes.push(b'\n');
+    fs::write(&report, &bytes).unwrap();
+    let err = Folder::read(&dir).unwrap_err().to_string();
+    assert!(err.contains("report.json: is not the report run.json records"), "{err}");
+}
