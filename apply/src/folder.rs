@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use devdist_engine::OutputFile;
 use serde::Deserialize;
 
 use crate::error::Error;
@@ -170,12 +171,9 @@ impl Checksums {
             ));
         }
         let report: serde_json::Value = parse_json(&report_path, &bytes)?;
-        let listed = report.get("outputs").and_then(serde_json::Value::as_array).into_iter().flatten();
-        let checksums = listed
-            .filter_map(|file| {
-                Some((file.get("path")?.as_str()?.to_string(), file.get("sha256")?.as_str()?.to_string()))
-            })
-            .collect();
+        let listed = Vec::<OutputFile>::deserialize(&report["outputs"])
+            .map_err(|err| Error::folder(&report_path, format!("\"outputs\": {err}")))?;
+        let checksums = listed.into_iter().map(|file| (file.path, file.sha256)).collect();
         Ok((report, Checksums(checksums)))
     }
 

@@ -197,8 +197,9 @@ pub(crate) fn read(dir: &Path) -> Result<Vec<Record>, Error> {
     Ok(parse(&apply_dir(dir).join("journal.jsonl"), &bytes)?.0)
 }
 
-/// Opens `path`, a file of `DIR/apply` that apply writes, with `options`, never through a symbolic link (which could make apply write anywhere, or lose its journal
-/// to /dev/null) and without blocking (on a FIFO); it must be a regular file.
+/// Opens `path`, a file of `DIR/apply` that apply writes, with `options`: never through a
+/// symbolic link (which could make apply write anywhere, or lose its journal to /dev/null)
+/// and without blocking (on a FIFO); it must be a regular file.
 fn open_own(path: &Path, options: &mut OpenOptions) -> Result<File, Error> {
     use rustix::fs::OFlags;
     let flags = (OFlags::NOFOLLOW | OFlags::NONBLOCK).bits() as i32;
@@ -229,9 +230,10 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8], crash: &Crash, point: &str
     let temp = path.with_extension("tmp");
     // A temporary file left by a killed run is removed, not written through: whatever is at
     // that name (a link, or a hard link to another file) only loses its name here.
-    match fs::remove_file(&temp) {
-        Err(err) if err.kind() != std::io::ErrorKind::NotFound => return Err(Error::journal(&temp, &err)),
-        _ => {}
+    if let Err(err) = fs::remove_file(&temp)
+        && err.kind() != std::io::ErrorKind::NotFound
+    {
+        return Err(Error::journal(&temp, &err));
     }
     let mut file = open_own(&temp, OpenOptions::new().create_new(true).write(true).mode(0o666))?;
     file.write_all(bytes).and_then(|()| file.sync_all()).map_err(|err| Error::journal(&temp, &err))?;

@@ -102,13 +102,11 @@ pub fn prepare(dir: &Path, into: &Path, is_retryable: &dyn Fn(&str) -> bool) -> 
             problems.join("\n  ")
         )));
     }
-    let report_path = dir.join("report.json");
-    let report_bytes = read(dir, "report.json")?;
-    let report: serde_json::Value = serde_json::from_slice(&report_bytes).map_err(|e| invalid(&report_path, 0, e))?;
-    if report["mode"].as_str() != Some("plan") {
+    let (report, report_bytes) = crate::report::Report::read(dir)?;
+    if report.mode != "plan" {
         return Err(Error::invocation(format!("{}: is a dry run (validate), not a plan", devdist_formats::shown(dir))));
     }
-    let account = report["account"].as_str().unwrap_or_default().to_string();
+    let account = report.account;
     let results_path = dir.join("apply").join("results.csv");
     let results_bytes = read(dir, "apply/results.csv")?;
     let verdicts = read_results(&results_path, &results_bytes, is_retryable)?;
@@ -200,7 +198,7 @@ pub fn prepare(dir: &Path, into: &Path, is_retryable: &dyn Fn(&str) -> bool) -> 
     Ok(prepared)
 }
 
-/// The most bytes of report.json or apply/results.csv that redrive reads.
+/// The most bytes of apply/results.csv or a manifest that redrive reads.
 const READ_LIMIT: u64 = 64 << 30;
 
 /// `relative` inside `dir`, only if it is a regular file reached through no symbolic link

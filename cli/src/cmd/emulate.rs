@@ -118,12 +118,12 @@ fn write_default_cert(pem: &[u8]) -> anyhow::Result<(tempfile::TempDir, PathBuf)
         .tempdir()
         .context("cannot make a folder for the certificate in the temporary folder")?;
     let path = folder.path().join("ca.pem");
-    let mut file = std::fs::OpenOptions::new()
+    std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .open(&path)
+        .and_then(|mut file| file.write_all(pem))
         .with_context(|| format!("{}: cannot write the certificate", devdist_formats::shown(&path)))?;
-    file.write_all(pem).with_context(|| format!("{}: cannot write the certificate", devdist_formats::shown(&path)))?;
     Ok((folder, path))
 }
 
