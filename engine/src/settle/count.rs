@@ -21,7 +21,7 @@ pub(super) fn locate(files: &[FileCounts], seq: u64) -> (usize, u64) {
     (file, seq - files[file].first_seq + 1)
 }
 
-/// What one run contributes.
+/// What the runs counted so far contribute.
 pub(super) struct Counted {
     pub(super) accepted_per_file: Vec<u64>,
     pub(super) groups: HashMap<JobGroup, u64>,
@@ -54,20 +54,24 @@ impl Counted {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-pub(super) fn count_run(
-    plan: &Plan,
-    interned: &Dictionaries,
-    run: &Spool,
-    full_from: &[Option<u64>],
-    rejected: &Rejected,
-    gateways: &HashSet<u64>,
-    odd_markings: &HashMap<u64, String>,
-    locate: &(dyn Fn(u64) -> (usize, u64) + Sync),
-    scratch: &Scratch,
-    budget: Budget,
-) -> Result<Counted, Error> {
-    let mut counted = Counted::new(plan.inputs.len());
+/// What counting a run reads besides the run: the same for every run.
+#[derive(Clone, Copy)]
+pub(super) struct Counter<'a> {
+    pub(super) plan: &'a Plan,
+    pub(super) interned: &'a Dictionaries,
+    pub(super) full_from: &'a [Option<u64>],
+    pub(super) rejected: &'a Rejected,
+    pub(super) gateways: &'a HashSet<u64>,
+    pub(super) odd_markings: &'a HashMap<u64, String>,
+    pub(super) locate: &'a (dyn Fn(u64) -> (usize, u64) + Sync),
+    pub(super) scratch: &'a Scratch,
+    pub(super) budget: Budget,
+}
+
+/// Counts `run` into `counted`: its stage-2 rejects (one spool, in input order), and its
+/// accepted devices per file, per job group and named as gateways.
+pub(super) fn count_run(counter: Counter, run: &Spool, counted: &mut Counted) -> Result<(), Error> {
+    let Counter { plan, interned, full_from, rejected, gateways, odd_markings, locate, scratch, budget } = counter;
     let mut spool = scratch.spool();
     let name_of = |seq: u64| {
         let (file, record) = locate(seq);
@@ -144,5 +148,5 @@ pub(super) fn count_run(
         spool.push_with(|out| encode_reject(reject, out))?;
     }
     counted.rejects.push(spool);
-    Ok(counted)
+    Ok(())
 }

@@ -33,7 +33,7 @@ mod duplicates;
 mod gather;
 
 use capacity::{Quotas, capacity};
-use count::{Counted, count_run};
+use count::{Counted, Counter, count_run};
 use duplicates::{past_verdict, sort_bucket, split};
 pub(crate) use gather::FileCounts;
 pub use gather::Gather;
@@ -137,15 +137,24 @@ pub fn settle(
     let Quotas { full_from, headroom } = capacity(plan, &interned, quota_order, &rejected, budget.read_buffer)?;
 
     let locate = |seq: u64| count::locate(&files, seq);
-    // Each run's counts are folded in as soon as they are made: a run touches most job
-    // groups, so keeping every run's own table until the end would cost runs x groups.
+    // Runs count straight into their fold's tally, a few per thread: a run touches most job
+    // groups, so a table per run would cost runs x groups to add up (quadratic in the input,
+    // since both grow with it: a fifth of the global phase's CPU at 50 M records).
+    let counter = Counter {
+        plan,
+        interned: &interned,
+        full_from: &full_from,
+        rejected: &rejected,
+        gateways: &gateways,
+        odd_markings: &odd_markings,
+        locate: &locate,
+        scratch,
+        budget,
+    };
     let empty = || Counted::new(plan.inputs.len());
     let counted = runs
         .par_iter()
-        .map(|run| {
-            count_run(plan, &interned, run, &full_from, &rejected, &gateways, &odd_markings, &locate, scratch, budget)
-        })
-        .try_fold(empty, |total, counted| counted.map(|counted| total.add(counted)))
+        .try_fold(empty, |mut total, run| count_run(counter, run, &mut total).map(|()| total))
         .try_reduce(empty, |a, b| Ok(a.add(b)))?;
 
     // Each is merged with one open file per spool: no more than the budget's fan-in.
