@@ -334,6 +334,13 @@ median() {  # tool column(3=seconds 4=records/s 5=MB)
         awk '{ v[NR] = $1 } END { if (NR == 0) exit; print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'
 }
 
+# spread TOOL: the fastest and slowest round's seconds. A ratio means little when either
+# tool's rounds spread wide (this VM's first touch of fresh memory costs from 0.4 to 1.5 s).
+spread() {
+    printf '%s\n' "${ROWS[@]}" | awk -v t="$1" '$1 == t { print $3 }' | sort -g |
+        awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.2f-%.2f", lo, hi }'
+}
+
 # ratio A B TARGET: median records/s of A over B's, against the target.
 ratio() {
     local a b
@@ -357,11 +364,12 @@ for row in "${ROWS[@]}"; do
     printf '%-16s %5s %9.2f %12s %13s\n' "$tool" "$round" "$seconds" "$rate" "$mb"
 done
 echo
-printf '%-16s %5s %9s %12s %13s\n' median "" seconds records/s "peak RSS MB"
+printf '%-16s %5s %9s %12s %13s %12s\n' median "" seconds records/s "peak RSS MB" "range s"
 for tool in "${TOOLS[@]}"; do
     rate=$(median "$tool" 4)
     [[ -n $rate ]] || continue
-    printf '%-16s %5s %9.2f %12.0f %13.0f\n' "$tool" "" "$(median "$tool" 3)" "$rate" "$(median "$tool" 5)"
+    printf '%-16s %5s %9.2f %12.0f %13.0f %12s\n' "$tool" "" "$(median "$tool" 3)" "$rate" "$(median "$tool" 5)" \
+        "$(spread "$tool")"
 done
 echo
 echo "ratios of median records/s:"
