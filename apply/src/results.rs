@@ -19,25 +19,26 @@ use crate::state::{Stage, States};
 pub const CONSOLE_ACTION: &str = "cross-account: create this job in the IoT console (Device distribution); \
 the target account receives a verification code, valid 5 minutes";
 
-/// One row of results.csv.
+/// One row of results.csv, borrowed from the plan folder and the journal's states: a
+/// million-device apply builds a million of them at the end.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) struct Row {
+pub(crate) struct Row<'a> {
     /// ProductKey.
-    pub product_key: String,
+    pub product_key: &'a str,
     /// DeviceName.
-    pub device_name: String,
+    pub device_name: &'a str,
     /// Plan job id.
-    pub job_id: String,
+    pub job_id: &'a str,
     /// The platform's JobId of the attempt that settled it (empty for console and refused).
-    pub platform_job_id: String,
-    /// Target instances, `;`-joined.
-    pub target_instances: String,
+    pub platform_job_id: &'a str,
+    /// Target instances (written `;`-joined).
+    pub targets: &'a [String],
     /// The outcome.
     pub outcome: Outcome,
     /// The platform's code.
-    pub code: String,
+    pub code: &'a str,
     /// The platform's message.
-    pub message: String,
+    pub message: &'a str,
 }
 
 /// Devices per outcome, and the accounting.
@@ -80,19 +81,19 @@ impl Tally {
 }
 
 /// Every row, sorted by (product_key, device_name, job_id), and the tally.
-pub(crate) fn rows(folder: &Folder, states: &States) -> Result<(Vec<Row>, Tally), Error> {
+pub(crate) fn rows<'a>(folder: &'a Folder, states: &'a States) -> Result<(Vec<Row<'a>>, Tally), Error> {
     let mut rows = Vec::with_capacity(folder.devices() as usize);
     let mut tally = Tally { devices: folder.devices(), ..Tally::default() };
     for (job, state) in folder.jobs.iter().zip(&states.jobs) {
-        let row = |device: &str, platform_job_id: &str, outcome, code: &str, message: &str| Row {
-            product_key: job.product_key.clone(),
-            device_name: device.to_string(),
-            job_id: job.job_id.clone(),
-            platform_job_id: platform_job_id.to_string(),
-            target_instances: job.targets.join(";"),
+        let row = |device: &'a str, platform_job_id: &'a str, outcome, code: &'a str, message: &'a str| Row {
+            product_key: &job.product_key,
+            device_name: device,
+            job_id: &job.job_id,
+            platform_job_id,
+            targets: &job.targets,
             outcome,
-            code: code.to_string(),
-            message: message.to_string(),
+            code,
+            message,
         };
         if state.stage == Stage::Console {
             rows.extend(job.devices.iter().map(|device| row(device, "", Outcome::Console, "", CONSOLE_ACTION)));
@@ -142,17 +143,23 @@ pub(crate) fn render_results(rows: &[Row]) -> Vec<u8> {
             "message",
         ])
         .expect("in memory");
+    let mut targets = String::new();
     for row in rows {
+        targets.clear();
+        for (i, target) in row.targets.iter().enumerate() {
+            targets.push_str(if i == 0 { "" } else { ";" });
+            targets.push_str(target);
+        }
         writer
             .write_record([
-                &row.product_key,
-                &row.device_name,
-                &row.job_id,
-                &row.platform_job_id,
-                &row.target_instances,
+                row.product_key,
+                row.device_name,
+                row.job_id,
+                row.platform_job_id,
+                &targets,
                 row.outcome.name(),
-                &row.code,
-                &row.message,
+                row.code,
+                row.message,
             ])
             .expect("in memory");
     }
@@ -163,7 +170,7 @@ pub(crate) fn render_results(rows: &[Row]) -> Vec<u8> {
 pub(crate) fn summary(folder: &Folder, states: &States, rows: &[Row], tally: &Tally) -> serde_json::Value {
     let mut by_code: BTreeMap<(Outcome, &str), u64> = BTreeMap::new();
     for row in rows {
-        *by_code.entry((row.outcome, row.code.as_str())).or_default() += 1;
+        *by_code.entry((row.outcome, row.code)).or_default() += 1;
     }
     let by_code: Vec<_> = by_code
         .into_iter()
