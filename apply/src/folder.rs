@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use devdist_engine::OutputFile;
+use devdist_platform::sign::sha256_hex;
 use serde::Deserialize;
 
 use crate::error::Error;
@@ -148,10 +149,6 @@ pub(crate) fn read_file(dir: &Path, relative: &str) -> Result<Vec<u8>, Error> {
 fn parse_json<T: serde::de::DeserializeOwned>(path: &Path, bytes: &[u8]) -> Result<T, Error> {
     serde_json::from_slice(bytes)
         .map_err(|err| Error::folder(path, format!("line {}, column {}: {err}", err.line(), err.column())))
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes))
 }
 
 /// The SHA-256 of every file report.json lists, by path; report.json itself is held to the

@@ -143,13 +143,8 @@ pub(crate) fn render_results(rows: &[Row]) -> Vec<u8> {
             "message",
         ])
         .expect("in memory");
-    let mut targets = String::new();
     for row in rows {
-        targets.clear();
-        for (i, target) in row.targets.iter().enumerate() {
-            targets.push_str(if i == 0 { "" } else { ";" });
-            targets.push_str(target);
-        }
+        let targets = row.targets.join(";");
         writer
             .write_record([
                 row.product_key,
