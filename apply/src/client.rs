@@ -21,7 +21,7 @@ fn job(info: api::JobInfo) -> JobInfo {
     JobInfo {
         target_instance_ids: info.target_instance_ids().into_iter().map(str::to_string).collect(),
         job_id: info.job_id,
-        status: info.status,
+        status: info.status.code(),
         product_key: info.product_key,
         source_instance_id: info.source_instance_id,
         strategy: info.strategy,
@@ -55,7 +55,7 @@ impl Platform for Client {
     fn list(&self, filter: &ListFilter) -> Result<Vec<JobInfo>, CallError> {
         let filter = ListJobs {
             product_key: filter.product_key.clone(),
-            status: filter.status,
+            status: filter.status.map(|s| devdist_platform::JobStatus::try_from(s).expect("0 to 3")),
             target_uid: filter.target_uid.clone(),
             job_id: None,
         };

@@ -23,16 +23,20 @@ pub enum Action {
     ListDeviceDistributeJob,
     /// QueryDeviceProvisioning, 50/s.
     QueryDeviceProvisioning,
+    /// DeleteDeviceDistributeJob, 2/s: devdist never calls it (a distribution cannot be
+    /// undone); the emulator serves it.
+    DeleteDeviceDistributeJob,
 }
 
 impl Action {
     /// Every action, in declaration order.
-    pub const ALL: [Action; 5] = [
+    pub const ALL: [Action; 6] = [
         Action::CreateDeviceDistributeJob,
         Action::QueryDeviceDistributeJob,
         Action::QueryDeviceDistributeDetail,
         Action::ListDeviceDistributeJob,
         Action::QueryDeviceProvisioning,
+        Action::DeleteDeviceDistributeJob,
     ];
 
     /// The name on the wire (`x-acs-action`, V2 `Action`).
@@ -43,6 +47,7 @@ impl Action {
             Action::QueryDeviceDistributeDetail => "QueryDeviceDistributeDetail",
             Action::ListDeviceDistributeJob => "ListDeviceDistributeJob",
             Action::QueryDeviceProvisioning => "QueryDeviceProvisioning",
+            Action::DeleteDeviceDistributeJob => "DeleteDeviceDistributeJob",
         }
     }
 
@@ -51,25 +56,64 @@ impl Action {
         Action::ALL.into_iter().find(|a| a.name() == name)
     }
 
-    /// The platform's per-account limit in calls per second (SPEC §1).
+    /// The platform's per-account limit in calls per second ([`crate::limits::qps`]).
     pub fn qps(self) -> f64 {
-        match self {
-            Action::CreateDeviceDistributeJob => 2.0,
-            Action::QueryDeviceDistributeJob => 10.0,
-            Action::QueryDeviceDistributeDetail | Action::ListDeviceDistributeJob => 5.0,
-            Action::QueryDeviceProvisioning => 50.0,
+        crate::limits::qps(self)
+    }
+}
+
+/// A distribution job's `Status` on the wire: a number, 0 to 3.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize)]
+#[serde(try_from = "u8", into = "u8")]
+pub enum JobStatus {
+    /// 0: initializing.
+    #[default]
+    Initializing,
+    /// 1: running.
+    Running,
+    /// 2: completed (not every device need have succeeded: read the result file).
+    Completed,
+    /// 3: interrupted.
+    Interrupted,
+}
+
+impl JobStatus {
+    /// Whether the job has ended (completed or interrupted).
+    pub fn is_finished(self) -> bool {
+        matches!(self, JobStatus::Completed | JobStatus::Interrupted)
+    }
+
+    /// The number on the wire.
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+}
+
+impl From<JobStatus> for u8 {
+    fn from(status: JobStatus) -> u8 {
+        status.code()
+    }
+}
+
+impl TryFrom<u8> for JobStatus {
+    type Error = String;
+
+    fn try_from(code: u8) -> Result<JobStatus, String> {
+        match code {
+            0 => Ok(JobStatus::Initializing),
+            1 => Ok(JobStatus::Running),
+            2 => Ok(JobStatus::Completed),
+            3 => Ok(JobStatus::Interrupted),
+            other => Err(format!("job status {other} is none of 0 to 3")),
         }
     }
 }
 
-/// Job status 0: initializing.
-pub const STATUS_INITIALIZING: u8 = 0;
-/// Job status 1: running.
-pub const STATUS_RUNNING: u8 = 1;
-/// Job status 2: completed (not every device need have succeeded: read the result file).
-pub const STATUS_COMPLETED: u8 = 2;
-/// Job status 3: interrupted.
-pub const STATUS_INTERRUPTED: u8 = 3;
+impl std::fmt::Display for JobStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.code())
+    }
+}
 
 fn pair(key: impl Into<String>, value: impl Into<String>) -> (String, String) {
     (key.into(), value.into())
@@ -183,16 +227,13 @@ impl CreateDeviceDistributeJob {
 pub struct ListJobs {
     /// ProductKey.
     pub product_key: Option<String>,
-    /// Status (0–3).
-    pub status: Option<u8>,
+    /// Status.
+    pub status: Option<JobStatus>,
     /// TargetUid.
     pub target_uid: Option<String>,
     /// JobId.
     pub job_id: Option<String>,
 }
-
-/// The largest `PageSize` ListDeviceDistributeJob accepts.
-pub const MAX_PAGE_SIZE: u32 = 200;
 
 impl ListJobs {
     /// The filter's wire parameters (paging left out).
@@ -328,8 +369,8 @@ pub struct JobInfo {
     pub source_region: Option<String>,
     /// SourceUid.
     pub source_uid: String,
-    /// Status: 0 initializing, 1 running, 2 completed, 3 interrupted.
-    pub status: u8,
+    /// Status.
+    pub status: JobStatus,
     /// Strategy.
     pub strategy: u8,
     /// TargetUid.
@@ -351,7 +392,7 @@ impl JobInfo {
 
     /// Whether the job has ended (completed or interrupted).
     pub fn is_finished(&self) -> bool {
-        self.status >= STATUS_COMPLETED
+        self.status.is_finished()
     }
 }
 
@@ -494,7 +535,7 @@ mod tests {
 
     #[test]
     fn list_filter_params() {
-        let filter = ListJobs { product_key: Some("pk".into()), status: Some(1), ..ListJobs::default() };
+        let filter = ListJobs { product_key: Some("pk".into()), status: Some(JobStatus::Running), ..ListJobs::default() };
         assert_eq!(filter.params(), vec![pair("ProductKey", "pk"), pair("Status", "1")]);
     }
 
@@ -568,7 +609,9 @@ mod tests {
         }));
         assert_eq!(body.code, "Throttling.User");
         let sparse: QueryJobBody = serde_json::from_str(r#"{"Success":true,"Data":{"Status":1}}"#).unwrap();
-        assert_eq!(sparse.data.status, STATUS_RUNNING);
+        assert_eq!(sparse.data.status, JobStatus::Running);
+        let bad = serde_json::from_str::<QueryJobBody>(r#"{"Success":true,"Data":{"Status":4}}"#).unwrap_err();
+        assert!(bad.to_string().contains("job status 4 is none of 0 to 3"), "{bad}");
     }
 
     #[test]
@@ -576,7 +619,8 @@ mod tests {
         for action in Action::ALL {
             assert_eq!(Action::from_name(action.name()), Some(action));
         }
-        assert_eq!(Action::from_name("DeleteDeviceDistributeJob"), None);
+        assert_eq!(Action::from_name("DeleteDeviceDistributeJob"), Some(Action::DeleteDeviceDistributeJob));
+        assert_eq!(Action::from_name("DeleteDevice"), None);
         assert_eq!(Action::CreateDeviceDistributeJob.qps(), 2.0);
     }
 }

@@ -8,11 +8,12 @@
 
 use crate::api::{
     API_VERSION, Action, Body, Common, CreateDeviceDistributeJob, CreateJobBody, DetailBody, JobData, JobInfo,
-    ListJobs, ListJobsBody, MAX_PAGE_SIZE, Provisioning, ProvisioningBody, QueryJobBody,
+    ListJobs, ListJobsBody, Provisioning, ProvisioningBody, QueryJobBody,
 };
 use crate::credentials::Credentials;
 use crate::encode::{form_encode, percent_encode};
 use crate::error::{ApiError, ErrorKind, is_retryable_code, refused_at_gateway};
+use crate::limits::MAX_PAGE_SIZE;
 use crate::pace::Pace;
 use crate::results::{self, DeviceResult};
 use crate::sign;

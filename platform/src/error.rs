@@ -40,6 +40,7 @@ pub struct ApiError {
 
 impl ApiError {
     /// An error of the client itself (configuration, not the platform).
+    #[cfg(feature = "client")]
     pub(crate) fn client(code: &str, message: impl Into<String>) -> ApiError {
         ApiError {
             kind: ErrorKind::Permanent,
@@ -54,6 +55,32 @@ impl ApiError {
     /// Whether the platform refused the call for going too fast.
     pub fn is_throttling(&self) -> bool {
         self.code.starts_with("Throttling")
+    }
+
+    /// Whether the platform refused the caller's credentials or signature ([`is_auth_code`]):
+    /// nothing will work until the operator fixes them.
+    pub fn is_auth(&self) -> bool {
+        is_auth_code(&self.code)
+    }
+
+    /// Whether the account already has its maximum of jobs running ([`is_job_limit_code`]):
+    /// try again when one finishes.
+    pub fn is_job_limit(&self) -> bool {
+        is_job_limit_code(&self.code)
+    }
+
+    /// Whether the call certainly did nothing on the platform: the client says Retryable or
+    /// Permanent only of a call the platform cannot have carried out.
+    pub fn created_nothing(&self) -> bool {
+        self.kind != ErrorKind::Unknown
+    }
+
+    /// The message with the platform's RequestId, for a results row or a log line.
+    pub fn detail(&self) -> String {
+        match &self.request_id {
+            Some(id) => format!("{} [request id {id}]", self.message),
+            None => self.message.clone(),
+        }
     }
 }
 
@@ -76,6 +103,34 @@ impl fmt::Display for ApiError {
 
 impl std::error::Error for ApiError {}
 
+// The classification of the platform's codes, in one place (docs/wire.md §5): what may be
+// retried, what means the credentials are refused, what means the account's job limit.
+// `classification_of_codes` below pins every list.
+
+/// Code prefixes of a refused credential, signature or clock (the gateway's and RAM's).
+const AUTH_PREFIXES: [&str; 7] = [
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "InvalidSecurityToken",
+    "Forbidden",
+    "InvalidTimeStamp",
+    "IncompleteSignature",
+    "NoPermission",
+];
+
+/// Whether `code` refuses the caller's credentials, signature or clock.
+pub fn is_auth_code(code: &str) -> bool {
+    AUTH_PREFIXES.iter().any(|prefix| code.starts_with(prefix))
+}
+
+/// Whether `code` says the account has its maximum of jobs in status 0/1. The platform does
+/// not publish the code; any code naming a limit, an excess or too many is taken for it (the
+/// emulator answers `iot.distribute.TooManyJobs`).
+pub fn is_job_limit_code(code: &str) -> bool {
+    let code = code.to_ascii_lowercase();
+    ["limit", "exceed", "toomany", "too_many"].iter().any(|word| code.contains(word))
+}
+
 /// Whether the platform refused with `code` because it was busy or too fast — throttling, a
 /// reused nonce, an internal or system error — so that the same request may succeed later.
 /// Device codes in a result file use the same vocabulary (`iot.system.SystemException`).
@@ -86,4 +141,26 @@ pub fn is_retryable_code(code: &str) -> bool {
 /// Codes the gateway answers before the service sees the request: surely not carried out.
 pub(crate) fn refused_at_gateway(code: &str) -> bool {
     code.starts_with("Throttling") || code == "SignatureNonceUsed"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classification_of_codes() {
+        for code in ["Throttling.User", "Throttling", "SignatureNonceUsed", "InternalError", "ServiceUnavailable"] {
+            assert!(is_retryable_code(code) && !is_auth_code(code), "{code}");
+        }
+        assert!(is_retryable_code("iot.system.SystemException"));
+        for code in ["InvalidAccessKeyId.NotFound", "SignatureDoesNotMatch", "InvalidTimeStamp.Expired", "Forbidden.RAM"] {
+            assert!(is_auth_code(code) && !is_retryable_code(code), "{code}");
+        }
+        for code in ["iot.distribute.TooManyJobs", "Job.LimitExceeded", "too_many_jobs"] {
+            assert!(is_job_limit_code(code), "{code}");
+        }
+        for code in ["iot.device.DistributeFailed", "iot.system.InstanceIdSame", "iot.prod.NotExistedProduct"] {
+            assert!(!is_retryable_code(code) && !is_auth_code(code) && !is_job_limit_code(code), "{code}");
+        }
+    }
 }

@@ -4,13 +4,17 @@
 //! - [`sign`]: the two signature schemes (ACS3-HMAC-SHA256 "V3", RPC HMAC-SHA1 "V2"), one
 //!   implementation of each canonical form shared by the client (signing) and the emulator
 //!   (verifying);
-//! - [`api`]: typed requests and response bodies with the platform's exact keys, serialised by
-//!   the emulator and parsed by the client;
+//! - [`api`]: typed requests and response bodies with the platform's exact keys, one type per
+//!   message: the client writes requests and parses answers with them, the emulator parses
+//!   requests and writes answers with the same types;
+//! - [`limits`]: the platform's limits (calls per second, jobs in flight, devices per job);
 //! - [`results`]: the per-device result file of a finished job, JSON or CSV;
 //! - [`credentials`]: the access key from the environment or the aliyun CLI's profiles;
-//! - [`client`]: the blocking [`Client`], paced per API ([`pace`]), retrying what is safe to
-//!   retry, with one error type ([`ApiError`]) that says whether a call may have been carried
-//!   out.
+//! - [`error`]: one error type ([`ApiError`]) that says whether a call may have been carried
+//!   out, and the one classification of the platform's codes;
+//! - [`client`] (feature `client`, on by default): the blocking `Client` over ureq and rustls,
+//!   paced per API ([`pace`]), retrying what is safe to retry. Without the feature the crate
+//!   is the wire's types alone, with no network stack in the build.
 //!
 //! ```
 //! use devdist_platform::sign;
@@ -20,16 +24,19 @@
 #![deny(missing_docs)]
 
 pub mod api;
+#[cfg(feature = "client")]
 pub mod client;
 pub mod credentials;
 pub mod encode;
 pub mod error;
+pub mod limits;
 pub mod pace;
 pub mod results;
 pub mod sign;
 
-pub use api::{CreateDeviceDistributeJob, JobData, JobInfo, ListJobs, Provisioning};
+pub use api::{Action, CreateDeviceDistributeJob, JobData, JobInfo, JobStatus, ListJobs, Provisioning};
+#[cfg(feature = "client")]
 pub use client::{CallStats, Client, ClientConfig, DEFAULT_ENDPOINT, Scheme};
 pub use credentials::{Credentials, Secret};
-pub use error::{ApiError, ErrorKind, is_retryable_code};
-pub use results::DeviceResult;
+pub use error::{ApiError, ErrorKind, is_auth_code, is_job_limit_code, is_retryable_code};
+pub use results::{CODE_DISTRIBUTED, DeviceResult};

@@ -78,7 +78,7 @@ fn https_with_the_given_ca_and_refused_without_it() {
     trusting.ca_cert = Some(ca);
     let client = Client::new(trusting).unwrap();
     let job = client.query_device_distribute_job("job-1").unwrap();
-    assert_eq!((job.job_id.as_str(), job.status), ("job-1", 2));
+    assert_eq!((job.job_id.as_str(), job.status), ("job-1", devdist_platform::JobStatus::Completed));
     assert_eq!(client.stats().total().calls, 1, "{:?}", client.stats());
 
     // Not retried: the server only takes one more connection.
