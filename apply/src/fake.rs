@@ -5,7 +5,12 @@ use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::platform::{CallError, CreateJob, DeviceResult, ErrorKind, JobInfo, ListFilter, Platform};
+use devdist_platform::api::{TargetInstanceConfig, TargetInstanceConfigs};
+use devdist_platform::{
+    ApiError, CODE_DISTRIBUTED, CreateDeviceDistributeJob, DeviceResult, ErrorKind, JobInfo, JobStatus, ListJobs,
+};
+
+use crate::platform::Platform;
 
 /// Faults to inject.
 #[derive(Debug, Clone, Default)]
@@ -64,8 +69,23 @@ pub struct FakePlatform {
     state: RefCell<State>,
 }
 
-fn error(kind: ErrorKind, code: &str, message: &str) -> CallError {
-    CallError { kind, http_status: Some(400), code: code.to_string(), message: message.to_string() }
+fn error(kind: ErrorKind, code: &str, message: &str) -> ApiError {
+    ApiError {
+        kind,
+        http_status: Some(400),
+        code: code.to_string(),
+        message: message.to_string(),
+        request_id: None,
+        retry_after: None,
+    }
+}
+
+fn targets(ids: &[String]) -> TargetInstanceConfigs {
+    let configs = ids
+        .iter()
+        .map(|id| TargetInstanceConfig { target_instance_id: id.clone(), ..TargetInstanceConfig::default() })
+        .collect();
+    TargetInstanceConfigs { target_instance_configs: configs }
 }
 
 impl FakePlatform {
@@ -76,14 +96,14 @@ impl FakePlatform {
             state.jobs.push(FakeJob {
                 info: JobInfo {
                     job_id: format!("foreign-{n}"),
-                    status: 1,
+                    status: JobStatus::Running,
                     product_key: "someoneelse".into(),
                     source_instance_id: "iot-other".into(),
                     strategy: 0,
                     target_uid: "1".into(),
-                    target_instance_ids: vec!["iot-other2".into()],
+                    target_instance_configs: targets(&["iot-other2".into()]),
                     total: 1,
-                    gmt_create_ms: 0,
+                    ..JobInfo::default()
                 },
                 devices: vec!["x".into()],
                 polls: 0,
@@ -108,7 +128,7 @@ impl FakePlatform {
         self.state.borrow().max_in_flight
     }
 
-    fn call(&self, api: &'static str) -> Result<(), CallError> {
+    fn call(&self, api: &'static str) -> Result<(), ApiError> {
         let mut state = self.state.borrow_mut();
         let n = state.calls.entry(api).or_default();
         *n += 1;
@@ -140,7 +160,7 @@ impl FakePlatform {
             let (code, message) = if self.faults.fail.contains(device) {
                 ("iot.device.Fail", "the device could not be distributed")
             } else {
-                ("200", "")
+                (CODE_DISTRIBUTED, "")
             };
             rows.push(DeviceResult {
                 product_key: job.info.product_key.clone(),
@@ -154,10 +174,10 @@ impl FakePlatform {
 }
 
 impl Platform for FakePlatform {
-    fn create(&self, request: &CreateJob) -> Result<String, CallError> {
+    fn create(&self, request: &CreateDeviceDistributeJob) -> Result<String, ApiError> {
         self.call("CreateDeviceDistributeJob")?;
         let mut state = self.state.borrow_mut();
-        let running = state.jobs.iter().filter(|job| job.info.status < 2).count();
+        let running = state.jobs.iter().filter(|job| !job.info.is_finished()).count();
         if running >= 10 {
             return Err(error(ErrorKind::Permanent, "iot.distribute.JobLimitExceeded", "too many jobs running"));
         }
@@ -165,14 +185,15 @@ impl Platform for FakePlatform {
         let job = FakeJob {
             info: JobInfo {
                 job_id: id.clone(),
-                status: 0,
+                status: JobStatus::Initializing,
                 product_key: request.product_key.clone(),
                 source_instance_id: request.source_instance_id.clone(),
                 strategy: request.strategy,
                 target_uid: request.target_uid.clone(),
-                target_instance_ids: request.target_instance_ids.clone(),
+                target_instance_configs: targets(&request.target_instance_ids),
                 total: request.device_names.len() as u64,
-                gmt_create_ms: SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64,
+                gmt_create: SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64,
+                ..JobInfo::default()
             },
             devices: request.device_names.clone(),
             polls: 0,
@@ -194,7 +215,7 @@ impl Platform for FakePlatform {
         }
     }
 
-    fn query(&self, job_id: &str) -> Result<JobInfo, CallError> {
+    fn query(&self, job_id: &str) -> Result<JobInfo, ApiError> {
         self.call("QueryDeviceDistributeJob")?;
         let interrupted = {
             let state = self.state.borrow();
@@ -206,23 +227,28 @@ impl Platform for FakePlatform {
             return Err(error(ErrorKind::Permanent, "iot.distribute.JobNotFound", "no such job"));
         };
         job.polls += 1;
-        if job.info.status < 2 {
-            job.info.status =
-                if job.polls > self.faults.polls { if interrupted == Some(true) { 3 } else { 2 } } else { 1 };
+        if !job.info.is_finished() {
+            job.info.status = if job.polls <= self.faults.polls {
+                JobStatus::Running
+            } else if interrupted == Some(true) {
+                JobStatus::Interrupted
+            } else {
+                JobStatus::Completed
+            };
         }
         let info = job.info.clone();
-        if info.status >= 2 {
+        if info.is_finished() {
             let job = job.clone();
             for row in self.results(&job) {
-                if row.code == "200" {
-                    state.at.insert((row.product_key, row.device_name), job.info.target_instance_ids[0].clone());
+                if row.is_distributed() {
+                    state.at.insert((row.product_key, row.device_name), job.info.target_instance_ids()[0].to_string());
                 }
             }
             for device in &job.devices {
                 if self.faults.omit.contains(device) {
                     state.at.insert(
                         (job.info.product_key.clone(), device.clone()),
-                        job.info.target_instance_ids[0].clone(),
+                        job.info.target_instance_ids()[0].to_string(),
                     );
                 }
             }
@@ -230,7 +256,7 @@ impl Platform for FakePlatform {
         Ok(info)
     }
 
-    fn detail(&self, job_id: &str) -> Result<String, CallError> {
+    fn detail(&self, job_id: &str) -> Result<String, ApiError> {
         self.call("QueryDeviceDistributeDetail")?;
         let mut state = self.state.borrow_mut();
         let n = state.urls.len();
@@ -240,14 +266,14 @@ impl Platform for FakePlatform {
         Ok(url)
     }
 
-    fn list(&self, filter: &ListFilter) -> Result<Vec<JobInfo>, CallError> {
+    fn list(&self, filter: &ListJobs) -> Result<Vec<JobInfo>, ApiError> {
         self.call("ListDeviceDistributeJob")?;
         let mut state = self.state.borrow_mut();
         state.lists += 1;
         let lists = state.lists;
         for job in state.jobs.iter_mut().filter(|job| job.foreign) {
             if lists > 4 {
-                job.info.status = 2;
+                job.info.status = JobStatus::Completed;
             }
         }
         Ok(state
@@ -260,12 +286,12 @@ impl Platform for FakePlatform {
             .collect())
     }
 
-    fn provisioning(&self, product_key: &str, device_name: &str) -> Result<Option<String>, CallError> {
+    fn provisioning(&self, product_key: &str, device_name: &str) -> Result<Option<String>, ApiError> {
         self.call("QueryDeviceProvisioning")?;
         Ok(self.state.borrow().at.get(&(product_key.to_string(), device_name.to_string())).cloned())
     }
 
-    fn download(&self, url: &str) -> Result<Vec<DeviceResult>, CallError> {
+    fn download(&self, url: &str) -> Result<Vec<DeviceResult>, ApiError> {
         let (job_id, expired) = self.state.borrow().urls.get(url).cloned().expect("a URL we handed out");
         if expired {
             return Err(error(ErrorKind::Permanent, "AccessDenied", "Request has expired."));

@@ -5,13 +5,12 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use devdist_engine::OutputFile;
+use devdist_platform::CreateDeviceDistributeJob;
+use devdist_platform::limits::MAX_JOBS_IN_FLIGHT;
 use devdist_platform::sign::sha256_hex;
 use serde::Deserialize;
 
 use crate::error::Error;
-
-/// The platform's limit of device/product distribution jobs in status 0/1 per account.
-pub const MAX_JOBS_IN_FLIGHT: usize = 10;
 
 /// One job of the plan, as `jobs.csv` and `requests.jsonl` describe it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,18 +21,8 @@ pub struct PlannedJob {
     pub wave: u64,
     /// Cross-account: only the console can create it, apply never calls the API for it.
     pub console: bool,
-    /// ProductKey.
-    pub product_key: String,
-    /// SourceInstanceId.
-    pub source_instance: String,
-    /// Strategy, 0 (specified region) or 1 (nearest access).
-    pub strategy: u8,
-    /// TargetUid.
-    pub target_uid: String,
-    /// TargetInstanceConfig, in plan order.
-    pub targets: Vec<String>,
-    /// DeviceName list, in plan order.
-    pub devices: Vec<String>,
+    /// The CreateDeviceDistributeJob request, devices in plan order.
+    pub request: CreateDeviceDistributeJob,
 }
 
 /// The plan folder's jobs in execution order, and the window they may use.
@@ -63,26 +52,9 @@ struct JobsRow {
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct Request {
-    product_key: String,
-    device_name: Vec<String>,
-    source_instance_id: String,
-    strategy: u8,
-    target_uid: String,
-    target_instance_config: Vec<Target>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct Target {
-    target_instance_id: String,
-}
-
-#[derive(Deserialize)]
 struct RequestLine {
     job_id: String,
-    request: Request,
+    request: CreateDeviceDistributeJob,
 }
 
 impl Folder {
@@ -131,7 +103,7 @@ impl Folder {
 
     /// Devices in all jobs.
     pub fn devices(&self) -> u64 {
-        self.jobs.iter().map(|job| job.devices.len() as u64).sum()
+        self.jobs.iter().map(|job| job.request.device_names.len() as u64).sum()
     }
 }
 
@@ -203,12 +175,11 @@ fn read_jobs(dir: &Path, checksums: &Checksums) -> Result<Vec<PlannedJob>, Error
     let mut jobs = Vec::with_capacity(rows.len());
     for (index, (row, (request_path, request))) in rows.into_iter().zip(requests).enumerate() {
         let line = index + 2;
-        let targets: Vec<String> = request.target_instance_config.into_iter().map(|t| t.target_instance_id).collect();
         let agrees = request.product_key == row.product_key
             && request.source_instance_id == row.source_instance
             && request.target_uid == row.target_uid
-            && targets.join(";") == row.target_instances
-            && request.device_name.len() as u64 == row.devices
+            && request.target_instance_ids.join(";") == row.target_instances
+            && request.device_names.len() as u64 == row.devices
             && u8::from(row.strategy == "nearest_access") == request.strategy;
         if !agrees {
             return Err(Error::folder(
@@ -223,24 +194,18 @@ fn read_jobs(dir: &Path, checksums: &Checksums) -> Result<Vec<PlannedJob>, Error
                 return Err(Error::folder(&csv_path, format!("line {line}, column \"api\": unknown api {other:?}")));
             }
         };
-        jobs.push(PlannedJob {
-            job_id: row.job_id,
-            wave: row.wave,
-            console,
-            product_key: request.product_key,
-            source_instance: request.source_instance_id,
-            strategy: request.strategy,
-            target_uid: request.target_uid,
-            targets,
-            devices: request.device_name,
-        });
+        jobs.push(PlannedJob { job_id: row.job_id, wave: row.wave, console, request });
     }
     Ok(jobs)
 }
 
 /// Each row's request, from `jobs/requests.jsonl` (one line per job, in execution order), or
 /// from the older one-file-per-job layout (`jobs/<job_id>.json`).
-fn read_requests(dir: &Path, rows: &[JobsRow], checksums: &Checksums) -> Result<Vec<(PathBuf, Request)>, Error> {
+fn read_requests(
+    dir: &Path,
+    rows: &[JobsRow],
+    checksums: &Checksums,
+) -> Result<Vec<(PathBuf, CreateDeviceDistributeJob)>, Error> {
     let path = dir.join("jobs").join("requests.jsonl");
     if !checksums.0.contains_key("jobs/requests.jsonl") {
         return rows

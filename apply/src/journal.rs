@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::crash::Crash;
+use crate::crash::{Crash, CrashPoint};
 use crate::error::Error;
 use crate::folder::read_file;
 
@@ -92,19 +92,63 @@ pub enum Record {
         /// Why that is certain.
         reason: String,
     },
-    /// Status 2 or 3 was seen and every device of the attempt is settled, or left for the next
-    /// attempt (status 3).
+    /// The attempt ended ([`End`]): every device of it is settled, or left for the next
+    /// attempt.
     Finished {
         /// Plan job id.
         job: String,
         /// Attempt.
         attempt: u32,
-        /// 2 (completed), 3 (interrupted), or 4 (the Create was refused: `outcomes` carry its
-        /// code).
-        status: u8,
+        /// How the attempt ended. Journals written before `end` existed say `status`: 2, 3
+        /// or 4 (refused), which read as the same ends.
+        #[serde(alias = "status", deserialize_with = "End::read")]
+        end: End,
         /// The settled devices.
         outcomes: Vec<DeviceOutcome>,
     },
+}
+
+/// How one attempt of a job ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum End {
+    /// The platform showed status 2 (completed).
+    Completed,
+    /// The platform showed status 3 (interrupted): devices not settled go to the next attempt.
+    Interrupted,
+    /// The Create was refused for good: no job exists, and the outcomes carry the refusal.
+    Refused,
+    /// The platform refused to show the job it had created (deleted, or an unexpected
+    /// answer): its devices could not be settled from it.
+    Vanished,
+}
+
+impl End {
+    /// The end of a job the platform shows in `status`, if it has ended.
+    pub fn of(status: devdist_platform::JobStatus) -> Option<End> {
+        match status {
+            devdist_platform::JobStatus::Completed => Some(End::Completed),
+            devdist_platform::JobStatus::Interrupted => Some(End::Interrupted),
+            _ => None,
+        }
+    }
+
+    /// Reads `end`, or the `status` number older journals wrote.
+    fn read<'de, D: serde::Deserializer<'de>>(d: D) -> Result<End, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Written {
+            End(End),
+            Status(u8),
+        }
+        match Written::deserialize(d)? {
+            Written::End(end) => Ok(end),
+            Written::Status(2) => Ok(End::Completed),
+            Written::Status(3) => Ok(End::Interrupted),
+            Written::Status(4) => Ok(End::Refused),
+            Written::Status(n) => Err(serde::de::Error::custom(format!("status {n} is no job end"))),
+        }
+    }
 }
 
 /// The open, locked journal.
@@ -156,7 +200,7 @@ impl Journal {
 
     /// Appends `record` and waits until it is on disk. `torn` names the crash point that
     /// writes only half of it.
-    pub(crate) fn append(&mut self, record: &Record, crash: &Crash, torn: &str) -> Result<(), Error> {
+    pub(crate) fn append(&mut self, record: &Record, crash: &Crash, torn: CrashPoint) -> Result<(), Error> {
         let mut line = serde_json::to_vec(record).expect("a record serialises");
         line.push(b'\n');
         if crash.due(torn) {
@@ -226,7 +270,7 @@ fn sync_dir(folder: &Path) -> Result<(), Error> {
 }
 
 /// Writes `bytes` to `path` atomically: a temporary file beside it, fsync'd, renamed over it.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8], crash: &Crash, point: &str) -> Result<(), Error> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8], crash: &Crash, point: CrashPoint) -> Result<(), Error> {
     let temp = path.with_extension("tmp");
     // A temporary file left by a killed run is removed, not written through: whatever is at
     // that name (a link, or a hard link to another file) only loses its name here.
@@ -247,21 +291,39 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_job_end_reads_as_a_word_or_as_the_status_older_journals_wrote() {
+        let line = |end: &str| format!(r#"{{"event":"finished","job":"j","attempt":0,{end},"outcomes":[]}}"#);
+        for (written, end) in [
+            (r#""end":"completed""#, End::Completed),
+            (r#""status":3"#, End::Interrupted),
+            (r#""status":4"#, End::Refused),
+            (r#""end":"vanished""#, End::Vanished),
+        ] {
+            let record: Record = serde_json::from_str(&line(written)).unwrap();
+            assert_eq!(record, Record::Finished { job: "j".into(), attempt: 0, end, outcomes: vec![] }, "{written}");
+        }
+        assert!(serde_json::from_str::<Record>(&line(r#""status":1"#)).is_err());
+        let finished = Record::Finished { job: "j".into(), attempt: 0, end: End::Vanished, outcomes: vec![] };
+        assert_eq!(serde_json::to_string(&finished).unwrap(), line(r#""end":"vanished""#));
+    }
+
+    #[cfg(feature = "test-util")]
+    #[test]
     fn a_torn_last_line_is_cut_off_and_a_bad_middle_line_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
         let record = Record::NotCreated { job: "job-1".into(), attempt: 0, reason: "throttled".into() };
         {
             let (mut journal, records) = Journal::open(dir.path()).unwrap();
             assert!(records.is_empty());
-            journal.append(&record, &Crash::never(), "torn-intent").unwrap();
+            journal.append(&record, &Crash::never(), CrashPoint::TornIntent).unwrap();
             let crash = Crash::parse("torn-intent:1", false).unwrap();
-            assert!(matches!(journal.append(&record, &crash, "torn-intent"), Err(Error::Crashed(_))));
+            assert!(matches!(journal.append(&record, &crash, CrashPoint::TornIntent), Err(Error::Crashed(_))));
         }
         let path = dir.path().join("apply/journal.jsonl");
         assert!(!fs::read(&path).unwrap().ends_with(b"\n"));
         let (mut journal, records) = Journal::open(dir.path()).unwrap();
         assert_eq!(records, vec![record.clone()]);
-        journal.append(&record, &Crash::never(), "torn-intent").unwrap();
+        journal.append(&record, &Crash::never(), CrashPoint::TornIntent).unwrap();
         drop(journal);
         assert_eq!(read(dir.path()).unwrap(), vec![record.clone(), record]);
 
@@ -338,7 +400,7 @@ mod tests {
     fn a_leftover_temporary_file_that_is_a_link_loses_its_name_and_its_target_is_untouched() {
         let (_dir, plan, precious) = plan_and_outside_file(b"not apply's");
         std::os::unix::fs::symlink(&precious, plan.join("apply/results.tmp")).unwrap();
-        write_atomic(&plan.join("apply/results.csv"), b"rows\n", &Crash::never(), "results").unwrap();
+        write_atomic(&plan.join("apply/results.csv"), b"rows\n", &Crash::never(), CrashPoint::Results).unwrap();
         assert_eq!(fs::read(&precious).unwrap(), b"not apply's");
         assert_eq!(fs::read(plan.join("apply/results.csv")).unwrap(), b"rows\n");
         assert!(!plan.join("apply/results.tmp").exists());

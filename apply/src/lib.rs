@@ -8,19 +8,24 @@
 //! - `results` writes `DIR/apply/results.csv` and `summary.json` from the journal alone, and
 //!   [`verify`] re-derives them to check nothing was lost or changed.
 //!
-//! ```no_run
-//! use devdist_apply::{FakePlatform, Faults, NoProgress, Options, apply};
+//! The platform is any [`Platform`]: `devdist_platform::Client` for the real one (or the
+//! emulator), and with the `test-util` feature an in-memory `FakePlatform` and crash points.
 //!
-//! let platform = FakePlatform::new(Faults::default());
-//! let applied = apply("out".as_ref(), &platform, &Options::default(), &NoProgress)?;
+//! ```no_run
+//! use devdist_apply::{NoProgress, Options, apply};
+//! use devdist_platform::{Client, ClientConfig, Credentials};
+//!
+//! let client = Client::new(ClientConfig::new(Credentials::load(None)?))?;
+//! let applied = apply("out".as_ref(), &client, &Options::default(), &NoProgress)?;
 //! println!("{} distributed, {} failed", applied.tally.distributed, applied.tally.failed);
-//! # Ok::<(), devdist_apply::Error>(())
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![deny(missing_docs)]
 
 mod client;
 mod crash;
 mod error;
+#[cfg(feature = "test-util")]
 mod fake;
 mod folder;
 mod journal;
@@ -30,12 +35,13 @@ mod run;
 mod schedule;
 mod state;
 
-pub use crash::{Crash, POINTS as CRASH_POINTS};
+pub use crash::{CRASH_AT, Crash, CrashPoint};
 pub use error::Error;
+#[cfg(feature = "test-util")]
 pub use fake::{FakeJob, FakePlatform, Faults};
-pub use folder::{Folder, MAX_JOBS_IN_FLIGHT, PlannedJob};
-pub use journal::{DeviceOutcome, Outcome, Record};
-pub use platform::{CallError, CreateJob, DeviceResult, ErrorKind, JobInfo, ListFilter, Platform};
+pub use folder::{Folder, PlannedJob};
+pub use journal::{DeviceOutcome, End, Outcome, Record};
+pub use platform::Platform;
 pub use results::{CONSOLE_ACTION, Tally, verify};
 pub use run::{Applied, CLOCK_SKEW_MS, NoProgress, Options, Progress, Snapshot, apply};
 pub use schedule::{Schedule, schedule};

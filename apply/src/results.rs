@@ -9,7 +9,7 @@ use devdist_engine::html::{ApplySummary, apply_page};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::crash::Crash;
+use crate::crash::{Crash, CrashPoint};
 use crate::error::Error;
 use crate::folder::Folder;
 use crate::journal::{self, Outcome};
@@ -86,18 +86,20 @@ pub(crate) fn rows<'a>(folder: &'a Folder, states: &'a States) -> Result<(Vec<Ro
     let mut tally = Tally { devices: folder.devices(), ..Tally::default() };
     for (job, state) in folder.jobs.iter().zip(&states.jobs) {
         let row = |device: &'a str, platform_job_id: &'a str, outcome, code: &'a str, message: &'a str| Row {
-            product_key: &job.product_key,
+            product_key: &job.request.product_key,
             device_name: device,
             job_id: &job.job_id,
             platform_job_id,
-            targets: &job.targets,
+            targets: &job.request.target_instance_ids,
             outcome,
             code,
             message,
         };
         if state.stage == Stage::Console {
-            rows.extend(job.devices.iter().map(|device| row(device, "", Outcome::Console, "", CONSOLE_ACTION)));
-            tally.console += job.devices.len() as u64;
+            rows.extend(
+                job.request.device_names.iter().map(|device| row(device, "", Outcome::Console, "", CONSOLE_ACTION)),
+            );
+            tally.console += job.request.device_names.len() as u64;
             continue;
         }
         for (attempt, settled) in &state.settled {
@@ -192,7 +194,7 @@ pub(crate) fn summary(folder: &Folder, states: &States, rows: &[Row], tally: &Ta
             "platform_job_id": last,
             "status": status,
             "attempts": state.platform_ids.len(),
-            "devices": job.devices.len(),
+            "devices": job.request.device_names.len(),
             "distributed": count(Outcome::Distributed),
             "failed": count(Outcome::Failed),
             "unknown": count(Outcome::Unknown),
@@ -205,11 +207,11 @@ pub(crate) fn summary(folder: &Folder, states: &States, rows: &[Row], tally: &Ta
         .map(|job| {
             json!({
                 "job_id": job.job_id,
-                "product_key": job.product_key,
-                "source_instance": job.source_instance,
-                "target_uid": job.target_uid,
-                "target_instances": job.targets.join(";"),
-                "devices": job.devices.len(),
+                "product_key": job.request.product_key,
+                "source_instance": job.request.source_instance_id,
+                "target_uid": job.request.target_uid,
+                "target_instances": job.request.target_instance_ids.join(";"),
+                "devices": job.request.device_names.len(),
                 "action": CONSOLE_ACTION,
             })
         })
@@ -261,10 +263,10 @@ fn render_report(value: &serde_json::Value) -> Vec<u8> {
 pub(crate) fn write(folder: &Folder, states: &States, crash: &Crash) -> Result<Tally, Error> {
     let (rows, tally) = rows(folder, states)?;
     let dir = journal::apply_dir(&folder.dir);
-    journal::write_atomic(&dir.join("results.csv"), &render_results(&rows), crash, "results")?;
+    journal::write_atomic(&dir.join("results.csv"), &render_results(&rows), crash, CrashPoint::Results)?;
     let summary = summary(folder, states, &rows, &tally);
-    journal::write_atomic(&dir.join("summary.json"), &render_summary(&summary), &Crash::never(), "results")?;
-    journal::write_atomic(&dir.join("report.html"), &render_report(&summary), &Crash::never(), "results")?;
+    journal::write_atomic(&dir.join("summary.json"), &render_summary(&summary), &Crash::never(), CrashPoint::Results)?;
+    journal::write_atomic(&dir.join("report.html"), &render_report(&summary), &Crash::never(), CrashPoint::Results)?;
     Ok(tally)
 }
 

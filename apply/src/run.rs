@@ -7,11 +7,15 @@ use std::collections::{HashMap, VecDeque};
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::crash::Crash;
+use devdist_platform::{
+    ApiError, CODE_DISTRIBUTED, CreateDeviceDistributeJob, ErrorKind, JobInfo, JobStatus, ListJobs,
+};
+
+use crate::crash::{Crash, CrashPoint};
 use crate::error::Error;
 use crate::folder::{Folder, PlannedJob};
-use crate::journal::{self, DeviceOutcome, Journal, Outcome, Record};
-use crate::platform::{CallError, CreateJob, ErrorKind, JobInfo, ListFilter, Platform};
+use crate::journal::{self, DeviceOutcome, End, Journal, Outcome, Record};
+use crate::platform::Platform;
 use crate::results::{self, Tally};
 use crate::state::{Stage, States};
 
@@ -36,7 +40,7 @@ pub struct Options {
     /// Read calls that keep failing (retryable), and fresh URLs for a result file that keeps
     /// expiring, are tried this many times before apply stops (resumable).
     pub read_attempts: u32,
-    /// The crash test hook.
+    /// The crash test hook (empty without the `test-util` feature).
     pub crash: Crash,
 }
 
@@ -277,36 +281,48 @@ impl<P: Platform> Run<'_, P> {
         self.flights.push(Flight { job, platform_job_id, next_poll: Instant::now() + interval, interval });
     }
 
-    fn append(&mut self, record: &Record, torn: &str) -> Result<(), Error> {
-        self.journal.append(record, &self.options.crash, torn)
+    /// Journals `record`, then applies it to the states with the same transition replay
+    /// uses; returns the index of its job.
+    fn record(&mut self, record: &Record, torn: CrashPoint) -> Result<usize, Error> {
+        self.journal.append(record, &self.options.crash, torn)?;
+        let job = self
+            .states
+            .apply(record)
+            .map_err(|why| Error::Stopped(format!("a journal record of ours {why} (a bug)")))?;
+        if let Record::Finished { outcomes, .. } = record {
+            for outcome in outcomes {
+                self.tally.count(outcome.outcome);
+            }
+        }
+        Ok(job)
     }
 
-    fn request(&self, job: usize) -> CreateJob {
-        let planned = &self.folder.jobs[job];
-        CreateJob {
-            product_key: planned.product_key.clone(),
+    /// The Create of `job`'s current attempt: the plan's request, with the devices not yet
+    /// settled.
+    fn request(&self, job: usize) -> CreateDeviceDistributeJob {
+        let planned = &self.folder.jobs[job].request;
+        CreateDeviceDistributeJob {
             device_names: self.states.jobs[job].remaining.clone(),
-            source_instance_id: planned.source_instance.clone(),
+            product_key: planned.product_key.clone(),
+            source_instance_id: planned.source_instance_id.clone(),
             strategy: planned.strategy,
             target_uid: planned.target_uid.clone(),
-            target_instance_ids: planned.targets.clone(),
+            target_instance_ids: planned.target_instance_ids.clone(),
         }
     }
 
     /// Journals the intent, sends the Create, journals what came of it.
     fn start(&mut self, job: usize) -> Result<(), Error> {
-        let crash = &self.options.crash;
-        crash.check("before-intent")?;
+        self.options.crash.check(CrashPoint::BeforeIntent)?;
         let state = &self.states.jobs[job];
         let (id, attempt) = (self.folder.jobs[job].job_id.clone(), state.attempt);
         let at_ms = now_ms();
-        let intent = Record::Intent { job: id.clone(), attempt, devices: state.remaining.len() as u64, at_ms };
-        self.append(&intent, "torn-intent")?;
-        self.states.jobs[job].stage = Stage::Intent { at_ms };
-        crash.check("intent")?;
+        let intent = Record::Intent { job: id, attempt, devices: state.remaining.len() as u64, at_ms };
+        self.record(&intent, CrashPoint::TornIntent)?;
+        self.options.crash.check(CrashPoint::Intent)?;
         match self.platform.create(&self.request(job)) {
             Ok(platform_job_id) => {
-                crash.check("create-answered")?;
+                self.options.crash.check(CrashPoint::CreateAnswered)?;
                 self.created(job, platform_job_id, false)
             }
             Err(err) if err.is_auth() => {
@@ -329,10 +345,10 @@ impl<P: Platform> Run<'_, P> {
                         device: device.clone(),
                         outcome: Outcome::Failed,
                         code: err.code.clone(),
-                        message: format!("CreateDeviceDistributeJob refused: {}", err.message),
+                        message: format!("CreateDeviceDistributeJob refused: {}", err.detail()),
                     })
                     .collect();
-                self.finish(job, 4, outcomes)
+                self.finish(job, End::Refused, outcomes)
             }
             Err(_) => self.reconcile(job, at_ms),
         }
@@ -345,12 +361,8 @@ impl<P: Platform> Run<'_, P> {
             platform_job_id: platform_job_id.clone(),
             adopted,
         };
-        self.append(&record, "torn-created")?;
-        self.options.crash.check("created")?;
-        let state = &mut self.states.jobs[job];
-        state.platform_ids.insert(state.attempt, platform_job_id.clone());
-        state.stage = Stage::Created { platform_job_id: platform_job_id.clone() };
-        self.states.known.insert(platform_job_id.clone());
+        self.record(&record, CrashPoint::TornCreated)?;
+        self.options.crash.check(CrashPoint::Created)?;
         self.created += 1;
         self.fly(job, platform_job_id);
         Ok(())
@@ -362,19 +374,18 @@ impl<P: Platform> Run<'_, P> {
             attempt: self.states.jobs[job].attempt,
             reason,
         };
-        self.append(&record, "torn-intent")?;
-        self.states.jobs[job].stage = Stage::Queued;
-        self.options.crash.check("not-created")
+        self.record(&record, CrashPoint::TornIntent)?;
+        self.options.crash.check(CrashPoint::NotCreated)
     }
 
     /// A Create whose outcome is unknown: adopt the one job it may have created, or decide
     /// (from two listings `reconcile_wait` apart) that it created nothing, or stop.
     fn reconcile(&mut self, job: usize, at_ms: u64) -> Result<(), Error> {
         let planned = &self.folder.jobs[job];
-        let filter = ListFilter {
-            product_key: Some(planned.product_key.clone()),
-            target_uid: Some(planned.target_uid.clone()),
-            status: None,
+        let filter = ListJobs {
+            product_key: Some(planned.request.product_key.clone()),
+            target_uid: Some(planned.request.target_uid.clone()),
+            ..ListJobs::default()
         };
         let devices = self.states.jobs[job].remaining.len() as u64;
         for round in 0..2 {
@@ -384,7 +395,7 @@ impl<P: Platform> Run<'_, P> {
             let listed = self.read("ListDeviceDistributeJob", || self.platform.list(&filter))?.map_err(|err| {
                 Error::Stopped(format!("cannot reconcile {}: ListDeviceDistributeJob refused: {err}", planned.job_id))
             })?;
-            self.options.crash.check("reconcile-listed")?;
+            self.options.crash.check(CrashPoint::ReconcileListed)?;
             let candidates: Vec<&JobInfo> = listed
                 .iter()
                 .filter(|info| matches(info, planned, devices, at_ms) && !self.states.known.contains(&info.job_id))
@@ -420,8 +431,8 @@ impl<P: Platform> Run<'_, P> {
     /// Counts the account's jobs in status 0/1 that are not ours.
     fn count_foreign(&mut self) -> Result<(), Error> {
         let mut foreign = 0;
-        for status in [0, 1] {
-            let filter = ListFilter { status: Some(status), ..ListFilter::default() };
+        for status in [JobStatus::Initializing, JobStatus::Running] {
+            let filter = ListJobs { status: Some(status), ..ListJobs::default() };
             let listed = self
                 .read("ListDeviceDistributeJob", || self.platform.list(&filter))?
                 .map_err(|err| Error::Stopped(format!("cannot count the account's running jobs: {err}")))?;
@@ -429,12 +440,12 @@ impl<P: Platform> Run<'_, P> {
         }
         self.foreign = foreign;
         self.foreign_listed = Instant::now();
-        self.options.crash.check("foreign-listed")
+        self.options.crash.check(CrashPoint::ForeignListed)
     }
 
     /// Calls a read-only API, waiting and trying again while it fails retryably; the inner
     /// error is a permanent refusal. Refused credentials stop the run.
-    fn read<T>(&self, api: &str, call: impl Fn() -> Result<T, CallError>) -> Result<Result<T, CallError>, Error> {
+    fn read<T>(&self, api: &str, call: impl Fn() -> Result<T, ApiError>) -> Result<Result<T, ApiError>, Error> {
         let mut wait = self.options.poll_min;
         for attempt in 1.. {
             match call() {
@@ -458,27 +469,27 @@ impl<P: Platform> Run<'_, P> {
     fn poll(&mut self, flight: usize) -> Result<(), Error> {
         let (job, platform_job_id) = (self.flights[flight].job, self.flights[flight].platform_job_id.clone());
         let info = self.read("QueryDeviceDistributeJob", || self.platform.query(&platform_job_id))?;
-        self.options.crash.check("polled")?;
+        self.options.crash.check(CrashPoint::Polled)?;
         let status = match info {
             Ok(info) => info.status,
             Err(err) => {
                 // The platform no longer knows the job (deleted by someone): nothing can be
                 // said of its devices.
                 self.flights.swap_remove(flight);
-                let message = format!("QueryDeviceDistributeJob {platform_job_id}: {}", err.message);
+                let message = format!("QueryDeviceDistributeJob {platform_job_id}: {}", err.detail());
                 let outcomes = self.unknown(job, &err.code, &message);
-                return self.finish(job, 2, outcomes);
+                return self.finish(job, End::Vanished, outcomes);
             }
         };
-        if status < 2 {
+        let Some(end) = End::of(status) else {
             let f = &mut self.flights[flight];
             f.next_poll = Instant::now() + f.interval;
             f.interval = (f.interval * 2).min(self.options.poll_max);
             return Ok(());
-        }
+        };
         self.flights.swap_remove(flight);
-        let outcomes = self.settle(job, &platform_job_id, status)?;
-        self.finish(job, status, outcomes)
+        let outcomes = self.settle(job, &platform_job_id, end)?;
+        self.finish(job, end, outcomes)
     }
 
     fn unknown(&self, job: usize, code: &str, message: &str) -> Vec<DeviceOutcome> {
@@ -494,13 +505,14 @@ impl<P: Platform> Run<'_, P> {
             .collect()
     }
 
-    /// The outcomes of a job in status 2 or 3: from its result file, and for devices missing
-    /// from it, from QueryDeviceProvisioning. In status 3 a device that is neither in the
+    /// The outcomes of a job that ended: from its result file, and for devices missing from
+    /// it, from QueryDeviceProvisioning. When interrupted, a device that is neither in the
     /// file nor at a target is left for the next attempt (when attempts remain).
-    fn settle(&mut self, job: usize, platform_job_id: &str, status: u8) -> Result<Vec<DeviceOutcome>, Error> {
+    fn settle(&mut self, job: usize, platform_job_id: &str, end: End) -> Result<Vec<DeviceOutcome>, Error> {
         let results = self.result_file(platform_job_id)?;
-        self.options.crash.check("downloaded")?;
-        let planned = &self.folder.jobs[job];
+        self.options.crash.check(CrashPoint::Downloaded)?;
+        let planned = &self.folder.jobs[job].request;
+        let (interrupted, status) = (end == End::Interrupted, if end == End::Interrupted { 3 } else { 2 });
         let state = &self.states.jobs[job];
         let by_name: HashMap<&str, (&str, &str)> = results
             .iter()
@@ -511,7 +523,7 @@ impl<P: Platform> Run<'_, P> {
         let mut outcomes = Vec::with_capacity(state.remaining.len());
         for device in &state.remaining {
             if let Some(&(code, message)) = by_name.get(device.as_str()) {
-                let outcome = if code == "200" { Outcome::Distributed } else { Outcome::Failed };
+                let outcome = if code == CODE_DISTRIBUTED { Outcome::Distributed } else { Outcome::Failed };
                 outcomes.push(DeviceOutcome {
                     device: device.clone(),
                     outcome,
@@ -522,19 +534,19 @@ impl<P: Platform> Run<'_, P> {
             }
             let at =
                 self.read("QueryDeviceProvisioning", || self.platform.provisioning(&planned.product_key, device))?;
-            self.options.crash.check("provisioning")?;
+            self.options.crash.check(CrashPoint::Provisioning)?;
             let outcome = match at {
-                Ok(Some(instance)) if planned.targets.contains(&instance) => DeviceOutcome {
+                Ok(Some(instance)) if planned.target_instance_ids.contains(&instance) => DeviceOutcome {
                     device: device.clone(),
                     outcome: Outcome::Distributed,
-                    code: "200".to_string(),
+                    code: CODE_DISTRIBUTED.to_string(),
                     message: format!("not in the result file; QueryDeviceProvisioning shows it at {instance}"),
                 },
-                Ok(_) if status == 3 && !last_attempt => continue, // re-driven by the next attempt
+                Ok(_) if interrupted && !last_attempt => continue, // re-driven by the next attempt
                 Ok(at) => DeviceOutcome {
                     device: device.clone(),
                     outcome: Outcome::Unknown,
-                    code: if status == 3 { "interrupted" } else { "not_in_result_file" }.to_string(),
+                    code: if interrupted { "interrupted" } else { "not_in_result_file" }.to_string(),
                     message: format!(
                         "not in the result file of {platform_job_id} (status {status}); QueryDeviceProvisioning shows it at {}",
                         at.as_deref().unwrap_or("no target")
@@ -544,7 +556,7 @@ impl<P: Platform> Run<'_, P> {
                     device: device.clone(),
                     outcome: Outcome::Unknown,
                     code: err.code.clone(),
-                    message: format!("not in the result file; QueryDeviceProvisioning: {}", err.message),
+                    message: format!("not in the result file; QueryDeviceProvisioning: {}", err.detail()),
                 },
             };
             outcomes.push(outcome);
@@ -554,14 +566,14 @@ impl<P: Platform> Run<'_, P> {
 
     /// The rows of a finished job's result file, asking for a fresh URL when one has expired;
     /// empty when the platform has no file for it.
-    fn result_file(&self, platform_job_id: &str) -> Result<Vec<crate::platform::DeviceResult>, Error> {
+    fn result_file(&self, platform_job_id: &str) -> Result<Vec<devdist_platform::DeviceResult>, Error> {
         let mut last = None;
         for _ in 0..self.options.read_attempts {
             let url = match self.read("QueryDeviceDistributeDetail", || self.platform.detail(platform_job_id))? {
                 Ok(url) => url,
                 Err(_) => return Ok(Vec::new()),
             };
-            self.options.crash.check("detail")?;
+            self.options.crash.check(CrashPoint::Detail)?;
             match self.read("download", || self.platform.download(&url))? {
                 Ok(rows) => return Ok(rows),
                 Err(err) => last = Some(err), // expired or refused: ask for a new URL
@@ -571,37 +583,29 @@ impl<P: Platform> Run<'_, P> {
         Err(Error::Stopped(format!("the result file of {platform_job_id} cannot be downloaded: {err}")))
     }
 
-    fn finish(&mut self, job: usize, status: u8, outcomes: Vec<DeviceOutcome>) -> Result<(), Error> {
-        let planned: &PlannedJob = &self.folder.jobs[job];
+    fn finish(&mut self, job: usize, end: End, outcomes: Vec<DeviceOutcome>) -> Result<(), Error> {
         let attempt = self.states.jobs[job].attempt;
-        let record = Record::Finished { job: planned.job_id.clone(), attempt, status, outcomes };
-        self.append(&record, "torn-finished")?;
-        let Record::Finished { outcomes, .. } = record else { unreachable!("built above") };
-        for outcome in &outcomes {
-            self.tally.count(outcome.outcome);
-        }
-        let state = &mut self.states.jobs[job];
-        state
-            .settle(attempt, status, outcomes)
-            .map_err(|device| Error::Stopped(format!("{device} settled twice (a bug)")))?;
-        if state.stage == Stage::Queued {
+        let record = Record::Finished { job: self.folder.jobs[job].job_id.clone(), attempt, end, outcomes };
+        self.record(&record, CrashPoint::TornFinished)?;
+        if self.states.jobs[job].stage == Stage::Queued {
             self.queue.push_front(job);
         }
-        self.options.crash.check("finished")
+        self.options.crash.check(CrashPoint::Finished)
     }
 }
 
 /// Whether a listed job is the one our lost Create would have made.
 fn matches(info: &JobInfo, planned: &PlannedJob, devices: u64, at_ms: u64) -> bool {
-    let mut listed = info.target_instance_ids.clone();
-    let mut ours = planned.targets.clone();
+    let planned = &planned.request;
+    let mut listed = info.target_instance_ids();
+    let mut ours: Vec<&str> = planned.target_instance_ids.iter().map(String::as_str).collect();
     listed.sort_unstable();
     ours.sort_unstable();
     info.product_key == planned.product_key
         && info.target_uid == planned.target_uid
-        && info.source_instance_id == planned.source_instance
+        && info.source_instance_id == planned.source_instance_id
         && info.strategy == planned.strategy
         && info.total == devices
         && listed == ours
-        && info.gmt_create_ms + CLOCK_SKEW_MS >= at_ms
+        && u64::try_from(info.gmt_create).unwrap_or(0) + CLOCK_SKEW_MS >= at_ms
 }

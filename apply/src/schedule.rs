@@ -1,15 +1,17 @@
 //! `apply --dry-run`: the schedule a folder needs, and the least time the platform's limits
 //! allow for it.
 
+use devdist_platform::Action;
+
 use crate::folder::Folder;
 
-/// The platform's per-account limits, in calls per second (issue 10 §1).
-pub(crate) const LIMITS: [(&str, f64); 5] = [
-    ("CreateDeviceDistributeJob", 2.0),
-    ("QueryDeviceDistributeJob", 10.0),
-    ("QueryDeviceDistributeDetail", 5.0),
-    ("ListDeviceDistributeJob", 5.0),
-    ("QueryDeviceProvisioning", 50.0),
+/// The calls apply makes (never DeleteDeviceDistributeJob: a distribution is not undone).
+const CALLED: [Action; 5] = [
+    Action::CreateDeviceDistributeJob,
+    Action::QueryDeviceDistributeJob,
+    Action::QueryDeviceDistributeDetail,
+    Action::ListDeviceDistributeJob,
+    Action::QueryDeviceProvisioning,
 ];
 
 /// What carrying out a folder takes, at the least.
@@ -37,16 +39,17 @@ pub struct Schedule {
 /// The schedule of `folder` with every limit multiplied by `rate_scale`.
 pub fn schedule(folder: &Folder, rate_scale: f64) -> Schedule {
     let api = folder.jobs.iter().filter(|job| !job.console).count() as u64;
-    let api_devices = folder.jobs.iter().filter(|job| !job.console).map(|job| job.devices.len() as u64).sum();
-    let calls: Vec<(&'static str, u64, f64)> = LIMITS
+    let api_devices =
+        folder.jobs.iter().filter(|job| !job.console).map(|job| job.request.device_names.len() as u64).sum();
+    let calls: Vec<(&'static str, u64, f64)> = CALLED
         .iter()
-        .map(|&(name, qps)| {
-            let n = match name {
-                "ListDeviceDistributeJob" if api > 0 => 2, // the account's jobs in status 0 and 1
-                "QueryDeviceProvisioning" | "ListDeviceDistributeJob" => 0,
+        .map(|&action| {
+            let n = match action {
+                Action::ListDeviceDistributeJob if api > 0 => 2, // the account's jobs in status 0 and 1
+                Action::QueryDeviceProvisioning | Action::ListDeviceDistributeJob => 0,
                 _ => api,
             };
-            (name, n, qps * rate_scale)
+            (action.name(), n, action.qps() * rate_scale)
         })
         .collect();
     let least_seconds = calls.iter().map(|&(_, n, qps)| n as f64 / qps).fold(0.0, f64::max);

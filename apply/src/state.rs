@@ -1,11 +1,13 @@
-//! Where each job stands, replayed from the journal: the single source of truth after a crash.
+//! Where each job stands, as the journal says: one transition function, [`States::apply`],
+//! called for every record by replay on start and by the live run right after each append, so
+//! a resumed run and a fresh one go through the same code.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use crate::error::Error;
 use crate::folder::Folder;
-use crate::journal::{DeviceOutcome, Record};
+use crate::journal::{DeviceOutcome, End, Record};
 
 /// Where a job is in its current attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,24 +43,24 @@ pub(crate) struct JobState {
     pub settled: Vec<(u32, DeviceOutcome)>,
     /// The platform's JobId of each attempt that was created.
     pub platform_ids: HashMap<u32, String>,
-    /// Attempts that ended in status 3.
+    /// Attempts that ended interrupted.
     pub interrupted: u32,
 }
 
 impl JobState {
-    /// Settles `outcomes` of `attempt`, which ended in `status`. Devices left over go to the
-    /// next attempt, in the plan's order. Err names a device that was not left to settle.
-    pub(crate) fn settle(&mut self, attempt: u32, status: u8, outcomes: Vec<DeviceOutcome>) -> Result<(), String> {
+    /// Settles `outcomes` of `attempt`, which ended so. Devices left over go to the next
+    /// attempt, in the plan's order. Err names a device that was not left to settle.
+    fn settle(&mut self, attempt: u32, end: End, outcomes: &[DeviceOutcome]) -> Result<(), String> {
         let mut left: HashSet<&str> = self.remaining.iter().map(String::as_str).collect();
-        for outcome in &outcomes {
+        for outcome in outcomes {
             if !left.remove(outcome.device.as_str()) {
                 return Err(outcome.device.clone());
             }
         }
         let remaining: Vec<String> = self.remaining.iter().filter(|d| left.contains(d.as_str())).cloned().collect();
         self.remaining = remaining;
-        self.settled.extend(outcomes.into_iter().map(|outcome| (attempt, outcome)));
-        self.interrupted += u32::from(status == 3);
+        self.settled.extend(outcomes.iter().map(|outcome| (attempt, outcome.clone())));
+        self.interrupted += u32::from(end == End::Interrupted);
         if self.remaining.is_empty() {
             self.stage = Stage::Done;
         } else {
@@ -76,62 +78,74 @@ pub(crate) struct States {
     pub jobs: Vec<JobState>,
     /// Platform JobIds created (or adopted) by this folder's applies.
     pub known: HashSet<String>,
+    /// Job index by plan job id.
+    index: HashMap<String, usize>,
 }
 
 impl States {
-    /// Replays `records` over `folder`'s jobs, refusing a journal that does not fit them.
-    pub(crate) fn replay(folder: &Folder, records: &[Record], journal: &Path) -> Result<States, Error> {
-        let index: HashMap<&str, usize> =
-            folder.jobs.iter().enumerate().map(|(i, job)| (job.job_id.as_str(), i)).collect();
-        let mut jobs: Vec<JobState> = folder
+    /// Every job of `folder` before anything was journalled.
+    pub(crate) fn new(folder: &Folder) -> States {
+        let index = folder.jobs.iter().enumerate().map(|(i, job)| (job.job_id.clone(), i)).collect();
+        let jobs = folder
             .jobs
             .iter()
             .map(|job| JobState {
                 attempt: 0,
                 stage: if job.console { Stage::Console } else { Stage::Queued },
-                remaining: job.devices.clone(),
+                remaining: job.request.device_names.clone(),
                 settled: Vec::new(),
                 platform_ids: HashMap::new(),
                 interrupted: 0,
             })
             .collect();
-        let mut known = HashSet::new();
+        States { jobs, known: HashSet::new(), index }
+    }
+
+    /// Replays `records` over `folder`'s jobs, refusing a journal that does not fit them.
+    pub(crate) fn replay(folder: &Folder, records: &[Record], journal: &Path) -> Result<States, Error> {
+        let mut states = States::new(folder);
         for (line, record) in records.iter().enumerate() {
-            let bad = |what: &str| Error::folder(journal, format!("line {}: {what}", line + 1));
-            let (job, attempt) = match record {
-                Record::Intent { job, attempt, .. }
-                | Record::Created { job, attempt, .. }
-                | Record::NotCreated { job, attempt, .. }
-                | Record::Finished { job, attempt, .. } => (job, *attempt),
-            };
-            let &i = index.get(job.as_str()).ok_or_else(|| bad(&format!("job {job} is not in jobs.csv")))?;
-            let state = &mut jobs[i];
-            if attempt != state.attempt {
-                return Err(bad(&format!("attempt {attempt} of {job}, but its current attempt is {}", state.attempt)));
-            }
-            match (record, &state.stage) {
-                (Record::Intent { devices, at_ms, .. }, Stage::Queued) => {
-                    if *devices != state.remaining.len() as u64 {
-                        return Err(bad(&format!("{job} has {} devices left, not {devices}", state.remaining.len())));
-                    }
-                    state.stage = Stage::Intent { at_ms: *at_ms };
-                }
-                (Record::Created { platform_job_id, .. }, Stage::Intent { .. }) => {
-                    if !known.insert(platform_job_id.clone()) {
-                        return Err(bad(&format!("platform job {platform_job_id} is journalled twice")));
-                    }
-                    state.platform_ids.insert(attempt, platform_job_id.clone());
-                    state.stage = Stage::Created { platform_job_id: platform_job_id.clone() };
-                }
-                (Record::NotCreated { .. }, Stage::Intent { .. }) => state.stage = Stage::Queued,
-                (Record::Finished { status, outcomes, .. }, Stage::Created { .. } | Stage::Intent { .. }) => {
-                    state
-                        .settle(attempt, *status, outcomes.clone())
-                        .map_err(|device| bad(&format!("device {device} is not left in {job}, or settled twice")))?;
-                }
-                (_, stage) => return Err(bad(&format!("{record:?} cannot follow {stage:?} of {job}"))),
-            }
+            states.apply(record).map_err(|what| Error::folder(journal, format!("line {}: {what}", line + 1)))?;
         }
-        Ok(States { jobs, known })
+        Ok(states)
+    }
+
+    /// The one transition: `record` applied to the job it names; the index of that job, or
+    /// why the record cannot follow what came before.
+    pub(crate) fn apply(&mut self, record: &Record) -> Result<usize, String> {
+        let (job, attempt) = match record {
+            Record::Intent { job, attempt, .. }
+            | Record::Created { job, attempt, .. }
+            | Record::NotCreated { job, attempt, .. }
+            | Record::Finished { job, attempt, .. } => (job, *attempt),
+        };
+        let &i = self.index.get(job.as_str()).ok_or_else(|| format!("job {job} is not in jobs.csv"))?;
+        let state = &mut self.jobs[i];
+        if attempt != state.attempt {
+            return Err(format!("attempt {attempt} of {job}, but its current attempt is {}", state.attempt));
+        }
+        match (record, &state.stage) {
+            (Record::Intent { devices, at_ms, .. }, Stage::Queued) => {
+                if *devices != state.remaining.len() as u64 {
+                    return Err(format!("{job} has {} devices left, not {devices}", state.remaining.len()));
+                }
+                state.stage = Stage::Intent { at_ms: *at_ms };
+            }
+            (Record::Created { platform_job_id, .. }, Stage::Intent { .. }) => {
+                if !self.known.insert(platform_job_id.clone()) {
+                    return Err(format!("platform job {platform_job_id} is journalled twice"));
+                }
+                state.platform_ids.insert(attempt, platform_job_id.clone());
+                state.stage = Stage::Created { platform_job_id: platform_job_id.clone() };
+            }
+            (Record::NotCreated { .. }, Stage::Intent { .. }) => state.stage = Stage::Queued,
+            (Record::Finished { end, outcomes, .. }, Stage::Created { .. } | Stage::Intent { .. }) => {
+                state
+                    .settle(attempt, *end, outcomes)
+                    .map_err(|device| format!("device {device} is not left in {job}, or settled twice"))?;
+            }
+            (_, stage) => return Err(format!("{record:?} cannot follow {stage:?} of {job}")),
+        }
+        Ok(i)
     }
 }

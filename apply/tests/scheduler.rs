@@ -6,7 +6,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use devdist_apply::{CRASH_POINTS, Crash, Error, FakePlatform, Faults, Folder, NoProgress, Options, apply, verify};
+use devdist_apply::{Crash, CrashPoint, Error, FakePlatform, Faults, Folder, NoProgress, Options, apply, verify};
 
 /// A planned folder of `devices` generated devices (about a tenth go to another account).
 fn planned(devices: u64, seed: u64) -> (tempfile::TempDir, PathBuf) {
@@ -34,7 +34,7 @@ fn fast() -> Options {
 /// Devices of the plan's API jobs, by name.
 fn api_devices(dir: &Path) -> Vec<String> {
     let folder = Folder::open(dir).unwrap();
-    folder.jobs.iter().filter(|job| !job.console).flat_map(|job| job.devices.clone()).collect()
+    folder.jobs.iter().filter(|job| !job.console).flat_map(|job| job.request.device_names.clone()).collect()
 }
 
 /// Each device's appearances in the fake's own jobs (ours only).
@@ -72,7 +72,7 @@ fn no_faults_every_api_device_is_distributed_once_and_console_jobs_are_never_cal
     assert_eq!(seen.len(), api.len(), "exactly the API devices reached the platform");
     assert!(seen.values().all(|&n| n == 1), "each device in exactly one job");
     let console_devices: HashSet<&String> =
-        folder.jobs.iter().filter(|job| job.console).flat_map(|job| &job.devices).collect();
+        folder.jobs.iter().filter(|job| job.console).flat_map(|job| &job.request.device_names).collect();
     assert!(seen.keys().all(|d| !console_devices.contains(d)), "a console job reached the API");
     assert_eq!(platform.jobs().len(), folder.jobs.iter().filter(|job| !job.console).count());
     assert!(platform.max_in_flight() <= folder.jobs_per_wave, "{} in flight", platform.max_in_flight());
@@ -200,7 +200,7 @@ fn a_crash_at_every_point_then_a_resume_ends_like_an_uninterrupted_run() {
         apply(&copy, &platform, &fast(), &NoProgress).unwrap();
         results_without_platform_ids(&copy)
     };
-    for point in CRASH_POINTS {
+    for point in CrashPoint::ALL.iter().map(|point| point.name()) {
         // Once per run: the count of the account's jobs at start, and results.csv.
         let nths: &[u32] = if ["foreign-listed", "results"].contains(&point) { &[1] } else { &[1, 3] };
         for &nth in nths {
@@ -217,8 +217,10 @@ fn a_crash_at_every_point_then_a_resume_ends_like_an_uninterrupted_run() {
             assert_eq!(resumed.tally.pending, 0, "{point}:{nth}");
             assert_eq!(results_without_platform_ids(&copy), reference, "{point}:{nth}");
             let seen = appearances(&platform);
-            let redriven =
-                fs::read_to_string(copy.join("apply/journal.jsonl")).unwrap().matches("\"status\":3").count();
+            let redriven = fs::read_to_string(copy.join("apply/journal.jsonl"))
+                .unwrap()
+                .matches("\"end\":\"interrupted\"")
+                .count();
             let extra: usize = seen.values().map(|&n| n - 1).sum();
             assert!(seen.values().all(|&n| n <= 2), "{point}:{nth}: a job was created twice");
             assert!(extra <= redriven * 250, "{point}:{nth}");
@@ -254,7 +256,7 @@ fn apply_acts_only_on_the_plan_files_their_checksums_vouch_for() {
     // do not.
     let requests = dir.join("jobs/requests.jsonl");
     let text = fs::read_to_string(&requests).unwrap();
-    let name = Folder::read(&dir).unwrap().jobs[0].devices[0].clone();
+    let name = Folder::read(&dir).unwrap().jobs[0].request.device_names[0].clone();
     let renamed = text.replacen(&format!("\"{name}\""), "\"not-planned-0001\"", 1);
     assert_ne!(renamed, text);
     fs::write(&requests, &renamed).unwrap();

@@ -535,7 +535,8 @@ mod tests {
 
     #[test]
     fn list_filter_params() {
-        let filter = ListJobs { product_key: Some("pk".into()), status: Some(JobStatus::Running), ..ListJobs::default() };
+        let filter =
+            ListJobs { product_key: Some("pk".into()), status: Some(JobStatus::Running), ..ListJobs::default() };
         assert_eq!(filter.params(), vec![pair("ProductKey", "pk"), pair("Status", "1")]);
     }
 

@@ -153,7 +153,9 @@ mod tests {
             assert!(is_retryable_code(code) && !is_auth_code(code), "{code}");
         }
         assert!(is_retryable_code("iot.system.SystemException"));
-        for code in ["InvalidAccessKeyId.NotFound", "SignatureDoesNotMatch", "InvalidTimeStamp.Expired", "Forbidden.RAM"] {
+        for code in
+            ["InvalidAccessKeyId.NotFound", "SignatureDoesNotMatch", "InvalidTimeStamp.Expired", "Forbidden.RAM"]
+        {
             assert!(is_auth_code(code) && !is_retryable_code(code), "{code}");
         }
         for code in ["iot.distribute.TooManyJobs", "Job.LimitExceeded", "too_many_jobs"] {

@@ -9,9 +9,6 @@ use devdist_apply::{Applied, Crash, Folder, Options, Progress, Snapshot, Tally};
 use devdist_platform::{Client, ClientConfig, Credentials};
 use indicatif::{ProgressBar, ProgressStyle};
 
-/// The crash test hook's variable (see the apply crate's `crash` module).
-const CRASH_AT: &str = "DEVDIST_APPLY_CRASH_AT";
-
 #[derive(Debug, Args)]
 pub(super) struct ApplyArgs {
     /// A folder written by `devdist plan` (or `devdist redrive`).
@@ -66,10 +63,9 @@ impl ApplyArgs {
             let message = format!("--rate-scale must be a positive number, not {}", self.rate_scale);
             return Err(devdist_apply::Error::invocation(message));
         }
-        let crash = match std::env::var(CRASH_AT) {
-            Ok(spec) => Crash::parse(&spec, true)?,
-            Err(_) => Crash::never(),
-        };
+        // The crash points of the tests; without apply's `test-util` feature (every release
+        // build) nothing is read.
+        let crash = Crash::from_env()?;
         Ok(Options {
             poll_min: seconds("--poll-min", self.poll_min)?,
             poll_max: seconds("--poll-max", self.poll_max)?.max(seconds("--poll-min", self.poll_min)?),

@@ -330,7 +330,7 @@ fn apply_killed_at_any_point_resumes_to_the_end_an_uninterrupted_run_reaches() {
         ("finished", 2),
         ("results", 1),
     ];
-    assert_eq!(points.len(), devdist_apply::CRASH_POINTS.len(), "every crash point is tried");
+    assert_eq!(points.len(), devdist_apply::CrashPoint::ALL.len(), "every crash point is tried");
     // One crash-and-resume per point, each with its own emulator and folder copy; they wait on
     // polls and reconciliation more than they compute, so eight run at once.
     let crash_and_resume = |point: &str, visit: u32| -> bool {

@@ -196,7 +196,10 @@ fn v3_create_signs_exactly_host_content_type_and_x_acs_headers() {
 fn v3_sts_signs_the_token_headers() {
     let server = Server::start(vec![ok(QUERIED)]);
     let job = client(&server, Scheme::V3, Some(TOKEN), 3).query_device_distribute_job("job-1").unwrap();
-    assert_eq!((job.status, job.total, job.target_instance_ids()), (devdist_platform::JobStatus::Running, 12, vec!["iotx-oxssharez300"]));
+    assert_eq!(
+        (job.status, job.total, job.target_instance_ids()),
+        (devdist_platform::JobStatus::Running, 12, vec!["iotx-oxssharez300"])
+    );
     let req = &server.seen()[0];
     let signed = verify_v3(req, SECRET);
     assert!(signed.contains(&"x-acs-security-token".to_string()) && signed.contains(&"x-acs-accesskey-id".to_string()));
