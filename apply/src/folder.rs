@@ -4,11 +4,10 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use devdist_engine::OutputFile;
+use devdist_folder::{JobApi, JobsRow, Mode, Report, RequestLine, RunInfo};
 use devdist_platform::CreateDeviceDistributeJob;
 use devdist_platform::limits::MAX_JOBS_IN_FLIGHT;
 use devdist_platform::sign::sha256_hex;
-use serde::Deserialize;
 
 use crate::error::Error;
 
@@ -23,6 +22,8 @@ pub struct PlannedJob {
     pub console: bool,
     /// The CreateDeviceDistributeJob request, devices in plan order.
     pub request: CreateDeviceDistributeJob,
+    /// Its target instances `;`-joined, as jobs.csv and results.csv show them.
+    pub targets: String,
 }
 
 /// The plan folder's jobs in execution order, and the window they may use.
@@ -36,25 +37,6 @@ pub struct Folder {
     pub jobs: Vec<PlannedJob>,
     /// At most this many of the account's jobs in status 0/1 at once.
     pub jobs_per_wave: usize,
-}
-
-#[derive(Deserialize)]
-struct JobsRow {
-    job_id: String,
-    wave: u64,
-    api: String,
-    product_key: String,
-    source_instance: String,
-    strategy: String,
-    target_instances: String,
-    target_uid: String,
-    devices: u64,
-}
-
-#[derive(Deserialize)]
-struct RequestLine {
-    job_id: String,
-    request: CreateDeviceDistributeJob,
 }
 
 impl Folder {
@@ -81,24 +63,25 @@ impl Folder {
     pub fn read(dir: &Path) -> Result<Folder, Error> {
         let report_path = dir.join("report.json");
         let (report, checksums) = Checksums::of(dir)?;
-        let mode = report.get("mode").and_then(|m| m.as_str()).unwrap_or("");
-        if mode != "plan" {
+        if report.mode != Mode::Plan {
             return Err(Error::folder(
                 &report_path,
-                format!("written by `devdist {mode}`, which plans no jobs; apply needs a `devdist plan` folder"),
+                format!(
+                    "written by `devdist {}`, which plans no jobs; apply needs a `devdist plan` folder",
+                    report.mode
+                ),
             ));
         }
-        let account = report.get("account").and_then(|a| a.as_str()).unwrap_or_default().to_string();
         let jobs = read_jobs(dir, &checksums)?;
-        // report.json names the plan's window when it has one; else the fullest wave shows it
-        // (every wave but the last is full), never more than the platform's 10.
+        // report.json names the plan's window; a folder planned before it did shows it by its
+        // fullest wave (every wave but the last is full). Never more than the platform's 10.
         let widest = jobs.chunk_by(|a, b| a.wave == b.wave).map(<[PlannedJob]>::len).max().unwrap_or(1);
-        let jobs_per_wave = report
-            .pointer("/jobs/jobs_per_wave")
-            .and_then(serde_json::Value::as_u64)
-            .map_or(widest, |n| n as usize)
-            .clamp(1, MAX_JOBS_IN_FLIGHT);
-        Ok(Folder { dir: dir.to_path_buf(), account, jobs, jobs_per_wave })
+        let jobs_per_wave = match report.jobs.jobs_per_wave {
+            0 => widest,
+            n => n as usize,
+        };
+        let jobs_per_wave = jobs_per_wave.clamp(1, MAX_JOBS_IN_FLIGHT);
+        Ok(Folder { dir: dir.to_path_buf(), account: report.account, jobs, jobs_per_wave })
     }
 
     /// Devices in all jobs.
@@ -129,20 +112,18 @@ struct Checksums(HashMap<String, String>);
 
 impl Checksums {
     /// Reads report.json (returned parsed) and its checksums.
-    fn of(dir: &Path) -> Result<(serde_json::Value, Checksums), Error> {
+    fn of(dir: &Path) -> Result<(Report, Checksums), Error> {
         let bytes = read_file(dir, "report.json")?;
-        let run: serde_json::Value = parse_json(&dir.join("run.json"), &read_file(dir, "run.json")?)?;
+        let run: RunInfo = parse_json(&dir.join("run.json"), &read_file(dir, "run.json")?)?;
         let report_path = dir.join("report.json");
-        if run.get("report_sha256").and_then(serde_json::Value::as_str) != Some(sha256_hex(&bytes).as_str()) {
+        if run.report_sha256 != sha256_hex(&bytes) {
             return Err(Error::folder(
                 &report_path,
                 "is not the report run.json records (changed since it was planned)",
             ));
         }
-        let report: serde_json::Value = parse_json(&report_path, &bytes)?;
-        let listed = Vec::<OutputFile>::deserialize(&report["outputs"])
-            .map_err(|err| Error::folder(&report_path, format!("\"outputs\": {err}")))?;
-        let checksums = listed.into_iter().map(|file| (file.path, file.sha256)).collect();
+        let report: Report = parse_json(&report_path, &bytes)?;
+        let checksums = report.outputs.iter().map(|file| (file.path.clone(), file.sha256.clone())).collect();
         Ok((report, Checksums(checksums)))
     }
 
@@ -161,7 +142,8 @@ impl Checksums {
     }
 }
 
-/// jobs.csv joined with each job's request, checked against each other.
+/// Each request line of `jobs/requests.jsonl`, checked against its row of jobs.csv: the
+/// row must be exactly the line's [`RequestLine::jobs_row`] view.
 fn read_jobs(dir: &Path, checksums: &Checksums) -> Result<Vec<PlannedJob>, Error> {
     let csv_path = dir.join("jobs").join("jobs.csv");
     let bytes = checksums.read(dir, "jobs/jobs.csv")?;
@@ -171,66 +153,30 @@ fn read_jobs(dir: &Path, checksums: &Checksums) -> Result<Vec<PlannedJob>, Error
         let line = index + 2;
         rows.push(row.map_err(|err| Error::folder(&csv_path, format!("line {line}: {err}")))?);
     }
-    let requests = read_requests(dir, &rows, checksums)?;
-    let mut jobs = Vec::with_capacity(rows.len());
-    for (index, (row, (request_path, request))) in rows.into_iter().zip(requests).enumerate() {
-        let line = index + 2;
-        let agrees = request.product_key == row.product_key
-            && request.source_instance_id == row.source_instance
-            && request.target_uid == row.target_uid
-            && request.target_instance_ids.join(";") == row.target_instances
-            && request.device_names.len() as u64 == row.devices
-            && u8::from(row.strategy == "nearest_access") == request.strategy;
-        if !agrees {
-            return Err(Error::folder(
-                &request_path,
-                format!("the request of {} disagrees with jobs.csv line {line}", row.job_id),
-            ));
-        }
-        let console = match row.api.as_str() {
-            "console" => true,
-            "CreateDeviceDistributeJob" => false,
-            other => {
-                return Err(Error::folder(&csv_path, format!("line {line}, column \"api\": unknown api {other:?}")));
-            }
-        };
-        jobs.push(PlannedJob { job_id: row.job_id, wave: row.wave, console, request });
-    }
-    Ok(jobs)
-}
-
-/// Each row's request, from `jobs/requests.jsonl` (one line per job, in execution order), or
-/// from the older one-file-per-job layout (`jobs/<job_id>.json`).
-fn read_requests(
-    dir: &Path,
-    rows: &[JobsRow],
-    checksums: &Checksums,
-) -> Result<Vec<(PathBuf, CreateDeviceDistributeJob)>, Error> {
     let path = dir.join("jobs").join("requests.jsonl");
-    if !checksums.0.contains_key("jobs/requests.jsonl") {
-        return rows
-            .iter()
-            .map(|row| {
-                let relative = format!("jobs/{}.json", row.job_id);
-                let path = dir.join(&relative);
-                parse_json(&path, &checksums.read(dir, &relative)?).map(|request| (path, request))
-            })
-            .collect();
-    }
     let bytes = checksums.read(dir, "jobs/requests.jsonl")?;
     let text = String::from_utf8(bytes).map_err(|_| Error::folder(&path, "is not UTF-8"))?;
-    let mut requests = Vec::with_capacity(rows.len());
+    let mut jobs = Vec::with_capacity(rows.len());
     for (index, line) in text.lines().enumerate() {
         let at = format!("line {}", index + 1);
         let parsed: RequestLine = serde_json::from_str(line)
             .map_err(|err| Error::folder(&path, format!("{at}, column {}: {err}", err.column())))?;
+        let row = parsed.jobs_row();
         match rows.get(index) {
-            Some(row) if row.job_id == parsed.job_id => requests.push((path.clone(), parsed.request)),
-            _ => return Err(Error::folder(&path, format!("{at}: job {} is not jobs.csv's job there", parsed.job_id))),
+            Some(listed) if *listed == row => {}
+            Some(_) => {
+                return Err(Error::folder(
+                    &path,
+                    format!("{at}: the request of {} disagrees with jobs.csv line {}", parsed.job_id, index + 2),
+                ));
+            }
+            None => return Err(Error::folder(&path, format!("{at}: job {} is not in jobs.csv", parsed.job_id))),
         }
+        let RequestLine { job_id, wave, api, request } = parsed;
+        jobs.push(PlannedJob { job_id, wave, console: api == JobApi::Console, request, targets: row.target_instances });
     }
-    if requests.len() != rows.len() {
-        return Err(Error::folder(&path, format!("{} requests for {} jobs in jobs.csv", requests.len(), rows.len())));
+    if jobs.len() != rows.len() {
+        return Err(Error::folder(&path, format!("{} requests for {} jobs in jobs.csv", jobs.len(), rows.len())));
     }
-    Ok(requests)
+    Ok(jobs)
 }

@@ -15,31 +15,7 @@ use crate::crash::{Crash, CrashPoint};
 use crate::error::Error;
 use crate::folder::read_file;
 
-/// What became of one device in one job.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    /// The platform reports code 200 for it, or QueryDeviceProvisioning shows it at a target.
-    Distributed,
-    /// The platform reports another code.
-    Failed,
-    /// Neither could be established.
-    Unknown,
-    /// Cross-account: the operator creates it in the console.
-    Console,
-}
-
-impl Outcome {
-    /// The word in results.csv and summary.json.
-    pub fn name(self) -> &'static str {
-        match self {
-            Outcome::Distributed => "distributed",
-            Outcome::Failed => "failed",
-            Outcome::Unknown => "unknown",
-            Outcome::Console => "console",
-        }
-    }
-}
+pub use devdist_folder::Outcome;
 
 /// One device's outcome, as journalled.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -30,6 +30,7 @@ mod fake;
 mod folder;
 mod journal;
 mod platform;
+mod report;
 mod results;
 mod run;
 mod schedule;

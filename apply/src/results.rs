@@ -5,9 +5,8 @@
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
-use devdist_engine::html::{ApplySummary, apply_page};
-use serde::Deserialize;
-use serde_json::json;
+use devdist_folder::applied::{Accounting, CodeCount, ConsoleWork, Devices, JobSummary, Jobs, Progress};
+use devdist_folder::{ResultRow, Summary};
 
 use crate::crash::{Crash, CrashPoint};
 use crate::error::Error;
@@ -18,28 +17,6 @@ use crate::state::{Stage, States};
 /// What the operator must do for a cross-account job.
 pub const CONSOLE_ACTION: &str = "cross-account: create this job in the IoT console (Device distribution); \
 the target account receives a verification code, valid 5 minutes";
-
-/// One row of results.csv, borrowed from the plan folder and the journal's states: a
-/// million-device apply builds a million of them at the end.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) struct Row<'a> {
-    /// ProductKey.
-    pub product_key: &'a str,
-    /// DeviceName.
-    pub device_name: &'a str,
-    /// Plan job id.
-    pub job_id: &'a str,
-    /// The platform's JobId of the attempt that settled it (empty for console and refused).
-    pub platform_job_id: &'a str,
-    /// Target instances (written `;`-joined).
-    pub targets: &'a [String],
-    /// The outcome.
-    pub outcome: Outcome,
-    /// The platform's code.
-    pub code: &'a str,
-    /// The platform's message.
-    pub message: &'a str,
-}
 
 /// Devices per outcome, and the accounting.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -80,6 +57,10 @@ impl Tally {
     }
 }
 
+/// One row of results.csv, borrowed from the plan folder and the journal's states: a
+/// million-device apply builds a million of them at the end.
+pub(crate) type Row<'a> = ResultRow<&'a str>;
+
 /// Every row, sorted by (product_key, device_name, job_id), and the tally.
 pub(crate) fn rows<'a>(folder: &'a Folder, states: &'a States) -> Result<(Vec<Row<'a>>, Tally), Error> {
     let mut rows = Vec::with_capacity(folder.devices() as usize);
@@ -90,7 +71,7 @@ pub(crate) fn rows<'a>(folder: &'a Folder, states: &'a States) -> Result<(Vec<Ro
             device_name: device,
             job_id: &job.job_id,
             platform_job_id,
-            targets: &job.request.target_instance_ids,
+            target_instances: &job.targets,
             outcome,
             code,
             message,
@@ -133,130 +114,98 @@ pub(crate) fn rows<'a>(folder: &'a Folder, states: &'a States) -> Result<(Vec<Ro
 /// results.csv's bytes.
 pub(crate) fn render_results(rows: &[Row]) -> Vec<u8> {
     let mut writer = csv::Writer::from_writer(Vec::new());
-    writer
-        .write_record([
-            "product_key",
-            "device_name",
-            "job_id",
-            "platform_job_id",
-            "target_instances",
-            "outcome",
-            "code",
-            "message",
-        ])
-        .expect("in memory");
+    writer.write_record(Row::COLUMNS).expect("in memory");
     for row in rows {
-        let targets = row.targets.join(";");
-        writer
-            .write_record([
-                row.product_key,
-                row.device_name,
-                row.job_id,
-                row.platform_job_id,
-                &targets,
-                row.outcome.name(),
-                row.code,
-                row.message,
-            ])
-            .expect("in memory");
+        writer.write_record(row.cells()).expect("in memory");
     }
     writer.into_inner().expect("in memory")
 }
 
 /// summary.json's value.
-pub(crate) fn summary(folder: &Folder, states: &States, rows: &[Row], tally: &Tally) -> serde_json::Value {
+pub(crate) fn summary(folder: &Folder, states: &States, rows: &[Row], tally: &Tally) -> Summary {
     let mut by_code: BTreeMap<(Outcome, &str), u64> = BTreeMap::new();
     for row in rows {
         *by_code.entry((row.outcome, row.code)).or_default() += 1;
     }
-    let by_code: Vec<_> = by_code
+    let by_code = by_code
         .into_iter()
-        .map(|((outcome, code), devices)| json!({"outcome": outcome.name(), "code": code, "devices": devices}))
+        .map(|((outcome, code), devices)| CodeCount { code: code.to_string(), devices, outcome })
         .collect();
     let mut per_job = Vec::with_capacity(folder.jobs.len());
     let (mut created, mut finished, mut interrupted) = (0, 0, 0);
     for (job, state) in folder.jobs.iter().zip(&states.jobs) {
-        let count = |outcome| state.settled.iter().filter(|(_, s)| s.outcome == outcome).count();
+        let count = |outcome| state.settled.iter().filter(|(_, s)| s.outcome == outcome).count() as u64;
         let status = match &state.stage {
-            Stage::Console => "console",
-            Stage::Queued if state.attempt == 0 => "queued",
-            Stage::Queued => "redrive_queued",
-            Stage::Intent { .. } => "creating",
-            Stage::Created { .. } => "in_flight",
-            Stage::Done => "finished",
+            Stage::Console => Progress::Console,
+            Stage::Queued if state.attempt == 0 => Progress::Queued,
+            Stage::Queued => Progress::RedriveQueued,
+            Stage::Intent { .. } => Progress::Creating,
+            Stage::Created { .. } => Progress::InFlight,
+            Stage::Done => Progress::Finished,
         };
-        created += state.platform_ids.len();
-        finished += usize::from(state.stage == Stage::Done);
-        interrupted += state.interrupted;
-        let last = state.platform_ids.iter().max_by_key(|(attempt, _)| **attempt).map(|(_, id)| id.as_str());
-        per_job.push(json!({
-            "job_id": job.job_id,
-            "platform_job_id": last,
-            "status": status,
-            "attempts": state.platform_ids.len(),
-            "devices": job.request.device_names.len(),
-            "distributed": count(Outcome::Distributed),
-            "failed": count(Outcome::Failed),
-            "unknown": count(Outcome::Unknown),
-        }));
+        created += state.platform_ids.len() as u64;
+        finished += u64::from(state.stage == Stage::Done);
+        interrupted += u64::from(state.interrupted);
+        let last = state.platform_ids.iter().max_by_key(|(attempt, _)| **attempt).map(|(_, id)| id.clone());
+        per_job.push(JobSummary {
+            attempts: state.platform_ids.len() as u64,
+            devices: job.request.device_names.len() as u64,
+            distributed: count(Outcome::Distributed),
+            failed: count(Outcome::Failed),
+            job_id: job.job_id.clone(),
+            platform_job_id: last,
+            status,
+            unknown: count(Outcome::Unknown),
+        });
     }
-    let console_work: Vec<_> = folder
+    let console_work = folder
         .jobs
         .iter()
         .filter(|job| job.console)
-        .map(|job| {
-            json!({
-                "job_id": job.job_id,
-                "product_key": job.request.product_key,
-                "source_instance": job.request.source_instance_id,
-                "target_uid": job.request.target_uid,
-                "target_instances": job.request.target_instance_ids.join(";"),
-                "devices": job.request.device_names.len(),
-                "action": CONSOLE_ACTION,
-            })
+        .map(|job| ConsoleWork {
+            action: CONSOLE_ACTION.to_string(),
+            devices: job.request.device_names.len() as u64,
+            job_id: job.job_id.clone(),
+            product_key: job.request.product_key.clone(),
+            source_instance: job.request.source_instance_id.clone(),
+            target_instances: job.targets.clone(),
+            target_uid: job.request.target_uid.clone(),
         })
         .collect();
-    let api = folder.jobs.iter().filter(|job| !job.console).count();
-    json!({
-        "jobs": {
-            "total": folder.jobs.len(),
-            "api": api,
-            "console": folder.jobs.len() - api,
-            "created": created,
-            "finished": finished,
-            "interrupted": interrupted,
+    let api = folder.jobs.iter().filter(|job| !job.console).count() as u64;
+    let total = folder.jobs.len() as u64;
+    Summary {
+        accounting: Accounting {
+            devices_in_jobs: tally.devices,
+            holds: tally.holds(),
+            outcomes: tally.outcomes(),
+            pending: tally.pending,
         },
-        "devices": {
-            "total": tally.devices,
-            "distributed": tally.distributed,
-            "failed": tally.failed,
-            "unknown": tally.unknown,
-            "console": tally.console,
-            "pending": tally.pending,
+        by_code,
+        console_work,
+        devices: Devices {
+            console: tally.console,
+            distributed: tally.distributed,
+            failed: tally.failed,
+            pending: tally.pending,
+            total: tally.devices,
+            unknown: tally.unknown,
         },
-        "by_code": by_code,
-        "per_job": per_job,
-        "console_work": console_work,
-        "accounting": {
-            "devices_in_jobs": tally.devices,
-            "outcomes": tally.outcomes(),
-            "pending": tally.pending,
-            "holds": tally.holds(),
-        },
-        "redrive_command": format!("devdist redrive {} --out NEW", folder.dir.display()),
-    })
+        jobs: Jobs { api, console: total - api, created, finished, interrupted, total },
+        per_job,
+        redrive_command: format!("devdist redrive {} --out NEW", folder.dir.display()),
+    }
 }
 
-fn render_summary(value: &serde_json::Value) -> Vec<u8> {
-    let mut bytes = serde_json::to_vec_pretty(value).expect("a summary serialises");
+fn render_summary(summary: &Summary) -> Vec<u8> {
+    let mut bytes = serde_json::to_vec_pretty(summary).expect("a summary serialises");
     bytes.push(b'\n');
     bytes
 }
 
-/// report.html: the page people look at, drawn from summary.json's value alone.
-fn render_report(value: &serde_json::Value) -> Vec<u8> {
-    let summary = ApplySummary::deserialize(value).expect("summary() has every field the page reads");
-    apply_page(&summary).into_bytes()
+/// report.html: the page people look at, drawn from the summary alone.
+fn render_report(summary: &Summary) -> Vec<u8> {
+    crate::report::page(summary).into_bytes()
 }
 
 /// Writes results.csv, summary.json and report.html atomically; returns the tally.

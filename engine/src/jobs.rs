@@ -5,6 +5,7 @@ use rustc_hash::FxHashMap as HashMap;
 
 use sha2::{Digest, Sha256};
 
+use devdist_folder::{JobApi, JobsRow};
 use devdist_formats::Format;
 
 use crate::dictionary::{Dictionaries, ranks};
@@ -55,10 +56,7 @@ impl Jobs {
 /// then source instance, then destination (strategy, targets, uid); inside a group, devices
 /// go in device-name order, `devices_per_job` at a time.
 pub fn cut(plan: &Plan, interned: &Dictionaries, groups: &HashMap<JobGroup, u64>) -> Jobs {
-    let target_names = |set: TargetSetId| -> String {
-        let ids: Vec<&str> = plan.target_sets.get(set).iter().map(|&t| plan.catalog.get(t).id.as_str()).collect();
-        ids.join(";")
-    };
+    let target_names = |set: TargetSetId| target_names(plan, set);
     let instances: Vec<&str> = (0..plan.catalog.len() as u32).map(|id| plan.catalog.get(id).id.as_str()).collect();
     let source_rank = ranks(&instances, |id| *id);
     let destination_rank = ranks(interned.destinations(), |d| (d.strategy, target_names(d.targets), d.uid.clone()));
@@ -108,54 +106,47 @@ impl Job {
         std::str::from_utf8(&self.id).expect("ASCII")
     }
 
+    /// Who can create it.
+    pub fn api(&self) -> JobApi {
+        if self.console { JobApi::Console } else { JobApi::Create }
+    }
+
     /// Where the job sends its devices.
     pub fn destination<'a>(&self, interned: &'a Dictionaries) -> &'a Destination {
         &interned.destinations()[self.group.destination as usize]
     }
 }
 
-/// Writes jobs/jobs.csv: one row per job, in execution order.
+/// Writes jobs/jobs.csv: one row per job, in execution order, each the [`JobsRow`] view of the
+/// job's request line.
 pub(crate) fn write_csv(out: &mut OutputDir, plan: &Plan, interned: &Dictionaries, jobs: &Jobs) -> Result<(), Error> {
     use devdist_formats::Value;
     let path = "jobs/jobs.csv";
-    let columns = [
-        "job_id",
-        "wave",
-        "api",
-        "product_key",
-        "source_instance",
-        "strategy",
-        "target_instances",
-        "target_uid",
-        "devices",
-    ]
-    .map(crate::output::text);
+    let columns = JobsRow::COLUMNS.map(crate::output::text);
     let fail = |err| Error::output(&out.staging().join(path), err);
     let mut table = out.table(path, Format::Csv, &columns, crate::output::Access::Normal)?;
     for job in &jobs.jobs {
-        let destination = job.destination(interned);
-        let targets = target_names(plan, destination);
-        let row = [
-            Value::Str(job.id()),
-            Value::Int(job.wave as u64),
-            Value::Str(if job.console { "console" } else { "CreateDeviceDistributeJob" }),
-            Value::Str(interned.product_key(job.group.product)),
-            Value::Str(&plan.catalog.get(job.group.source).id),
-            Value::Str(destination.strategy.name()),
-            Value::Str(&targets),
-            Value::Str(&destination.uid),
-            Value::Int(job.devices),
+        let row = JobsRow::of(job.id(), job.wave as u64, job.api(), &job.request(plan, interned, &[]), job.devices);
+        let cells = [
+            Value::Str(&row.job_id),
+            Value::Int(row.wave),
+            Value::Str(row.api.name()),
+            Value::Str(&row.product_key),
+            Value::Str(&row.source_instance),
+            Value::Str(&row.strategy),
+            Value::Str(&row.target_instances),
+            Value::Str(&row.target_uid),
+            Value::Int(row.devices),
         ];
-        table.write_row(&row).map_err(fail)?;
+        table.write_row(&cells).map_err(fail)?;
     }
     let written = table.finish().map_err(fail)?;
     out.add(path, written);
     Ok(())
 }
 
-/// A destination's target instances as jobs.csv writes them, `;`-separated.
-pub(crate) fn target_names(plan: &Plan, destination: &Destination) -> String {
-    let targets: Vec<&str> =
-        plan.target_sets.get(destination.targets).iter().map(|&t| plan.catalog.get(t).id.as_str()).collect();
-    targets.join(";")
+/// A set of target instances as jobs.csv writes them, `;`-separated.
+pub(crate) fn target_names(plan: &Plan, set: TargetSetId) -> String {
+    let ids: Vec<&str> = plan.target_sets.get(set).iter().map(|&t| plan.catalog.get(t).id.as_str()).collect();
+    ids.join(";")
 }

@@ -45,7 +45,6 @@ mod record;
 pub use cancel::{cancel, checkpoint};
 pub use check::parallel::{NoProgress, Progress};
 pub use check::signature::{Login, Mismatch, login_mac, sign, verify as verify_signature};
-pub use emit::requests::{JobRequest, TargetInstance};
 pub use error::{Error, PlanProblems, Problem};
 pub use names::{check_device_name, check_device_secret, check_product_key, is_safe_name};
 pub use output::{OutputFile, StagedFiles, abandon_outputs};
@@ -53,14 +52,11 @@ pub use plan::catalog::{Catalog, Instance, PUBLIC_INSTANCES};
 pub use plan::{Plan, Strategy};
 pub use reason::{Explanation, Reason, Warning};
 pub use redrive::{Prepared, prepare as prepare_redrive};
-pub use report::{Counts, DestinationReport, InputReport, JobsReport, Report, RunInfo};
+pub use report::{Counts, DestinationReport, InputReport, JobsReport, Mode, Report, RunInfo, read as read_report};
 pub use report::{original_value, safe_cell};
-/// report.html and the apply page: renderers and the data they take.
+/// report.html, and the kit other pages are drawn with (apply's page uses it).
 pub mod html {
-    pub use crate::report::html::{
-        ApplyAccounting, ApplyCode, ApplyDevices, ApplyJob, ApplyJobs, ApplySummary, ConsoleJob, Page, RejectRow,
-        apply_page, esc, render,
-    };
+    pub use crate::report::html::{ConsoleJob, Page, RejectRow, bar_chart, esc, head, render};
 }
 pub use run::{DEFAULT_MEMORY_BUDGET, Options, Outcome, run};
 pub use verify::verify;

@@ -9,7 +9,6 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Component, Path, PathBuf};
 
 use devdist_formats::{ColumnType, Format, HashingWriter, TableWriter, Written};
-use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 use crate::names::is_safe_name;
@@ -19,16 +18,7 @@ use devdist_formats::{describe_io, shown};
 /// Name of the scratch folder inside the staging folder.
 const SCRATCH: &str = ".scratch";
 
-/// A file written into the output folder, as listed in report.json.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OutputFile {
-    /// Path relative to DIR, `/`-separated.
-    pub path: String,
-    /// Data rows (lines of a JSON Lines file).
-    pub rows: u64,
-    /// Lower-case hex SHA-256.
-    pub sha256: String,
-}
+pub use devdist_folder::OutputFile;
 
 /// A column of an output table: its name and its type (which matters for Parquet).
 pub(crate) type Column = (&'static str, ColumnType);

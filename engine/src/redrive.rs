@@ -102,8 +102,8 @@ pub fn prepare(dir: &Path, into: &Path, is_retryable: &dyn Fn(&str) -> bool) -> 
             problems.join("\n  ")
         )));
     }
-    let (report, report_bytes) = crate::report::Report::read(dir)?;
-    if report.mode != "plan" {
+    let (report, report_bytes) = crate::report::read(dir)?;
+    if report.mode != crate::report::Mode::Plan {
         return Err(Error::invocation(format!("{}: is a dry run (validate), not a plan", devdist_formats::shown(dir))));
     }
     let account = report.account;

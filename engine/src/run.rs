@@ -20,7 +20,7 @@ use crate::output::{OutputDir, refuse_overlap};
 use crate::plan::Plan;
 use crate::reason::Reason;
 use crate::report::html::{ConsoleJob, PAGE_ROWS, Page};
-use crate::report::{Counts, DestinationReport, InputReport, JobsReport, Report, RunInfo, write_rejects};
+use crate::report::{Counts, DestinationReport, InputReport, JobsReport, Mode, Report, RunInfo, write_rejects};
 use crate::settle::{Gather, settle};
 use crate::spool::Budget;
 
@@ -212,12 +212,12 @@ pub fn run(plan_path: &Path, out_dir: &Path, options: &Options, progress: &dyn P
                 product_key: interned.product_key(job.group.product).to_string(),
                 source_instance: plan.catalog.get(job.group.source).id.clone(),
                 target_uid: job.destination(interned).uid.to_string(),
-                targets: crate::jobs::target_names(&plan, job.destination(interned)),
+                targets: crate::jobs::target_names(&plan, job.destination(interned).targets),
                 devices: job.devices,
             })
             .collect();
         let mut report = Report {
-            mode: if options.dry_run { "validate" } else { "plan" }.to_string(),
+            mode: if options.dry_run { Mode::Validate } else { Mode::Plan },
             account: plan.account.clone(),
             inputs,
             warnings: warnings.counts().into_iter().map(|(warning, n)| (warning.code().to_string(), n)).collect(),
@@ -228,6 +228,8 @@ pub fn run(plan_path: &Path, out_dir: &Path, options: &Options, progress: &dyn P
                 api: jobs.jobs.len() as u64 - console,
                 console,
                 waves: jobs.waves() as u64,
+                devices_per_job: plan.devices_per_job as u64,
+                jobs_per_wave: plan.jobs_per_wave as u64,
             },
             counts,
             outputs: out.files(),
@@ -253,12 +255,12 @@ pub fn run(plan_path: &Path, out_dir: &Path, options: &Options, progress: &dyn P
         seconds.insert("total", total);
         let input_bytes: u64 = bytes.iter().sum();
         let run = RunInfo {
-            tool: "devdist",
-            version: env!("CARGO_PKG_VERSION"),
+            tool: "devdist".to_string(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
             threads,
             records: report.counts.read,
             bytes: input_bytes,
-            seconds,
+            seconds: seconds.into_iter().map(|(phase, s)| (phase.to_string(), s)).collect(),
             records_per_second: report.counts.read as f64 / total.max(1e-9),
             megabytes_per_second: input_bytes as f64 / 1e6 / total.max(1e-9),
             report_sha256,

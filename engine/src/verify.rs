@@ -14,7 +14,6 @@ use devdist_formats::{ErrorKind, open_inside, read_inside};
 use sha2::{Digest, Sha256};
 
 use crate::error::Error;
-use crate::report::Report;
 
 /// Files a report does not list: itself and the timings.
 const UNLISTED: [&str; 2] = ["report.json", "run.json"];
@@ -33,7 +32,7 @@ const RUN_LIMIT: u64 = 1 << 20;
 
 /// Everything wrong with an output folder; empty when it verifies.
 pub fn verify(dir: &Path) -> Result<Vec<String>, Error> {
-    let (report, text) = Report::read(dir)?;
+    let (report, text) = crate::report::read(dir)?;
     let mut problems = Vec::new();
     // report.json lists every other file's checksum; run.json holds report.json's own.
     match read_inside(dir, "run.json", RUN_LIMIT) {

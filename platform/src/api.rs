@@ -119,27 +119,62 @@ fn pair(key: impl Into<String>, value: impl Into<String>) -> (String, String) {
     (key.into(), value.into())
 }
 
-/// The request of CreateDeviceDistributeJob. Its serde form is the one `plan` writes for each
-/// job (`DeviceName: [...]`, `TargetInstanceConfig: [{TargetInstanceId}]`), so a plan's job file
-/// parses straight into it; [`params`](Self::params) is the wire form.
+/// How a job's destination is chosen: its `Strategy` parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Strategy {
+    /// Exactly one target instance (`Strategy` 0).
+    SpecifiedRegion,
+    /// One candidate instance per region; the device lands where it connects (`Strategy` 1).
+    NearestAccess,
+}
+
+impl Strategy {
+    /// The name plans and jobs.csv use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Strategy::SpecifiedRegion => "specified_region",
+            Strategy::NearestAccess => "nearest_access",
+        }
+    }
+
+    /// The value of the API's `Strategy` parameter.
+    pub fn code(self) -> u8 {
+        match self {
+            Strategy::SpecifiedRegion => 0,
+            Strategy::NearestAccess => 1,
+        }
+    }
+
+    /// The strategy of a `Strategy` parameter.
+    pub fn from_code(code: u8) -> Option<Strategy> {
+        [Strategy::SpecifiedRegion, Strategy::NearestAccess].into_iter().find(|s| s.code() == code)
+    }
+}
+
+/// The request of CreateDeviceDistributeJob: the one type of it, whoever writes or reads it.
+/// Its serde form is the one `plan` writes for each job in `jobs/requests.jsonl`
+/// (`DeviceName: [...]`, `TargetInstanceConfig: [{TargetInstanceId}]`, docs/plan-folder.md
+/// §8.3), so a plan's job parses straight into it; [`params`](Self::params) is the wire form
+/// and [`from_params`](CreateDeviceDistributeJob::from_params) the emulator's way back. `S`
+/// is `String`, or `&str` for a writer that borrows its text (the planner writes millions).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct CreateDeviceDistributeJob {
+pub struct CreateDeviceDistributeJob<S = String> {
     /// ProductKey: one product per job.
-    pub product_key: String,
+    pub product_key: S,
     /// DeviceName.N, at most 10,000.
     #[serde(rename = "DeviceName")]
-    pub device_names: Vec<String>,
+    pub device_names: Vec<S>,
     /// SourceInstanceId.
-    pub source_instance_id: String,
-    /// Strategy: 0 or 1.
+    pub source_instance_id: S,
+    /// Strategy: 0 or 1 ([`Strategy::code`]).
     pub strategy: u8,
     /// TargetUid; empty is not sent.
     #[serde(default)]
-    pub target_uid: String,
+    pub target_uid: S,
     /// TargetInstanceConfig.N.TargetInstanceId.
     #[serde(rename = "TargetInstanceConfig", with = "target_instance_config")]
-    pub target_instance_ids: Vec<String>,
+    pub target_instance_ids: Vec<S>,
 }
 
 /// `TargetInstanceConfig: [{"TargetInstanceId": …}]` as a list of ids.
@@ -152,36 +187,38 @@ mod target_instance_config {
         target_instance_id: S,
     }
 
-    pub(super) fn serialize<S: Serializer>(ids: &[String], s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(ids.iter().map(|id| Entry { target_instance_id: id.as_str() }))
+    pub(super) fn serialize<T: Serialize, S: Serializer>(ids: &[T], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(ids.iter().map(|id| Entry { target_instance_id: id }))
     }
 
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-        let entries = Vec::<Entry<String>>::deserialize(d)?;
+    pub(super) fn deserialize<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Vec<T>, D::Error> {
+        let entries = Vec::<Entry<T>>::deserialize(d)?;
         Ok(entries.into_iter().map(|e| e.target_instance_id).collect())
     }
 }
 
-impl CreateDeviceDistributeJob {
-    /// The wire parameters, flattened as the SDK does (PLATFORM-API.md §2.1): lists become
+impl<S: AsRef<str>> CreateDeviceDistributeJob<S> {
+    /// The wire parameters, flattened as the SDK does (docs/wire.md §2.2): lists become
     /// `Name.1`, `Name.2`, … (1-based), nested fields `Name.N.Field`.
     pub fn params(&self) -> Vec<(String, String)> {
         let mut params = Vec::with_capacity(self.device_names.len() + self.target_instance_ids.len() + 4);
         for (i, name) in self.device_names.iter().enumerate() {
-            params.push(pair(format!("DeviceName.{}", i + 1), name));
+            params.push(pair(format!("DeviceName.{}", i + 1), name.as_ref()));
         }
-        params.push(pair("ProductKey", &self.product_key));
-        params.push(pair("SourceInstanceId", &self.source_instance_id));
+        params.push(pair("ProductKey", self.product_key.as_ref()));
+        params.push(pair("SourceInstanceId", self.source_instance_id.as_ref()));
         params.push(pair("Strategy", self.strategy.to_string()));
         for (i, id) in self.target_instance_ids.iter().enumerate() {
-            params.push(pair(format!("TargetInstanceConfig.{}.TargetInstanceId", i + 1), id));
+            params.push(pair(format!("TargetInstanceConfig.{}.TargetInstanceId", i + 1), id.as_ref()));
         }
-        if !self.target_uid.is_empty() {
-            params.push(pair("TargetUid", &self.target_uid));
+        if !self.target_uid.as_ref().is_empty() {
+            params.push(pair("TargetUid", self.target_uid.as_ref()));
         }
         params
     }
+}
 
+impl CreateDeviceDistributeJob {
     /// The request from its wire parameters (the emulator's side of [`params`](Self::params)):
     /// lists are read in index order; unknown keys are ignored. The error names the parameter.
     pub fn from_params(params: &[(String, String)]) -> Result<Self, String> {

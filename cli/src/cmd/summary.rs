@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use devdist_engine::Report;
+use devdist_engine::RunInfo;
 
 use crate::summary::Timing;
 
@@ -16,17 +16,16 @@ pub(super) struct SummaryArgs {
 /// Prints the table from DIR/report.json (and the timings from DIR/run.json, if it is there);
 /// exits like the run did: 0 when nothing was rejected, 1 otherwise.
 pub(super) fn run(args: SummaryArgs) -> anyhow::Result<u8> {
-    let (report, _) = Report::read(&args.dir)?;
+    let (report, _) = devdist_engine::read_report(&args.dir)?;
     let timing = std::fs::read(args.dir.join("run.json"))
         .ok()
-        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+        .and_then(|bytes| serde_json::from_slice::<RunInfo>(&bytes).ok())
         .map(|run| Timing {
-            seconds: run["seconds"]["total"].as_f64().unwrap_or_default(),
-            records_per_second: run["records_per_second"].as_f64().unwrap_or_default(),
-            megabytes_per_second: run["megabytes_per_second"].as_f64().unwrap_or_default(),
-            threads: run["threads"].as_u64().unwrap_or_default(),
+            seconds: run.seconds.get("total").copied().unwrap_or_default(),
+            records_per_second: run.records_per_second,
+            megabytes_per_second: run.megabytes_per_second,
+            threads: run.threads as u64,
         });
-    let mode = report.mode.clone();
-    crate::summary::print(&mode, &report, &args.dir, timing);
+    crate::summary::print(report.mode.name(), &report, &args.dir, timing);
     Ok(if report.counts.rejected == 0 { 0 } else { 1 })
 }

@@ -419,7 +419,7 @@ impl Checker<'_> {
         let product = caches.products.id(&dictionaries.products, checked.product_key, || checked.product_key.into());
         // The keys are built by hand: `write!` here was 2 % of a worker's time.
         caches.key.clear();
-        push_decimal(&mut caches.key, checked.strategy.api_value().into());
+        push_decimal(&mut caches.key, checked.strategy.code().into());
         caches.key.push('|');
         push_decimal(&mut caches.key, checked.targets);
         caches.key.extend(["|", checked.target_uid]);

@@ -6,9 +6,10 @@ use std::io::{BufWriter, Write};
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 
+use devdist_folder::RequestLine;
 use devdist_formats::{HashingWriter, Written};
+use devdist_platform::CreateDeviceDistributeJob;
 use rustc_hash::FxHashMap as HashMap;
-use serde::Serialize;
 
 use crate::dictionary::Dictionaries;
 use crate::emit::{Context, Writer};
@@ -41,15 +42,6 @@ pub(crate) struct Requests {
     parked_path: PathBuf,
     parked_len: u64,
     line: Vec<u8>,
-}
-
-/// One line of [`REQUESTS`].
-#[derive(Debug, Serialize)]
-struct RequestLine<'a> {
-    job_id: &'a str,
-    wave: usize,
-    api: &'a str,
-    request: JobRequest<'a>,
 }
 
 impl Requests {
@@ -102,8 +94,8 @@ impl Writer for Requests {
         self.line.clear();
         let line = RequestLine {
             job_id: job.id(),
-            wave: job.wave,
-            api: if job.console { "console" } else { "CreateDeviceDistributeJob" },
+            wave: job.wave as u64,
+            api: job.api(),
             request: job.request(plan, interned, &names),
         };
         serde_json::to_writer(&mut self.line, &line).expect("a job request serialises");
@@ -131,47 +123,26 @@ impl Writer for Requests {
     }
 }
 
-/// The request parameters of CreateDeviceDistributeJob, with exactly the API's keys.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct JobRequest<'a> {
-    /// ProductKey.
-    pub product_key: &'a str,
-    /// DeviceName list.
-    pub device_name: Vec<&'a str>,
-    /// SourceInstanceId.
-    pub source_instance_id: &'a str,
-    /// Strategy, 0 or 1.
-    pub strategy: u8,
-    /// TargetUid.
-    pub target_uid: &'a str,
-    /// TargetInstanceConfig.
-    pub target_instance_config: Vec<TargetInstance<'a>>,
-}
-
-/// One entry of `TargetInstanceConfig`.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct TargetInstance<'a> {
-    /// TargetInstanceId.
-    pub target_instance_id: &'a str,
-}
-
 impl Job {
-    /// The API request for this job, whose devices are `names`.
-    pub fn request<'a>(&self, plan: &'a Plan, interned: &'a Dictionaries, names: &'a [Name]) -> JobRequest<'a> {
+    /// The API request for this job, whose devices are `names`, borrowing every text.
+    pub fn request<'a>(
+        &self,
+        plan: &'a Plan,
+        interned: &'a Dictionaries,
+        names: &'a [Name],
+    ) -> CreateDeviceDistributeJob<&'a str> {
         let destination = self.destination(interned);
-        JobRequest {
+        CreateDeviceDistributeJob {
             product_key: interned.product_key(self.group.product),
-            device_name: names.iter().map(Name::as_str).collect(),
+            device_names: names.iter().map(Name::as_str).collect(),
             source_instance_id: &plan.catalog.get(self.group.source).id,
-            strategy: destination.strategy.api_value(),
+            strategy: destination.strategy.code(),
             target_uid: &destination.uid,
-            target_instance_config: plan
+            target_instance_ids: plan
                 .target_sets
                 .get(destination.targets)
                 .iter()
-                .map(|&t| TargetInstance { target_instance_id: &plan.catalog.get(t).id })
+                .map(|&t| plan.catalog.get(t).id.as_str())
                 .collect(),
         }
     }

@@ -15,32 +15,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, PlanProblems, Problem};
 use crate::plan::catalog::{Catalog, InstanceId};
 
-/// How a destination is chosen (SPEC §1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Strategy {
-    /// Exactly one target instance (API value 0).
-    SpecifiedRegion,
-    /// One candidate instance per region; the device lands where it connects (API value 1).
-    NearestAccess,
-}
-
-impl Strategy {
-    /// The name used in plans and outputs.
-    pub fn name(self) -> &'static str {
-        match self {
-            Strategy::SpecifiedRegion => "specified_region",
-            Strategy::NearestAccess => "nearest_access",
-        }
-    }
-
-    /// The value of the API's `Strategy` parameter.
-    pub fn api_value(self) -> u8 {
-        match self {
-            Strategy::SpecifiedRegion => 0,
-            Strategy::NearestAccess => 1,
-        }
-    }
-}
+pub use devdist_platform::Strategy;
 
 /// Index into [`TargetSets`]. Equal ids mean equal target lists.
 pub(crate) type TargetSetId = u32;

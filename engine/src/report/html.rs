@@ -10,7 +10,6 @@
 use std::fmt::Write;
 
 use devdist_formats::is_invisible;
-use serde::Deserialize;
 
 use crate::reason::{Explanation, Reason, Warning};
 use crate::report::Report;
@@ -21,11 +20,12 @@ pub(crate) const PAGE_ROWS: usize = 20;
 /// Rejected records shown per reason code.
 pub(crate) const FIRST_REJECTS: usize = 3;
 
-/// CreateDeviceDistributeJob calls per second and account (SPEC §1).
-const CREATES_PER_SECOND: u64 = 2;
+/// CreateDeviceDistributeJob calls per second and account (docs/wire.md §1).
+const CREATES_PER_SECOND: u64 =
+    devdist_platform::limits::qps(devdist_platform::Action::CreateDeviceDistributeJob) as u64;
 
-/// Jobs per account in flight at once (SPEC §1).
-const JOBS_IN_FLIGHT: u64 = 10;
+/// Jobs per account in flight at once (docs/wire.md §1).
+const JOBS_IN_FLIGHT: u64 = devdist_platform::limits::MAX_JOBS_IN_FLIGHT as u64;
 
 /// A rejected record as report.html shows it: where it is and what it names, never a secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,7 +133,8 @@ fn plural(n: u64) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
-fn head(html: &mut String, title: &str) {
+/// Starts a page: the doctype, the Content-Security-Policy, the title and the shared style.
+pub fn head(html: &mut String, title: &str) {
     let _ = write!(
         html,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
@@ -274,7 +275,7 @@ fn verdict(html: &mut String, report: &Report) {
             if exhausted == 1 { "" } else { "s" }
         ));
     }
-    if report.mode == "validate" {
+    if report.mode == crate::report::Mode::Validate {
         notes.push("this is a dry run: <code>devdist plan</code> writes the manifests and jobs".to_string());
     }
     let _ = writeln!(html, "<p><b>Going ahead:</b></p>\n<ul>");
@@ -285,7 +286,7 @@ fn verdict(html: &mut String, report: &Report) {
 }
 
 /// A horizontal bar chart: one labelled bar per (label, value), scaled to the largest.
-fn bar_chart(html: &mut String, id: &str, title: &str, bars: &[(String, u64)]) {
+pub fn bar_chart(html: &mut String, id: &str, title: &str, bars: &[(String, u64)]) {
     let row = 22;
     let (label_width, chart_width, width) = (210, 760, 1040);
     let height = row * bars.len() + 8;
@@ -610,184 +611,6 @@ fn files(html: &mut String, report: &Report) {
     html.push_str("</section>\n");
 }
 
-/// `DIR/apply/summary.json`, as `devdist apply` writes it.
-#[derive(Debug, Clone, Deserialize)]
-pub struct ApplySummary {
-    /// Jobs by how far they got.
-    pub jobs: ApplyJobs,
-    /// Devices by outcome.
-    pub devices: ApplyDevices,
-    /// Devices per (outcome, platform code).
-    pub by_code: Vec<ApplyCode>,
-    /// One entry per job, in execution order.
-    pub per_job: Vec<ApplyJob>,
-    /// Every device in a job has exactly one outcome.
-    pub accounting: ApplyAccounting,
-    /// The command that re-drives the failed and unknown devices.
-    pub redrive_command: String,
-}
-
-/// Jobs of an apply.
-#[derive(Debug, Clone, Deserialize)]
-#[allow(missing_docs)]
-pub struct ApplyJobs {
-    pub total: u64,
-    pub api: u64,
-    pub console: u64,
-    pub created: u64,
-    pub finished: u64,
-    pub interrupted: u64,
-}
-
-/// Devices of an apply, by outcome.
-#[derive(Debug, Clone, Deserialize)]
-#[allow(missing_docs)]
-pub struct ApplyDevices {
-    pub total: u64,
-    pub distributed: u64,
-    pub failed: u64,
-    pub unknown: u64,
-    pub console: u64,
-}
-
-/// Devices with one outcome and platform code.
-#[derive(Debug, Clone, Deserialize)]
-#[allow(missing_docs)]
-pub struct ApplyCode {
-    pub outcome: String,
-    pub code: String,
-    pub devices: u64,
-}
-
-/// One job's outcome.
-#[derive(Debug, Clone, Deserialize)]
-#[allow(missing_docs)]
-pub struct ApplyJob {
-    pub job_id: String,
-    /// Empty or absent until the platform created the job.
-    #[serde(default)]
-    pub platform_job_id: Option<String>,
-    /// The platform's status or the journal's word for it.
-    pub status: serde_json::Value,
-    pub devices: u64,
-    pub distributed: u64,
-    pub failed: u64,
-    pub unknown: u64,
-}
-
-/// Devices in jobs against outcomes recorded.
-#[derive(Debug, Clone, Deserialize)]
-#[allow(missing_docs)]
-pub struct ApplyAccounting {
-    pub devices_in_jobs: u64,
-    pub outcomes: u64,
-    pub holds: bool,
-}
-
-/// The page `devdist apply` writes to `DIR/apply/report.html`: outcomes per job and per
-/// code, the failures with their platform codes, and the command that re-drives them.
-pub fn apply_page(summary: &ApplySummary) -> String {
-    let mut html = String::with_capacity(32 << 10);
-    head(&mut html, "devdist apply report");
-    let d = &summary.devices;
-    let j = &summary.jobs;
-    let a = &summary.accounting;
-    let stop = !a.holds || d.failed + d.unknown > 0;
-    html.push_str(
-        "<header><h1>devdist apply report</h1><p class=\"sub\">What happened on the platform, from apply/summary.json; \
-                   every device's outcome is in <a href=\"results.csv\">results.csv</a>.</p></header>\n",
-    );
-    html.push_str("<section id=\"verdict\">\n<h2>1. Verdict</h2>\n<div class=\"tiles\">\n");
-    for (id, label, n) in [
-        ("devices", "devices", d.total),
-        ("distributed", "distributed", d.distributed),
-        ("failed", "failed", d.failed),
-        ("unknown", "unknown", d.unknown),
-        ("console", "console-only", d.console),
-        ("jobs", "jobs", j.total),
-    ] {
-        let _ = writeln!(html, "<div class=\"tile\" id=\"tile-{id}\"><b>{n}</b><span>{label}</span></div>");
-    }
-    html.push_str("</div>\n");
-    let _ = writeln!(
-        html,
-        "<div class=\"verdict {}\"><p class=\"line\"><span class=\"badge\">{}</span>{} devices = {} distributed + {} failed + {} unknown + {} console-only.</p>",
-        if stop { "stop" } else { "go" },
-        if stop { "ACTION NEEDED" } else { "DONE" },
-        d.total,
-        d.distributed,
-        d.failed,
-        d.unknown,
-        d.console
-    );
-    let _ = writeln!(
-        html,
-        "<p><b>Accounting:</b> {} — {} devices in jobs, {} outcomes recorded.</p>",
-        if a.holds { "every device has exactly one outcome" } else { "DOES NOT HOLD" },
-        a.devices_in_jobs,
-        a.outcomes
-    );
-    let _ = writeln!(
-        html,
-        "<p><b>Jobs:</b> {} in total ({} API, {} console-only): {} created, {} finished, {} interrupted.</p>",
-        j.total, j.api, j.console, j.created, j.finished, j.interrupted
-    );
-    if d.failed + d.unknown > 0 {
-        let _ = writeln!(
-            html,
-            "<p><b>Re-drive the {} failed and unknown devices:</b></p><pre class=\"mono\">{}</pre>",
-            d.failed + d.unknown,
-            esc(&summary.redrive_command)
-        );
-    }
-    html.push_str("</div>\n</section>\n<section id=\"codes\">\n<h2>2. Outcomes per code</h2>\n");
-    let bars: Vec<(String, u64)> =
-        summary.by_code.iter().map(|c| (format!("{} {}", c.outcome, c.code), c.devices)).collect();
-    if !bars.is_empty() {
-        bar_chart(&mut html, "codes-chart", "Devices per outcome and platform code", &bars);
-    }
-    html.push_str(
-        "<table><thead><tr><th>outcome</th><th>code</th><th class=\"num\">devices</th></tr></thead><tbody>\n",
-    );
-    for c in &summary.by_code {
-        let _ = writeln!(
-            html,
-            "<tr><td>{}</td><td class=\"mono\">{}</td><td class=\"num\">{}</td></tr>",
-            esc(&c.outcome),
-            esc(&c.code),
-            c.devices
-        );
-    }
-    html.push_str("</tbody></table>\n</section>\n<section id=\"per-job\">\n<h2>3. Outcomes per job</h2>\n");
-    html.push_str(
-        "<table><thead><tr><th>job</th><th>platform job</th><th>status</th><th class=\"num\">devices</th><th class=\"num\">distributed</th>\
-         <th class=\"num\">failed</th><th class=\"num\">unknown</th></tr></thead><tbody>\n",
-    );
-    for job in &summary.per_job {
-        let status = match &job.status {
-            serde_json::Value::String(text) => text.clone(),
-            other => other.to_string(),
-        };
-        let platform = job.platform_job_id.as_deref().filter(|id| !id.is_empty()).unwrap_or("—");
-        let _ = writeln!(
-            html,
-            "<tr{}><td class=\"mono\">{}</td><td class=\"mono name\">{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
-             <td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
-            if job.failed + job.unknown > 0 { " class=\"exhausted\"" } else { "" },
-            esc(&job.job_id),
-            esc(platform),
-            esc(&status),
-            job.devices,
-            job.distributed,
-            job.failed,
-            job.unknown
-        );
-    }
-    html.push_str("</tbody></table>\n</section>\n");
-    html.push_str("<footer>devdist — <code>devdist verify DIR</code> re-checks the apply accounting.</footer>\n</body>\n</html>\n");
-    html
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -800,26 +623,6 @@ mod tests {
         assert_eq!(esc("abc\u{202e}fed"), "abc\\u{202e}fed");
         assert_eq!(esc("a\u{2066}b\u{200b}c\u{feff}\u{85}"), "a\\u{2066}b\\u{200b}c\\u{feff}\\u{85}");
         assert_eq!(esc("sensor_bj.0984 é 中"), "sensor_bj.0984 é 中");
-    }
-
-    #[test]
-    fn apply_page_renders_a_hand_made_summary() {
-        let text =
-            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/apply/summary.json")).unwrap();
-        let summary: ApplySummary = serde_json::from_str(&text).unwrap();
-        let html = apply_page(&summary);
-        assert_eq!(html, apply_page(&summary), "deterministic");
-        let ok = "devices = 1000 distributed + 120 failed + 30 unknown + 50 console-only";
-        assert!(html.contains(&format!("<span class=\"badge\">ACTION NEEDED</span>1200 {ok}.")), "{html}");
-        assert!(html.contains("every device has exactly one outcome — 1200 devices in jobs, 1200 outcomes recorded"));
-        assert!(html.contains("<pre class=\"mono\">devdist redrive out --out out-redrive</pre>"));
-        assert!(html.contains("<td class=\"mono\">iot.device.NotExistedDevice</td><td class=\"num\">80</td>"));
-        assert!(html.contains("iot.device.&lt;b&gt;Bad&lt;/b&gt;") && !html.contains("<b>Bad</b>"));
-        // Numeric and textual statuses, empty and null platform ids.
-        assert!(html.contains("<td class=\"mono name\">dj-9a77b1</td><td>3</td>"));
-        assert_eq!(html.matches("<td class=\"mono name\">—</td>").count(), 2);
-        assert_eq!(html.matches("<tr class=\"exhausted\">").count(), 2, "the jobs with failed or unknown devices");
-        assert!(!html.contains("<script") && html.contains("default-src 'none'"));
     }
 
     fn demo_report() -> Report {

@@ -1,0 +1,132 @@
+//! `DIR/apply/report.html`: the apply page, drawn from [`Summary`] alone with engine's page kit
+//! (the same head, style and escaping as the plan's report.html).
+
+use std::fmt::Write;
+
+use devdist_engine::html::{bar_chart, esc, head};
+use devdist_folder::Summary;
+
+/// The page `devdist apply` writes to `DIR/apply/report.html`: outcomes per job and per
+/// code, the failures with their platform codes, and the command that re-drives them.
+pub(crate) fn page(summary: &Summary) -> String {
+    let mut html = String::with_capacity(32 << 10);
+    head(&mut html, "devdist apply report");
+    let d = &summary.devices;
+    let j = &summary.jobs;
+    let a = &summary.accounting;
+    let stop = !a.holds || d.failed + d.unknown > 0;
+    html.push_str(
+        "<header><h1>devdist apply report</h1><p class=\"sub\">What happened on the platform, from apply/summary.json; \
+                   every device's outcome is in <a href=\"results.csv\">results.csv</a>.</p></header>\n",
+    );
+    html.push_str("<section id=\"verdict\">\n<h2>1. Verdict</h2>\n<div class=\"tiles\">\n");
+    for (id, label, n) in [
+        ("devices", "devices", d.total),
+        ("distributed", "distributed", d.distributed),
+        ("failed", "failed", d.failed),
+        ("unknown", "unknown", d.unknown),
+        ("console", "console-only", d.console),
+        ("jobs", "jobs", j.total),
+    ] {
+        let _ = writeln!(html, "<div class=\"tile\" id=\"tile-{id}\"><b>{n}</b><span>{label}</span></div>");
+    }
+    html.push_str("</div>\n");
+    let _ = writeln!(
+        html,
+        "<div class=\"verdict {}\"><p class=\"line\"><span class=\"badge\">{}</span>{} devices = {} distributed + {} failed + {} unknown + {} console-only.</p>",
+        if stop { "stop" } else { "go" },
+        if stop { "ACTION NEEDED" } else { "DONE" },
+        d.total,
+        d.distributed,
+        d.failed,
+        d.unknown,
+        d.console
+    );
+    let _ = writeln!(
+        html,
+        "<p><b>Accounting:</b> {} — {} devices in jobs, {} outcomes recorded.</p>",
+        if a.holds { "every device has exactly one outcome" } else { "DOES NOT HOLD" },
+        a.devices_in_jobs,
+        a.outcomes
+    );
+    let _ = writeln!(
+        html,
+        "<p><b>Jobs:</b> {} in total ({} API, {} console-only): {} created, {} finished, {} interrupted.</p>",
+        j.total, j.api, j.console, j.created, j.finished, j.interrupted
+    );
+    if d.failed + d.unknown > 0 {
+        let _ = writeln!(
+            html,
+            "<p><b>Re-drive the {} failed and unknown devices:</b></p><pre class=\"mono\">{}</pre>",
+            d.failed + d.unknown,
+            esc(&summary.redrive_command)
+        );
+    }
+    html.push_str("</div>\n</section>\n<section id=\"codes\">\n<h2>2. Outcomes per code</h2>\n");
+    let bars: Vec<(String, u64)> =
+        summary.by_code.iter().map(|c| (format!("{} {}", c.outcome.name(), c.code), c.devices)).collect();
+    if !bars.is_empty() {
+        bar_chart(&mut html, "codes-chart", "Devices per outcome and platform code", &bars);
+    }
+    html.push_str(
+        "<table><thead><tr><th>outcome</th><th>code</th><th class=\"num\">devices</th></tr></thead><tbody>\n",
+    );
+    for c in &summary.by_code {
+        let _ = writeln!(
+            html,
+            "<tr><td>{}</td><td class=\"mono\">{}</td><td class=\"num\">{}</td></tr>",
+            esc(c.outcome.name()),
+            esc(&c.code),
+            c.devices
+        );
+    }
+    html.push_str("</tbody></table>\n</section>\n<section id=\"per-job\">\n<h2>3. Outcomes per job</h2>\n");
+    html.push_str(
+        "<table><thead><tr><th>job</th><th>platform job</th><th>status</th><th class=\"num\">devices</th><th class=\"num\">distributed</th>\
+         <th class=\"num\">failed</th><th class=\"num\">unknown</th></tr></thead><tbody>\n",
+    );
+    for job in &summary.per_job {
+        let platform = job.platform_job_id.as_deref().filter(|id| !id.is_empty()).unwrap_or("—");
+        let _ = writeln!(
+            html,
+            "<tr{}><td class=\"mono\">{}</td><td class=\"mono name\">{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+             <td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+            if job.failed + job.unknown > 0 { " class=\"exhausted\"" } else { "" },
+            esc(&job.job_id),
+            esc(platform),
+            job.status.name(),
+            job.devices,
+            job.distributed,
+            job.failed,
+            job.unknown
+        );
+    }
+    html.push_str("</tbody></table>\n</section>\n");
+    html.push_str("<footer>devdist — <code>devdist verify DIR</code> re-checks the apply accounting.</footer>\n</body>\n</html>\n");
+    html
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_page_renders_a_hand_made_summary() {
+        let text =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/apply/summary.json")).unwrap();
+        let summary: Summary = serde_json::from_str(&text).unwrap();
+        let html = page(&summary);
+        assert_eq!(html, page(&summary), "deterministic");
+        let ok = "devices = 1000 distributed + 120 failed + 30 unknown + 50 console-only";
+        assert!(html.contains(&format!("<span class=\"badge\">ACTION NEEDED</span>1200 {ok}.")), "{html}");
+        assert!(html.contains("every device has exactly one outcome — 1200 devices in jobs, 1200 outcomes recorded"));
+        assert!(html.contains("<pre class=\"mono\">devdist redrive out --out out-redrive</pre>"));
+        assert!(html.contains("<td class=\"mono\">iot.device.NotExistedDevice</td><td class=\"num\">80</td>"));
+        assert!(html.contains("iot.device.&lt;b&gt;Bad&lt;/b&gt;") && !html.contains("<b>Bad</b>"));
+        // Every status in words, empty and null platform ids.
+        assert!(html.contains("<td class=\"mono name\">dj-9a77b1</td><td>redrive_queued</td>"));
+        assert_eq!(html.matches("<td class=\"mono name\">—</td>").count(), 2);
+        assert_eq!(html.matches("<tr class=\"exhausted\">").count(), 2, "the jobs with failed or unknown devices");
+        assert!(!html.contains("<script") && html.contains("default-src 'none'"));
+    }
+}
