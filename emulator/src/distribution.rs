@@ -2,9 +2,15 @@
 //! the faults that strike jobs and devices. Pure state: time comes in as [`Now`], so every rule
 //! is tested without a clock or a socket.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
-use serde_json::{Value, json};
+use devdist_platform::CODE_DISTRIBUTED;
+use devdist_platform::api::{
+    CreateDeviceDistributeJob, JobInfo, JobItems, JobStatus, ListData, Provisioning, TargetInstanceConfig,
+    TargetInstanceConfigs,
+};
+use devdist_platform::limits::{MAX_DEVICES_PER_JOB, MAX_JOBS_IN_FLIGHT, MAX_PAGE_SIZE};
+use devdist_platform::results::DeviceResult;
 
 use crate::faults::{Fault, Faults};
 use crate::world::World;
@@ -12,12 +18,8 @@ use crate::world::World;
 /// Request parameters, query and form body merged (PLATFORM-API §1.1).
 pub type Params = BTreeMap<String, String>;
 
-/// At most this many device/product jobs of an account in status 0 or 1 (SPEC §1).
-pub const MAX_JOBS_IN_FLIGHT: usize = 10;
-/// At most this many devices per job.
-pub const MAX_DEVICES_PER_JOB: usize = 10_000;
-/// The code for a Create beyond [`MAX_JOBS_IN_FLIGHT`]. The platform's real code is not
-/// published; this one is the emulator's choice (emulator/README.md).
+/// The code for a Create beyond `devdist_platform::limits::MAX_JOBS_IN_FLIGHT`. The platform's
+/// real code is not published; this one is the emulator's choice (emulator/README.md).
 pub const TOO_MANY_JOBS: &str = "iot.distribute.TooManyJobs";
 /// The code of a device that failed with a transient cause (`device-fail`, half of them).
 pub const DEVICE_RETRYABLE: &str = "iot.system.SystemException";
@@ -85,7 +87,7 @@ fn illegal(message: impl Into<String>) -> Failure {
 /// A device's result in a job that ended: its code and message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
-    /// `"200"` when distributed.
+    /// `"200"` (`devdist_platform::CODE_DISTRIBUTED`) when distributed.
     pub code: String,
     /// What happened.
     pub message: String,
@@ -134,24 +136,29 @@ pub struct Job {
 impl Job {
     /// Status at `mono`: 0 initializing (the first fifth of its duration), 1 running, then
     /// 2 completed or 3 interrupted.
-    pub fn status(&self, mono: u64) -> u8 {
+    pub fn status(&self, mono: u64) -> JobStatus {
         let elapsed = mono.saturating_sub(self.start);
         if elapsed >= self.duration {
-            if self.interrupted { 3 } else { 2 }
+            if self.interrupted { JobStatus::Interrupted } else { JobStatus::Completed }
         } else if elapsed < self.duration / 5 {
-            0
+            JobStatus::Initializing
         } else {
-            1
+            JobStatus::Running
         }
     }
 
-    /// The result file: one JSON object per line for each device the job reached.
+    /// The result file: one [`DeviceResult`] per line, as JSON, for each device the job reached.
     pub fn result_file(&self) -> String {
         let mut text = String::new();
         for (name, outcome) in self.devices.iter().zip(&self.outcomes) {
             if let Some(outcome) = outcome {
-                let line = json!({"ProductKey": self.product_key, "DeviceName": name, "Code": outcome.code, "Message": outcome.message});
-                text.push_str(&line.to_string());
+                let line = DeviceResult {
+                    product_key: self.product_key.clone(),
+                    device_name: name.clone(),
+                    code: outcome.code.clone(),
+                    message: outcome.message.clone(),
+                };
+                text.push_str(&serde_json::to_string(&line).expect("a device result serialises"));
                 text.push('\n');
             }
         }
@@ -243,12 +250,12 @@ impl Distribution {
         let devices = &mut self.world.devices;
         self.pending.retain(|&at| {
             let job = &mut jobs[at];
-            if job.status(now.mono) < 2 {
+            if !job.status(now.mono).is_finished() {
                 return true;
             }
             let done_at = job.gmt_create + job.duration;
             for (name, outcome) in job.devices.iter().zip(&job.outcomes) {
-                if outcome.as_ref().is_some_and(|outcome| outcome.code == "200")
+                if outcome.as_ref().is_some_and(|outcome| outcome.code == CODE_DISTRIBUTED)
                     && let Some(device) = devices.get_mut(&(job.product_key.clone(), name.clone()))
                 {
                     device.distributed_to = Some(job.targets[0].clone());
@@ -263,92 +270,127 @@ impl Distribution {
     /// CreateDeviceDistributeJob. Returns the new job's index.
     pub fn create(&mut self, params: &Params, now: Now) -> Result<usize, Failure> {
         self.settle(now);
-        let product_key = required(params, "ProductKey")?;
-        let source = required(params, "SourceInstanceId")?;
-        let strategy = required(params, "Strategy")?;
-        let devices = list(params, "DeviceName.", "");
-        if devices.is_empty() {
-            return Err(missing("DeviceName"));
+        let request = parse_create(params)?;
+        self.check_rules(&request)?;
+        let job = self.draw_outcomes(request, now);
+        let at = self.jobs.len();
+        self.by_id.insert(job.id.clone(), at);
+        self.jobs.push(job);
+        self.pending.push(at);
+        // Statuses change only with time, so the most jobs in flight is seen right after a Create.
+        self.settle(now);
+        self.max_in_flight = self.max_in_flight.max(self.pending.len());
+        Ok(at)
+    }
+
+    /// The platform's rules for a Create that [`parse_create`] read, in order: the first rule
+    /// broken is the answer.
+    fn check_rules(&self, request: &CreateDeviceDistributeJob) -> Result<(), Failure> {
+        check_device_count(request)?;
+        self.check_target_uid(&request.target_uid)?;
+        self.check_instances(request)?;
+        check_strategy_targets(request)?;
+        self.check_product(request)?;
+        self.check_devices(request)?;
+        self.check_room()
+    }
+
+    /// Jobs stay in their account: another account's uid is refused (cross-account jobs are
+    /// console-only), an unknown one does not exist.
+    fn check_target_uid(&self, target_uid: &str) -> Result<(), Failure> {
+        if target_uid == self.world.account {
+            return Ok(());
         }
-        let targets = list(params, "TargetInstanceConfig.", ".TargetInstanceId");
-        if targets.is_empty() {
-            return Err(missing("TargetInstanceConfig"));
+        if !self.world.known_uid(target_uid) {
+            return Err(Failure::business("iot.system.UidNotFound", format!("account {target_uid} does not exist")));
         }
-        let strategy: u8 = match strategy.as_str() {
-            "0" => 0,
-            "1" => 1,
-            other => return Err(illegal(format!("Strategy must be 0 or 1, not {other}"))),
-        };
-        if devices.len() > MAX_DEVICES_PER_JOB {
-            return Err(illegal(format!("{} devices in one job; at most {MAX_DEVICES_PER_JOB}", devices.len())));
-        }
-        let target_uid = match (params.get("TargetUid"), params.get("TargetAliyunId")) {
-            (Some(uid), _) => uid.clone(),
-            (None, Some(_)) => {
-                return Err(illegal("TargetAliyunId: the emulator knows accounts by their UID only; give TargetUid"));
-            }
-            (None, None) => return Err(missing("TargetUid")),
-        };
-        if target_uid != self.world.account {
-            if !self.world.known_uid(&target_uid) {
-                return Err(Failure::business(
-                    "iot.system.UidNotFound",
-                    format!("account {target_uid} does not exist"),
-                ));
-            }
-            return Err(illegal(format!(
-                "cross-account distribution (to {target_uid}) can only be done in the console, with a verification code"
-            )));
-        }
-        if !self.world.usable(&source) {
-            return Err(instance_not_found(&source));
+        Err(illegal(format!(
+            "cross-account distribution (to {target_uid}) can only be done in the console, with a verification code"
+        )))
+    }
+
+    /// The source and every target are instances the account may use; no target is the
+    /// source, and no two targets share a region.
+    fn check_instances(&self, request: &CreateDeviceDistributeJob) -> Result<(), Failure> {
+        let source = &request.source_instance_id;
+        if !self.world.usable(source) {
+            return Err(instance_not_found(source));
         }
         let mut regions: Vec<&str> = Vec::new();
-        for target in &targets {
+        for target in &request.target_instance_ids {
             if !self.world.usable(target) {
                 return Err(instance_not_found(target));
             }
-            if *target == source {
+            if target == source {
                 return Err(Failure::business(
                     "iot.system.InstanceIdSame",
                     format!("the target instance {target} is the source instance"),
                 ));
             }
-            let region = self.world.instances[target].region.as_str();
+            let region = self.region(target);
             if regions.contains(&region) {
                 return Err(illegal(format!("two target instances in region {region}")));
             }
             regions.push(region);
         }
-        if strategy == 0 && targets.len() != 1 {
-            return Err(illegal(format!("Strategy 0 takes exactly one target instance, not {}", targets.len())));
+        Ok(())
+    }
+
+    /// The product has devices in the source instance.
+    fn check_product(&self, request: &CreateDeviceDistributeJob) -> Result<(), Failure> {
+        let (product_key, source) = (&request.product_key, &request.source_instance_id);
+        if self.world.products.get(product_key).is_some_and(|sources| sources.contains(source)) {
+            return Ok(());
         }
-        if !self.world.products.get(&product_key).is_some_and(|sources| sources.contains(&source)) {
-            return Err(Failure::business(
-                "iot.prod.NotExistedProduct",
-                format!("product {product_key} does not exist in instance {source}"),
-            ));
-        }
-        let mut seen = std::collections::HashSet::new();
-        for name in &devices {
+        Err(Failure::business(
+            "iot.prod.NotExistedProduct",
+            format!("product {product_key} does not exist in instance {source}"),
+        ))
+    }
+
+    /// Each device is listed once and registered under the product in the source instance.
+    fn check_devices(&self, request: &CreateDeviceDistributeJob) -> Result<(), Failure> {
+        let (product_key, source) = (&request.product_key, &request.source_instance_id);
+        let mut seen = HashSet::new();
+        for name in &request.device_names {
             if !seen.insert(name.as_str()) {
                 return Err(illegal(format!("device {name} is listed twice")));
             }
             let known = self.world.devices.get(&(product_key.clone(), name.clone()));
-            if known.is_none_or(|device| device.source_instance != source) {
+            if known.is_none_or(|device| device.source_instance != *source) {
                 return Err(Failure::business(
                     "iot.device.NotExistedDevice",
                     format!("device {product_key}/{name} does not exist in instance {source}"),
                 ));
             }
         }
-        if self.pending.len() >= MAX_JOBS_IN_FLIGHT {
-            return Err(Failure::business(
-                TOO_MANY_JOBS,
-                format!("{MAX_JOBS_IN_FLIGHT} distribution jobs of this account are already initializing or running"),
-            ));
-        }
+        Ok(())
+    }
 
+    /// Fewer than `MAX_JOBS_IN_FLIGHT` jobs of the account are initializing or running.
+    fn check_room(&self) -> Result<(), Failure> {
+        if self.pending.len() < MAX_JOBS_IN_FLIGHT {
+            return Ok(());
+        }
+        Err(Failure::business(
+            TOO_MANY_JOBS,
+            format!("{MAX_JOBS_IN_FLIGHT} distribution jobs of this account are already initializing or running"),
+        ))
+    }
+
+    /// The job `request` makes, its fate drawn from the faults: whether it is slow, whether it
+    /// is interrupted (and which devices it reached then), and each reached device's outcome.
+    /// The draws hang on the request's content and how many identical Creates came before, so
+    /// the same calls give the same jobs and a repeated Create gets fresh decisions.
+    fn draw_outcomes(&mut self, request: CreateDeviceDistributeJob, now: Now) -> Job {
+        let CreateDeviceDistributeJob {
+            product_key,
+            device_names: devices,
+            source_instance_id: source,
+            strategy,
+            target_uid,
+            target_instance_ids: targets,
+        } = request;
         let content = content_key(&product_key, &source, strategy, &target_uid, &targets, &devices);
         let repeat = self.creates.entry(content.clone()).or_default();
         *repeat += 1;
@@ -373,11 +415,11 @@ impl Distribution {
                         }
                     }
                 } else {
-                    Outcome { code: "200".to_string(), message: "success".to_string() }
+                    Outcome { code: CODE_DISTRIBUTED.to_string(), message: "success".to_string() }
                 })
             })
             .collect();
-        let job = Job {
+        Job {
             id: job_id(faults, ordinal),
             ordinal,
             product_key,
@@ -395,15 +437,7 @@ impl Distribution {
             settled: false,
             deleted: false,
             lost_response: false,
-        };
-        let at = self.jobs.len();
-        self.by_id.insert(job.id.clone(), at);
-        self.jobs.push(job);
-        self.pending.push(at);
-        // Statuses change only with time, so the most jobs in flight is seen right after a Create.
-        self.settle(now);
-        self.max_in_flight = self.max_in_flight.max(self.pending.len());
-        Ok(at)
+        }
     }
 
     /// Marks a job whose Create answer was never sent.
@@ -422,29 +456,16 @@ impl Distribution {
     }
 
     /// QueryDeviceDistributeJob's `Data`.
-    pub fn query(&mut self, params: &Params, now: Now) -> Result<Value, Failure> {
+    pub fn query(&mut self, params: &Params, now: Now) -> Result<JobInfo, Failure> {
         let at = self.find(params, now)?;
-        let job = &self.jobs[at];
-        Ok(json!({
-            "GmtCreate": job.gmt_create,
-            "JobId": job.id,
-            "ProductKey": job.product_key,
-            "SourceInstanceId": job.source_instance,
-            "SourceUid": self.world.account,
-            "Status": job.status(now.mono),
-            "Strategy": job.strategy,
-            "TargetUid": job.target_uid,
-            "Total": job.devices.len(),
-            "TargetInstanceConfigs": {"targetInstanceConfigs":
-                job.targets.iter().map(|id| json!({"TargetInstanceId": id})).collect::<Vec<_>>()},
-        }))
+        Ok(self.job_info(&self.jobs[at], now, false))
     }
 
     /// QueryDeviceDistributeDetail: a token for the result URL of an ended job.
     pub fn detail(&mut self, params: &Params, now: Now) -> Result<String, Failure> {
         let at = self.find(params, now)?;
         let job = &self.jobs[at];
-        if job.status(now.mono) < 2 {
+        if !job.status(now.mono).is_finished() {
             return Err(illegal(format!("job {} has not ended yet", job.id)));
         }
         let asked = self.details.entry(at).or_default();
@@ -473,7 +494,7 @@ impl Distribution {
     pub fn delete(&mut self, params: &Params, now: Now) -> Result<(), Failure> {
         let at = self.find(params, now)?;
         let job = &mut self.jobs[at];
-        if job.status(now.mono) < 2 {
+        if !job.status(now.mono).is_finished() {
             return Err(illegal(format!("job {} is still running; a distribution cannot be cancelled", job.id)));
         }
         job.deleted = true;
@@ -482,20 +503,27 @@ impl Distribution {
 
     /// ListDeviceDistributeJob's `Data`: newest first, filtered by ProductKey, Status,
     /// TargetUid and JobId; pages by CurrentPage, or by NextToken when given.
-    pub fn list(&mut self, params: &Params, now: Now) -> Result<Value, Failure> {
+    pub fn list(&mut self, params: &Params, now: Now) -> Result<ListData, Failure> {
         self.settle(now);
-        let page_params =
-            || Failure::business("iot.common.InvalidPageParams", "PageSize must be 1 to 200, CurrentPage 1 or more");
+        let page_params = || {
+            Failure::business(
+                "iot.common.InvalidPageParams",
+                format!("PageSize must be 1 to {MAX_PAGE_SIZE}, CurrentPage 1 or more"),
+            )
+        };
         let page_size: usize = required(params, "PageSize")?
             .parse()
             .ok()
-            .filter(|size| (1..=200).contains(size))
+            .filter(|size| (1..=MAX_PAGE_SIZE as usize).contains(size))
             .ok_or_else(page_params)?;
-        let status: Option<u8> = match params.get("Status") {
+        let status: Option<JobStatus> = match params.get("Status") {
             None => None,
-            Some(text) => {
-                Some(text.parse().ok().filter(|status| *status <= 3).ok_or_else(|| illegal("Status must be 0 to 3"))?)
-            }
+            Some(text) => Some(
+                text.parse::<u8>()
+                    .ok()
+                    .and_then(|code| JobStatus::try_from(code).ok())
+                    .ok_or_else(|| illegal("Status must be 0 to 3"))?,
+            ),
         };
         let matching: Vec<&Job> = self
             .jobs
@@ -530,32 +558,40 @@ impl Distribution {
             Some(last) if skip + page.len() < matching.len() => format!("emu-{}", last.ordinal),
             _ => String::new(),
         };
-        let items: Vec<Value> = page.iter().map(|job| self.list_item(job, now)).collect();
-        Ok(json!({"Total": matching.len(), "NextToken": next_token, "JobInfo": {"items": items}}))
+        let items = page.iter().map(|job| self.job_info(job, now, true)).collect();
+        Ok(ListData { total: matching.len() as u64, next_token, job_info: JobItems { items } })
     }
 
-    fn list_item(&self, job: &Job, now: Now) -> Value {
-        let region =
-            |id: &str| self.world.instances.get(id).map_or("", |instance| instance.region.as_str()).to_string();
-        json!({
-            "GmtCreate": job.gmt_create,
-            "JobId": job.id,
-            "ProductKey": job.product_key,
-            "SourceInstanceId": job.source_instance,
-            "SourceInstanceName": job.source_instance,
-            "SourceRegion": region(&job.source_instance),
-            "SourceUid": self.world.account,
-            "Status": job.status(now.mono),
-            "Strategy": job.strategy,
-            "TargetUid": job.target_uid,
-            "Total": job.devices.len(),
-            "TargetInstanceConfigs": {"targetInstanceConfigs": job.targets.iter().map(|id| json!({
-                "TargetInstanceId": id, "TargetInstanceName": id, "TargetRegion": region(id)})).collect::<Vec<_>>()},
-        })
+    /// A job as QueryDeviceDistributeJob describes it, or as ListDeviceDistributeJob does when
+    /// `listed` (with the source's and the targets' names and regions).
+    fn job_info(&self, job: &Job, now: Now, listed: bool) -> JobInfo {
+        let name = |id: &str| listed.then(|| id.to_string());
+        let region = |id: &str| listed.then(|| self.region(id).to_string());
+        let target = |id: &String| TargetInstanceConfig {
+            target_instance_id: id.clone(),
+            target_instance_name: name(id),
+            target_region: region(id),
+        };
+        JobInfo {
+            gmt_create: job.gmt_create as i64,
+            job_id: job.id.clone(),
+            product_key: job.product_key.clone(),
+            source_instance_id: job.source_instance.clone(),
+            source_instance_name: name(&job.source_instance),
+            source_region: region(&job.source_instance),
+            source_uid: self.world.account.clone(),
+            status: job.status(now.mono),
+            strategy: job.strategy,
+            target_uid: job.target_uid.clone(),
+            total: job.devices.len() as u64,
+            target_instance_configs: TargetInstanceConfigs {
+                target_instance_configs: job.targets.iter().map(target).collect(),
+            },
+        }
     }
 
     /// QueryDeviceProvisioning's `Data`: where the device is now.
-    pub fn provisioning(&mut self, params: &Params, now: Now) -> Result<Value, Failure> {
+    pub fn provisioning(&mut self, params: &Params, now: Now) -> Result<Provisioning, Failure> {
         self.settle(now);
         let product_key = required(params, "ProductKey")?;
         let device_name = required(params, "DeviceName")?;
@@ -565,22 +601,89 @@ impl Distribution {
                 format!("device {product_key}/{device_name} does not exist"),
             ));
         };
-        let region =
-            |id: &str| self.world.instances.get(id).map_or("", |instance| instance.region.as_str()).to_string();
         let target = device.distributed_to.as_deref().unwrap_or(&device.source_instance);
-        let when = device.distributed_at.unwrap_or(now.wall);
-        Ok(json!({
-            "AliyunUid": self.world.account,
-            "DeviceName": device_name,
-            "GmtCreate": when,
-            "GmtModified": when,
-            "ProductKey": product_key,
-            "SourceIotInstanceId": device.source_instance,
-            "SourceRegion": region(&device.source_instance),
-            "TargetIotInstanceId": target,
-            "TargetRegion": region(target),
-        }))
+        let when = device.distributed_at.unwrap_or(now.wall) as i64;
+        Ok(Provisioning {
+            aliyun_uid: self.world.account.clone(),
+            device_name,
+            gmt_create: when,
+            gmt_modified: when,
+            product_key,
+            source_iot_instance_id: device.source_instance.clone(),
+            source_region: self.region(&device.source_instance).to_string(),
+            target_iot_instance_id: target.to_string(),
+            target_region: self.region(target).to_string(),
+        })
     }
+
+    /// The region of instance `id`; empty for an instance that does not exist.
+    fn region(&self, id: &str) -> &str {
+        self.world.instances.get(id).map_or("", |instance| instance.region.as_str())
+    }
+}
+
+/// Create's request from its parameters, read by `CreateDeviceDistributeJob::from_params` (the
+/// inverse of what the client sends). A required parameter absent or empty is `Missing{Name}`;
+/// a `Strategy` other than `0` or `1` and a `TargetAliyunId` in place of `TargetUid` are
+/// `iot.system.IllegalRequest`.
+fn parse_create(params: &Params) -> Result<CreateDeviceDistributeJob, Failure> {
+    let pairs: Vec<(String, String)> = params.iter().map(|(key, value)| (key.clone(), value.clone())).collect();
+    let request = CreateDeviceDistributeJob::from_params(&pairs).map_err(|error| unreadable(params, &error))?;
+    if request.device_names.is_empty() {
+        return Err(missing("DeviceName"));
+    }
+    if request.target_instance_ids.is_empty() {
+        return Err(missing("TargetInstanceConfig"));
+    }
+    // Exactly `0` or `1` as sent: from_params reads any u8, `01` and `+1` included.
+    let strategy = params.get("Strategy").map_or("", String::as_str);
+    if !matches!(strategy, "0" | "1") {
+        return Err(strategy_not_0_or_1(strategy));
+    }
+    // from_params reads an absent TargetUid as empty; an empty one sent is an unknown account.
+    if !params.contains_key("TargetUid") {
+        if params.contains_key("TargetAliyunId") {
+            return Err(illegal("TargetAliyunId: the emulator knows accounts by their UID only; give TargetUid"));
+        }
+        return Err(missing("TargetUid"));
+    }
+    Ok(request)
+}
+
+/// The failure for an `error` of `CreateDeviceDistributeJob::from_params`: `Missing{Name}` as
+/// it says, a `Strategy` that is not a number as any other bad Strategy (an empty one as
+/// missing), and a list parameter with a bad index (`DeviceName.x`) as an invalid parameter.
+fn unreadable(params: &Params, error: &str) -> Failure {
+    if let Some(name) = error.strip_prefix("Missing") {
+        return missing(name);
+    }
+    match params.get("Strategy") {
+        Some(strategy) if error.starts_with("Strategy") && strategy.is_empty() => missing("Strategy"),
+        Some(strategy) if error.starts_with("Strategy") => strategy_not_0_or_1(strategy),
+        _ => Failure::gateway(400, "InvalidParameter", error),
+    }
+}
+
+fn strategy_not_0_or_1(strategy: &str) -> Failure {
+    illegal(format!("Strategy must be 0 or 1, not {strategy}"))
+}
+
+/// At most `MAX_DEVICES_PER_JOB` devices.
+fn check_device_count(request: &CreateDeviceDistributeJob) -> Result<(), Failure> {
+    let count = request.device_names.len();
+    if count > MAX_DEVICES_PER_JOB {
+        return Err(illegal(format!("{count} devices in one job; at most {MAX_DEVICES_PER_JOB}")));
+    }
+    Ok(())
+}
+
+/// Strategy 0 (a specified region) takes exactly one target instance.
+fn check_strategy_targets(request: &CreateDeviceDistributeJob) -> Result<(), Failure> {
+    let targets = request.target_instance_ids.len();
+    if request.strategy == 0 && targets != 1 {
+        return Err(illegal(format!("Strategy 0 takes exactly one target instance, not {targets}")));
+    }
+    Ok(())
 }
 
 fn instance_not_found(id: &str) -> Failure {
@@ -589,19 +692,6 @@ fn instance_not_found(id: &str) -> Failure {
 
 fn required(params: &Params, name: &str) -> Result<String, Failure> {
     params.get(name).filter(|value| !value.is_empty()).cloned().ok_or_else(|| missing(name))
-}
-
-/// The values of `PREFIX<n>SUFFIX` (n = 1, 2, …) in order of n.
-fn list(params: &Params, prefix: &str, suffix: &str) -> Vec<String> {
-    let mut found: Vec<(u64, String)> = params
-        .iter()
-        .filter_map(|(name, value)| {
-            let n = name.strip_prefix(prefix)?.strip_suffix(suffix)?.parse().ok()?;
-            Some((n, value.clone()))
-        })
-        .collect();
-    found.sort();
-    found.into_iter().map(|(_, value)| value).collect()
 }
 
 fn content_key(pk: &str, source: &str, strategy: u8, uid: &str, targets: &[String], devices: &[String]) -> String {

@@ -4,38 +4,15 @@
 //! merged. Canonical forms come from `devdist_platform::sign`, the client's own signer.
 
 use std::collections::HashMap;
-use std::fmt;
 
+use devdist_platform::api::API_VERSION;
 use devdist_platform::encode::{form_decode, percent_encode};
-use devdist_platform::sign;
+use devdist_platform::{Credentials, Scheme, sign};
 
 use crate::distribution::{Failure, Now, Params};
 
-/// The API version every call must name.
-pub const VERSION: &str = "2018-01-20";
 /// How far a request's time may be from the emulator's (PLATFORM-API §3.3).
 pub const MAX_CLOCK_SKEW_MS: u64 = 15 * 60 * 1000;
-
-/// The access key the emulated account owns, and the STS token it accepts.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Credentials {
-    /// Access key ID.
-    pub access_key_id: String,
-    /// Access key secret.
-    pub access_key_secret: String,
-    /// An STS token accepted with the key, when set.
-    pub security_token: Option<String>,
-}
-
-impl fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Credentials")
-            .field("access_key_id", &self.access_key_id)
-            .field("access_key_secret", &"<redacted>")
-            .field("security_token", &self.security_token.as_ref().map(|_| "<redacted>"))
-            .finish()
-    }
-}
 
 /// What the gateway sees of a request.
 #[derive(Debug, Clone, Copy)]
@@ -54,15 +31,6 @@ impl Call<'_> {
     fn header(&self, name: &str) -> Option<&str> {
         self.headers.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
     }
-}
-
-/// Which signature scheme a call used.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scheme {
-    /// ACS3-HMAC-SHA256.
-    V3,
-    /// RPC HMAC-SHA1.
-    V2,
 }
 
 /// An authenticated call.
@@ -111,7 +79,8 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    /// A gateway for the account that owns `credentials`.
+    /// A gateway for the account that owns `credentials`: the access key it accepts and, when
+    /// set, the STS token it accepts with it (calls without a token are accepted too).
     pub fn new(credentials: Credentials) -> Gateway {
         Gateway { credentials, nonces: HashMap::new() }
     }
@@ -184,7 +153,7 @@ impl Gateway {
             parsed.signed_headers.iter().map(|name| (name.clone(), header(name).to_string())).collect();
         let canonical = sign::v3_canonical_request(call.method, query, &signed, &body_hash);
         let string_to_sign = sign::v3_string_to_sign(&canonical);
-        if sign::v3_signature(&self.credentials.access_key_secret, &string_to_sign) != parsed.signature {
+        if sign::v3_signature(self.credentials.secret.expose(), &string_to_sign) != parsed.signature {
             return Err(mismatch(&string_to_sign));
         }
         let action = header("x-acs-action");
@@ -226,7 +195,7 @@ impl Gateway {
         let signed: Vec<(String, String)> =
             query.iter().filter(|(key, _)| key != "Signature").chain(form).cloned().collect();
         let string_to_sign = sign::v2_string_to_sign(call.method, &signed);
-        if sign::v2_signature(&self.credentials.access_key_secret, &string_to_sign) != need("Signature")? {
+        if sign::v2_signature(self.credentials.secret.expose(), &string_to_sign) != need("Signature")? {
             // The real gateway echoes its string-to-sign; the STS token in it is a secret.
             let echoed = match token {
                 Some(token) if !token.is_empty() => {
@@ -243,9 +212,9 @@ impl Gateway {
         if access_key_id != self.credentials.access_key_id {
             return Err(Failure::gateway(404, "InvalidAccessKeyId.NotFound", "Specified access key is not found."));
         }
-        match (token, &self.credentials.security_token) {
+        match (token, &self.credentials.token) {
             (None, _) => Ok(()),
-            (Some(sent), Some(accepted)) if sent == accepted => Ok(()),
+            (Some(sent), Some(accepted)) if sent == accepted.expose() => Ok(()),
             (Some(_), _) => Err(bad(
                 "InvalidSecurityToken.MismatchWithAccessKey",
                 "The security token does not match the access key.",
@@ -266,12 +235,12 @@ fn mismatch(string_to_sign: &str) -> Failure {
 }
 
 fn check_version(version: &str) -> Result<(), Failure> {
-    if version == VERSION {
+    if version == API_VERSION {
         Ok(())
     } else {
         Err(bad(
             "InvalidVersion",
-            format!("Specified parameter Version {version:?} is not valid; the API is {VERSION}."),
+            format!("Specified parameter Version {version:?} is not valid; the API is {API_VERSION}."),
         ))
     }
 }

@@ -7,13 +7,20 @@
 //! - `meter` enforces the per-API QPS limits of the account;
 //! - `faults` decides, from the seed and the call's identity, whether to misbehave;
 //! - `distribution` applies the platform's rules and runs the jobs (`world` is what exists);
-//! - `service` glues them and shapes the answers like the platform's.
+//! - `service` glues them and writes the answers.
+//!
+//! The wire contract is `devdist_platform`'s, the client's own: Create is read with
+//! `api::CreateDeviceDistributeJob::from_params`, every API answer is one of `api`'s body types
+//! serialised and each line of a result file a `results::DeviceResult`, the actions and their
+//! limits are `api::Action` and `limits`, the canonical forms of the signatures are `sign`'s,
+//! and the account's key is a `Credentials`.
 //!
 //! ```no_run
-//! use devdist_emulator::{Config, Credentials, Emulator, World};
+//! use devdist_emulator::{Config, Emulator, World};
+//! use devdist_platform::{Credentials, Secret};
 //!
 //! let world = World::from_plan("fixtures/demo/plan.toml".as_ref())?;
-//! let credentials = Credentials { access_key_id: "id".into(), access_key_secret: "secret".into(), security_token: None };
+//! let credentials = Credentials { access_key_id: "id".into(), secret: Secret::new("secret"), token: None };
 //! let emulator = Emulator::start(world, Config::new(credentials))?;
 //! println!("{}", emulator.url());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -30,12 +37,11 @@ mod tls;
 mod world;
 
 pub use distribution::{
-    DEVICE_PERMANENT, DEVICE_RETRYABLE, Distribution, Download, Failure, Job, MAX_DEVICES_PER_JOB, MAX_JOBS_IN_FLIGHT,
-    Now, Outcome, Params, TOO_MANY_JOBS,
+    DEVICE_PERMANENT, DEVICE_RETRYABLE, Distribution, Download, Failure, Job, Now, Outcome, Params, TOO_MANY_JOBS,
 };
 pub use faults::{Fault, Faults};
-pub use gateway::{Authenticated, Call, Credentials, Gateway, MAX_CLOCK_SKEW_MS, Scheme, VERSION, parse_utc};
-pub use meter::{Api, ApiStats, Meter};
+pub use gateway::{Authenticated, Call, Gateway, MAX_CLOCK_SKEW_MS, parse_utc};
+pub use meter::{ApiStats, Meter};
 pub use service::{Config, Emulator, HOST_ID, RESULT_URL_SECONDS, RESULTS_PATH, STATS_PATH};
 pub use tls::Identity;
 pub use world::{Device, Instance, World};

@@ -3,58 +3,10 @@
 
 use std::collections::BTreeMap;
 
+use devdist_platform::api::Action;
 use serde::Serialize;
 
-/// The distribution APIs the emulator serves, with their per-account QPS limits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Api {
-    /// CreateDeviceDistributeJob, 2/s.
-    Create,
-    /// QueryDeviceDistributeJob, 10/s.
-    Query,
-    /// QueryDeviceDistributeDetail, 5/s.
-    Detail,
-    /// ListDeviceDistributeJob, 5/s.
-    List,
-    /// DeleteDeviceDistributeJob, 2/s.
-    Delete,
-    /// QueryDeviceProvisioning, 50/s.
-    Provisioning,
-}
-
-impl Api {
-    /// Every API.
-    pub const ALL: [Api; 6] = [Api::Create, Api::Query, Api::Detail, Api::List, Api::Delete, Api::Provisioning];
-
-    /// The action's name on the wire.
-    pub fn name(self) -> &'static str {
-        match self {
-            Api::Create => "CreateDeviceDistributeJob",
-            Api::Query => "QueryDeviceDistributeJob",
-            Api::Detail => "QueryDeviceDistributeDetail",
-            Api::List => "ListDeviceDistributeJob",
-            Api::Delete => "DeleteDeviceDistributeJob",
-            Api::Provisioning => "QueryDeviceProvisioning",
-        }
-    }
-
-    /// The API of an action name.
-    pub fn from_name(name: &str) -> Option<Api> {
-        Api::ALL.into_iter().find(|api| api.name() == name)
-    }
-
-    /// The platform's limit, calls per second per account (PLATFORM-API §0).
-    pub fn qps(self) -> f64 {
-        match self {
-            Api::Create | Api::Delete => 2.0,
-            Api::Query => 10.0,
-            Api::Detail | Api::List => 5.0,
-            Api::Provisioning => 50.0,
-        }
-    }
-}
-
-/// Counters of one API.
+/// Counters of one action.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct ApiStats {
     /// Authenticated calls.
@@ -78,7 +30,7 @@ struct Window {
     admitted: u32,
 }
 
-/// Fixed one-second windows per API: a call is admitted while fewer than the limit were
+/// Fixed one-second windows per action: a call is admitted while fewer than the limit were
 /// admitted in the same second (of the emulator's monotonic clock).
 ///
 /// A client that spaces its calls 1/limit apart is never refused; one that sends a full
@@ -86,32 +38,32 @@ struct Window {
 #[derive(Debug)]
 pub struct Meter {
     scale: f64,
-    windows: BTreeMap<Api, Window>,
-    stats: BTreeMap<Api, ApiStats>,
+    windows: BTreeMap<Action, Window>,
+    stats: BTreeMap<Action, ApiStats>,
 }
 
 impl Meter {
     /// Limits multiplied by `scale` (`--rate-scale`); each is at least 1 call per second.
     pub fn new(scale: f64) -> Meter {
-        let stats = Api::ALL
+        let stats = Action::ALL
             .into_iter()
-            .map(|api| (api, ApiStats { limit: limit(api, scale), ..ApiStats::default() }))
+            .map(|action| (action, ApiStats { limit: limit(action, scale), ..ApiStats::default() }))
             .collect();
         Meter { scale, windows: BTreeMap::new(), stats }
     }
 
     /// Counts a call at `mono_ms`; false when it exceeds the limit (and is throttled).
-    pub fn admit(&mut self, api: Api, mono_ms: u64) -> bool {
+    pub fn admit(&mut self, action: Action, mono_ms: u64) -> bool {
         let second = mono_ms / 1000;
-        let window = self.windows.entry(api).or_default();
+        let window = self.windows.entry(action).or_default();
         if window.second != second {
             *window = Window { second, arrived: 0, admitted: 0 };
         }
         window.arrived += 1;
-        let stats = self.stats.entry(api).or_default();
+        let stats = self.stats.entry(action).or_default();
         stats.calls += 1;
         stats.max_per_second = stats.max_per_second.max(window.arrived);
-        if window.admitted >= limit(api, self.scale) {
+        if window.admitted >= limit(action, self.scale) {
             stats.throttled += 1;
             return false;
         }
@@ -119,19 +71,20 @@ impl Meter {
         true
     }
 
-    /// The counters of `api`, to update.
-    pub fn stats_mut(&mut self, api: Api) -> &mut ApiStats {
-        self.stats.entry(api).or_default()
+    /// The counters of `action`, to update.
+    pub fn stats_mut(&mut self, action: Action) -> &mut ApiStats {
+        self.stats.entry(action).or_default()
     }
 
-    /// Every API's counters.
+    /// Every action's counters, by its name on the wire.
     pub fn stats(&self) -> BTreeMap<&'static str, ApiStats> {
-        self.stats.iter().map(|(api, stats)| (api.name(), stats.clone())).collect()
+        self.stats.iter().map(|(action, stats)| (action.name(), stats.clone())).collect()
     }
 }
 
-fn limit(api: Api, scale: f64) -> u32 {
-    (api.qps() * scale).round().max(1.0) as u32
+/// The platform's limit of `action` (`devdist_platform::limits::qps`) times `scale`, at least 1.
+fn limit(action: Action, scale: f64) -> u32 {
+    (devdist_platform::limits::qps(action) * scale).round().max(1.0) as u32
 }
 
 #[cfg(test)]
@@ -141,22 +94,24 @@ mod tests {
     #[test]
     fn admits_the_limit_per_second_and_counts_the_rest() {
         let mut meter = Meter::new(1.0);
-        let admitted: Vec<bool> =
-            [0, 100, 200, 999, 1000, 1500, 1600].iter().map(|ms| meter.admit(Api::Create, *ms)).collect();
+        let admitted: Vec<bool> = [0, 100, 200, 999, 1000, 1500, 1600]
+            .iter()
+            .map(|ms| meter.admit(Action::CreateDeviceDistributeJob, *ms))
+            .collect();
         assert_eq!(admitted, [true, true, false, false, true, true, false]);
         let stats = &meter.stats()["CreateDeviceDistributeJob"];
         assert_eq!((stats.calls, stats.throttled, stats.max_per_second, stats.limit), (7, 3, 4, 2));
-        // Other APIs have their own windows.
-        assert!(meter.admit(Api::Query, 1601));
+        // Other actions have their own windows.
+        assert!(meter.admit(Action::QueryDeviceDistributeJob, 1601));
     }
 
     #[test]
     fn spaced_calls_are_never_refused_and_the_scale_multiplies_every_limit() {
         let mut meter = Meter::new(1.0);
-        assert!((0..100).all(|i| meter.admit(Api::Query, i * 100)), "10/s spaced 100 ms apart");
+        assert!((0..100).all(|i| meter.admit(Action::QueryDeviceDistributeJob, i * 100)), "10/s spaced 100 ms apart");
         let mut scaled = Meter::new(100.0);
-        assert!((0..200).all(|_| scaled.admit(Api::Create, 5)));
-        assert!(!scaled.admit(Api::Create, 5));
+        assert!((0..200).all(|_| scaled.admit(Action::CreateDeviceDistributeJob, 5)));
+        assert!(!scaled.admit(Action::CreateDeviceDistributeJob, 5));
         assert_eq!(scaled.stats()["QueryDeviceProvisioning"].limit, 5000);
         assert_eq!(Meter::new(0.01).stats()["CreateDeviceDistributeJob"].limit, 1, "at least one call a second");
     }

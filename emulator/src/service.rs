@@ -6,13 +6,19 @@ use std::net::{SocketAddr, TcpListener};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use serde_json::{Value, json};
+use devdist_platform::Credentials;
+use devdist_platform::api::{
+    Action, Common, CreateJobBody, DetailBody, GatewayErrorBody, JobStatus, ListJobsBody, ProvisioningBody,
+    QueryJobBody,
+};
+use serde::Serialize;
+use serde_json::Value;
 
 use crate::distribution::{Distribution, Download, Failure, Now, Params};
 use crate::faults::{Fault, Faults};
-use crate::gateway::{Call, Credentials, Gateway};
+use crate::gateway::{Call, Gateway};
 use crate::http::{Handler, Reply, Request, Response, Server};
-use crate::meter::{Api, Meter};
+use crate::meter::{ApiStats, Meter};
 use crate::world::World;
 
 /// The host name error bodies carry, as the real gateway does.
@@ -165,30 +171,30 @@ fn api_call(shared: &Shared, request: &Request) -> Reply {
     let request_id = request_id(&shared.faults, state.requests);
     let call = Call { method: &request.method, query: &request.query, headers: &request.headers, body: &request.body };
     let result = state.gateway.authenticate(&call, now).and_then(|call| {
-        let api = Api::from_name(&call.action).ok_or_else(|| {
+        let action = Action::from_name(&call.action).ok_or_else(|| {
             Failure::gateway(400, "InvalidAction.NotFound", format!("Specified api {} is not found.", call.action))
         })?;
-        Ok((api, call.params))
+        Ok((action, call.params))
     });
-    let (api, params) = match result {
+    let (action, params) = match result {
         Ok(found) => found,
         Err(failure) => return refuse(state, &failure, &request_id),
     };
-    if !state.meter.admit(api, now.mono) {
+    if !state.meter.admit(action, now.mono) {
         return refuse(state, &throttled(), &request_id);
     }
-    let identity = call_identity(api, &params);
+    let identity = call_identity(action, &params);
     let occurrence = state.occurrences.entry(identity).or_default();
     *occurrence += 1;
     let occurrence = *occurrence;
     if throttle_burst(&shared.faults, identity, occurrence) {
-        state.meter.stats_mut(api).fault_throttled += 1;
+        state.meter.stats_mut(action).fault_throttled += 1;
         return refuse(state, &throttled(), &request_id);
     }
     let call_id = [format!("{identity:016x}"), occurrence.to_string()];
     let call_id = [call_id[0].as_str(), call_id[1].as_str()];
     if shared.faults.hits(Fault::Error5xx, &call_id) {
-        state.meter.stats_mut(api).errors_5xx += 1;
+        state.meter.stats_mut(action).errors_5xx += 1;
         let failure = if shared.faults.roll("error5xx-kind", &call_id) < 0.5 {
             Failure::gateway(500, "InternalError", "The request processing has failed due to some unknown error.")
         } else {
@@ -201,23 +207,31 @@ fn api_call(shared: &Shared, request: &Request) -> Reply {
         return refuse(state, &failure, &request_id);
     }
     let distribution = &mut state.distribution;
-    let body = match api {
-        Api::Create => distribution.create(&params, now).map(|at| {
+    let common = Common::ok(request_id.as_str());
+    let body = match action {
+        Action::CreateDeviceDistributeJob => distribution.create(&params, now).map(|at| {
             if shared.faults.hits(Fault::LostResponse, &call_id) {
                 distribution.lose_response(at);
                 None
             } else {
-                Some(json!({"JobId": distribution.jobs()[at].id}))
+                Some(to_json(&CreateJobBody { common, job_id: distribution.jobs()[at].id.clone() }))
             }
         }),
-        Api::Query => distribution.query(&params, now).map(|data| Some(json!({"Data": data}))),
-        Api::Detail => distribution.detail(&params, now).map(|token| {
+        Action::QueryDeviceDistributeJob => {
+            distribution.query(&params, now).map(|data| Some(to_json(&QueryJobBody { common, data })))
+        }
+        Action::QueryDeviceDistributeDetail => distribution.detail(&params, now).map(|token| {
             let host = host(request).unwrap_or(&shared.fallback_host);
-            Some(json!({"File": format!("{}://{host}{RESULTS_PATH}{token}", shared.scheme)}))
+            let file = format!("{}://{host}{RESULTS_PATH}{token}", shared.scheme);
+            Some(to_json(&DetailBody { common, file }))
         }),
-        Api::List => distribution.list(&params, now).map(|data| Some(json!({"Data": data}))),
-        Api::Delete => distribution.delete(&params, now).map(|()| Some(json!({}))),
-        Api::Provisioning => distribution.provisioning(&params, now).map(|data| Some(json!({"Data": data}))),
+        Action::ListDeviceDistributeJob => {
+            distribution.list(&params, now).map(|data| Some(to_json(&ListJobsBody { common, data })))
+        }
+        Action::DeleteDeviceDistributeJob => distribution.delete(&params, now).map(|()| Some(to_json(&common))),
+        Action::QueryDeviceProvisioning => {
+            distribution.provisioning(&params, now).map(|data| Some(to_json(&ProvisioningBody { common, data })))
+        }
     };
     match body {
         Err(failure) => refuse(state, &failure, &request_id),
@@ -225,12 +239,13 @@ fn api_call(shared: &Shared, request: &Request) -> Reply {
             state.lost_responses += 1;
             Reply::Hangup
         }
-        Ok(Some(mut body)) => {
-            body["RequestId"] = json!(request_id);
-            body["Success"] = json!(true);
-            answer(200, "application/json", body.to_string())
-        }
+        Ok(Some(body)) => answer(200, "application/json", body),
     }
+}
+
+/// A response body as JSON.
+fn to_json(body: &impl Serialize) -> String {
+    serde_json::to_string(body).expect("response bodies serialise")
 }
 
 fn host(request: &Request) -> Option<&str> {
@@ -252,8 +267,8 @@ fn throttle_burst(faults: &Faults, identity: u64, occurrence: u64) -> bool {
 }
 
 /// A call's identity: its action and business parameters (not its nonce or time).
-fn call_identity(api: Api, params: &Params) -> u64 {
-    let mut parts = vec![api.name()];
+fn call_identity(action: Action, params: &Params) -> u64 {
+    let mut parts = vec![action.name()];
     for (key, value) in params {
         parts.push(key);
         parts.push(value);
@@ -269,25 +284,29 @@ fn request_id(faults: &Faults, n: u64) -> String {
 fn refuse(state: &mut State, failure: &Failure, request_id: &str) -> Reply {
     *state.refused.entry(failure.code().to_string()).or_default() += 1;
     match failure {
-        Failure::Business { code, message } => answer(
-            200,
-            "application/json",
-            json!({"RequestId": request_id, "Success": false, "Code": code, "ErrorMessage": message}).to_string(),
-        ),
+        Failure::Business { code, message } => {
+            let body = Common {
+                request_id: request_id.to_string(),
+                success: false,
+                code: Some(code.clone()),
+                error_message: Some(message.clone()),
+            };
+            answer(200, "application/json", to_json(&body))
+        }
         Failure::Gateway { .. } => gateway_error(failure, request_id),
     }
 }
 
 fn gateway_error(failure: &Failure, request_id: &str) -> Reply {
     let Failure::Gateway { status, code, message } = failure else { unreachable!("gateway errors only") };
-    let body = json!({
-        "RequestId": request_id,
-        "HostId": HOST_ID,
-        "Code": code,
-        "Message": message,
-        "Recommend": format!("https://error-center.aliyun.com/status/search?Keyword={code}&source=PopGw"),
-    });
-    answer(*status, "application/json", body.to_string())
+    let body = GatewayErrorBody {
+        request_id: request_id.to_string(),
+        host_id: HOST_ID.to_string(),
+        code: code.clone(),
+        message: message.clone(),
+        recommend: format!("https://error-center.aliyun.com/status/search?Keyword={code}&source=PopGw"),
+    };
+    answer(*status, "application/json", to_json(&body))
 }
 
 fn answer(status: u16, content_type: &'static str, body: String) -> Reply {
@@ -310,45 +329,99 @@ fn download(shared: &Shared, token: &str) -> Reply {
     }
 }
 
+/// What `GET /_emulator/stats` serves (emulator/README.md, "Introspection").
+#[derive(Serialize)]
+struct Stats<'a> {
+    requests: u64,
+    /// By action name.
+    apis: BTreeMap<&'static str, ApiStats>,
+    refused: &'a BTreeMap<String, u64>,
+    lost_responses: u64,
+    jobs_created: usize,
+    jobs_in_flight: usize,
+    max_jobs_in_flight: usize,
+    uptime_ms: u64,
+    jobs: Vec<JobStats<'a>>,
+}
+
+/// A job in the stats: its parameters under the platform's names, then what befell it.
+#[derive(Serialize)]
+struct JobStats<'a> {
+    #[serde(rename = "JobId")]
+    id: &'a str,
+    ordinal: u64,
+    #[serde(rename = "ProductKey")]
+    product_key: &'a str,
+    #[serde(rename = "SourceInstanceId")]
+    source_instance: &'a str,
+    #[serde(rename = "Strategy")]
+    strategy: u8,
+    #[serde(rename = "TargetUid")]
+    target_uid: &'a str,
+    #[serde(rename = "TargetInstanceIds")]
+    targets: &'a [String],
+    #[serde(rename = "Status")]
+    status: JobStatus,
+    #[serde(rename = "GmtCreate")]
+    gmt_create: u64,
+    deleted: bool,
+    lost_response: bool,
+    slow: bool,
+    interrupted: bool,
+    devices: Vec<DeviceStats<'a>>,
+}
+
+/// A device of a job in the stats: its code, `null` while (or if never) reached.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct DeviceStats<'a> {
+    device_name: &'a str,
+    code: Option<&'a str>,
+}
+
 fn stats(shared: &Shared) -> Value {
     let now = shared.now();
     let mut state = shared.lock();
     let in_flight = state.distribution.in_flight(now);
-    let jobs: Vec<Value> = state
+    let jobs: Vec<JobStats<'_>> = state
         .distribution
         .jobs()
         .iter()
-        .map(|job| {
-            json!({
-                "JobId": job.id,
-                "ordinal": job.ordinal,
-                "ProductKey": job.product_key,
-                "SourceInstanceId": job.source_instance,
-                "Strategy": job.strategy,
-                "TargetUid": job.target_uid,
-                "TargetInstanceIds": job.targets,
-                "Status": job.status(now.mono),
-                "GmtCreate": job.gmt_create,
-                "deleted": job.deleted,
-                "lost_response": job.lost_response,
-                "slow": job.slow,
-                "interrupted": job.interrupted,
-                "devices": job.devices.iter().zip(&job.outcomes).map(|(name, outcome)| json!({
-                    "DeviceName": name,
-                    "Code": outcome.as_ref().map(|outcome| outcome.code.as_str()),
-                })).collect::<Vec<_>>(),
-            })
+        .map(|job| JobStats {
+            id: &job.id,
+            ordinal: job.ordinal,
+            product_key: &job.product_key,
+            source_instance: &job.source_instance,
+            strategy: job.strategy,
+            target_uid: &job.target_uid,
+            targets: &job.targets,
+            status: job.status(now.mono),
+            gmt_create: job.gmt_create,
+            deleted: job.deleted,
+            lost_response: job.lost_response,
+            slow: job.slow,
+            interrupted: job.interrupted,
+            devices: job
+                .devices
+                .iter()
+                .zip(&job.outcomes)
+                .map(|(name, outcome)| DeviceStats {
+                    device_name: name,
+                    code: outcome.as_ref().map(|outcome| outcome.code.as_str()),
+                })
+                .collect(),
         })
         .collect();
-    json!({
-        "requests": state.requests,
-        "apis": state.meter.stats(),
-        "refused": state.refused,
-        "lost_responses": state.lost_responses,
-        "jobs_created": jobs.len(),
-        "jobs_in_flight": in_flight,
-        "max_jobs_in_flight": state.distribution.max_in_flight(),
-        "uptime_ms": now.mono,
-        "jobs": jobs,
-    })
+    let stats = Stats {
+        requests: state.requests,
+        apis: state.meter.stats(),
+        refused: &state.refused,
+        lost_responses: state.lost_responses,
+        jobs_created: jobs.len(),
+        jobs_in_flight: in_flight,
+        max_jobs_in_flight: state.distribution.max_in_flight(),
+        uptime_ms: now.mono,
+        jobs,
+    };
+    serde_json::to_value(stats).expect("the stats serialise")
 }

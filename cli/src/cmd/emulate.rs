@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use devdist_emulator::{Config, Credentials, Emulator, Faults, Identity, World};
+use devdist_emulator::{Config, Emulator, Faults, Identity, World};
+use devdist_platform::credentials::{ENV_ACCESS_KEY_ID, ENV_ACCESS_KEY_SECRET, ENV_SECURITY_TOKEN};
+use devdist_platform::{Credentials, Secret};
 
 #[derive(Debug, Args)]
 pub(super) struct EmulateArgs {
@@ -127,16 +129,15 @@ fn write_default_cert(pem: &[u8]) -> anyhow::Result<(tempfile::TempDir, PathBuf)
     Ok((folder, path))
 }
 
-/// The key the emulated account owns: the same environment variables the client reads.
+/// The key the emulated account owns, from the environment variables the client reads first
+/// (`devdist_platform::credentials`; the aliyun CLI's profiles are not read here).
 fn credentials() -> anyhow::Result<Credentials> {
     let var = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
-    let (Some(access_key_id), Some(access_key_secret)) =
-        (var("ALIBABA_CLOUD_ACCESS_KEY_ID"), var("ALIBABA_CLOUD_ACCESS_KEY_SECRET"))
-    else {
+    let (Some(access_key_id), Some(secret)) = (var(ENV_ACCESS_KEY_ID), var(ENV_ACCESS_KEY_SECRET)) else {
         bail!(
-            "set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET: the emulated account owns that key \
-             (and ALIBABA_CLOUD_SECURITY_TOKEN, when set, is a valid STS token)"
+            "set {ENV_ACCESS_KEY_ID} and {ENV_ACCESS_KEY_SECRET}: the emulated account owns that key \
+             (and {ENV_SECURITY_TOKEN}, when set, is a valid STS token)"
         );
     };
-    Ok(Credentials { access_key_id, access_key_secret, security_token: var("ALIBABA_CLOUD_SECURITY_TOKEN") })
+    Ok(Credentials { access_key_id, secret: Secret::new(secret), token: var(ENV_SECURITY_TOKEN).map(Secret::new) })
 }

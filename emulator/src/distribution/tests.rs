@@ -2,9 +2,13 @@
 
 use super::*;
 use crate::world::Instance;
+use serde_json::Value;
+use std::collections::BTreeSet;
 
 const ACCOUNT: &str = "1111";
 const PK: &str = "a1product01";
+/// Where PK's devices are.
+const PK_SOURCE: &str = "iotx-oxssharez200";
 
 fn world() -> World {
     let mut world = World { account: ACCOUNT.into(), ..World::default() };
@@ -84,10 +88,19 @@ fn create_enforces_every_rule_with_the_platforms_codes() {
         ("MissingProductKey", with(&|p| drop(p.remove("ProductKey")))),
         ("MissingSourceInstanceId", with(&|p| drop(p.remove("SourceInstanceId")))),
         ("MissingStrategy", with(&|p| drop(p.remove("Strategy")))),
+        ("MissingStrategy", with(&|p| drop(p.insert("Strategy".into(), String::new())))),
         ("MissingDeviceName", with(&|p| drop(p.remove("DeviceName.1")))),
         ("MissingTargetInstanceConfig", with(&|p| drop(p.remove("TargetInstanceConfig.1.TargetInstanceId")))),
         ("MissingTargetUid", with(&|p| drop(p.remove("TargetUid")))),
         ("iot.system.IllegalRequest", with(&|p| drop(p.insert("Strategy".into(), "2".into())))),
+        ("iot.system.IllegalRequest", with(&|p| drop(p.insert("Strategy".into(), "x".into())))),
+        ("iot.system.IllegalRequest", with(&|p| drop(p.insert("Strategy".into(), "01".into())))),
+        (
+            "iot.system.IllegalRequest",
+            with(&|p| drop(p.remove("TargetUid").and(p.insert("TargetAliyunId".into(), "a@b".into())))),
+        ),
+        ("iot.system.UidNotFound", with(&|p| drop(p.insert("TargetUid".into(), String::new())))),
+        ("InvalidParameter", with(&|p| drop(p.insert("DeviceName.x".into(), "dev-0002".into())))),
         ("iot.system.IllegalRequest", with(&|p| drop(p.insert("TargetUid".into(), "2222".into())))),
         ("iot.system.UidNotFound", with(&|p| drop(p.insert("TargetUid".into(), "9999".into())))),
         ("iot.system.InstanceNotFound", with(&|p| drop(p.insert("SourceInstanceId".into(), "iot-nowhere".into())))),
@@ -127,31 +140,38 @@ fn jobs_move_from_0_to_1_to_2_and_distributed_devices_show_their_new_instance() 
     let job = service.create(&create(&refs(&devices), &["iotx-oxssharez300"], "0"), at(0)).unwrap();
     let id = service.jobs()[job].id.clone();
     let by_id = params(&[("JobId", &id)]);
-    let status =
-        |service: &mut Distribution, mono| service.query(&by_id, at(mono)).unwrap()["Status"].as_u64().unwrap();
+    let status = |service: &mut Distribution, mono| service.query(&by_id, at(mono)).unwrap().status.code();
     assert_eq!(
         [status(&mut service, 0), status(&mut service, 199), status(&mut service, 200), status(&mut service, 999)],
         [0, 0, 1, 1]
     );
     let where_is = |service: &mut Distribution, mono| {
         let data = service.provisioning(&params(&[("ProductKey", PK), ("DeviceName", "dev-0002")]), at(mono)).unwrap();
-        (data["TargetIotInstanceId"].as_str().unwrap().to_string(), data["GmtModified"].as_u64().unwrap())
+        (data.target_iot_instance_id, data.gmt_modified as u64)
     };
     assert_eq!(where_is(&mut service, 500), ("iotx-oxssharez200".into(), at(500).wall), "not moved while running");
     assert_eq!(refused_code(service.detail(&by_id, at(500))), "iot.system.IllegalRequest");
     assert_eq!(status(&mut service, 1000), 2);
     assert_eq!(where_is(&mut service, 5000), ("iotx-oxssharez300".into(), at(1000).wall));
     let data = service.query(&by_id, at(1000)).unwrap();
-    assert_eq!(data["Total"], 3);
-    assert_eq!(data["TargetInstanceConfigs"]["targetInstanceConfigs"][0]["TargetInstanceId"], "iotx-oxssharez300");
-    assert_eq!(data["SourceUid"], ACCOUNT);
+    assert_eq!(data.total, 3);
+    assert_eq!(data.target_instance_ids(), ["iotx-oxssharez300"]);
+    assert_eq!(data.source_uid, ACCOUNT);
+    // Query's Data has no instance names or regions: only List's items do.
+    let json = serde_json::to_value(&data).unwrap();
+    let keys = |value: &Value| value.as_object().unwrap().keys().cloned().collect::<BTreeSet<_>>();
+    let official = ["GmtCreate", "JobId", "ProductKey", "SourceInstanceId", "SourceUid", "Status", "Strategy"];
+    let official = official.iter().chain(&["TargetInstanceConfigs", "TargetUid", "Total"]).map(|key| key.to_string());
+    assert_eq!(keys(&json), official.collect());
+    let target = &json["TargetInstanceConfigs"]["targetInstanceConfigs"][0];
+    assert_eq!(keys(target), BTreeSet::from(["TargetInstanceId".to_string()]));
     let token = service.detail(&by_id, at(1000)).unwrap();
     let Download::File(file) = service.download(&token, at(1000 + 599_999)) else { panic!("valid for 10 minutes") };
     assert_eq!(
         file,
-        "{\"Code\":\"200\",\"DeviceName\":\"dev-0001\",\"Message\":\"success\",\"ProductKey\":\"a1product01\"}\n\
-         {\"Code\":\"200\",\"DeviceName\":\"dev-0002\",\"Message\":\"success\",\"ProductKey\":\"a1product01\"}\n\
-         {\"Code\":\"200\",\"DeviceName\":\"dev-0003\",\"Message\":\"success\",\"ProductKey\":\"a1product01\"}\n"
+        "{\"ProductKey\":\"a1product01\",\"DeviceName\":\"dev-0001\",\"Code\":\"200\",\"Message\":\"success\"}\n\
+         {\"ProductKey\":\"a1product01\",\"DeviceName\":\"dev-0002\",\"Code\":\"200\",\"Message\":\"success\"}\n\
+         {\"ProductKey\":\"a1product01\",\"DeviceName\":\"dev-0003\",\"Code\":\"200\",\"Message\":\"success\"}\n"
     );
     assert_eq!(service.download(&token, at(1000 + 600_000)), Download::Expired);
     assert_eq!(service.download("nosuchtoken", at(1000)), Download::Unknown);
@@ -159,10 +179,10 @@ fn jobs_move_from_0_to_1_to_2_and_distributed_devices_show_their_new_instance() 
     let gateway =
         service.provisioning(&params(&[("ProductKey", "a1other0001"), ("DeviceName", "gw-0001")]), at(7)).unwrap();
     assert_eq!(
-        (gateway["TargetIotInstanceId"].as_str(), gateway["TargetRegion"].as_str()),
-        (Some("iotx-oxssharez300"), Some("ap-northeast-1"))
+        (gateway.target_iot_instance_id.as_str(), gateway.target_region.as_str()),
+        ("iotx-oxssharez300", "ap-northeast-1")
     );
-    assert_eq!((gateway["GmtCreate"].as_u64(), gateway["GmtModified"].as_u64()), (Some(at(7).wall), Some(at(7).wall)));
+    assert_eq!((gateway.gmt_create, gateway.gmt_modified), (at(7).wall as i64, at(7).wall as i64));
     let unknown = service.provisioning(&params(&[("ProductKey", PK), ("DeviceName", "dev-9999")]), at(7));
     assert_eq!(refused_code(unknown), "iot.device.NotExistedDevice");
 }
@@ -194,13 +214,13 @@ fn job_seconds_zero_ends_jobs_at_once_and_deleting_removes_only_the_record() {
     let mut service = service("", 0);
     let job = service.create(&create(&["dev-0001"], &["iotx-oxssharez300"], "0"), at(0)).unwrap();
     let by_id = params(&[("JobId", &service.jobs()[job].id.clone())]);
-    assert_eq!(service.query(&by_id, at(0)).unwrap()["Status"], 2);
+    assert_eq!(service.query(&by_id, at(0)).unwrap().status, JobStatus::Completed);
     assert_eq!(service.max_in_flight(), 0);
     service.delete(&by_id, at(1)).unwrap();
     assert_eq!(refused_code(service.query(&by_id, at(2))), "iot.system.IllegalRequest");
     assert_eq!(refused_code(service.delete(&by_id, at(2))), "iot.system.IllegalRequest");
     let moved = service.provisioning(&params(&[("ProductKey", PK), ("DeviceName", "dev-0001")]), at(3)).unwrap();
-    assert_eq!(moved["TargetIotInstanceId"], "iotx-oxssharez300", "the distribution stays");
+    assert_eq!(moved.target_iot_instance_id, "iotx-oxssharez300", "the distribution stays");
     let mut running = self::service("", 1000);
     let job = running.create(&create(&["dev-0001"], &["iotx-oxssharez300"], "0"), at(0)).unwrap();
     let by_id = params(&[("JobId", &running.jobs()[job].id.clone())]);
@@ -219,40 +239,42 @@ fn list_filters_and_pages_by_current_page_and_by_next_token() {
         let target = if n % 2 == 0 { "iotx-oxssharez300" } else { "iotx-oxssharez400" };
         service.create(&create(&[&name], &[target], "0"), at(u64::from(n))).unwrap();
     }
-    let ids = |data: &Value| -> Vec<u64> {
-        data["JobInfo"]["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|item| item["JobId"].as_str().unwrap()[10..].parse().unwrap())
-            .collect()
+    let ids = |data: &ListData| -> Vec<u64> {
+        data.job_info.items.iter().map(|item| item.job_id[10..].parse().unwrap()).collect()
     };
     let all = service.list(&params(&[("PageSize", "200")]), at(10)).unwrap();
     assert_eq!(ids(&all), [7, 6, 5, 4, 3, 2, 1], "newest first");
-    assert_eq!((all["Total"].as_u64(), all["NextToken"].as_str()), (Some(7), Some("")));
-    let item = &all["JobInfo"]["items"][0];
-    assert_eq!(item["SourceRegion"], "cn-shanghai");
-    assert_eq!(item["TargetInstanceConfigs"]["targetInstanceConfigs"][0]["TargetRegion"], "ap-southeast-1");
+    assert_eq!((all.total, all.next_token.as_str()), (7, ""));
+    let item = &all.job_info.items[0];
+    assert_eq!(
+        (item.source_instance_name.as_deref(), item.source_region.as_deref()),
+        (Some(PK_SOURCE), Some("cn-shanghai"))
+    );
+    let target = &item.target_instance_configs.target_instance_configs[0];
+    assert_eq!(
+        (target.target_instance_id.as_str(), target.target_instance_name.as_deref(), target.target_region.as_deref()),
+        ("iotx-oxssharez400", Some("iotx-oxssharez400"), Some("ap-southeast-1"))
+    );
     let page2 = service.list(&params(&[("PageSize", "3"), ("CurrentPage", "2")]), at(10)).unwrap();
     assert_eq!(ids(&page2), [4, 3, 2]);
     // NextToken pages see every job once even while new jobs are created between pages.
     let first = service.list(&params(&[("PageSize", "3")]), at(10)).unwrap();
     let mut seen = ids(&first);
-    let mut token = first["NextToken"].as_str().unwrap().to_string();
+    let mut token = first.next_token.clone();
     service.create(&create(&["dev-0008"], &["iotx-oxssharez300"], "0"), at(11)).unwrap();
     while !token.is_empty() {
         let page = service.list(&params(&[("PageSize", "3"), ("NextToken", &token)]), at(12)).unwrap();
         seen.extend(ids(&page));
-        token = page["NextToken"].as_str().unwrap().to_string();
+        token = page.next_token;
     }
     assert_eq!(seen, [7, 6, 5, 4, 3, 2, 1]);
     let filtered =
         service.list(&params(&[("PageSize", "10"), ("TargetUid", ACCOUNT), ("Status", "1")]), at(500)).unwrap();
-    assert_eq!(filtered["Total"], 8);
+    assert_eq!(filtered.total, 8);
     let done = service.list(&params(&[("PageSize", "10"), ("Status", "2")]), at(1007)).unwrap();
     assert_eq!(ids(&done), [7, 6, 5, 4, 3, 2, 1]);
     let other = service.list(&params(&[("PageSize", "10"), ("ProductKey", "a1other0001")]), at(10)).unwrap();
-    assert_eq!(other["Total"], 0);
+    assert_eq!(other.total, 0);
     for bad in [("PageSize", "201"), ("PageSize", "0"), ("PageSize", "x")] {
         assert_eq!(refused_code(service.list(&params(&[bad]), at(10))), "iot.common.InvalidPageParams", "{bad:?}");
     }
@@ -277,7 +299,7 @@ fn interrupt_ends_jobs_in_status_3_with_part_of_their_devices_done() {
     let devices = names(1..=30);
     let job = service.create(&create(&refs(&devices), &["iotx-oxssharez300"], "0"), at(0)).unwrap();
     let by_id = params(&[("JobId", &service.jobs()[job].id.clone())]);
-    assert_eq!(service.query(&by_id, at(1000)).unwrap()["Status"], 3);
+    assert_eq!(service.query(&by_id, at(1000)).unwrap().status, JobStatus::Interrupted);
     let codes = outcome_codes(&service, job);
     let reached = codes.iter().filter(|code| code.is_some()).count();
     assert!((1..30).contains(&reached), "part done: {reached} of 30");
@@ -287,7 +309,7 @@ fn interrupt_ends_jobs_in_status_3_with_part_of_their_devices_done() {
     for (name, code) in devices.iter().zip(&codes) {
         let data = service.provisioning(&params(&[("ProductKey", PK), ("DeviceName", name)]), at(2000)).unwrap();
         let expected = if code.is_some() { "iotx-oxssharez300" } else { "iotx-oxssharez200" };
-        assert_eq!(data["TargetIotInstanceId"], expected, "{name}");
+        assert_eq!(data.target_iot_instance_id, expected, "{name}");
     }
 }
 
@@ -304,9 +326,9 @@ fn device_fail_fails_a_share_of_devices_with_retryable_and_permanent_codes() {
     );
     assert!(codes.contains(&Some(DEVICE_RETRYABLE.into())) && codes.contains(&Some(DEVICE_PERMANENT.into())));
     let by_id = params(&[("JobId", &service.jobs()[job].id.clone())]);
-    assert_eq!(service.query(&by_id, at(1)).unwrap()["Status"], 2, "the job completes all the same");
+    assert_eq!(service.query(&by_id, at(1)).unwrap().status, JobStatus::Completed, "the job completes all the same");
     let data = service.provisioning(&params(&[("ProductKey", PK), ("DeviceName", "dev-0001")]), at(2)).unwrap();
-    assert_eq!(data["TargetIotInstanceId"], "iotx-oxssharez200", "a failed device stays where it was");
+    assert_eq!(data.target_iot_instance_id, "iotx-oxssharez200", "a failed device stays where it was");
 
     // At a rate of 0.3, about that share fails; the same seed and calls give the same outcomes,
     // and a repeated identical Create gets fresh decisions (a re-drive is not doomed).
@@ -329,8 +351,8 @@ fn slow_jobs_take_ten_times_longer_and_expire_url_hands_out_dead_links() {
     let mut service = service("slow=1,expire-url=1", 1000);
     let job = service.create(&create(&["dev-0001"], &["iotx-oxssharez300"], "0"), at(0)).unwrap();
     let by_id = params(&[("JobId", &service.jobs()[job].id.clone())]);
-    assert_eq!(service.query(&by_id, at(9_999)).unwrap()["Status"], 1);
-    assert_eq!(service.query(&by_id, at(10_000)).unwrap()["Status"], 2);
+    assert_eq!(service.query(&by_id, at(9_999)).unwrap().status, JobStatus::Running);
+    assert_eq!(service.query(&by_id, at(10_000)).unwrap().status, JobStatus::Completed);
     let token = service.detail(&by_id, at(10_000)).unwrap();
     assert_eq!(service.download(&token, at(10_000)), Download::Expired);
     let mut normal = self::service("", 1000);

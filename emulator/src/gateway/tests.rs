@@ -1,6 +1,7 @@
 //! The verifier against the SDK-computed vectors of PLATFORM-API.md §1.7, and each refusal.
 
 use super::*;
+use devdist_platform::Secret;
 
 /// 2024-01-01T12:00:00Z, the time of every vector.
 const VECTOR_MS: u64 = 1_704_110_400_000;
@@ -17,11 +18,11 @@ fn at(offset_ms: i64) -> Now {
 }
 
 fn gateway(token: Option<&str>) -> Gateway {
-    Gateway::new(Credentials {
-        access_key_id: "testid".into(),
-        access_key_secret: "testsecret".into(),
-        security_token: token.map(str::to_string),
-    })
+    Gateway::new(credentials("testid", "testsecret", token))
+}
+
+fn credentials(access_key_id: &str, secret: &str, token: Option<&str>) -> Credentials {
+    Credentials { access_key_id: access_key_id.into(), secret: Secret::new(secret), token: token.map(Secret::new) }
 }
 
 fn headers(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -142,11 +143,7 @@ fn vector_e_the_sdk_full_header_set_verifies_over_whatever_signed_headers_lists(
 #[test]
 fn a_wrong_secret_is_refused_with_the_servers_string_to_sign() {
     let list = vector_b(&[], B_SIGNED, "bbf7166951136a27395464f0991bfff6c965f5a73bfc2aa6d105c5787b376bb5");
-    let mut other = Gateway::new(Credentials {
-        access_key_id: "testid".into(),
-        access_key_secret: "other".into(),
-        security_token: None,
-    });
+    let mut other = Gateway::new(credentials("testid", "other", None));
     let failure = other.authenticate(&call(B_QUERY, &list, b""), at(0)).unwrap_err();
     assert_eq!(
         failure,
@@ -173,11 +170,7 @@ fn vector_c_v2_query_verifies_and_a_wrong_secret_echoes_its_string_to_sign() {
     assert_eq!(authenticated.scheme, Scheme::V2);
     assert_eq!(authenticated.action, "QueryDeviceDistributeJob");
     assert_eq!(authenticated.params.keys().collect::<Vec<_>>(), ["JobId"], "common parameters are not the action's");
-    let mut other = Gateway::new(Credentials {
-        access_key_id: "testid".into(),
-        access_key_secret: "other".into(),
-        security_token: None,
-    });
+    let mut other = Gateway::new(credentials("testid", "other", None));
     let failure = other.authenticate(&call(&query, &list, b""), at(0)).unwrap_err();
     let Failure::Gateway { status: 400, code, message } = failure else { panic!("{failure:?}") };
     assert_eq!(code, "SignatureDoesNotMatch");
@@ -192,11 +185,7 @@ fn vector_c_with_an_sts_token_verifies_and_the_token_never_appears_in_an_error()
     let authenticated = gateway(Some("testtoken")).authenticate(&call(&query, &[], b""), at(0)).unwrap();
     assert!(authenticated.sts);
     assert!(!authenticated.params.contains_key("SecurityToken"));
-    let mut other = Gateway::new(Credentials {
-        access_key_id: "testid".into(),
-        access_key_secret: "other".into(),
-        security_token: Some("testtoken".into()),
-    });
+    let mut other = Gateway::new(credentials("testid", "other", Some("testtoken")));
     let failure = other.authenticate(&call(&query, &[], b""), at(0)).unwrap_err();
     let Failure::Gateway { message, .. } = failure else { panic!("{failure:?}") };
     assert!(message.contains("SecurityToken%3D<redacted>"), "{message}");
@@ -232,13 +221,9 @@ fn a_reused_nonce_a_skewed_clock_and_an_unknown_key_are_refused() {
         "InvalidTimeStamp.Expired"
     );
     assert_eq!(code(self::gateway(None).authenticate(&call(B_QUERY, &list, b""), at(minutes(14)))), "accepted");
-    let stranger = Gateway::new(Credentials {
-        access_key_id: "otherid".into(),
-        access_key_secret: "testsecret".into(),
-        security_token: None,
-    })
-    .authenticate(&call(B_QUERY, &list, b""), at(0))
-    .unwrap_err();
+    let stranger = Gateway::new(credentials("otherid", "testsecret", None))
+        .authenticate(&call(B_QUERY, &list, b""), at(0))
+        .unwrap_err();
     assert_eq!(stranger, Failure::gateway(404, "InvalidAccessKeyId.NotFound", "Specified access key is not found."));
 }
 

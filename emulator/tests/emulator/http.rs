@@ -8,15 +8,15 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use devdist_emulator::{Config, Credentials, Emulator, Faults, Identity, World};
+use devdist_emulator::{Config, Emulator, Faults, Identity, World};
 use devdist_platform::encode::form_encode;
-use devdist_platform::sign;
+use devdist_platform::{Credentials, Secret, sign};
 use serde_json::Value;
 
 const PK: &str = "a1product01";
 
 fn credentials() -> Credentials {
-    Credentials { access_key_id: "http-ak".into(), access_key_secret: "http-secret".into(), security_token: None }
+    Credentials { access_key_id: "http-ak".into(), secret: Secret::new("http-secret"), token: None }
 }
 
 fn world() -> World {

@@ -6,7 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use devdist_emulator::{Config, Credentials, Emulator, World};
+use devdist_emulator::{Config, Emulator, World};
+use devdist_platform::{Credentials, Secret};
 use serde_json::{Value, json};
 
 const SDK: &str = "alibabacloud-iot20180120==5.1.0";
@@ -69,8 +70,8 @@ fn the_official_python_sdk_drives_every_api_with_both_schemes_and_sts() {
     let account = world.account.clone();
     let credentials = Credentials {
         access_key_id: "conformance-ak".into(),
-        access_key_secret: "conformance-secret".into(),
-        security_token: Some("conformance-sts-token".into()),
+        secret: Secret::new("conformance-secret"),
+        token: Some(Secret::new("conformance-sts-token")),
     };
     let mut config = Config::new(credentials.clone());
     config.job_seconds = 0.4;
@@ -78,8 +79,8 @@ fn the_official_python_sdk_drives_every_api_with_both_schemes_and_sts() {
     let args = json!({
         "endpoint": emulator.url().trim_start_matches("http://"),
         "ak": credentials.access_key_id,
-        "secret": credentials.access_key_secret,
-        "token": credentials.security_token,
+        "secret": credentials.secret.expose(),
+        "token": credentials.token.as_ref().map(Secret::expose),
         "account": account,
         "product_key": product_key,
         "source": "iotx-oxssharez200",
