@@ -1,4 +1,4 @@
-//! apply's one error type: what stops a run, and the exit code it maps to (issue 10 §3).
+//! apply's one error type: what stops a run, and the exit code it maps to (docs/plan-folder.md §1.2).
 
 use std::fmt;
 use std::io;
@@ -32,6 +32,14 @@ pub enum Error {
     Interrupted,
     /// The crash test hook fired in its in-process mode (tests only).
     Crashed(String),
+    /// Planning failed (redrive plans its derived inputs): the planner's error and exit code.
+    Plan(devdist_engine::Error),
+}
+
+impl From<devdist_engine::Error> for Error {
+    fn from(err: devdist_engine::Error) -> Error {
+        Error::Plan(err)
+    }
 }
 
 impl Error {
@@ -69,6 +77,7 @@ impl Error {
             Error::Stopped(_) => 5,
             Error::Interrupted => 130,
             Error::Crashed(_) => 134,
+            Error::Plan(err) => err.exit_code(),
         }
     }
 }
@@ -84,6 +93,7 @@ impl fmt::Display for Error {
                 "interrupted; every job started is journalled: run the same `devdist apply` again to continue",
             ),
             Error::Crashed(point) => write!(f, "crash test hook fired at {point}"),
+            Error::Plan(err) => err.fmt(f),
         }
     }
 }

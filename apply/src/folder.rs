@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use devdist_folder::{JobApi, JobsRow, Mode, Report, RequestLine, RunInfo};
 use devdist_platform::CreateDeviceDistributeJob;
-use devdist_platform::limits::MAX_JOBS_IN_FLIGHT;
+use devdist_platform::limits::{MAX_DEVICES_PER_JOB, MAX_JOBS_IN_FLIGHT};
 use devdist_platform::sign::sha256_hex;
 
 use crate::error::Error;
@@ -37,6 +37,8 @@ pub struct Folder {
     pub jobs: Vec<PlannedJob>,
     /// At most this many of the account's jobs in status 0/1 at once.
     pub jobs_per_wave: usize,
+    /// At most this many devices per job.
+    pub devices_per_job: usize,
 }
 
 impl Folder {
@@ -73,15 +75,22 @@ impl Folder {
             ));
         }
         let jobs = read_jobs(dir, &checksums)?;
-        // report.json names the plan's window; a folder planned before it did shows it by its
-        // fullest wave (every wave but the last is full). Never more than the platform's 10.
+        // report.json names the plan's limits; a folder planned before it did shows them by its
+        // fullest wave (every wave but the last is full) and its largest job. Never more than
+        // the platform's.
         let widest = jobs.chunk_by(|a, b| a.wave == b.wave).map(<[PlannedJob]>::len).max().unwrap_or(1);
         let jobs_per_wave = match report.jobs.jobs_per_wave {
             0 => widest,
             n => n as usize,
         };
         let jobs_per_wave = jobs_per_wave.clamp(1, MAX_JOBS_IN_FLIGHT);
-        Ok(Folder { dir: dir.to_path_buf(), account: report.account, jobs, jobs_per_wave })
+        let largest = jobs.iter().map(|job| job.request.device_names.len()).max().unwrap_or(1);
+        let devices_per_job = match report.jobs.devices_per_job {
+            0 => largest,
+            n => n as usize,
+        };
+        let devices_per_job = devices_per_job.clamp(1, MAX_DEVICES_PER_JOB);
+        Ok(Folder { dir: dir.to_path_buf(), account: report.account, jobs, jobs_per_wave, devices_per_job })
     }
 
     /// Devices in all jobs.

@@ -28,7 +28,6 @@ mod emit;
 mod jobs;
 mod output;
 mod plan;
-mod redrive;
 mod report;
 mod run;
 mod settle;
@@ -51,7 +50,6 @@ pub use output::{OutputFile, StagedFiles, abandon_outputs};
 pub use plan::catalog::{Catalog, Instance, PUBLIC_INSTANCES};
 pub use plan::{Plan, Strategy};
 pub use reason::{Explanation, Reason, Warning};
-pub use redrive::{Prepared, prepare as prepare_redrive};
 pub use report::{Counts, DestinationReport, InputReport, JobsReport, Mode, Report, RunInfo, read as read_report};
 pub use report::{original_value, safe_cell};
 /// report.html, and the kit other pages are drawn with (apply's page uses it).

@@ -34,7 +34,7 @@ pub(super) fn run(args: RedriveArgs) -> anyhow::Result<u8> {
         .prefix(".devdist-redrive-")
         .tempdir_in(&parent)
         .map_err(|e| devdist_engine::Error::output(&parent, e))?;
-    let prepared = devdist_engine::prepare_redrive(&args.dir, inputs.path(), &devdist_platform::is_retryable_code)?;
+    let prepared = devdist_apply::prepare_redrive(&args.dir, inputs.path())?;
     let options =
         devdist_engine::Options { force: args.force, format: args.format, ..devdist_engine::Options::default() };
     let progress = crate::progress::Bar::new(&prepared.plan, args.quiet);

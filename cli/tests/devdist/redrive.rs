@@ -1,5 +1,5 @@
-//! `devdist redrive` on the demo with a hand-made `apply/results.csv`: exactly the devices left
-//! failed (retryably) or unknown, to the same destinations, with new job ids; permanent
+//! `devdist redrive` on the demo after an apply whose journal is hand-made: exactly the devices
+//! left failed (retryably) or unknown, to the same destinations, with new job ids; permanent
 //! refusals in rejects.csv with their platform code; a folder that verifies.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -49,68 +49,62 @@ struct Scenario {
     refused: BTreeMap<Key, String>,
 }
 
-/// Writes `dir/apply/results.csv`: by device index, unknown / failed retryable / failed for
-/// good / distributed; console for cross-account devices; and a few devices with two rows
-/// (another attempt), where a distribution or a permanent refusal wins.
+/// What the platform did with each API device of `dir`, by device index: unknown / failed
+/// retryably / refused for good / distributed. Written as apply's journal (one created,
+/// completed platform job per plan job), and applied: `devdist apply` then has nothing to call
+/// and derives results.csv, summary.json and the page from the journal, as after a real run.
 fn write_results(dir: &Path) -> Scenario {
-    let mut devices: BTreeMap<Key, (String, String, BTreeSet<String>)> = BTreeMap::new();
-    for row in rows(dir, "devices.csv") {
-        let entry =
-            devices.entry(key(&row)).or_insert((row["job_id"].clone(), row["target_uid"].clone(), BTreeSet::new()));
-        entry.2.insert(row["target_instance"].clone());
-    }
+    // Devices of API jobs: cross-account ones are the console's, never in the journal.
+    let devices: BTreeSet<Key> =
+        rows(dir, "devices.csv").iter().filter(|row| row["target_uid"] == ACCOUNT).map(key).collect();
     let mut scenario = Scenario { redriven: BTreeSet::new(), refused: BTreeMap::new() };
-    let mut out = csv::Writer::from_path(dir.join("apply/results.csv")).unwrap();
-    out.write_record([
-        "product_key",
-        "device_name",
-        "job_id",
-        "platform_job_id",
-        "target_instances",
-        "outcome",
-        "code",
-        "message",
-    ])
-    .unwrap();
-    for (i, ((pk, dn), (job, uid, targets))) in devices.iter().enumerate() {
-        let targets = targets.iter().cloned().collect::<Vec<_>>().join(";");
-        let mut row = |outcome: &str, code: &str, message: &str, attempt: &str| {
-            let platform = if outcome == "console" { String::new() } else { format!("pj-{job}{attempt}") };
-            out.write_record([pk, dn, job, &platform, &targets, outcome, code, message]).unwrap();
+    let mut outcome_of: BTreeMap<Key, serde_json::Value> = BTreeMap::new();
+    for (i, k) in devices.into_iter().enumerate() {
+        let (outcome, code, message) = match i % 11 {
+            1 => ("unknown", "interrupted", ""),
+            2 | 3 => ("failed", RETRYABLE, "system busy, try again"),
+            4 => ("failed", PERMANENT, "the device cannot be distributed"),
+            6 => ("failed", "iot.system.InstanceIdSame", "same instance"),
+            _ => ("distributed", "200", "success"),
         };
-        let k = (pk.clone(), dn.clone());
-        if uid != ACCOUNT {
-            row("console", "", "", "");
+        match outcome {
+            "unknown" => drop(scenario.redriven.insert(k.clone())),
+            "failed" if code == RETRYABLE => drop(scenario.redriven.insert(k.clone())),
+            "failed" => drop(scenario.refused.insert(k.clone(), code.to_string())),
+            _ => {}
+        }
+        let record = serde_json::json!({"device": k.1, "outcome": outcome, "code": code, "message": message});
+        outcome_of.insert(k, record);
+    }
+    let mut journal = String::new();
+    for line in fs::read_to_string(dir.join("jobs/requests.jsonl")).unwrap().lines() {
+        let line: serde_json::Value = serde_json::from_str(line).unwrap();
+        if line["api"] == "console" {
             continue;
         }
-        match i % 11 {
-            1 => {
-                row("unknown", "", "", "");
-                scenario.redriven.insert(k);
-            }
-            2 | 3 => {
-                row("failed", RETRYABLE, "system busy, try again", "");
-                scenario.redriven.insert(k);
-            }
-            4 => {
-                row("failed", PERMANENT, "the device cannot be distributed", "");
-                scenario.refused.insert(k, PERMANENT.into());
-            }
-            5 => {
-                // Failed once, distributed by a later attempt: done.
-                row("failed", RETRYABLE, "system busy, try again", "");
-                row("distributed", "200", "success", "-2");
-            }
-            6 => {
-                // Unknown once, then refused for good: no use trying again.
-                row("unknown", "", "", "");
-                row("failed", "iot.system.InstanceIdSame", "same instance", "-2");
-                scenario.refused.insert(k, "iot.system.InstanceIdSame".into());
-            }
-            _ => row("distributed", "200", "success", ""),
+        let (job, request) = (line["job_id"].as_str().unwrap(), &line["request"]);
+        let product = request["ProductKey"].as_str().unwrap();
+        let names = request["DeviceName"].as_array().unwrap();
+        let outcomes: Vec<_> = names
+            .iter()
+            .map(|name| outcome_of[&(product.to_string(), name.as_str().unwrap().to_string())].clone())
+            .collect();
+        for record in [
+            serde_json::json!({"event": "intent", "job": job, "attempt": 0, "devices": names.len(), "at_ms": 0}),
+            serde_json::json!({"event": "created", "job": job, "attempt": 0, "platform_job_id": format!("pj-{job}"), "adopted": false}),
+            serde_json::json!({"event": "finished", "job": job, "attempt": 0, "end": "completed", "outcomes": outcomes}),
+        ] {
+            journal.push_str(&format!("{record}\n"));
         }
     }
-    out.flush().unwrap();
+    fs::write(dir.join("apply/journal.jsonl"), journal).unwrap();
+    let applied = std::process::Command::new(env!("CARGO_BIN_EXE_devdist"))
+        .args(["apply", dir.to_str().unwrap(), "--endpoint", "http://127.0.0.1:9", "--quiet"])
+        .env("ALIBABA_CLOUD_ACCESS_KEY_ID", "LTAI-redrive-test")
+        .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "not-a-secret")
+        .output()
+        .unwrap();
+    assert_eq!(code(&applied), 1, "apply derives the results and calls nothing: {}", stderr(&applied));
     scenario
 }
 
@@ -118,7 +112,7 @@ fn planned_demo(root: &Path) -> std::path::PathBuf {
     let dir = root.join("demo");
     let planned = devdist(&["plan", demo_plan(), "--out", dir.to_str().unwrap(), "--quiet"]);
     assert_eq!(code(&planned), 1, "{}", stderr(&planned));
-    fs::create_dir(dir.join("apply")).unwrap();
+    fs::create_dir_all(dir.join("apply")).unwrap();
     dir
 }
 
@@ -210,31 +204,29 @@ fn redrive_refuses_what_it_cannot_trust_and_says_why() {
     let new = root.path().join("new");
     let redrive = || devdist(&["redrive", dir.to_str().unwrap(), "--out", new.to_str().unwrap(), "-q"]);
 
-    // No apply results yet.
+    // Not applied yet.
     let out = redrive();
     assert_eq!(code(&out), 3, "{}", stderr(&out));
-    assert!(stderr(&out).contains("apply/results.csv"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("apply/journal.jsonl"), "{}", stderr(&out));
 
-    // Results of devices the plan does not have.
-    write_results(&dir);
-    let mut results = fs::read_to_string(dir.join("apply/results.csv")).unwrap();
-    results.push_str("a1BwAGVxxxx,ghost-0001,job-0,pj,iot-x,failed,iot.system.SystemException,busy\n");
-    fs::write(dir.join("apply/results.csv"), &results).unwrap();
-    let out = redrive();
-    assert_eq!(code(&out), 3, "{}", stderr(&out));
-    assert!(stderr(&out).contains("a1BwAGVxxxx/ghost-0001 is in no device manifest"), "{}", stderr(&out));
-
-    // An outcome that is not one of the four.
-    write_results(&dir);
-    let results = fs::read_to_string(dir.join("apply/results.csv")).unwrap().replacen(",distributed,", ",done,", 1);
-    fs::write(dir.join("apply/results.csv"), results).unwrap();
-    let out = redrive();
-    assert_eq!(code(&out), 3);
-    assert!(
-        stderr(&out).contains("outcome \"done\" is not distributed, failed, unknown or console"),
-        "{}",
-        stderr(&out)
-    );
+    // Results that are not what the journal records (a device the plan does not have, an
+    // outcome that is not one of the four): apply's verify refuses them before anything is
+    // re-driven.
+    for spoil in [
+        |text: String| text + "a1BwAGVxxxx,ghost-0001,job-0,pj,iot-x,failed,iot.system.SystemException,busy\n",
+        |text: String| text.replacen(",distributed,", ",done,", 1),
+    ] {
+        write_results(&dir);
+        let results = spoil(fs::read_to_string(dir.join("apply/results.csv")).unwrap());
+        fs::write(dir.join("apply/results.csv"), &results).unwrap();
+        let out = redrive();
+        assert_eq!(code(&out), 2, "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("apply/results.csv: differs from what apply/journal.jsonl records"),
+            "{}",
+            stderr(&out)
+        );
+    }
 
     // Results that are a link to a file elsewhere, or a FIFO (which would never end): not read.
     write_results(&dir);
@@ -243,12 +235,12 @@ fn redrive_refuses_what_it_cannot_trust_and_says_why() {
     fs::rename(&results, &elsewhere).unwrap();
     std::os::unix::fs::symlink(&elsewhere, &results).unwrap();
     let out = redrive();
-    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
     assert!(stderr(&out).contains("results.csv: is a symbolic link"), "{}", stderr(&out));
     fs::remove_file(&results).unwrap();
     assert!(std::process::Command::new("mkfifo").arg(&results).status().expect("mkfifo runs").success());
     let out = redrive();
-    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
     assert!(stderr(&out).contains("results.csv: not a regular file"), "{}", stderr(&out));
     fs::remove_file(&results).unwrap();
 
@@ -272,11 +264,7 @@ fn redrive_needs_the_certificates() {
     let planned = devdist(&["plan", demo_plan(), "--out", dir.to_str().unwrap(), "--quiet", "--redact-secrets"]);
     assert_eq!(code(&planned), 1);
     fs::create_dir(dir.join("apply")).unwrap();
-    fs::write(
-        dir.join("apply/results.csv"),
-        "product_key,device_name,job_id,platform_job_id,target_instances,outcome,code,message\n",
-    )
-    .unwrap();
+    write_results(&dir);
     let out = devdist(&["redrive", dir.to_str().unwrap(), "--out", root.path().join("new").to_str().unwrap()]);
     assert_eq!(code(&out), 3, "{}", stderr(&out));
     assert!(stderr(&out).contains("no device_secret: DIR was planned with --redact-secrets"), "{}", stderr(&out));

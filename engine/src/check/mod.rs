@@ -248,8 +248,10 @@ impl<'p> Checker<'p> {
                 return Err((Reason::AlreadyAtTarget, format!("the device is already at {target}")));
             }
         }
+        // Only redrive's own derived plan says what the platform refused; in any other plan the
+        // column is the user's and decides nothing.
         let refused = fields.get(Field::PlatformCode);
-        if !refused.is_empty() {
+        if self.plan.redrive_of.is_some() && !refused.is_empty() {
             return Err((Reason::RefusedByPlatform, format!("the platform refused it for good: {refused}")));
         }
         let marks = [Field::Authorized, Field::Transferred].map(|field| (field, marking(fields.get(field))));

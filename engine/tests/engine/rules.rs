@@ -342,6 +342,18 @@ fn already_at_target() {
     assert_eq!(ran.accepted(), 2);
 }
 
+#[test]
+fn a_users_platform_code_column_rejects_nothing_only_redrives_does() {
+    // redrive's derived plan carries `redrive_of`; an operator's inventory with a column of
+    // that name (a platform export, say) is not a refusal list.
+    let ran = case(&format!("{HEADER},platform_code"))
+        .row(&format!("{},iot.device.DistributeFailed", dev("dev-0001")))
+        .row(&format!("{},", dev("dev-0002")))
+        .run();
+    assert_eq!(ran.rejected(), []);
+    assert_eq!(ran.accepted(), 2);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Stage 2
 

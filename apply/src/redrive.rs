@@ -1,11 +1,13 @@
 //! `devdist redrive DIR --out NEW`: the inputs of a new plan holding exactly the devices of DIR
 //! that the platform did not distribute but may on another try.
 //!
-//! [`prepare`] reads DIR's apply results (`apply/results.csv`), its device manifests (the
-//! certificates and destinations), its billing reassignments (where each device is billed now)
-//! and its job list (the limits), and writes into a private folder a derived inventory, instance
-//! catalog and plan. Planning that plan with [`run`](crate::run) gives NEW: everything `plan`
-//! writes, so `verify` and `apply` accept it. Per device, over all its rows in results.csv:
+//! [`prepare`] first verifies DIR as a plan and as an apply (results.csv, summary.json and the
+//! page must be exactly what the journal records), then reads DIR's apply results
+//! (`apply/results.csv`, typed), its device manifests (the certificates and destinations), its
+//! billing reassignments (where each device is billed now) and report.json (the plan's limits),
+//! and writes into a private folder a derived inventory, instance catalog and plan. Planning
+//! that plan with [`devdist_engine::run`] gives NEW: everything `plan` writes, so `verify` and
+//! `apply` accept it. Per device, over all its rows in results.csv:
 //!
 //! | outcome | goes to |
 //! |---|---|
@@ -23,11 +25,12 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
+use devdist_engine::{Error, PUBLIC_INSTANCES, is_safe_name};
+use devdist_folder::{Outcome, ResultRow};
+use devdist_platform::is_retryable_code;
+use devdist_platform::sign::sha256_hex;
 
-use crate::error::Error;
-use crate::names::is_safe_name;
-use crate::plan::catalog::PUBLIC_INSTANCES;
+use crate::folder::Folder;
 
 /// What [`prepare`] found and wrote.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -89,27 +92,33 @@ struct Device {
 type Key = (String, String);
 
 /// Checks DIR and writes the derived inputs into `into` (a private, empty folder that the
-/// caller removes: the inventory holds device secrets). `is_retryable` says which platform
-/// codes are worth another try.
-pub fn prepare(dir: &Path, into: &Path, is_retryable: &dyn Fn(&str) -> bool) -> Result<Prepared, Error> {
-    let mut problems = crate::verify(dir)?;
-    // apply/ is the apply run's own folder, re-checked by apply's accounting.
-    problems.retain(|p| !p.starts_with("apply/"));
+/// caller removes: the inventory holds device secrets). Which platform codes are worth another
+/// try is [`is_retryable_code`]'s to say.
+pub fn prepare(dir: &Path, into: &Path) -> Result<Prepared, crate::Error> {
+    let mut problems = devdist_engine::verify(dir)?;
+    if problems.is_empty() {
+        // The plan verifies; now the apply: re-driving results that no longer match the
+        // journal would re-send what the platform may already have done.
+        problems = crate::verify(dir)?;
+    }
     if !problems.is_empty() {
-        return Err(Error::invocation(format!(
+        return Err(crate::Error::invocation(format!(
             "{}: does not verify, refusing to re-drive it:\n  {}",
             devdist_formats::shown(dir),
             problems.join("\n  ")
         )));
     }
-    let (report, report_bytes) = crate::report::read(dir)?;
-    if report.mode != crate::report::Mode::Plan {
-        return Err(Error::invocation(format!("{}: is a dry run (validate), not a plan", devdist_formats::shown(dir))));
-    }
+    Ok(derive(dir, into)?)
+}
+
+/// The derived inputs of a DIR that verifies.
+fn derive(dir: &Path, into: &Path) -> Result<Prepared, Error> {
+    let (report, report_bytes) = devdist_engine::read_report(dir)?;
+    let folder = Folder::read(dir).map_err(|err| Error::invocation(err.to_string()))?;
     let account = report.account;
     let results_path = dir.join("apply").join("results.csv");
     let results_bytes = read(dir, "apply/results.csv")?;
-    let verdicts = read_results(&results_path, &results_bytes, is_retryable)?;
+    let verdicts = read_results(&results_path, &results_bytes)?;
 
     let mut devices: HashMap<Key, Device> = HashMap::new();
     let mut pending = 0;
@@ -184,13 +193,8 @@ pub fn prepare(dir: &Path, into: &Path, is_retryable: &dyn Fn(&str) -> bool) -> 
         }
     }
 
-    let salt = {
-        let mut hash = Sha256::new();
-        hash.update(&report_bytes);
-        hash.update(&results_bytes);
-        hex::encode(&hash.finalize()[..8])
-    };
-    let (devices_per_job, jobs_per_wave) = limits(dir)?;
+    let salt = sha256_hex(&[report_bytes.as_slice(), results_bytes.as_slice()].concat())[..16].to_string();
+    let (devices_per_job, jobs_per_wave) = (folder.devices_per_job as u64, folder.jobs_per_wave as u64);
     write_inventory(&into.join("devices.csv"), &chosen)?;
     write_catalog(&into.join("instances.csv"), &account, &chosen)?;
     prepared.plan = into.join("plan.toml");
@@ -216,42 +220,33 @@ fn invalid(path: &Path, line: u64, message: impl ToString) -> Error {
 }
 
 /// Each device's verdict over all its rows (sorted by key, so everything after is in order).
-fn read_results(
-    path: &Path,
-    bytes: &[u8],
-    is_retryable: &dyn Fn(&str) -> bool,
-) -> Result<BTreeMap<Key, Verdict>, Error> {
+fn read_results(path: &Path, bytes: &[u8]) -> Result<BTreeMap<Key, Verdict>, Error> {
     let mut verdicts: BTreeMap<Key, Verdict> = BTreeMap::new();
     let mut reader = csv::Reader::from_reader(bytes);
-    let headers = reader.headers().map_err(|e| invalid(path, 1, e))?.clone();
-    let column = |name: &str| {
-        headers.iter().position(|h| h == name).ok_or_else(|| invalid(path, 1, format!("no {name:?} column")))
-    };
-    let [pk, dn, job, outcome, code, message] =
-        ["product_key", "device_name", "job_id", "outcome", "code", "message"].map(column);
-    let (pk, dn, job, outcome, code, message) = (pk?, dn?, job?, outcome?, code?, message?);
-    for record in reader.records() {
-        let record = record.map_err(|e| invalid(path, e.position().map_or(0, |p| p.line()), e))?;
-        let line = record.position().map_or(0, |p| p.line());
-        let field = |i: usize| record.get(i).unwrap_or_default();
-        let verdict = match field(outcome) {
-            "distributed" => Verdict::Distributed,
-            "unknown" => Verdict::Unknown,
-            "console" => Verdict::Console,
-            "failed" if is_retryable(field(code)) => Verdict::FailedRetryable,
-            "failed" => {
-                let text = match field(message) {
-                    "" => field(code).to_string(),
-                    m => format!("{} ({m})", field(code)),
+    let headers = reader.headers().map_err(|e| invalid(path, 1, e))?;
+    if headers.iter().ne(ResultRow::<String>::COLUMNS) {
+        return Err(invalid(
+            path,
+            1,
+            format!("the header is not results.csv's: {}", ResultRow::<String>::COLUMNS.join(",")),
+        ));
+    }
+    for record in reader.deserialize::<ResultRow>() {
+        let row = record.map_err(|e| invalid(path, e.position().map_or(0, |p| p.line()), e))?;
+        let verdict = match row.outcome {
+            Outcome::Distributed => Verdict::Distributed,
+            Outcome::Unknown => Verdict::Unknown,
+            Outcome::Console => Verdict::Console,
+            Outcome::Failed if is_retryable_code(&row.code) => Verdict::FailedRetryable,
+            Outcome::Failed => {
+                let text = match row.message.as_str() {
+                    "" => row.code.clone(),
+                    m => format!("{} ({m})", row.code),
                 };
-                Verdict::Refused(format!("{text} in job {}", field(job)))
-            }
-            other => {
-                let message = format!("outcome {other:?} is not distributed, failed, unknown or console");
-                return Err(invalid(path, line, message));
+                Verdict::Refused(format!("{text} in job {}", row.job_id))
             }
         };
-        let key = (field(pk).to_string(), field(dn).to_string());
+        let key = (row.product_key, row.device_name);
         match verdicts.get(&key) {
             Some(old) if old.rank() <= verdict.rank() => {}
             _ => {
@@ -338,21 +333,6 @@ fn for_rows(dir: &Path, path: &Path, mut each: impl FnMut(&At) -> Result<(), Err
         each(&At { path, line, row: Row::Csv(&headers, &record) })?;
     }
     Ok(())
-}
-
-/// The limits DIR was cut with, as far as its jobs show them: the largest job and the fullest
-/// wave (never more than the plan allowed, so never more than the platform allows).
-fn limits(dir: &Path) -> Result<(u64, u64), Error> {
-    let mut most_devices = 1;
-    let mut per_wave: BTreeMap<String, u64> = BTreeMap::new();
-    for_rows(dir, &dir.join("jobs").join("jobs.csv"), |row| {
-        let devices: u64 =
-            row.get("devices")?.parse().map_err(|_| invalid(row.path, row.line, "devices is not a number"))?;
-        most_devices = most_devices.max(devices);
-        *per_wave.entry(row.get("wave")?.to_string()).or_default() += 1;
-        Ok(())
-    })?;
-    Ok((most_devices.min(10_000), per_wave.values().copied().max().unwrap_or(1).min(10)))
 }
 
 /// Creates `path` readable by its owner only (it may hold device secrets).
