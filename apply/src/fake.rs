@@ -132,7 +132,7 @@ impl FakePlatform {
         let mut state = self.state.borrow_mut();
         let n = state.calls.entry(api).or_default();
         *n += 1;
-        if self.faults.throttle_every > 0 && *n % self.faults.throttle_every == 0 {
+        if self.faults.throttle_every > 0 && (*n).is_multiple_of(self.faults.throttle_every) {
             return Err(error(ErrorKind::Retryable, "Throttling.User", "Request was denied due to user flow control."));
         }
         Ok(())
@@ -178,7 +178,7 @@ impl Platform for FakePlatform {
         self.call("CreateDeviceDistributeJob")?;
         let mut state = self.state.borrow_mut();
         let running = state.jobs.iter().filter(|job| !job.info.is_finished()).count();
-        if running >= 10 {
+        if running >= devdist_platform::limits::MAX_JOBS_IN_FLIGHT {
             return Err(error(ErrorKind::Permanent, "iot.distribute.JobLimitExceeded", "too many jobs running"));
         }
         let id = format!("fake-{:04}", state.jobs.len());

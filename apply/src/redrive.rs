@@ -351,18 +351,21 @@ fn write_all(path: &Path, text: &[u8]) -> Result<(), Error> {
 
 fn write_inventory(path: &Path, chosen: &[(&Key, &Device, Option<&str>)]) -> Result<(), Error> {
     let mut out = csv::Writer::from_writer(Vec::new());
+    use devdist_formats::Field;
+    // The planner's own names of the fields, so the derived plan reads them as meant.
     let header = [
-        "product_key",
-        "device_name",
-        "device_secret",
-        "source_instance",
-        "source_region",
-        "current_instance",
-        "current_uid",
-        "target_instance",
-        "target_uid",
-        "platform_code",
-    ];
+        Field::ProductKey,
+        Field::DeviceName,
+        Field::DeviceSecret,
+        Field::SourceInstance,
+        Field::SourceRegion,
+        Field::CurrentInstance,
+        Field::CurrentUid,
+        Field::TargetInstance,
+        Field::TargetUid,
+        Field::PlatformCode,
+    ]
+    .map(Field::name);
     let fail = |e: csv::Error| Error::output(path, std::io::Error::other(e.to_string()));
     out.write_record(header).map_err(fail)?;
     for ((product_key, device_name), device, refused) in chosen {

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use devdist_engine::html::{bar_chart, esc, head};
+use devdist_engine::html::{bar_chart, esc, head, tiles};
 use devdist_folder::Summary;
 
 /// The page `devdist apply` writes to `DIR/apply/report.html`: outcomes per job and per
@@ -19,18 +19,18 @@ pub(crate) fn page(summary: &Summary) -> String {
         "<header><h1>devdist apply report</h1><p class=\"sub\">What happened on the platform, from apply/summary.json; \
                    every device's outcome is in <a href=\"results.csv\">results.csv</a>.</p></header>\n",
     );
-    html.push_str("<section id=\"verdict\">\n<h2>1. Verdict</h2>\n<div class=\"tiles\">\n");
-    for (id, label, n) in [
-        ("devices", "devices", d.total),
-        ("distributed", "distributed", d.distributed),
-        ("failed", "failed", d.failed),
-        ("unknown", "unknown", d.unknown),
-        ("console", "console-only", d.console),
-        ("jobs", "jobs", j.total),
-    ] {
-        let _ = writeln!(html, "<div class=\"tile\" id=\"tile-{id}\"><b>{n}</b><span>{label}</span></div>");
-    }
-    html.push_str("</div>\n");
+    html.push_str("<section id=\"verdict\">\n<h2>1. Verdict</h2>\n");
+    tiles(
+        &mut html,
+        &[
+            ("devices", "devices", d.total),
+            ("distributed", "distributed", d.distributed),
+            ("failed", "failed", d.failed),
+            ("unknown", "unknown", d.unknown),
+            ("console", "console-only", d.console),
+            ("jobs", "jobs", j.total),
+        ],
+    );
     let _ = writeln!(
         html,
         "<div class=\"verdict {}\"><p class=\"line\"><span class=\"badge\">{}</span>{} devices = {} distributed + {} failed + {} unknown + {} console-only.</p>",

@@ -195,7 +195,7 @@ fn a_crash_at_every_point_then_a_resume_ends_like_an_uninterrupted_run() {
     let api = api_devices(&dir);
     let reference = {
         let copy = dir.with_file_name("reference");
-        copy_dir(&dir, &copy);
+        devdist_testkit::copy_dir(&dir, &copy);
         let platform = FakePlatform::new(faults(&api));
         apply(&copy, &platform, &fast(), &NoProgress).unwrap();
         results_without_platform_ids(&copy)
@@ -205,7 +205,7 @@ fn a_crash_at_every_point_then_a_resume_ends_like_an_uninterrupted_run() {
         let nths: &[u32] = if ["foreign-listed", "results"].contains(&point) { &[1] } else { &[1, 3] };
         for &nth in nths {
             let copy = dir.with_file_name(format!("crash-{point}-{nth}"));
-            copy_dir(&dir, &copy);
+            devdist_testkit::copy_dir(&dir, &copy);
             let platform = FakePlatform::new(faults(&api));
             let crash = Options { crash: Crash::parse(&format!("{point}:{nth}"), false).unwrap(), ..fast() };
             match apply(&copy, &platform, &crash, &NoProgress) {
@@ -239,13 +239,6 @@ fn results_without_platform_ids(dir: &Path) -> Vec<String> {
             fields.join(",")
         })
         .collect()
-}
-
-/// Copies a folder with `cp -aT`, modes included (verify checks that the folders holding
-/// secrets are 0700); into an existing `to`, its files are overwritten.
-fn copy_dir(from: &Path, to: &Path) {
-    let status = std::process::Command::new("cp").arg("-aT").args([from, to]).status().expect("cp runs");
-    assert!(status.success(), "cp -aT {} {}: {status}", from.display(), to.display());
 }
 
 #[test]

@@ -369,7 +369,7 @@ fn parquet_output_round_trips_and_is_deterministic() {
             assert_eq!(pk.value(row), "a1BwAGVeu01");
             assert_eq!(name.value(row), format!("dev-{i:06}"));
             assert_eq!(devices.value(row), (i * 7) as i64);
-            assert_eq!(note.value(row), if i % 3 == 0 { "" } else { "x,\"y\"\né" });
+            assert_eq!(note.value(row), if i.is_multiple_of(3) { "" } else { "x,\"y\"\né" });
             i += 1;
         }
     }

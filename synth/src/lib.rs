@@ -676,7 +676,7 @@ impl Generator {
         if self.row.to_beijing() {
             self.beijing += 1;
         }
-        if index % 16 == 0 {
+        if index.is_multiple_of(16) {
             self.save();
         }
         Emit::Row
@@ -992,16 +992,18 @@ impl Generator {
                 row.current_instance = "";
                 row.current_uid = "";
             }
-            Reason::RegionMismatch => row.source_region = if variant % 2 == 0 { "us-west-1" } else { "cn-beijing" },
+            Reason::RegionMismatch => {
+                row.source_region = if variant.is_multiple_of(2) { "us-west-1" } else { "cn-beijing" }
+            }
             Reason::NotOwner => {
                 row.source_instance = FOREIGN.0;
-                row.source_region = if variant % 2 == 0 { FOREIGN.1 } else { "" };
+                row.source_region = if variant.is_multiple_of(2) { FOREIGN.1 } else { "" };
             }
             Reason::NoRoute => {
                 // An instance of the account that no route lists, with a product that only the
                 // catch-all would take.
                 row.source_instance = ORPHAN.0;
-                row.source_region = if variant % 2 == 0 { ORPHAN.1 } else { "" };
+                row.source_region = if variant.is_multiple_of(2) { ORPHAN.1 } else { "" };
             }
             Reason::InvalidTarget => match variant % 3 {
                 0 => row.target_uid = "../x",

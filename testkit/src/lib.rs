@@ -19,6 +19,25 @@ pub fn fixture(relative: impl AsRef<Path>) -> PathBuf {
     workspace.join("fixtures").join(relative)
 }
 
+/// Copies folder `from` to `to` with everything in it, modes and links kept (`cp -aT`): a test
+/// crashes or edits the copy and keeps the original.
+pub fn copy_dir(from: &Path, to: &Path) {
+    let status = std::process::Command::new("cp").arg("-aT").args([from, to]).status().expect("cp runs");
+    assert!(status.success(), "cp -aT {} {}: {status}", from.display(), to.display());
+}
+
+/// The raw HTTP answer of a running emulator's `GET /_emulator/stats` (`url` as `devdist
+/// emulate` printed it, http only).
+pub fn emulator_stats(url: &str) -> String {
+    use std::io::{Read, Write};
+    let addr = url.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(addr).expect("the emulator listens");
+    write!(stream, "GET /_emulator/stats HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    answer
+}
+
 /// Every file below `dir`, as sorted `/`-separated relative paths.
 pub fn walk(dir: &Path) -> Vec<String> {
     let mut found = Vec::new();

@@ -6,7 +6,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use devdist_testkit::{files, fixture};
 
@@ -208,33 +208,20 @@ fn manifests_are_owner_only() {
     assert!(checked >= 4);
 }
 
-/// CreateDeviceDistributeJob's parameters, and nothing else.
-#[derive(Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "PascalCase")]
-struct JobRequest {
-    product_key: String,
-    device_name: Vec<String>,
-    source_instance_id: String,
-    strategy: u8,
-    target_uid: String,
-    target_instance_config: Vec<TargetInstance>,
-}
-
-#[derive(Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "PascalCase")]
-struct TargetInstance {
-    target_instance_id: String,
-}
-
-/// A line of jobs/requests.jsonl.
+/// A line of jobs/requests.jsonl, its request read by the platform client's own type.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RequestLine {
     job_id: String,
     wave: u64,
     api: String,
-    request: JobRequest,
+    request: devdist_platform::CreateDeviceDistributeJob,
 }
+
+/// CreateDeviceDistributeJob's parameters as the SDK names them (docs/wire.md §4), and
+/// nothing else: written out here, not taken from our type, so a rename there fails here.
+const REQUEST_KEYS: [&str; 6] =
+    ["DeviceName", "ProductKey", "SourceInstanceId", "Strategy", "TargetInstanceConfig", "TargetUid"];
 
 #[test]
 fn job_requests_are_one_line_per_job_in_execution_order_with_exactly_the_api_keys() {
@@ -250,8 +237,14 @@ fn job_requests_are_one_line_per_job_in_execution_order_with_exactly_the_api_key
         let row = row.unwrap();
         let line_text = lines.next().expect("a request line for every job");
         let line: RequestLine = serde_json::from_str(line_text).unwrap();
-        let again = serde_json::to_value(&line.request).unwrap();
-        assert_eq!(again, serde_json::from_str::<serde_json::Value>(line_text).unwrap()["request"]);
+        let written = serde_json::from_str::<serde_json::Value>(line_text).unwrap()["request"].clone();
+        let keys: Vec<&str> = written.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(keys, REQUEST_KEYS);
+        assert_eq!(
+            written["TargetInstanceConfig"][0].as_object().unwrap().keys().collect::<Vec<_>>(),
+            ["TargetInstanceId"]
+        );
+        assert_eq!(serde_json::to_value(&line.request).unwrap(), written, "read back, nothing lost or added");
         assert_eq!(
             (line.job_id.as_str(), line.wave.to_string(), line.api.as_str()),
             (&row[0], row[1].to_string(), &row[2])
@@ -260,11 +253,10 @@ fn job_requests_are_one_line_per_job_in_execution_order_with_exactly_the_api_key
         assert_eq!(request.product_key, &row[3]);
         assert_eq!(request.source_instance_id, &row[4]);
         assert_eq!(request.strategy, if &row[5] == "specified_region" { 0 } else { 1 });
-        assert_eq!(request.device_name.len().to_string(), &row[8]);
-        assert!(request.device_name.len() <= 500, "the demo's devices_per_job is 500");
-        assert!(request.device_name.windows(2).all(|w| w[0] < w[1]), "sorted by device name");
-        let targets: Vec<&str> = request.target_instance_config.iter().map(|t| t.target_instance_id.as_str()).collect();
-        assert_eq!(targets.join(";"), &row[6]);
+        assert_eq!(request.device_names.len().to_string(), &row[8]);
+        assert!(request.device_names.len() <= 500, "the demo's devices_per_job is 500");
+        assert!(request.device_names.windows(2).all(|w| w[0] < w[1]), "sorted by device name");
+        assert_eq!(request.target_instance_ids.join(";"), &row[6]);
         assert_eq!(request.target_uid, &row[7]);
         seen += 1;
     }

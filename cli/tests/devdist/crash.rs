@@ -33,13 +33,6 @@ fn verifies(dir: &Path) -> Result<(), String> {
     }
 }
 
-/// Copies a folder with `cp -aT`, modes included (verify checks that the folders holding
-/// secrets are 0700); into an existing `to`, its files are overwritten.
-fn copy_dir(from: &Path, to: &Path) {
-    let status = std::process::Command::new("cp").arg("-aT").args([from, to]).status().expect("cp runs");
-    assert!(status.success(), "cp -aT {} {}: {status}", from.display(), to.display());
-}
-
 /// Names in `folder`, sorted.
 fn names(folder: &Path) -> Vec<String> {
     let mut names: Vec<String> =
@@ -250,7 +243,7 @@ fn sigkill_at_many_points_leaves_no_partial_output() {
     let fresh_leftovers = leftovers(&parent, "out");
 
     // `--force` runs over the previous result: DIR is always complete, old or new.
-    copy_dir(&previous, &out);
+    devdist_testkit::copy_dir(&previous, &out);
     let (mut old, mut new) = (0, 0);
     for kill in kill_points(full) {
         tally(plan_and_kill(&plan, &out, true, kill));
@@ -262,7 +255,7 @@ fn sigkill_at_many_points_leaves_no_partial_output() {
         } else if report == new_report {
             new += 1;
             fs::remove_dir_all(&out).unwrap();
-            copy_dir(&previous, &out);
+            devdist_testkit::copy_dir(&previous, &out);
         } else {
             panic!("killed --force run at {kill:?}: report.json is neither the old nor the new one");
         }
@@ -649,7 +642,7 @@ fn verify_detects_edits_to_any_report_field() {
 /// The demo's plan and inputs copied into `dir/x`; returns the folder.
 fn demo_copy(dir: &Path) -> PathBuf {
     let x = dir.join("x");
-    copy_dir(&fixture("demo"), &x);
+    devdist_testkit::copy_dir(&fixture("demo"), &x);
     fs::remove_dir_all(x.join("golden")).unwrap();
     x
 }

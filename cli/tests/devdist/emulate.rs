@@ -1,8 +1,7 @@
 //! `devdist emulate` as a process: the endpoint is the first line on stdout, SIGTERM and SIGINT
 //! stop it cleanly, bad invocations exit 2 with a clear message, and the secret never shows.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -40,15 +39,6 @@ fn spawn_command(mut command: Command) -> (Child, String) {
     (child, first.trim_end().to_string())
 }
 
-fn get_stats(url: &str) -> String {
-    let addr = url.trim_start_matches("http://");
-    let mut stream = TcpStream::connect(addr).unwrap();
-    write!(stream, "GET /_emulator/stats HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n").unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).unwrap();
-    answer
-}
-
 /// Sends `signal` and waits (at most 10 s) for the exit; returns its code and stderr.
 fn stop(mut child: Child, signal: &str) -> (Option<i32>, String) {
     Command::new("kill").args([signal, &child.id().to_string()]).status().unwrap();
@@ -72,7 +62,7 @@ fn prints_its_endpoint_first_serves_stats_and_stops_on_sigterm_and_sigint() {
         let port: u16 =
             url.strip_prefix("http://127.0.0.1:").and_then(|port| port.parse().ok()).unwrap_or_else(|| panic!("{url}"));
         assert_ne!(port, 0);
-        let answer = get_stats(&url);
+        let answer = devdist_testkit::emulator_stats(&url);
         assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
         assert!(answer.contains("\"jobs_created\":0"), "{answer}");
         let (code, stderr) = stop(child, signal);

@@ -448,11 +448,11 @@ fn hostile_inputs_get_exact_exit_codes_and_positioned_messages() {
                             continue;
                         }
                     };
-                    if let Some(bug) = &expect.known_bug {
-                        if !run_known_bugs {
-                            notes.lock().unwrap().push(format!("{name}: skipped, known bug: {bug}"));
-                            continue;
-                        }
+                    if let Some(bug) = &expect.known_bug
+                        && !run_known_bugs
+                    {
+                        notes.lock().unwrap().push(format!("{name}: skipped, known bug: {bug}"));
+                        continue;
                     }
                     let outcome = run_case(path, &expect);
                     match (outcome, &expect.known_bug) {

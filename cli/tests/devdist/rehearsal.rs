@@ -5,8 +5,7 @@
 //! console job ever called — apply's own files are not taken on trust.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
@@ -60,11 +59,7 @@ impl Emulator {
     }
 
     fn stats(&self) -> serde_json::Value {
-        let addr = self.url.trim_start_matches("http://");
-        let mut stream = TcpStream::connect(addr).unwrap();
-        write!(stream, "GET /_emulator/stats HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n").unwrap();
-        let mut answer = String::new();
-        stream.read_to_string(&mut answer).unwrap();
+        let answer = devdist_testkit::emulator_stats(&self.url);
         let body = answer.split_once("\r\n\r\n").expect("an HTTP answer").1;
         serde_json::from_str(body).expect("stats are JSON")
     }

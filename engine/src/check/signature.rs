@@ -51,7 +51,7 @@ impl Message<'_> {
         let mut expected = [0u8; 64];
         let hex = self.login.password.trim().as_bytes();
         let size = hex.len() / 2;
-        if hex.len() % 2 != 0 || size > expected.len() {
+        if !hex.len().is_multiple_of(2) || size > expected.len() {
             return Err(Mismatch::Password);
         }
         decode_hex(hex, &mut expected[..size]).ok_or(Mismatch::Password)?;

@@ -67,23 +67,23 @@ impl<'t> Reader<'t> {
             target_uid: None,
             _marker: std::marker::PhantomData,
         };
-        if let Some(value) = table.get("match") {
-            if let Some(matcher) = self.table(value, "routes.match") {
-                self.unknown_keys(matcher, &["product_key", "source_instance", "source_region"], "routes.match.");
-                let set = |key: &str, reader: &mut Self| {
-                    matcher.get(key).map(|list| {
-                        reader
-                            .strings(list, &format!("routes.match.{key}"))
-                            .unwrap_or_default()
-                            .into_iter()
-                            .map(|(s, _)| s)
-                            .collect()
-                    })
-                };
-                route.product_keys = set("product_key", self);
-                route.source_instances = set("source_instance", self);
-                route.source_regions = set("source_region", self);
-            }
+        if let Some(value) = table.get("match")
+            && let Some(matcher) = self.table(value, "routes.match")
+        {
+            self.unknown_keys(matcher, &["product_key", "source_instance", "source_region"], "routes.match.");
+            let set = |key: &str, reader: &mut Self| {
+                matcher.get(key).map(|list| {
+                    reader
+                        .strings(list, &format!("routes.match.{key}"))
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|(s, _)| s)
+                        .collect()
+                })
+            };
+            route.product_keys = set("product_key", self);
+            route.source_instances = set("source_instance", self);
+            route.source_regions = set("source_region", self);
         }
         match table.get("strategy") {
             None => self.problem(

@@ -232,11 +232,12 @@ impl<'t> Reader<'t> {
     }
 
     pub(super) fn limits(&mut self, value: Option<&Value>) -> (Option<usize>, Option<usize>) {
-        let Some(value) = value else { return (Some(10_000), Some(10)) };
+        use devdist_platform::limits::{MAX_DEVICES_PER_JOB, MAX_JOBS_IN_FLIGHT};
+        let Some(value) = value else { return (Some(MAX_DEVICES_PER_JOB), Some(MAX_JOBS_IN_FLIGHT)) };
         let Some(table) = self.table(value, "limits") else { return (None, None) };
         self.unknown_keys(table, &["devices_per_job", "jobs_per_wave"], "limits.");
-        let devices = self.limit(table.get("devices_per_job"), "limits.devices_per_job", 10_000);
-        let waves = self.limit(table.get("jobs_per_wave"), "limits.jobs_per_wave", 10);
+        let devices = self.limit(table.get("devices_per_job"), "limits.devices_per_job", MAX_DEVICES_PER_JOB as i64);
+        let waves = self.limit(table.get("jobs_per_wave"), "limits.jobs_per_wave", MAX_JOBS_IN_FLIGHT as i64);
         (devices, waves)
     }
 

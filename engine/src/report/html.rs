@@ -202,19 +202,18 @@ fn verdict(html: &mut String, report: &Report) {
         && report.inputs.iter().all(|input| input.records == input.accepted + input.rejected);
     let blocked = !holds || counts.accepted == 0;
     let exit_code = if counts.rejected == 0 { 0 } else { 1 };
-    html.push_str("<section id=\"verdict\">\n<h2>1. Verdict</h2>\n<div class=\"tiles\">\n");
-    let tiles = [
-        ("read", "records read", counts.read),
-        ("accepted", "accepted", counts.accepted),
-        ("rejected", "rejected", counts.rejected),
-        ("destinations", "destinations", report.destinations.len() as u64),
-        ("jobs", "jobs", report.jobs.jobs),
-        ("waves", "waves", report.jobs.waves),
-    ];
-    for (id, label, n) in tiles {
-        let _ = writeln!(html, "<div class=\"tile\" id=\"tile-{id}\"><b>{n}</b><span>{label}</span></div>");
-    }
-    html.push_str("</div>\n");
+    html.push_str("<section id=\"verdict\">\n<h2>1. Verdict</h2>\n");
+    tiles(
+        html,
+        &[
+            ("read", "records read", counts.read),
+            ("accepted", "accepted", counts.accepted),
+            ("rejected", "rejected", counts.rejected),
+            ("destinations", "destinations", report.destinations.len() as u64),
+            ("jobs", "jobs", report.jobs.jobs),
+            ("waves", "waves", report.jobs.waves),
+        ],
+    );
     let _ = writeln!(
         html,
         "<div class=\"verdict {}\"><p class=\"line\"><span class=\"badge\">{}</span>{} records read = {} accepted + {} rejected.</p>",
@@ -283,6 +282,15 @@ fn verdict(html: &mut String, report: &Report) {
         let _ = writeln!(html, "<li>{note}</li>");
     }
     html.push_str("</ul></div>\n</section>\n");
+}
+
+/// A row of figures, each a tile: (its id, its label, the number).
+pub fn tiles(html: &mut String, tiles: &[(&str, &str, u64)]) {
+    html.push_str("<div class=\"tiles\">\n");
+    for (id, label, n) in tiles {
+        let _ = writeln!(html, "<div class=\"tile\" id=\"tile-{id}\"><b>{n}</b><span>{label}</span></div>");
+    }
+    html.push_str("</div>\n");
 }
 
 /// A horizontal bar chart: one labelled bar per (label, value), scaled to the largest.

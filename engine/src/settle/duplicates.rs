@@ -145,10 +145,10 @@ pub(super) fn sort_bucket(
         }
     }
     for (&(_, _, seq, record), verdict) in keyed.iter().zip(&mut verdicts) {
-        if *verdict == Verdict::Alive {
-            if let Some(Some(marker)) = blocked.get(SpooledDevice::product(record) as usize) {
-                *verdict = Verdict::Blocked { marker: *marker };
-            }
+        if *verdict == Verdict::Alive
+            && let Some(Some(marker)) = blocked.get(SpooledDevice::product(record) as usize)
+        {
+            *verdict = Verdict::Blocked { marker: *marker };
         }
         if *verdict != Verdict::Alive {
             rejected.insert(seq);
