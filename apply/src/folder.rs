@@ -1,4 +1,4 @@
-//! Reading a plan folder: `report.json`, `jobs/jobs.csv` and `jobs/requests.jsonl` (SPEC §4),
+//! Reading a plan folder: `report.json`, `jobs/jobs.csv` and `jobs/requests.jsonl` (docs/plan-folder.md §3, §8),
 //! after `devdist_engine::verify` has proven nothing in it changed.
 
 use std::collections::HashMap;

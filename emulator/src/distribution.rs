@@ -15,7 +15,7 @@ use devdist_platform::results::DeviceResult;
 use crate::faults::{Fault, Faults};
 use crate::world::World;
 
-/// Request parameters, query and form body merged (PLATFORM-API §1.1).
+/// Request parameters, query and form body merged (docs/wire.md §9.1).
 pub type Params = BTreeMap<String, String>;
 
 /// The code for a Create beyond `devdist_platform::limits::MAX_JOBS_IN_FLIGHT`. The platform's

@@ -11,7 +11,7 @@ use devdist_platform::{Credentials, Scheme, sign};
 
 use crate::distribution::{Failure, Now, Params};
 
-/// How far a request's time may be from the emulator's (PLATFORM-API §3.3).
+/// How far a request's time may be from the emulator's (docs/wire.md §9.1).
 pub const MAX_CLOCK_SKEW_MS: u64 = 15 * 60 * 1000;
 
 /// What the gateway sees of a request.

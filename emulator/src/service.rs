@@ -23,7 +23,7 @@ use crate::world::World;
 
 /// The host name error bodies carry, as the real gateway does.
 pub const HOST_ID: &str = "iot.cn-shanghai.aliyuncs.com";
-/// How long a result URL stays valid unless `expire-url` strikes (PLATFORM-API §6).
+/// How long a result URL stays valid unless `expire-url` strikes (docs/wire.md §9.3).
 pub const RESULT_URL_SECONDS: u64 = 600;
 /// Where the emulator serves result files.
 pub const RESULTS_PATH: &str = "/_emulator/results/";

@@ -1,4 +1,4 @@
-//! The engine's one error type: what stops a run, and the exit code it maps to (SPEC §5).
+//! The engine's one error type: what stops a run, and the exit code it maps to (docs/plan-folder.md §1.2).
 //! A bad record is not an error: it is a reject with a reason code.
 
 use std::fmt;

@@ -1,4 +1,4 @@
-//! Cutting accepted devices into API jobs (SPEC §4): one product, one source, one destination
+//! Cutting accepted devices into API jobs (docs/plan-folder.md §8.1): one product, one source, one destination
 //! per job, at most `devices_per_job` devices, stable ids, waves of `jobs_per_wave`.
 
 use rustc_hash::FxHashMap as HashMap;

@@ -1,4 +1,4 @@
-//! The platform's name rules (SPEC §1) and the safe-name rule for path components (SPEC §3).
+//! The platform's name rules (docs/inputs.md §5.1) and the safe-name rule for path components (docs/inputs.md §5.2).
 
 /// Why a name breaks its rule, phrased without quoting the value (it may be a secret).
 pub(crate) type NameProblem = String;

@@ -1,5 +1,5 @@
 //! The output folder: built beside DIR under a temporary name, moved into place only when
-//! complete (SPEC §4 atomicity), and removed if the run fails before that.
+//! complete (docs/plan-folder.md §2.2), and removed if the run fails before that.
 
 use std::ffi::OsStr;
 use std::fs::{self, DirBuilder, File, OpenOptions};

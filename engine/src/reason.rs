@@ -1,4 +1,4 @@
-//! Reason codes and warnings (SPEC §3), in the order the rules are applied.
+//! Reason codes and warnings (docs/inputs.md §6), in the order the rules are applied.
 
 /// Declares the reason codes once: the enum, [`Reason::ALL`] in rule order and each one's
 /// code, all from the one table below.
@@ -25,7 +25,7 @@ macro_rules! reasons {
     };
 }
 
-// The rules in the order they are applied: a new rule is one line here (SPEC §3 order).
+// The rules in the order they are applied: a new rule is one line here (docs/inputs.md §6 order).
 reasons! {
     /// The CSV record is structurally broken or not UTF-8.
     MalformedRecord = "malformed_record",
@@ -68,7 +68,7 @@ reasons! {
 
 impl Reason {
     /// Whether only a `devdist redrive` plan can give this reason; reports leave it out when
-    /// no record has it, so plans that are not re-drives report exactly the SPEC's codes.
+    /// no record has it, so plans that are not re-drives report exactly the codes of docs/inputs.md §6.
     pub const fn redrive_only(self) -> bool {
         matches!(self, Reason::RefusedByPlatform)
     }
@@ -103,13 +103,13 @@ impl Warning {
     }
 }
 
-/// What a reason code or warning means, the SPEC rule behind it and how to fix the input: the
+/// What a reason code or warning means, the rule behind it (docs/inputs.md §6) and how to fix the input: the
 /// one text that `devdist explain` prints and report.html shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Explanation {
     /// One sentence: what happened to the record or device.
     pub meaning: &'static str,
-    /// The rule in SPEC.md that decides it, with its section.
+    /// The rule in docs/inputs.md that decides it, with its section.
     pub rule: &'static str,
     /// What to change in the inventory, catalog or plan.
     pub fix: &'static str,
@@ -125,92 +125,92 @@ impl Reason {
         match self {
             Reason::MalformedRecord => explained(
                 "The CSV record is structurally broken: wrong field count, bad quoting, or bytes that are not UTF-8.",
-                "SPEC §3 stage 1: a record that cannot be read as one row of the header's columns is rejected first.",
+                "docs/inputs.md §6.1: a record that cannot be read as one row of the header's columns is rejected first.",
                 "Re-export the inventory as UTF-8 CSV with one row per device, every field that holds a comma, quote or line break quoted.",
             ),
             Reason::MissingField => explained(
                 "A required field (product_key, device_name, device_secret or source_instance) is empty.",
-                "SPEC §2.2: the certificate and the source instance are required in every record.",
+                "docs/inputs.md §3.1: the certificate and the source instance are required in every record.",
                 "Fill in the empty column named in the detail, or drop the record if the device no longer exists.",
             ),
             Reason::InvalidProductKey => explained(
                 "The ProductKey is not 1 to 20 ASCII letters and digits.",
-                "SPEC §1 name rules: a ProductKey is 1–20 ASCII letters and digits (the platform issues 11).",
+                "docs/inputs.md §5.1: a ProductKey is 1–20 ASCII letters and digits (the platform issues 11).",
                 "Copy the ProductKey from the console again; look for spaces, dashes or look-alike letters.",
             ),
             Reason::InvalidDeviceName => explained(
                 "The DeviceName is not 4 to 32 characters of A-Z a-z 0-9 _ - @ . :",
-                "SPEC §1 name rules: a DeviceName is 4–32 characters of A-Z a-z 0-9 _ - @ . :",
+                "docs/inputs.md §5.1: a DeviceName is 4–32 characters of A-Z a-z 0-9 _ - @ . :",
                 "Correct the name to the one the platform holds; the platform never accepts such a name, so the record is likely a typo.",
             ),
             Reason::InvalidDeviceSecret => explained(
                 "The DeviceSecret is not 1 to 64 characters of the DeviceName alphabet.",
-                "SPEC §1 name rules: a DeviceSecret is 1–64 characters of A-Z a-z 0-9 _ - @ . : (the platform issues 32 alphanumerics).",
+                "docs/inputs.md §5.1: a DeviceSecret is 1–64 characters of A-Z a-z 0-9 _ - @ . : (the platform issues 32 alphanumerics).",
                 "Export the secret again from the platform; a truncated or padded secret will not let the device log in.",
             ),
             Reason::SignatureMismatch => explained(
                 "The captured MQTT login does not verify: the recomputed password differs, or sign_method is unknown.",
-                "SPEC §3 stage 1 and §1 signing: password = hex(HMAC(DeviceSecret, clientId…deviceName…productKey…[timestamp…])), hmacmd5, hmacsha1 or hmacsha256.",
+                "docs/inputs.md §6.1 and §5.3: password = hex(HMAC(DeviceSecret, clientId…deviceName…productKey…[timestamp…])), hmacmd5, hmacsha1 or hmacsha256.",
                 "The secret in the inventory is probably not the device's real one: export it again, or clear sign_password to skip the check.",
             ),
             Reason::UnknownSourceInstance => explained(
                 "The source_instance is not in the instance catalog.",
-                "SPEC §2.3: instances come from the catalog file plus the six built-in public instances.",
+                "docs/inputs.md §4: instances come from the catalog file plus the six built-in public instances.",
                 "Add the instance to instances.csv, or correct the instance id in the inventory.",
             ),
             Reason::UnknownTargetInstance => explained(
                 "The per-row target_instance is not in the instance catalog.",
-                "SPEC §2.3: every target instance must be in the catalog (a route naming one is a plan error instead).",
+                "docs/inputs.md §4: every target instance must be in the catalog (a route naming one is a plan error instead).",
                 "Add the instance to instances.csv, or correct target_instance in the inventory.",
             ),
             Reason::RegionMismatch => explained(
                 "The record's source_region disagrees with the region the catalog gives its source instance.",
-                "SPEC §2.2: source_region is optional and, when present, is checked against the catalog.",
+                "docs/inputs.md §3.1: source_region is optional and, when present, is checked against the catalog.",
                 "Correct source_region (or the catalog's region), or leave the column empty to use the catalog's.",
             ),
             Reason::NotOwner => explained(
                 "The source instance belongs to another account than the plan's.",
-                "SPEC §3 stage 1: only the account that owns the source instance can distribute its devices.",
+                "docs/inputs.md §6.1: only the account that owns the source instance can distribute its devices.",
                 "Run a separate plan under the owning account, or correct source_instance.",
             ),
             Reason::NoRoute => explained(
                 "The record has no per-row target and no route in the plan matches it.",
-                "SPEC §2.1: routes are tried in file order and the first whose match keys all hold wins.",
+                "docs/inputs.md §2.4: routes are tried in file order and the first whose match keys all hold wins.",
                 "Add a route that matches the record's product, instance or region, or give the record a target_instance.",
             ),
             Reason::InvalidTarget => explained(
                 "The destination is not allowed: cross-account nearest_access, a cross-account target that includes the source, a target owned by another account, or an unsafe uid or instance id.",
-                "SPEC §1 and §3: cross-account distribution is specified_region only and never inside one instance; uids and instance ids are safe names.",
+                "docs/inputs.md §1 and §6: cross-account distribution is specified_region only and never inside one instance; uids and instance ids are safe names.",
                 "Use specified_region for cross-account moves, pick a target the target_uid owns, and keep ids to A-Z a-z 0-9 _ - .",
             ),
             Reason::AlreadyAtTarget => explained(
                 "With specified_region, the target is where the device is now.",
-                "SPEC §3 stage 1: a device is now at current_instance when set, else at source_instance; distributing it there does nothing.",
+                "docs/inputs.md §6.1: a device is now at current_instance when set, else at source_instance; distributing it there does nothing.",
                 "Drop the record, or correct current_instance if the device has moved.",
             ),
             Reason::DuplicateConflict => explained(
                 "The same device appears more than once with different secrets or destinations, so every copy is rejected.",
-                "SPEC §3 stage 2: copies that disagree on the secret, strategy, targets or target_uid cannot all be right.",
+                "docs/inputs.md §6.2: copies that disagree on the secret, strategy, targets or target_uid cannot all be right.",
                 "Keep one copy of the device, with its real secret and the one destination you mean.",
             ),
             Reason::DuplicateRecord => explained(
                 "An identical later copy of an accepted record; the first copy is kept.",
-                "SPEC §3 stage 2: the first copy in input order is kept, identical later copies are rejected.",
+                "docs/inputs.md §6.2: the first copy in input order is kept, identical later copies are rejected.",
                 "Nothing is lost; remove the repeated rows from the inventory to silence it.",
             ),
             Reason::ProductBlocked => explained(
                 "A record of this product is marked authorized or transferred, which blocks the whole product.",
-                "SPEC §2.2 and §3 stage 2: authorized or transferred = true on any record blocks every record of that product key.",
+                "docs/inputs.md §3.4 and §6.2: authorized or transferred = true on any record blocks every record of that product key.",
                 "Finish or cancel the product's authorization or transfer on the platform, then clear the flag and run again.",
             ),
             Reason::TargetCapacityExceeded => explained(
                 "A target instance's device quota would be exceeded; devices are admitted in input order until it is full.",
-                "SPEC §3 stage 2: headroom = device_quota − devices_in_use; a nearest-access device needs headroom in every candidate.",
+                "docs/inputs.md §6.2: headroom = device_quota − devices_in_use; a nearest-access device needs headroom in every candidate.",
                 "Raise the instance's quota (and update instances.csv), or route the remaining devices to another instance.",
             ),
             Reason::RefusedByPlatform => explained(
                 "devdist redrive left the device out: the platform refused it for good in an earlier apply (the detail names its code, message and job).",
-                "SPEC §5 redrive: only devices that failed with a retryable code or whose outcome is unknown are re-driven; permanent failures are rejected.",
+                "docs/plan-folder.md §12: only devices that failed with a retryable code or whose outcome is unknown are re-driven; permanent failures are rejected.",
                 "Fix what the platform's code says (the device, the product or the target instance), then plan the device again.",
             ),
         }
@@ -223,22 +223,22 @@ impl Warning {
         match self {
             Warning::TopologySplit => explained(
                 "An accepted device and its accepted gateway go to different destinations, so the sub-device loses its gateway there.",
-                "SPEC §1 and §3: gateway topology is cleared on distribution; devdist warns when it would be split.",
+                "docs/inputs.md §1 and §6: gateway topology is cleared on distribution; devdist warns when it would be split.",
                 "Route the gateway and its sub-devices to the same destination, or plan to rebuild the topology at the destination.",
             ),
             Warning::ConsoleOnly => explained(
                 "The device goes to another account, which only the console can do; the API cannot create such a job.",
-                "SPEC §1: cross-account distribution needs a verification code sent to the target account, valid 5 minutes.",
+                "docs/inputs.md §1.5: cross-account distribution needs a verification code sent to the target account, valid 5 minutes.",
                 "Create each console job by hand (jobs/jobs.csv, api = console) with the target account's owner ready to read out the code.",
             ),
             Warning::UnusualProductKey => explained(
                 "The ProductKey is valid but not the 11 characters the platform issues.",
-                "SPEC §1 name rules: the platform issues 11-character ProductKeys; others are allowed but unusual.",
+                "docs/inputs.md §5.1: the platform issues 11-character ProductKeys; others are allowed but unusual.",
                 "Check the key against the console; an export that cut or padded it would make every device of the product fail.",
             ),
             Warning::UnusualDeviceSecret => explained(
                 "The DeviceSecret is valid but not the 32 alphanumerics the platform issues.",
-                "SPEC §1 name rules: the platform issues 32 alphanumeric secrets; others are allowed but unusual.",
+                "docs/inputs.md §5.1: the platform issues 32 alphanumeric secrets; others are allowed but unusual.",
                 "Check the secret against the platform; a wrong secret travels unchanged and the device will not log in.",
             ),
         }

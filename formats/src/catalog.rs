@@ -1,10 +1,10 @@
-//! The instance catalog file (SPEC §2.3): one row per instance.
+//! The instance catalog file (docs/inputs.md §4.1): one row per instance.
 
 use std::path::Path;
 
 use crate::error::{Error, Position};
 
-/// The columns of a catalog file, in the order SPEC §2.3 gives them.
+/// The columns of a catalog file, in the order docs/inputs.md §4.1 gives them.
 pub const CATALOG_COLUMNS: [&str; 6] =
     ["instance_id", "region", "edition", "owner_uid", "device_quota", "devices_in_use"];
 

@@ -1,4 +1,4 @@
-//! Which column holds which field (SPEC §2.2): the header model every reader uses. It knows the
+//! Which column holds which field (docs/inputs.md §3.1, §3.2): the header model every reader uses. It knows the
 //! names of the columns and nothing of what their values mean: checking a record is the engine's job.
 
 use std::path::Path;
@@ -46,7 +46,7 @@ pub enum Field {
 }
 
 impl Field {
-    /// Every field, in the order of SPEC §2.2.
+    /// Every field, in the order of docs/inputs.md §3.1.
     pub const ALL: [Field; 17] = [
         Field::ProductKey,
         Field::DeviceName,

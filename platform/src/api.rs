@@ -1,5 +1,5 @@
 //! The distribution API's requests and response bodies, with the exact keys and casing of
-//! PLATFORM-API.md §3.1.
+//! docs/wire.md §4.
 //!
 //! The same types are serialised by the emulator and parsed by the client, so the two agree by
 //! construction. Missing keys are tolerated on parsing (as the SDK's `from_map` does); absent

@@ -1,6 +1,6 @@
 //! A blocking client of the distribution API: signs, paces, retries and classifies errors.
 //!
-//! Every call is a `POST /` with all its parameters in the form body (PLATFORM-API.md §1.1:
+//! Every call is a `POST /` with all its parameters in the form body (docs/wire.md §2.1, §10:
 //! the gateway reads them from either place), signed with V3 (the SDK's default) or V2. Each
 //! attempt is re-signed with a new nonce and date. Retries follow [`ErrorKind`]: a
 //! CreateDeviceDistributeJob is retried only when it surely was not carried out, because a

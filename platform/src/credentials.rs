@@ -1,4 +1,4 @@
-//! Credentials as users already keep them (PLATFORM-API.md §5), never on the command line.
+//! Credentials as users already keep them (docs/wire.md §7), never on the command line.
 //!
 //! In order:
 //! 1. an explicitly named profile (`--profile NAME`) of the aliyun CLI's `~/.aliyun/config.json`;

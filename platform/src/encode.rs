@@ -1,6 +1,6 @@
 //! Percent-encoding as the platform's two canonical forms and the SDK's form bodies use it.
 //!
-//! Two encodings exist on the wire (PLATFORM-API.md §1.5): the *canonical* one that is signed,
+//! Two encodings exist on the wire (docs/wire.md §2.2): the *canonical* one that is signed,
 //! RFC 3986 [`percent_encode`] (space → `%20`), and the *form* one that is sent, Python's
 //! `urlencode` ([`form_encode`], space → `+`). The receiver form-decodes what it gets
 //! ([`form_decode`]) and re-encodes it canonically before checking a signature.
@@ -49,7 +49,7 @@ fn form_escape(out: &mut String, s: &str) {
 
 /// The SDK's `application/x-www-form-urlencoded` body: pairs sorted by key (bytes, so
 /// `DeviceName.1 < DeviceName.10 < DeviceName.2`), `key=value` joined with `&`, space → `+`,
-/// `@` → `%40` (PLATFORM-API.md §1.2, §2.1). Pairs with equal keys keep their given order.
+/// `@` → `%40` (docs/wire.md §2.2). Pairs with equal keys keep their given order.
 pub fn form_encode(pairs: &[(String, String)]) -> String {
     let mut sorted: Vec<&(String, String)> = pairs.iter().collect();
     sorted.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));

@@ -1,5 +1,5 @@
 //! One pacer per API: calls are spaced so that no second of the platform's clock sees more than
-//! the per-account limit (PLATFORM-API.md §0), whatever the threads calling.
+//! the per-account limit (docs/wire.md §1), whatever the threads calling.
 //!
 //! It is a token bucket of depth one: a full bucket's burst at once is what a fixed-window
 //! limiter refuses, so calls are spaced `1 / rate` apart instead, with 10 % headroom for the

@@ -1,6 +1,6 @@
 //! The per-device result file that QueryDeviceDistributeDetail points to.
 //!
-//! Its real format is unpublished (PLATFORM-API.md §6), so [`parse`] sniffs it: JSON (one
+//! Its real format is unpublished (docs/wire.md §8), so [`parse`] sniffs it: JSON (one
 //! object per line, the emulator's documented assumption, or one array) when the first
 //! non-blank byte is `{` or `[`, else CSV with a header row. Each device has a `Code`; `200`
 //! means distributed.

@@ -1,4 +1,4 @@
-//! The platform's two signature schemes (PLATFORM-API.md §1.5, §1.6), as pure functions over
+//! The platform's two signature schemes (docs/wire.md §3.1, §3.2), as pure functions over
 //! strings: the client signs with them and the emulator verifies with them, so each canonical
 //! form has exactly one implementation.
 //!
@@ -153,7 +153,7 @@ pub fn v2_signature(secret: &str, string_to_sign: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    //! Every vector of PLATFORM-API.md §1.7, computed by the official SDK's own `Utils`.
+    //! Every vector of docs/wire.md §3.3, computed by the official SDK's own `Utils`.
     use super::*;
     use crate::encode::form_encode;
 

@@ -1,4 +1,4 @@
-//! `devdist generate` (SPEC §5): a synthetic inventory, instance catalog and plan of any size,
+//! `devdist generate` (docs/plan-folder.md §1.1): a synthetic inventory, instance catalog and plan of any size,
 //! byte-identical for a seed.
 //!
 //! The inventory is CSV (`devices.csv`) or Parquet (`devices.parquet`). Records are streamed:
@@ -392,7 +392,7 @@ fn push_datetime(buf: &mut Vec<u8>, seconds: u64) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Signatures (SPEC §1), straight into a reused buffer.
+// Signatures (docs/inputs.md §5.3), straight into a reused buffer.
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Method {

@@ -1,4 +1,4 @@
-//! `devdist explain [CODE]`: what a reason code or warning means, the SPEC rule behind it and
+//! `devdist explain [CODE]`: what a reason code or warning means, the rule behind it (docs/inputs.md §6) and
 //! how to fix the input — the same text report.html shows, from the table in the engine.
 
 use std::io::Write;

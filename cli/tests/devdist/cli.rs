@@ -54,7 +54,7 @@ fn demo_matches_the_reviewed_golden_outputs() {
 }
 
 /// The (file, record, line, code) of every reject that fixtures/demo/EXPECTED.md predicts. That
-/// file comes from an independent model of SPEC §3 in make_demo.py, not from devdist.
+/// file comes from an independent model of docs/inputs.md §6 in make_demo.py, not from devdist.
 fn expected_demo_rejects() -> BTreeSet<(String, u64, u64, String)> {
     let text = fs::read_to_string(fixture("demo/EXPECTED.md")).unwrap();
     let section = text.split("## Records per code").nth(1).unwrap().split("\n## ").next().unwrap();

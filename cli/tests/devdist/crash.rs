@@ -1,4 +1,4 @@
-//! Crash safety and tamper evidence of the `devdist` binary (SPEC §4 Atomicity, §5 exit codes).
+//! Crash safety and tamper evidence of the `devdist` binary (docs/plan-folder.md §2.2, §1.2).
 //!
 //! - `devdist plan` is SIGKILLed at many points of a run: DIR is then absent or complete, and a
 //!   killed `--force` run leaves the previous DIR (or the complete new one), never a mix.

@@ -4,7 +4,7 @@
 //! A case folder holds `plan.toml`, its inputs and `expect.toml` (see fixtures/hostile/README.md):
 //!
 //! ```toml
-//! exit = 1                                   # the exit code SPEC §5 requires
+//! exit = 1                                   # the exit code docs/plan-folder.md §1.2 requires
 //! stderr_first_line = ""                     # first stderr line, case folder written as {dir}
 //! stderr_also = ["{dir}/plan.toml:3:1: …"]   # optional: further lines that must appear
 //! rejects = [["malformed_record", 2, 3]]     # optional: (code, record, line or "") of every reject

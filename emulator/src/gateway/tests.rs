@@ -1,4 +1,4 @@
-//! The verifier against the SDK-computed vectors of PLATFORM-API.md §1.7, and each refusal.
+//! The verifier against the SDK-computed vectors of docs/wire.md §3.3, and each refusal.
 
 use super::*;
 use devdist_platform::Secret;

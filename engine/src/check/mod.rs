@@ -1,4 +1,4 @@
-//! Stage 1: every record checked on its own (SPEC §3), on any thread. A record either becomes
+//! Stage 1: every record checked on its own (docs/inputs.md §6.1), on any thread. A record either becomes
 //! a [`Candidate`] (compact, secrets kept only in the batch's arena) or a [`Reject`].
 
 pub(crate) mod parallel;
@@ -381,7 +381,7 @@ struct Checked<'r> {
     odd_marking: Option<(Field, &'r str)>,
 }
 
-/// What an `authorized` or `transferred` cell says (SPEC §2.2), in any case, trimmed.
+/// What an `authorized` or `transferred` cell says (docs/inputs.md §3.4), in any case, trimmed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Marking {
     /// Empty, `false`, `0`, `no`, `n`, `f`.

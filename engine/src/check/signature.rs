@@ -1,4 +1,4 @@
-//! MQTT one-device-one-secret signatures (SPEC §1): recompute the password of a captured login.
+//! MQTT one-device-one-secret signatures (docs/inputs.md §5.3): recompute the password of a captured login.
 
 use hmac::{Hmac, KeyInit, Mac};
 
@@ -89,7 +89,7 @@ fn decode_hex(hex: &[u8], out: &mut [u8]) -> Option<()> {
     Some(())
 }
 
-/// The MAC of a login message, pairs in the SPEC's order:
+/// The MAC of a login message, pairs in the order of docs/inputs.md §5.3:
 /// "clientId"+cid, "deviceName"+dn, "productKey"+pk, then "timestamp"+ts when there is one.
 /// The one builder of that message: the checks verify with it, the generator signs with it.
 pub fn login_mac<M: Mac + KeyInit>([client_id, device_name, product_key, timestamp]: [&[u8]; 4], secret: &[u8]) -> M {

@@ -1,4 +1,4 @@
-//! Billing reassignment (SPEC §3, §4): for each device and candidate destination, who is
+//! Billing reassignment (docs/inputs.md §1.4, docs/plan-folder.md §7): for each device and candidate destination, who is
 //! billed now and who will be, and a summary per (from, to, effective).
 
 use std::collections::BTreeMap;

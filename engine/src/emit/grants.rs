@@ -1,4 +1,4 @@
-//! Grant manifests (SPEC §4): per destination account and instance, the devices it may use
+//! Grant manifests (docs/plan-folder.md §6): per destination account and instance, the devices it may use
 //! (with their certificates) and the products it gets read-only.
 
 use std::collections::BTreeMap;

@@ -1,4 +1,4 @@
-//! Job requests (SPEC §4): each job's device names collected as accepted devices stream past,
+//! Job requests (docs/plan-folder.md §8.3): each job's device names collected as accepted devices stream past,
 //! and one line of jobs/requests.jsonl written per job, in execution order.
 
 use std::fs::File;
@@ -20,7 +20,7 @@ use crate::plan::Plan;
 use crate::record::{Name, SpooledDevice};
 use crate::spool::Scratch;
 
-/// Where the job requests go (SPEC §4): one JSON line per job, in execution order.
+/// Where the job requests go (docs/plan-folder.md §8.3): one JSON line per job, in execution order.
 pub(crate) const REQUESTS: &str = "jobs/requests.jsonl";
 
 /// Writes [`REQUESTS`] as accepted devices stream past in (product key, device name) order.

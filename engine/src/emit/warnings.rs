@@ -1,4 +1,4 @@
-//! Warnings about accepted devices (SPEC §3): counted, never rejected.
+//! Warnings about accepted devices (docs/inputs.md §6.3): counted, never rejected.
 //!
 //! A count needs no order, so the warnings are tallied run by run on every core
 //! ([`Settled::fold_accepted`]) rather than from the merged stream the writers take: a dry run

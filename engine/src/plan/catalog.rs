@@ -1,12 +1,12 @@
 //! The instance catalog: the six public instances built in, plus the Enterprise instances an
-//! operator lists in `instances.csv` (SPEC §2.3).
+//! operator lists in `instances.csv` (docs/inputs.md §4).
 
 use rustc_hash::FxHashMap as HashMap;
 use std::path::{Path, PathBuf};
 
 use devdist_formats::{CatalogRow, Error as FormatError, Position, read_catalog};
 
-/// Public instances and their regions (SPEC §1).
+/// Public instances and their regions (docs/inputs.md §4.2).
 pub const PUBLIC_INSTANCES: [(&str, &str); 6] = [
     ("iotx-oxssharez200", "cn-shanghai"),
     ("iotx-oxssharez300", "ap-northeast-1"),

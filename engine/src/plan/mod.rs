@@ -1,4 +1,4 @@
-//! The plan file (SPEC §2.1): parsed, checked against the catalog, every problem reported at
+//! The plan file (docs/inputs.md §2): parsed, checked against the catalog, every problem reported at
 //! once with its line and column before any inventory is read.
 
 pub(crate) mod catalog;

@@ -194,8 +194,8 @@ impl<'t> Reader<'t> {
 /// record costs a handful of hash lookups, however many routes the plan has.
 ///
 /// A route matches a (product key, source instance, source region) when each of its match
-/// keys that is given lists the value; the first matching route in file order wins (SPEC
-/// §2.1). The index keeps, for every product key a route lists (or "any product key") and
+/// keys that is given lists the value; the first matching route in file order wins
+/// (docs/inputs.md §2.4). The index keeps, for every product key a route lists (or "any product key") and
 /// every instance, region (or "anywhere") it lists, the number of the first route there; a
 /// lookup takes the lowest of the at most six entries the record's values reach. A route that
 /// lists both instances and regions is indexed by the instances that lie in those regions
@@ -297,7 +297,7 @@ mod tests {
     use crate::plan::Strategy;
     use crate::plan::catalog::PUBLIC_INSTANCES;
 
-    /// The rule as SPEC §2.1 states it: the first route in file order whose given keys all hold.
+    /// The rule as docs/inputs.md §2.4 states it: the first route in file order whose given keys all hold.
     fn scan<'r>(routes: &'r [Route], product_key: &str, instance: &str, region: &str) -> Option<&'r Route> {
         routes.iter().find(|route| {
             route.product_keys.as_ref().is_none_or(|set| set.contains(product_key))

@@ -1,4 +1,4 @@
-//! Stage 2: the rules that need every record at once (SPEC §3) — duplicates, blocked
+//! Stage 2: the rules that need every record at once (docs/inputs.md §6.2) — duplicates, blocked
 //! products, target capacity — in bounded memory, with a result that does not depend on the
 //! thread count or the memory budget.
 //!

@@ -1,4 +1,4 @@
-//! One test per rule of SPEC §3: every reason code, every warning, the rule order and the
+//! One test per rule of docs/inputs.md §6: every reason code, every warning, the rule order and the
 //! return to source, each on a minimal hand-written inventory run through `devdist_engine::run`.
 
 use std::path::PathBuf;

@@ -1,6 +1,6 @@
 //! Inventory files: which column holds which field, and reading records in reusable batches.
 //!
-//! This module knows the names of the columns (SPEC §2.2) and nothing of what their values
+//! This module knows the names of the columns (docs/inputs.md §3.2) and nothing of what their values
 //! mean: checking a record is the engine's job.
 
 use std::fs::File;

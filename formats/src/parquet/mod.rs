@@ -1,5 +1,5 @@
 //! Parquet inventories: the same [`Layout`] and reusable [`RecordBatch`]es as CSV, filled from
-//! Arrow arrays (SPEC §2.2).
+//! Arrow arrays (docs/inputs.md §3.6).
 //!
 //! Known columns must hold text (plain, large, view or dictionary-encoded strings, or binary),
 //! booleans or numbers; they become the bytes a CSV cell would hold (`true`/`false`, decimal

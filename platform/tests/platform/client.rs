@@ -115,7 +115,7 @@ fn read_request(reader: &mut impl BufRead) -> Captured {
     Captured { method, target, headers, body }
 }
 
-/// The gateway's V3 check (PLATFORM-API.md §1.5) over the bytes that arrived: the body hash,
+/// The gateway's V3 check (docs/wire.md §3.1) over the bytes that arrived: the body hash,
 /// then the signature over whatever `SignedHeaders` lists. Returns the signed header names.
 fn verify_v3(req: &Captured, secret: &str) -> Vec<String> {
     let auth = sign::parse_v3_authorization(req.header("authorization").expect("Authorization")).expect("V3 form");
