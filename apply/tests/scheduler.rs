@@ -13,7 +13,7 @@ fn planned(devices: u64, seed: u64) -> (tempfile::TempDir, PathBuf) {
     // Every journal line is fsync'd: on tmpfs where there is one, so the many runs stay quick.
     let shm = Path::new("/dev/shm");
     let root = if shm.is_dir() { tempfile::tempdir_in(shm) } else { tempfile::tempdir() }.unwrap();
-    let options = devdist_synth::GenerateOptions { devices, seed, bad_rate: 0.0, signed_rate: 0.0 };
+    let options = devdist_synth::GenerateOptions { devices, seed, ..devdist_synth::GenerateOptions::default() };
     let generated = devdist_synth::generate(&options, &root.path().join("in")).unwrap();
     let out = root.path().join("out");
     devdist_engine::run(&generated.plan, &out, &devdist_engine::Options::default(), &devdist_engine::NoProgress)

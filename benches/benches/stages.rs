@@ -54,7 +54,13 @@ fn fixture() -> &'static Fixture {
     FIXTURE.get_or_init(|| {
         let dir = tempfile::Builder::new().prefix("devdist-bench-").tempdir().expect("create a temporary folder");
         let dir = dir.keep();
-        let options = GenerateOptions { devices: RECORDS, seed: 1, bad_rate: 0.01, signed_rate: 1.0 };
+        let options = GenerateOptions {
+            devices: RECORDS,
+            seed: 1,
+            bad_rate: 0.01,
+            signed_rate: 1.0,
+            ..GenerateOptions::default()
+        };
         let generated = generate(&options, &dir).expect("generate the inventory");
         assert_eq!(generated.records, RECORDS);
         let parquet = dir.join("devices.parquet");

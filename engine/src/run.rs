@@ -10,8 +10,8 @@ use devdist_formats::Format;
 
 use crate::check::Secrets;
 use crate::check::parallel::{Progress, check_all, open_inputs};
-use crate::dictionary::SharedDictionaries;
-use crate::emit::grants::{Slots, write_products};
+use crate::dictionary::{Dictionaries, SharedDictionaries};
+use crate::emit::grants::{Products, Slots, write_products};
 use crate::emit::warnings::Warnings;
 use crate::emit::{Outputs, write_accepted};
 use crate::error::Error;
@@ -20,8 +20,10 @@ use crate::output::{OutputDir, refuse_overlap};
 use crate::plan::Plan;
 use crate::reason::Reason;
 use crate::report::html::{ConsoleJob, PAGE_ROWS, Page};
-use crate::report::{Counts, DestinationReport, InputReport, JobsReport, Mode, Report, RunInfo, write_rejects};
-use crate::settle::{Gather, settle};
+use crate::report::{
+    Counts, DestinationReport, InputReport, JobsReport, Mode, Rejected, Report, RunInfo, write_rejects,
+};
+use crate::settle::{Gather, Settled, settle};
 use crate::spool::Budget;
 
 /// How to run.
@@ -72,7 +74,47 @@ pub struct Outcome {
     pub notes: Vec<String>,
 }
 
-/// Runs the plan at `plan_path` into `out_dir`.
+/// What is known of each inventory before its records are read.
+struct InputFacts {
+    /// `csv` or `parquet`, per input.
+    formats: Vec<&'static str>,
+    /// The runtime columns' names, per input.
+    runtime_names: Vec<Vec<String>>,
+    /// File sizes, per input.
+    bytes: Vec<u64>,
+}
+
+impl InputFacts {
+    /// Bytes the records will take in the spools, roughly: a CSV's size, or 160 per Parquet
+    /// row (its encoded size says little). Only sizes the buckets; never changes an output.
+    fn expected_bytes(&self, plan: &Plan) -> u64 {
+        let sizes = plan.inputs.iter().zip(&self.bytes).zip(&self.formats);
+        sizes
+            .map(|((input, &bytes), &format)| match format {
+                "parquet" => devdist_formats::parquet_row_count(&input.path).unwrap_or(0).saturating_mul(160),
+                _ => bytes,
+            })
+            .sum()
+    }
+}
+
+/// Per phase, seconds since the last lap.
+struct Laps {
+    seconds: BTreeMap<String, f64>,
+    phase: Instant,
+}
+
+impl Laps {
+    fn lap(&mut self, name: &str) {
+        self.seconds.insert(name.to_string(), self.phase.elapsed().as_secs_f64());
+        self.phase = Instant::now();
+    }
+}
+
+/// Runs the plan at `plan_path` into `out_dir`, phase by phase: load and refuse what cannot
+/// work; read and check every record (stage 1); settle (stage 2) and cut jobs; write every
+/// output; build and prove the report; write report.html, report.json and run.json; move the
+/// folder into place.
 pub fn run(plan_path: &Path, out_dir: &Path, options: &Options, progress: &dyn Progress) -> Result<Outcome, Error> {
     let started = Instant::now();
     let plan = Plan::load(plan_path)?;
@@ -85,16 +127,17 @@ pub fn run(plan_path: &Path, out_dir: &Path, options: &Options, progress: &dyn P
         return Err(Error::invocation(format!("{shown}: already exists; pass --force to replace it")));
     }
     let inventories = open_inputs(&plan)?;
-    let formats: Vec<&'static str> = inventories.iter().map(|inventory| inventory.format_name()).collect();
-    let runtime_names: Vec<Vec<String>> = inventories
-        .iter()
-        .map(|inventory| {
-            let layout = inventory.layout();
-            layout.runtime_columns().iter().map(|&c| layout.columns()[c].clone()).collect()
-        })
-        .collect();
-    let bytes: Vec<u64> =
-        plan.inputs.iter().map(|input| std::fs::metadata(&input.path).map_or(0, |m| m.len())).collect();
+    let facts = InputFacts {
+        formats: inventories.iter().map(|inventory| inventory.format_name()).collect(),
+        runtime_names: inventories
+            .iter()
+            .map(|inventory| {
+                let layout = inventory.layout();
+                layout.runtime_columns().iter().map(|&c| layout.columns()[c].clone()).collect()
+            })
+            .collect(),
+        bytes: plan.inputs.iter().map(|input| std::fs::metadata(&input.path).map_or(0, |m| m.len())).collect(),
+    };
     let threads = options.threads.max(1);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
@@ -102,27 +145,11 @@ pub fn run(plan_path: &Path, out_dir: &Path, options: &Options, progress: &dyn P
         .map_err(|err| Error::invocation(format!("cannot start {threads} threads: {err}")))?;
 
     pool.install(|| {
-        let mut seconds = BTreeMap::new();
-        let mut phase = Instant::now();
-        let mut lap = |name: &'static str, seconds: &mut BTreeMap<&'static str, f64>| {
-            seconds.insert(name, phase.elapsed().as_secs_f64());
-            phase = Instant::now();
-        };
-
+        let mut laps = Laps { seconds: BTreeMap::new(), phase: Instant::now() };
         let mut out = OutputDir::create(out_dir, options.force)?;
-        let expected: u64 = plan
-            .inputs
-            .iter()
-            .zip(&bytes)
-            .zip(&formats)
-            .map(|((input, &bytes), &format)| match format {
-                "parquet" => devdist_formats::parquet_row_count(&input.path).unwrap_or(0).saturating_mul(160),
-                _ => bytes,
-            })
-            .sum();
         // The inputs stay open while the spools are written.
         let open_files = crate::spool::open_file_limit().saturating_sub(plan.inputs.len() as u64);
-        let budget = Budget::new(options.memory_budget, expected, threads, open_files);
+        let budget = Budget::new(options.memory_budget, facts.expected_bytes(&plan), threads, open_files);
         let scratch = out.scratch(&budget)?;
         let dictionaries = SharedDictionaries::default();
         let mut gather = Gather::new(&plan, &scratch, budget);
@@ -130,7 +157,7 @@ pub fn run(plan_path: &Path, out_dir: &Path, options: &Options, progress: &dyn P
         let secrets = if options.redact_secrets { Secrets::fingerprint() } else { Secrets::Keep };
         let each = &mut |batch| gather.add(batch);
         check_all(&plan, inventories, &dictionaries, &secrets, threads, memory, progress, each)?;
-        lap("read_and_check", &mut seconds);
+        laps.lap("read_and_check");
         crate::cancel::checkpoint()?;
         let mut settled = settle(&plan, gather, dictionaries, &scratch)?;
         if !options.dry_run {
@@ -140,10 +167,9 @@ pub fn run(plan_path: &Path, out_dir: &Path, options: &Options, progress: &dyn P
         let jobs = jobs::cut(&plan, interned, &settled.groups);
         let slots = Slots::new(&plan, interned);
         let products = slots.products(&plan, interned, &settled.groups);
-        lap("global_rules_and_jobs", &mut seconds);
+        laps.lap("global_rules_and_jobs");
 
         let rejected = write_rejects(&mut out, &plan, &settled.rejects, budget.read_buffer)?;
-        let (rejected_per_file, rejected_per_reason) = (&rejected.per_file, &rejected.per_reason);
         let warnings = Warnings::count(&plan, &settled)?;
         if !options.dry_run {
             let outputs = Outputs { format: options.format, redact_secrets: options.redact_secrets };
@@ -152,89 +178,20 @@ pub fn run(plan_path: &Path, out_dir: &Path, options: &Options, progress: &dyn P
             jobs::write_csv(&mut out, &plan, interned, &jobs)?;
         }
 
-        let inputs: Vec<InputReport> = plan
-            .inputs
-            .iter()
-            .enumerate()
-            .map(|(i, input)| InputReport {
-                path: input.name.clone(),
-                format: formats[i].to_string(),
-                bytes: bytes[i],
-                records: settled.files[i].records,
-                accepted: settled.accepted_per_file[i],
-                rejected: rejected_per_file[i],
-            })
-            .collect();
-        let mut runtime: BTreeMap<String, u64> = BTreeMap::new();
-        for (names, file) in runtime_names.iter().zip(&settled.files) {
-            for (name, cells) in names.iter().zip(&file.runtime_cells) {
-                *runtime.entry(name.clone()).or_default() += cells;
-            }
-        }
-        let counts = Counts {
-            read: inputs.iter().map(|i| i.records).sum(),
-            accepted: settled.accepted(),
-            rejected: rejected_per_reason.iter().sum(),
-            rejected_by_code: Reason::ALL
-                .iter()
-                .map(|r| (r, rejected_per_reason[*r as usize]))
-                .filter(|(r, n)| *n > 0 || !r.redrive_only())
-                .map(|(r, n)| (r.code().to_string(), n))
-                .collect(),
-        };
-
-        let destinations = slots
-            .slots
-            .iter()
-            .zip(&products)
-            .map(|(&(uid, target), products)| {
-                let instance = plan.catalog.get(target);
-                let distinct: BTreeSet<&str> = products.keys().map(|(product_key, _)| *product_key).collect();
-                DestinationReport {
-                    uid: uid.to_string(),
-                    instance: instance.id.clone(),
-                    region: instance.region.clone(),
-                    devices: products.values().sum(),
-                    products: distinct.len() as u64,
-                    quota_headroom_before: instance.headroom(),
-                    quota_headroom_after: settled.headroom[target as usize],
-                }
-            })
-            .collect();
-        let console = jobs.jobs.iter().filter(|job| job.console).count() as u64;
-        let console_jobs: Vec<ConsoleJob> = jobs
-            .jobs
-            .iter()
-            .filter(|job| job.console)
-            .take(PAGE_ROWS)
-            .map(|job| ConsoleJob {
-                job_id: job.id().to_string(),
-                product_key: interned.product_key(job.group.product).to_string(),
-                source_instance: plan.catalog.get(job.group.source).id.clone(),
-                target_uid: job.destination(interned).uid.to_string(),
-                targets: crate::jobs::target_names(&plan, job.destination(interned).targets),
-                devices: job.devices,
-            })
-            .collect();
+        let inputs = input_reports(&plan, &facts, &settled, &rejected);
         let mut report = Report {
             mode: if options.dry_run { Mode::Validate } else { Mode::Plan },
             account: plan.account.clone(),
+            counts: counts(&inputs, &settled, &rejected),
             inputs,
             warnings: warnings.counts().into_iter().map(|(warning, n)| (warning.code().to_string(), n)).collect(),
-            runtime_columns_left_out: runtime,
-            destinations,
-            jobs: JobsReport {
-                jobs: jobs.jobs.len() as u64,
-                api: jobs.jobs.len() as u64 - console,
-                console,
-                waves: jobs.waves() as u64,
-                devices_per_job: plan.devices_per_job as u64,
-                jobs_per_wave: plan.jobs_per_wave as u64,
-            },
-            counts,
+            runtime_columns_left_out: runtime_columns(&facts, &settled),
+            destinations: destinations(&plan, &slots, &products, &settled),
+            jobs: jobs_report(&plan, &jobs),
             outputs: out.files(),
         };
         // report.html lists every other output; report.json then lists report.html too.
+        let console_jobs = console_jobs(&plan, interned, &jobs);
         let page = Page { report: &report, first_rejects: &rejected.first, console_jobs: &console_jobs };
         let html = crate::report::html::render(&page);
         let html_sha256 = out.write_raw("report.html", html.as_bytes())?;
@@ -249,18 +206,18 @@ pub fn run(plan_path: &Path, out_dir: &Path, options: &Options, progress: &dyn P
         drop(scratch);
         let json = serde_json::to_vec_pretty(&report).expect("a report serialises");
         let report_sha256 = out.write_raw("report.json", &[json.as_slice(), b"\n"].concat())?;
-        lap("write", &mut seconds);
+        laps.lap("write");
 
         let total = started.elapsed().as_secs_f64();
-        seconds.insert("total", total);
-        let input_bytes: u64 = bytes.iter().sum();
+        laps.seconds.insert("total".to_string(), total);
+        let input_bytes: u64 = facts.bytes.iter().sum();
         let run = RunInfo {
             tool: "devdist".to_string(),
             version: env!("CARGO_PKG_VERSION").to_string(),
             threads,
             records: report.counts.read,
             bytes: input_bytes,
-            seconds: seconds.into_iter().map(|(phase, s)| (phase.to_string(), s)).collect(),
+            seconds: laps.seconds,
             records_per_second: report.counts.read as f64 / total.max(1e-9),
             megabytes_per_second: input_bytes as f64 / 1e6 / total.max(1e-9),
             report_sha256,
@@ -272,4 +229,96 @@ pub fn run(plan_path: &Path, out_dir: &Path, options: &Options, progress: &dyn P
         let notes = out.commit()?.into_iter().collect();
         Ok(Outcome { report, run, out: out_dir.to_path_buf(), notes })
     })
+}
+
+/// Each inventory's records: read, accepted, rejected.
+fn input_reports(plan: &Plan, facts: &InputFacts, settled: &Settled, rejected: &Rejected) -> Vec<InputReport> {
+    plan.inputs
+        .iter()
+        .enumerate()
+        .map(|(i, input)| InputReport {
+            path: input.name.clone(),
+            format: facts.formats[i].to_string(),
+            bytes: facts.bytes[i],
+            records: settled.files[i].records,
+            accepted: settled.accepted_per_file[i],
+            rejected: rejected.per_file[i],
+        })
+        .collect()
+}
+
+/// Non-empty cells per runtime column name, over every input.
+fn runtime_columns(facts: &InputFacts, settled: &Settled) -> BTreeMap<String, u64> {
+    let mut runtime: BTreeMap<String, u64> = BTreeMap::new();
+    for (names, file) in facts.runtime_names.iter().zip(&settled.files) {
+        for (name, cells) in names.iter().zip(&file.runtime_cells) {
+            *runtime.entry(name.clone()).or_default() += cells;
+        }
+    }
+    runtime
+}
+
+/// The totals, and rejects per code (every code but redrive's own, zeros included).
+fn counts(inputs: &[InputReport], settled: &Settled, rejected: &Rejected) -> Counts {
+    Counts {
+        read: inputs.iter().map(|i| i.records).sum(),
+        accepted: settled.accepted(),
+        rejected: rejected.per_reason.iter().sum(),
+        rejected_by_code: Reason::ALL
+            .iter()
+            .map(|r| (r, rejected.per_reason[*r as usize]))
+            .filter(|(r, n)| *n > 0 || !r.redrive_only())
+            .map(|(r, n)| (r.code().to_string(), n))
+            .collect(),
+    }
+}
+
+/// Per destination account and instance: devices, products and quota headroom.
+fn destinations(plan: &Plan, slots: &Slots, products: &[Products], settled: &Settled) -> Vec<DestinationReport> {
+    slots
+        .slots
+        .iter()
+        .zip(products)
+        .map(|(&(uid, target), products)| {
+            let instance = plan.catalog.get(target);
+            let distinct: BTreeSet<&str> = products.keys().map(|(product_key, _)| *product_key).collect();
+            DestinationReport {
+                uid: uid.to_string(),
+                instance: instance.id.clone(),
+                region: instance.region.clone(),
+                devices: products.values().sum(),
+                products: distinct.len() as u64,
+                quota_headroom_before: instance.headroom(),
+                quota_headroom_after: settled.headroom[target as usize],
+            }
+        })
+        .collect()
+}
+
+/// The jobs and the limits they were cut with.
+fn jobs_report(plan: &Plan, jobs: &jobs::Jobs) -> JobsReport {
+    let console = jobs.jobs.iter().filter(|job| job.console).count() as u64;
+    JobsReport {
+        jobs: jobs.jobs.len() as u64,
+        api: jobs.jobs.len() as u64 - console,
+        console,
+        waves: jobs.waves() as u64,
+        devices_per_job: plan.devices_per_job as u64,
+        jobs_per_wave: plan.jobs_per_wave as u64,
+    }
+}
+
+/// The first cross-account jobs, for report.html.
+fn console_jobs(plan: &Plan, interned: &Dictionaries, jobs: &jobs::Jobs) -> Vec<ConsoleJob> {
+    let console = jobs.jobs.iter().filter(|job| job.console).take(PAGE_ROWS);
+    console
+        .map(|job| ConsoleJob {
+            job_id: job.id().to_string(),
+            product_key: interned.product_key(job.group.product).to_string(),
+            source_instance: plan.catalog.get(job.group.source).id.clone(),
+            target_uid: job.destination(interned).uid.to_string(),
+            targets: crate::jobs::target_names(plan, job.destination(interned).targets),
+            devices: job.devices,
+        })
+        .collect()
 }

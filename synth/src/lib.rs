@@ -45,6 +45,20 @@ pub struct GenerateOptions {
     pub bad_rate: f64,
     /// Share of records (0.0..=1.0) carrying `sign_*` columns (the CLI passes 1.0 by default).
     pub signed_rate: f64,
+    /// The inventory's format: `devices.csv` or `devices.parquet` (all columns text, empty
+    /// cells as empty strings). For the same options both hold the same records, except that
+    /// the CSV's `malformed_record` records become other stage-1 rejects in Parquet (see the
+    /// module documentation). JSON Lines is not an inventory format: an invocation error.
+    pub format: Format,
+    /// Replace existing files (else refuse them).
+    pub replace: bool,
+}
+
+impl Default for GenerateOptions {
+    /// 1,000 clean, unsigned CSV records of seed 1, replacing what is there.
+    fn default() -> GenerateOptions {
+        GenerateOptions { devices: 1000, seed: 1, bad_rate: 0.0, signed_rate: 0.0, format: Format::Csv, replace: true }
+    }
 }
 
 /// What was written.
@@ -125,28 +139,16 @@ const RING: usize = 64;
 /// CSV output is written in chunks of this size.
 const CHUNK: usize = 4 << 20;
 
-/// Writes `dir/devices.csv`, `dir/instances.csv` and `dir/plan.toml`, creating `dir` if needed.
-pub fn generate(options: &GenerateOptions, dir: &Path) -> Result<Generated, Error> {
-    generate_as(options, Format::Csv, dir)
-}
-
-/// [`generate`] with the inventory in `format`: `devices.csv` or `devices.parquet` (all columns
-/// text, empty cells as empty strings), and a plan that reads it. For the same options both
-/// hold the same records, except that the CSV's `malformed_record` records become other
-/// stage-1 rejects in Parquet (see the module documentation). JSON Lines is not an inventory
-/// format: an invocation error. Existing files are replaced.
-pub fn generate_as(options: &GenerateOptions, format: Format, dir: &Path) -> Result<Generated, Error> {
-    generate_into(options, format, dir, true)
-}
-
-/// The most records [`generate_into`] writes: about ten million products' worth (the
+/// The most records [`generate`] writes: about ten million products' worth (the
 /// product table and the plan grow with the count).
 pub const MAX_DEVICES: u64 = 10_000_000_000;
 
-/// [`generate_as`], refusing to replace existing files unless `replace`. The files are
-/// written beside their final names and moved into place only when all three are complete,
-/// so a failed or cancelled run ([`devdist_engine::cancel`]) leaves nothing partial.
-pub fn generate_into(options: &GenerateOptions, format: Format, dir: &Path, replace: bool) -> Result<Generated, Error> {
+/// Writes `dir/devices.csv` (or `.parquet`), `dir/instances.csv` and `dir/plan.toml`,
+/// creating `dir` if needed, refusing to replace existing files unless `options.replace`. The
+/// files are written beside their final names and moved into place only when all three are
+/// complete, so a failed or cancelled run ([`devdist_engine::cancel`]) leaves nothing partial.
+pub fn generate(options: &GenerateOptions, dir: &Path) -> Result<Generated, Error> {
+    let (format, replace) = (options.format, options.replace);
     for (name, rate) in [("bad rate", options.bad_rate), ("signed rate", options.signed_rate)] {
         if !(0.0..=1.0).contains(&rate) {
             return Err(Error::invocation(format!("the {name} must be between 0 and 1, not {rate}")));
@@ -1160,7 +1162,7 @@ mod tests {
     use super::*;
 
     fn options(devices: u64, seed: u64, bad_rate: f64) -> GenerateOptions {
-        GenerateOptions { devices, seed, bad_rate, signed_rate: 1.0 }
+        GenerateOptions { devices, seed, bad_rate, signed_rate: 1.0, ..GenerateOptions::default() }
     }
 
     fn files(generated: &Generated) -> [Vec<u8>; 3] {
@@ -1171,9 +1173,9 @@ mod tests {
     fn same_seed_same_bytes_other_seed_other_bytes() {
         for format in [Format::Csv, Format::Parquet] {
             let dir = tempfile::tempdir().unwrap();
-            let a = generate_as(&options(5000, 7, 0.05), format, &dir.path().join("a")).unwrap();
-            let b = generate_as(&options(5000, 7, 0.05), format, &dir.path().join("b")).unwrap();
-            let c = generate_as(&options(5000, 8, 0.05), format, &dir.path().join("c")).unwrap();
+            let a = generate(&GenerateOptions { format, ..options(5000, 7, 0.05) }, &dir.path().join("a")).unwrap();
+            let b = generate(&GenerateOptions { format, ..options(5000, 7, 0.05) }, &dir.path().join("b")).unwrap();
+            let c = generate(&GenerateOptions { format, ..options(5000, 8, 0.05) }, &dir.path().join("c")).unwrap();
             assert_eq!(a.inventory.file_name().unwrap().to_str(), Some(&*format!("devices.{format}")));
             assert_eq!(files(&a), files(&b), "{format}");
             assert_ne!(files(&a)[1], files(&c)[1], "{format}");
@@ -1185,7 +1187,7 @@ mod tests {
     #[test]
     fn jsonl_is_not_an_inventory_format() {
         let dir = tempfile::tempdir().unwrap();
-        let err = generate_as(&options(10, 1, 0.0), Format::Jsonl, dir.path()).unwrap_err();
+        let err = generate(&GenerateOptions { format: Format::Jsonl, ..options(10, 1, 0.0) }, dir.path()).unwrap_err();
         assert_eq!(err.exit_code(), 2, "{err}");
         assert!(fs::read_dir(dir.path()).unwrap().next().is_none(), "nothing is written");
     }
@@ -1204,8 +1206,14 @@ mod tests {
     #[test]
     fn parquet_holds_the_csv_records() {
         let dir = tempfile::tempdir().unwrap();
-        let csv = generate_as(&options(20_000, 7, 0.0), Format::Csv, &dir.path().join("csv")).unwrap();
-        let parquet = generate_as(&options(20_000, 7, 0.0), Format::Parquet, &dir.path().join("parquet")).unwrap();
+        let csv =
+            generate(&GenerateOptions { format: Format::Csv, ..options(20_000, 7, 0.0) }, &dir.path().join("csv"))
+                .unwrap();
+        let parquet = generate(
+            &GenerateOptions { format: Format::Parquet, ..options(20_000, 7, 0.0) },
+            &dir.path().join("parquet"),
+        )
+        .unwrap();
         assert_eq!(parquet.records, 20_000);
         assert_eq!(devdist_formats::parquet_row_count(&parquet.inventory).unwrap(), 20_000);
         assert_eq!(files(&csv)[2], files(&parquet)[2], "the same catalog");
@@ -1307,8 +1315,14 @@ mod tests {
     fn bad_parquet_run_swaps_malformed_records_for_other_rejects() {
         let dir = tempfile::tempdir().unwrap();
         let devices = 20_000;
-        let csv = generate_as(&options(devices, 5, 0.1), Format::Csv, &dir.path().join("csv")).unwrap();
-        let parquet = generate_as(&options(devices, 5, 0.1), Format::Parquet, &dir.path().join("parquet")).unwrap();
+        let csv =
+            generate(&GenerateOptions { format: Format::Csv, ..options(devices, 5, 0.1) }, &dir.path().join("csv"))
+                .unwrap();
+        let parquet = generate(
+            &GenerateOptions { format: Format::Parquet, ..options(devices, 5, 0.1) },
+            &dir.path().join("parquet"),
+        )
+        .unwrap();
         let csv_report = run(&csv, &dir.path().join("csv-out"));
         let report = run(&parquet, &dir.path().join("parquet-out"));
         assert_eq!(report.counts.read, devices);

@@ -53,8 +53,10 @@ pub(super) fn run(args: GenerateArgs) -> anyhow::Result<u8> {
         seed: args.seed,
         bad_rate: args.bad_rate,
         signed_rate: args.signed_rate,
+        format: args.format,
+        replace: args.force,
     };
-    let generated = devdist_synth::generate_into(&options, args.format, &args.out, args.force)?;
+    let generated = devdist_synth::generate(&options, &args.out)?;
     say!(
         "wrote {} records ({:.1} MB) to {}; plan: {}",
         generated.records,

@@ -7,7 +7,7 @@ use crate::error::Error;
 pub(crate) mod html;
 mod rejects;
 
-pub(crate) use rejects::write_rejects;
+pub(crate) use rejects::{Rejected, write_rejects};
 pub use rejects::{original_value, safe_cell};
 
 /// The largest report.json read (it lists a few files per destination).

@@ -32,7 +32,7 @@ proptest! {
         some_budget in 1u64..(1 << 20),
     ) {
         let dir = tempfile::tempdir().unwrap();
-        let options_in = GenerateOptions { devices, seed, bad_rate, signed_rate: 0.5 };
+        let options_in = GenerateOptions { devices, seed, bad_rate, signed_rate: 0.5, ..GenerateOptions::default() };
         let generated = generate(&options_in, &dir.path().join("inv")).unwrap();
         let mut runs = Vec::new();
         // (threads, memory budget in bytes): the default, a budget so tiny that every record
@@ -54,7 +54,7 @@ proptest! {
     fn secrets_appear_only_in_owner_only_device_manifests(devices in 100u64..2000, seed in any::<u64>(), bad_rate in 0.0f64..0.5) {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
-        let generated = generate(&GenerateOptions { devices, seed, bad_rate, signed_rate: 0.5 }, &dir.path().join("inv")).unwrap();
+        let generated = generate(&GenerateOptions { devices, seed, bad_rate, signed_rate: 0.5, ..GenerateOptions::default() }, &dir.path().join("inv")).unwrap();
         let secrets = devdist_testkit::device_secrets(&fs::read(&generated.inventory).unwrap(), 12);
         prop_assert!(secrets.len() as u64 > devices / 2);
 
@@ -83,7 +83,7 @@ proptest! {
     #[test]
     fn every_record_is_accepted_or_rejected_exactly_once(devices in 100u64..3000, seed in any::<u64>(), bad_rate in 0.0f64..0.6) {
         let dir = tempfile::tempdir().unwrap();
-        let generated = generate(&GenerateOptions { devices, seed, bad_rate, signed_rate: 0.3 }, &dir.path().join("inv")).unwrap();
+        let generated = generate(&GenerateOptions { devices, seed, bad_rate, signed_rate: 0.3, ..GenerateOptions::default() }, &dir.path().join("inv")).unwrap();
         let out = dir.path().join("out");
         let outcome = run(&generated.plan, &out, &options(2), &NoProgress).unwrap();
         let counts = &outcome.report.counts;
