@@ -53,7 +53,7 @@ pub struct Prepared {
 
 /// Where a device stands after all its rows of results.csv.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Verdict {
+pub(crate) enum Verdict {
     Distributed,
     /// Refused for good: the code and message of the first such row, and its job.
     Refused(String),
@@ -77,38 +77,44 @@ impl Verdict {
 
 /// One device as DIR's manifests and billing describe it.
 #[derive(Debug, Default)]
-struct Device {
-    secret: String,
-    source_instance: String,
-    source_region: String,
-    target_uid: String,
-    strategy: String,
+pub(crate) struct Device {
+    pub(crate) secret: String,
+    pub(crate) source_instance: String,
+    pub(crate) source_region: String,
+    pub(crate) target_uid: String,
+    pub(crate) strategy: String,
     /// Target instance → region (every candidate of a nearest-access device).
-    targets: BTreeMap<String, String>,
-    current_instance: String,
-    current_uid: String,
+    pub(crate) targets: BTreeMap<String, String>,
+    pub(crate) current_instance: String,
+    pub(crate) current_uid: String,
 }
 
-type Key = (String, String);
+/// (product key, device name).
+pub(crate) type Key = (String, String);
 
 /// Checks DIR and writes the derived inputs into `into` (a private, empty folder that the
 /// caller removes: the inventory holds device secrets). Which platform codes are worth another
 /// try is [`is_retryable_code`]'s to say.
 pub fn prepare(dir: &Path, into: &Path) -> Result<Prepared, crate::Error> {
+    verified(dir, "re-drive")?;
+    Ok(derive(dir, into)?)
+}
+
+/// Refuses a DIR whose plan or apply does not verify: acting on results that no longer match
+/// the journal would re-send, or send back, what the platform may not have done.
+pub(crate) fn verified(dir: &Path, what: &str) -> Result<(), crate::Error> {
     let mut problems = devdist_engine::verify(dir)?;
     if problems.is_empty() {
-        // The plan verifies; now the apply: re-driving results that no longer match the
-        // journal would re-send what the platform may already have done.
         problems = crate::verify(dir)?;
     }
     if !problems.is_empty() {
         return Err(crate::Error::invocation(format!(
-            "{}: does not verify, refusing to re-drive it:\n  {}",
+            "{}: does not verify, refusing to {what} it:\n  {}",
             devdist_formats::shown(dir),
             problems.join("\n  ")
         )));
     }
-    Ok(derive(dir, into)?)
+    Ok(())
 }
 
 /// The derived inputs of a DIR that verifies.
@@ -120,6 +126,47 @@ fn derive(dir: &Path, into: &Path) -> Result<Prepared, Error> {
     let results_bytes = read(dir, "apply/results.csv")?;
     let verdicts = read_results(&results_path, &results_bytes)?;
 
+    let (devices, pending) = plan_devices(dir, &verdicts, &results_path)?;
+
+    let mut prepared = Prepared { pending, ..Prepared::default() };
+    let mut chosen: Vec<(&Key, &Device, Option<&str>)> = Vec::new();
+    for (key, verdict) in &verdicts {
+        let device = &devices[key];
+        match verdict {
+            Verdict::Distributed => prepared.distributed += 1,
+            Verdict::Console => prepared.console += 1,
+            Verdict::Refused(why) => {
+                prepared.refused += 1;
+                chosen.push((key, device, Some(why)));
+            }
+            Verdict::Unknown => {
+                prepared.unknown += 1;
+                chosen.push((key, device, None));
+            }
+            Verdict::FailedRetryable => {
+                prepared.failed_retryable += 1;
+                chosen.push((key, device, None));
+            }
+        }
+    }
+
+    let salt = sha256_hex(&[report_bytes.as_slice(), results_bytes.as_slice()].concat())[..16].to_string();
+    let (devices_per_job, jobs_per_wave) = (folder.devices_per_job as u64, folder.jobs_per_wave as u64);
+    let rows: Vec<DerivedRow> = chosen.iter().map(|&(key, device, why)| DerivedRow::again(key, device, why)).collect();
+    write_inventory(&into.join("devices.csv"), &rows)?;
+    write_catalog(&into.join("instances.csv"), &account, &rows)?;
+    prepared.plan = into.join("plan.toml");
+    write_plan(&prepared.plan, &account, ("redrive_of", &salt), devices_per_job, jobs_per_wave, &rows)?;
+    Ok(prepared)
+}
+
+/// Every device of DIR's manifests, with its billing now, and how many have no verdict yet.
+/// A verdict for a device no manifest has is an error (results of another plan).
+pub(crate) fn plan_devices<V>(
+    dir: &Path,
+    verdicts: &BTreeMap<Key, V>,
+    results_path: &Path,
+) -> Result<(HashMap<Key, Device>, u64), Error> {
     let mut devices: HashMap<Key, Device> = HashMap::new();
     let mut pending = 0;
     for manifest in manifests(dir, "devices")? {
@@ -147,7 +194,7 @@ fn derive(dir: &Path, into: &Path) -> Result<Prepared, Error> {
     }
     if let Some((key, _)) = verdicts.iter().find(|(key, _)| !devices.contains_key(*key)) {
         return Err(Error::Input(vec![devdist_formats::Error::invalid(
-            &results_path,
+            results_path,
             devdist_formats::Position::line(0),
             format!(
                 "{}/{} is in no device manifest of {}: results of another plan?",
@@ -171,35 +218,7 @@ fn derive(dir: &Path, into: &Path) -> Result<Prepared, Error> {
         })?;
     }
 
-    let mut prepared = Prepared { pending, ..Prepared::default() };
-    let mut chosen: Vec<(&Key, &Device, Option<&str>)> = Vec::new();
-    for (key, verdict) in &verdicts {
-        let device = &devices[key];
-        match verdict {
-            Verdict::Distributed => prepared.distributed += 1,
-            Verdict::Console => prepared.console += 1,
-            Verdict::Refused(why) => {
-                prepared.refused += 1;
-                chosen.push((key, device, Some(why)));
-            }
-            Verdict::Unknown => {
-                prepared.unknown += 1;
-                chosen.push((key, device, None));
-            }
-            Verdict::FailedRetryable => {
-                prepared.failed_retryable += 1;
-                chosen.push((key, device, None));
-            }
-        }
-    }
-
-    let salt = sha256_hex(&[report_bytes.as_slice(), results_bytes.as_slice()].concat())[..16].to_string();
-    let (devices_per_job, jobs_per_wave) = (folder.devices_per_job as u64, folder.jobs_per_wave as u64);
-    write_inventory(&into.join("devices.csv"), &chosen)?;
-    write_catalog(&into.join("instances.csv"), &account, &chosen)?;
-    prepared.plan = into.join("plan.toml");
-    write_plan(&prepared.plan, &account, &salt, devices_per_job, jobs_per_wave, &chosen)?;
-    Ok(prepared)
+    Ok((devices, pending))
 }
 
 /// The most bytes of apply/results.csv or a manifest that redrive reads.
@@ -207,7 +226,7 @@ const READ_LIMIT: u64 = 64 << 30;
 
 /// `relative` inside `dir`, only if it is a regular file reached through no symbolic link
 /// ([`devdist_formats::read_inside`]).
-fn read(dir: &Path, relative: &str) -> Result<Vec<u8>, Error> {
+pub(crate) fn read(dir: &Path, relative: &str) -> Result<Vec<u8>, Error> {
     devdist_formats::read_inside(dir, relative, READ_LIMIT).map_err(|e| Error::Input(vec![e]))
 }
 
@@ -220,7 +239,7 @@ fn invalid(path: &Path, line: u64, message: impl ToString) -> Error {
 }
 
 /// Each device's verdict over all its rows (sorted by key, so everything after is in order).
-fn read_results(path: &Path, bytes: &[u8]) -> Result<BTreeMap<Key, Verdict>, Error> {
+pub(crate) fn read_results(path: &Path, bytes: &[u8]) -> Result<BTreeMap<Key, Verdict>, Error> {
     let mut verdicts: BTreeMap<Key, Verdict> = BTreeMap::new();
     let mut reader = csv::Reader::from_reader(bytes);
     let headers = reader.headers().map_err(|e| invalid(path, 1, e))?;
@@ -349,7 +368,41 @@ fn write_all(path: &Path, text: &[u8]) -> Result<(), Error> {
     file.write_all(text).and_then(|()| file.sync_all()).map_err(|e| Error::output(path, e))
 }
 
-fn write_inventory(path: &Path, chosen: &[(&Key, &Device, Option<&str>)]) -> Result<(), Error> {
+/// One row of a derived inventory: a device, where it is now, where it goes, and why it is
+/// left out (empty when it is not).
+pub(crate) struct DerivedRow<'a> {
+    pub(crate) key: &'a Key,
+    pub(crate) device: &'a Device,
+    pub(crate) current_instance: &'a str,
+    pub(crate) current_uid: &'a str,
+    /// The per-row target; empty for a nearest-access device (its route names the targets).
+    pub(crate) target_instance: &'a str,
+    pub(crate) target_uid: &'a str,
+    pub(crate) left_out: &'a str,
+}
+
+impl<'a> DerivedRow<'a> {
+    /// The device again, as it was planned: same destination, same place now.
+    pub(crate) fn again(key: &'a Key, device: &'a Device, left_out: Option<&'a str>) -> DerivedRow<'a> {
+        // A specified-region device keeps its one target per row; nearest-access ones get
+        // theirs from the plan's routes (a row names one instance only).
+        let target_instance = match device.strategy.as_str() {
+            "specified_region" => device.targets.keys().next().map_or("", String::as_str),
+            _ => "",
+        };
+        DerivedRow {
+            key,
+            device,
+            current_instance: &device.current_instance,
+            current_uid: &device.current_uid,
+            target_instance,
+            target_uid: &device.target_uid,
+            left_out: left_out.unwrap_or_default(),
+        }
+    }
+}
+
+pub(crate) fn write_inventory(path: &Path, rows: &[DerivedRow]) -> Result<(), Error> {
     let mut out = csv::Writer::from_writer(Vec::new());
     use devdist_formats::Field;
     // The planner's own names of the fields, so the derived plan reads them as meant.
@@ -368,24 +421,19 @@ fn write_inventory(path: &Path, chosen: &[(&Key, &Device, Option<&str>)]) -> Res
     .map(Field::name);
     let fail = |e: csv::Error| Error::output(path, std::io::Error::other(e.to_string()));
     out.write_record(header).map_err(fail)?;
-    for ((product_key, device_name), device, refused) in chosen {
-        // A specified-region device keeps its one target per row; nearest-access ones get
-        // theirs from the plan's routes (a row names one instance only).
-        let target = match device.strategy.as_str() {
-            "specified_region" => device.targets.keys().next().map_or("", String::as_str),
-            _ => "",
-        };
+    for row in rows {
+        let device = row.device;
         out.write_record([
-            product_key.as_str(),
-            device_name,
+            row.key.0.as_str(),
+            &row.key.1,
             &device.secret,
             &device.source_instance,
             &device.source_region,
-            &device.current_instance,
-            &device.current_uid,
-            target,
-            &device.target_uid,
-            refused.unwrap_or_default(),
+            row.current_instance,
+            row.current_uid,
+            row.target_instance,
+            row.target_uid,
+            row.left_out,
         ])
         .map_err(fail)?;
     }
@@ -395,9 +443,9 @@ fn write_inventory(path: &Path, chosen: &[(&Key, &Device, Option<&str>)]) -> Res
 
 /// Every instance the devices name that is not built in: sources belong to the account;
 /// targets to their target account. No quotas: the devices re-driven were counted once.
-fn write_catalog(path: &Path, account: &str, chosen: &[(&Key, &Device, Option<&str>)]) -> Result<(), Error> {
+pub(crate) fn write_catalog(path: &Path, account: &str, rows: &[DerivedRow]) -> Result<(), Error> {
     let mut instances: BTreeMap<&str, (&str, &str)> = BTreeMap::new();
-    for (_, device, _) in chosen {
+    for DerivedRow { device, .. } in rows {
         instances.entry(&device.source_instance).or_insert((&device.source_region, account));
         for (target, region) in &device.targets {
             instances.entry(target).or_insert((region, &device.target_uid));
@@ -412,18 +460,20 @@ fn write_catalog(path: &Path, account: &str, chosen: &[(&Key, &Device, Option<&s
     write_all(path, text.as_bytes())
 }
 
-fn write_plan(
+/// The plan of a derived inventory: `kind` is `redrive_of` or `return_of`, with its salt.
+pub(crate) fn write_plan(
     path: &Path,
     account: &str,
-    salt: &str,
+    (kind, salt): (&str, &str),
     devices_per_job: u64,
     jobs_per_wave: u64,
-    chosen: &[(&Key, &Device, Option<&str>)],
+    rows: &[DerivedRow],
 ) -> Result<(), Error> {
-    // One route per (product, source) of nearest-access devices: the original routes matched
-    // on nothing finer, so these reproduce them.
+    // One route per (product, source) of nearest-access devices without a per-row target: the
+    // original routes matched on nothing finer, so these reproduce them.
     let mut routes: BTreeMap<(&str, &str), BTreeSet<&str>> = BTreeMap::new();
-    for ((product_key, _), device, _) in chosen.iter().filter(|(_, d, _)| d.strategy == "nearest_access") {
+    let nearest = rows.iter().filter(|row| row.device.strategy == "nearest_access" && row.target_instance.is_empty());
+    for DerivedRow { key: (product_key, _), device, .. } in nearest {
         let targets = device.targets.keys().map(String::as_str).collect();
         let previous = routes.insert((product_key, &device.source_instance), targets);
         if previous.is_some_and(|p| p != device.targets.keys().map(String::as_str).collect()) {
@@ -441,8 +491,8 @@ fn write_plan(
         }
     };
     let mut text = format!(
-        "# Written by devdist redrive; planned into the new folder and removed.\n\
-         account = {}\nredrive_of = {}\n\n[inputs]\ninventory = [\"devices.csv\"]\ninstances = \"instances.csv\"\n\n\
+        "# Written by devdist; planned into the new folder and removed.\n\
+         account = {}\n{kind} = {}\n\n[inputs]\ninventory = [\"devices.csv\"]\ninstances = \"instances.csv\"\n\n\
          [limits]\ndevices_per_job = {devices_per_job}\njobs_per_wave = {jobs_per_wave}\n",
         quoted(account)?,
         quoted(salt)?,

@@ -54,6 +54,12 @@ pub(crate) fn print(command: &str, report: &Report, out: &Path, timing: Option<T
             lines.push(format!("    {code:<28} {n:>10}"));
         }
     }
+    for (column, field) in &report.columns_that_may_be_fields {
+        lines.push(format!(
+            "  warning: column {column:?} may be meant as {field}: it was read as runtime data and decided nothing \
+             (rename it to {field} if that is what it holds)"
+        ));
+    }
     let warnings: Vec<_> = report.warnings.iter().filter(|(_, n)| **n > 0).collect();
     if !warnings.is_empty() {
         lines.push("  warnings:".to_string());

@@ -244,10 +244,10 @@ impl Distribution {
     }
 
     /// Applies the effects of every job that ended by `now`: each device whose code is 200
-    /// is now at the job's (first) target.
+    /// is now in the job's (first) target, moved there when the job ended (`world::Device`).
     pub fn settle(&mut self, now: Now) {
         let jobs = &mut self.jobs;
-        let devices = &mut self.world.devices;
+        let world = &mut self.world;
         self.pending.retain(|&at| {
             let job = &mut jobs[at];
             if !job.status(now.mono).is_finished() {
@@ -255,11 +255,8 @@ impl Distribution {
             }
             let done_at = job.gmt_create + job.duration;
             for (name, outcome) in job.devices.iter().zip(&job.outcomes) {
-                if outcome.as_ref().is_some_and(|outcome| outcome.code == CODE_DISTRIBUTED)
-                    && let Some(device) = devices.get_mut(&(job.product_key.clone(), name.clone()))
-                {
-                    device.distributed_to = Some(job.targets[0].clone());
-                    device.distributed_at = Some(done_at);
+                if outcome.as_ref().is_some_and(|outcome| outcome.code == CODE_DISTRIBUTED) {
+                    world.move_device(&job.product_key, name, &job.targets[0], Some(done_at));
                 }
             }
             job.settled = true;
@@ -309,8 +306,9 @@ impl Distribution {
         )))
     }
 
-    /// The source and every target are instances the account may use; no target is the
-    /// source, and no two targets share a region.
+    /// The source and every target are instances the account may use; Strategy 0's one target
+    /// is not the source; no two targets share a region. A Strategy 1 candidate may be the
+    /// source (nearest access may find the device nearest where it is).
     fn check_instances(&self, request: &CreateDeviceDistributeJob) -> Result<(), Failure> {
         let source = &request.source_instance_id;
         if !self.world.usable(source) {
@@ -321,7 +319,7 @@ impl Distribution {
             if !self.world.usable(target) {
                 return Err(instance_not_found(target));
             }
-            if target == source {
+            if target == source && request.strategy == 0 && request.target_instance_ids.len() == 1 {
                 return Err(Failure::business(
                     "iot.system.InstanceIdSame",
                     format!("the target instance {target} is the source instance"),
@@ -336,10 +334,11 @@ impl Distribution {
         Ok(())
     }
 
-    /// The product has devices in the source instance.
+    /// The product exists in the source instance: it is the home of some of its devices, or
+    /// one of them has been distributed there (`World::products`).
     fn check_product(&self, request: &CreateDeviceDistributeJob) -> Result<(), Failure> {
         let (product_key, source) = (&request.product_key, &request.source_instance_id);
-        if self.world.products.get(product_key).is_some_and(|sources| sources.contains(source)) {
+        if self.world.product_in(product_key, source) {
             return Ok(());
         }
         Err(Failure::business(
@@ -348,7 +347,8 @@ impl Distribution {
         ))
     }
 
-    /// Each device is listed once and registered under the product in the source instance.
+    /// Each device is listed once, registered under the product, and now in the source
+    /// instance (`world::Device::location`).
     fn check_devices(&self, request: &CreateDeviceDistributeJob) -> Result<(), Failure> {
         let (product_key, source) = (&request.product_key, &request.source_instance_id);
         let mut seen = HashSet::new();
@@ -357,7 +357,7 @@ impl Distribution {
                 return Err(illegal(format!("device {name} is listed twice")));
             }
             let known = self.world.devices.get(&(product_key.clone(), name.clone()));
-            if known.is_none_or(|device| device.source_instance != *source) {
+            if known.is_none_or(|device| device.location() != source) {
                 return Err(Failure::business(
                     "iot.device.NotExistedDevice",
                     format!("device {product_key}/{name} does not exist in instance {source}"),
@@ -590,7 +590,9 @@ impl Distribution {
         }
     }
 
-    /// QueryDeviceProvisioning's `Data`: where the device is now.
+    /// QueryDeviceProvisioning's `Data`: the device's last distribution, where it left from and
+    /// where it went (so where it is now), and when; for a device never distributed, its home
+    /// as both, at `now` (`world::Device::last_distribution`).
     pub fn provisioning(&mut self, params: &Params, now: Now) -> Result<Provisioning, Failure> {
         self.settle(now);
         let product_key = required(params, "ProductKey")?;
@@ -601,16 +603,16 @@ impl Distribution {
                 format!("device {product_key}/{device_name} does not exist"),
             ));
         };
-        let target = device.distributed_to.as_deref().unwrap_or(&device.source_instance);
-        let when = device.distributed_at.unwrap_or(now.wall) as i64;
+        let (source, target, at) = device.last_distribution();
+        let when = at.unwrap_or(now.wall) as i64;
         Ok(Provisioning {
             aliyun_uid: self.world.account.clone(),
             device_name,
             gmt_create: when,
             gmt_modified: when,
             product_key,
-            source_iot_instance_id: device.source_instance.clone(),
-            source_region: self.region(&device.source_instance).to_string(),
+            source_iot_instance_id: source.to_string(),
+            source_region: self.region(source).to_string(),
             target_iot_instance_id: target.to_string(),
             target_region: self.region(target).to_string(),
         })

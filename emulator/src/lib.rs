@@ -6,7 +6,8 @@
 //! - `gateway` checks its signature (V3 or V2), time and nonce, and merges its parameters;
 //! - `meter` enforces the per-API QPS limits of the account;
 //! - `faults` decides, from the seed and the call's identity, whether to misbehave;
-//! - `distribution` applies the platform's rules and runs the jobs (`world` is what exists);
+//! - `distribution` applies the platform's rules and runs the jobs (`world` is what exists and
+//!   where each device is);
 //! - `service` glues them and writes the answers.
 //!
 //! The wire contract is `devdist_platform`'s, the client's own: Create is read with
@@ -44,4 +45,4 @@ pub use gateway::{Authenticated, Call, Gateway, MAX_CLOCK_SKEW_MS, parse_utc};
 pub use meter::{ApiStats, Meter};
 pub use service::{Config, Emulator, HOST_ID, RESULT_URL_SECONDS, RESULTS_PATH, STATS_PATH};
 pub use tls::Identity;
-pub use world::{Device, Instance, World};
+pub use world::{Device, Instance, Move, World};

@@ -17,15 +17,79 @@ pub struct Instance {
     pub owner_uid: Option<String>,
 }
 
-/// A registered device.
+/// A registered device, and where it is.
+///
+/// # Where a device is
+///
+/// The platform's docs do not spell out a location model; this one is inferred from them
+/// (QueryDeviceProvisioning reports one source and one target per device, and a job names the
+/// instance its devices leave from), and it is the emulator's assumption:
+///
+/// - A device is *in* the instance it was last distributed to; before any distribution, in its
+///   home instance ([`Device::source_instance`], where it is registered). [`Device::location`]
+///   says which.
+/// - A job's `SourceInstanceId` is where its devices are now: a device may only leave from its
+///   location. A return from B to home A is `Source = B, Target = A`; a second hop from B is
+///   `Source = B, Target = C`. So `iot.system.InstanceIdSame` is certain only for Strategy 0
+///   whose one target is the source; Strategy 1 (nearest access) may list the source among its
+///   candidates.
+/// - A distributed device is in the job's target (Strategy 1: its first candidate), and one
+///   returned home is in its home instance again: [`Device::moved`] is the only change of place.
+/// - QueryDeviceProvisioning shows the last distribution ([`Device::last_distribution`]): where it
+///   left from, where it went and when. So after A→B then B→A it shows `Source = B, Target = A`.
+///   A device never distributed shows `Source = Target =` home.
+/// - An inventory's `current_instance` seeds a device as already distributed from home to there,
+///   at a time nobody knows.
+///
+/// The rules of a Create, the end of a job and QueryDeviceProvisioning (`distribution.rs`) read
+/// and change a device's place only through these methods and [`World::move_device`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Device {
-    /// The instance that holds the device (owner side); it never changes.
+    /// The home instance: the one that holds the device (owner side); it never changes.
     pub source_instance: String,
-    /// Where the device is distributed to now; `None` while it is only at its source.
-    pub distributed_to: Option<String>,
-    /// When it was last distributed (ms since the epoch), `None` if never.
-    pub distributed_at: Option<u64>,
+    /// The last distribution of the device; `None` while it has never left home.
+    pub last_move: Option<Move>,
+}
+
+/// One distribution of a device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Move {
+    /// The instance it left from.
+    pub from: String,
+    /// The instance it went to (where it is now).
+    pub to: String,
+    /// When (ms since the epoch); `None` for the move an inventory's `current_instance` records.
+    pub at: Option<u64>,
+}
+
+impl Device {
+    /// A device in its home instance `home`, never distributed.
+    pub fn at_home(home: &str) -> Device {
+        Device { source_instance: home.to_string(), last_move: None }
+    }
+
+    /// Where the device is now: where it was last distributed to, else its home instance.
+    pub fn location(&self) -> &str {
+        self.last_move.as_ref().map_or(&self.source_instance, |last| &last.to)
+    }
+
+    /// The device is distributed from where it is now to `to`, at `at`. Distributed to its
+    /// home instance, it is home again. It leaves from its location rather than from the job's
+    /// source: the two differ only for a device two jobs distributed at once, and this way each
+    /// move starts where the one before ended.
+    pub fn moved(&mut self, to: &str, at: Option<u64>) {
+        let from = self.location().to_string();
+        self.last_move = Some(Move { from, to: to.to_string(), at });
+    }
+
+    /// What QueryDeviceProvisioning shows: the last distribution's source, target and time;
+    /// for a device never distributed, its home instance as both and no time.
+    pub fn last_distribution(&self) -> (&str, &str, Option<u64>) {
+        match &self.last_move {
+            Some(last) => (&last.from, &last.to, last.at),
+            None => (&self.source_instance, &self.source_instance, None),
+        }
+    }
 }
 
 /// The account, its instances and its devices.
@@ -37,8 +101,10 @@ pub struct World {
     pub instances: HashMap<String, Instance>,
     /// Registered devices by (product key, device name).
     pub devices: HashMap<(String, String), Device>,
-    /// Source instances of each product's devices (a product lives in one instance; a plan
-    /// may list it in more, and the emulator accepts each).
+    /// The instances each product exists in: its devices' home instances (a product lives in
+    /// one instance; a plan may list it in more, and the emulator accepts each) and every
+    /// instance one of its devices has been distributed to (assumed: the product comes along
+    /// with its devices and stays).
     pub products: BTreeMap<String, Vec<String>>,
 }
 
@@ -47,7 +113,7 @@ impl World {
     ///
     /// A record counts as a registered device when it is well-formed and has a product key,
     /// a device name and a source instance; the first record of a device wins. Its
-    /// `current_instance`, when set, is where it is distributed to now. Errors are the
+    /// `current_instance`, when set, is where it is distributed to now ([`Device`]). Errors are the
     /// engine's, so a bad plan exits 2 and an unreadable inventory 3, as with `plan`.
     pub fn from_plan(path: &Path) -> Result<World, devdist_engine::Error> {
         let plan = Plan::load(path)?;
@@ -94,17 +160,38 @@ impl World {
         Ok(())
     }
 
-    /// Registers a device (the first registration of a device wins).
+    /// Registers a device at home in `source`, or, when `current` is another instance, as
+    /// distributed there (the first registration of a device wins).
     pub fn add_device(&mut self, product_key: &str, device_name: &str, source: &str, current: Option<&str>) {
         let key = (product_key.to_string(), device_name.to_string());
         if self.devices.contains_key(&key) {
             return;
         }
-        let distributed_to = current.filter(|current| *current != source).map(str::to_string);
-        self.devices.insert(key, Device { source_instance: source.to_string(), distributed_to, distributed_at: None });
-        let sources = self.products.entry(product_key.to_string()).or_default();
-        if !sources.iter().any(|known| known == source) {
-            sources.push(source.to_string());
+        self.devices.insert(key, Device::at_home(source));
+        self.product_exists(product_key, source);
+        if let Some(current) = current.filter(|current| *current != source) {
+            self.move_device(product_key, device_name, current, None);
+        }
+    }
+
+    /// Distributes a registered device to `to` at `at` ([`Device::moved`]); its product now
+    /// exists there too. A device that is not registered stays unknown.
+    pub fn move_device(&mut self, product_key: &str, device_name: &str, to: &str, at: Option<u64>) {
+        if let Some(device) = self.devices.get_mut(&(product_key.to_string(), device_name.to_string())) {
+            device.moved(to, at);
+            self.product_exists(product_key, to);
+        }
+    }
+
+    /// Whether the product exists in `instance` (see [`World::products`]).
+    pub fn product_in(&self, product_key: &str, instance: &str) -> bool {
+        self.products.get(product_key).is_some_and(|instances| instances.iter().any(|known| known == instance))
+    }
+
+    fn product_exists(&mut self, product_key: &str, instance: &str) {
+        let instances = self.products.entry(product_key.to_string()).or_default();
+        if !instances.iter().any(|known| known == instance) {
+            instances.push(instance.to_string());
         }
     }
 
@@ -137,10 +224,37 @@ mod tests {
         assert_eq!(device.source_instance, "iotx-oxssharez200");
         assert!(world.devices.contains_key(&("a1a8XPS96gT".to_string(), "beacon:00195".to_string())));
         assert!(!world.devices.contains_key(&("a1MSHFdYvR6".to_string(), "no-such-device".to_string())));
+        assert_eq!((device.location(), device.last_move.as_ref()), ("iotx-oxssharez200", None));
         assert!(world.usable("iot-sh0001"));
         assert!(world.usable("iotx-oxssharez700"));
         assert!(!world.usable("iot-nowhere"));
         assert!(world.known_uid("1234567890123456"));
         assert!(!world.known_uid("999"));
+    }
+
+    #[test]
+    fn a_device_is_where_it_was_last_distributed_to_and_home_before() {
+        let mut world = World::default();
+        world.add_device("pk", "home", "iot-a", None);
+        world.add_device("pk", "seeded", "iot-a", Some("iot-b"));
+        world.add_device("pk", "seeded-home", "iot-a", Some("iot-a"));
+        world.add_device("pk", "seeded", "iot-c", None);
+        let device = |world: &World, name: &str| world.devices[&("pk".to_string(), name.to_string())].clone();
+        assert_eq!(device(&world, "home").location(), "iot-a");
+        assert_eq!(device(&world, "home").last_distribution(), ("iot-a", "iot-a", None));
+        // current_instance: distributed from home to there, at an unknown time; the first record wins.
+        assert_eq!(device(&world, "seeded").location(), "iot-b");
+        assert_eq!(device(&world, "seeded").last_distribution(), ("iot-a", "iot-b", None));
+        assert_eq!(device(&world, "seeded-home").last_move, None);
+        assert!(world.product_in("pk", "iot-b") && !world.product_in("pk", "iot-c"));
+        // A second hop, then a return home: each move leaves from where the device is.
+        world.move_device("pk", "seeded", "iot-c", Some(5));
+        assert_eq!(device(&world, "seeded").last_distribution(), ("iot-b", "iot-c", Some(5)));
+        world.move_device("pk", "seeded", "iot-a", Some(9));
+        assert_eq!(device(&world, "seeded").last_distribution(), ("iot-c", "iot-a", Some(9)));
+        assert_eq!(device(&world, "seeded").location(), "iot-a");
+        assert!(world.product_in("pk", "iot-c"), "the product stays where its devices went");
+        world.move_device("pk", "no-such-device", "iot-d", Some(1));
+        assert!(!world.product_in("pk", "iot-d"));
     }
 }

@@ -10,9 +10,10 @@ use devdist_formats::Format;
 
 use crate::dictionary::{Dictionaries, ranks};
 use crate::error::Error;
+use crate::location::Location;
 use crate::output::OutputDir;
 use crate::plan::{Plan, TargetSetId};
-use crate::record::{Destination, JobGroup};
+use crate::record::{AT_SOURCE, Destination, JobGroup};
 
 /// One CreateDeviceDistributeJob call (or one console distribution, cross-account). Compact —
 /// a big plan has hundreds of thousands — its text comes from the plan and the dictionaries.
@@ -61,29 +62,48 @@ pub fn cut(plan: &Plan, interned: &Dictionaries, groups: &HashMap<JobGroup, u64>
     let source_rank = ranks(&instances, |id| *id);
     let destination_rank = ranks(interned.destinations(), |d| (d.strategy, target_names(d.targets), d.uid.clone()));
     let mut ordered: Vec<(JobGroup, u64)> = groups.iter().map(|(&group, &n)| (group, n)).collect();
-    ordered.sort_unstable_by_key(|&(JobGroup { product, source, destination }, _)| {
-        (interned.product_rank(product), source_rank[source as usize], destination_rank[destination as usize])
+    // Execution order: product, where the devices are now, their home, destination.
+    let from = |group: &JobGroup| Location::of(plan, interned, group.billed, group.source);
+    ordered.sort_by_cached_key(|(group, _)| {
+        let now = from(group);
+        (
+            interned.product_rank(group.product),
+            now.instance.to_string(),
+            now.uid.to_string(),
+            source_rank[group.source as usize],
+            destination_rank[group.destination as usize],
+        )
     });
 
     let per_job = plan.devices_per_job as u64;
     let mut jobs = Vec::new();
     let mut first = HashMap::with_capacity_and_hasher(ordered.len(), Default::default());
     for (group, devices) in ordered {
-        let JobGroup { product, source, destination: destination_id } = group;
+        let JobGroup { product, source, billed, destination: destination_id } = group;
         first.insert(group, jobs.len());
         let destination = &interned.destinations()[destination_id as usize];
         let product_key = interned.product_key(product);
+        let now = from(&group);
         for chunk in 0..devices.div_ceil(per_job) {
             let mut identity = format!(
                 "{}\n{}\n{}\n{}\n{}\n{chunk}",
-                plan.catalog.get(source).id,
+                now.instance,
                 product_key,
                 destination.strategy.name(),
                 target_names(destination.targets),
                 destination.uid
             );
+            if billed != AT_SOURCE {
+                // Away from home: the home and the account billed now tell groups apart (the
+                // ids of devices at home are what they always were).
+                identity.push_str(&format!("\nnow {} home {}", now.uid, plan.catalog.get(source).id));
+            }
             if let Some(salt) = &plan.redrive_of {
                 identity.push_str("\nredrive_of ");
+                identity.push_str(salt);
+            }
+            if let Some(salt) = &plan.return_of {
+                identity.push_str("\nreturn_of ");
                 identity.push_str(salt);
             }
             let mut id = *b"job-0000000000000000";
@@ -92,7 +112,7 @@ pub fn cut(plan: &Plan, interned: &Dictionaries, groups: &HashMap<JobGroup, u64>
                 id,
                 wave: jobs.len() / plan.jobs_per_wave + 1,
                 group,
-                console: *destination.uid != *plan.account,
+                console: *destination.uid != *plan.account || now.foreign(plan),
                 devices: (devices - chunk * per_job).min(per_job),
             });
         }
@@ -109,6 +129,11 @@ impl Job {
     /// Who can create it.
     pub fn api(&self) -> JobApi {
         if self.console { JobApi::Console } else { JobApi::Create }
+    }
+
+    /// Where the job's devices are now: its `SourceInstanceId`.
+    pub(crate) fn from<'a>(&self, plan: &'a Plan, interned: &'a Dictionaries) -> Location<'a> {
+        Location::of(plan, interned, self.group.billed, self.group.source)
     }
 
     /// Where the job sends its devices.

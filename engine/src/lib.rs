@@ -37,6 +37,7 @@ mod verify;
 mod cancel;
 mod dictionary;
 mod error;
+mod location;
 mod names;
 mod reason;
 mod record;

@@ -56,6 +56,9 @@ reasons! {
     /// The platform refused the device for good in the run being re-driven (`platform_code`
     /// column, written by `devdist redrive` only).
     RefusedByPlatform = "refused_by_platform",
+    /// Not confirmed distributed by the run being returned (`platform_code` column, written by
+    /// `devdist return` only).
+    NotReturned = "not_returned",
     /// The same device with different secrets or destinations: every copy.
     DuplicateConflict = "duplicate_conflict",
     /// An identical later copy of an accepted record.
@@ -67,10 +70,11 @@ reasons! {
 }
 
 impl Reason {
-    /// Whether only a `devdist redrive` plan can give this reason; reports leave it out when
-    /// no record has it, so plans that are not re-drives report exactly the codes of docs/inputs.md §6.
+    /// Whether only a plan `devdist redrive` or `devdist return` derives can give this
+    /// reason; reports leave it out when no record has it, so other plans report exactly the
+    /// codes of docs/inputs.md §6.
     pub const fn redrive_only(self) -> bool {
-        matches!(self, Reason::RefusedByPlatform)
+        matches!(self, Reason::RefusedByPlatform | Reason::NotReturned)
     }
 }
 
@@ -212,6 +216,11 @@ impl Reason {
                 "devdist redrive left the device out: the platform refused it for good in an earlier apply (the detail names its code, message and job).",
                 "docs/plan-folder.md §12: only devices that failed with a retryable code or whose outcome is unknown are re-driven; permanent failures are rejected.",
                 "Fix what the platform's code says (the device, the product or the target instance), then plan the device again.",
+            ),
+            Reason::NotReturned => explained(
+                "devdist return left the device out: the runs it returns did not confirm it distributed, or did not record where it is (the detail says which).",
+                "docs/plan-folder.md §12: a return sends home only the devices apply's results show distributed to one known instance.",
+                "Re-drive or audit the device first; once it is confirmed distributed, return it.",
             ),
         }
     }

@@ -151,14 +151,17 @@ pub struct Billed {
 /// Id of a device that is still at its source (not in the [`Billed`] dictionary).
 pub(crate) const AT_SOURCE: u32 = u32::MAX;
 
-/// The devices that may share a job: one product, from one source instance, to one destination.
-/// Ordered by field, in id order (outputs order by value: see `jobs::cut`).
+/// The devices that may share a job: one product of one home instance, now in one place
+/// (`billed`: [`crate::location::Location`]), to one destination. Ordered by field, in id
+/// order (outputs order by value: see `jobs::cut`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct JobGroup {
     /// ProductKey id.
     pub product: u32,
-    /// Source instance.
+    /// The product's home instance (the devices' `source_instance`).
     pub source: InstanceId,
+    /// Where the devices are now and who is billed there: a billed id, or [`AT_SOURCE`].
+    pub billed: u32,
     /// Destination id.
     pub destination: u32,
 }
@@ -194,7 +197,7 @@ pub struct SpooledDevice<'a> {
 impl<'a> SpooledDevice<'a> {
     /// The job group the device belongs to.
     pub(crate) fn group(&self) -> JobGroup {
-        JobGroup { product: self.product, source: self.source, destination: self.destination }
+        JobGroup { product: self.product, source: self.source, billed: self.billed, destination: self.destination }
     }
 
     /// The same device with other text.

@@ -16,6 +16,7 @@ use crate::emit::warnings::Warnings;
 use crate::emit::{Outputs, write_accepted};
 use crate::error::Error;
 use crate::jobs;
+use crate::location::returns_home;
 use crate::output::{OutputDir, refuse_overlap};
 use crate::plan::Plan;
 use crate::reason::Reason;
@@ -186,7 +187,14 @@ pub fn run(plan_path: &Path, out_dir: &Path, options: &Options, progress: &dyn P
             inputs,
             warnings: warnings.counts().into_iter().map(|(warning, n)| (warning.code().to_string(), n)).collect(),
             runtime_columns_left_out: runtime_columns(&facts, &settled),
-            destinations: destinations(&plan, &slots, &products, &settled),
+            columns_that_may_be_fields: facts
+                .runtime_names
+                .iter()
+                .flatten()
+                .filter_map(|name| Some((name.clone(), devdist_formats::Field::may_mean(name)?.name().to_string())))
+                .collect(),
+            destinations: destinations(&plan, interned, &slots, &products, &settled),
+            returning_home: returning_home(&plan, interned, &settled),
             jobs: jobs_report(&plan, &jobs),
             outputs: out.files(),
         };
@@ -273,12 +281,31 @@ fn counts(inputs: &[InputReport], settled: &Settled, rejected: &Rejected) -> Cou
     }
 }
 
+/// Whether every accepted device that reaches slot (`uid`, `target`) is returning home there.
+fn only_returns(plan: &Plan, interned: &Dictionaries, settled: &Settled, uid: &str, target: u32) -> bool {
+    let mut reaching = settled.groups.keys().filter(|group| {
+        let destination = &interned.destinations()[group.destination as usize];
+        *destination.uid == *uid && plan.target_sets.get(destination.targets).contains(&target)
+    });
+    reaching.clone().next().is_some() && reaching.all(|group| returns_home(group.billed, group.source, target))
+}
+
 /// Per destination account and instance: devices, products and quota headroom.
-fn destinations(plan: &Plan, slots: &Slots, products: &[Products], settled: &Settled) -> Vec<DestinationReport> {
+fn destinations(
+    plan: &Plan,
+    interned: &Dictionaries,
+    slots: &Slots,
+    products: &[Products],
+    settled: &Settled,
+) -> Vec<DestinationReport> {
     slots
         .slots
         .iter()
         .zip(products)
+        // A slot only returning devices reach is their home, not a destination.
+        .filter(|&(&(uid, target), products)| {
+            !products.is_empty() || !only_returns(plan, interned, settled, uid, target)
+        })
         .map(|(&(uid, target), products)| {
             let instance = plan.catalog.get(target);
             let distinct: BTreeSet<&str> = products.keys().map(|(product_key, _)| *product_key).collect();
@@ -293,6 +320,19 @@ fn destinations(plan: &Plan, slots: &Slots, products: &[Products], settled: &Set
             }
         })
         .collect()
+}
+
+/// Devices returning to their home instance, by home: a specified-region device away from
+/// home whose one target is home, or a nearest-access one with home among its candidates.
+fn returning_home(plan: &Plan, interned: &Dictionaries, settled: &Settled) -> BTreeMap<String, u64> {
+    let mut returning = BTreeMap::new();
+    for (group, &n) in &settled.groups {
+        let targets = plan.target_sets.get(interned.destinations()[group.destination as usize].targets);
+        if targets.iter().any(|&t| returns_home(group.billed, group.source, t)) {
+            *returning.entry(plan.catalog.get(group.source).id.clone()).or_default() += n;
+        }
+    }
+    returning
 }
 
 /// The jobs and the limits they were cut with.
@@ -315,7 +355,7 @@ fn console_jobs(plan: &Plan, interned: &Dictionaries, jobs: &jobs::Jobs) -> Vec<
         .map(|job| ConsoleJob {
             job_id: job.id().to_string(),
             product_key: interned.product_key(job.group.product).to_string(),
-            source_instance: plan.catalog.get(job.group.source).id.clone(),
+            source_instance: job.from(plan, interned).instance.to_string(),
             target_uid: job.destination(interned).uid.to_string(),
             targets: crate::jobs::target_names(plan, job.destination(interned).targets),
             devices: job.devices,

@@ -58,8 +58,18 @@ pub struct Report {
     pub warnings: BTreeMap<String, u64>,
     /// Runtime or unknown columns, left out of every output, with their non-empty cell counts.
     pub runtime_columns_left_out: BTreeMap<String, u64>,
-    /// Per destination account and instance.
+    /// Of those, the columns whose name looks like a field's (`TargetInstanceId`,
+    /// `RegionId`…), with the field each may mean: left out all the same (never guessed), and
+    /// warned about (absent in folders written before devdist warned).
+    #[serde(default)]
+    pub columns_that_may_be_fields: BTreeMap<String, String>,
+    /// Per destination account and instance. A device returning home is not listed at its
+    /// home (it takes no quota and gets no product grant there): see `returning_home`.
     pub destinations: Vec<DestinationReport>,
+    /// Devices returning to their home instance, by home instance id (empty when none; absent
+    /// in folders written before devdist told returns apart).
+    #[serde(default)]
+    pub returning_home: BTreeMap<String, u64>,
     /// Jobs and waves.
     pub jobs: JobsReport,
     /// Every output file but report.json and run.json, with its rows and SHA-256.

@@ -109,6 +109,40 @@ impl Field {
         Field::ALL.into_iter().find(|field| normalize(field.name()) == key || field.aliases().contains(&key.as_str()))
     }
 
+    /// The field a column that is *not* one of them may have been meant as (`TargetInstanceId`,
+    /// `CurrentInstance`, `RegionId`, `GatewayDeviceName`, `target instance`): its name holds a
+    /// field's name or the field's telling word. Such a column is still never read as the
+    /// field — names differ between exports (the platform's `TargetInstanceId` means where a
+    /// device is now in one API and where it goes in another) — but the run warns about it,
+    /// so an operator whose per-row targets were ignored finds out before anything moves.
+    pub fn may_mean(name: &str) -> Option<Field> {
+        let key: String = normalize(name).chars().filter(char::is_ascii_alphanumeric).collect();
+        if key.is_empty() || Field::from_header(name).is_some() {
+            return None;
+        }
+        // A word only one field has first (`GatewayDeviceName` is the gateway, not the device),
+        // then any field's whole name.
+        let whole = || Field::ALL.into_iter().find(|field| key.contains(&normalize(field.name())));
+        {
+            const WORDS: [(&str, Field); 12] = [
+                ("targetinstance", Field::TargetInstance),
+                ("targetuid", Field::TargetUid),
+                ("targetaliyunid", Field::TargetUid),
+                ("currentinstance", Field::CurrentInstance),
+                ("currentuid", Field::CurrentUid),
+                ("gateway", Field::Gateway),
+                ("region", Field::SourceRegion),
+                ("secret", Field::DeviceSecret),
+                ("authoriz", Field::Authorized),
+                ("transfer", Field::Transferred),
+                ("productkey", Field::ProductKey),
+                ("devicename", Field::DeviceName),
+            ];
+            WORDS.iter().find(|(word, _)| key.contains(word)).map(|&(_, field)| field)
+        }
+        .or_else(whole)
+    }
+
     /// Position of the field in [`Field::ALL`].
     pub fn index(self) -> usize {
         self as usize
@@ -212,6 +246,19 @@ pub(crate) mod tests {
         assert_eq!(Field::from_header("IotInstanceId"), Some(Field::SourceInstance));
         assert_eq!(Field::from_header("SourceInstanceId"), Some(Field::SourceInstance));
         assert_eq!(Field::from_header("status"), None);
+        for (column, field) in [
+            ("TargetInstanceId", Field::TargetInstance),
+            ("CurrentInstanceId", Field::CurrentInstance),
+            ("RegionId", Field::SourceRegion),
+            ("GatewayDeviceName", Field::Gateway),
+            ("target instance", Field::TargetInstance),
+            ("TargetAliyunId", Field::TargetUid),
+        ] {
+            assert_eq!(Field::may_mean(column), Some(field), "{column}");
+        }
+        for column in ["status", "last_online", "shadow", "firmware", "product_key", "IotInstanceId"] {
+            assert_eq!(Field::may_mean(column), None, "{column}");
+        }
     }
 
     #[test]

@@ -1048,7 +1048,7 @@ impl Generator {
                 unreachable!("drawn whole by `bad`")
             }
             // Only `devdist redrive` gives it, from a run's results: not in CYCLE.
-            Reason::RefusedByPlatform => unreachable!("no inventory record gets {kind:?}"),
+            Reason::RefusedByPlatform | Reason::NotReturned => unreachable!("no inventory record gets {kind:?}"),
         }
     }
 

@@ -7,6 +7,7 @@ mod explain;
 mod generate;
 mod plan;
 mod redrive;
+mod send_back;
 mod summary;
 mod validate;
 mod verify;
@@ -41,6 +42,8 @@ enum Command {
     Verify(verify::VerifyArgs),
     /// A new plan folder of the devices that `apply` left failed (retryably) or unknown.
     Redrive(redrive::RedriveArgs),
+    /// A new plan folder that sends back home every device DIR (and its redrives) distributed.
+    Return(send_back::ReturnArgs),
     /// Serve the platform's distribution API locally, seeded from a plan, to rehearse `apply`.
     Emulate(emulate::EmulateArgs),
     /// Carry out DIR's jobs on the platform: paced, journalled, resumable, exactly once.
@@ -97,6 +100,7 @@ pub(crate) fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Generate(args) => generate::run(args),
         Command::Verify(args) => verify::run(args),
         Command::Redrive(args) => redrive::run(args),
+        Command::Return(args) => send_back::run(args),
         Command::Emulate(args) => emulate::run(args),
         Command::Apply(args) => apply::run(args),
         Command::Explain(args) => explain::run(args),
@@ -119,4 +123,30 @@ fn run_plan(args: &RunArgs, options: Options, command: &str) -> anyhow::Result<u
         crate::summary::print(command, &outcome.report, &outcome.out, Some(crate::summary::Timing::of(&outcome)));
     }
     Ok(if outcome.report.counts.rejected == 0 { 0 } else { 1 })
+}
+
+/// A private folder beside `out` for a derived plan's inputs (`redrive`, `return`): they hold
+/// device secrets, so the folder is removed when dropped, on every exit.
+fn inputs_beside(out: &std::path::Path, prefix: &str) -> anyhow::Result<tempfile::TempDir> {
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let dir = tempfile::Builder::new().prefix(prefix).tempdir_in(&parent);
+    Ok(dir.map_err(|e| devdist_engine::Error::output(&parent, e))?)
+}
+
+/// Plans a derived plan into `out`, like `devdist plan`.
+fn plan_derived(
+    plan: &std::path::Path,
+    out: &std::path::Path,
+    format: devdist_formats::Format,
+    force: bool,
+    quiet: bool,
+) -> anyhow::Result<devdist_engine::Outcome> {
+    let options = devdist_engine::Options { force, format, ..devdist_engine::Options::default() };
+    let progress = crate::progress::Bar::new(plan, quiet);
+    let outcome = devdist_engine::run(plan, out, &options, &progress);
+    progress.finish();
+    Ok(outcome?)
 }

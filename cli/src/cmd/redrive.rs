@@ -26,21 +26,9 @@ pub(super) struct RedriveArgs {
 /// Derives the new plan's inputs in a private folder beside NEW (they hold device secrets and
 /// are removed on every exit), then plans them into NEW like `devdist plan`.
 pub(super) fn run(args: RedriveArgs) -> anyhow::Result<u8> {
-    let parent = match args.out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let inputs = tempfile::Builder::new()
-        .prefix(".devdist-redrive-")
-        .tempdir_in(&parent)
-        .map_err(|e| devdist_engine::Error::output(&parent, e))?;
+    let inputs = super::inputs_beside(&args.out, ".devdist-redrive-")?;
     let prepared = devdist_apply::prepare_redrive(&args.dir, inputs.path())?;
-    let options =
-        devdist_engine::Options { force: args.force, format: args.format, ..devdist_engine::Options::default() };
-    let progress = crate::progress::Bar::new(&prepared.plan, args.quiet);
-    let outcome = devdist_engine::run(&prepared.plan, &args.out, &options, &progress);
-    progress.finish();
-    let outcome = outcome?;
+    let outcome = super::plan_derived(&prepared.plan, &args.out, args.format, args.force, args.quiet)?;
     if !args.quiet {
         say!(
             "redrive {} → {}: {} devices re-driven ({} unknown, {} failed with a retryable code), \

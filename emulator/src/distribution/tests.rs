@@ -44,12 +44,13 @@ fn params(pairs: &[(&str, &str)]) -> Params {
 
 /// A Create of `devices` of PK from the Shanghai public instance to `targets`.
 fn create(devices: &[&str], targets: &[&str], strategy: &str) -> Params {
-    let mut params = params(&[
-        ("ProductKey", PK),
-        ("SourceInstanceId", "iotx-oxssharez200"),
-        ("Strategy", strategy),
-        ("TargetUid", ACCOUNT),
-    ]);
+    create_from(PK_SOURCE, devices, targets, strategy)
+}
+
+/// A Create of `devices` of PK from `source` to `targets`.
+fn create_from(source: &str, devices: &[&str], targets: &[&str], strategy: &str) -> Params {
+    let mut params =
+        params(&[("ProductKey", PK), ("SourceInstanceId", source), ("Strategy", strategy), ("TargetUid", ACCOUNT)]);
     for (n, name) in devices.iter().enumerate() {
         params.insert(format!("DeviceName.{}", n + 1), name.to_string());
     }
@@ -108,6 +109,7 @@ fn create_enforces_every_rule_with_the_platforms_codes() {
         ("iot.system.InstanceNotFound", create(&one, &["iot-nowhere"], "0")),
         ("iot.system.InstanceIdSame", create(&one, &["iotx-oxssharez200"], "0")),
         ("iot.system.IllegalRequest", create(&one, &["iotx-oxssharez300", "iotx-oxssharez400"], "0")),
+        ("iot.system.IllegalRequest", create(&one, &["iotx-oxssharez300", "iotx-oxssharez200"], "0")),
         ("iot.system.IllegalRequest", create(&one, &["iot-own", "iot-own-bj2"], "1")),
         ("iot.prod.NotExistedProduct", with(&|p| drop(p.insert("ProductKey".into(), "a1nosuch0001".into())))),
         ("iot.prod.NotExistedProduct", with(&|p| drop(p.insert("SourceInstanceId".into(), "iot-own".into())))),
@@ -115,6 +117,9 @@ fn create_enforces_every_rule_with_the_platforms_codes() {
         ("iot.system.IllegalRequest", create(&["dev-0001", "dev-0001"], &["iotx-oxssharez300"], "0")),
         ("created", ok.clone()),
         ("created", create(&one, &["iotx-oxssharez300", "iotx-oxssharez400", "iot-own"], "1")),
+        // Nearest access may list the source among its candidates.
+        ("created", create(&one, &["iotx-oxssharez300", "iotx-oxssharez200"], "1")),
+        ("created", create(&one, &["iotx-oxssharez200"], "1")),
     ];
     for (expected, params) in &cases {
         assert_eq!(refused(&mut service, params), *expected, "{params:?}");
@@ -130,7 +135,7 @@ fn create_enforces_every_rule_with_the_platforms_codes() {
             "device a1product01/dev-9999 does not exist in instance iotx-oxssharez200"
         )
     );
-    assert_eq!(service.jobs().len(), 2, "refused Creates leave no job");
+    assert_eq!(service.jobs().len(), 4, "refused Creates leave no job");
 }
 
 #[test]
@@ -182,9 +187,108 @@ fn jobs_move_from_0_to_1_to_2_and_distributed_devices_show_their_new_instance() 
         (gateway.target_iot_instance_id.as_str(), gateway.target_region.as_str()),
         ("iotx-oxssharez300", "ap-northeast-1")
     );
+    assert_eq!((gateway.source_iot_instance_id.as_str(), gateway.source_region.as_str()), ("iot-own", "cn-beijing"));
     assert_eq!((gateway.gmt_create, gateway.gmt_modified), (at(7).wall as i64, at(7).wall as i64));
     let unknown = service.provisioning(&params(&[("ProductKey", PK), ("DeviceName", "dev-9999")]), at(7));
     assert_eq!(refused_code(unknown), "iot.device.NotExistedDevice");
+}
+
+/// Where QueryDeviceProvisioning says a device of `product_key` went last: (source, target,
+/// GmtModified).
+fn last_distribution(service: &mut Distribution, product_key: &str, name: &str, mono: u64) -> (String, String, u64) {
+    let data = service.provisioning(&params(&[("ProductKey", product_key), ("DeviceName", name)]), at(mono)).unwrap();
+    assert_eq!(data.gmt_create, data.gmt_modified);
+    (data.source_iot_instance_id, data.target_iot_instance_id, data.gmt_modified as u64)
+}
+
+#[test]
+fn a_device_leaves_from_where_it_is_now_hops_on_and_returns_home_from_there() {
+    let (home, b, c) = (PK_SOURCE, "iotx-oxssharez300", "iotx-oxssharez400");
+    let mut service = service("", 0);
+    let moved = |from: &str, to: &str, mono: u64| (from.to_string(), to.to_string(), at(mono).wall);
+    service.create(&create_from(home, &["dev-0001", "dev-0002"], &[b], "0"), at(10)).unwrap();
+    assert_eq!(last_distribution(&mut service, PK, "dev-0001", 15), moved(home, b, 10));
+
+    // Now in B, the devices no longer leave from home.
+    let failure = service.create(&create_from(home, &["dev-0001"], &[c], "0"), at(20)).unwrap_err();
+    assert_eq!(
+        failure,
+        Failure::business(
+            "iot.device.NotExistedDevice",
+            format!("device {PK}/dev-0001 does not exist in instance {home}")
+        )
+    );
+    assert_eq!(
+        refused_code(service.create(&create_from(home, &["dev-0001"], &[home], "0"), at(20))),
+        "iot.system.InstanceIdSame"
+    );
+
+    // The return leaves from B: Source = B, Target = home. Provisioning shows that distribution.
+    service.create(&create_from(b, &["dev-0001"], &[home], "0"), at(30)).unwrap();
+    assert_eq!(last_distribution(&mut service, PK, "dev-0001", 35), moved(b, home, 30));
+    let data = service.provisioning(&params(&[("ProductKey", PK), ("DeviceName", "dev-0001")]), at(35)).unwrap();
+    assert_eq!((data.source_region.as_str(), data.target_region.as_str()), ("ap-northeast-1", "cn-shanghai"));
+    // Home again: it leaves from home, not from B.
+    assert_eq!(
+        refused_code(service.create(&create_from(b, &["dev-0001"], &[c], "0"), at(40))),
+        "iot.device.NotExistedDevice"
+    );
+
+    // A second hop leaves from B too.
+    service.create(&create_from(b, &["dev-0002"], &[c], "0"), at(50)).unwrap();
+    assert_eq!(last_distribution(&mut service, PK, "dev-0002", 55), moved(b, c, 50));
+    // A job mixing a device in C with one at home is refused for the one elsewhere.
+    assert_eq!(
+        refused_code(service.create(&create_from(c, &["dev-0002", "dev-0001"], &[b], "0"), at(60))),
+        "iot.device.NotExistedDevice"
+    );
+    service.create(&create_from(home, &["dev-0001"], &[c], "0"), at(70)).unwrap();
+    assert_eq!(last_distribution(&mut service, PK, "dev-0001", 75), moved(home, c, 70));
+    // A device never distributed is still at home.
+    assert_eq!(last_distribution(&mut service, PK, "dev-0003", 80), moved(home, home, 80));
+    // The product is known wherever its devices went, never where none did.
+    assert_eq!(
+        refused_code(service.create(&create_from("iot-own", &["dev-0001"], &[b], "0"), at(90))),
+        "iot.prod.NotExistedProduct"
+    );
+}
+
+#[test]
+fn a_device_moves_only_when_distributed_and_only_to_the_first_candidate() {
+    let (home, b, c) = (PK_SOURCE, "iotx-oxssharez300", "iotx-oxssharez400");
+    let mut service = service("", 1000);
+    let moved = |from: &str, to: &str, mono: u64| (from.to_string(), to.to_string(), at(mono).wall);
+    service.create(&create_from(home, &["dev-0001"], &[b, home], "1"), at(0)).unwrap();
+    // Still at home while the job runs; nothing of the product has reached B yet.
+    assert_eq!(last_distribution(&mut service, PK, "dev-0001", 500), moved(home, home, 500));
+    assert_eq!(
+        refused_code(service.create(&create_from(b, &["dev-0001"], &[c], "0"), at(500))),
+        "iot.prod.NotExistedProduct"
+    );
+    // Nearest access goes to the first candidate; the source as first candidate keeps it there.
+    service.create(&create_from(home, &["dev-0002"], &[home, c], "1"), at(600)).unwrap();
+    assert_eq!(last_distribution(&mut service, PK, "dev-0001", 1000), moved(home, b, 1000));
+    assert_eq!(last_distribution(&mut service, PK, "dev-0002", 1600), moved(home, home, 1600));
+    service.create(&create_from(home, &["dev-0002"], &[c], "0"), at(1600)).unwrap();
+    // From B, the source among the candidates is no InstanceIdSame either.
+    service.create(&create_from(b, &["dev-0001"], &[c, b], "1"), at(1700)).unwrap();
+    assert_eq!(last_distribution(&mut service, PK, "dev-0001", 2700), moved(b, c, 2700));
+}
+
+#[test]
+fn a_device_the_inventory_puts_elsewhere_is_there() {
+    let (home, b) = ("iot-own", "iotx-oxssharez300");
+    let mut service = service("", 0);
+    let moved = |from: &str, to: &str, mono: u64| (from.to_string(), to.to_string(), at(mono).wall);
+    let from = |source: &str, target: &str| {
+        let mut params = create_from(source, &["gw-0001"], &[target], "0");
+        params.insert("ProductKey".into(), "a1other0001".into());
+        params
+    };
+    assert_eq!(last_distribution(&mut service, "a1other0001", "gw-0001", 5), moved(home, b, 5));
+    assert_eq!(refused_code(service.create(&from(home, "iotx-oxssharez400"), at(10))), "iot.device.NotExistedDevice");
+    service.create(&from(b, home), at(20)).unwrap();
+    assert_eq!(last_distribution(&mut service, "a1other0001", "gw-0001", 25), moved(b, home, 20));
 }
 
 fn refused_code<T: std::fmt::Debug>(result: Result<T, Failure>) -> String {
@@ -331,9 +435,10 @@ fn device_fail_fails_a_share_of_devices_with_retryable_and_permanent_codes() {
     assert_eq!(data.target_iot_instance_id, "iotx-oxssharez200", "a failed device stays where it was");
 
     // At a rate of 0.3, about that share fails; the same seed and calls give the same outcomes,
-    // and a repeated identical Create gets fresh decisions (a re-drive is not doomed).
+    // and a repeated identical Create gets fresh decisions (a re-drive is not doomed). The jobs
+    // last a second, so the devices are still at home for the repeat.
     let run = |seed| {
-        let mut service = Distribution::new(world(), Faults::parse("device-fail=0.3", seed).unwrap(), 0, 600_000);
+        let mut service = Distribution::new(world(), Faults::parse("device-fail=0.3", seed).unwrap(), 1000, 600_000);
         let first = service.create(&create(&refs(&devices), &["iotx-oxssharez300"], "0"), at(0)).unwrap();
         let again = service.create(&create(&refs(&devices), &["iotx-oxssharez300"], "0"), at(1)).unwrap();
         (outcome_codes(&service, first), outcome_codes(&service, again))

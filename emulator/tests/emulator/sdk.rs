@@ -51,7 +51,7 @@ fn python() -> PathBuf {
 fn demo_devices(world: &World) -> (String, Vec<String>) {
     let mut by_product: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
     for ((pk, name), device) in &world.devices {
-        if device.source_instance == "iotx-oxssharez200" && device.distributed_to.is_none() {
+        if device.source_instance == "iotx-oxssharez200" && device.last_move.is_none() {
             by_product.entry(pk).or_default().push(name.clone());
         }
     }
@@ -68,6 +68,9 @@ fn the_official_python_sdk_drives_every_api_with_both_schemes_and_sts() {
     let world = World::from_plan(&repo().join("fixtures/demo/plan.toml")).unwrap();
     let (product_key, devices) = demo_devices(&world);
     let account = world.account.clone();
+    let regions: std::collections::BTreeMap<&String, &String> =
+        world.instances.iter().map(|(id, instance)| (id, &instance.region)).collect();
+    let regions = json!(regions);
     let credentials = Credentials {
         access_key_id: "conformance-ak".into(),
         secret: Secret::new("conformance-secret"),
@@ -87,6 +90,7 @@ fn the_official_python_sdk_drives_every_api_with_both_schemes_and_sts() {
         "devices": devices,
         "target": "iotx-oxssharez300",
         "nearest": ["iotx-oxssharez400", "iotx-oxssharez500"],
+        "regions": regions,
     });
     let output = Command::new(&python)
         .arg(repo().join("emulator/tests/sdk/conformance.py"))
@@ -111,6 +115,12 @@ fn the_official_python_sdk_drives_every_api_with_both_schemes_and_sts() {
     let created: Vec<&str> = report["created"].as_array().unwrap().iter().map(|id| id.as_str().unwrap()).collect();
     let jobs: Vec<&str> = stats["jobs"].as_array().unwrap().iter().map(|job| job["JobId"].as_str().unwrap()).collect();
     assert_eq!(jobs, created, "exactly the jobs the SDK saw created, in order");
+    let returned = stats["jobs"].as_array().unwrap().iter().any(|job| {
+        job["SourceInstanceId"] == "iotx-oxssharez300"
+            && job["TargetInstanceIds"] == json!(["iotx-oxssharez200"])
+            && job["devices"][0]["Code"] == "200"
+    });
+    assert!(returned, "a return home leaves from where the device is, and is distributed");
     for api in [
         "CreateDeviceDistributeJob",
         "QueryDeviceDistributeJob",

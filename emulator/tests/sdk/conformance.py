@@ -2,11 +2,15 @@
 
 Usage: conformance.py JSON, where JSON names the endpoint, the credentials and demo devices:
 {"endpoint": "127.0.0.1:PORT", "ak", "secret", "token", "account", "product_key", "source",
- "devices": [4+ names], "target", "nearest": [2 instance ids]}
+ "devices": [4+ names at home in source], "target", "nearest": [2 instance ids],
+ "regions": {instance id: region}}
 
-Every API, both signature schemes (V3 default and v2), STS; a wrong secret, a skewed clock, a
-reused nonce, an unknown key and throttling are refused with the right codes; every response is
-read through the SDK's models, field by field. Prints one JSON line with what it did, then
+Every API, both signature schemes (V3 default and v2), STS. Devices leave from where they are
+now (a first distribution, a second hop, a return home, nearest access listing the source among
+its candidates) and QueryDeviceProvisioning shows each one's last distribution; a device that
+left home is refused there. A wrong secret, a skewed clock, a reused nonce, an unknown key and
+throttling are refused with the right codes; every response is read through the SDK's models,
+field by field. Prints one JSON line with what it did, then
 "conformance: N checks passed". Any failed check raises (non-zero exit).
 """
 
@@ -64,12 +68,12 @@ def pace_create():
     time.sleep(0.6)
 
 
-def create(c, devices, targets, strategy):
+def create(c, devices, source, targets, strategy):
     pace_create()
     request = m.CreateDeviceDistributeJobRequest(
         device_name=devices,
         product_key=CFG["product_key"],
-        source_instance_id=CFG["source"],
+        source_instance_id=source,
         strategy=strategy,
         target_uid=CFG["account"],
         target_instance_config=[m.CreateDeviceDistributeJobRequestTargetInstanceConfig(target_instance_id=t) for t in targets],
@@ -91,9 +95,10 @@ def wait_done(c, job_id, what):
     raise AssertionError(f"{what}: job {job_id} never ended ({seen})")
 
 
-def exercise(scheme, c, devices, targets, strategy):
-    what = f"{scheme} strategy {strategy}"
-    body = create(c, devices, targets, strategy)
+def exercise(scheme, c, devices, source, targets, strategy):
+    """Distributes devices, now in source, to targets; the first target is where they go."""
+    what = f"{scheme} strategy {strategy} {source} -> {targets}"
+    body = create(c, devices, source, targets, strategy)
     check(isinstance(body, m.CreateDeviceDistributeJobResponseBody), f"{what}: Create body model")
     check(body.success is True, f"{what}: Create Success {body.success} {body.code} {body.error_message}")
     check(isinstance(body.job_id, str) and len(body.job_id) > 8, f"{what}: JobId {body.job_id!r}")
@@ -104,7 +109,7 @@ def exercise(scheme, c, devices, targets, strategy):
     data = wait_done(c, job_id, what)
     check(isinstance(data, m.QueryDeviceDistributeJobResponseBodyData), f"{what}: Query Data model")
     check(data.job_id == job_id and data.product_key == CFG["product_key"], f"{what}: Query ids")
-    check(data.source_instance_id == CFG["source"], f"{what}: SourceInstanceId")
+    check(data.source_instance_id == source, f"{what}: SourceInstanceId")
     check(data.source_uid == CFG["account"] and data.target_uid == CFG["account"], f"{what}: uids are strings")
     check(data.strategy == strategy and data.total == len(devices), f"{what}: Strategy/Total {data.strategy} {data.total}")
     check(isinstance(data.gmt_create, int) and data.gmt_create > 1_600_000_000_000, f"{what}: GmtCreate {data.gmt_create!r}")
@@ -124,9 +129,11 @@ def exercise(scheme, c, devices, targets, strategy):
     ).body
     check(isinstance(where.data, m.QueryDeviceProvisioningResponseBodyData), f"{what}: Provisioning model")
     check(where.data.target_iot_instance_id == targets[0], f"{what}: provisioning shows {where.data.target_iot_instance_id}")
-    check(where.data.source_iot_instance_id == CFG["source"] and where.data.aliyun_uid == CFG["account"], f"{what}: provisioning source")
+    check(where.data.source_iot_instance_id == source, f"{what}: provisioning shows it left from {where.data.source_iot_instance_id}")
+    check(where.data.source_region == CFG["regions"][source] and where.data.aliyun_uid == CFG["account"], f"{what}: provisioning source")
     check(isinstance(where.data.gmt_modified, int) and where.data.device_name == devices[0], f"{what}: provisioning fields")
-    check(isinstance(where.data.target_region, str) and where.data.target_region, f"{what}: TargetRegion")
+    check(where.data.target_region == CFG["regions"][targets[0]], f"{what}: TargetRegion {where.data.target_region!r}")
+    check(where.data.gmt_create == where.data.gmt_modified >= data.gmt_create, f"{what}: provisioning times")
 
     listed = c.list_device_distribute_job(
         m.ListDeviceDistributeJobRequest(page_size=200, product_key=CFG["product_key"], target_uid=CFG["account"], status=2)
@@ -136,7 +143,7 @@ def exercise(scheme, c, devices, targets, strategy):
     check(job_id in items and listed.data.total == len(items), f"{what}: List has the job, Total {listed.data.total}")
     item = items[job_id]
     check(item.status == 2 and item.total == len(devices) and item.strategy == strategy, f"{what}: List item ints")
-    check(item.source_region == "cn-shanghai" and item.source_uid == CFG["account"], f"{what}: List item source")
+    check(item.source_region == CFG["regions"][source] and item.source_uid == CFG["account"], f"{what}: List item source")
     configs = item.target_instance_configs.target_instance_configs
     check([t.target_instance_id for t in configs] == targets and all(t.target_region for t in configs), f"{what}: List targets")
     return job_id
@@ -164,13 +171,16 @@ def utc(offset_minutes):
 
 
 def main():
-    devices = CFG["devices"]
+    devices, home, target, nearest = CFG["devices"], CFG["source"], CFG["target"], CFG["nearest"]
     v3, v2 = client("v3"), client("v2")
-    exercise("v3", v3, devices[0:2], [CFG["target"]], 0)
-    exercise("v2", v2, devices[2:4], CFG["nearest"], 1)
+    exercise("v3", v3, devices[0:2], home, [target], 0)
+    exercise("v2", v2, devices[2:4], home, nearest, 1)
     # STS: the token travels as x-acs-security-token (V3) or SecurityToken (V2), both signed.
-    exercise("v3+sts", client("v3", token=CFG["token"]), devices[0:1], [CFG["nearest"][0]], 0)
-    exercise("v2+sts", client("v2", token=CFG["token"]), devices[1:2], [CFG["nearest"][1]], 0)
+    # A job leaves from where its devices are now: a second hop, and a return home.
+    exercise("v3+sts", client("v3", token=CFG["token"]), devices[0:1], target, [nearest[0]], 0)
+    exercise("v2+sts", client("v2", token=CFG["token"]), devices[1:2], target, [home], 0)
+    # Nearest access may list the source among its candidates.
+    exercise("v3", v3, devices[2:3], nearest[0], [nearest[1], nearest[0]], 1)
 
     listed = pages(v3)
     check(listed == list(reversed(CREATED)), f"NextToken pages list every job once, newest first: {listed}")
@@ -184,18 +194,28 @@ def main():
 
     # Business errors: HTTP 200, Success false, Code and ErrorMessage, no exception.
     pace_create()
+    # devices[1] is home again; devices[0] went on to nearest[0].
     unknown = v3.create_device_distribute_job(m.CreateDeviceDistributeJobRequest(
-        device_name=[devices[0], "no-such-device"], product_key=CFG["product_key"], source_instance_id=CFG["source"],
+        device_name=[devices[1], "no-such-device"], product_key=CFG["product_key"], source_instance_id=home,
         strategy=0, target_uid=CFG["account"],
-        target_instance_config=[m.CreateDeviceDistributeJobRequestTargetInstanceConfig(target_instance_id=CFG["target"])],
+        target_instance_config=[m.CreateDeviceDistributeJobRequestTargetInstanceConfig(target_instance_id=target)],
     )).body
     check(unknown.success is False and unknown.code == "iot.device.NotExistedDevice", f"unknown device: {unknown.to_map()}")
+    check("no-such-device" in unknown.error_message, f"the unknown device is named: {unknown.error_message}")
     check(unknown.job_id is None, "no JobId on a refused Create")
     pace_create()
-    same = v2.create_device_distribute_job(m.CreateDeviceDistributeJobRequest(
-        device_name=devices[0:1], product_key=CFG["product_key"], source_instance_id=CFG["source"],
+    elsewhere = v2.create_device_distribute_job(m.CreateDeviceDistributeJobRequest(
+        device_name=devices[0:1], product_key=CFG["product_key"], source_instance_id=home,
         strategy=0, target_uid=CFG["account"],
-        target_instance_config=[m.CreateDeviceDistributeJobRequestTargetInstanceConfig(target_instance_id=CFG["source"])],
+        target_instance_config=[m.CreateDeviceDistributeJobRequestTargetInstanceConfig(target_instance_id=target)],
+    )).body
+    check(elsewhere.success is False and elsewhere.code == "iot.device.NotExistedDevice", f"a device not at home leaves from there: {elsewhere.to_map()}")
+    check(home in elsewhere.error_message, f"the source is named: {elsewhere.error_message}")
+    pace_create()
+    same = v2.create_device_distribute_job(m.CreateDeviceDistributeJobRequest(
+        device_name=devices[1:2], product_key=CFG["product_key"], source_instance_id=home,
+        strategy=0, target_uid=CFG["account"],
+        target_instance_config=[m.CreateDeviceDistributeJobRequestTargetInstanceConfig(target_instance_id=home)],
     )).body
     check(same.success is False and same.code == "iot.system.InstanceIdSame", f"same instance: {same.to_map()}")
     nowhere = v3.query_device_provisioning(m.QueryDeviceProvisioningRequest(product_key=CFG["product_key"], device_name="no-such-device")).body

@@ -248,11 +248,16 @@ impl<'p> Checker<'p> {
                 return Err((Reason::AlreadyAtTarget, format!("the device is already at {target}")));
             }
         }
-        // Only redrive's own derived plan says what the platform refused; in any other plan the
-        // column is the user's and decides nothing.
-        let refused = fields.get(Field::PlatformCode);
-        if self.plan.redrive_of.is_some() && !refused.is_empty() {
-            return Err((Reason::RefusedByPlatform, format!("the platform refused it for good: {refused}")));
+        // Only the plans redrive and return derive say, in this column, why a device is left
+        // out; in any other plan the column is the user's and decides nothing.
+        let left_out = fields.get(Field::PlatformCode);
+        if !left_out.is_empty() {
+            if self.plan.redrive_of.is_some() {
+                return Err((Reason::RefusedByPlatform, format!("the platform refused it for good: {left_out}")));
+            }
+            if self.plan.return_of.is_some() {
+                return Err((Reason::NotReturned, left_out.to_string()));
+            }
         }
         let marks = [Field::Authorized, Field::Transferred].map(|field| (field, marking(fields.get(field))));
         let blocks_product = marks.iter().any(|&(_, mark)| mark != Marking::No);

@@ -10,10 +10,11 @@ use devdist_formats::{ColumnType, Format, TableWriter, Value};
 use crate::dictionary::Dictionaries;
 use crate::emit::{Context, Writer};
 use crate::error::Error;
+use crate::location::Location;
 use crate::output::{Access, Column, OutputDir, text};
 use crate::plan::catalog::InstanceId;
 use crate::plan::{Plan, Strategy};
-use crate::record::{AT_SOURCE, SpooledDevice};
+use crate::record::SpooledDevice;
 
 const REASSIGNMENT_COLUMNS: [Column; 8] = [
     text("product_key"),
@@ -34,16 +35,10 @@ const SUMMARY_COLUMNS: [Column; 6] = [
     ("devices", ColumnType::Int),
 ];
 
-/// Where a device is billed now: `current_instance` (billed to `current_uid`, default the
-/// account) when set, else its source instance (billed to the owner, the account).
+/// Where a device is billed now: where it is ([`Location`]).
 fn billed_now<'a>(plan: &'a Plan, interned: &'a Dictionaries, billed: u32, source: InstanceId) -> (&'a str, &'a str) {
-    match billed {
-        AT_SOURCE => (&plan.account, &plan.catalog.get(source).id),
-        id => {
-            let billed = &interned.billed_table()[id as usize];
-            (&billed.uid, &billed.instance)
-        }
-    }
+    let now = Location::of(plan, interned, billed, source);
+    (now.uid, now.instance)
 }
 
 fn effective(strategy: Strategy) -> &'static str {

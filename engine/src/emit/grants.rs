@@ -11,12 +11,13 @@ use devdist_formats::{ColumnType, Format, TableWriter, Value};
 use crate::dictionary::Dictionaries;
 use crate::emit::{Context, Writer};
 use crate::error::Error;
+use crate::location::{Location, returns_home};
 use crate::output::{Access, Column, OutputDir, text};
 use crate::plan::Plan;
 use crate::plan::catalog::InstanceId;
 use crate::record::{JobGroup, SpooledDevice};
 
-const DEVICE_COLUMNS: [Column; 13] = [
+const DEVICE_COLUMNS: [Column; 14] = [
     text("job_id"),
     ("wave", ColumnType::Int),
     text("product_key"),
@@ -25,6 +26,7 @@ const DEVICE_COLUMNS: [Column; 13] = [
     text("source_uid"),
     text("source_region"),
     text("source_instance"),
+    text("from_instance"),
     text("target_uid"),
     text("target_region"),
     text("target_instance"),
@@ -91,8 +93,11 @@ impl<'a> Slots<'a> {
         groups: &HashMap<JobGroup, u64>,
     ) -> Vec<Products<'a>> {
         let mut products = vec![Products::new(); self.slots.len()];
-        for (&JobGroup { product, source, destination }, &n) in groups {
+        for (&JobGroup { product, source, billed, destination }, &n) in groups {
             for &slot in &self.fan_out[destination as usize] {
+                if returns_home(billed, source, self.slots[slot].1) {
+                    continue; // home's own product is not read-only at home
+                }
                 let key = (interned.product_key(product), plan.catalog.get(source).id.as_str());
                 *products[slot].entry(key).or_default() += n;
             }
@@ -167,6 +172,7 @@ impl Writer for Manifests<'_> {
         let (out, interned, job) = (at.out, &at.settled.interned, &at.jobs.jobs[job]);
         let plan = self.plan;
         let source = plan.catalog.get(device.source);
+        let from = Location::of(plan, interned, device.billed, device.source).instance;
         let destination = &interned.destinations()[device.destination as usize];
         let fan_out = &self.slots.fan_out[device.destination as usize];
         for &slot in fan_out.iter().filter(|slot| self.window.contains(slot)) {
@@ -181,6 +187,7 @@ impl Writer for Manifests<'_> {
                 Value::Str(&plan.account),
                 Value::Str(&source.region),
                 Value::Str(&source.id),
+                Value::Str(from),
                 Value::Str(uid),
                 Value::Str(&target.region),
                 Value::Str(&target.id),
@@ -200,7 +207,7 @@ impl Writer for Manifests<'_> {
     }
 }
 
-/// Writes `products.<fmt>` for every slot.
+/// Writes `products.<fmt>` for every slot that grants a product.
 pub(crate) fn write_products(
     out: &mut OutputDir,
     plan: &Plan,
@@ -209,6 +216,9 @@ pub(crate) fn write_products(
     format: Format,
 ) -> Result<(), Error> {
     for (slot, products) in products.iter().enumerate() {
+        if products.is_empty() {
+            continue; // only devices returning home reach it: no product is granted there
+        }
         let (uid, target) = slots.slots[slot];
         let path = format!("{}/products.{}", slots.folder(plan, slot), format.extension());
         let mut table = out.table(&path, format, &PRODUCT_COLUMNS, Access::Normal)?;

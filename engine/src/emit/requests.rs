@@ -135,7 +135,7 @@ impl Job {
         CreateDeviceDistributeJob {
             product_key: interned.product_key(self.group.product),
             device_names: names.iter().map(Name::as_str).collect(),
-            source_instance_id: &plan.catalog.get(self.group.source).id,
+            source_instance_id: self.from(plan, interned).instance,
             strategy: destination.strategy.code(),
             target_uid: &destination.uid,
             target_instance_ids: plan

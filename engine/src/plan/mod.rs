@@ -113,6 +113,9 @@ pub struct Plan {
     /// Set by `devdist redrive`: which run this plan re-drives. Folded into every job id, so
     /// the re-driven jobs never share an id with the jobs they repeat.
     pub redrive_of: Option<String>,
+    /// Set by `devdist return`: which runs this plan sends back home, folded into job ids
+    /// likewise.
+    pub return_of: Option<String>,
 }
 
 impl Plan {

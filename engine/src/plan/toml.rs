@@ -82,6 +82,7 @@ impl<'t> Reader<'t> {
         let (devices_per_job, jobs_per_wave) = self.limits(top.get("limits"));
         let raw_routes = self.raw_routes(top.get("routes"));
         let redrive_of = top.get("redrive_of").and_then(|value| self.string(value, "redrive_of"));
+        let return_of = top.get("return_of").and_then(|value| self.string(value, "return_of"));
 
         // Routes are checked even when the account or the catalog is unusable, so that every
         // problem shows at once; only a complete plan resolves them.
@@ -102,13 +103,15 @@ impl<'t> Reader<'t> {
             devices_per_job: devices_per_job?,
             jobs_per_wave: jobs_per_wave?,
             redrive_of,
+            return_of,
         })
     }
 
     pub(super) fn unknown_keys(&mut self, table: &DeTable, known: &[&str], within: &str) {
         for (key, _) in table.iter() {
-            // Written by `devdist redrive` into the plans it derives; not offered to people.
-            let internal = within.is_empty() && key.get_ref() == "redrive_of";
+            // Written by `devdist redrive` and `devdist return` into the plans they derive; not
+            // offered to people.
+            let internal = within.is_empty() && ["redrive_of", "return_of"].contains(&key.get_ref().as_ref());
             if !internal && !known.contains(&key.get_ref().as_ref()) {
                 let expected = known.join(", ");
                 self.problem(

@@ -458,6 +458,15 @@ fn destinations(html: &mut String, report: &Report) {
         );
     }
     html.push_str("</tbody></table>\n");
+    for (home, devices) in &report.returning_home {
+        let _ = writeln!(
+            html,
+            "<p class=\"returning\"><b>Returning home:</b> {devices} device{} back to {} (their home instance: no quota \
+             taken and no product granted there; billing goes back).</p>",
+            plural(*devices),
+            esc(home)
+        );
+    }
     if report.destinations.iter().any(|d| d.quota_headroom_after == Some(0)) {
         html.push_str(
             "<p><span class=\"flag\">⚠ EXHAUSTED</span> marks an instance with no headroom left after this plan: \
@@ -562,6 +571,17 @@ fn left_out(html: &mut String, report: &Report) {
     if report.runtime_columns_left_out.is_empty() {
         html.push_str("<p>The inventories had no runtime columns.</p>\n</section>\n");
         return;
+    }
+    for (column, field) in &report.columns_that_may_be_fields {
+        let _ = writeln!(
+            html,
+            "<p class=\"warn\"><b>⚠ Column <code>{}</code> may be meant as <code>{}</code></b>: it was read as runtime data \
+             and decided nothing. If it holds {}, rename the column to <code>{}</code> and plan again.</p>",
+            esc(column),
+            esc(field),
+            esc(field),
+            esc(field)
+        );
     }
     html.push_str(
         "<table class=\"narrow\"><thead><tr><th>column</th><th class=\"num\">non-empty cells left out</th></tr></thead><tbody>\n",

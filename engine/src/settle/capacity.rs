@@ -2,6 +2,7 @@
 
 use crate::dictionary::Dictionaries;
 use crate::error::Error;
+use crate::location::returns_home;
 use crate::plan::Plan;
 use crate::plan::catalog::InstanceId;
 use crate::record::SpooledDevice;
@@ -25,15 +26,17 @@ pub(super) fn capacity(
     let mut reader = order.reader(buffer)?;
     while reader.advance()? {
         let mut d = Decoder(reader.current());
-        let (seq, destination) = (d.u64(), d.u32());
+        let (seq, destination, home) = (d.u64(), d.u32(), d.u32());
         if rejected.contains(seq) {
             continue;
         }
         let targets = plan.target_sets.get(interned.destinations()[destination as usize].targets);
-        if targets.iter().any(|&t| full_from[t as usize].is_some()) {
+        // A device returning home takes no quota there (it never left home's registry).
+        let quota_targets = || targets.iter().copied().filter(|&t| t != home);
+        if quota_targets().any(|t| full_from[t as usize].is_some()) {
             continue;
         }
-        for &t in targets {
+        for t in quota_targets() {
             if let Some(left) = headroom[t as usize].as_mut() {
                 *left -= 1;
                 if *left == 0 {
@@ -60,5 +63,6 @@ pub(super) fn over_quota(
     device: &SpooledDevice,
 ) -> Option<InstanceId> {
     let targets = plan.target_sets.get(interned.destinations()[device.destination as usize].targets);
-    targets.iter().copied().find(|&t| full_from[t as usize].is_some_and(|from| from <= device.seq))
+    let quota_targets = targets.iter().copied().filter(|&t| !returns_home(device.billed, device.source, t));
+    quota_targets.into_iter().find(|&t| full_from[t as usize].is_some_and(|from| from <= device.seq))
 }

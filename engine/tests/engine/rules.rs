@@ -662,3 +662,76 @@ fn malformed_record_unterminated_quote() {
     assert_eq!(ran.rejected(), [(2, 3, "malformed_record")]);
     assert_eq!(ran.accepted(), 1);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Where a device is now (docs/inputs.md §1.4)
+
+#[test]
+fn a_job_leaves_from_where_its_devices_are_now_and_a_return_takes_no_quota_or_product_at_home() {
+    // Home iot-sh0001 is full (headroom 0): a return home needs none. iot-jp0001 has room.
+    let ran = case(&format!("{HEADER},current_instance,current_uid"))
+        .instances(&[
+            &format!("iot-sh0001,cn-shanghai,standard,{ACCOUNT},5,5"),
+            &format!("iot-jp0001,ap-northeast-1,standard,{ACCOUNT},10,0"),
+            &format!("iot-eu0001,eu-central-1,standard,{ACCOUNT},10,0"),
+        ])
+        .row(&format!("{PK},back-0001,{SECRET},iot-sh0001,iot-sh0001,iot-jp0001,")) // return jp → home
+        .row(&format!("{PK},hop-0001,{SECRET},iot-sh0001,iot-eu0001,iot-jp0001,")) // second hop jp → eu
+        .row(&format!("{PK},first-0001,{SECRET},iot-sh0001,iot-jp0001,,")) // first move home → jp
+        .row(&format!("{PK},theirs-0001,{SECRET},iot-sh0001,iot-eu0001,{EU},{OTHER}")) // in another account's hands
+        .run();
+    assert_eq!(ran.rejected(), []);
+    let jobs = ran.table("jobs/jobs.csv");
+    let job = |target: &str, from: &str| {
+        jobs.iter()
+            .find(|j| j["target_instances"] == target && j["source_instance"] == from)
+            .unwrap_or_else(|| panic!("no job {from} → {target} in {jobs:?}"))
+    };
+    assert_eq!(job("iot-sh0001", "iot-jp0001")["api"], "CreateDeviceDistributeJob", "the return leaves from jp");
+    assert_eq!(job("iot-eu0001", "iot-jp0001")["devices"], "1", "the second hop leaves from jp");
+    assert_eq!(job("iot-jp0001", "iot-sh0001")["devices"], "1", "the first move leaves from home");
+    assert_eq!(job("iot-eu0001", EU)["api"], "console", "a device in another account's hands is console work");
+    assert!(jobs.iter().all(|j| j["source_instance"] != j["target_instances"]), "no job to where it leaves from");
+    // The manifests say where each device leaves from.
+    let manifest = ran.table("grants/1234567890123456/iot-sh0001/devices.csv");
+    assert_eq!(
+        (manifest[0]["device_name"].as_str(), manifest[0]["from_instance"].as_str()),
+        ("back-0001", "iot-jp0001")
+    );
+    // Home is no destination: no quota taken, no product granted; the report says returning home.
+    assert_eq!(ran.report.returning_home.get("iot-sh0001"), Some(&1));
+    assert!(ran.report.destinations.iter().all(|d| d.instance != "iot-sh0001"));
+    assert!(!ran.out.join("grants/1234567890123456/iot-sh0001/products.csv").exists());
+    let html = std::fs::read_to_string(ran.out.join("report.html")).unwrap();
+    assert!(html.contains("<b>Returning home:</b> 1 device back to iot-sh0001"), "{html}");
+}
+
+#[test]
+fn a_column_that_looks_like_a_field_is_warned_about_never_guessed_and_honoured_once_renamed() {
+    // An operator's spreadsheet export: BOM, CRLF, PascalCase, per-row targets under the
+    // platform's name for them.
+    let export = |target_column: &str| {
+        let mut case =
+            case(&format!("\u{feff}ProductKey,DeviceName,DeviceSecret,IotInstanceId,{target_column},RegionId"));
+        case.inventory.pop(); // the header's \n
+        case.raw(format!("\r\n{PK},dev-0001,{SECRET},{SH},{JP},cn-shanghai\r\n").as_bytes())
+            .route(&format!("strategy = \"specified_region\"\ntargets = [\"{EU}\"]"))
+            .run()
+    };
+    let warned = export("TargetInstanceId");
+    assert_eq!(
+        warned.report.columns_that_may_be_fields.get("TargetInstanceId").map(String::as_str),
+        Some("target_instance")
+    );
+    assert_eq!(warned.report.columns_that_may_be_fields.get("RegionId").map(String::as_str), Some("source_region"));
+    assert_eq!(warned.table("jobs/jobs.csv")[0]["target_instances"], EU, "not guessed: the route decides");
+    let html = std::fs::read_to_string(warned.out.join("report.html")).unwrap();
+    assert!(
+        html.contains("Column <code>TargetInstanceId</code> may be meant as <code>target_instance</code>"),
+        "{html}"
+    );
+
+    let renamed = export("target_instance");
+    assert!(!renamed.report.columns_that_may_be_fields.contains_key("target_instance"));
+    assert_eq!(renamed.table("jobs/jobs.csv")[0]["target_instances"], JP, "the per-row target is honoured");
+}
