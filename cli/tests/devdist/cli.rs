@@ -416,7 +416,7 @@ fn exit_2_for_a_bad_plan_lists_every_problem_with_its_place() {
     let expected = format!(
         "devdist: error: {p}: 6 problems in the plan\n\
          {p}:2:1: unknown key `bogus` (expected one of: account, inputs, limits, routes)\n\
-         {p}:4:29: \"x.txt\": unknown inventory format (expected .csv or .parquet)\n\
+         {p}:4:29: \"x.txt\": unknown inventory format (expected .csv or .parquet, a folder of them, or a glob)\n\
          {p}:6:19: `limits.devices_per_job` must be a whole number from 1 to 10000\n\
          {p}:9:12: route \"a\": `strategy` must be \"specified_region\" or \"nearest_access\"\n\
          {p}:10:12: route \"a\": target \"iot-nope\" is not in the instance catalog\n\

@@ -187,29 +187,31 @@ impl<'t> Reader<'t> {
                 if names.is_empty() && list.get_ref().is_array() {
                     self.problem(list.span(), "`inputs.inventory` lists no files");
                 }
-                for (name, span) in names {
-                    match Path::new(&name).extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref()
-                    {
-                        Some("csv" | "parquet") => {
-                            let path = base.join(&name);
-                            let identity = SameFile::of(&path);
-                            match seen.iter().find(|(other, _, _)| *other == identity) {
-                                Some((_, first, at)) => {
-                                    let (line, column) = line_and_column(self.text, at.start);
-                                    let message = format!(
-                                        "{name:?} is the same file as {first:?} (line {line}, column {column}): \
-                                         an inventory is listed once"
-                                    );
-                                    self.problem(span, message);
-                                }
-                                None => {
-                                    seen.push((identity, name.clone(), span));
-                                    inputs.push(Input { path, name });
-                                }
+                for (entry, span) in names {
+                    let files = match expand_inventory(base, &entry) {
+                        Ok(files) => files,
+                        Err(problem) => {
+                            self.problem(span, problem);
+                            continue;
+                        }
+                    };
+                    for name in files {
+                        let path = base.join(&name);
+                        let identity = SameFile::of(&path);
+                        match seen.iter().find(|(other, _, _)| *other == identity) {
+                            Some((_, first, at)) => {
+                                let (line, column) = line_and_column(self.text, at.start);
+                                let message = format!(
+                                    "{name:?} is the same file as {first:?} (line {line}, column {column}): \
+                                     an inventory is listed once"
+                                );
+                                self.problem(span.clone(), message);
+                            }
+                            None => {
+                                seen.push((identity, name.clone(), span.clone()));
+                                inputs.push(Input { path, name });
                             }
                         }
-                        _ => self
-                            .problem(span, format!("{name:?}: unknown inventory format (expected .csv or .parquet)")),
                     }
                 }
             }
@@ -316,5 +318,99 @@ mod tests {
                 (3, 83, twice("./gone.csv", "gone.csv", 71)),
             ]
         );
+    }
+}
+
+/// The inventory files one `inputs.inventory` entry names, as plan-relative names in the
+/// order they are read (docs/inputs.md §2.2): a `.csv` or `.parquet` file; a folder, meaning
+/// every `.csv` and `.parquet` file in it by name, as Spark, DuckDB and Polars write
+/// partitioned exports (hidden files, `_SUCCESS` and other `_` files, and `.crc` files are
+/// skipped); or a glob in the file name (`exports/part-*.parquet`: `*` any run of characters,
+/// `?` one). A folder or glob that matches no file is a problem, said in the error.
+fn expand_inventory(base: &Path, entry: &str) -> Result<Vec<String>, String> {
+    let is_inventory = |name: &str| {
+        let extension = Path::new(name).extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+        matches!(extension.as_deref(), Some("csv" | "parquet"))
+    };
+    let (folder, pattern) = match entry.rsplit_once('/') {
+        Some((folder, last)) => (folder, last),
+        None => ("", entry),
+    };
+    if folder.contains(['*', '?']) {
+        return Err(format!("{entry:?}: a glob may only be in the file name, not in a folder"));
+    }
+    let globbed = pattern.contains(['*', '?']);
+    if !globbed && !base.join(entry).is_dir() {
+        if is_inventory(entry) {
+            return Ok(vec![entry.to_string()]);
+        }
+        return Err(format!(
+            "{entry:?}: unknown inventory format (expected .csv or .parquet, a folder of them, or a glob)"
+        ));
+    }
+    let (folder, pattern) = if globbed { (folder, pattern) } else { (entry.trim_end_matches('/'), "*") };
+    let listed = std::fs::read_dir(base.join(folder)).map_err(|err| {
+        format!(
+            "{entry:?}: cannot list {}: {}",
+            if folder.is_empty() { "." } else { folder },
+            devdist_formats::describe_io(&err)
+        )
+    })?;
+    let mut names: Vec<String> = listed
+        .filter_map(|found| found.ok())
+        .filter(|found| found.file_type().is_ok_and(|t| t.is_file() || t.is_symlink()))
+        .filter_map(|found| found.file_name().into_string().ok())
+        .filter(|name| !name.starts_with(['.', '_']) && !name.ends_with(".crc"))
+        .filter(|name| is_inventory(name) && matches_glob(pattern.as_bytes(), name.as_bytes()))
+        .map(|name| if folder.is_empty() { name } else { format!("{folder}/{name}") })
+        .collect();
+    names.sort_unstable();
+    if names.is_empty() {
+        return Err(format!("{entry:?} matches no .csv or .parquet file"));
+    }
+    Ok(names)
+}
+
+/// Whether `name` matches `pattern`, where `*` is any run of bytes and `?` any one byte. Written
+/// here rather than taken from a crate: one path component, two wildcards.
+fn matches_glob(pattern: &[u8], name: &[u8]) -> bool {
+    match (pattern.split_first(), name.split_first()) {
+        (None, None) => true,
+        (Some((b'*', rest)), _) => matches_glob(rest, name) || (!name.is_empty() && matches_glob(pattern, &name[1..])),
+        (Some((b'?', rest)), Some((_, tail))) => matches_glob(rest, tail),
+        (Some((p, rest)), Some((n, tail))) if p == n => matches_glob(rest, tail),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod inventory_tests {
+    use super::*;
+
+    #[test]
+    fn folders_and_globs_name_their_part_files_in_order_and_skip_markers() {
+        let dir = tempfile::tempdir().unwrap();
+        let spark = dir.path().join("export");
+        std::fs::create_dir(&spark).unwrap();
+        for name in [
+            "part-00001-a.snappy.parquet",
+            "part-00000-b.snappy.parquet",
+            "_SUCCESS",
+            ".part-00000-b.snappy.parquet.crc",
+            "_committed_1",
+        ] {
+            std::fs::write(spark.join(name), b"x").unwrap();
+        }
+        let both = ["export/part-00000-b.snappy.parquet", "export/part-00001-a.snappy.parquet"];
+        assert_eq!(expand_inventory(dir.path(), "export").unwrap(), both);
+        assert_eq!(expand_inventory(dir.path(), "export/").unwrap(), both);
+        assert_eq!(expand_inventory(dir.path(), "export/part-*.parquet").unwrap(), both);
+        assert_eq!(expand_inventory(dir.path(), "export/part-0000?-a*").unwrap(), [both[1]]);
+        assert_eq!(expand_inventory(dir.path(), "devices.csv").unwrap(), ["devices.csv"]);
+        assert!(expand_inventory(dir.path(), "export/*.csv").unwrap_err().contains("matches no .csv or .parquet file"));
+        assert!(expand_inventory(dir.path(), "devices.json").unwrap_err().contains("unknown inventory format"));
+        assert!(expand_inventory(dir.path(), "*/part.csv").unwrap_err().contains("only be in the file name"));
+        std::fs::create_dir(dir.path().join("empty")).unwrap();
+        assert!(expand_inventory(dir.path(), "empty").unwrap_err().contains("matches no"));
     }
 }

@@ -735,3 +735,29 @@ fn a_column_that_looks_like_a_field_is_warned_about_never_guessed_and_honoured_o
     assert!(!renamed.report.columns_that_may_be_fields.contains_key("target_instance"));
     assert_eq!(renamed.table("jobs/jobs.csv")[0]["target_instances"], JP, "the per-row target is honoured");
 }
+
+#[test]
+fn an_inventory_folder_of_part_files_is_read_part_by_part_and_each_part_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let parts = dir.path().join("export");
+    std::fs::create_dir(&parts).unwrap();
+    std::fs::write(parts.join("part-00001.csv"), format!("{HEADER}\n{}\n", dev("dev-0002"))).unwrap();
+    std::fs::write(parts.join("part-00000.csv"), format!("{HEADER}\n{}\n", dev("dev-0001"))).unwrap();
+    std::fs::write(parts.join("_SUCCESS"), b"").unwrap();
+    std::fs::write(parts.join(".part-00000.csv.crc"), b"crc").unwrap();
+    let plan = format!("account = \"{ACCOUNT}\"\n[inputs]\ninventory = [\"export\"]\n");
+    std::fs::write(dir.path().join("plan.toml"), plan).unwrap();
+    let options = Options { threads: 2, dry_run: false, ..Options::default() };
+    let out = dir.path().join("out");
+    let outcome = run(&dir.path().join("plan.toml"), &out, &options, &NoProgress).unwrap();
+    let inputs: Vec<(&str, u64)> = outcome.report.inputs.iter().map(|i| (i.path.as_str(), i.records)).collect();
+    assert_eq!(inputs, [("export/part-00000.csv", 1), ("export/part-00001.csv", 1)]);
+    assert_eq!(outcome.report.counts.accepted, 2);
+
+    // A glob that matches nothing is a plan error, before anything is read.
+    let plan = format!("account = \"{ACCOUNT}\"\n[inputs]\ninventory = [\"export/*.parquet\"]\n");
+    std::fs::write(dir.path().join("plan.toml"), plan).unwrap();
+    let err = run(&dir.path().join("plan.toml"), &dir.path().join("out2"), &options, &NoProgress).unwrap_err();
+    assert!(err.to_string().contains("\"export/*.parquet\" matches no .csv or .parquet file"), "{err}");
+    assert_eq!(err.exit_code(), 2);
+}
