@@ -255,7 +255,7 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8], crash: &Crash, point: Cras
     {
         return Err(Error::journal(&temp, &err));
     }
-    let mut file = open_own(&temp, OpenOptions::new().create_new(true).write(true).mode(0o666))?;
+    let mut file = devdist_formats::create_new(&temp, false).map_err(|err| Error::journal(&temp, &err))?;
     file.write_all(bytes).and_then(|()| file.sync_all()).map_err(|err| Error::journal(&temp, &err))?;
     crash.check(point)?;
     fs::rename(&temp, path).map_err(|err| Error::journal(path, &err))?;

@@ -354,17 +354,9 @@ fn for_rows(dir: &Path, path: &Path, mut each: impl FnMut(&At) -> Result<(), Err
     Ok(())
 }
 
-/// Creates `path` readable by its owner only (it may hold device secrets).
-fn private_file(path: &Path) -> Result<fs::File, Error> {
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path).map_err(|e| Error::output(path, e))
-}
-
+/// Writes `text` to a new file readable by its owner only (it may hold device secrets).
 fn write_all(path: &Path, text: &[u8]) -> Result<(), Error> {
-    let mut file = private_file(path)?;
+    let mut file = devdist_formats::create_new(path, true).map_err(|e| Error::output(path, e))?;
     file.write_all(text).and_then(|()| file.sync_all()).map_err(|e| Error::output(path, e))
 }
 

@@ -82,9 +82,9 @@ impl Meter {
     }
 }
 
-/// The platform's limit of `action` (`devdist_platform::limits::qps`) times `scale`, at least 1.
+/// The platform's limit of `action` (`Action::qps`) times `scale`, at least 1.
 fn limit(action: Action, scale: f64) -> u32 {
-    (devdist_platform::limits::qps(action) * scale).round().max(1.0) as u32
+    (action.qps() * scale).round().max(1.0) as u32
 }
 
 #[cfg(test)]

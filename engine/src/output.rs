@@ -2,10 +2,10 @@
 //! complete (docs/plan-folder.md §2.2), and removed if the run fails before that.
 
 use std::ffi::OsStr;
-use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::fs::{self, DirBuilder, File};
 use std::io::{self, ErrorKind, Write};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Component, Path, PathBuf};
 
 use devdist_formats::{ColumnType, Format, HashingWriter, TableWriter, Written};
@@ -105,12 +105,7 @@ impl OutputDir {
                 _ => {}
             }
         }
-        let mut options = OpenOptions::new();
-        options.write(true).create_new(true);
-        if access == Access::Secret {
-            options.mode(0o600);
-        }
-        options.open(&path).map_err(|err| Error::output(&path, err))
+        devdist_formats::create_new(&path, access == Access::Secret).map_err(|err| Error::output(&path, err))
     }
 
     /// Starts a table at `relative`.

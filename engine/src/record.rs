@@ -152,7 +152,7 @@ pub struct Billed {
 pub(crate) const AT_SOURCE: u32 = u32::MAX;
 
 /// The devices that may share a job: one product of one home instance, now in one place
-/// (`billed`: [`crate::location::Location`]), to one destination. Ordered by field, in id
+/// (`billed`: see `location.rs`), to one destination. Ordered by field, in id
 /// order (outputs order by value: see `jobs::cut`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct JobGroup {
@@ -160,7 +160,7 @@ pub struct JobGroup {
     pub product: u32,
     /// The product's home instance (the devices' `source_instance`).
     pub source: InstanceId,
-    /// Where the devices are now and who is billed there: a billed id, or [`AT_SOURCE`].
+    /// Where the devices are now and who is billed there: a billed id, or `AT_SOURCE`.
     pub billed: u32,
     /// Destination id.
     pub destination: u32,

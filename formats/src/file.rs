@@ -10,6 +10,18 @@ use rustix::fs::{Mode, OFlags};
 
 use crate::error::{Error, Position};
 
+/// Creates `path` for writing, refusing anything already at that name (`O_EXCL`, which follows
+/// no link: a planted link or file is never written through). `private` creates it 0600 (it
+/// may hold device secrets); otherwise the umask decides. The one way devdist creates a file
+/// it writes: the plan's outputs, apply's results and the inputs redrive and return derive.
+pub fn create_new(path: &Path, private: bool) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true).custom_flags((OFlags::NOFOLLOW | OFlags::CLOEXEC).bits() as i32);
+    options.mode(if private { 0o600 } else { 0o666 });
+    options.open(path)
+}
+
 /// Fails unless `path` is a regular file (following links). Opening a FIFO would block until
 /// a writer appears and a device can be endless, so neither is opened at all.
 pub fn require_regular_file(path: &Path) -> Result<(), Error> {

@@ -35,7 +35,7 @@ pub use batch::{RecordBatch, record_size};
 pub use catalog::{CATALOG_COLUMNS, CatalogRow, read_catalog};
 pub use csv::CsvInventory;
 pub use error::{Error, ErrorKind, Position, describe_io, is_invisible, shown};
-pub use file::{FileInside, open_inside, read_inside, require_regular_file};
+pub use file::{FileInside, create_new, open_inside, read_inside, require_regular_file};
 pub use inventory::Inventory;
 pub use layout::{Field, Layout};
 pub use parquet::{ParquetInventory, RUNTIME_MARKER, parquet_file_row_count, parquet_row_count};

@@ -56,9 +56,15 @@ impl Action {
         Action::ALL.into_iter().find(|a| a.name() == name)
     }
 
-    /// The platform's per-account limit in calls per second ([`crate::limits::qps`]).
-    pub fn qps(self) -> f64 {
-        crate::limits::qps(self)
+    /// The platform's per-account limit in calls per second ([`crate::limits`]).
+    pub const fn qps(self) -> f64 {
+        use crate::limits::{CREATE_QPS, DETAIL_AND_LIST_QPS, PROVISIONING_QPS, QUERY_QPS};
+        match self {
+            Action::CreateDeviceDistributeJob | Action::DeleteDeviceDistributeJob => CREATE_QPS,
+            Action::QueryDeviceDistributeJob => QUERY_QPS,
+            Action::QueryDeviceDistributeDetail | Action::ListDeviceDistributeJob => DETAIL_AND_LIST_QPS,
+            Action::QueryDeviceProvisioning => PROVISIONING_QPS,
+        }
     }
 }
 

@@ -1,7 +1,5 @@
 //! The platform's limits, each stated once (docs/wire.md §1): every crate that paces, plans,
-//! schedules or emulates reads them here.
-
-use crate::api::Action;
+//! schedules or emulates reads them here (`Action::qps` gives each call its rate).
 
 /// At most this many device and product distribution jobs of one account in status 0 or 1
 /// (initializing, running) at once.
@@ -13,12 +11,11 @@ pub const MAX_DEVICES_PER_JOB: usize = 10_000;
 /// The largest `PageSize` ListDeviceDistributeJob accepts.
 pub const MAX_PAGE_SIZE: u32 = 200;
 
-/// The per-account limit of `action`, in calls per second.
-pub const fn qps(action: Action) -> f64 {
-    match action {
-        Action::CreateDeviceDistributeJob | Action::DeleteDeviceDistributeJob => 2.0,
-        Action::QueryDeviceDistributeJob => 10.0,
-        Action::QueryDeviceDistributeDetail | Action::ListDeviceDistributeJob => 5.0,
-        Action::QueryDeviceProvisioning => 50.0,
-    }
-}
+/// CreateDeviceDistributeJob and DeleteDeviceDistributeJob, calls per second per account.
+pub const CREATE_QPS: f64 = 2.0;
+/// QueryDeviceDistributeJob, calls per second per account.
+pub const QUERY_QPS: f64 = 10.0;
+/// QueryDeviceDistributeDetail and ListDeviceDistributeJob, calls per second per account.
+pub const DETAIL_AND_LIST_QPS: f64 = 5.0;
+/// QueryDeviceProvisioning, calls per second per account.
+pub const PROVISIONING_QPS: f64 = 50.0;

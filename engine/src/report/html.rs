@@ -21,8 +21,7 @@ pub(crate) const PAGE_ROWS: usize = 20;
 pub(crate) const FIRST_REJECTS: usize = 3;
 
 /// CreateDeviceDistributeJob calls per second and account (docs/wire.md §1).
-const CREATES_PER_SECOND: u64 =
-    devdist_platform::limits::qps(devdist_platform::Action::CreateDeviceDistributeJob) as u64;
+const CREATES_PER_SECOND: u64 = devdist_platform::Action::CreateDeviceDistributeJob.qps() as u64;
 
 /// Jobs per account in flight at once (docs/wire.md §1).
 const JOBS_IN_FLIGHT: u64 = devdist_platform::limits::MAX_JOBS_IN_FLIGHT as u64;
