@@ -38,15 +38,36 @@ fn all_in(value: &str, class: u8) -> bool {
     value.bytes().all(|b| CLASSES[b as usize] & class != 0)
 }
 
-/// The first byte position outside `class`, 1-based for messages.
-fn first_bad(value: &str, class: u8) -> Option<usize> {
-    value.bytes().position(|b| CLASSES[b as usize] & class == 0).map(|at| value[..at].chars().count() + 1)
+/// The first character outside `class`, as a message names it: its 1-based position, and
+/// what it is when it cannot be seen (a trailing space, a tab, U+00A0…). A visible character is
+/// not shown: the value may be a secret. Identifier cells are never trimmed, so a stray space
+/// from a spreadsheet is refused, and said to be one.
+fn first_bad(value: &str, class: u8) -> Option<String> {
+    let at = value.bytes().position(|b| CLASSES[b as usize] & class == 0)?;
+    let position = value[..at].chars().count() + 1;
+    let c = value[at..].chars().next().expect("a character starts there");
+    let place = if at == 0 {
+        "leading "
+    } else if at + c.len_utf8() == value.len() {
+        "trailing "
+    } else {
+        ""
+    };
+    let what = match c {
+        ' ' => format!(" (a {place}space)"),
+        '\t' => format!(" (a {place}tab)"),
+        c if c.is_whitespace() || devdist_formats::is_invisible(c) => {
+            format!(" (U+{:04X}, a {place}character that cannot be seen)", u32::from(c))
+        }
+        _ => String::new(),
+    };
+    Some(format!("{position}{what}"))
 }
 
 /// The length in characters of a DeviceName or DeviceSecret, and its first character outside
 /// their alphabet. In the usual case every byte is in the alphabet, so the value is ASCII and
 /// its length in bytes is its length in characters: one pass.
-fn device_text(value: &str) -> (usize, Option<usize>) {
+fn device_text(value: &str) -> (usize, Option<String>) {
     match first_bad(value, DEVICE) {
         None => (value.len(), None),
         bad => (value.chars().count(), bad),
@@ -117,6 +138,37 @@ mod tests {
         assert!(check_product_key(&"a".repeat(20)).is_ok());
         assert!(check_product_key(&"a".repeat(21)).is_err());
         assert_eq!(check_product_key("a1B-x").unwrap_err(), "product_key character 4 is not an ASCII letter or digit");
+    }
+
+    #[test]
+    fn an_invisible_character_is_named_never_a_visible_one() {
+        let problem = |value: &str| check_device_name(value).unwrap_err();
+        assert_eq!(
+            problem("dev-0001 "),
+            "device_name character 9 (a trailing space) is not one of A-Z a-z 0-9 _ - @ . :"
+        );
+        assert_eq!(
+            problem(" dev-0001"),
+            "device_name character 1 (a leading space) is not one of A-Z a-z 0-9 _ - @ . :"
+        );
+        assert_eq!(problem("dev\t0001"), "device_name character 4 (a tab) is not one of A-Z a-z 0-9 _ - @ . :");
+        assert_eq!(
+            problem("dev\u{a0}0001"),
+            "device_name character 4 (U+00A0, a character that cannot be seen) is not one of A-Z a-z 0-9 _ - @ . :"
+        );
+        assert_eq!(
+            check_device_secret("secret\u{200b}").unwrap_err(),
+            "device_secret character 7 (U+200B, a trailing character that cannot be seen) is not one of A-Z a-z 0-9 _ - @ . :"
+        );
+        // A visible character is not shown: a secret's would be.
+        assert_eq!(
+            check_device_secret("s3cr#t").unwrap_err(),
+            "device_secret character 5 is not one of A-Z a-z 0-9 _ - @ . :"
+        );
+        assert_eq!(
+            check_product_key("a1B x").unwrap_err(),
+            "product_key character 4 (a space) is not an ASCII letter or digit"
+        );
     }
 
     #[test]

@@ -143,6 +143,11 @@ impl CsvInventory {
         batch.problems.resize(capacity, None);
         while batch.has_room(capacity) {
             let Some((line, problem)) = self.next(&mut batch.records[batch.len], true)? else { break };
+            // A row of empty cells only (`,,,,` from a spreadsheet's trailing rows) is skipped like
+            // a blank line: it is no record and takes no record number.
+            if problem.is_none() && batch.records[batch.len].iter().all(<[u8]>::is_empty) {
+                continue;
+            }
             batch.lines[batch.len] = line;
             batch.problems[batch.len] = problem;
             batch.len += 1;
@@ -342,6 +347,14 @@ mod tests {
         assert_eq!(records[1].2, fields(&["a2", "b2", "c2", "d2"]));
         // A line of blanks is not blank: it is a record (of one field).
         assert_eq!(lines(&read(&format!("{HEADER}\n \na,b,c,d\n"))), [2, 3]);
+    }
+
+    #[test]
+    fn rows_of_empty_cells_are_skipped_like_blank_lines() {
+        // A spreadsheet's trailing rows: every cell empty, whatever their count or quoting.
+        let records = read(&format!("{HEADER}\na,b,c,d\n,,,\n\"\",,,\n,,\na2,b2,c2,d2\r\n,,,\r\n"));
+        assert_eq!(lines(&records), [2, 6]);
+        assert_eq!(records[1].2, fields(&["a2", "b2", "c2", "d2"]));
     }
 
     #[test]
