@@ -149,6 +149,23 @@ impl Field {
     }
 }
 
+/// Why a header may have none of the required columns although it names them: a spreadsheet
+/// export with `;` or tabs between cells, or UTF-16 text. Empty when nothing suggests either.
+fn header_hint(names: &[String]) -> &'static str {
+    let joined = names.concat();
+    if joined.contains('\0') {
+        "; the header holds NUL characters (UTF-16 text? save the file as UTF-8 CSV)"
+    } else if joined.starts_with(['\u{fffe}', '\u{feff}']) {
+        "; the header starts with a second byte-order mark (save the file as UTF-8 CSV, with one BOM or none)"
+    } else if names.len() == 1 && joined.contains(';') {
+        "; the header has one column holding `;`: the file looks `;`-separated (save it as comma-separated CSV)"
+    } else if names.len() == 1 && joined.contains('\t') {
+        "; the header has one column holding tabs: the file looks tab-separated (save it as comma-separated CSV)"
+    } else {
+        ""
+    }
+}
+
 /// Lower case without underscores or surrounding blanks: `Product_Key`, `productKey` and
 /// `ProductKey` all become `productkey`.
 fn normalize(name: &str) -> String {
@@ -199,7 +216,8 @@ impl Layout {
             .collect();
         if !missing.is_empty() {
             let noun = if missing.len() == 1 { "column" } else { "columns" };
-            problems.insert(0, format!("missing required {noun} {}", missing.join(", ")));
+            let hint = header_hint(names);
+            problems.insert(0, format!("missing required {noun} {}{hint}", missing.join(", ")));
         }
         if !problems.is_empty() {
             return Err(Error::invalid(path, position, problems.join("; ")));
@@ -259,6 +277,20 @@ pub(crate) mod tests {
         for column in ["status", "last_online", "shadow", "firmware", "product_key", "IotInstanceId"] {
             assert_eq!(Field::may_mean(column), None, "{column}");
         }
+    }
+
+    #[test]
+    fn a_semicolon_tab_or_utf16_header_gets_a_hint() {
+        let err = |header: &[&str]| {
+            let names: Vec<String> = header.iter().map(|s| s.to_string()).collect();
+            Layout::from_header(Path::new("d.csv"), 1, &names).unwrap_err().to_string()
+        };
+        let semicolon = err(&["product_key;device_name;device_secret;source_instance"]);
+        assert!(semicolon.contains("the file looks `;`-separated"), "{semicolon}");
+        assert!(err(&["product_key\tdevice_name"]).contains("looks tab-separated"));
+        assert!(err(&["\0p\0r\0o\0d"]).contains("holds NUL characters (UTF-16 text?"));
+        assert!(err(&["\u{feff}product_key", "device_name"]).contains("a second byte-order mark"));
+        assert!(!err(&["product_key", "device_name"]).contains("looks"));
     }
 
     #[test]
