@@ -66,9 +66,8 @@ struct Seen {
 }
 
 fn derive(first: &Path, dirs: &[PathBuf], into: &Path, filter: &Filter) -> Result<Returned, Error> {
-    let (report, _) = devdist_engine::read_report(first)?;
-    let account = report.account;
     let folder = Folder::read(first).map_err(|err| Error::invocation(err.to_string()))?;
+    let account = folder.account.clone();
     let mut seen: BTreeMap<Key, Seen> = BTreeMap::new();
     let mut salt_input = Vec::new();
     for dir in dirs {

@@ -125,6 +125,23 @@ fn run_plan(args: &RunArgs, options: Options, command: &str) -> anyhow::Result<u
     Ok(if outcome.report.counts.rejected == 0 { 0 } else { 1 })
 }
 
+/// Where and how `redrive` and `return` write the plan they derive.
+#[derive(Debug, clap::Args)]
+struct DerivedOut {
+    /// The new plan folder (built beside, moved into place when complete).
+    #[arg(long)]
+    out: std::path::PathBuf,
+    /// Format of the new folder's device manifests, product grants and billing reassignments.
+    #[arg(long, default_value = "csv")]
+    format: devdist_formats::Format,
+    /// Replace NEW if it exists.
+    #[arg(long)]
+    force: bool,
+    /// No progress bar and no summary.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
 /// A private folder beside `out` for a derived plan's inputs (`redrive`, `return`): they hold
 /// device secrets, so the folder is removed when dropped, on every exit.
 fn inputs_beside(out: &std::path::Path, prefix: &str) -> anyhow::Result<tempfile::TempDir> {
@@ -136,17 +153,11 @@ fn inputs_beside(out: &std::path::Path, prefix: &str) -> anyhow::Result<tempfile
     Ok(dir.map_err(|e| devdist_engine::Error::output(&parent, e))?)
 }
 
-/// Plans a derived plan into `out`, like `devdist plan`.
-fn plan_derived(
-    plan: &std::path::Path,
-    out: &std::path::Path,
-    format: devdist_formats::Format,
-    force: bool,
-    quiet: bool,
-) -> anyhow::Result<devdist_engine::Outcome> {
-    let options = devdist_engine::Options { force, format, ..devdist_engine::Options::default() };
-    let progress = crate::progress::Bar::new(plan, quiet);
-    let outcome = devdist_engine::run(plan, out, &options, &progress);
+/// Plans a derived plan into `to.out`, like `devdist plan`.
+fn plan_derived(plan: &std::path::Path, to: &DerivedOut) -> anyhow::Result<devdist_engine::Outcome> {
+    let options = devdist_engine::Options { force: to.force, format: to.format, ..devdist_engine::Options::default() };
+    let progress = crate::progress::Bar::new(plan, to.quiet);
+    let outcome = devdist_engine::run(plan, &to.out, &options, &progress);
     progress.finish();
     Ok(outcome?)
 }

@@ -3,38 +3,27 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use devdist_formats::Format;
 
 #[derive(Debug, Args)]
 pub(super) struct RedriveArgs {
     /// A plan folder that `devdist apply` has run on (it reads DIR/apply/results.csv).
     dir: PathBuf,
-    /// The new plan folder (built beside, moved into place when complete).
-    #[arg(long)]
-    out: PathBuf,
-    /// Format of the new folder's device manifests, product grants and billing reassignments.
-    #[arg(long, default_value = "csv")]
-    format: Format,
-    /// Replace NEW if it exists.
-    #[arg(long)]
-    force: bool,
-    /// No progress bar and no summary.
-    #[arg(long, short)]
-    quiet: bool,
+    #[command(flatten)]
+    to: super::DerivedOut,
 }
 
 /// Derives the new plan's inputs in a private folder beside NEW (they hold device secrets and
 /// are removed on every exit), then plans them into NEW like `devdist plan`.
 pub(super) fn run(args: RedriveArgs) -> anyhow::Result<u8> {
-    let inputs = super::inputs_beside(&args.out, ".devdist-redrive-")?;
+    let inputs = super::inputs_beside(&args.to.out, ".devdist-redrive-")?;
     let prepared = devdist_apply::prepare_redrive(&args.dir, inputs.path())?;
-    let outcome = super::plan_derived(&prepared.plan, &args.out, args.format, args.force, args.quiet)?;
-    if !args.quiet {
+    let outcome = super::plan_derived(&prepared.plan, &args.to)?;
+    if !args.to.quiet {
         say!(
             "redrive {} → {}: {} devices re-driven ({} unknown, {} failed with a retryable code), \
              {} refused for good (rejects.csv), {} distributed, {} console, {} without an outcome yet",
             devdist_formats::shown(&args.dir),
-            devdist_formats::shown(&args.out),
+            devdist_formats::shown(&args.to.out),
             prepared.unknown + prepared.failed_retryable,
             prepared.unknown,
             prepared.failed_retryable,

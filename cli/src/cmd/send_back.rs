@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use devdist_formats::Format;
 
 #[derive(Debug, Args)]
 pub(super) struct ReturnArgs {
@@ -11,40 +10,30 @@ pub(super) struct ReturnArgs {
     /// in any of them is sent home).
     #[arg(required = true)]
     dirs: Vec<PathBuf>,
-    /// The new plan folder (built beside, moved into place when complete).
-    #[arg(long)]
-    out: PathBuf,
     /// Only devices of these products (repeat the flag for more).
     #[arg(long = "product", value_name = "PK")]
     products: Vec<String>,
     /// Only devices now in these instances (repeat the flag for more).
     #[arg(long = "target", value_name = "INSTANCE")]
     targets: Vec<String>,
-    /// Format of the new folder's device manifests, product grants and billing reassignments.
-    #[arg(long, default_value = "csv")]
-    format: Format,
-    /// Replace NEW if it exists.
-    #[arg(long)]
-    force: bool,
-    /// No progress bar and no summary.
-    #[arg(long, short)]
-    quiet: bool,
+    #[command(flatten)]
+    to: super::DerivedOut,
 }
 
 /// Derives the return plan's inputs in a private folder beside NEW (they hold device secrets
 /// and are removed on every exit), then plans them into NEW like `devdist plan`.
 pub(super) fn run(args: ReturnArgs) -> anyhow::Result<u8> {
-    let inputs = super::inputs_beside(&args.out, ".devdist-return-")?;
+    let inputs = super::inputs_beside(&args.to.out, ".devdist-return-")?;
     let filter = devdist_apply::ReturnFilter { products: args.products, targets: args.targets };
     let returned = devdist_apply::prepare_return(&args.dirs, inputs.path(), &filter)?;
-    let outcome = super::plan_derived(&returned.plan, &args.out, args.format, args.force, args.quiet)?;
-    if !args.quiet {
+    let outcome = super::plan_derived(&returned.plan, &args.to)?;
+    if !args.to.quiet {
         let dirs: Vec<String> = args.dirs.iter().map(|dir| devdist_formats::shown(dir).to_string()).collect();
         say!(
             "return {} → {}: {} devices going home, {} left out (not confirmed distributed where it can be found: \
              rejects.csv, not_returned), {} home already, {} console, {} outside --product/--target",
             dirs.join(" + "),
-            devdist_formats::shown(&args.out),
+            devdist_formats::shown(&args.to.out),
             returned.returning,
             returned.not_returned,
             returned.already_home,

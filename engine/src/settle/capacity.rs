@@ -26,13 +26,13 @@ pub(super) fn capacity(
     let mut reader = order.reader(buffer)?;
     while reader.advance()? {
         let mut d = Decoder(reader.current());
-        let (seq, destination, home) = (d.u64(), d.u32(), d.u32());
+        let (seq, destination, billed, source) = (d.u64(), d.u32(), d.u32(), d.u32());
         if rejected.contains(seq) {
             continue;
         }
         let targets = plan.target_sets.get(interned.destinations()[destination as usize].targets);
         // A device returning home takes no quota there (it never left home's registry).
-        let quota_targets = || targets.iter().copied().filter(|&t| t != home);
+        let quota_targets = || targets.iter().copied().filter(|&t| !returns_home(billed, source, t));
         if quota_targets().any(|t| full_from[t as usize].is_some()) {
             continue;
         }

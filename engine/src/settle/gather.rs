@@ -6,7 +6,7 @@ use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use crate::check::CheckedBatch;
 use crate::error::Error;
 use crate::plan::Plan;
-use crate::record::{AT_SOURCE, SpooledDevice, encode_reject};
+use crate::record::{SpooledDevice, encode_reject};
 use crate::spool::{Budget, Encoder, Scratch, Spool};
 
 use super::{bucket_hash, fingerprint};
@@ -99,10 +99,9 @@ impl Gather {
                 self.gateways.insert(fingerprint(stored.gateway.as_bytes()));
             }
             if let Some(order) = &mut self.quota_order {
-                // A device returning home takes no quota there: its home goes along.
-                let home = if stored.billed == AT_SOURCE { u32::MAX } else { stored.source };
+                // Where the device is and its home go along: a return takes no quota at home.
                 order.push_with(|out| {
-                    Encoder(out).u64(stored.seq).u32(stored.destination).u32(home);
+                    Encoder(out).u64(stored.seq).u32(stored.destination).u32(stored.billed).u32(stored.source);
                 })?;
             }
             let bucket = bucket_hash(stored.product, name.as_bytes()) % self.buckets.len() as u64;
