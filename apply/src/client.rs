@@ -6,6 +6,10 @@ use devdist_platform::{ApiError, Client, CreateDeviceDistributeJob, DeviceResult
 use crate::platform::Platform;
 
 impl Platform for Client {
+    fn endpoint(&self) -> String {
+        Client::endpoint(self).to_string()
+    }
+
     fn create(&self, request: &CreateDeviceDistributeJob) -> Result<String, ApiError> {
         self.create_device_distribute_job(request)
     }

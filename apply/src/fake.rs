@@ -36,6 +36,16 @@ pub struct Faults {
     pub foreign: usize,
     /// Extra unjournalled jobs matching a lost Create (ambiguity).
     pub duplicate_lost: bool,
+    /// With a lost Create, a stranger's job just like it (product, source, targets, size)
+    /// but of other devices appears too.
+    pub stranger_lookalike: bool,
+    /// A job holding one of these devices is deleted by someone once it has ended: the
+    /// platform no longer shows or lists it.
+    pub vanish: HashSet<String>,
+    /// The result file gives these devices a second row with another code.
+    pub twice: HashSet<String>,
+    /// The platform's clock is this far ahead of ours (GmtCreate), in milliseconds.
+    pub clock_ahead_ms: i64,
 }
 
 /// One job on the fake platform.
@@ -49,6 +59,8 @@ pub struct FakeJob {
     pub polls: u32,
     /// Someone else's.
     pub foreign: bool,
+    /// Deleted: no longer shown or listed.
+    pub deleted: bool,
 }
 
 #[derive(Debug, Default)]
@@ -67,6 +79,7 @@ struct State {
 pub struct FakePlatform {
     faults: Faults,
     state: RefCell<State>,
+    endpoint: String,
 }
 
 fn error(kind: ErrorKind, code: &str, message: &str) -> ApiError {
@@ -108,9 +121,24 @@ impl FakePlatform {
                 devices: vec!["x".into()],
                 polls: 0,
                 foreign: true,
+                deleted: false,
             });
         }
-        FakePlatform { faults, state: RefCell::new(state) }
+        FakePlatform { faults, state: RefCell::new(state), endpoint: "fake://platform".to_string() }
+    }
+
+    /// The same platform answering at another endpoint (a rehearsal's, say).
+    pub fn at(mut self, endpoint: &str) -> FakePlatform {
+        self.endpoint = endpoint.to_string();
+        self
+    }
+
+    /// Forgets every job of ours and where devices are: another platform, as production is
+    /// to a rehearsal.
+    pub fn forget(&self) {
+        let mut state = self.state.borrow_mut();
+        state.jobs.retain(|job| job.foreign);
+        state.at.clear();
     }
 
     /// Every job ever created, in creation order.
@@ -168,12 +196,24 @@ impl FakePlatform {
                 code: code.into(),
                 message: message.into(),
             });
+            if self.faults.twice.contains(device) {
+                rows.push(DeviceResult {
+                    product_key: job.info.product_key.clone(),
+                    device_name: device.clone(),
+                    code: "iot.device.Other".into(),
+                    message: "a second verdict".into(),
+                });
+            }
         }
         rows
     }
 }
 
 impl Platform for FakePlatform {
+    fn endpoint(&self) -> String {
+        self.endpoint.clone()
+    }
+
     fn create(&self, request: &CreateDeviceDistributeJob) -> Result<String, ApiError> {
         self.call("CreateDeviceDistributeJob")?;
         let mut state = self.state.borrow_mut();
@@ -192,18 +232,27 @@ impl Platform for FakePlatform {
                 target_uid: request.target_uid.clone(),
                 target_instance_configs: targets(&request.target_instance_ids),
                 total: request.device_names.len() as u64,
-                gmt_create: SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64,
+                gmt_create: SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64
+                    + self.faults.clock_ahead_ms,
                 ..JobInfo::default()
             },
             devices: request.device_names.clone(),
             polls: 0,
             foreign: false,
+            deleted: false,
         };
         let lose = request.device_names.iter().find(|d| self.faults.lose_answer.contains(*d)).cloned();
         if self.faults.duplicate_lost && lose.is_some() {
             let mut twin = job.clone();
             twin.info.job_id = format!("{id}-twin");
             state.jobs.push(twin);
+        }
+        if self.faults.stranger_lookalike && lose.is_some() {
+            let mut stranger = job.clone();
+            stranger.info.job_id = format!("{id}-stranger");
+            stranger.devices = job.devices.iter().map(|d| format!("{d}-not-ours")).collect();
+            stranger.foreign = true;
+            state.jobs.push(stranger);
         }
         state.jobs.push(job);
         state.max_in_flight = state.max_in_flight.max(running + 1);
@@ -223,7 +272,7 @@ impl Platform for FakePlatform {
             job.map(|job| self.interrupted(job))
         };
         let mut state = self.state.borrow_mut();
-        let Some(job) = state.jobs.iter_mut().find(|job| job.info.job_id == job_id) else {
+        let Some(job) = state.jobs.iter_mut().find(|job| job.info.job_id == job_id && !job.deleted) else {
             return Err(error(ErrorKind::Permanent, "iot.distribute.JobNotFound", "no such job"));
         };
         job.polls += 1;
@@ -252,6 +301,11 @@ impl Platform for FakePlatform {
                     );
                 }
             }
+            if job.devices.iter().any(|d| self.faults.vanish.contains(d)) {
+                let gone = state.jobs.iter_mut().find(|j| j.info.job_id == job_id).expect("found above");
+                gone.deleted = true;
+                return Err(error(ErrorKind::Permanent, "iot.distribute.JobNotFound", "no such job"));
+            }
         }
         Ok(info)
     }
@@ -279,6 +333,7 @@ impl Platform for FakePlatform {
         Ok(state
             .jobs
             .iter()
+            .filter(|job| !job.deleted)
             .filter(|job| filter.product_key.as_ref().is_none_or(|pk| *pk == job.info.product_key))
             .filter(|job| filter.target_uid.as_ref().is_none_or(|uid| *uid == job.info.target_uid))
             .filter(|job| filter.status.is_none_or(|status| status == job.info.status))

@@ -39,6 +39,8 @@ pub struct Folder {
     pub jobs_per_wave: usize,
     /// At most this many devices per job.
     pub devices_per_job: usize,
+    /// The SHA-256 of report.json, which holds every other file's: the plan's identity.
+    pub plan_sha256: String,
 }
 
 impl Folder {
@@ -64,7 +66,7 @@ impl Folder {
     /// [`Folder::open`]'s `verify` checked, even if a file changed after it.
     pub fn read(dir: &Path) -> Result<Folder, Error> {
         let report_path = dir.join("report.json");
-        let (report, checksums) = Checksums::of(dir)?;
+        let (report, checksums, plan_sha256) = Checksums::of(dir)?;
         if report.mode != Mode::Plan {
             return Err(Error::folder(
                 &report_path,
@@ -90,7 +92,14 @@ impl Folder {
             n => n as usize,
         };
         let devices_per_job = devices_per_job.clamp(1, MAX_DEVICES_PER_JOB);
-        Ok(Folder { dir: dir.to_path_buf(), account: report.account, jobs, jobs_per_wave, devices_per_job })
+        Ok(Folder {
+            dir: dir.to_path_buf(),
+            account: report.account,
+            jobs,
+            jobs_per_wave,
+            devices_per_job,
+            plan_sha256,
+        })
     }
 
     /// Devices in all jobs.
@@ -120,8 +129,8 @@ fn parse_json<T: serde::de::DeserializeOwned>(path: &Path, bytes: &[u8]) -> Resu
 struct Checksums(HashMap<String, String>);
 
 impl Checksums {
-    /// Reads report.json (returned parsed) and its checksums.
-    fn of(dir: &Path) -> Result<(Report, Checksums), Error> {
+    /// Reads report.json (returned parsed) and its checksums, and report.json's own.
+    fn of(dir: &Path) -> Result<(Report, Checksums, String), Error> {
         let bytes = read_file(dir, "report.json")?;
         let run: RunInfo = parse_json(&dir.join("run.json"), &read_file(dir, "run.json")?)?;
         let report_path = dir.join("report.json");
@@ -133,7 +142,7 @@ impl Checksums {
         }
         let report: Report = parse_json(&report_path, &bytes)?;
         let checksums = report.outputs.iter().map(|file| (file.path.clone(), file.sha256.clone())).collect();
-        Ok((report, Checksums(checksums)))
+        Ok((report, Checksums(checksums), run.report_sha256))
     }
 
     /// The whole of `relative` (see [`read_file`]), only if report.json lists it with the

@@ -2,7 +2,9 @@
 //! apply acts on it. An intent is on disk before its Create is sent, the platform's job id
 //! right after the answer, a job's outcomes once they are all known. A torn last line (apply
 //! killed mid-write) is cut off on open; any other bad line means the journal was changed.
-//! `DIR/apply/lock` (flock) keeps a second apply out of the same folder.
+//! An OS lock (flock) on the `DIR/apply` folder itself keeps a second apply out of the same
+//! folder, however its files are renamed or removed; [`PlanLock`] keeps one out of every copy
+//! of the same plan on this machine.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -14,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::crash::{Crash, CrashPoint};
 use crate::error::Error;
 use crate::folder::read_file;
+use devdist_platform::sign::sha256_hex;
 
 pub use devdist_folder::Outcome;
 
@@ -35,8 +38,12 @@ pub struct DeviceOutcome {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Record {
-    /// About to send CreateDeviceDistributeJob. `at_ms` (Unix time) bounds when the platform
-    /// may have created it.
+    /// Whose journal this is: written before any job record. The journal is a cache of what
+    /// one platform did for one plan, so apply refuses to continue it against another
+    /// endpoint or another plan (a rehearsal's journal taken for production's, say).
+    Bound(Binding),
+    /// About to send CreateDeviceDistributeJob. `at_ms` (Unix time) is for people:
+    /// reconciliation never compares our clock with the platform's.
     Intent {
         /// Plan job id.
         job: String,
@@ -82,6 +89,17 @@ pub enum Record {
         /// The settled devices.
         outcomes: Vec<DeviceOutcome>,
     },
+}
+
+/// The platform and plan a journal belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Binding {
+    /// The endpoint apply talked to (`scheme://host[:port]`, never credentials).
+    pub endpoint: String,
+    /// The account that owns the source devices (the plan's `account`).
+    pub account: String,
+    /// The SHA-256 of the plan's report.json, which holds the checksum of every other file.
+    pub plan_sha256: String,
 }
 
 /// How one attempt of a job ended.
@@ -135,6 +153,66 @@ pub(crate) struct Journal {
     _lock: File,
 }
 
+/// A machine-wide lock on one plan applied to one endpoint, so that copies of a folder
+/// (`cp -a`, a second operator, a second CI job on this machine) never apply it at once: they
+/// share no journal, and each would create every job. An OS lock (flock) on a file in a
+/// folder of the user's own (`$XDG_RUNTIME_DIR/devdist`, else `/tmp/devdist-UID`, 0700);
+/// released when the process ends, however it ends.
+#[derive(Debug)]
+pub(crate) struct PlanLock {
+    _held: File,
+}
+
+impl PlanLock {
+    /// Takes the lock of `binding`'s plan and endpoint for `dir`, or says which folder holds it.
+    pub(crate) fn acquire(binding: &Binding, dir: &Path) -> Result<PlanLock, Error> {
+        use rustix::fs::FlockOperation::NonBlockingLockExclusive;
+        let uid = rustix::process::getuid().as_raw();
+        let base = match std::env::var_os("XDG_RUNTIME_DIR").filter(|dir| Path::new(dir).is_absolute()) {
+            Some(runtime) => PathBuf::from(runtime).join("devdist"),
+            None => std::env::temp_dir().join(format!("devdist-{uid}")),
+        };
+        let own = |err: &str| Error::Journal { path: base.clone(), message: err.to_string() };
+        match fs::DirBuilder::new().mode(0o700).create(&base) {
+            Ok(()) => {}
+            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(err) => return Err(Error::journal(&base, &err)),
+        }
+        // Someone else's folder, or one others may write, could hold a lock that is not ours.
+        let meta = fs::symlink_metadata(&base).map_err(|err| Error::journal(&base, &err))?;
+        use std::os::unix::fs::MetadataExt;
+        if !meta.is_dir() || meta.uid() != uid || meta.mode() & 0o022 != 0 {
+            return Err(own(
+                "is not a folder of this user's that only they can write: the lock of copies of a plan is kept there",
+            ));
+        }
+        let key = sha256_hex(format!("{}\n{}", binding.endpoint, binding.plan_sha256).as_bytes());
+        let path = base.join(format!("plan-{}.lock", &key[..32]));
+        let mut file =
+            open_own(&path, OpenOptions::new().create(true).truncate(false).read(true).write(true).mode(0o600))?;
+        if rustix::fs::flock(&file, NonBlockingLockExclusive).is_err() {
+            let mut holder = String::new();
+            let _ = (&file).take(4096).read_to_string(&mut holder);
+            return Err(Error::Journal {
+                path: dir.to_path_buf(),
+                message: format!(
+                    "another `devdist apply` of this same plan against {} is running on this machine, in {}: copies \
+                     of a plan folder share no journal, and two at once could create every job twice",
+                    binding.endpoint,
+                    devdist_formats::shown(Path::new(holder.trim_end()))
+                ),
+            });
+        }
+        let here = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+        let written = file.set_len(0).and_then(|()| {
+            file.seek(SeekFrom::Start(0))?;
+            file.write_all(here.as_os_str().as_encoded_bytes())
+        });
+        written.map_err(|err| Error::journal(&path, &err))?;
+        Ok(PlanLock { _held: file })
+    }
+}
+
 /// The apply folder inside a plan folder.
 pub(crate) fn apply_dir(dir: &Path) -> PathBuf {
     dir.join("apply")
@@ -153,10 +231,15 @@ impl Journal {
         if is_link {
             return Err(refused(&folder, "is a symbolic link: links are not followed"));
         }
-        let lock_path = folder.join("lock");
-        let lock = open_own(&lock_path, OpenOptions::new().create(true).truncate(false).write(true).mode(0o600))?;
+        // The folder, not a file in it, is locked: unlinking a lock file would let a second
+        // apply in, while the folder cannot go away under a running apply without its journal.
+        use rustix::fs::{Mode, OFlags};
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let lock = File::from(
+            rustix::fs::open(&folder, flags, Mode::empty()).map_err(|err| Error::journal(&folder, &err.into()))?,
+        );
         rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive).map_err(|_| Error::Journal {
-            path: lock_path.clone(),
+            path: folder.clone(),
             message: "another `devdist apply` is running on this folder (it holds the lock)".to_string(),
         })?;
         let path = folder.join("journal.jsonl");
@@ -349,7 +432,7 @@ mod tests {
     }
 
     #[test]
-    fn a_fifo_in_place_of_the_lock_or_the_journal_is_an_error_not_a_hang() {
+    fn a_fifo_in_place_of_the_journal_is_an_error_not_a_hang() {
         let (_dir, plan, _) = plan_and_outside_file(b"");
         let fifo = |name: &str| {
             let status = std::process::Command::new("mkfifo").arg(plan.join("apply").join(name)).status();
@@ -361,10 +444,6 @@ mod tests {
             std::thread::spawn(move || tx.send(open(&plan)));
             rx.recv_timeout(std::time::Duration::from_secs(10)).expect("it returns at once")
         };
-        fifo("lock");
-        let err = within_seconds(plan.clone(), |plan| Journal::open(plan).map(drop)).unwrap_err();
-        assert!(err.to_string().contains("lock"), "{err}");
-        fs::remove_file(plan.join("apply/lock")).unwrap();
         fifo("journal.jsonl");
         let err = within_seconds(plan.clone(), |plan| Journal::open(plan).map(drop)).unwrap_err();
         assert!(err.to_string().contains("journal.jsonl: is not a regular file"), "{err}");
@@ -383,11 +462,17 @@ mod tests {
     }
 
     #[test]
-    fn a_second_journal_on_the_same_folder_is_refused() {
+    fn a_second_journal_on_the_same_folder_is_refused_whatever_becomes_of_its_files() {
         let dir = tempfile::tempdir().unwrap();
         let _first = Journal::open(dir.path()).unwrap();
         let err = Journal::open(dir.path()).unwrap_err();
         assert!(err.to_string().contains("another `devdist apply` is running"), "{err}");
         assert_eq!(err.exit_code(), 4);
+        // What a lock file would lose to a stray `rm`: the lock is on the folder itself.
+        for name in ["lock", "journal.jsonl"] {
+            let _ = fs::remove_file(dir.path().join("apply").join(name));
+        }
+        let err = Journal::open(dir.path()).unwrap_err();
+        assert!(err.to_string().contains("another `devdist apply` is running"), "{err}");
     }
 }

@@ -43,10 +43,10 @@ pub use error::Error;
 #[cfg(feature = "test-util")]
 pub use fake::{FakeJob, FakePlatform, Faults};
 pub use folder::{Folder, PlannedJob};
-pub use journal::{DeviceOutcome, End, Outcome, Record};
+pub use journal::{Binding, DeviceOutcome, End, Outcome, Record};
 pub use platform::Platform;
 pub use redrive::{Prepared, prepare as prepare_redrive};
 pub use results::{CONSOLE_ACTION, Tally, verify};
 pub use returning::{Filter as ReturnFilter, Returned, prepare as prepare_return};
-pub use run::{Applied, CLOCK_SKEW_MS, NoProgress, Options, Progress, Snapshot, apply};
+pub use run::{Applied, CODE_JOB_VANISHED, NoProgress, Options, Progress, Snapshot, apply};
 pub use schedule::{Schedule, schedule};

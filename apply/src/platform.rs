@@ -8,6 +8,8 @@ use devdist_platform::{ApiError, CreateDeviceDistributeJob, DeviceResult, JobInf
 /// per-API limits and retry retryable errors a few times before giving up; a Create whose
 /// answer was lost comes back as [`devdist_platform::ErrorKind::Unknown`], never retried.
 pub trait Platform {
+    /// Where the calls go (`scheme://host[:port]`, no credentials): what a journal is bound to.
+    fn endpoint(&self) -> String;
     /// CreateDeviceDistributeJob: the platform's JobId.
     fn create(&self, request: &CreateDeviceDistributeJob) -> Result<String, ApiError>;
     /// QueryDeviceDistributeJob.

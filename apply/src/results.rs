@@ -139,7 +139,7 @@ pub(crate) fn summary(folder: &Folder, states: &States, rows: &[Row], tally: &Ta
             Stage::Console => Progress::Console,
             Stage::Queued if state.attempt == 0 => Progress::Queued,
             Stage::Queued => Progress::RedriveQueued,
-            Stage::Intent { .. } => Progress::Creating,
+            Stage::Intent => Progress::Creating,
             Stage::Created { .. } => Progress::InFlight,
             Stage::Done => Progress::Finished,
         };
@@ -193,7 +193,9 @@ pub(crate) fn summary(folder: &Folder, states: &States, rows: &[Row], tally: &Ta
         },
         jobs: Jobs { api, console: total - api, created, finished, interrupted, total },
         per_job,
-        redrive_command: format!("devdist redrive {} --out NEW", folder.dir.display()),
+        // DIR, not the path this run was given: the folder's files say the same wherever it
+        // is and however it is reached (`./out`, an absolute path, after `mv`).
+        redrive_command: "devdist redrive DIR --out NEW".to_string(),
     }
 }
 
@@ -217,6 +219,28 @@ pub(crate) fn write(folder: &Folder, states: &States, crash: &Crash) -> Result<T
     journal::write_atomic(&dir.join("summary.json"), &render_summary(&summary), &Crash::never(), CrashPoint::Results)?;
     journal::write_atomic(&dir.join("report.html"), &render_report(&summary), &Crash::never(), CrashPoint::Results)?;
     Ok(tally)
+}
+
+/// Files apply writes into `DIR/apply`; `lock` is what applies before the folder lock left.
+const APPLY_FILES: [&str; 5] = ["journal.jsonl", "results.csv", "summary.json", "report.html", "lock"];
+
+/// What `DIR/apply` holds that apply did not write there. A temporary file of an interrupted
+/// write (`results.tmp`, …) is not one: the next apply removes it.
+fn strangers(dir: &Path) -> Result<Vec<String>, Error> {
+    let folder = journal::apply_dir(dir);
+    let entries = std::fs::read_dir(&folder).map_err(|err| Error::folder(&folder, format!("cannot list: {err}")))?;
+    let mut found = Vec::new();
+    for entry in entries {
+        let name = entry.map_err(|err| Error::folder(&folder, format!("cannot list: {err}")))?.file_name();
+        let known = name.to_str().is_some_and(|name| {
+            APPLY_FILES.contains(&name) || ["results.tmp", "summary.tmp", "report.tmp"].contains(&name)
+        });
+        if !known {
+            found.push(format!("apply/{}: not a file apply writes", devdist_formats::shown(&name)));
+        }
+    }
+    found.sort();
+    Ok(found)
 }
 
 /// Everything wrong with `DIR/apply`: results.csv, summary.json and report.html must be exactly what the
@@ -249,5 +273,6 @@ pub fn verify(dir: &Path) -> Result<Vec<String>, Error> {
     if tally.pending > 0 {
         problems.push(format!("apply: {} devices still pending (apply has not finished)", tally.pending));
     }
+    problems.extend(strangers(dir)?);
     Ok(problems)
 }

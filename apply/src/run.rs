@@ -3,7 +3,7 @@
 //! A job travels `Queued → Intent → Created → Done` (see ARCHITECTURE.md). Everything runs on
 //! one thread; the platform client paces each API to its limit.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -14,14 +14,14 @@ use devdist_platform::{
 use crate::crash::{Crash, CrashPoint};
 use crate::error::Error;
 use crate::folder::{Folder, PlannedJob};
-use crate::journal::{self, DeviceOutcome, End, Journal, Outcome, Record};
+use crate::journal::{self, Binding, DeviceOutcome, End, Journal, Outcome, PlanLock, Record};
 use crate::platform::Platform;
 use crate::results::{self, Tally};
 use crate::state::{Stage, States};
 
-/// A job listed after the intent counts as "created after it" when its GmtCreate is at most
-/// this much earlier than our clock said: room for the two clocks to disagree.
-pub const CLOCK_SKEW_MS: u64 = 5 * 60 * 1000;
+/// The code of a device whose job the platform stopped showing while QueryDeviceProvisioning
+/// showed it, twice, not at a target: its job did not move it.
+pub const CODE_JOB_VANISHED: &str = "job_vanished";
 
 /// How apply paces its polling and reconciles lost answers.
 #[derive(Debug)]
@@ -40,6 +40,9 @@ pub struct Options {
     /// Read calls that keep failing (retryable), and fresh URLs for a result file that keeps
     /// expiring, are tried this many times before apply stops (resumable).
     pub read_attempts: u32,
+    /// Platform jobs the operator names as a plan job's own (plan job id → platform JobId):
+    /// the way forward when a lost Create matches jobs apply cannot tell apart.
+    pub adopt: HashMap<String, String>,
     /// The crash test hook (empty without the `test-util` feature).
     pub crash: Crash,
 }
@@ -53,6 +56,7 @@ impl Default for Options {
             max_failure_rate: None,
             max_attempts: 3,
             read_attempts: 8,
+            adopt: HashMap::new(),
             crash: Crash::never(),
         }
     }
@@ -77,6 +81,8 @@ pub struct Snapshot {
 pub trait Progress {
     /// Called after each step.
     fn update(&self, snapshot: &Snapshot);
+    /// A line the operator should read now (waiting on someone else's jobs, say).
+    fn note(&self, _line: &str) {}
 }
 
 /// No progress display.
@@ -130,6 +136,14 @@ struct Run<'a, P: Platform> {
     flights: Vec<Flight>,
     foreign: usize,
     foreign_listed: Instant,
+    /// What the operator was last told of others' jobs (their count), so it is said once.
+    foreign_said: usize,
+    /// Products whose platform jobs were compared with the plan's in this run.
+    swept: HashSet<String>,
+    /// Platform jobs that look like one of ours, by what their result files name (empty: none
+    /// named) once they ended; `None` when a device they distributed is no longer at their
+    /// targets (an old job of the same devices, sent home since): nobody's to adopt.
+    lookalikes: HashMap<String, Option<Vec<String>>>,
     create_not_before: Instant,
     created: u64,
     /// Settled devices so far, per outcome (console included).
@@ -145,9 +159,25 @@ pub fn apply<P: Platform>(
     progress: &dyn Progress,
 ) -> Result<Applied, Error> {
     let folder = Folder::open(dir)?;
-    let (journal, records) = Journal::open(dir)?;
+    let (mut journal, records) = Journal::open(dir)?;
     let journal_path = journal::apply_dir(dir).join("journal.jsonl");
-    let states = States::replay(&folder, &records, &journal_path)?;
+    let mut states = States::replay(&folder, &records, &journal_path)?;
+    let binding = Binding {
+        endpoint: platform.endpoint(),
+        account: folder.account.clone(),
+        plan_sha256: folder.plan_sha256.clone(),
+    };
+    match &states.bound {
+        Some(bound) if *bound != binding => return Err(rebound(dir, &journal_path, bound, &binding)),
+        Some(_) => {}
+        None => {
+            let record = Record::Bound(binding.clone());
+            journal.append(&record, &Crash::never(), CrashPoint::TornIntent)?;
+            states.apply(&record).map_err(|why| Error::folder(&journal_path, why))?;
+        }
+    }
+    // Copies of this folder (`cp -a`, a second operator) share no journal: one at a time.
+    let _plan_lock = PlanLock::acquire(&binding, dir)?;
     let queue = (0..folder.jobs.len()).filter(|&i| states.jobs[i].stage == Stage::Queued).collect();
     let now = Instant::now();
     let mut run = Run {
@@ -160,6 +190,9 @@ pub fn apply<P: Platform>(
         flights: Vec::new(),
         foreign: 0,
         foreign_listed: now,
+        foreign_said: 0,
+        swept: HashSet::new(),
+        lookalikes: HashMap::new(),
         create_not_before: now,
         created: 0,
         tally: Tally::default(),
@@ -201,13 +234,34 @@ fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
+/// A journal bound to another endpoint or plan than this run's.
+fn rebound(dir: &Path, journal: &Path, bound: &Binding, now: &Binding) -> Error {
+    let what = if bound.endpoint != now.endpoint {
+        format!("records an apply against {:?}; this run is against {:?}", bound.endpoint, now.endpoint)
+    } else {
+        format!(
+            "records an apply of another plan (report.json {:.12}…, this folder's is {:.12}…)",
+            bound.plan_sha256, now.plan_sha256
+        )
+    };
+    let dir = devdist_formats::shown(dir);
+    Error::folder(
+        journal,
+        format!(
+            "{what}. A journal is what one platform did for one plan: continued elsewhere, it would take those \
+             jobs for these. To apply this plan there, plan it again into a new folder (the same inputs give the \
+             same jobs), or first move this folder's record aside: mv {dir}/apply SOMEWHERE-ELSE"
+        ),
+    )
+}
+
 impl<P: Platform> Run<'_, P> {
     /// The main loop; returns why it stopped early, if it did.
     fn drive(&mut self) -> Result<Option<String>, Error> {
         // A journalled intent without an answer: find out what the Create did, first.
         for i in 0..self.folder.jobs.len() {
             match &self.states.jobs[i].stage {
-                &Stage::Intent { at_ms } => self.reconcile(i, at_ms)?, // flies it when adopted
+                Stage::Intent => self.reconcile(i)?, // flies it when adopted
                 Stage::Created { platform_job_id } => self.fly(i, platform_job_id.clone()),
                 _ => {}
             }
@@ -225,18 +279,33 @@ impl<P: Platform> Run<'_, P> {
             }
             while stopped.is_none()
                 && !self.queue.is_empty()
+                && devdist_engine::checkpoint().is_ok()
                 && self.flights.len() + self.foreign < self.folder.jobs_per_wave
                 && Instant::now() >= self.create_not_before
             {
                 let job = self.queue.pop_front().expect("not empty");
+                let product = &self.folder.jobs[job].request.product_key;
+                if !self.swept.contains(product) {
+                    // Whatever became of the journal or of copies of this folder: the
+                    // platform's own jobs say what exists already.
+                    self.queue.push_front(job);
+                    self.sweep(job)?;
+                    continue;
+                }
                 self.start(job)?;
             }
             let Some(next) = (0..self.flights.len()).min_by_key(|&f| self.flights[f].next_poll) else {
                 if self.queue.is_empty() || stopped.is_some() {
                     return Ok(stopped);
                 }
-                // Blocked by the account's other jobs or by the job limit: wait and look again.
-                nap(self.create_not_before.saturating_duration_since(Instant::now()).max(self.options.poll_min));
+                // Blocked by the account's other jobs or by the job limit: wait and look again,
+                // less often the longer it lasts.
+                let since = self.foreign_listed.elapsed().min(self.options.poll_max);
+                nap(self
+                    .create_not_before
+                    .saturating_duration_since(Instant::now())
+                    .max(self.options.poll_min)
+                    .max(since));
                 if self.foreign > 0 {
                     self.count_foreign()?;
                 }
@@ -282,19 +351,16 @@ impl<P: Platform> Run<'_, P> {
     }
 
     /// Journals `record`, then applies it to the states with the same transition replay
-    /// uses; returns the index of its job.
-    fn record(&mut self, record: &Record, torn: CrashPoint) -> Result<usize, Error> {
+    /// uses.
+    fn record(&mut self, record: &Record, torn: CrashPoint) -> Result<(), Error> {
         self.journal.append(record, &self.options.crash, torn)?;
-        let job = self
-            .states
-            .apply(record)
-            .map_err(|why| Error::Stopped(format!("a journal record of ours {why} (a bug)")))?;
+        self.states.apply(record).map_err(|why| Error::Stopped(format!("a journal record of ours {why} (a bug)")))?;
         if let Record::Finished { outcomes, .. } = record {
             for outcome in outcomes {
                 self.tally.count(outcome.outcome);
             }
         }
-        Ok(job)
+        Ok(())
     }
 
     /// The Create of `job`'s current attempt: the plan's request, with the devices not yet
@@ -350,7 +416,7 @@ impl<P: Platform> Run<'_, P> {
                     .collect();
                 self.finish(job, End::Refused, outcomes)
             }
-            Err(_) => self.reconcile(job, at_ms),
+            Err(_) => self.reconcile(job),
         }
     }
 
@@ -378,47 +444,40 @@ impl<P: Platform> Run<'_, P> {
         self.options.crash.check(CrashPoint::NotCreated)
     }
 
-    /// A Create whose outcome is unknown: adopt the one job it may have created, or decide
-    /// (from two listings `reconcile_wait` apart) that it created nothing, or stop.
-    fn reconcile(&mut self, job: usize, at_ms: u64) -> Result<(), Error> {
+    /// A Create whose outcome is unknown: adopt the one job it created, or decide (from two
+    /// listings `reconcile_wait` apart) that it created nothing, or stop. Jobs that look like
+    /// it are told apart by their devices ([`Run::ours`]), never by comparing clocks.
+    fn reconcile(&mut self, job: usize) -> Result<(), Error> {
         let planned = &self.folder.jobs[job];
-        let filter = ListJobs {
-            product_key: Some(planned.request.product_key.clone()),
-            target_uid: Some(planned.request.target_uid.clone()),
-            ..ListJobs::default()
-        };
-        let devices = self.states.jobs[job].remaining.len() as u64;
+        if let Some(named) = self.options.adopt.get(&planned.job_id) {
+            let named = named.clone();
+            let listed = self.listed(job)?;
+            if !listed.iter().any(|info| info.job_id == named && matches(info, planned, self.remaining(job))) {
+                return Err(Error::Stopped(format!(
+                    "--adopt {}={named}: the platform lists no job {named} of this product, source, strategy, targets \
+                     and {} devices that another run of this folder has not taken",
+                    planned.job_id,
+                    self.remaining(job)
+                )));
+            }
+            return self.created(job, named, true);
+        }
         for round in 0..2 {
             if round == 1 {
-                std::thread::sleep(self.options.reconcile_wait);
+                nap(self.options.reconcile_wait);
             }
-            let listed = self.read("ListDeviceDistributeJob", || self.platform.list(&filter))?.map_err(|err| {
-                Error::Stopped(format!("cannot reconcile {}: ListDeviceDistributeJob refused: {err}", planned.job_id))
-            })?;
+            let listed = self.listed(job)?;
             self.options.crash.check(CrashPoint::ReconcileListed)?;
-            let candidates: Vec<&JobInfo> = listed
-                .iter()
-                .filter(|info| matches(info, planned, devices, at_ms) && !self.states.known.contains(&info.job_id))
-                .collect();
-            match candidates.as_slice() {
-                [] => continue,
-                [one] => return self.created(job, one.job_id.clone(), true),
-                many => {
-                    let ids: Vec<&str> = many.iter().map(|info| info.job_id.as_str()).collect();
-                    return Err(Error::Stopped(format!(
-                        "the answer to the Create of {} (attempt {}) was lost and {} platform jobs match it ({}); \
-                         check them with QueryDeviceDistributeJob or the console: apply cannot tell which is its own, \
-                         and creating it again could distribute the devices twice",
-                        planned.job_id,
-                        self.states.jobs[job].attempt,
-                        many.len(),
-                        ids.join(", ")
-                    )));
-                }
+            let (ours, undecided) = self.ours(job, &listed)?;
+            match (ours.as_slice(), undecided.as_slice()) {
+                ([], []) => continue,
+                ([one], _) => return self.created(job, one.clone(), true),
+                (found, _) => return Err(self.ambiguous(job, if found.is_empty() { &undecided } else { found })),
             }
         }
+        let devices = self.remaining(job);
         let reason = format!(
-            "its answer was lost, and no unjournalled job of this product, target account, source, strategy, targets \
+            "its answer was lost, and no job of ours with this product, target account, source, strategy, targets \
              and {devices} devices appeared in two listings {:?} apart: the platform lists a job as soon as Create \
              makes it, so none was made",
             self.options.reconcile_wait
@@ -426,6 +485,166 @@ impl<P: Platform> Run<'_, P> {
         self.not_created(job, reason)?;
         self.queue.push_front(job);
         Ok(())
+    }
+
+    /// Before the first Create of a product in this run: every platform job of the product
+    /// that no journal line of this folder names and that is one of the product's queued jobs
+    /// ([`Run::ours`]) is adopted, so that a lost journal, a re-planned folder or a copy of it
+    /// never has a job created twice.
+    fn sweep(&mut self, first: usize) -> Result<(), Error> {
+        let product = self.folder.jobs[first].request.product_key.clone();
+        let filter = ListJobs { product_key: Some(product.clone()), ..ListJobs::default() };
+        let listed = self.read("ListDeviceDistributeJob", || self.platform.list(&filter))?.map_err(|err| {
+            Error::Stopped(format!("cannot compare the platform's jobs of product {product} with the plan's: {err}"))
+        })?;
+        self.swept.insert(product.clone());
+        let unaccounted = listed.iter().any(|info| !self.states.known.contains(&info.job_id));
+        if !unaccounted {
+            return Ok(());
+        }
+        let queued: Vec<usize> =
+            self.queue.iter().copied().filter(|&j| self.folder.jobs[j].request.product_key == product).collect();
+        for job in queued {
+            let (ours, undecided) = self.ours(job, &listed)?;
+            let found = match (ours.as_slice(), undecided.as_slice()) {
+                ([], []) => continue,
+                ([one], _) => one.clone(),
+                (found, _) => return Err(self.ambiguous(job, if found.is_empty() { &undecided } else { found })),
+            };
+            let state = &self.states.jobs[job];
+            let intent = Record::Intent {
+                job: self.folder.jobs[job].job_id.clone(),
+                attempt: state.attempt,
+                devices: state.remaining.len() as u64,
+                at_ms: now_ms(),
+            };
+            self.record(&intent, CrashPoint::TornIntent)?;
+            self.queue.retain(|&j| j != job);
+            self.progress.note(&format!(
+                "{}: the platform already has its job {found}, which no journal line of this folder names (a lost \
+                 journal, a re-planned folder or a copy of it): adopted, not created again",
+                self.folder.jobs[job].job_id
+            ));
+            self.created(job, found, true)?;
+        }
+        Ok(())
+    }
+
+    /// Devices the current attempt of `job` still holds.
+    fn remaining(&self, job: usize) -> u64 {
+        self.states.jobs[job].remaining.len() as u64
+    }
+
+    /// The platform's jobs of `job`'s product and target account.
+    fn listed(&self, job: usize) -> Result<Vec<JobInfo>, Error> {
+        let planned = &self.folder.jobs[job];
+        let filter = ListJobs {
+            product_key: Some(planned.request.product_key.clone()),
+            target_uid: Some(planned.request.target_uid.clone()),
+            ..ListJobs::default()
+        };
+        self.read("ListDeviceDistributeJob", || self.platform.list(&filter))?.map_err(|err| {
+            Error::Stopped(format!("cannot reconcile {}: ListDeviceDistributeJob refused: {err}", planned.job_id))
+        })
+    }
+
+    /// Of the `listed` jobs that look like `job`'s current attempt (same product, target
+    /// account, source, strategy, targets and size) and that no journal line names: those
+    /// that are its own, and those that cannot be told. A look-alike is waited for until it
+    /// ends; it is `job`'s own when its result file names only devices of the attempt and,
+    /// where it distributed one, the device is at one of its targets now (an old job of the
+    /// same devices that were sent home since is not). A stranger's job of other devices is
+    /// never taken, however alike.
+    fn ours(&mut self, job: usize, listed: &[JobInfo]) -> Result<(Vec<String>, Vec<String>), Error> {
+        let planned = &self.folder.jobs[job];
+        let candidates: Vec<String> = listed
+            .iter()
+            .filter(|info| !self.states.known.contains(&info.job_id) && matches(info, planned, self.remaining(job)))
+            .map(|info| info.job_id.clone())
+            .collect();
+        let (mut ours, mut undecided) = (Vec::new(), Vec::new());
+        for id in candidates {
+            if !self.lookalikes.contains_key(&id) {
+                let named = self.named_by(job, &id)?;
+                self.lookalikes.insert(id.clone(), named);
+            }
+            let Some(Some(named)) = self.lookalikes.get(&id) else { continue };
+            let mine: HashSet<&str> = self.states.jobs[job].remaining.iter().map(String::as_str).collect();
+            if named.is_empty() {
+                undecided.push(id);
+            } else if named.iter().all(|device| mine.contains(device.as_str())) {
+                ours.push(id);
+            }
+        }
+        Ok((ours, undecided))
+    }
+
+    /// The devices of `job`'s product that look-alike `id` names in its result file, once it
+    /// has ended; `None` when one it distributed is not at one of its targets now.
+    fn named_by(&self, job: usize, id: &str) -> Result<Option<Vec<String>>, Error> {
+        self.until_ended(job, id)?;
+        let rows = self.result_file(id)?;
+        let planned = &self.folder.jobs[job].request;
+        let rows: Vec<&devdist_platform::DeviceResult> =
+            rows.iter().filter(|r| r.product_key.is_empty() || r.product_key == planned.product_key).collect();
+        if let Some(moved) = rows.iter().find(|r| r.code == CODE_DISTRIBUTED) {
+            let product = &planned.product_key;
+            let at =
+                self.read("QueryDeviceProvisioning", || self.platform.provisioning(product, &moved.device_name))?;
+            if !matches!(at, Ok(Some(at)) if planned.target_instance_ids.contains(&at)) {
+                return Ok(None);
+            }
+        }
+        Ok(Some(rows.into_iter().map(|r| r.device_name.clone()).collect()))
+    }
+
+    /// Polls platform job `id` until it has ended (a look-alike of `job` whose devices are
+    /// only known from its result file), saying once what apply waits for.
+    fn until_ended(&self, job: usize, id: &str) -> Result<(), Error> {
+        let mut wait = self.options.poll_min;
+        let mut said = false;
+        loop {
+            let info = self.read("QueryDeviceDistributeJob", || self.platform.query(id))?;
+            match info {
+                Ok(info) if info.is_finished() => return Ok(()),
+                Ok(_) => {}
+                Err(err) => {
+                    return Err(Error::Stopped(format!(
+                        "platform job {id} looks like {} but cannot be queried: {}",
+                        self.folder.jobs[job].job_id,
+                        err.detail()
+                    )));
+                }
+            }
+            if !said {
+                self.progress.note(&format!(
+                    "waiting for platform job {id} to end: it looks like {} (same product, source, targets and size), \
+                     and only its result file tells whether it holds the same devices",
+                    self.folder.jobs[job].job_id
+                ));
+                said = true;
+            }
+            nap(wait);
+            devdist_engine::checkpoint().map_err(|_| Error::Interrupted)?;
+            wait = (wait * 2).min(self.options.poll_max);
+        }
+    }
+
+    /// Several platform jobs that may each be `job`'s: apply cannot choose, the operator can.
+    fn ambiguous(&self, job: usize, ids: &[String]) -> Error {
+        let planned = &self.folder.jobs[job];
+        Error::Stopped(format!(
+            "{} platform jobs may be the one of {} (attempt {}): {}. Their result files do not tell them apart \
+             (the same devices, or none named), and creating it again could distribute the devices twice. Check \
+             them in the console or with QueryDeviceDistributeJob, then name the right one: \
+             devdist apply {} --adopt {}=JOBID",
+            ids.len(),
+            planned.job_id,
+            self.states.jobs[job].attempt,
+            ids.join(", "),
+            devdist_formats::shown(&self.folder.dir),
+            planned.job_id,
+        ))
     }
 
     /// Counts the account's jobs in status 0/1 that are not ours.
@@ -437,6 +656,14 @@ impl<P: Platform> Run<'_, P> {
                 .read("ListDeviceDistributeJob", || self.platform.list(&filter))?
                 .map_err(|err| Error::Stopped(format!("cannot count the account's running jobs: {err}")))?;
             foreign += listed.iter().filter(|info| !self.states.known.contains(&info.job_id)).count();
+        }
+        if foreign != self.foreign_said && foreign + self.flights.len() >= self.folder.jobs_per_wave {
+            self.progress.note(&format!(
+                "waiting: {foreign} distribution jobs of others are running in the account, and the plan allows {} \
+                 at once; apply starts its next job when they end",
+                self.folder.jobs_per_wave
+            ));
+            self.foreign_said = foreign;
         }
         self.foreign = foreign;
         self.foreign_listed = Instant::now();
@@ -458,7 +685,9 @@ impl<P: Platform> Run<'_, P> {
                     return Err(Error::Stopped(format!("{api} kept failing ({attempt} tries): {err}")));
                 }
                 Err(_) => {
-                    std::thread::sleep(wait);
+                    // Nothing of it is journalled yet: an interruption here is like a crash.
+                    nap(wait);
+                    devdist_engine::checkpoint().map_err(|_| Error::Interrupted)?;
                     wait = (wait * 2).min(self.options.poll_max);
                 }
             }
@@ -472,14 +701,7 @@ impl<P: Platform> Run<'_, P> {
         self.options.crash.check(CrashPoint::Polled)?;
         let status = match info {
             Ok(info) => info.status,
-            Err(err) => {
-                // The platform no longer knows the job (deleted by someone): nothing can be
-                // said of its devices.
-                self.flights.swap_remove(flight);
-                let message = format!("QueryDeviceDistributeJob {platform_job_id}: {}", err.detail());
-                let outcomes = self.unknown(job, &err.code, &message);
-                return self.finish(job, End::Vanished, outcomes);
-            }
+            Err(err) => return self.vanished(flight, &err),
         };
         let Some(end) = End::of(status) else {
             let f = &mut self.flights[flight];
@@ -492,17 +714,75 @@ impl<P: Platform> Run<'_, P> {
         self.finish(job, end, outcomes)
     }
 
-    fn unknown(&self, job: usize, code: &str, message: &str) -> Vec<DeviceOutcome> {
-        let remaining = &self.states.jobs[job].remaining;
-        remaining
+    /// QueryDeviceDistributeJob refused to show a job we created. When the platform still
+    /// lists it, the answer was a fluke: poll again later. When it lists it no more (deleted
+    /// by someone), where its devices are now says what it did: at a target, distributed; at
+    /// the same place in two looks `poll_max` apart, not moved by it ([`CODE_JOB_VANISHED`]);
+    /// moving meanwhile, it may still be running: stop, and a later run looks again.
+    fn vanished(&mut self, flight: usize, err: &ApiError) -> Result<(), Error> {
+        let (job, id) = (self.flights[flight].job, self.flights[flight].platform_job_id.clone());
+        let listed = self.listed(job)?;
+        if listed.iter().any(|info| info.job_id == id) {
+            let f = &mut self.flights[flight];
+            f.next_poll = Instant::now() + f.interval;
+            f.interval = (f.interval * 2).min(self.options.poll_max);
+            return Ok(());
+        }
+        self.flights.swap_remove(flight);
+        let planned = &self.folder.jobs[job].request;
+        let (product, targets) = (planned.product_key.clone(), planned.target_instance_ids.clone());
+        let devices = self.states.jobs[job].remaining.clone();
+        let mut looks: Vec<Vec<Option<String>>> = Vec::new();
+        for round in 0..2 {
+            if round == 1 {
+                nap(self.options.poll_max);
+                devdist_engine::checkpoint().map_err(|_| Error::Interrupted)?;
+            }
+            let mut at = Vec::with_capacity(devices.len());
+            for device in &devices {
+                let found = self.read("QueryDeviceProvisioning", || self.platform.provisioning(&product, device))?;
+                at.push(found.map_err(|e| {
+                    Error::Stopped(format!(
+                        "platform job {id} is gone ({}), and QueryDeviceProvisioning of {device} refused: {}",
+                        err.detail(),
+                        e.detail()
+                    ))
+                })?);
+            }
+            looks.push(at);
+        }
+        if looks[0] != looks[1] {
+            return Err(Error::Stopped(format!(
+                "platform job {id} is gone ({}), and some of its devices moved while apply looked: it may still be \
+                 running (a distribution cannot be cancelled)",
+                err.detail()
+            )));
+        }
+        let outcomes = devices
             .iter()
-            .map(|device| DeviceOutcome {
-                device: device.clone(),
-                outcome: Outcome::Unknown,
-                code: code.to_string(),
-                message: message.to_string(),
+            .zip(&looks[1])
+            .map(|(device, at)| match at {
+                Some(at) if targets.contains(at) => DeviceOutcome {
+                    device: device.clone(),
+                    outcome: Outcome::Distributed,
+                    code: CODE_DISTRIBUTED.to_string(),
+                    message: format!("platform job {id} is gone; QueryDeviceProvisioning shows it at {at}"),
+                },
+                at => DeviceOutcome {
+                    device: device.clone(),
+                    outcome: Outcome::Failed,
+                    code: CODE_JOB_VANISHED.to_string(),
+                    message: format!(
+                        "platform job {id} is gone ({}); QueryDeviceProvisioning shows it at {}, twice {:?} apart: \
+                         not moved by it",
+                        err.detail(),
+                        at.as_deref().unwrap_or("no target"),
+                        self.options.poll_max
+                    ),
+                },
             })
-            .collect()
+            .collect();
+        self.finish(job, End::Vanished, outcomes)
     }
 
     /// The outcomes of a job that ended: from its result file, and for devices missing from
@@ -514,15 +794,20 @@ impl<P: Platform> Run<'_, P> {
         let planned = &self.folder.jobs[job].request;
         let (interrupted, status) = (end == End::Interrupted, if end == End::Interrupted { 3 } else { 2 });
         let state = &self.states.jobs[job];
-        let by_name: HashMap<&str, (&str, &str)> = results
-            .iter()
-            .filter(|r| r.product_key.is_empty() || r.product_key == planned.product_key)
-            .map(|r| (r.device_name.as_str(), (r.code.as_str(), r.message.as_str())))
-            .collect();
+        // A device the file gives two different codes is settled like one it leaves out.
+        let mut by_name: HashMap<&str, Option<(&str, &str)>> = HashMap::new();
+        for r in results.iter().filter(|r| r.product_key.is_empty() || r.product_key == planned.product_key) {
+            let verdict = Some((r.code.as_str(), r.message.as_str()));
+            let entry = by_name.entry(r.device_name.as_str()).or_insert(verdict);
+            if entry.is_some_and(|(code, _)| code != r.code) {
+                *entry = None;
+            }
+        }
         let last_attempt = state.attempt + 1 >= self.options.max_attempts;
         let mut outcomes = Vec::with_capacity(state.remaining.len());
         for device in &state.remaining {
-            if let Some(&(code, message)) = by_name.get(device.as_str()) {
+            let verdict = by_name.get(device.as_str());
+            if let Some(&Some((code, message))) = verdict {
                 let outcome = if code == CODE_DISTRIBUTED { Outcome::Distributed } else { Outcome::Failed };
                 outcomes.push(DeviceOutcome {
                     device: device.clone(),
@@ -532,6 +817,8 @@ impl<P: Platform> Run<'_, P> {
                 });
                 continue;
             }
+            let why =
+                if verdict.is_some() { "given two verdicts by the result file" } else { "not in the result file" };
             let at =
                 self.read("QueryDeviceProvisioning", || self.platform.provisioning(&planned.product_key, device))?;
             self.options.crash.check(CrashPoint::Provisioning)?;
@@ -540,7 +827,7 @@ impl<P: Platform> Run<'_, P> {
                     device: device.clone(),
                     outcome: Outcome::Distributed,
                     code: CODE_DISTRIBUTED.to_string(),
-                    message: format!("not in the result file; QueryDeviceProvisioning shows it at {instance}"),
+                    message: format!("{why}; QueryDeviceProvisioning shows it at {instance}"),
                 },
                 Ok(_) if interrupted && !last_attempt => continue, // re-driven by the next attempt
                 Ok(at) => DeviceOutcome {
@@ -548,7 +835,7 @@ impl<P: Platform> Run<'_, P> {
                     outcome: Outcome::Unknown,
                     code: if interrupted { "interrupted" } else { "not_in_result_file" }.to_string(),
                     message: format!(
-                        "not in the result file of {platform_job_id} (status {status}); QueryDeviceProvisioning shows it at {}",
+                        "{why} of {platform_job_id} (status {status}); QueryDeviceProvisioning shows it at {}",
                         at.as_deref().unwrap_or("no target")
                     ),
                 },
@@ -556,7 +843,7 @@ impl<P: Platform> Run<'_, P> {
                     device: device.clone(),
                     outcome: Outcome::Unknown,
                     code: err.code.clone(),
-                    message: format!("not in the result file; QueryDeviceProvisioning: {}", err.detail()),
+                    message: format!("{why}; QueryDeviceProvisioning: {}", err.detail()),
                 },
             };
             outcomes.push(outcome);
@@ -594,8 +881,10 @@ impl<P: Platform> Run<'_, P> {
     }
 }
 
-/// Whether a listed job is the one our lost Create would have made.
-fn matches(info: &JobInfo, planned: &PlannedJob, devices: u64, at_ms: u64) -> bool {
+/// Whether a listed job looks like the Create of `planned` with `devices` devices: the same
+/// product, target account, source, strategy, targets and size. Looks only: [`Run::ours`]
+/// tells by the devices.
+fn matches(info: &JobInfo, planned: &PlannedJob, devices: u64) -> bool {
     let planned = &planned.request;
     let mut listed = info.target_instance_ids();
     let mut ours: Vec<&str> = planned.target_instance_ids.iter().map(String::as_str).collect();
@@ -607,5 +896,4 @@ fn matches(info: &JobInfo, planned: &PlannedJob, devices: u64, at_ms: u64) -> bo
         && info.strategy == planned.strategy
         && info.total == devices
         && listed == ours
-        && u64::try_from(info.gmt_create).unwrap_or(0) + CLOCK_SKEW_MS >= at_ms
 }

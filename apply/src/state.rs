@@ -7,7 +7,7 @@ use std::path::Path;
 
 use crate::error::Error;
 use crate::folder::Folder;
-use crate::journal::{DeviceOutcome, End, Record};
+use crate::journal::{Binding, DeviceOutcome, End, Record};
 
 /// Where a job is in its current attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,10 +17,7 @@ pub(crate) enum Stage {
     /// Waiting for a window slot.
     Queued,
     /// The intent is journalled but not what the Create did: reconcile before anything else.
-    Intent {
-        /// When the intent was written (ms since the Unix epoch).
-        at_ms: u64,
-    },
+    Intent,
     /// Created on the platform, not yet finished.
     Created {
         /// The platform's JobId.
@@ -78,6 +75,8 @@ pub(crate) struct States {
     pub jobs: Vec<JobState>,
     /// Platform JobIds created (or adopted) by this folder's applies.
     pub known: HashSet<String>,
+    /// The platform and plan the journal is bound to, once it says.
+    pub bound: Option<Binding>,
     /// Job index by plan job id.
     index: HashMap<String, usize>,
 }
@@ -98,7 +97,7 @@ impl States {
                 interrupted: 0,
             })
             .collect();
-        States { jobs, known: HashSet::new(), index }
+        States { jobs, known: HashSet::new(), bound: None, index }
     }
 
     /// Replays `records` over `folder`'s jobs, refusing a journal that does not fit them.
@@ -110,10 +109,21 @@ impl States {
         Ok(states)
     }
 
-    /// The one transition: `record` applied to the job it names; the index of that job, or
-    /// why the record cannot follow what came before.
-    pub(crate) fn apply(&mut self, record: &Record) -> Result<usize, String> {
+    /// The one transition: `record` applied to the job it names, or why the record cannot
+    /// follow what came before.
+    pub(crate) fn apply(&mut self, record: &Record) -> Result<(), String> {
         let (job, attempt) = match record {
+            Record::Bound(binding) => {
+                return match &self.bound {
+                    Some(bound) if bound != binding => {
+                        Err(format!("the journal is bound to {bound:?} and then to {binding:?}"))
+                    }
+                    _ => {
+                        self.bound = Some(binding.clone());
+                        Ok(())
+                    }
+                };
+            }
             Record::Intent { job, attempt, .. }
             | Record::Created { job, attempt, .. }
             | Record::NotCreated { job, attempt, .. }
@@ -125,27 +135,27 @@ impl States {
             return Err(format!("attempt {attempt} of {job}, but its current attempt is {}", state.attempt));
         }
         match (record, &state.stage) {
-            (Record::Intent { devices, at_ms, .. }, Stage::Queued) => {
+            (Record::Intent { devices, .. }, Stage::Queued) => {
                 if *devices != state.remaining.len() as u64 {
                     return Err(format!("{job} has {} devices left, not {devices}", state.remaining.len()));
                 }
-                state.stage = Stage::Intent { at_ms: *at_ms };
+                state.stage = Stage::Intent;
             }
-            (Record::Created { platform_job_id, .. }, Stage::Intent { .. }) => {
+            (Record::Created { platform_job_id, .. }, Stage::Intent) => {
                 if !self.known.insert(platform_job_id.clone()) {
                     return Err(format!("platform job {platform_job_id} is journalled twice"));
                 }
                 state.platform_ids.insert(attempt, platform_job_id.clone());
                 state.stage = Stage::Created { platform_job_id: platform_job_id.clone() };
             }
-            (Record::NotCreated { .. }, Stage::Intent { .. }) => state.stage = Stage::Queued,
-            (Record::Finished { end, outcomes, .. }, Stage::Created { .. } | Stage::Intent { .. }) => {
+            (Record::NotCreated { .. }, Stage::Intent) => state.stage = Stage::Queued,
+            (Record::Finished { end, outcomes, .. }, Stage::Created { .. } | Stage::Intent) => {
                 state
                     .settle(attempt, *end, outcomes)
                     .map_err(|device| format!("device {device} is not left in {job}, or settled twice"))?;
             }
             (_, stage) => return Err(format!("{record:?} cannot follow {stage:?} of {job}")),
         }
-        Ok(i)
+        Ok(())
     }
 }

@@ -265,3 +265,125 @@ fn apply_acts_only_on_the_plan_files_their_checksums_vouch_for() {
     let err = Folder::read(&dir).unwrap_err().to_string();
     assert!(err.contains("report.json: is not the report run.json records"), "{err}");
 }
+
+/// The platform jobs of ours that hold each device, in the fake's own records: the witness.
+fn jobs_per_device(platform: &FakePlatform) -> Vec<usize> {
+    appearances(platform).into_values().collect()
+}
+
+#[test]
+fn a_journal_is_bound_to_its_endpoint_and_a_rehearsed_folder_is_refused_on_another() {
+    let (_root, dir) = planned(200, 21);
+    let rehearsal = FakePlatform::new(Faults { polls: 1, ..Faults::default() }).at("http://127.0.0.1:7777");
+    apply(&dir, &rehearsal, &fast(), &NoProgress).unwrap();
+    let production = FakePlatform::new(Faults { polls: 1, ..Faults::default() }).at("https://iot.example.com");
+    let err = apply(&dir, &production, &fast(), &NoProgress).unwrap_err();
+    assert_eq!(err.exit_code(), 3);
+    let text = err.to_string();
+    assert!(text.contains("records an apply against \"http://127.0.0.1:7777\""), "{text}");
+    assert!(text.contains("mv ") && text.contains("plan it again"), "{text}");
+    assert_eq!(production.jobs().len(), 0, "production was not called on the rehearsal's journal");
+    // Moved aside, the rehearsal's record no longer speaks for production: every job is created there.
+    fs::rename(dir.join("apply"), dir.with_file_name("rehearsal-apply")).unwrap();
+    let applied = apply(&dir, &production, &fast(), &NoProgress).unwrap();
+    assert_eq!(applied.tally.distributed, api_devices(&dir).len() as u64);
+    assert!(jobs_per_device(&production).iter().all(|&n| n == 1));
+}
+
+#[test]
+fn an_emptied_or_lost_journal_adopts_the_platforms_jobs_instead_of_creating_them_again() {
+    let (_root, dir) = planned(300, 22);
+    let platform = FakePlatform::new(Faults { polls: 1, ..Faults::default() });
+    let first = apply(&dir, &platform, &fast(), &NoProgress).unwrap();
+    let created = platform.jobs().len();
+    let expected = results_without_platform_ids(&dir);
+    for lose in ["empty", "remove"] {
+        if lose == "empty" {
+            fs::write(dir.join("apply/journal.jsonl"), b"").unwrap();
+        } else {
+            fs::remove_dir_all(dir.join("apply")).unwrap();
+        }
+        let again = apply(&dir, &platform, &fast(), &NoProgress).unwrap();
+        assert_eq!(platform.jobs().len(), created, "{lose}: no job was created again");
+        assert_eq!(again.tally.distributed, first.tally.distributed, "{lose}");
+        assert_eq!(again.created, first.created, "{lose}: every job adopted");
+        assert_eq!(results_without_platform_ids(&dir), expected, "{lose}");
+        assert_eq!(verify(&dir).unwrap(), Vec::<String>::new());
+    }
+}
+
+#[test]
+fn a_lost_create_is_told_by_its_devices_not_by_clocks_or_by_a_strangers_look_alike() {
+    let (_root, dir) = planned(300, 23);
+    let api = api_devices(&dir);
+    let lose: HashSet<String> = api.iter().step_by(7).cloned().collect();
+    // The platform's clock 15 minutes ahead, and behind: a clock comparison would misjudge one.
+    for ahead in [15 * 60 * 1000, -15 * 60 * 1000] {
+        let copy = dir.with_file_name(format!("clock{ahead}"));
+        devdist_testkit::copy_dir(&dir, &copy);
+        let faults = Faults {
+            polls: 1,
+            lose_answer: lose.clone(),
+            stranger_lookalike: true,
+            clock_ahead_ms: ahead,
+            ..Faults::default()
+        };
+        let platform = FakePlatform::new(faults);
+        let applied = apply(&copy, &platform, &fast(), &NoProgress).unwrap();
+        assert_eq!(applied.tally.distributed, api.len() as u64, "{ahead}");
+        assert!(jobs_per_device(&platform).iter().all(|&n| n == 1), "{ahead}: a lost Create was created again");
+        let journal = fs::read_to_string(copy.join("apply/journal.jsonl")).unwrap();
+        assert!(journal.contains("\"adopted\":true"), "{ahead}");
+        assert!(!journal.contains("-stranger"), "{ahead}: a stranger's job was adopted");
+    }
+}
+
+#[test]
+fn two_jobs_of_the_same_devices_stop_and_the_operator_names_the_right_one() {
+    let (_root, dir) = planned(200, 24);
+    let lose: HashSet<String> = api_devices(&dir).into_iter().take(1).collect();
+    let platform = FakePlatform::new(Faults { polls: 1, lose_answer: lose, duplicate_lost: true, ..Faults::default() });
+    let applied = apply(&dir, &platform, &fast(), &NoProgress).unwrap();
+    assert_eq!(applied.exit_code(), 5);
+    let reason = applied.stopped.unwrap();
+    assert!(reason.contains("--adopt"), "{reason}");
+    let job = Folder::open(&dir).unwrap().jobs.iter().find(|job| !job.console).unwrap().job_id.clone();
+    let adopt = [(job.clone(), "fake-0000".to_string())].into_iter().collect();
+    let wrong = Options { adopt: [(job.clone(), "fake-9999".to_string())].into_iter().collect(), ..fast() };
+    let refused = apply(&dir, &platform, &wrong, &NoProgress).unwrap();
+    assert!(refused.stopped.unwrap().contains("lists no job fake-9999"));
+    let named = apply(&dir, &platform, &Options { adopt, ..fast() }, &NoProgress).unwrap();
+    assert_eq!(named.tally.pending, 0);
+    assert_eq!(named.exit_code(), 0);
+    let journal = fs::read_to_string(dir.join("apply/journal.jsonl")).unwrap();
+    assert!(journal.contains("\"platform_job_id\":\"fake-0000\",\"adopted\":true"), "{journal}");
+}
+
+#[test]
+fn a_job_deleted_by_someone_settles_its_devices_where_the_platform_shows_them() {
+    let (_root, dir) = planned(300, 25);
+    let api = api_devices(&dir);
+    let vanish: HashSet<String> = api.iter().step_by(5).cloned().collect();
+    let platform = FakePlatform::new(Faults { polls: 1, vanish, ..Faults::default() });
+    let applied = apply(&dir, &platform, &fast(), &NoProgress).unwrap();
+    assert_eq!(applied.tally.unknown, 0, "no guessed unknown");
+    assert_eq!(applied.tally.distributed, api.len() as u64);
+    assert!(results(&dir).contains("is gone; QueryDeviceProvisioning shows it at"));
+    let journal = fs::read_to_string(dir.join("apply/journal.jsonl")).unwrap();
+    assert!(journal.contains("\"end\":\"vanished\""));
+    assert_eq!(verify(&dir).unwrap(), Vec::<String>::new());
+}
+
+#[test]
+fn a_device_given_two_verdicts_is_settled_by_where_it_is_not_by_the_last_row() {
+    let (_root, dir) = planned(200, 26);
+    let api = api_devices(&dir);
+    let twice: HashSet<String> = api.iter().step_by(9).cloned().collect();
+    let platform = FakePlatform::new(Faults { polls: 1, twice: twice.clone(), ..Faults::default() });
+    let applied = apply(&dir, &platform, &fast(), &NoProgress).unwrap();
+    // The fake distributed them (code 200 first, and at their target): the last row's
+    // "iot.device.Other" must not win, and where they are says distributed.
+    assert_eq!(applied.tally.distributed, api.len() as u64);
+    assert!(!results(&dir).contains("iot.device.Other"));
+    assert_eq!(results(&dir).matches("given two verdicts by the result file").count(), twice.len());
+}

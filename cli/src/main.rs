@@ -48,8 +48,9 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
 
 /// Every signal that would end the process and that a process can catch. The first one asks
 /// the run to stop at its next checkpoint (it then removes its staging folder and fails with
-/// exit 130); a second one removes the staging folders at once and exits 130. Either way one
-/// line says so. SIGXFSZ is caught only so that it does not kill the process: the write
+/// exit 130); a second one, or no checkpoint within [`GRACE`] (a call the network holds up),
+/// removes the staging folders at once and exits 130. Either way one line says so. Ending
+/// apply anywhere is safe: every step is journalled before it is taken, as for a crash. SIGXFSZ is caught only so that it does not kill the process: the write
 /// that exceeded the file size limit fails (exit 4), which cleans up like any failed write.
 fn watch_signals() {
     use signal_hook::consts::signal::*;
@@ -81,6 +82,12 @@ fn watch_signals() {
             seen += 1;
             if seen == 1 {
                 devdist_engine::cancel();
+                std::thread::spawn(|| {
+                    std::thread::sleep(GRACE);
+                    devdist_engine::abandon_outputs();
+                    say_interrupted();
+                    std::process::exit(130);
+                });
             } else {
                 devdist_engine::abandon_outputs();
                 say_interrupted();
@@ -89,6 +96,9 @@ fn watch_signals() {
         }
     });
 }
+
+/// How long a run may take, after the first signal, to reach its next checkpoint.
+const GRACE: std::time::Duration = std::time::Duration::from_millis(1500);
 
 /// The one line an interrupted run prints, however many ways it learns of the interruption.
 /// The lock is held while the line is written, so a second signal's exit waits for a line

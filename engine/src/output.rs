@@ -173,6 +173,8 @@ impl OutputDir {
                 Err(err) => Err(Error::output(&self.target, err)),
             };
         }
+        // apply may have started on the old DIR while this run was running.
+        refuse_applied(&self.target)?;
         let mount = fs::symlink_metadata(&self.target)
             .ok()
             .filter(fs::Metadata::is_dir)
@@ -327,11 +329,28 @@ impl Drop for StagedFiles {
     }
 }
 
+/// Refuses to replace `target` when it is a plan folder that apply has run on (it holds
+/// [`devdist_folder::APPLY_DIR`]): its journal is the record of what the platform did, and a
+/// re-planned folder without it could have its jobs created again. `--force` does not change
+/// that; the way forward is a new folder.
+pub(crate) fn refuse_applied(target: &Path) -> Result<(), Error> {
+    if fs::symlink_metadata(target.join(devdist_folder::APPLY_DIR)).is_err() {
+        return Ok(());
+    }
+    Err(Error::invocation(format!(
+        "{}: `devdist apply` has run on it ({} holds what the platform did), so it is never replaced, \
+         --force or not: a re-planned folder without that record could have its jobs created again. \
+         Plan into a new folder",
+        shown(target),
+        shown(target.join(devdist_folder::JOURNAL))
+    )))
+}
+
 /// Refuses an output folder that is, contains or lies inside any file in `read` (the plan,
 /// its inventories and catalog): `--force` would destroy it, and even without it a run must
 /// not build its output where its inputs are. Real paths are compared, so symbolic links and
 /// `..` do not get around it; `target` need not exist (its nearest existing ancestor counts).
-pub(crate) fn refuse_overlap(target: &Path, read: &[&Path]) -> Result<(), Error> {
+pub fn refuse_overlap(target: &Path, read: &[&Path]) -> Result<(), Error> {
     let out = real_path(target);
     for input in read {
         let real = real_path(input);

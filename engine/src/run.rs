@@ -17,7 +17,7 @@ use crate::emit::{Outputs, write_accepted};
 use crate::error::Error;
 use crate::jobs;
 use crate::location::returns_home;
-use crate::output::{OutputDir, refuse_overlap};
+use crate::output::{OutputDir, refuse_applied, refuse_overlap};
 use crate::plan::Plan;
 use crate::reason::Reason;
 use crate::report::html::{ConsoleJob, PAGE_ROWS, Page};
@@ -127,6 +127,7 @@ pub fn run(plan_path: &Path, out_dir: &Path, options: &Options, progress: &dyn P
         let shown = devdist_formats::shown(out_dir);
         return Err(Error::invocation(format!("{shown}: already exists; pass --force to replace it")));
     }
+    refuse_applied(out_dir)?;
     let inventories = open_inputs(&plan)?;
     let facts = InputFacts {
         formats: inventories.iter().map(|inventory| inventory.format_name()).collect(),

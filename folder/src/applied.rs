@@ -7,6 +7,14 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The folder inside a plan folder that apply writes, relative to it.
+pub const APPLY_DIR: &str = "apply";
+
+/// apply's journal, relative to the plan folder: what the platform did for this folder. A
+/// folder holding one is never replaced or re-planned (`--force` included): without it, a
+/// later apply could create every job again.
+pub const JOURNAL: &str = "apply/journal.jsonl";
+
 /// What became of one device in one job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -27,6 +27,6 @@ pub mod applied;
 pub mod jobs;
 pub mod report;
 
-pub use applied::{Outcome, ResultRow, Summary};
+pub use applied::{APPLY_DIR, JOURNAL, Outcome, ResultRow, Summary};
 pub use jobs::{JobApi, JobsRow, RequestLine};
 pub use report::{Counts, DestinationReport, InputReport, JobsReport, Mode, OutputFile, Report, RunInfo};

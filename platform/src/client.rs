@@ -64,11 +64,17 @@ pub struct ClientConfig {
     pub connect_timeout: Duration,
     /// Each read of the answer.
     pub read_timeout: Duration,
+    /// The whole of one attempt: connect, send, answer. A server that drips its answer a
+    /// byte at a time is cut off here, not after the answer's length in seconds.
+    pub call_timeout: Duration,
+    /// Told, at once, when the endpoint cannot be reached (and when it can be again): the
+    /// client retries quietly otherwise, and an operator should not wait minutes for a word.
+    pub notify: Option<fn(&str)>,
 }
 
 impl ClientConfig {
     /// The defaults: the real endpoint, V3, the platform's limits, 6 attempts, the SDK's
-    /// timeouts (connect 5 s, read 10 s).
+    /// timeouts (connect 5 s, read 10 s), 30 s for a whole attempt.
     pub fn new(credentials: Credentials) -> ClientConfig {
         ClientConfig {
             endpoint: DEFAULT_ENDPOINT.to_string(),
@@ -79,6 +85,8 @@ impl ClientConfig {
             max_attempts: 6,
             connect_timeout: Duration::from_secs(5),
             read_timeout: Duration::from_secs(10),
+            call_timeout: Duration::from_secs(30),
+            notify: None,
         }
     }
 }
@@ -131,6 +139,9 @@ pub struct Client {
     fresh: ureq::Agent,
     pace: Pace,
     stats: Mutex<CallStats>,
+    notify: Option<fn(&str)>,
+    /// Whether the last attempt failed to reach the endpoint (said once per streak).
+    unreachable: std::sync::atomic::AtomicBool,
 }
 
 impl Client {
@@ -167,6 +178,7 @@ impl Client {
                 .max_redirects(0)
                 .timeout_connect(Some(config.connect_timeout))
                 .timeout_per_read(Some(config.read_timeout))
+                .timeout_global(Some(config.call_timeout))
                 .max_idle_connections(idle)
                 .user_agent(concat!("devdist/", env!("CARGO_PKG_VERSION")))
                 .tls_config(tls.clone())
@@ -183,7 +195,14 @@ impl Client {
             fresh: agent_config(0),
             pace: Pace::new(config.rate_scale),
             stats: Mutex::new(CallStats::default()),
+            notify: config.notify,
+            unreachable: std::sync::atomic::AtomicBool::new(false),
         })
+    }
+
+    /// Where the calls go: `scheme://host[:port]`, as configured (never credentials).
+    pub fn endpoint(&self) -> &str {
+        self.base_url.trim_end_matches('/')
     }
 
     /// Creates a job; returns its JobId.
@@ -218,11 +237,21 @@ impl Client {
         Ok(body.file)
     }
 
-    /// Every job matching `filter`, all pages walked.
+    /// Every job matching `filter`, all pages walked. A pager that does not end (a token seen
+    /// before, or past [`MAX_LIST_PAGES`]) is an error, not a loop that holds every page in
+    /// memory.
     pub fn list_device_distribute_jobs(&self, filter: &ListJobs) -> Result<Vec<JobInfo>, ApiError> {
         let mut jobs = Vec::new();
         let mut token = String::new();
+        let mut tokens = std::collections::HashSet::new();
+        let endless = |why: String| ApiError::client("EndlessPager", format!("ListDeviceDistributeJob: {why}"));
         for page in 1u32.. {
+            if page > MAX_LIST_PAGES {
+                return Err(endless(format!("more than {MAX_LIST_PAGES} pages")));
+            }
+            if !token.is_empty() && !tokens.insert(token.clone()) {
+                return Err(endless(format!("page {page} repeats a NextToken of an earlier page")));
+            }
             let mut params = filter.params();
             params.push(pair("PageSize", MAX_PAGE_SIZE.to_string()));
             params.push(pair("CurrentPage", page.to_string()));
@@ -290,6 +319,7 @@ impl Client {
             api.retries += u64::from(attempt > 1);
             api.throttled += u64::from(result.as_ref().is_err_and(ApiError::is_throttling));
             drop(stats);
+            self.say_reach(&result);
             match result {
                 Err(e) if e.kind == ErrorKind::Retryable && attempt < self.max_attempts => {
                     std::thread::sleep(backoff(attempt, e.retry_after));
@@ -297,6 +327,19 @@ impl Client {
                 }
                 other => return other.map_err(|e| self.redact(e)),
             }
+        }
+    }
+
+    /// Tells `notify` when the endpoint stops answering at the transport level, and when it
+    /// answers again: once per streak.
+    fn say_reach<T>(&self, result: &Result<T, ApiError>) {
+        use std::sync::atomic::Ordering;
+        let Some(notify) = self.notify else { return };
+        let down = result.as_ref().is_err_and(|e| e.code.starts_with("transport."));
+        if self.unreachable.swap(down, Ordering::Relaxed) != down {
+            let err = result.as_ref().err().map(|e| format!(": {}; trying again", e.message)).unwrap_or_default();
+            let word = if down { "cannot reach" } else { "reached again" };
+            notify(&format!("{word} {}{err}", self.endpoint()));
         }
     }
 
@@ -471,6 +514,9 @@ fn backoff(attempt: u32, retry_after: Option<Duration>) -> Duration {
     let full = BACKOFF_BASE.saturating_mul(1 << (attempt - 1).min(16)).min(BACKOFF_CAP);
     full.mul_f64(0.5 + rand::random::<f64>() / 2.0)
 }
+
+/// The most pages one listing may take: 200,000 jobs at 200 a page.
+pub const MAX_LIST_PAGES: u32 = 1_000;
 
 /// Retryable or not, by the platform's code; for a Create, "retryable" narrows to what the
 /// gateway refused before the service saw it, and any other server failure is Unknown.

@@ -42,6 +42,10 @@ pub(super) struct ApplyArgs {
     /// Wait between the two listings that decide a Create whose answer was lost made nothing.
     #[arg(long, value_name = "SECS", default_value_t = 5.0)]
     reconcile_wait: f64,
+    /// The platform job that is a plan job's own, when apply stopped because several could be
+    /// (it names them): `--adopt job-…=JOBID`. Repeat for more jobs.
+    #[arg(long, value_name = "JOB=JOBID")]
+    adopt: Vec<String>,
     /// No progress bar and no summary.
     #[arg(long, short)]
     quiet: bool,
@@ -66,7 +70,15 @@ impl ApplyArgs {
         // The crash points of the tests; without apply's `test-util` feature (every release
         // build) nothing is read.
         let crash = Crash::from_env()?;
+        let mut adopt = std::collections::HashMap::new();
+        for pair in &self.adopt {
+            let Some((job, id)) = pair.split_once('=').filter(|(job, id)| !job.is_empty() && !id.is_empty()) else {
+                return Err(devdist_apply::Error::invocation(format!("--adopt wants JOB=JOBID, not {pair:?}")));
+            };
+            adopt.insert(job.to_string(), id.to_string());
+        }
         Ok(Options {
+            adopt,
             poll_min: seconds("--poll-min", self.poll_min)?,
             poll_max: seconds("--poll-max", self.poll_max)?.max(seconds("--poll-min", self.poll_min)?),
             reconcile_wait: seconds("--reconcile-wait", self.reconcile_wait)?,
@@ -89,6 +101,7 @@ pub(super) fn run(args: ApplyArgs) -> anyhow::Result<u8> {
         endpoint: args.endpoint.clone(),
         rate_scale: args.rate_scale,
         ca_cert: args.ca_cert.clone(),
+        notify: Some(|line| say!("devdist: {line}")),
         ..ClientConfig::new(credentials)
     };
     let client = Client::new(config).map_err(|err| devdist_apply::Error::invocation(err.to_string()))?;
@@ -183,6 +196,13 @@ impl Bar {
 }
 
 impl Progress for Bar {
+    fn note(&self, line: &str) {
+        match &self.0 {
+            Some(bar) => bar.suspend(|| say!("devdist: {line}")),
+            None => say!("devdist: {line}"),
+        }
+    }
+
     fn update(&self, snapshot: &Snapshot) {
         let Some(bar) = &self.0 else { return };
         bar.set_length(snapshot.jobs);

@@ -143,8 +143,16 @@ struct DerivedOut {
 }
 
 /// A private folder beside `out` for a derived plan's inputs (`redrive`, `return`): they hold
-/// device secrets, so the folder is removed when dropped, on every exit.
-fn inputs_beside(out: &std::path::Path, prefix: &str) -> anyhow::Result<tempfile::TempDir> {
+/// device secrets, so the folder is removed when dropped, on every exit. `out` may not be,
+/// contain or lie inside the folders `from` the plan is derived from (checked first, so
+/// nothing is written into them).
+fn inputs_beside(
+    out: &std::path::Path,
+    from: &[std::path::PathBuf],
+    prefix: &str,
+) -> anyhow::Result<tempfile::TempDir> {
+    let from: Vec<&std::path::Path> = from.iter().map(std::path::PathBuf::as_path).collect();
+    devdist_engine::refuse_overlap(out, &from)?;
     let parent = match out.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => std::path::PathBuf::from("."),

@@ -15,7 +15,7 @@ pub(super) struct RedriveArgs {
 /// Derives the new plan's inputs in a private folder beside NEW (they hold device secrets and
 /// are removed on every exit), then plans them into NEW like `devdist plan`.
 pub(super) fn run(args: RedriveArgs) -> anyhow::Result<u8> {
-    let inputs = super::inputs_beside(&args.to.out, ".devdist-redrive-")?;
+    let inputs = super::inputs_beside(&args.to.out, std::slice::from_ref(&args.dir), ".devdist-redrive-")?;
     let prepared = devdist_apply::prepare_redrive(&args.dir, inputs.path())?;
     let outcome = super::plan_derived(&prepared.plan, &args.to)?;
     if !args.to.quiet {

@@ -23,7 +23,7 @@ pub(super) struct ReturnArgs {
 /// Derives the return plan's inputs in a private folder beside NEW (they hold device secrets
 /// and are removed on every exit), then plans them into NEW like `devdist plan`.
 pub(super) fn run(args: ReturnArgs) -> anyhow::Result<u8> {
-    let inputs = super::inputs_beside(&args.to.out, ".devdist-return-")?;
+    let inputs = super::inputs_beside(&args.to.out, &args.dirs, ".devdist-return-")?;
     let filter = devdist_apply::ReturnFilter { products: args.products, targets: args.targets };
     let returned = devdist_apply::prepare_return(&args.dirs, inputs.path(), &filter)?;
     let outcome = super::plan_derived(&returned.plan, &args.to)?;

@@ -6,6 +6,7 @@ mod support;
 mod cli;
 mod crash;
 mod emulate;
+mod exactly_once;
 mod hostile;
 mod redrive;
 mod rehearsal;

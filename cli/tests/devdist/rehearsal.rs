@@ -17,7 +17,7 @@ const AK: &str = "rehearsal-ak";
 const SECRET: &str = "rehearsal-secret-c0ffee-5ecret";
 
 /// devdist with the emulator's credentials and no crash hook.
-fn command(args: &[&str]) -> Command {
+pub(crate) fn command(args: &[&str]) -> Command {
     let mut command = Command::new(BIN);
     command
         .args(args)
@@ -28,18 +28,18 @@ fn command(args: &[&str]) -> Command {
     command
 }
 
-fn devdist(args: &[&str]) -> Output {
+pub(crate) fn devdist(args: &[&str]) -> Output {
     command(args).output().expect("devdist runs")
 }
 
 /// A running `devdist emulate`, stopped when dropped.
-struct Emulator {
+pub(crate) struct Emulator {
     child: Child,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl Emulator {
-    fn start(plan: &Path, args: &[&str]) -> Emulator {
+    pub(crate) fn start(plan: &Path, args: &[&str]) -> Emulator {
         let mut child = Command::new(BIN)
             .arg("emulate")
             .arg(plan)
@@ -58,7 +58,7 @@ impl Emulator {
         Emulator { child, url }
     }
 
-    fn stats(&self) -> serde_json::Value {
+    pub(crate) fn stats(&self) -> serde_json::Value {
         let answer = devdist_testkit::emulator_stats(&self.url);
         let body = answer.split_once("\r\n\r\n").expect("an HTTP answer").1;
         serde_json::from_str(body).expect("stats are JSON")
@@ -73,7 +73,7 @@ impl Drop for Emulator {
 }
 
 /// `devdist plan` of `plan` into `dir/name`.
-fn plan(plan: &Path, dir: &Path, name: &str) -> PathBuf {
+pub(crate) fn plan(plan: &Path, dir: &Path, name: &str) -> PathBuf {
     let out = dir.join(name);
     let output = devdist(&["plan", plan.to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet"]);
     assert!(matches!(output.status.code(), Some(0 | 1)), "plan: {}", stderr(&output));
@@ -90,7 +90,7 @@ fn generated(dir: &Path, devices: u64) -> PathBuf {
 }
 
 /// `devdist apply` with fast polling; extra arguments after.
-fn apply_command(dir: &Path, emulator: &Emulator, extra: &[&str]) -> Command {
+pub(crate) fn apply_command(dir: &Path, emulator: &Emulator, extra: &[&str]) -> Command {
     let mut args = vec![
         "apply",
         dir.to_str().unwrap(),
@@ -108,7 +108,7 @@ fn apply_command(dir: &Path, emulator: &Emulator, extra: &[&str]) -> Command {
     command(&args)
 }
 
-fn apply(dir: &Path, emulator: &Emulator, extra: &[&str]) -> Output {
+pub(crate) fn apply(dir: &Path, emulator: &Emulator, extra: &[&str]) -> Output {
     apply_command(dir, emulator, extra).output().expect("devdist runs")
 }
 
@@ -131,7 +131,7 @@ fn outcomes(dir: &Path) -> Vec<[String; 5]> {
 }
 
 /// Devices the emulator distributed (code 200), with how many of its jobs distributed each.
-fn distributed_by_emulator(stats: &serde_json::Value) -> BTreeMap<(String, String), usize> {
+pub(crate) fn distributed_by_emulator(stats: &serde_json::Value) -> BTreeMap<(String, String), usize> {
     let mut distributed = BTreeMap::new();
     for job in stats["jobs"].as_array().unwrap() {
         for device in job["devices"].as_array().unwrap() {

@@ -389,3 +389,77 @@ fn the_client_is_send_and_sync() {
     fn shared<T: Send + Sync>() {}
     shared::<Client>();
 }
+
+#[test]
+fn a_pager_that_never_ends_is_an_error_not_an_endless_loop() {
+    let item = |i: usize| format!(r#"{{"JobId":"job-{i}","ProductKey":"pk","Status":2,"Total":1}}"#);
+    let full = |total: u64, token: &str| {
+        let items: Vec<String> = (0..200).map(item).collect();
+        ok(&format!(
+            r#"{{"RequestId":"l","Success":true,"Data":{{"Total":{total},"NextToken":"{token}","JobInfo":{{"items":[{}]}}}}}}"#,
+            items.join(",")
+        ))
+    };
+    let filter = ListJobs::default();
+    // The same NextToken again.
+    let server = Server::start(vec![full(0, "t"), full(0, "t"), full(0, "t")]);
+    let err = client(&server, Scheme::V3, None, 1).list_device_distribute_jobs(&filter).unwrap_err();
+    assert_eq!(err.code, "client.EndlessPager", "{err}");
+    assert!(err.message.contains("repeats a NextToken"), "{err}");
+    assert_eq!(server.seen().len(), 2);
+    // Fresh tokens and full pages that never say how many there are: cut off at the cap.
+    let pages = devdist_platform::client::MAX_LIST_PAGES as usize;
+    let server = Server::start((0..=pages).map(|n| full(0, &format!("t{n}"))).collect());
+    let mut config = ClientConfig::new(credentials(None));
+    config.endpoint = server.endpoint.clone();
+    config.rate_scale = 1000.0;
+    let err = Client::new(config).unwrap().list_device_distribute_jobs(&filter).unwrap_err();
+    assert!(err.message.contains(&format!("more than {pages} pages")), "{err}");
+    assert_eq!(server.seen().len(), pages);
+}
+
+#[test]
+fn a_server_that_drips_its_answer_is_cut_off_by_the_call_deadline() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { return };
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                read_request(&mut reader);
+                let mut stream = stream;
+                // Headers promise a long body, which comes a byte every 200 ms: every read
+                // succeeds well within the read timeout.
+                let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n");
+                while stream.write_all(b" ").is_ok() {
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+            });
+        }
+    });
+    let mut config = ClientConfig::new(credentials(None));
+    config.endpoint = endpoint;
+    config.max_attempts = 1;
+    config.call_timeout = Duration::from_secs(2);
+    let client = Client::new(config).unwrap();
+    let started = Instant::now();
+    let err = client.query_device_distribute_job("job-1").unwrap_err();
+    assert_eq!(err.code, "transport.timeout", "{err}");
+    assert!(started.elapsed() < Duration::from_secs(6), "cut off after {:?}", started.elapsed());
+}
+
+#[test]
+fn an_unreachable_endpoint_is_said_at_once_and_once() {
+    static SAID: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut config = ClientConfig::new(credentials(None));
+    config.endpoint = format!("http://127.0.0.1:{port}");
+    config.max_attempts = 3;
+    config.notify = Some(|line| SAID.lock().unwrap().push(line.to_string()));
+    let client = Client::new(config).unwrap();
+    client.query_device_distribute_job("job-1").unwrap_err();
+    let said = SAID.lock().unwrap().clone();
+    assert_eq!(said.len(), 1, "{said:?}");
+    assert!(said[0].starts_with(&format!("cannot reach http://127.0.0.1:{port}")), "{said:?}");
+}
