@@ -27,8 +27,11 @@ pub(crate) struct ExplainArgs {
     code: Option<String>,
 }
 
-/// The topics: name, what it covers, its text.
-const TOPICS: [(&str, &str, fn() -> String); 3] = [
+/// A topic: its name, what it covers, its text.
+type Topic = (&'static str, &'static str, fn() -> String);
+
+/// The topics.
+const TOPICS: [Topic; 3] = [
     ("plan", "the plan file: every key with its type and default, and a complete example", plan),
     ("inventory", "inventory columns and their aliases, the gateway format, public instance IDs", inventory),
     ("catalog", "the instance catalog's columns and editions", catalog),
