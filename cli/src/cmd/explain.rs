@@ -14,7 +14,7 @@ use devdist_formats::{CATALOG_COLUMN_MEANINGS, CATALOG_COLUMNS, Field};
 use devdist_platform::codes::{self, Handling, PLATFORM_CODES};
 
 /// Where to look for the reference: `--help` of devdist, plan, validate and explain, and the man
-/// pages (whose devdist-explain.1 also holds the whole reference, see [`reference`]).
+/// pages (whose devdist-explain.1 also holds the whole reference, see [`reference()`]).
 pub(crate) const REFERENCE_HELP: &str = "Reference: `devdist explain plan` (every plan.toml key, with an \
 example), `devdist explain inventory` (inventory columns and their aliases, public instance IDs, the gateway \
 format), `devdist explain catalog` (instance catalog columns); `devdist explain CODE` for a reason code, a warning \
