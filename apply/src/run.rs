@@ -7,6 +7,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use devdist_platform::codes::{CODE_INTERRUPTED, CODE_NOT_IN_RESULT_FILE};
 use devdist_platform::{
     ApiError, CODE_DISTRIBUTED, CreateDeviceDistributeJob, ErrorKind, JobInfo, JobStatus, ListJobs,
 };
@@ -833,7 +834,7 @@ impl<P: Platform> Run<'_, P> {
                 Ok(at) => DeviceOutcome {
                     device: device.clone(),
                     outcome: Outcome::Unknown,
-                    code: if interrupted { "interrupted" } else { "not_in_result_file" }.to_string(),
+                    code: if interrupted { CODE_INTERRUPTED } else { CODE_NOT_IN_RESULT_FILE }.to_string(),
                     message: format!(
                         "{why} of {platform_job_id} (status {status}); QueryDeviceProvisioning shows it at {}",
                         at.as_deref().unwrap_or("no target")

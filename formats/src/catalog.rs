@@ -8,6 +8,16 @@ use crate::error::{Error, Position};
 pub const CATALOG_COLUMNS: [&str; 6] =
     ["instance_id", "region", "edition", "owner_uid", "device_quota", "devices_in_use"];
 
+/// What each of [`CATALOG_COLUMNS`] holds, in the same order, for `devdist explain catalog`.
+pub const CATALOG_COLUMN_MEANINGS: [&str; CATALOG_COLUMNS.len()] = [
+    "Instance ID; non-empty, listed once.",
+    "Region ID, e.g. eu-central-1; non-empty.",
+    "public, standard, premium or exclusive.",
+    "The owning account's UID; empty for public instances.",
+    "Devices the instance may hold, a whole number; empty means unlimited.",
+    "Devices the instance holds now, a whole number; empty means 0. Headroom = device_quota - devices_in_use.",
+];
+
 /// One row of a catalog file, as written (the engine decides what the values mean).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CatalogRow {

@@ -95,18 +95,67 @@ impl Field {
         matches!(self, Field::ProductKey | Field::DeviceName | Field::DeviceSecret | Field::SourceInstance)
     }
 
-    /// Header spellings beyond the name itself, already in [`normalize`]d form.
-    fn aliases(self) -> &'static [&'static str] {
+    /// Header spellings beyond the name itself (which any case and any `_` also match: `ProductKey`,
+    /// `PRODUCT_KEY`). Matched like the name: case-insensitive, `_` ignored.
+    pub fn aliases(self) -> &'static [&'static str] {
         match self {
-            Field::SourceInstance => &["iotinstanceid", "sourceinstanceid"],
+            Field::SourceInstance => &["IotInstanceId", "SourceInstanceId"],
             _ => &[],
+        }
+    }
+
+    /// What the column holds, in one sentence, for `devdist explain inventory`.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            Field::ProductKey => {
+                "ProductKey of the certificate: 1-20 ASCII letters and digits (the platform issues 11)."
+            }
+            Field::DeviceName => "DeviceName of the certificate: 4-32 characters of A-Z a-z 0-9 _ - @ . :",
+            Field::DeviceSecret => {
+                "DeviceSecret of the certificate: 1-64 characters of the DeviceName alphabet (the platform issues 32 \
+                 letters and digits); written only into device manifests."
+            }
+            Field::SourceInstance => "The device's home: the instance it is registered in; it must be in the catalog.",
+            Field::SourceRegion => "When non-empty, must equal the catalog region of source_instance.",
+            Field::CurrentInstance => {
+                "Where the device is distributed to now, if anywhere: its job leaves from there (not checked against the \
+                 catalog)."
+            }
+            Field::CurrentUid => {
+                "The account of current_instance (billing); default the plan's account. Another account makes the \
+                 device console work."
+            }
+            Field::TargetInstance => "Per-row destination instance; overrides the routes (strategy specified_region).",
+            Field::TargetUid => "Per-row destination account; default the plan's account.",
+            Field::Authorized => {
+                "true/1/yes/y/t (any case) blocks the device's whole product; empty/false/0/no/n/f blocks nothing; any \
+                 other value blocks it too."
+            }
+            Field::Transferred => "Like authorized: a marking that blocks the device's whole product.",
+            Field::Gateway => {
+                "The device's gateway as product_key/device_name (e.g. a1BwAGVeu01/gw-0001); only for the \
+                 topology_split warning."
+            }
+            Field::SignClientId => "clientId of a captured MQTT login.",
+            Field::SignMethod => "hmacmd5, hmacsha1 or hmacsha256 (any case) of a captured MQTT login.",
+            Field::SignTimestamp => "timestamp of a captured MQTT login; empty when the login had none.",
+            Field::SignPassword => {
+                "password of a captured MQTT login; when non-empty the secret is checked by recomputing it \
+                 (signature_mismatch)."
+            }
+            Field::PlatformCode => {
+                "Written by devdist redrive and devdist return only; in their derived plans a non-empty value rejects \
+                 the record (refused_by_platform, not_returned)."
+            }
         }
     }
 
     /// The field a header cell names, if any: case-insensitive, snake_case or PascalCase.
     pub fn from_header(name: &str) -> Option<Field> {
         let key = normalize(name);
-        Field::ALL.into_iter().find(|field| normalize(field.name()) == key || field.aliases().contains(&key.as_str()))
+        Field::ALL
+            .into_iter()
+            .find(|field| normalize(field.name()) == key || field.aliases().iter().any(|alias| normalize(alias) == key))
     }
 
     /// The field a column that is *not* one of them may have been meant as (`TargetInstanceId`,

@@ -32,7 +32,7 @@ mod table;
 
 pub use ::csv::ByteRecord;
 pub use batch::{RecordBatch, record_size};
-pub use catalog::{CATALOG_COLUMNS, CatalogRow, read_catalog};
+pub use catalog::{CATALOG_COLUMN_MEANINGS, CATALOG_COLUMNS, CatalogRow, read_catalog};
 pub use csv::CsvInventory;
 pub use error::{Error, ErrorKind, Position, describe_io, is_invisible, shown};
 pub use file::{FileInside, create_new, open_inside, read_inside, require_regular_file};

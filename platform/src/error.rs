@@ -108,7 +108,7 @@ impl std::error::Error for ApiError {}
 // `classification_of_codes` below pins every list.
 
 /// Code prefixes of a refused credential, signature or clock (the gateway's and RAM's).
-const AUTH_PREFIXES: [&str; 7] = [
+pub(crate) const AUTH_PREFIXES: [&str; 7] = [
     "InvalidAccessKeyId",
     "SignatureDoesNotMatch",
     "InvalidSecurityToken",

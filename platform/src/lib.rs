@@ -10,6 +10,7 @@
 //! - [`limits`]: the platform's limits (calls per second, jobs in flight, devices per job);
 //! - [`results`]: the per-device result file of a finished job, JSON or CSV;
 //! - [`credentials`]: the access key from the environment or the aliyun CLI's profiles;
+//! - [`codes`]: every code apply can record, what it means, what apply and the operator do;
 //! - [`error`]: one error type ([`ApiError`]) that says whether a call may have been carried
 //!   out, and the one classification of the platform's codes;
 //! - [`client`] (feature `client`, on by default): the blocking `Client` over ureq and rustls,
@@ -26,6 +27,7 @@
 pub mod api;
 #[cfg(feature = "client")]
 pub mod client;
+pub mod codes;
 pub mod credentials;
 pub mod encode;
 pub mod error;

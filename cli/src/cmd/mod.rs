@@ -20,7 +20,7 @@ use devdist_engine::Options;
 /// Plans bulk IoT device distributions: grant manifests, job requests and billing
 /// reassignments from device inventories, with every rejected record accounted for.
 #[derive(Debug, Parser)]
-#[command(name = "devdist", version, about, long_about = None)]
+#[command(name = "devdist", version, about, long_about = None, after_long_help = explain::REFERENCE_HELP)]
 pub(crate) struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -31,10 +31,10 @@ enum Command {
     /// Check every device and write the whole distribution plan into DIR.
     // A fixed usage line: clap's own lists the options given on a failed command line among
     // the required ones.
-    #[command(override_usage = "devdist plan [OPTIONS] --out <OUT> <PLAN>")]
+    #[command(override_usage = "devdist plan [OPTIONS] --out <OUT> <PLAN>", after_long_help = explain::REFERENCE_HELP)]
     Plan(plan::PlanArgs),
     /// Dry run: the same checks, writing only report.json, run.json and rejects.csv.
-    #[command(override_usage = "devdist validate [OPTIONS] --out <OUT> <PLAN>")]
+    #[command(override_usage = "devdist validate [OPTIONS] --out <OUT> <PLAN>", after_long_help = explain::REFERENCE_HELP)]
     Validate(validate::ValidateArgs),
     /// Write a synthetic inventory, catalog and plan of any size.
     Generate(generate::GenerateArgs),
@@ -48,7 +48,9 @@ enum Command {
     Emulate(emulate::EmulateArgs),
     /// Carry out DIR's jobs on the platform: paced, journalled, resumable, exactly once.
     Apply(apply::ApplyArgs),
-    /// What a reason code or warning means, the rule behind it and how to fix the input.
+    /// The reference of plan.toml, inventories and catalogs; what a reason code, warning or
+    /// platform code means and what to do.
+    #[command(after_long_help = explain::REFERENCE_HELP)]
     Explain(explain::ExplainArgs),
     /// Print the end-of-run summary table of an existing output folder.
     Summary(summary::SummaryArgs),

@@ -5,7 +5,9 @@ use std::fs;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use devdist_engine::{Reason, Warning};
+use devdist_engine::{EDITIONS, PLAN_EXAMPLE, PLAN_KEYS, PUBLIC_INSTANCES, Reason, Warning};
+use devdist_formats::{CATALOG_COLUMN_MEANINGS, CATALOG_COLUMNS, Field};
+use devdist_platform::codes::{Handling, PLATFORM_CODES};
 
 use crate::support::{code, demo_plan, devdist, stderr};
 
@@ -14,16 +16,23 @@ fn stdout(output: &Output) -> String {
 }
 
 #[test]
-fn explain_lists_every_reason_code_and_warning_once() {
+fn explain_lists_the_topics_and_every_code_once() {
     let output = devdist(&["explain"]);
     assert_eq!(code(&output), 0, "{}", stderr(&output));
     let text = stdout(&output);
-    let codes: Vec<&str> = Reason::ALL.iter().map(|r| r.code()).chain(Warning::ALL.iter().map(|w| w.code())).collect();
+    let codes: Vec<&str> = Reason::ALL
+        .iter()
+        .map(|r| r.code())
+        .chain(Warning::ALL.iter().map(|w| w.code()))
+        .chain(["plan", "inventory", "catalog"])
+        .chain(PLATFORM_CODES.iter().map(|row| row.code))
+        .collect();
     for code in &codes {
         let lines = text.lines().filter(|line| line.split_whitespace().next() == Some(code)).count();
         assert_eq!(lines, 1, "{code} should have exactly one line in:\n{text}");
     }
-    assert_eq!(text.lines().filter(|line| !line.is_empty()).count(), codes.len() + 1, "{text}");
+    // Three headings and the closing hint.
+    assert_eq!(text.lines().filter(|line| !line.is_empty()).count(), codes.len() + 4, "{text}");
 }
 
 #[test]
@@ -53,9 +62,186 @@ fn explain_unknown_code_exits_2_naming_the_nearest_code() {
     assert_eq!(stdout(&output), "");
     assert_eq!(
         stderr(&output),
-        "devdist: error: explain: no reason code or warning is called \"capacity_exceeded\"; did you mean \
-         target_capacity_exceeded? (`devdist explain` lists them all)\n"
+        "devdist: error: explain: no topic, reason code, warning or platform code is called \"capacity_exceeded\"; \
+         did you mean target_capacity_exceeded? (`devdist explain` lists them all)\n"
     );
+    let output = devdist(&["explain", "iot.system.InstanceIdSane"]);
+    assert_eq!(code(&output), 2);
+    assert_eq!(
+        stderr(&output),
+        "devdist: error: explain: no topic, reason code, warning or platform code is called \
+         \"iot.system.InstanceIdSane\"; did you mean iot.system.InstanceIdSame? (`devdist explain` lists them all). \
+         Were it a platform code in results.csv, apply would take it as refused for good: not retried\n"
+    );
+    let output = devdist(&["explain", "Throttling.Burst"]);
+    assert!(stderr(&output).ends_with("apply would take it as retryable\n"), "{}", stderr(&output));
+    assert_eq!(code(&devdist(&["explain", "inventry"])), 2);
+    assert!(stderr(&devdist(&["explain", "inventry"])).contains("did you mean inventory?"));
+}
+
+#[test]
+fn explain_plan_gives_every_key_the_parser_accepts_and_the_example() {
+    let output = devdist(&["explain", "plan"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.starts_with("plan.toml: the plan file of `devdist plan PLAN.toml`"), "{text}");
+    for key in PLAN_KEYS {
+        let heading = match key.path {
+            "inputs" | "limits" => format!("[{}]", key.path),
+            "routes" => "[[routes]]".to_string(),
+            path => path.to_string(),
+        };
+        let at = text.lines().position(|line| line == heading).unwrap_or_else(|| panic!("no {heading} in:\n{text}"));
+        let about: String = text.lines().skip(at + 1).take_while(|line| line.starts_with("    ")).collect();
+        assert!(about.contains(key.kind), "{heading}: {about}");
+        assert_eq!(about.contains("required"), key.required, "{heading}: {about}");
+    }
+    assert!(text.contains("integer, 1 to 10000; optional, default 10000."), "{text}");
+    assert!(text.contains("integer, 1 to 10; optional, default 10."), "{text}");
+    assert!(text.contains("`redrive_of` and `return_of` are written by `devdist redrive`"), "{text}");
+    assert!(text.ends_with(&format!("A complete example:\n\n{PLAN_EXAMPLE}")), "{text}");
+    // The topic is a word, in any case.
+    assert_eq!(stdout(&devdist(&["explain", " PLAN "])), text);
+}
+
+#[test]
+fn explain_inventory_gives_every_column_with_the_aliases_the_reader_takes() {
+    let output = devdist(&["explain", "inventory"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let text = stdout(&output);
+    for field in Field::ALL {
+        let prefix = format!("{} (", field.name());
+        let line = text.lines().find(|line| line.starts_with(&prefix)).unwrap_or_else(|| panic!("{prefix}\n{text}"));
+        let (spellings, need) = line[prefix.len()..].rsplit_once("), ").expect("name (spellings), need");
+        assert_eq!(need, if field.required() { "required" } else { "optional" }, "{line}");
+        let spellings: Vec<&str> = spellings.split(", ").collect();
+        assert_eq!(spellings.len(), 1 + field.aliases().len(), "{line}");
+        for spelling in spellings.iter().chain(&[field.name()]) {
+            // What is printed is what the reader takes.
+            assert_eq!(Field::from_header(spelling), Some(field), "{line}");
+        }
+        for alias in field.aliases() {
+            assert!(spellings.contains(alias), "{line}");
+        }
+        assert!(text.contains(&field.meaning().split_whitespace().take(4).collect::<Vec<_>>().join(" ")), "{line}");
+    }
+    assert!(text.contains("source_instance (SourceInstance, IotInstanceId, SourceInstanceId), required\n"), "{text}");
+    assert!(text.contains("The gateway format: `product_key/device_name` of the gateway device"), "{text}");
+    for (id, region) in PUBLIC_INSTANCES {
+        assert!(text.contains(&format!("\n  {id}  {region}\n")), "{id}: {text}");
+    }
+}
+
+#[test]
+fn explain_catalog_gives_every_column_and_an_example_the_reader_takes() {
+    let output = devdist(&["explain", "catalog"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let text = stdout(&output);
+    for (column, meaning) in CATALOG_COLUMNS.iter().zip(CATALOG_COLUMN_MEANINGS) {
+        assert!(text.contains(&format!("\n{column}\n    {}", meaning.split(' ').next().unwrap())), "{column}: {text}");
+    }
+    assert!(text.contains(&format!("Editions: {}.", EDITIONS.join(", "))), "{text}");
+    let example: String = text
+        .split("An example:\n\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n\n").next())
+        .expect("an example")
+        .to_string();
+    assert!(example.starts_with(&CATALOG_COLUMNS.join(",")), "{example}");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("instances.csv");
+    fs::write(&path, format!("{example}\n")).unwrap();
+    let catalog = devdist_engine::Catalog::load(&path).unwrap_or_else(|err| panic!("{err}"));
+    assert!(catalog.find("iot-partner01").is_some());
+}
+
+#[test]
+fn explain_platform_code_says_what_apply_does_and_never_redrives_a_refusal() {
+    for row in &PLATFORM_CODES {
+        let output = devdist(&["explain", row.code]);
+        assert_eq!(code(&output), 0, "{}: {}", row.code, stderr(&output));
+        let text = stdout(&output);
+        assert!(text.starts_with(&format!("{} (platform code, ", row.code)), "{text}");
+        assert!(text.contains(&format!("\nWhat it means: {}\n", row.meaning)), "{text}");
+        assert!(text.contains(&format!("\nApply retries: {}\n", row.handling.apply())), "{text}");
+        let todo = text.lines().find_map(|line| line.strip_prefix("What to do:    ")).expect("what to do");
+        match row.handling {
+            Handling::Refused => {
+                assert!(todo.starts_with("Do not redrive"), "{}: {todo}", row.code);
+                assert!(!todo.contains("redrive DIR"), "{}: {todo}", row.code);
+            }
+            Handling::Retried | Handling::Unsettled => {
+                assert!(todo.contains("`devdist redrive DIR --out NEW`"), "{}: {todo}", row.code)
+            }
+            _ => assert!(!todo.contains("redrive"), "{}: {todo}", row.code),
+        }
+    }
+    let output = devdist(&["explain", "iot.system.instanceidsame"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let row = devdist_platform::codes::lookup("iot.system.InstanceIdSame").unwrap();
+    assert_eq!(
+        stdout(&output),
+        format!(
+            "iot.system.InstanceIdSame (platform code, refused for good: not retried)\n\n\
+             What it means: {}\nApply retries: {}\nWhat to do:    {} {}\n\n\
+             In results.csv the outcome decides what `devdist redrive` does: `unknown`, or `failed` with a retryable \
+             code, is planned again; `failed` with any other code is left out (refused_by_platform).\n",
+            row.meaning,
+            row.handling.apply(),
+            row.handling.next(),
+            row.action
+        )
+    );
+    // Every code the emulator and the wire answer is in the table.
+    for code in [
+        "Throttling.User",
+        "SignatureNonceUsed",
+        "InternalError",
+        "ServiceUnavailable",
+        "iot.system.SystemException",
+        "iot.distribute.TooManyJobs",
+        "InvalidAccessKeyId.NotFound",
+        "SignatureDoesNotMatch",
+        "InvalidTimeStamp.Expired",
+        "iot.system.IllegalRequest",
+        "iot.system.UidNotFound",
+        "iot.system.InstanceNotFound",
+        "iot.prod.NotExistedProduct",
+        "iot.device.NotExistedDevice",
+        "iot.device.DistributeFailed",
+        "iot.common.InvalidPageParams",
+        "200",
+        "interrupted",
+        "not_in_result_file",
+    ] {
+        assert!(devdist_platform::codes::lookup(code).is_some(), "{code}");
+    }
+}
+
+#[test]
+fn docs_and_readme_agree_with_the_reference() {
+    let read = |name: &str| fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(name)).unwrap();
+    let inputs = read("docs/inputs.md");
+    assert!(inputs.contains(&format!("```toml\n{PLAN_EXAMPLE}```")), "docs/inputs.md §2.7 is not PLAN_EXAMPLE");
+    for key in PLAN_KEYS {
+        let name = key.name();
+        let spelled = [format!("`{name}`"), format!("`[{name}]`"), format!("`[[{name}]]`")];
+        assert!(spelled.iter().any(|spelling| inputs.contains(spelling)), "{}", key.path);
+    }
+    for field in Field::ALL {
+        assert!(inputs.contains(&format!("`{}`", field.name())), "{}", field.name());
+        for alias in field.aliases() {
+            assert!(inputs.contains(&format!("`{alias}`")), "{alias}");
+        }
+    }
+    for column in CATALOG_COLUMNS {
+        assert!(inputs.contains(&format!("`{column}`")), "{column}");
+    }
+    for (id, region) in PUBLIC_INSTANCES {
+        assert!(inputs.contains(&format!("| `{id}` | {region} |")), "{id}");
+    }
+    assert!(inputs.contains("`devdist explain plan`"), "docs/inputs.md does not point at devdist explain");
+    assert!(read("README.md").contains("`devdist explain plan|inventory|catalog|CODE`"));
 }
 
 #[test]
@@ -106,6 +292,36 @@ fn man_writes_a_page_per_subcommand() {
     assert!(plan.contains("\n.TH devdist-plan 1 ") && plan.contains("memory"), "{plan}");
     for sub in ["validate", "verify", "explain", "summary", "completions", "generate"] {
         assert!(dir.path().join(format!("devdist-{sub}.1")).is_file(), "no page for {sub}");
+    }
+    // The pages point at the reference, and devdist-explain.1 carries it whole, unfilled.
+    assert!(page.contains("devdist explain plan"), "{page}");
+    assert!(plan.contains("devdist explain plan"), "{plan}");
+    let explain = fs::read_to_string(dir.path().join("devdist-explain.1")).unwrap();
+    let reference =
+        explain.split_once("\n.SH REFERENCE\n.nf\n").map(|(_, rest)| rest).unwrap_or_else(|| panic!("{explain}"));
+    assert!(reference.ends_with("\n.fi\n"), "{reference}");
+    for key in PLAN_KEYS {
+        assert!(reference.contains(&format!("\n{}\n", key.path)) || key.kind.contains("table"), "{}", key.path);
+    }
+    for field in Field::ALL {
+        assert!(reference.contains(&format!("\n{} (", field.name())), "{}", field.name());
+    }
+    for column in CATALOG_COLUMNS {
+        assert!(reference.contains(&format!("\n{column}\n")), "{column}");
+    }
+    assert!(!reference.lines().any(|line| line.starts_with('.') && line != ".fi"), "{reference}");
+}
+
+#[test]
+fn help_of_plan_validate_and_explain_points_at_the_reference() {
+    for sub in [&["plan", "--help"][..], &["validate", "--help"], &["explain", "--help"], &["--help"]] {
+        let output = devdist(sub);
+        assert_eq!(code(&output), 0, "{sub:?}");
+        let text = stdout(&output);
+        assert!(
+            text.contains("`devdist explain plan`") && text.contains("`devdist explain inventory`"),
+            "{sub:?}: {text}"
+        );
     }
 }
 

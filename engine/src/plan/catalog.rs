@@ -16,7 +16,8 @@ pub const PUBLIC_INSTANCES: [(&str, &str); 6] = [
     ("iotx-oxssharez700", "eu-central-1"),
 ];
 
-const EDITIONS: [&str; 4] = ["public", "standard", "premium", "exclusive"];
+/// The editions a catalog row may name.
+pub const EDITIONS: [&str; 4] = ["public", "standard", "premium", "exclusive"];
 
 /// One instance devices can live in.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,6 +2,7 @@
 //! once with its line and column before any inventory is read.
 
 pub(crate) mod catalog;
+pub(crate) mod keys;
 mod routes;
 mod toml;
 

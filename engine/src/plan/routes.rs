@@ -51,7 +51,7 @@ impl<'t> Reader<'t> {
         span: Range<usize>,
         table: &DeTable<'i>,
     ) -> Option<RawRoute<'i>> {
-        self.unknown_keys(table, &["name", "match", "strategy", "targets", "target_uid"], "routes.");
+        self.unknown_keys(table, "routes.");
         let name = match table.get("name") {
             Some(value) => self.string(value, "routes.name").unwrap_or_default(),
             None => format!("route {}", index + 1),
@@ -70,7 +70,7 @@ impl<'t> Reader<'t> {
         if let Some(value) = table.get("match")
             && let Some(matcher) = self.table(value, "routes.match")
         {
-            self.unknown_keys(matcher, &["product_key", "source_instance", "source_region"], "routes.match.");
+            self.unknown_keys(matcher, "routes.match.");
             let set = |key: &str, reader: &mut Self| {
                 matcher.get(key).map(|list| {
                     reader

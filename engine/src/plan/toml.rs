@@ -11,6 +11,7 @@ use crate::error::Problem;
 use crate::names::is_safe_name;
 use crate::plan::catalog::Catalog;
 
+use super::keys::INTERNAL_PLAN_KEYS;
 use super::{Input, Plan, Route, Routes, TargetSets};
 
 /// 1-based line and column (in characters) of byte `offset` in `text`.
@@ -68,7 +69,7 @@ impl<'t> Reader<'t> {
         }
         let top = document.get_ref();
         let whole = 0..0;
-        self.unknown_keys(top, &["account", "inputs", "limits", "routes"], "");
+        self.unknown_keys(top, "");
 
         let account = match top.get("account") {
             Some(value) => self.string(value, "account").filter(|uid| self.safe(uid, value.span(), "account")),
@@ -107,11 +108,14 @@ impl<'t> Reader<'t> {
         })
     }
 
-    pub(super) fn unknown_keys(&mut self, table: &DeTable, known: &[&str], within: &str) {
+    /// Reports every key of `table` (at `within`, a path with a trailing dot, `""` at the top)
+    /// that [`PLAN_KEYS`](super::keys::PLAN_KEYS) does not list there.
+    pub(super) fn unknown_keys(&mut self, table: &DeTable, within: &str) {
+        let known = super::keys::keys_within(within);
         for (key, _) in table.iter() {
             // Written by `devdist redrive` and `devdist return` into the plans they derive; not
             // offered to people.
-            let internal = within.is_empty() && ["redrive_of", "return_of"].contains(&key.get_ref().as_ref());
+            let internal = within.is_empty() && INTERNAL_PLAN_KEYS.contains(&key.get_ref().as_ref());
             if !internal && !known.contains(&key.get_ref().as_ref()) {
                 let expected = known.join(", ");
                 self.problem(
@@ -177,7 +181,7 @@ impl<'t> Reader<'t> {
             return (Vec::new(), None);
         };
         let Some(table) = self.table(value, "inputs") else { return (Vec::new(), None) };
-        self.unknown_keys(table, &["inventory", "instances"], "inputs.");
+        self.unknown_keys(table, "inputs.");
         let mut inputs = Vec::new();
         let mut seen: Vec<(SameFile, String, Range<usize>)> = Vec::new();
         match table.get("inventory") {
@@ -240,7 +244,7 @@ impl<'t> Reader<'t> {
         use devdist_platform::limits::{MAX_DEVICES_PER_JOB, MAX_JOBS_IN_FLIGHT};
         let Some(value) = value else { return (Some(MAX_DEVICES_PER_JOB), Some(MAX_JOBS_IN_FLIGHT)) };
         let Some(table) = self.table(value, "limits") else { return (None, None) };
-        self.unknown_keys(table, &["devices_per_job", "jobs_per_wave"], "limits.");
+        self.unknown_keys(table, "limits.");
         let devices = self.limit(table.get("devices_per_job"), "limits.devices_per_job", MAX_DEVICES_PER_JOB as i64);
         let waves = self.limit(table.get("jobs_per_wave"), "limits.jobs_per_wave", MAX_JOBS_IN_FLIGHT as i64);
         (devices, waves)
