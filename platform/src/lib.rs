@@ -29,6 +29,7 @@ pub mod client;
 pub mod credentials;
 pub mod encode;
 pub mod error;
+mod file;
 pub mod limits;
 pub mod pace;
 pub mod results;

@@ -83,8 +83,12 @@ pub(super) fn run(args: ApplyArgs) -> anyhow::Result<u8> {
         dry_run(&args)?;
         return Ok(0);
     }
-    let credentials = Credentials::load(args.profile.as_deref())
+    let mut warnings = Vec::new();
+    let credentials = Credentials::load_noting(args.profile.as_deref(), &mut warnings)
         .map_err(|err| devdist_apply::Error::invocation(format!("credentials: {err}")))?;
+    for warning in warnings {
+        say!("devdist: warning: {warning}");
+    }
     let config = ClientConfig {
         endpoint: args.endpoint.clone(),
         rate_scale: args.rate_scale,
