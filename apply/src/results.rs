@@ -111,12 +111,18 @@ pub(crate) fn rows<'a>(folder: &'a Folder, states: &'a States) -> Result<(Vec<Ro
     Ok((rows, tally))
 }
 
-/// results.csv's bytes.
+/// results.csv's bytes. Every cell goes through [`devdist_engine::safe_cell`], as in
+/// rejects.csv: the platform's text (JobId, code, message) is not ours, and a terminal escape or
+/// a `=HYPERLINK(…)` in it must not act when the file is `cat` or opened in a spreadsheet.
+/// [`crate::redrive`] reads it back with [`devdist_engine::original_value`].
 pub(crate) fn render_results(rows: &[Row]) -> Vec<u8> {
     let mut writer = csv::Writer::from_writer(Vec::new());
     writer.write_record(Row::COLUMNS).expect("in memory");
     for row in rows {
-        writer.write_record(row.cells()).expect("in memory");
+        for cell in row.cells() {
+            writer.write_field(devdist_engine::safe_cell(cell).as_bytes()).expect("in memory");
+        }
+        writer.write_record(None::<&[u8]>).expect("in memory");
     }
     writer.into_inner().expect("in memory")
 }

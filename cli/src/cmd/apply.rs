@@ -104,7 +104,7 @@ pub(super) fn run(args: ApplyArgs) -> anyhow::Result<u8> {
         print_summary(&args, &applied);
     }
     if let Some(reason) = &applied.stopped {
-        say!("devdist: stopped: {reason}; run the same `devdist apply` again to continue");
+        say!("devdist: stopped: {}; run the same `devdist apply` again to continue", crate::terminal_text(reason));
     }
     Ok(applied.exit_code())
 }
