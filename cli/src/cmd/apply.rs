@@ -66,9 +66,17 @@ impl ApplyArgs {
         // The crash points of the tests; without apply's `test-util` feature (every release
         // build) nothing is read.
         let crash = Crash::from_env()?;
+        let (poll_min, poll_max) = (seconds("--poll-min", self.poll_min)?, seconds("--poll-max", self.poll_max)?);
+        if poll_min > poll_max {
+            return Err(devdist_apply::Error::invocation(format!(
+                "--poll-min {} is more than --poll-max {}: the first wait between two polls cannot be longer \
+                 than the longest",
+                self.poll_min, self.poll_max
+            )));
+        }
         Ok(Options {
-            poll_min: seconds("--poll-min", self.poll_min)?,
-            poll_max: seconds("--poll-max", self.poll_max)?.max(seconds("--poll-min", self.poll_min)?),
+            poll_min,
+            poll_max,
             reconcile_wait: seconds("--reconcile-wait", self.reconcile_wait)?,
             max_failure_rate: self.max_failure_rate,
             crash,
