@@ -165,8 +165,19 @@ fn print_summary(args: &ApplyArgs, applied: &Applied) {
         say!("  they are listed in {}/apply/summary.json (console_work)", devdist_formats::shown(&args.dir));
     }
     say!("  per device: {}/apply/results.csv", devdist_formats::shown(&args.dir));
-    if tally.failed + tally.unknown > 0 {
-        say!("  re-drive the failures: devdist redrive {} --out NEW", devdist_formats::shown(&args.dir));
+    let retryable = tally.unknown + tally.failed_retryable;
+    if retryable > 0 {
+        say!(
+            "  re-drive the {retryable} unknown and retryably failed devices: devdist redrive {} --out NEW",
+            devdist_formats::shown(&args.dir)
+        );
+    }
+    let refused = tally.failed - tally.failed_retryable;
+    if refused > 0 {
+        say!(
+            "  {refused} devices were refused for good (their codes: apply/summary.json by_code); \
+             re-driving will not change that: fix the cause first"
+        );
     }
 }
 
