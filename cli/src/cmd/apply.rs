@@ -119,6 +119,18 @@ pub(super) fn run(args: ApplyArgs) -> anyhow::Result<u8> {
 
 fn dry_run(args: &ApplyArgs) -> anyhow::Result<()> {
     let folder = Folder::open(&args.dir)?;
+    // An apply that has finished leaves nothing to schedule: say so rather than print the
+    // schedule of work already done. Finished means its results verify and nothing is pending.
+    if args.dir.join("apply/journal.jsonl").exists()
+        && devdist_apply::verify(&args.dir).is_ok_and(|problems| problems.is_empty())
+    {
+        writeln!(
+            std::io::stdout().lock(),
+            "{}: apply has finished, every device has an outcome: nothing to do (devdist summary {0} shows them)",
+            devdist_formats::shown(&args.dir)
+        )?;
+        return Ok(());
+    }
     let schedule = devdist_apply::schedule(&folder, args.rate_scale);
     // Written, not printed: `devdist apply --dry-run | head -1` closes stdout early, and that is
     // a broken pipe for main to end quietly on, not a panic.
