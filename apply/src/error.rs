@@ -63,6 +63,21 @@ impl Error {
         Error::folder(err.path(), message)
     }
 
+    /// The platform refused apply's calls as unauthorised ([`ApiError::is_auth`]): the
+    /// credentials, or, for a signature time out of range, this machine's clock.
+    ///
+    /// [`ApiError::is_auth`]: devdist_platform::ApiError::is_auth
+    pub(crate) fn refused_credentials(err: &devdist_platform::ApiError) -> Error {
+        if err.is_clock() {
+            return Error::Stopped(format!(
+                "the platform refused apply's calls as signed at a time too far from its own: this machine's \
+                 clock is off (compare it with the platform's and set it right, e.g. with NTP; the credentials \
+                 were not judged): {err}"
+            ));
+        }
+        Error::Stopped(format!("the platform refused apply's credentials: {err}"))
+    }
+
     /// A failed journal or results write.
     pub fn journal(path: &Path, err: &io::Error) -> Error {
         Error::Journal { path: path.to_path_buf(), message: err.to_string() }

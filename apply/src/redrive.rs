@@ -250,8 +250,12 @@ pub(crate) fn read_results(path: &Path, bytes: &[u8]) -> Result<BTreeMap<Key, Ve
             format!("the header is not results.csv's: {}", ResultRow::<String>::COLUMNS.join(",")),
         ));
     }
-    for record in reader.deserialize::<ResultRow>() {
+    for (index, record) in reader.deserialize::<ResultRow>().enumerate() {
         let row = record.map_err(|e| invalid(path, e.position().map_or(0, |p| p.line()), e))?;
+        // safe_cell leaves no line end in a cell: row N is on line N + 1.
+        let row = original_row(row).ok_or_else(|| {
+            invalid(path, index as u64 + 2, "a cell is not as results.csv writes it (a lone `\\` or a bad `\\u{…}`)")
+        })?;
         let verdict = match row.outcome {
             Outcome::Distributed => Verdict::Distributed,
             Outcome::Unknown => Verdict::Unknown,
@@ -274,6 +278,22 @@ pub(crate) fn read_results(path: &Path, bytes: &[u8]) -> Result<BTreeMap<Key, Ve
         }
     }
     Ok(verdicts)
+}
+
+/// A row of results.csv with every cell read back as it was before [`devdist_engine::safe_cell`]
+/// wrote it (`None` when a cell is not one it writes).
+fn original_row(row: ResultRow) -> Option<ResultRow> {
+    let text = |cell: String| devdist_engine::original_value(&cell);
+    Some(ResultRow {
+        product_key: text(row.product_key)?,
+        device_name: text(row.device_name)?,
+        job_id: text(row.job_id)?,
+        platform_job_id: text(row.platform_job_id)?,
+        target_instances: text(row.target_instances)?,
+        outcome: row.outcome,
+        code: text(row.code)?,
+        message: text(row.message)?,
+    })
 }
 
 /// DIR's `grants/*/*/devices.*` (`kind` "devices") or `billing/reassignments.*` ("billing"),

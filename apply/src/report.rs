@@ -4,7 +4,9 @@
 use std::fmt::Write;
 
 use devdist_engine::html::{bar_chart, esc, head, tiles};
-use devdist_folder::Summary;
+use devdist_folder::applied::Progress;
+use devdist_folder::{Outcome, Summary};
+use devdist_platform::is_retryable_code;
 
 /// The page `devdist apply` writes to `DIR/apply/report.html`: outcomes per job and per
 /// code, the failures with their platform codes, and the command that re-drives them.
@@ -49,20 +51,43 @@ pub(crate) fn page(summary: &Summary) -> String {
         a.devices_in_jobs,
         a.outcomes
     );
+    // A job refused at its Create settles (every device failed) without a platform job: it is
+    // not one the platform ran, and "finished" would say it was.
+    let settled = summary.per_job.iter().filter(|job| job.status == Progress::Finished);
+    let ran = settled.clone().filter(|job| job.attempts > 0).count();
+    let refused_jobs = settled.count() - ran;
     let _ = writeln!(
         html,
-        "<p><b>Jobs:</b> {} in total ({} API, {} console-only): {} created, {} finished, {} interrupted.</p>",
-        j.total, j.api, j.console, j.created, j.finished, j.interrupted
+        "<p><b>Jobs:</b> {} in total ({} API, {} console-only): {} platform jobs created \
+         (every attempt counts, {} interrupted); {ran} API jobs ran to their end on the platform, {refused_jobs} \
+         were refused at their Create and made no platform job.</p>",
+        j.total, j.api, j.console, j.created, j.interrupted
     );
-    if d.failed + d.unknown > 0 {
+    let retryable_failed: u64 = summary
+        .by_code
+        .iter()
+        .filter(|c| c.outcome == Outcome::Failed && is_retryable_code(&c.code))
+        .map(|c| c.devices)
+        .sum();
+    let retryable = d.unknown + retryable_failed;
+    if retryable > 0 {
         let _ = writeln!(
             html,
-            "<p><b>Re-drive the {} failed and unknown devices:</b></p><pre class=\"mono\">{}</pre>",
-            d.failed + d.unknown,
+            "<p><b>Re-drive the {retryable} unknown and retryably failed devices:</b></p><pre class=\"mono\">{}</pre>",
             esc(&summary.redrive_command)
         );
     }
-    html.push_str("</div>\n</section>\n<section id=\"codes\">\n<h2>2. Outcomes per code</h2>\n");
+    if d.failed > retryable_failed {
+        let _ = writeln!(
+            html,
+            "<p><b>{} devices were refused for good</b> (their codes are below): re-driving will not change \
+             that; fix the cause first.</p>",
+            d.failed - retryable_failed
+        );
+    }
+    html.push_str("</div>\n</section>\n");
+    console_work(&mut html, summary);
+    html.push_str("<section id=\"codes\">\n<h2>2. Outcomes per code</h2>\n");
     let bars: Vec<(String, u64)> =
         summary.by_code.iter().map(|c| (format!("{} {}", c.outcome.name(), c.code), c.devices)).collect();
     if !bars.is_empty() {
@@ -106,6 +131,40 @@ pub(crate) fn page(summary: &Summary) -> String {
     html
 }
 
+/// The cross-account jobs the operator creates in the console, each with what to enter.
+fn console_work(html: &mut String, summary: &Summary) {
+    if summary.console_work.is_empty() {
+        return;
+    }
+    html.push_str("<section id=\"console\">\n<h2>Console work</h2>\n");
+    let mut actions: Vec<&str> = summary.console_work.iter().map(|work| work.action.as_str()).collect();
+    actions.dedup();
+    for action in actions {
+        let _ = writeln!(html, "<p>{}.</p>", esc(action));
+    }
+    html.push_str(
+        "<table><thead><tr><th>job</th><th>product key</th><th>source instance</th><th>target account</th>\
+         <th>target instances</th><th class=\"num\">devices</th></tr></thead><tbody>\n",
+    );
+    for work in &summary.console_work {
+        let _ = writeln!(
+            html,
+            "<tr><td class=\"mono\">{}</td><td class=\"mono\">{}</td><td class=\"mono\">{}</td><td class=\"mono\">{}</td>\
+             <td class=\"mono\">{}</td><td class=\"num\">{}</td></tr>",
+            esc(&work.job_id),
+            esc(&work.product_key),
+            esc(&work.source_instance),
+            esc(&work.target_uid),
+            esc(&work.target_instances),
+            work.devices
+        );
+    }
+    html.push_str(
+        "</tbody></table>\n<p>Their devices are listed in <a href=\"results.csv\">results.csv</a> \
+                   (outcome <code>console</code>).</p>\n</section>\n",
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,5 +187,41 @@ mod tests {
         assert_eq!(html.matches("<td class=\"mono name\">—</td>").count(), 2);
         assert_eq!(html.matches("<tr class=\"exhausted\">").count(), 2, "the jobs with failed or unknown devices");
         assert!(!html.contains("<script") && html.contains("default-src 'none'"));
+    }
+
+    #[test]
+    fn refused_jobs_are_not_called_finished_and_console_work_is_listed() {
+        let text =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/apply/summary.json")).unwrap();
+        let summary: Summary = serde_json::from_str(&text).unwrap();
+        let html = page(&summary);
+        assert!(!html.contains("finished,"), "{html}");
+        assert!(
+            html.contains(
+                "<p><b>Jobs:</b> 4 in total (3 API, 1 console-only): 3 platform jobs created \
+                 (every attempt counts, 1 interrupted); 2 API jobs ran to their end on the platform, 0 were refused \
+                 at their Create and made no platform job.</p>"
+            ),
+            "{html}"
+        );
+        assert!(html.contains("<section id=\"console\">"), "{html}");
+        assert!(html.contains("<p>cross-account: create this job in the IoT console.</p>"), "{html}");
+        assert!(html.contains(
+            "<tr><td class=\"mono\">job-0000000000000004</td><td class=\"mono\">a1Pk</td><td class=\"mono\">iot-a</td>\
+             <td class=\"mono\">222</td><td class=\"mono\">iot-b</td><td class=\"num\">50</td></tr>"
+        ));
+        // 30 unknown are worth re-driving; the 120 failed have codes that are not.
+        assert!(html.contains("<p><b>Re-drive the 30 unknown and retryably failed devices:</b></p>"), "{html}");
+        assert!(html.contains("<p><b>120 devices were refused for good</b>"), "{html}");
+
+        // A job refused at its Create: settled, no platform job.
+        let mut refused = summary.clone();
+        refused.per_job[2].attempts = 0;
+        refused.per_job[2].platform_job_id = None;
+        refused.devices.unknown = 0;
+        refused.by_code.retain(|c| c.outcome != Outcome::Unknown);
+        let html = page(&refused);
+        assert!(html.contains("1 API jobs ran to their end on the platform, 1 were refused at their Create"), "{html}");
+        assert!(!html.contains("devdist redrive"), "nothing is worth re-driving: {html}");
     }
 }

@@ -7,6 +7,7 @@ use std::path::Path;
 
 use devdist_folder::applied::{Accounting, CodeCount, ConsoleWork, Devices, JobSummary, Jobs, Progress};
 use devdist_folder::{ResultRow, Summary};
+use devdist_platform::is_retryable_code;
 
 use crate::crash::{Crash, CrashPoint};
 use crate::error::Error;
@@ -27,6 +28,10 @@ pub struct Tally {
     pub distributed: u64,
     /// Failed.
     pub failed: u64,
+    /// Of the failed, those whose code is worth another try ([`is_retryable_code`]): what
+    /// `devdist redrive` re-sends with the unknown ones. Counted in the final tally only
+    /// ([`Applied`](crate::Applied)'s), not in a progress snapshot's.
+    pub failed_retryable: u64,
     /// Unknown.
     pub unknown: u64,
     /// Console.
@@ -87,6 +92,9 @@ pub(crate) fn rows<'a>(folder: &'a Folder, states: &'a States) -> Result<(Vec<Ro
             let platform_job_id = state.platform_ids.get(attempt).map_or("", String::as_str);
             rows.push(row(&settled.device, platform_job_id, settled.outcome, &settled.code, &settled.message));
             tally.count(settled.outcome);
+            if settled.outcome == Outcome::Failed && is_retryable_code(&settled.code) {
+                tally.failed_retryable += 1;
+            }
         }
         tally.pending += state.remaining.len() as u64;
     }
@@ -111,12 +119,18 @@ pub(crate) fn rows<'a>(folder: &'a Folder, states: &'a States) -> Result<(Vec<Ro
     Ok((rows, tally))
 }
 
-/// results.csv's bytes.
+/// results.csv's bytes. Every cell goes through [`devdist_engine::safe_cell`], as in
+/// rejects.csv: the platform's text (JobId, code, message) is not ours, and a terminal escape or
+/// a `=HYPERLINK(…)` in it must not act when the file is `cat` or opened in a spreadsheet.
+/// [`crate::redrive`] reads it back with [`devdist_engine::original_value`].
 pub(crate) fn render_results(rows: &[Row]) -> Vec<u8> {
     let mut writer = csv::Writer::from_writer(Vec::new());
     writer.write_record(Row::COLUMNS).expect("in memory");
     for row in rows {
-        writer.write_record(row.cells()).expect("in memory");
+        for cell in row.cells() {
+            writer.write_field(devdist_engine::safe_cell(cell).as_bytes()).expect("in memory");
+        }
+        writer.write_record(None::<&[u8]>).expect("in memory");
     }
     writer.into_inner().expect("in memory")
 }

@@ -394,7 +394,7 @@ impl<P: Platform> Run<'_, P> {
             }
             Err(err) if err.is_auth() => {
                 self.not_created(job, format!("credentials refused: {err}"))?;
-                Err(Error::Stopped(format!("the platform refused apply's credentials: {err}")))
+                Err(Error::refused_credentials(&err))
             }
             Err(err) if err.created_nothing() && (err.kind == ErrorKind::Retryable || err.is_job_limit()) => {
                 // Throttled before the platform saw it, or the account is at its job limit:
@@ -679,7 +679,7 @@ impl<P: Platform> Run<'_, P> {
             match call() {
                 Ok(value) => return Ok(Ok(value)),
                 Err(err) if err.is_auth() => {
-                    return Err(Error::Stopped(format!("the platform refused apply's credentials: {err}")));
+                    return Err(Error::refused_credentials(&err));
                 }
                 Err(err) if err.kind == ErrorKind::Permanent => return Ok(Err(err)),
                 Err(err) if attempt >= self.options.read_attempts => {

@@ -35,11 +35,23 @@ fn main() -> ExitCode {
             if matches!(err.downcast_ref::<devdist_engine::Error>(), Some(devdist_engine::Error::Interrupted)) {
                 say_interrupted();
             } else {
-                let _ = writeln!(std::io::stderr(), "devdist: error: {err:#}");
+                let _ = writeln!(std::io::stderr(), "devdist: error: {}", terminal_text(&format!("{err:#}")));
             }
             ExitCode::from(code)
         }
     }
+}
+
+/// An error or a reason that may carry the platform's text (a refusal's Message, a JobId) as
+/// it may be printed on a terminal: a line holding a character a terminal would act on (ESC
+/// of an escape sequence, CR, a bidi override, …) is printed through
+/// [`devdist_formats::shown`]; the line breaks of a message of several lines are kept.
+pub(crate) fn terminal_text(text: &str) -> String {
+    let line = |line: &str| match line.chars().any(devdist_formats::is_invisible) {
+        true => devdist_formats::shown(line),
+        false => line.to_string(),
+    };
+    text.split('\n').map(line).collect::<Vec<_>>().join("\n")
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {

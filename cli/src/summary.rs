@@ -93,3 +93,65 @@ pub(crate) fn print(command: &str, report: &Report, out: &Path, timing: Option<T
     }
     say!("{}", lines.join("\n"));
 }
+
+/// The most bytes of `DIR/apply/summary.json` read (a million-job apply's is about 200 MiB).
+const APPLIED_LIMIT: u64 = 1 << 30;
+
+/// `DIR/apply/summary.json`, typed, when apply has run on DIR: read only if it is a regular file
+/// inside DIR reached through no link. `None` when there is none; an error when it is there but
+/// cannot be read or parsed.
+pub(crate) fn applied(dir: &Path) -> anyhow::Result<Option<devdist_folder::Summary>> {
+    let relative = "apply/summary.json";
+    if std::fs::symlink_metadata(dir.join(relative)).is_err() {
+        return Ok(None);
+    }
+    let bytes = devdist_formats::read_inside(dir, relative, APPLIED_LIMIT)?;
+    let summary = serde_json::from_slice(&bytes)
+        .map_err(|err| anyhow::anyhow!("{}/{relative}: not apply's summary: {err}", devdist_formats::shown(dir)))?;
+    Ok(Some(summary))
+}
+
+/// The lines of apply's summary of `dir`, from its summary.json: devices by outcome, the
+/// accounting, jobs, and what to do next.
+pub(crate) fn print_applied(dir: &Path, summary: &devdist_folder::Summary) {
+    let (d, j, a) = (&summary.devices, &summary.jobs, &summary.accounting);
+    let shown = devdist_formats::shown(dir);
+    let mut lines = vec![format!(
+        "devdist apply: {} devices in jobs = {} distributed + {} failed + {} unknown + {} console + {} pending \
+         ({})",
+        d.total,
+        d.distributed,
+        d.failed,
+        d.unknown,
+        d.console,
+        d.pending,
+        if a.holds { "accounting holds" } else { "ACCOUNTING DOES NOT HOLD: run devdist verify" }
+    )];
+    lines.push(format!(
+        "  {} jobs ({} API, {} console-only): {} platform jobs created, {} interrupted",
+        j.total, j.api, j.console, j.created, j.interrupted
+    ));
+    if d.pending > 0 {
+        lines.push(format!("  apply has not finished: run the same `devdist apply {shown}` again"));
+    }
+    if !summary.console_work.is_empty() {
+        lines.push(format!(
+            "  {} console work items (cross-account): listed in {shown}/apply/summary.json (console_work)",
+            summary.console_work.len()
+        ));
+    }
+    let retryable_failed: u64 = summary
+        .by_code
+        .iter()
+        .filter(|c| c.outcome == devdist_folder::Outcome::Failed && devdist_platform::is_retryable_code(&c.code))
+        .map(|c| c.devices)
+        .sum();
+    if d.unknown + retryable_failed > 0 && d.pending == 0 {
+        lines.push(format!(
+            "  re-drive the {} unknown and retryably failed devices: devdist redrive {shown} --out NEW",
+            d.unknown + retryable_failed
+        ));
+    }
+    lines.push(format!("  per device: {shown}/apply/results.csv; open {shown}/apply/report.html for the page"));
+    say!("{}", lines.join("\n"));
+}

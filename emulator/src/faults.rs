@@ -80,9 +80,13 @@ impl Faults {
     /// let faults = Faults::parse("device-fail=0.05,slow=1", 7).unwrap();
     /// assert_eq!(faults.rate(Fault::Slow), 1.0);
     /// assert!(Faults::parse("slow=2", 7).is_err());
+    /// assert!(Faults::parse("slow=0.1,slow=0.5", 7).is_err());
     /// ```
+    ///
+    /// A fault named twice is refused, even at the same rate: which rate was meant cannot be told.
     pub fn parse(spec: &str, seed: u64) -> Result<Faults, String> {
         let mut faults = Faults::none(seed);
+        let mut named = [false; Fault::ALL.len()];
         for item in spec.split(',').map(str::trim).filter(|item| !item.is_empty()) {
             let (name, rate) = item.split_once('=').ok_or_else(|| format!("--faults: `{item}` is not NAME=RATE"))?;
             let fault = Fault::ALL.into_iter().find(|fault| fault.name() == name.trim()).ok_or_else(|| {
@@ -93,6 +97,9 @@ impl Faults {
                 rate.trim().parse().ok().filter(|rate: &f64| (0.0..=1.0).contains(rate)).ok_or_else(|| {
                     format!("--faults: the rate of {fault} must be a number from 0 to 1, not `{}`", rate.trim())
                 })?;
+            if std::mem::replace(&mut named[fault.index()], true) {
+                return Err(format!("--faults: {fault} is named twice; give each fault once, with one rate"));
+            }
             faults.rates[fault.index()] = rate;
         }
         Ok(faults)

@@ -147,16 +147,14 @@ pub struct Client {
 impl Client {
     /// A client; fails on a bad endpoint, rate scale or CA file.
     pub fn new(config: ClientConfig) -> Result<Client, ApiError> {
-        let (scheme_name, rest) =
-            config.endpoint.split_once("://").filter(|(s, _)| *s == "https" || *s == "http").ok_or_else(|| {
-                ApiError::client("BadEndpoint", format!("endpoint {:?} is not http(s)://HOST[:PORT]", config.endpoint))
-            })?;
+        let (scheme_name, rest) = config
+            .endpoint
+            .split_once("://")
+            .filter(|(s, _)| *s == "https" || *s == "http")
+            .ok_or_else(|| ApiError::client("BadEndpoint", bad_endpoint(&config.endpoint)))?;
         let host = rest.trim_end_matches('/');
         if host.is_empty() || host.contains(['/', '?', '#', '@']) {
-            return Err(ApiError::client(
-                "BadEndpoint",
-                format!("endpoint {:?} is not http(s)://HOST[:PORT]", config.endpoint),
-            ));
+            return Err(ApiError::client("BadEndpoint", bad_endpoint(&config.endpoint)));
         }
         if !(config.rate_scale.is_finite() && config.rate_scale > 0.0) {
             return Err(ApiError::client(
@@ -489,8 +487,26 @@ fn pair(key: impl Into<String>, value: impl Into<String>) -> (String, String) {
     (key.into(), value.into())
 }
 
+/// Why `endpoint` is refused, without the password of a `user:password@` in it: the endpoint
+/// is echoed in errors, and a password typed into it must not reach a terminal or a log.
+fn bad_endpoint(endpoint: &str) -> String {
+    let (prefix, rest) = match endpoint.find("://") {
+        Some(at) => endpoint.split_at(at + 3),
+        None => ("", endpoint),
+    };
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    match authority.rfind('@') {
+        Some(at) => format!(
+            "endpoint {:?} is not http(s)://HOST[:PORT] (a user or password in it is never sent)",
+            format!("{prefix}***{}", &rest[at..])
+        ),
+        None => format!("endpoint {endpoint:?} is not http(s)://HOST[:PORT]"),
+    }
+}
+
 fn read_ca(path: &std::path::Path) -> Result<Vec<ureq::tls::Certificate<'static>>, ApiError> {
-    let pem = std::fs::read(path).map_err(|e| ApiError::client("BadCaCert", format!("{}: {e}", path.display())))?;
+    let (pem, _) = crate::file::read_regular(path, crate::file::CA_LIMIT)
+        .map_err(|e| ApiError::client("BadCaCert", format!("{}: {e}", path.display())))?;
     let mut certs = Vec::new();
     for item in ureq::tls::parse_pem(&pem) {
         match item {
@@ -685,5 +701,58 @@ mod tests {
         assert_eq!(with(&|c| c.max_attempts = 0), "client.BadAttempts: max_attempts must be at least 1");
         let missing = with(&|c| c.ca_cert = Some("/nonexistent/ca.pem".into()));
         assert!(missing.starts_with("client.BadCaCert: /nonexistent/ca.pem: "), "{missing}");
+    }
+
+    #[test]
+    fn an_endpoint_password_is_never_echoed() {
+        let creds =
+            Credentials { access_key_id: "AK".into(), secret: crate::credentials::Secret::new("s"), token: None };
+        for (endpoint, shown) in [
+            ("https://admin:hunter2pw@iot.example.com", "https://***@iot.example.com"),
+            ("https://admin:hunter2pw@iot.example.com/x?y@z", "https://***@iot.example.com/x?y@z"),
+            ("admin:hunter2pw@iot.example.com", "***@iot.example.com"),
+            ("ftp://admin:hunter2pw@a@iot.example.com:80", "ftp://***@iot.example.com:80"),
+        ] {
+            let config = ClientConfig { endpoint: endpoint.into(), ..ClientConfig::new(creds.clone()) };
+            let err = Client::new(config).map(|_| ()).unwrap_err();
+            let text = format!("{err} {err:?}");
+            assert!(!text.contains("hunter2pw"), "{text}");
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "client.BadEndpoint: endpoint {shown:?} is not http(s)://HOST[:PORT] (a user or password in it \
+                     is never sent)"
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn a_ca_cert_is_read_only_when_a_regular_file_of_sane_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let creds =
+            Credentials { access_key_id: "AK".into(), secret: crate::credentials::Secret::new("s"), token: None };
+        let refused = |path: &std::path::Path| {
+            let config = ClientConfig { ca_cert: Some(path.to_path_buf()), ..ClientConfig::new(creds.clone()) };
+            let (sent, received) = std::sync::mpsc::channel();
+            std::thread::spawn(move || sent.send(Client::new(config).map(|_| ()).unwrap_err().to_string()));
+            received.recv_timeout(Duration::from_secs(10)).expect("reading the CA file hangs")
+        };
+        let zero = dir.path().join("zero.pem");
+        std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+        let fifo = dir.path().join("fifo.pem");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        for path in [&zero, &fifo] {
+            assert_eq!(
+                refused(path),
+                format!(
+                    "client.BadCaCert: {}: not a regular file (a FIFO, a device or a socket): not read",
+                    path.display()
+                )
+            );
+        }
+        let big = dir.path().join("big.pem");
+        std::fs::write(&big, vec![b'A'; (1 << 20) + 1]).unwrap();
+        assert_eq!(refused(&big), format!("client.BadCaCert: {}: larger than 1 MiB: not read", big.display()));
     }
 }

@@ -100,8 +100,15 @@ impl Credentials {
     /// The credentials of this process: `profile` is `--profile NAME`; the environment and
     /// `$HOME/.aliyun/config.json` as the module docs say.
     pub fn load(profile: Option<&str>) -> Result<Credentials, CredentialsError> {
+        Credentials::load_noting(profile, &mut Vec::new())
+    }
+
+    /// [`load`](Self::load), adding to `warnings` what the user should hear about even though
+    /// the credentials are usable (a config file others can read). A warning names the file,
+    /// never a secret.
+    pub fn load_noting(profile: Option<&str>, warnings: &mut Vec<String>) -> Result<Credentials, CredentialsError> {
         let home = std::env::var_os("HOME").map(PathBuf::from);
-        Credentials::resolve(profile, |name| std::env::var(name).ok(), home.as_deref())
+        Credentials::resolve_noting(profile, |name| std::env::var(name).ok(), home.as_deref(), warnings)
     }
 
     /// [`load`](Self::load) with the environment and the home folder given, for tests.
@@ -110,9 +117,19 @@ impl Credentials {
         env: impl Fn(&str) -> Option<String>,
         home: Option<&Path>,
     ) -> Result<Credentials, CredentialsError> {
+        Credentials::resolve_noting(profile, env, home, &mut Vec::new())
+    }
+
+    /// [`resolve`](Self::resolve) with the warnings of [`load_noting`](Self::load_noting).
+    pub fn resolve_noting(
+        profile: Option<&str>,
+        env: impl Fn(&str) -> Option<String>,
+        home: Option<&Path>,
+        warnings: &mut Vec<String>,
+    ) -> Result<Credentials, CredentialsError> {
         let env = |name: &str| env(name).filter(|v| !v.is_empty());
         if let Some(name) = profile {
-            return from_profile(home, Some(name));
+            return from_profile(home, Some(name), warnings);
         }
         match (env(ENV_ACCESS_KEY_ID), env(ENV_ACCESS_KEY_SECRET)) {
             (Some(access_key_id), Some(secret)) => {
@@ -130,11 +147,15 @@ impl Credentials {
             }
             (None, None) => {}
         }
-        from_profile(home, env(ENV_PROFILE).as_deref())
+        from_profile(home, env(ENV_PROFILE).as_deref(), warnings)
     }
 }
 
-fn from_profile(home: Option<&Path>, wanted: Option<&str>) -> Result<Credentials, CredentialsError> {
+fn from_profile(
+    home: Option<&Path>,
+    wanted: Option<&str>,
+    warnings: &mut Vec<String>,
+) -> Result<Credentials, CredentialsError> {
     let no_credentials = |why: String| {
         CredentialsError(format!(
             "no credentials: set {ENV_ACCESS_KEY_ID} and {ENV_ACCESS_KEY_SECRET} (and {ENV_SECURITY_TOKEN} for STS), \
@@ -146,8 +167,10 @@ fn from_profile(home: Option<&Path>, wanted: Option<&str>) -> Result<Credentials
     };
     let path = home.join(".aliyun").join("config.json");
     let shown = path.display();
-    let text = match std::fs::read(&path) {
-        Ok(text) => text,
+    // Read only if a regular file, and bounded: a FIFO or a link to /dev/zero named as the
+    // config must not hang apply or fill its memory.
+    let (text, mode) = match crate::file::read_regular(&path, crate::file::CONFIG_LIMIT) {
+        Ok(read) => read,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && wanted.is_none() => {
             return Err(no_credentials(format!("{shown} does not exist")));
         }
@@ -187,6 +210,12 @@ fn from_profile(home: Option<&Path>, wanted: Option<&str>) -> Result<Credentials
     ];
     if let Some((field, _)) = missing.iter().find(|(_, empty)| *empty) {
         return Err(CredentialsError(format!("{shown}: profile {name:?} has no {field}")));
+    }
+    if mode & 0o077 != 0 {
+        warnings.push(format!(
+            "{shown} holds an access key secret and can be read by others than its owner (mode {mode:04o}); \
+             the aliyun CLI writes it 0600: chmod 600 {shown}"
+        ));
     }
     Ok(Credentials { access_key_id: p.access_key_id.clone(), secret: Secret(p.access_key_secret.clone()), token })
 }
@@ -300,6 +329,60 @@ mod tests {
         assert!(err.ends_with("config.json does not exist)"), "{err}");
         let err = resolve(None, &[], None).unwrap_err().to_string();
         assert!(err.ends_with("(HOME is not set)"), "{err}");
+    }
+
+    #[test]
+    fn only_a_regular_config_of_sane_size_is_read() {
+        use std::os::unix::fs::symlink;
+        let home = tempfile::tempdir().unwrap();
+        let aliyun = home.path().join(".aliyun");
+        std::fs::create_dir(&aliyun).unwrap();
+        let path = aliyun.join("config.json");
+        let not_regular = format!("{}: not a regular file (a FIFO, a device or a socket): not read", path.display());
+        symlink("/dev/zero", &path).unwrap();
+        assert_eq!(resolve(None, &[], Some(home.path())).unwrap_err().to_string(), not_regular);
+        std::fs::remove_file(&path).unwrap();
+        assert!(std::process::Command::new("mkfifo").arg(&path).status().unwrap().success());
+        // A FIFO without a writer: the open would block forever if it were not refused.
+        let (sent, received) = std::sync::mpsc::channel();
+        let at = home.path().to_path_buf();
+        std::thread::spawn(move || sent.send(resolve(Some("default"), &[], Some(&at)).map_err(|e| e.to_string())));
+        let answer = received.recv_timeout(std::time::Duration::from_secs(10)).expect("a FIFO config hangs");
+        assert_eq!(answer.unwrap_err(), not_regular);
+        std::fs::remove_file(&path).unwrap();
+        let mut big = CONFIG.to_string();
+        big.push_str(&" ".repeat(1 << 20));
+        std::fs::write(&path, big).unwrap();
+        assert_eq!(
+            resolve(None, &[], Some(home.path())).unwrap_err().to_string(),
+            format!("{}: larger than 1 MiB: not read", path.display())
+        );
+    }
+
+    #[test]
+    fn a_config_others_can_read_is_used_with_a_warning_that_holds_no_secret() {
+        use std::os::unix::fs::PermissionsExt;
+        let home = home_with(CONFIG);
+        let path = home.path().join(".aliyun/config.json");
+        let noted = |mode: u32| {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            let mut warnings = Vec::new();
+            let c = Credentials::resolve_noting(None, |_| None, Some(home.path()), &mut warnings).unwrap();
+            assert_eq!(c.secret.expose(), "sekritdefault");
+            warnings
+        };
+        assert_eq!(noted(0o600), Vec::<String>::new());
+        let warnings = noted(0o644);
+        assert_eq!(
+            warnings,
+            [format!(
+                "{0} holds an access key secret and can be read by others than its owner (mode 0644); \
+                 the aliyun CLI writes it 0600: chmod 600 {0}",
+                path.display()
+            )]
+        );
+        assert_eq!(noted(0o640).len(), 1, "readable by its group");
+        assert!(!format!("{warnings:?}").contains("sekrit"));
     }
 
     #[test]

@@ -63,6 +63,13 @@ impl ApiError {
         is_auth_code(&self.code)
     }
 
+    /// Whether the platform refused the call for its signature's time: this machine's clock is
+    /// too far from the platform's (`InvalidTimeStamp.Expired`, more than 15 minutes). One of
+    /// [`is_auth`](Self::is_auth)'s codes, but the key is not at fault: the clock is.
+    pub fn is_clock(&self) -> bool {
+        self.code.starts_with("InvalidTimeStamp.Expired")
+    }
+
     /// Whether the account already has its maximum of jobs running ([`is_job_limit_code`]):
     /// try again when one finishes.
     pub fn is_job_limit(&self) -> bool {

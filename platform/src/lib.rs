@@ -31,6 +31,7 @@ pub mod codes;
 pub mod credentials;
 pub mod encode;
 pub mod error;
+mod file;
 pub mod limits;
 pub mod pace;
 pub mod results;

@@ -77,10 +77,18 @@ impl ApplyArgs {
             };
             adopt.insert(job.to_string(), id.to_string());
         }
+        let (poll_min, poll_max) = (seconds("--poll-min", self.poll_min)?, seconds("--poll-max", self.poll_max)?);
+        if poll_min > poll_max {
+            return Err(devdist_apply::Error::invocation(format!(
+                "--poll-min {} is more than --poll-max {}: the first wait between two polls cannot be longer \
+                 than the longest",
+                self.poll_min, self.poll_max
+            )));
+        }
         Ok(Options {
             adopt,
-            poll_min: seconds("--poll-min", self.poll_min)?,
-            poll_max: seconds("--poll-max", self.poll_max)?.max(seconds("--poll-min", self.poll_min)?),
+            poll_min,
+            poll_max,
             reconcile_wait: seconds("--reconcile-wait", self.reconcile_wait)?,
             max_failure_rate: self.max_failure_rate,
             crash,
@@ -95,8 +103,12 @@ pub(super) fn run(args: ApplyArgs) -> anyhow::Result<u8> {
         dry_run(&args)?;
         return Ok(0);
     }
-    let credentials = Credentials::load(args.profile.as_deref())
+    let mut warnings = Vec::new();
+    let credentials = Credentials::load_noting(args.profile.as_deref(), &mut warnings)
         .map_err(|err| devdist_apply::Error::invocation(format!("credentials: {err}")))?;
+    for warning in warnings {
+        say!("devdist: warning: {warning}");
+    }
     let config = ClientConfig {
         endpoint: args.endpoint.clone(),
         rate_scale: args.rate_scale,
@@ -113,13 +125,25 @@ pub(super) fn run(args: ApplyArgs) -> anyhow::Result<u8> {
         print_summary(&args, &applied);
     }
     if let Some(reason) = &applied.stopped {
-        say!("devdist: stopped: {reason}; run the same `devdist apply` again to continue");
+        say!("devdist: stopped: {}; run the same `devdist apply` again to continue", crate::terminal_text(reason));
     }
     Ok(applied.exit_code())
 }
 
 fn dry_run(args: &ApplyArgs) -> anyhow::Result<()> {
     let folder = Folder::open(&args.dir)?;
+    // An apply that has finished leaves nothing to schedule: say so rather than print the
+    // schedule of work already done. Finished means its results verify and nothing is pending.
+    if args.dir.join("apply/journal.jsonl").exists()
+        && devdist_apply::verify(&args.dir).is_ok_and(|problems| problems.is_empty())
+    {
+        writeln!(
+            std::io::stdout().lock(),
+            "{}: apply has finished, every device has an outcome: nothing to do (devdist summary {0} shows them)",
+            devdist_formats::shown(&args.dir)
+        )?;
+        return Ok(());
+    }
     let schedule = devdist_apply::schedule(&folder, args.rate_scale);
     // Written, not printed: `devdist apply --dry-run | head -1` closes stdout early, and that is
     // a broken pipe for main to end quietly on, not a panic.
@@ -166,8 +190,19 @@ fn print_summary(args: &ApplyArgs, applied: &Applied) {
         say!("  they are listed in {}/apply/summary.json (console_work)", devdist_formats::shown(&args.dir));
     }
     say!("  per device: {}/apply/results.csv", devdist_formats::shown(&args.dir));
-    if tally.failed + tally.unknown > 0 {
-        say!("  re-drive the failures: devdist redrive {} --out NEW", devdist_formats::shown(&args.dir));
+    let retryable = tally.unknown + tally.failed_retryable;
+    if retryable > 0 {
+        say!(
+            "  re-drive the {retryable} unknown and retryably failed devices: devdist redrive {} --out NEW",
+            devdist_formats::shown(&args.dir)
+        );
+    }
+    let refused = tally.failed - tally.failed_retryable;
+    if refused > 0 {
+        say!(
+            "  {refused} devices were refused for good (their codes: apply/summary.json by_code); \
+             re-driving will not change that: fix the cause first"
+        );
     }
 }
 

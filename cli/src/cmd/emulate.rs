@@ -41,6 +41,10 @@ pub(super) struct EmulateArgs {
     /// temporary folder, removed when emulate stops].
     #[arg(long, requires = "tls")]
     cert_out: Option<PathBuf>,
+    /// Replace a file already at --cert-out (a symbolic link there is replaced, never written
+    /// through).
+    #[arg(long, requires = "cert_out")]
+    force: bool,
 }
 
 /// Serves until SIGINT or SIGTERM; the first line on stdout is the endpoint URL.
@@ -74,8 +78,7 @@ pub(super) fn run(args: EmulateArgs) -> anyhow::Result<u8> {
     if let Some(identity) = tls {
         let path = match &args.cert_out {
             Some(path) => {
-                std::fs::write(path, &identity.ca_pem)
-                    .with_context(|| format!("{}: cannot write the certificate", devdist_formats::shown(path)))?;
+                write_cert(path, identity.ca_pem.as_bytes(), args.force)?;
                 path.clone()
             }
             None => {
@@ -85,6 +88,14 @@ pub(super) fn run(args: EmulateArgs) -> anyhow::Result<u8> {
             }
         };
         say!("devdist emulate: TLS certificate authority in {} (apply --ca-cert {0})", devdist_formats::shown(&path));
+    }
+    if !args.listen.ip().is_loopback() {
+        say!(
+            "devdist emulate: warning: listening on {}, not a loopback address: anyone who can reach it can \
+             read the stats ({}, no credentials asked) and the emulated devices' names",
+            args.listen,
+            devdist_emulator::STATS_PATH
+        );
     }
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "{}", emulator.url())?;
@@ -107,6 +118,28 @@ pub(super) fn run(args: EmulateArgs) -> anyhow::Result<u8> {
     emulator.shutdown();
     drop(cert_folder);
     Ok(0)
+}
+
+/// Writes the authority's PEM to `--cert-out`, a new file: never through a symbolic link (it
+/// would overwrite the link's target, perhaps a trusted bundle) and over an existing file only
+/// with `--force`, which replaces the name itself (a link there is removed, its target kept).
+fn write_cert(path: &std::path::Path, pem: &[u8], force: bool) -> anyhow::Result<()> {
+    let shown = devdist_formats::shown(path);
+    if force {
+        match std::fs::symlink_metadata(path) {
+            Ok(metadata) if metadata.is_dir() => bail!("{shown}: is a folder; --cert-out names the file to write"),
+            Ok(_) => std::fs::remove_file(path).with_context(|| format!("{shown}: cannot replace it"))?,
+            Err(_) => {}
+        }
+    }
+    let mut file = devdist_formats::create_new(path, false).map_err(|err| match err.kind() {
+        std::io::ErrorKind::AlreadyExists => {
+            anyhow::anyhow!("{shown}: already exists; --force replaces it (emulate never writes through a link)")
+        }
+        _ => anyhow::anyhow!("{shown}: cannot write the certificate: {}", devdist_formats::describe_io(&err)),
+    })?;
+    file.write_all(pem).with_context(|| format!("{shown}: cannot write the certificate"))?;
+    Ok(())
 }
 
 /// Writes the authority's PEM where `--tls` puts it without `--cert-out`: `ca.pem` in a new

@@ -17,6 +17,19 @@ pub(super) struct RedriveArgs {
 pub(super) fn run(args: RedriveArgs) -> anyhow::Result<u8> {
     let inputs = super::inputs_beside(&args.to.out, std::slice::from_ref(&args.dir), ".devdist-redrive-")?;
     let prepared = devdist_apply::prepare_redrive(&args.dir, inputs.path())?;
+    if prepared.unknown + prepared.failed_retryable == 0 {
+        // A plan of no jobs would only be one more folder to verify and apply for nothing.
+        say!(
+            "redrive {}: nothing to re-drive (no device is unknown or failed with a retryable code): {} distributed, \
+             {} refused for good (their codes are in {0}/apply/results.csv), {} console; {} not written",
+            devdist_formats::shown(&args.dir),
+            prepared.distributed,
+            prepared.refused,
+            prepared.console,
+            devdist_formats::shown(&args.to.out),
+        );
+        return Ok(0);
+    }
     let outcome = super::plan_derived(&prepared.plan, &args.to)?;
     if !args.to.quiet {
         say!(

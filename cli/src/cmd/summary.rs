@@ -9,12 +9,13 @@ use crate::summary::Timing;
 
 #[derive(Debug, Args)]
 pub(super) struct SummaryArgs {
-    /// An output folder written by `devdist plan` or `devdist validate`.
+    /// An output folder written by `devdist plan` or `devdist validate` (and applied, perhaps).
     dir: PathBuf,
 }
 
-/// Prints the table from DIR/report.json (and the timings from DIR/run.json, if it is there);
-/// exits like the run did: 0 when nothing was rejected, 1 otherwise.
+/// Prints the table from DIR/report.json (and the timings from DIR/run.json, if it is there),
+/// then apply's summary from DIR/apply/summary.json when apply has run on DIR; exits like the
+/// plan did: 0 when nothing was rejected, 1 otherwise.
 pub(super) fn run(args: SummaryArgs) -> anyhow::Result<u8> {
     let (report, _) = devdist_engine::read_report(&args.dir)?;
     let timing = std::fs::read(args.dir.join("run.json"))
@@ -27,5 +28,8 @@ pub(super) fn run(args: SummaryArgs) -> anyhow::Result<u8> {
             threads: run.threads as u64,
         });
     crate::summary::print(report.mode.name(), &report, &args.dir, timing);
+    if let Some(applied) = crate::summary::applied(&args.dir)? {
+        crate::summary::print_applied(&args.dir, &applied);
+    }
     Ok(if report.counts.rejected == 0 { 0 } else { 1 })
 }

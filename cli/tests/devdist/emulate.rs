@@ -111,8 +111,10 @@ fn tls_without_cert_out_writes_the_pem_in_a_private_folder_of_its_own_and_remove
 
 #[test]
 fn bad_invocations_exit_2_with_what_is_wrong() {
-    let cases: [(&[&str], &str); 5] = [
+    let cases: [(&[&str], &str); 7] = [
         (&["--faults", "slow=2"], "--faults: the rate of slow must be a number from 0 to 1, not `2`"),
+        (&["--faults", "slow=0.1,slow=0.5"], "--faults: slow is named twice; give each fault once, with one rate"),
+        (&["--force"], "--cert-out"),
         (&["--faults", "lag=0.1"], "--faults: unknown fault `lag`"),
         (&["--job-seconds=-1"], "--job-seconds must be 0 or more, not -1"),
         (&["--rate-scale", "0"], "--rate-scale must be more than 0"),
@@ -139,4 +141,47 @@ fn bad_invocations_exit_2_with_what_is_wrong() {
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("no-such-plan.toml"), "{stderr}");
     assert!(!stderr.contains(SECRET));
+}
+
+#[test]
+fn cert_out_never_overwrites_a_file_or_writes_through_a_link_without_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let existing = dir.path().join("existing.pem");
+    std::fs::write(&existing, "keep me").unwrap();
+    let target = dir.path().join("trusted-bundle.pem");
+    std::fs::write(&target, "the bundle").unwrap();
+    let link = dir.path().join("link.pem");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    for path in [&existing, &link] {
+        let output = emulate(&["--tls", "--cert-out", path.to_str().unwrap()]).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("already exists; --force replaces it"), "{stderr}");
+    }
+    assert_eq!(std::fs::read_to_string(&existing).unwrap(), "keep me");
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "the bundle", "nothing written through the link");
+
+    // --force replaces the name: the file, or the link itself (its target is kept).
+    for path in [&existing, &link] {
+        let (child, url) = spawn(&["--tls", "--cert-out", path.to_str().unwrap(), "--force"]);
+        assert!(url.starts_with("https://"), "{url}");
+        let (code, stderr) = stop(child, "-TERM");
+        assert_eq!(code, Some(0), "{stderr}");
+        assert!(!std::fs::symlink_metadata(path).unwrap().file_type().is_symlink());
+        assert!(std::fs::read_to_string(path).unwrap().starts_with("-----BEGIN CERTIFICATE-----"));
+    }
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "the bundle");
+}
+
+#[test]
+fn listening_beyond_loopback_is_warned_about() {
+    let warning = "not a loopback address: anyone who can reach it can read the stats";
+    let (child, url) = spawn(&["--listen", "0.0.0.0:0"]);
+    assert!(url.starts_with("http://"), "{url}");
+    let (code, stderr) = stop(child, "-TERM");
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains(&format!("devdist emulate: warning: listening on 0.0.0.0:0, {warning}")), "{stderr}");
+    let (child, _) = spawn(&[]);
+    let (_, stderr) = stop(child, "-TERM");
+    assert!(!stderr.contains(warning), "{stderr}");
 }

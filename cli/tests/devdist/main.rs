@@ -8,6 +8,7 @@ mod crash;
 mod emulate;
 mod exactly_once;
 mod hostile;
+mod platform_text;
 mod redrive;
 mod rehearsal;
 mod report;
