@@ -426,6 +426,87 @@ fn exit_2_for_a_bad_plan_lists_every_problem_with_its_place() {
     assert!(!dir.path().join("o").exists());
 }
 
+/// An `account` that owns none of the instances the catalog gives owners to is a plan error
+/// (docs/inputs.md §2.1), not a run of nothing but `not_owner` rejects; a catalog whose other
+/// owners are only route destinations, or one the account does own, plans.
+#[test]
+fn exit_2_for_an_account_that_owns_nothing_the_catalog_lists() {
+    let dir = tempfile::tempdir().unwrap();
+    let header = "instance_id,region,edition,owner_uid,device_quota,devices_in_use\n";
+    let catalog = |owners: &[&str]| {
+        let rows: String = owners
+            .iter()
+            .enumerate()
+            .map(|(n, owner)| format!("iot-bj{n:04},cn-beijing,standard,{owner},,0\n"))
+            .collect();
+        fs::write(dir.path().join("instances.csv"), format!("{header}{rows}")).unwrap();
+    };
+    fs::write(
+        dir.path().join("devices.csv"),
+        "product_key,device_name,device_secret,source_instance\n\
+         a1BwAGVeu01,dev-0001,SeCrEt0123456789abcdefABCDEF0123,iot-bj0000\n",
+    )
+    .unwrap();
+    let plan = dir.path().join("plan.toml");
+    let write_plan = |routes: &str| {
+        fs::write(
+            &plan,
+            format!(
+                "account = \"1234567890123456\"\n[inputs]\ninventory = [\"devices.csv\"]\ninstances = \"instances.csv\"\n{routes}"
+            ),
+        )
+        .unwrap()
+    };
+    let run = |name: &str| devdist(&["plan", plan.to_str().unwrap(), "--out", dir.path().join(name).to_str().unwrap()]);
+    let route = "[[routes]]\nstrategy = \"specified_region\"\ntargets = [\"iotx-oxssharez700\"]\n";
+    write_plan(route);
+    let p = plan.display();
+
+    // Seven other accounts: the message names the first five and how many more.
+    catalog(&["7", "1111111111111111", "2", "3", "4", "5", "6"]);
+    let output = run("o");
+    assert_eq!(code(&output), 2, "{}", stderr(&output));
+    let expected = format!(
+        "devdist: error: {p}: 1 problem in the plan\n\
+         {p}:1:11: `account` \"1234567890123456\" owns none of the instances instances.csv lists (their owner_uid is \
+         accounts \"1111111111111111\", \"2\", \"3\", \"4\", \"5\", and 2 more): every device in them would be rejected \
+         as not_owner. Set `account` to the UID that owns the source devices, or correct owner_uid in instances.csv\n"
+    );
+    assert_eq!(stderr(&output), expected);
+    assert!(!dir.path().join("o").exists());
+
+    // validate says the same.
+    let output = devdist(&["validate", plan.to_str().unwrap(), "--out", dir.path().join("v").to_str().unwrap()]);
+    assert_eq!((code(&output), stderr(&output)), (2, expected));
+
+    // One owner, said in the singular.
+    catalog(&["1111111111111111"]);
+    let output = run("o");
+    assert_eq!(code(&output), 2, "{}", stderr(&output));
+    assert!(stderr(&output).contains("(their owner_uid is account \"1111111111111111\")"), "{}", stderr(&output));
+
+    // The account owns one of them: a plan, whose other device is a plain not_owner reject.
+    catalog(&["1111111111111111", "1234567890123456"]);
+    let output = run("owned");
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    let rejects = devdist_testkit::rejects(&dir.path().join("owned"));
+    assert_eq!(rejects.iter().map(|r| r.code.as_str()).collect::<Vec<_>>(), ["not_owner"]);
+
+    // The other account's instances are where a route sends devices: destinations, not sources.
+    catalog(&["1111111111111111"]);
+    write_plan(&format!(
+        "{route}[[routes]]\nstrategy = \"specified_region\"\ntargets = [\"iot-bj0000\"]\ntarget_uid = \"1111111111111111\"\n"
+    ));
+    let output = run("destination");
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+
+    // A catalog that states no owner never refuses.
+    write_plan(route);
+    catalog(&[""]);
+    let output = run("public");
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+}
+
 #[test]
 fn exit_2_for_bad_invocations() {
     let dir = tempfile::tempdir().unwrap();

@@ -510,7 +510,11 @@ fn target_capacity_exceeded_in_input_order() {
 #[test]
 fn a_record_breaking_two_rules_gets_the_earlier_code() {
     let ran = case(&format!("{HEADER},source_region,authorized"))
-        .instances(&["iot-bj0001,cn-beijing,standard,9999999999999999,,"])
+        // (The account owns an instance too: a catalog of only another account's is a plan error.)
+        .instances(&[
+            "iot-bj0001,cn-beijing,standard,9999999999999999,,",
+            &format!("iot-bj0002,cn-beijing,standard,{ACCOUNT},,"),
+        ])
         // missing device_secret + bad product key → missing_field
         .row(&format!("a1Bw-GVeu01,dev-0001,,{SH},{EU},,"))
         // bad device name + bad secret → invalid_device_name
