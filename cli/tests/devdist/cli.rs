@@ -88,6 +88,40 @@ fn demo_rejects_match_the_independent_model_record_by_record() {
     assert_eq!(actual, expected);
 }
 
+/// warnings.csv lists, record by record, the warned devices that fixtures/demo/EXPECTED.md's
+/// independent model predicts (every list it spells out; "too many to list" only by count).
+#[test]
+fn demo_warned_devices_match_the_independent_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    assert_eq!(code(&plan_demo(&out, &[])), 1);
+    let mut actual: BTreeMap<(String, String), BTreeSet<u64>> = BTreeMap::new();
+    for row in devdist_testkit::table(&out.join("warnings.csv")) {
+        let file = if row["source_file"] == "devices.csv" { "devices.csv" } else { "pascal" };
+        actual.entry((row["code"].clone(), file.to_string())).or_default().insert(row["record"].parse().unwrap());
+    }
+    let text = fs::read_to_string(fixture("demo/EXPECTED.md")).unwrap();
+    let section = text.split("## Warnings").nth(1).unwrap().split("\n## ").next().unwrap();
+    let mut compared = 0;
+    for line in section.lines().filter(|line| line.starts_with("| `")) {
+        let cells: Vec<&str> = line.split(" | ").collect();
+        let code = cells[0].trim_start_matches("| `").trim_end_matches('`');
+        for part in cells[4].trim_end_matches(" |").split("; ") {
+            let (file, records) = part.split_once(": ").unwrap();
+            let got = actual.get(&(code.to_string(), file.to_string())).cloned().unwrap_or_default();
+            if let Some(many) = records.strip_suffix(" records (too many to list)") {
+                assert_eq!(got.len(), many.parse::<usize>().unwrap(), "{code} in {file}");
+                continue;
+            }
+            let expected: BTreeSet<u64> =
+                records.split(", ").filter(|r| *r != "—").map(|r| r.parse().unwrap()).collect();
+            assert_eq!(got, expected, "{code} in {file}");
+            compared += 1;
+        }
+    }
+    assert_eq!(compared, 8, "every spelled-out list was compared");
+}
+
 #[test]
 fn demo_has_every_reason_code_and_warning_and_verifies() {
     let dir = tempfile::tempdir().unwrap();
@@ -272,9 +306,19 @@ fn validate_is_a_dry_run() {
     let out = dir.path().join("out");
     let output = devdist(&["validate", demo_plan(), "--out", out.to_str().unwrap()]);
     assert_eq!(code(&output), 1);
-    assert_eq!(files(&out).keys().collect::<Vec<_>>(), ["rejects.csv", "report.html", "report.json", "run.json"]);
+    assert_eq!(
+        files(&out).keys().collect::<Vec<_>>(),
+        ["rejects.csv", "report.html", "report.json", "run.json", "warnings.csv"]
+    );
     let report: serde_json::Value = serde_json::from_slice(&fs::read(out.join("report.json")).unwrap()).unwrap();
     assert_eq!(report["counts"]["rejected"], 128);
+    // The dry run lists the warned devices as the plan does, byte for byte.
+    let planned = dir.path().join("planned");
+    plan_demo(&planned, &[]);
+    let listed = fs::read(out.join("warnings.csv")).unwrap();
+    assert_eq!(listed, fs::read(planned.join("warnings.csv")).unwrap());
+    let warned: u64 = report["warnings"].as_object().unwrap().values().map(|n| n.as_u64().unwrap()).sum();
+    assert!(warned > 0 && devdist_testkit::table(&out.join("warnings.csv")).len() as u64 == warned, "{report}");
     assert_eq!(report["mode"], "validate");
     assert_eq!(code(&devdist(&["verify", out.to_str().unwrap()])), 0);
 }
@@ -667,8 +711,14 @@ fn generated_csv_and_parquet_plan_to_the_same_distribution() {
         let mut report: serde_json::Value =
             serde_json::from_slice(&fs::read(out.join("report.json")).unwrap()).unwrap();
         report.as_object_mut().unwrap().remove("inputs").expect("report.json lists its inputs");
-        // report.html shows the inputs too, so its checksum differs with them.
+        // report.html shows the inputs too, and warnings.csv their names and lines, so their
+        // checksums differ with them (the rows of warnings.csv are compared below).
         report["outputs"].as_array_mut().unwrap().retain(|file| file["path"] != "report.html");
+        for file in report["outputs"].as_array_mut().unwrap() {
+            if file["path"] == "warnings.csv" {
+                file.as_object_mut().unwrap().remove("sha256");
+            }
+        }
         report
     };
     let csv_report = report(&csv_out);
@@ -677,10 +727,22 @@ fn generated_csv_and_parquet_plan_to_the_same_distribution() {
     assert_eq!(report(&parquet_out), csv_report);
     let mut csv_files = deterministic(&csv_out);
     let mut parquet_files = deterministic(&parquet_out);
-    for page in ["report.json", "report.html"] {
+    for page in ["report.json", "report.html", "warnings.csv"] {
         csv_files.remove(page);
         parquet_files.remove(page);
     }
+    // The same warned devices, but for the file's name and the line (none in Parquet).
+    let warned = |out: &Path, input: &str| {
+        let mut rows = devdist_testkit::table(&out.join("warnings.csv"));
+        for row in &mut rows {
+            assert_eq!(row.remove("source_file").as_deref(), Some(input));
+            row.remove("line");
+        }
+        rows
+    };
+    let csv_warned = warned(&csv_out, "devices.csv");
+    assert!(csv_warned.iter().any(|row| row["code"] == "topology_split"), "the generator splits topologies");
+    assert_eq!(warned(&parquet_out, "devices.parquet"), csv_warned);
     assert!(csv_files.keys().filter(|path| path.starts_with("grants/") && path.ends_with("/devices.csv")).count() > 3);
     assert_eq!(csv_files.keys().collect::<Vec<_>>(), parquet_files.keys().collect::<Vec<_>>());
     for (path, bytes) in &csv_files {
