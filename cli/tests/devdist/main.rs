@@ -7,6 +7,7 @@ mod cli;
 mod crash;
 mod emulate;
 mod hostile;
+mod operator;
 mod redrive;
 mod rehearsal;
 mod report;
