@@ -48,7 +48,7 @@ fn export(dir: &Path, names: [&str; 6]) {
     fs::create_dir_all(&export).unwrap();
     // Six devices: the even ones are now in JP; every one asks for EU on its row.
     let row = |n: usize| {
-        let current = if n % 2 == 0 { JP } else { "" };
+        let current = if n.is_multiple_of(2) { JP } else { "" };
         vec![PK.into(), format!("dev-{n:04}"), format!("Secret{n:026}"), SH.into(), EU.into(), current.into()]
     };
     let first: Vec<Vec<String>> = (0..3).map(row).collect();
