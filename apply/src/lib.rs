@@ -48,5 +48,5 @@ pub use platform::Platform;
 pub use redrive::{Prepared, prepare as prepare_redrive};
 pub use results::{CONSOLE_ACTION, Tally, verify};
 pub use returning::{Filter as ReturnFilter, Returned, prepare as prepare_return};
-pub use run::{Applied, CODE_JOB_VANISHED, NoProgress, Options, Progress, Snapshot, apply};
+pub use run::{Applied, NoProgress, Options, Progress, Snapshot, apply};
 pub use schedule::{Schedule, schedule};

@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use devdist_platform::codes::{CODE_INTERRUPTED, CODE_NOT_IN_RESULT_FILE};
+use devdist_platform::codes::{CODE_INTERRUPTED, CODE_JOB_VANISHED, CODE_NOT_IN_RESULT_FILE};
 use devdist_platform::{
     ApiError, CODE_DISTRIBUTED, CreateDeviceDistributeJob, ErrorKind, JobInfo, JobStatus, ListJobs,
 };
@@ -19,10 +19,6 @@ use crate::journal::{self, Binding, DeviceOutcome, End, Journal, Outcome, PlanLo
 use crate::platform::Platform;
 use crate::results::{self, Tally};
 use crate::state::{Stage, States};
-
-/// The code of a device whose job the platform stopped showing while QueryDeviceProvisioning
-/// showed it, twice, not at a target: its job did not move it.
-pub const CODE_JOB_VANISHED: &str = "job_vanished";
 
 /// How apply paces its polling and reconciles lost answers.
 #[derive(Debug)]

@@ -89,12 +89,19 @@ pub enum Warning {
     UnusualProductKey,
     /// DeviceSecret is not the 32 alphanumerics the platform issues.
     UnusualDeviceSecret,
+    /// The device's gateway is not an accepted device of the plan.
+    GatewayNotAccepted,
 }
 
 impl Warning {
     /// Every warning, in declaration order (so `warning as usize` indexes it).
-    pub const ALL: [Warning; 4] =
-        [Warning::TopologySplit, Warning::ConsoleOnly, Warning::UnusualProductKey, Warning::UnusualDeviceSecret];
+    pub const ALL: [Warning; 5] = [
+        Warning::TopologySplit,
+        Warning::ConsoleOnly,
+        Warning::UnusualProductKey,
+        Warning::UnusualDeviceSecret,
+        Warning::GatewayNotAccepted,
+    ];
 
     /// The code written in reports.
     pub fn code(self) -> &'static str {
@@ -103,6 +110,7 @@ impl Warning {
             Warning::ConsoleOnly => "console_only",
             Warning::UnusualProductKey => "unusual_product_key",
             Warning::UnusualDeviceSecret => "unusual_device_secret",
+            Warning::GatewayNotAccepted => "gateway_not_accepted",
         }
     }
 }
@@ -249,6 +257,13 @@ impl Warning {
                 "The DeviceSecret is valid but not the 32 alphanumerics the platform issues.",
                 "docs/inputs.md §5.1: the platform issues 32 alphanumeric secrets; others are allowed but unusual.",
                 "Check the secret against the platform; a wrong secret travels unchanged and the device will not log in.",
+            ),
+            Warning::GatewayNotAccepted => explained(
+                "The device names a gateway that is not an accepted device of this plan (not in the inventory, or rejected), so it \
+                 travels without it and loses its gateway at the destination.",
+                "docs/inputs.md §3.4 and §6.3: gateway topology is cleared on distribution; a sub-device should travel with its gateway.",
+                "Add the gateway to the inventory (or fix why it was rejected: rejects.csv), or correct the gateway column; \
+                 warnings.csv lists each such device with its row.",
             ),
         }
     }

@@ -12,7 +12,7 @@ use crate::check::Secrets;
 use crate::check::parallel::{Progress, check_all, open_inputs};
 use crate::dictionary::{Dictionaries, SharedDictionaries};
 use crate::emit::grants::{Products, Slots, write_products};
-use crate::emit::warnings::Warnings;
+use crate::emit::warnings::{Warnings, list_warned};
 use crate::emit::{Outputs, write_accepted};
 use crate::error::Error;
 use crate::jobs;
@@ -162,7 +162,9 @@ pub fn run(plan_path: &Path, out_dir: &Path, options: &Options, progress: &dyn P
         laps.lap("read_and_check");
         crate::cancel::checkpoint()?;
         let mut settled = settle(&plan, gather, dictionaries, &scratch)?;
-        if !options.dry_run {
+        let warnings = Warnings::count(&plan, &settled)?;
+        // A dry run merges the accepted devices only to list the warned ones.
+        if !options.dry_run || !warnings.none() {
             settled.reduce_runs(&scratch)?;
         }
         let interned = &settled.interned;
@@ -172,12 +174,13 @@ pub fn run(plan_path: &Path, out_dir: &Path, options: &Options, progress: &dyn P
         laps.lap("global_rules_and_jobs");
 
         let rejected = write_rejects(&mut out, &plan, &settled.rejects, budget.read_buffer)?;
-        let warnings = Warnings::count(&plan, &settled)?;
         if !options.dry_run {
             let outputs = Outputs { format: options.format, redact_secrets: options.redact_secrets };
             write_accepted(&mut out, &plan, &settled, &jobs, &slots, &scratch, outputs)?;
             write_products(&mut out, &plan, &slots, &products, options.format)?;
             jobs::write_csv(&mut out, &plan, interned, &jobs)?;
+        } else {
+            list_warned(&mut out, &plan, &settled, &jobs, &warnings)?;
         }
 
         let inputs = input_reports(&plan, &facts, &settled, &rejected);

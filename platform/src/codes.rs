@@ -14,6 +14,11 @@ pub const CODE_INTERRUPTED: &str = "interrupted";
 /// show at a target: where it is, is unknown.
 pub const CODE_NOT_IN_RESULT_FILE: &str = "not_in_result_file";
 
+/// A device whose job the platform stopped showing (deleted by someone) while
+/// QueryDeviceProvisioning showed it, twice, not at one of the job's targets: its job did not
+/// move it. Not re-driven blindly: look at it first.
+pub const CODE_JOB_VANISHED: &str = "job_vanished";
+
 /// What `devdist apply` (and after it `devdist redrive`) does with a code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -124,7 +129,7 @@ use Handling::{Credentials, Distributed, JobLimit, Refused, Retried, Unsettled};
 /// Every code apply can record that devdist knows: the platform's (docs/wire.md §5,
 /// PLATFORM-API.md §3.3) and those the client and apply make up. A code the platform answers
 /// that is not here is still handled by [`handling`].
-pub const PLATFORM_CODES: [PlatformCode; 40] = [
+pub const PLATFORM_CODES: [PlatformCode; 42] = [
     code(CODE_DISTRIBUTED, Distributed, "The device was distributed (a device's code in a job's result file).", ""),
     // Busy or too fast.
     code(
@@ -323,6 +328,18 @@ pub const PLATFORM_CODES: [PlatformCode; 40] = [
         Unsettled,
         "The job finished but its result file does not list the device, and QueryDeviceProvisioning does not show it at a target.",
         "",
+    ),
+    code(
+        CODE_JOB_VANISHED,
+        Refused,
+        "Someone deleted the job's record on the platform; QueryDeviceProvisioning showed the device, twice, not at any of the job's targets, so the job did not move it.",
+        "Do not redrive blindly: check where the device is (the console, or QueryDeviceProvisioning), then plan it again if it should still move.",
+    ),
+    code(
+        "client.EndlessPager",
+        Refused,
+        "A listing of the platform's jobs did not end (a NextToken repeated, or more than 1,000 pages): apply stopped rather than read without end.",
+        "Run apply again; if it happens again, the endpoint is not the platform's (check --endpoint).",
     ),
     code(
         CODE_INTERRUPTED,

@@ -1,6 +1,6 @@
 //! What the tests of several devdist crates need, written once: the files below a folder, the
-//! rows of rejects.csv, the device secrets of an inventory and where they leak, and the path of
-//! a fixture. Every helper panics on an I/O or parse error: a test that cannot read what it
+//! rows of rejects.csv, the device secrets of an inventory and where they leak, the path of a
+//! fixture, and a Python with the platform's official SDK. Every helper panics on an I/O or parse error: a test that cannot read what it
 //! checks has failed.
 //!
 //! Running the `devdist` binary stays in `cli/tests/devdist/support.rs`: its path comes from
@@ -11,6 +11,43 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use devdist_formats::Field;
+
+/// The official Python SDK the conformance tests drive the emulator with (PyPI).
+pub const OFFICIAL_SDK: &str = "alibabacloud-iot20180120==5.1.0";
+
+/// A Python with [`OFFICIAL_SDK`] installed: the venv `tmpdir/sdk-venv` (pass the test's
+/// `CARGO_TARGET_TMPDIR`, the same folder for every crate of the workspace), made and filled on
+/// first use and reused after. If it cannot be made the test fails; it never skips.
+pub fn official_sdk_python(tmpdir: &Path) -> PathBuf {
+    use std::process::Command;
+    let venv = tmpdir.join("sdk-venv");
+    let python = venv.join("bin/python");
+    let installed = |python: &Path| {
+        Command::new(python)
+            .args([
+                "-c",
+                "import importlib.metadata as m, sys; sys.exit(m.version('alibabacloud-iot20180120') != '5.1.0')",
+            ])
+            .status()
+            .is_ok_and(|status| status.success())
+    };
+    if installed(&python) {
+        return python;
+    }
+    let made = Command::new("python3")
+        .args(["-m", "venv"])
+        .arg(&venv)
+        .output()
+        .expect("python3 must be installed to run the SDK");
+    assert!(made.status.success(), "python3 -m venv failed: {}", String::from_utf8_lossy(&made.stderr));
+    let pip = Command::new(&python)
+        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", OFFICIAL_SDK])
+        .output()
+        .expect("pip runs");
+    assert!(pip.status.success(), "pip install {OFFICIAL_SDK} failed:\n{}", String::from_utf8_lossy(&pip.stderr));
+    assert!(installed(&python), "{OFFICIAL_SDK} is not importable after pip install");
+    python
+}
 
 /// The path of `relative` inside the workspace's `fixtures/` folder, whichever crate's test
 /// asks and whatever folder it runs in.

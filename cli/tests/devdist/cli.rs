@@ -88,6 +88,40 @@ fn demo_rejects_match_the_independent_model_record_by_record() {
     assert_eq!(actual, expected);
 }
 
+/// warnings.csv lists, record by record, the warned devices that fixtures/demo/EXPECTED.md's
+/// independent model predicts (every list it spells out; "too many to list" only by count).
+#[test]
+fn demo_warned_devices_match_the_independent_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    assert_eq!(code(&plan_demo(&out, &[])), 1);
+    let mut actual: BTreeMap<(String, String), BTreeSet<u64>> = BTreeMap::new();
+    for row in devdist_testkit::table(&out.join("warnings.csv")) {
+        let file = if row["source_file"] == "devices.csv" { "devices.csv" } else { "pascal" };
+        actual.entry((row["code"].clone(), file.to_string())).or_default().insert(row["record"].parse().unwrap());
+    }
+    let text = fs::read_to_string(fixture("demo/EXPECTED.md")).unwrap();
+    let section = text.split("## Warnings").nth(1).unwrap().split("\n## ").next().unwrap();
+    let mut compared = 0;
+    for line in section.lines().filter(|line| line.starts_with("| `")) {
+        let cells: Vec<&str> = line.split(" | ").collect();
+        let code = cells[0].trim_start_matches("| `").trim_end_matches('`');
+        for part in cells[4].trim_end_matches(" |").split("; ") {
+            let (file, records) = part.split_once(": ").unwrap();
+            let got = actual.get(&(code.to_string(), file.to_string())).cloned().unwrap_or_default();
+            if let Some(many) = records.strip_suffix(" records (too many to list)") {
+                assert_eq!(got.len(), many.parse::<usize>().unwrap(), "{code} in {file}");
+                continue;
+            }
+            let expected: BTreeSet<u64> =
+                records.split(", ").filter(|r| *r != "—").map(|r| r.parse().unwrap()).collect();
+            assert_eq!(got, expected, "{code} in {file}");
+            compared += 1;
+        }
+    }
+    assert_eq!(compared, 8, "every spelled-out list was compared");
+}
+
 #[test]
 fn demo_has_every_reason_code_and_warning_and_verifies() {
     let dir = tempfile::tempdir().unwrap();
@@ -272,9 +306,19 @@ fn validate_is_a_dry_run() {
     let out = dir.path().join("out");
     let output = devdist(&["validate", demo_plan(), "--out", out.to_str().unwrap()]);
     assert_eq!(code(&output), 1);
-    assert_eq!(files(&out).keys().collect::<Vec<_>>(), ["rejects.csv", "report.html", "report.json", "run.json"]);
+    assert_eq!(
+        files(&out).keys().collect::<Vec<_>>(),
+        ["rejects.csv", "report.html", "report.json", "run.json", "warnings.csv"]
+    );
     let report: serde_json::Value = serde_json::from_slice(&fs::read(out.join("report.json")).unwrap()).unwrap();
     assert_eq!(report["counts"]["rejected"], 128);
+    // The dry run lists the warned devices as the plan does, byte for byte.
+    let planned = dir.path().join("planned");
+    plan_demo(&planned, &[]);
+    let listed = fs::read(out.join("warnings.csv")).unwrap();
+    assert_eq!(listed, fs::read(planned.join("warnings.csv")).unwrap());
+    let warned: u64 = report["warnings"].as_object().unwrap().values().map(|n| n.as_u64().unwrap()).sum();
+    assert!(warned > 0 && devdist_testkit::table(&out.join("warnings.csv")).len() as u64 == warned, "{report}");
     assert_eq!(report["mode"], "validate");
     assert_eq!(code(&devdist(&["verify", out.to_str().unwrap()])), 0);
 }
@@ -424,6 +468,87 @@ fn exit_2_for_a_bad_plan_lists_every_problem_with_its_place() {
     );
     assert_eq!(stderr(&output), expected);
     assert!(!dir.path().join("o").exists());
+}
+
+/// An `account` that owns none of the instances the catalog gives owners to is a plan error
+/// (docs/inputs.md §2.1), not a run of nothing but `not_owner` rejects; a catalog whose other
+/// owners are only route destinations, or one the account does own, plans.
+#[test]
+fn exit_2_for_an_account_that_owns_nothing_the_catalog_lists() {
+    let dir = tempfile::tempdir().unwrap();
+    let header = "instance_id,region,edition,owner_uid,device_quota,devices_in_use\n";
+    let catalog = |owners: &[&str]| {
+        let rows: String = owners
+            .iter()
+            .enumerate()
+            .map(|(n, owner)| format!("iot-bj{n:04},cn-beijing,standard,{owner},,0\n"))
+            .collect();
+        fs::write(dir.path().join("instances.csv"), format!("{header}{rows}")).unwrap();
+    };
+    fs::write(
+        dir.path().join("devices.csv"),
+        "product_key,device_name,device_secret,source_instance\n\
+         a1BwAGVeu01,dev-0001,SeCrEt0123456789abcdefABCDEF0123,iot-bj0000\n",
+    )
+    .unwrap();
+    let plan = dir.path().join("plan.toml");
+    let write_plan = |routes: &str| {
+        fs::write(
+            &plan,
+            format!(
+                "account = \"1234567890123456\"\n[inputs]\ninventory = [\"devices.csv\"]\ninstances = \"instances.csv\"\n{routes}"
+            ),
+        )
+        .unwrap()
+    };
+    let run = |name: &str| devdist(&["plan", plan.to_str().unwrap(), "--out", dir.path().join(name).to_str().unwrap()]);
+    let route = "[[routes]]\nstrategy = \"specified_region\"\ntargets = [\"iotx-oxssharez700\"]\n";
+    write_plan(route);
+    let p = plan.display();
+
+    // Seven other accounts: the message names the first five and how many more.
+    catalog(&["7", "1111111111111111", "2", "3", "4", "5", "6"]);
+    let output = run("o");
+    assert_eq!(code(&output), 2, "{}", stderr(&output));
+    let expected = format!(
+        "devdist: error: {p}: 1 problem in the plan\n\
+         {p}:1:11: `account` \"1234567890123456\" owns none of the instances instances.csv lists (their owner_uid is \
+         accounts \"1111111111111111\", \"2\", \"3\", \"4\", \"5\", and 2 more): every device in them would be rejected \
+         as not_owner. Set `account` to the UID that owns the source devices, or correct owner_uid in instances.csv\n"
+    );
+    assert_eq!(stderr(&output), expected);
+    assert!(!dir.path().join("o").exists());
+
+    // validate says the same.
+    let output = devdist(&["validate", plan.to_str().unwrap(), "--out", dir.path().join("v").to_str().unwrap()]);
+    assert_eq!((code(&output), stderr(&output)), (2, expected));
+
+    // One owner, said in the singular.
+    catalog(&["1111111111111111"]);
+    let output = run("o");
+    assert_eq!(code(&output), 2, "{}", stderr(&output));
+    assert!(stderr(&output).contains("(their owner_uid is account \"1111111111111111\")"), "{}", stderr(&output));
+
+    // The account owns one of them: a plan, whose other device is a plain not_owner reject.
+    catalog(&["1111111111111111", "1234567890123456"]);
+    let output = run("owned");
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    let rejects = devdist_testkit::rejects(&dir.path().join("owned"));
+    assert_eq!(rejects.iter().map(|r| r.code.as_str()).collect::<Vec<_>>(), ["not_owner"]);
+
+    // The other account's instances are where a route sends devices: destinations, not sources.
+    catalog(&["1111111111111111"]);
+    write_plan(&format!(
+        "{route}[[routes]]\nstrategy = \"specified_region\"\ntargets = [\"iot-bj0000\"]\ntarget_uid = \"1111111111111111\"\n"
+    ));
+    let output = run("destination");
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+
+    // A catalog that states no owner never refuses.
+    write_plan(route);
+    catalog(&[""]);
+    let output = run("public");
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
 }
 
 #[test]
@@ -586,8 +711,14 @@ fn generated_csv_and_parquet_plan_to_the_same_distribution() {
         let mut report: serde_json::Value =
             serde_json::from_slice(&fs::read(out.join("report.json")).unwrap()).unwrap();
         report.as_object_mut().unwrap().remove("inputs").expect("report.json lists its inputs");
-        // report.html shows the inputs too, so its checksum differs with them.
+        // report.html shows the inputs too, and warnings.csv their names and lines, so their
+        // checksums differ with them (the rows of warnings.csv are compared below).
         report["outputs"].as_array_mut().unwrap().retain(|file| file["path"] != "report.html");
+        for file in report["outputs"].as_array_mut().unwrap() {
+            if file["path"] == "warnings.csv" {
+                file.as_object_mut().unwrap().remove("sha256");
+            }
+        }
         report
     };
     let csv_report = report(&csv_out);
@@ -596,10 +727,22 @@ fn generated_csv_and_parquet_plan_to_the_same_distribution() {
     assert_eq!(report(&parquet_out), csv_report);
     let mut csv_files = deterministic(&csv_out);
     let mut parquet_files = deterministic(&parquet_out);
-    for page in ["report.json", "report.html"] {
+    for page in ["report.json", "report.html", "warnings.csv"] {
         csv_files.remove(page);
         parquet_files.remove(page);
     }
+    // The same warned devices, but for the file's name and the line (none in Parquet).
+    let warned = |out: &Path, input: &str| {
+        let mut rows = devdist_testkit::table(&out.join("warnings.csv"));
+        for row in &mut rows {
+            assert_eq!(row.remove("source_file").as_deref(), Some(input));
+            row.remove("line");
+        }
+        rows
+    };
+    let csv_warned = warned(&csv_out, "devices.csv");
+    assert!(csv_warned.iter().any(|row| row["code"] == "topology_split"), "the generator splits topologies");
+    assert_eq!(warned(&parquet_out, "devices.parquet"), csv_warned);
     assert!(csv_files.keys().filter(|path| path.starts_with("grants/") && path.ends_with("/devices.csv")).count() > 3);
     assert_eq!(csv_files.keys().collect::<Vec<_>>(), parquet_files.keys().collect::<Vec<_>>());
     for (path, bytes) in &csv_files {

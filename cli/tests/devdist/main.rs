@@ -8,6 +8,7 @@ mod crash;
 mod emulate;
 mod exactly_once;
 mod hostile;
+mod operator;
 mod platform_text;
 mod redrive;
 mod rehearsal;

@@ -563,6 +563,51 @@ fn return_of_an_applied_demo_brings_every_distributed_device_home() {
         }
     }
     assert_eq!(checked, home);
+
+    // And in the words of a client none of us wrote: the official Python SDK asks
+    // QueryDeviceProvisioning about a sample of them, spread over every manifest, and each shows
+    // its last distribution as the return itself, from where it was to its home (docs/wire.md §9).
+    let mut sample = Vec::new();
+    for manifest in manifests.iter().filter(|path| path.ends_with("devices.csv")) {
+        let rows = devdist_testkit::table(&back.join("grants").join(manifest));
+        // Without the secret, which a failed assertion would print.
+        sample.extend(rows.into_iter().step_by(40).map(|mut row| {
+            row.remove("device_secret");
+            row
+        }));
+    }
+    assert!(sample.len() >= 20, "a sample of {} devices", sample.len());
+    let seen = sdk_provisioning(&emulator, &sample);
+    assert_eq!(seen.len(), sample.len());
+    for (row, at) in sample.iter().zip(&seen) {
+        assert_eq!(
+            (at["ProductKey"].as_str(), at["DeviceName"].as_str()),
+            (Some(&*row["product_key"]), Some(&*row["device_name"]))
+        );
+        assert_eq!(at["TargetIotInstanceId"], row["source_instance"].as_str(), "{row:?} is home: {at}");
+        assert_eq!(at["TargetRegion"], row["source_region"].as_str(), "{row:?} is home: {at}");
+        assert_eq!(at["SourceIotInstanceId"], row["from_instance"].as_str(), "{row:?} came back from there: {at}");
+        assert_ne!(at["SourceIotInstanceId"], at["TargetIotInstanceId"], "a return, not a device never moved: {at}");
+        assert_eq!(at["AliyunUid"], row["source_uid"].as_str(), "{at}");
+    }
+}
+
+/// QueryDeviceProvisioning's `Data` for each of `devices` (manifest rows), asked through the
+/// official Python SDK (cli/tests/sdk/provisioning.py), in order.
+fn sdk_provisioning(emulator: &Emulator, devices: &[BTreeMap<String, String>]) -> Vec<serde_json::Value> {
+    let python = devdist_testkit::official_sdk_python(Path::new(env!("CARGO_TARGET_TMPDIR")));
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sdk/provisioning.py");
+    let devices: Vec<[&str; 2]> = devices.iter().map(|row| [&*row["product_key"], &*row["device_name"]]).collect();
+    let args = serde_json::json!({
+        "endpoint": emulator.url.trim_start_matches("http://"),
+        "ak": AK,
+        "secret": SECRET,
+        "devices": devices,
+    });
+    let output = Command::new(python).arg(script).arg(args.to_string()).output().expect("the SDK script runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "provisioning.py failed:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_str(stdout.trim()).unwrap()
 }
 
 /// QueryDeviceProvisioning's `Data` for one device, through the platform client.

@@ -1,5 +1,5 @@
 //! Conformance with a client none of us wrote: the official Python SDK
-//! (`alibabacloud-iot20180120` 5.1.0 from PyPI) drives the emulator on the demo plan
+//! (`alibabacloud-iot20180120` 5.1.0 from PyPI, `devdist_testkit::OFFICIAL_SDK`) drives the emulator on the demo plan
 //! (`tests/sdk/conformance.py`). The venv is made under the target dir on first use and
 //! reused; if it cannot be made the test fails, it never skips.
 
@@ -10,41 +10,13 @@ use devdist_emulator::{Config, Emulator, World};
 use devdist_platform::{Credentials, Secret};
 use serde_json::{Value, json};
 
-const SDK: &str = "alibabacloud-iot20180120==5.1.0";
-
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
 /// A Python with the SDK installed: `target/tmp/sdk-venv`, made and filled when missing.
 fn python() -> PathBuf {
-    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("sdk-venv");
-    let python = venv.join("bin/python");
-    let installed = |python: &Path| {
-        Command::new(python)
-            .args([
-                "-c",
-                "import importlib.metadata as m, sys; sys.exit(m.version('alibabacloud-iot20180120') != '5.1.0')",
-            ])
-            .status()
-            .is_ok_and(|status| status.success())
-    };
-    if installed(&python) {
-        return python;
-    }
-    let made = Command::new("python3")
-        .args(["-m", "venv"])
-        .arg(&venv)
-        .output()
-        .expect("python3 must be installed to run the SDK");
-    assert!(made.status.success(), "python3 -m venv failed: {}", String::from_utf8_lossy(&made.stderr));
-    let pip = Command::new(&python)
-        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", SDK])
-        .output()
-        .expect("pip runs");
-    assert!(pip.status.success(), "pip install {SDK} failed:\n{}", String::from_utf8_lossy(&pip.stderr));
-    assert!(installed(&python), "{SDK} is not importable after pip install");
-    python
+    devdist_testkit::official_sdk_python(Path::new(env!("CARGO_TARGET_TMPDIR")))
 }
 
 /// Four devices of one product in the Shanghai public instance, chosen from the demo inventory.

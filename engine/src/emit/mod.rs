@@ -1,13 +1,14 @@
 //! The outputs of accepted devices, written from one stream: the calling thread merges the
 //! sorted runs ([`Settled::for_each_accepted`]) and hands chunks of devices, each with its job,
-//! to three writers on their own threads — device manifests, billing reassignments and job
-//! requests — which each take the chunks in stream order. (Warnings are counted apart, in
-//! `warnings.rs`: a count needs no order.)
+//! to four writers on their own threads — device manifests, billing reassignments, job
+//! requests and the list of warned devices — which each take the chunks in stream order.
+//! (Warnings are counted apart, in `warnings.rs`: a count needs no order.)
 //!
 //! ```text
 //!                                     ┌─▶ manifests      grants/<uid>/<instance>/devices.<fmt>
 //! merge of runs ──(chunks, in order)──┼─▶ reassignments  billing/reassignments.<fmt>
-//!                                     └─▶ requests       jobs/requests.jsonl
+//!                                     ├─▶ requests       jobs/requests.jsonl
+//!                                     └─▶ warned devices warnings.csv
 //! ```
 //!
 //! Manifests are written a window of destinations at a time ([`Slots::windows`]), so that any
@@ -28,6 +29,7 @@ use devdist_formats::Format;
 use crate::emit::billing::Reassignments;
 use crate::emit::grants::{Manifests, Slots};
 use crate::emit::requests::Requests;
+use crate::emit::warnings::WarnedDevices;
 use crate::error::Error;
 use crate::jobs::Jobs;
 use crate::output::OutputDir;
@@ -126,8 +128,8 @@ pub(crate) struct Outputs {
     pub redact_secrets: bool,
 }
 
-/// Writes the manifests, reassignments and job requests of every accepted device, and lists
-/// them in `out`.
+/// Writes the manifests, reassignments, job requests and warned devices of every accepted
+/// device, and lists them in `out`.
 pub(crate) fn write_accepted(
     out: &mut OutputDir,
     plan: &Plan,
@@ -143,23 +145,26 @@ pub(crate) fn write_accepted(
     let manifests = Manifests::create(out, plan, slots, first, outputs.format, outputs.redact_secrets)?;
     let reassignments = Reassignments::create(out, outputs.format)?;
     let requests = Requests::create(out, scratch)?;
+    let warned = WarnedDevices::create(out)?;
     let at = Context { out: &*out, plan, settled, jobs };
     let finished = std::thread::scope(|scope| {
         let mut senders = Vec::new();
         let manifests = spawn(scope, &at, manifests, &mut senders);
         let reassignments = spawn(scope, &at, reassignments, &mut senders);
         let requests = spawn(scope, &at, requests, &mut senders);
+        let warned = spawn(scope, &at, warned, &mut senders);
         let streamed = stream(settled, jobs, &senders);
         drop(senders);
-        (streamed, join(manifests), join(reassignments), join(requests))
+        (streamed, join(manifests), join(reassignments), join(requests), join(warned))
     });
-    let (streamed, manifests, reassignments, requests) = finished;
+    let (streamed, manifests, reassignments, requests, warned) = finished;
     // A writer's own failure explains a stopped stream best: it comes first.
-    let (manifests, reassignments, requests) = (manifests?, reassignments?, requests?);
+    let (manifests, reassignments, requests, warned) = (manifests?, reassignments?, requests?, warned?);
     streamed?;
     manifests.finish(out)?;
     reassignments.finish(out, plan, interned)?;
     requests.finish(out, jobs)?;
+    warned.finish(out)?;
     for window in windows {
         let mut manifests = Manifests::create(out, plan, slots, window, outputs.format, outputs.redact_secrets)?;
         let mut job_of = JobOf::default();

@@ -115,6 +115,11 @@ impl Catalog {
         self.file.as_deref()
     }
 
+    /// Every instance, the public ones first, then the catalog file's in file order.
+    pub fn instances(&self) -> &[Instance] {
+        &self.instances
+    }
+
     /// Looks an instance up by ID.
     pub fn find(&self, id: &str) -> Option<InstanceId> {
         self.by_id.get(id).copied()

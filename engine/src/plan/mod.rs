@@ -131,7 +131,7 @@ impl Plan {
             Error::invocation(format!("{}:{line}:{column}: the plan is not UTF-8", devdist_formats::shown(path)))
         })?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        let mut reader = Reader { text: &text, problems: Vec::new(), catalog_error: None };
+        let mut reader = Reader { text: &text, problems: Vec::new(), catalog_error: None, catalog_name: None };
         let plan = reader.plan(&base);
         let mut problems = reader.problems;
         problems.sort_by_key(|p| (p.line, p.column));

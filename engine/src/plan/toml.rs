@@ -1,6 +1,7 @@
 //! The plan file's TOML, walked by hand with spans, so that every problem is reported with its
 //! line and column, all at once (serde would stop at the first).
 
+use std::collections::BTreeSet;
 use std::ops::Range;
 use std::path::Path;
 
@@ -12,6 +13,7 @@ use crate::names::is_safe_name;
 use crate::plan::catalog::Catalog;
 
 use super::keys::INTERNAL_PLAN_KEYS;
+use super::routes::RawRoute;
 use super::{Input, Plan, Route, Routes, TargetSets};
 
 /// 1-based line and column (in characters) of byte `offset` in `text`.
@@ -45,6 +47,8 @@ pub(super) struct Reader<'t> {
     pub(super) problems: Vec<Problem>,
     /// The catalog could not be loaded: why, and where the plan names it.
     pub(super) catalog_error: Option<(devdist_formats::Error, Range<usize>)>,
+    /// The catalog file as the plan names it, once loaded.
+    pub(super) catalog_name: Option<String>,
 }
 
 pub(super) type Value<'i> = Spanned<DeValue<'i>>;
@@ -78,12 +82,17 @@ impl<'t> Reader<'t> {
                 None
             }
         };
+        let account_span = top.get("account").map_or(whole.clone(), |value| value.span());
 
         let (inputs, catalog) = self.inputs(top.get("inputs"), base);
         let (devices_per_job, jobs_per_wave) = self.limits(top.get("limits"));
         let raw_routes = self.raw_routes(top.get("routes"));
         let redrive_of = top.get("redrive_of").and_then(|value| self.string(value, "redrive_of"));
         let return_of = top.get("return_of").and_then(|value| self.string(value, "return_of"));
+
+        if let (Some(account), Some(catalog)) = (&account, &catalog) {
+            self.owns_something(account, account_span, catalog, &raw_routes);
+        }
 
         // Routes are checked even when the account or the catalog is unusable, so that every
         // problem shows at once; only a complete plan resolves them.
@@ -107,6 +116,38 @@ impl<'t> Reader<'t> {
             return_of,
         })
     }
+
+    /// An `account` that owns none of the instances the catalog states an owner for would see
+    /// every device of those instances rejected as `not_owner`: a wrong `account` (or a catalog
+    /// of another account), said once as a plan problem at `account` (docs/inputs.md §2.1).
+    /// Instances whose owner a route names as its `target_uid` are destinations, not sources, so
+    /// they do not count: a plan that moves devices from public instances to another account's
+    /// instances stays valid.
+    fn owns_something(&mut self, account: &str, span: Range<usize>, catalog: &Catalog, routes: &[RawRoute]) {
+        let destination =
+            |uid: &str| routes.iter().any(|route| route.target_uid.as_ref().is_some_and(|(t, _)| t == uid));
+        let owners: BTreeSet<&str> = catalog.instances().iter().filter_map(|i| i.owner_uid.as_deref()).collect();
+        if owners.contains(account) || owners.iter().all(|owner| destination(owner)) {
+            return;
+        }
+        const SHOWN: usize = 5;
+        let mut listed: Vec<String> = owners.iter().take(SHOWN).map(|owner| format!("{owner:?}")).collect();
+        if owners.len() > SHOWN {
+            listed.push(format!("and {} more", owners.len() - SHOWN));
+        }
+        let file = self.catalog_name.clone().unwrap_or_else(|| "the catalog".to_string());
+        let noun = if owners.len() == 1 { "account" } else { "accounts" };
+        self.problem(
+            span,
+            format!(
+                "`account` {account:?} owns none of the instances {file} lists (their owner_uid is {noun} {}): \
+                 every device in them would be rejected as not_owner. Set `account` to the UID that owns the \
+                 source devices, or correct owner_uid in {file}",
+                listed.join(", ")
+            ),
+        );
+    }
+
 
     /// Reports every key of `table` (at `within`, a path with a trailing dot, `""` at the top)
     /// that [`PLAN_KEYS`](super::keys::PLAN_KEYS) does not list there.
@@ -229,7 +270,10 @@ impl<'t> Reader<'t> {
                     None
                 }
                 Some(name) => match Catalog::load(&base.join(&name)) {
-                    Ok(catalog) => Some(catalog),
+                    Ok(catalog) => {
+                        self.catalog_name = Some(name);
+                        Some(catalog)
+                    }
                     Err(err) => {
                         self.catalog_error = Some((err, value.span()));
                         None

@@ -543,7 +543,8 @@ fn jobs(html: &mut String, page: &Page) {
 fn warnings(html: &mut String, report: &Report) {
     html.push_str("<section id=\"warnings\">\n<h2>5. Warnings</h2>\n");
     html.push_str(
-        "<p>Warnings are about accepted devices: they are distributed, but someone should know.</p>\n\
+        "<p>Warnings are about accepted devices: they are distributed, but someone should know. \
+         <a href=\"warnings.csv\">warnings.csv</a> lists each warned device with its file, record, line and detail.</p>\n\
          <table><thead><tr><th>warning</th><th class=\"num\">devices</th><th>what it means</th><th>what to do</th></tr></thead><tbody>\n",
     );
     for warning in Warning::ALL {

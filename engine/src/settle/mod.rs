@@ -242,6 +242,11 @@ impl Settled {
             .try_reduce(&empty, |a, b| Ok(combine(a, b)))
     }
 
+    /// The input file (index in the plan) and 1-based record number of input position `seq`.
+    pub(crate) fn locate(&self, seq: u64) -> (usize, u64) {
+        count::locate(&self.files, seq)
+    }
+
     /// The destination of the accepted device `product_key/device_name`, if it is accepted
     /// and some device names it as gateway.
     pub fn gateway_destination(&self, gateway: &str) -> Option<u32> {

@@ -93,8 +93,11 @@ impl Case {
 
         let text = std::fs::read_to_string(out.join("rejects.csv")).unwrap();
         let secrets = devdist_testkit::device_secrets(&self.inventory, 6);
-        if let Some(secret) = devdist_testkit::find_any(text.as_bytes(), &secrets) {
-            panic!("rejects.csv shows the secret {:?}:\n{text}", String::from_utf8_lossy(secret));
+        for file in ["rejects.csv", "warnings.csv"] {
+            let text = std::fs::read_to_string(out.join(file)).unwrap();
+            if let Some(secret) = devdist_testkit::find_any(text.as_bytes(), &secrets) {
+                panic!("{file} shows the secret {:?}:\n{text}", String::from_utf8_lossy(secret));
+            }
         }
         let rejects: Vec<Reject> =
             devdist_testkit::parse_rejects(text.as_bytes()).into_iter().map(Reject::read_back).collect();
@@ -115,6 +118,21 @@ impl Ran {
     }
     fn by_code(&self, code: &str) -> u64 {
         self.report.counts.rejected_by_code[code]
+    }
+    /// (record, line, device name, code, detail) of every row of warnings.csv, in file order;
+    /// checks each code's rows are the report's count.
+    fn warned(&self) -> Vec<(String, String, String, String, String)> {
+        let rows = devdist_testkit::table(&self.out.join("warnings.csv"));
+        for (code, n) in &self.report.warnings {
+            assert_eq!(rows.iter().filter(|row| row["code"] == *code).count() as u64, *n, "{code}: {rows:?}");
+        }
+        rows.into_iter()
+            .map(|row| {
+                assert_eq!((row["source_file"].as_str(), row["product_key"].as_str()), ("devices.csv", PK));
+                let cell = |name: &str| row[name].clone();
+                (cell("record"), cell("line"), cell("device_name"), cell("code"), cell("detail"))
+            })
+            .collect()
     }
     fn warning(&self, code: &str) -> u64 {
         self.report.warnings.get(code).copied().unwrap_or_else(|| panic!("no warning {code} in the report"))
@@ -510,7 +528,11 @@ fn target_capacity_exceeded_in_input_order() {
 #[test]
 fn a_record_breaking_two_rules_gets_the_earlier_code() {
     let ran = case(&format!("{HEADER},source_region,authorized"))
-        .instances(&["iot-bj0001,cn-beijing,standard,9999999999999999,,"])
+        // (The account owns an instance too: a catalog of only another account's is a plan error.)
+        .instances(&[
+            "iot-bj0001,cn-beijing,standard,9999999999999999,,",
+            &format!("iot-bj0002,cn-beijing,standard,{ACCOUNT},,"),
+        ])
         // missing device_secret + bad product key → missing_field
         .row(&format!("a1Bw-GVeu01,dev-0001,,{SH},{EU},,"))
         // bad device name + bad secret → invalid_device_name
@@ -557,10 +579,36 @@ fn warning_topology_split() {
         .row(&format!("{PK},dev-0001,{SECRET},{SH},{US},{PK}/gw-0001")) // elsewhere: split
         .row(&format!("{},{PK}/gw-0001", dev("dev-0002"))) // with its gateway
         .row(&format!("{PK},dev-0003,{SECRET},{SH},{US},{PK}/gw-none")) // gateway not in the run
+        .row(&format!("{PK},dev-0004,{SECRET},{SH},{US},{PK}/gw-bad")) // gateway rejected
+        .row(&format!("{PK},gw-bad,{SECRET},nowhere,{US},"))
         .run();
-    assert_eq!(ran.rejected(), []);
-    assert_eq!(ran.accepted(), 4);
+    assert_eq!(ran.rejected(), [(6, 7, "unknown_source_instance")]);
+    assert_eq!(ran.accepted(), 5);
     assert_eq!(ran.warning("topology_split"), 1);
+    assert_eq!(ran.warning("gateway_not_accepted"), 2);
+    // Each warned device is listed with its row, in device-name order.
+    let row = |record: &str, line: &str, name: &str, code: &str, detail: String| {
+        (record.to_string(), line.to_string(), name.to_string(), code.to_string(), detail)
+    };
+    let not_accepted = |gateway: &str| {
+        format!("gateway {PK}/{gateway} is not an accepted device of this plan (not in the inventory, or rejected)")
+    };
+    assert_eq!(
+        ran.warned(),
+        [
+            row(
+                "2",
+                "3",
+                "dev-0001",
+                "topology_split",
+                format!(
+                    "gateway {PK}/gw-0001 goes to {EU} (account {ACCOUNT}); this device to {US} (account {ACCOUNT})"
+                )
+            ),
+            row("4", "5", "dev-0003", "gateway_not_accepted", not_accepted("gw-none")),
+            row("5", "6", "dev-0004", "gateway_not_accepted", not_accepted("gw-bad")),
+        ]
+    );
 }
 
 #[test]
@@ -573,6 +621,8 @@ fn warning_console_only() {
     assert_eq!(ran.accepted(), 2);
     assert_eq!(ran.warning("console_only"), 1);
     assert_eq!(ran.report.jobs.console, 1);
+    let detail = format!("target_uid {OTHER} is not account {ACCOUNT}: a console job");
+    assert_eq!(ran.warned(), [("1".into(), "2".into(), "dev-0001".into(), "console_only".into(), detail)]);
 }
 
 #[test]
