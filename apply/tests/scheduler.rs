@@ -387,3 +387,28 @@ fn a_device_given_two_verdicts_is_settled_by_where_it_is_not_by_the_last_row() {
     assert!(!results(&dir).contains("iot.device.Other"));
     assert_eq!(results(&dir).matches("given two verdicts by the result file").count(), twice.len());
 }
+
+/// What apply told the operator.
+#[derive(Default)]
+struct Notes(std::cell::RefCell<Vec<String>>);
+
+impl devdist_apply::Progress for Notes {
+    fn update(&self, _: &devdist_apply::Snapshot) {}
+    fn note(&self, line: &str) {
+        self.0.borrow_mut().push(line.to_string());
+    }
+}
+
+#[test]
+fn waiting_on_someone_elses_jobs_is_said_at_once_and_once_per_change() {
+    let (_root, dir) = planned(300, 27);
+    let window = Folder::open(&dir).unwrap().jobs_per_wave;
+    let platform = FakePlatform::new(Faults { polls: 3, foreign: window, ..Faults::default() });
+    let notes = Notes::default();
+    let applied = apply(&dir, &platform, &fast(), &notes).unwrap();
+    assert_eq!(applied.exit_code(), 0);
+    let notes = notes.0.into_inner();
+    let waiting: Vec<&String> = notes.iter().filter(|line| line.starts_with("waiting:")).collect();
+    assert_eq!(waiting.len(), 1, "{notes:?}");
+    assert!(waiting[0].contains(&format!("{window} distribution jobs of others are running")), "{notes:?}");
+}

@@ -218,8 +218,11 @@ fn a_refusal_reaches_stderr_escaped_and_a_clock_refusal_blames_the_clock() {
     assert!(text.contains("\\u{1b}[31mclick"), "the escape is shown, not acted on: {text}");
     assert!(!text.contains(SECRET));
 
+    // Another endpoint: a folder of its own (a journal is bound to the endpoint it was written for).
+    let other = tempfile::tempdir().unwrap();
+    let dir = planned(other.path());
     let url = serve(|_| refused("InvalidTimeStamp.Expired"));
-    let run = finish(command(&apply_args(&dir, &url), root.path()));
+    let run = finish(command(&apply_args(&dir, &url), other.path()));
     assert_eq!(code(&run), 5, "{}", stderr(&run));
     assert_no_escape(&run);
     let text = stderr(&run);

@@ -108,7 +108,8 @@ fn write_results(dir: &Path) -> Scenario {
     scenario
 }
 
-fn planned_demo(root: &Path) -> std::path::PathBuf {
+/// The demo planned, with an empty `apply/` for a test to write results into by hand.
+fn demo_awaiting_results(root: &Path) -> std::path::PathBuf {
     let dir = root.join("demo");
     let planned = devdist(&["plan", demo_plan(), "--out", dir.to_str().unwrap(), "--quiet"]);
     assert_eq!(code(&planned), 1, "{}", stderr(&planned));
@@ -119,7 +120,7 @@ fn planned_demo(root: &Path) -> std::path::PathBuf {
 #[test]
 fn redrive_holds_exactly_the_retryable_devices_with_new_job_ids_and_verifies() {
     let root = tempfile::tempdir().unwrap();
-    let dir = planned_demo(root.path());
+    let dir = demo_awaiting_results(root.path());
     let scenario = write_results(&dir);
     assert!(scenario.redriven.len() > 100 && scenario.refused.len() > 50);
     let new = root.path().join("new");
@@ -185,7 +186,7 @@ fn redrive_holds_exactly_the_retryable_devices_with_new_job_ids_and_verifies() {
 #[test]
 fn redrive_is_deterministic() {
     let root = tempfile::tempdir().unwrap();
-    let dir = planned_demo(root.path());
+    let dir = demo_awaiting_results(root.path());
     write_results(&dir);
     let mut outputs = Vec::new();
     for name in ["a", "b"] {
@@ -200,7 +201,7 @@ fn redrive_is_deterministic() {
 #[test]
 fn redrive_refuses_what_it_cannot_trust_and_says_why() {
     let root = tempfile::tempdir().unwrap();
-    let dir = planned_demo(root.path());
+    let dir = demo_awaiting_results(root.path());
     let new = root.path().join("new");
     let redrive = || devdist(&["redrive", dir.to_str().unwrap(), "--out", new.to_str().unwrap(), "-q"]);
 
