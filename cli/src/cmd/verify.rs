@@ -25,8 +25,15 @@ pub(super) fn run(args: VerifyArgs) -> anyhow::Result<u8> {
         );
         return Ok(0);
     }
+    // DIR as the user spelled it, without a trailing `/`; a problem that already names its
+    // whole path (an unreadable file) is not prefixed twice.
+    let dir = devdist_formats::shown(args.dir.components().as_path());
     for problem in &problems {
-        say!("{}/{problem}", devdist_formats::shown(&args.dir));
+        if problem.starts_with(&dir) {
+            say!("{problem}");
+        } else {
+            say!("{dir}/{problem}");
+        }
     }
     say!("{}: {} problems", devdist_formats::shown(&args.dir), problems.len());
     Ok(1)
