@@ -28,8 +28,9 @@ pub(super) fn run(args: VerifyArgs) -> anyhow::Result<u8> {
     // DIR as the user spelled it, without a trailing `/`; a problem that already names its
     // whole path (an unreadable file) is not prefixed twice.
     let dir = devdist_formats::shown(args.dir.components().as_path());
+    let inside = format!("{dir}/");
     for problem in &problems {
-        if problem.starts_with(&dir) {
+        if problem.starts_with(&inside) {
             say!("{problem}");
         } else {
             say!("{dir}/{problem}");
