@@ -148,7 +148,6 @@ impl<'t> Reader<'t> {
         );
     }
 
-
     /// Reports every key of `table` (at `within`, a path with a trailing dot, `""` at the top)
     /// that [`PLAN_KEYS`](super::keys::PLAN_KEYS) does not list there.
     pub(super) fn unknown_keys(&mut self, table: &DeTable, within: &str) {
