@@ -5,6 +5,11 @@
 //! The platform publishes no example of these answers for the emulator to copy beyond their
 //! shapes; what the emulator makes up (times of registration, IotIds, statuses, product names)
 //! is listed in docs/wire.md §9.8.
+//!
+//! Each call scans what it lists (a product's devices, every distributed device) and sorts the
+//! distributed ones: fine for tests and the demo, linear per page for a million devices. An
+//! index kept by `World` as devices register and move is the way on when the export benchmark
+//! needs it.
 
 use devdist_platform::api::{
     DeviceDetail, DeviceInfo, DevicePage, DevicePageBody, DistributedDevice, DistributedDeviceItems,
@@ -12,8 +17,8 @@ use devdist_platform::api::{
     ProductPage, TopoDevice, TopoList, TopoPage,
 };
 use devdist_platform::limits::{
-    MAX_CURRENT_PAGE_ROWS, MAX_DETAIL_NAMES, MAX_DEVICE_PAGE_SIZE, MAX_DISTRIBUTED_PAGE_SIZE, MAX_PRODUCT_PAGE_SIZE,
-    MAX_TOPO_PAGE_SIZE,
+    DEFAULT_PAGE_SIZE, MAX_CURRENT_PAGE_ROWS, MAX_DETAIL_NAMES, MAX_DEVICE_PAGE_SIZE, MAX_DISTRIBUTED_PAGE_SIZE,
+    MAX_PRODUCT_PAGE_SIZE, MAX_TOPO_PAGE_SIZE,
 };
 
 use crate::distribution::{Failure, Now, Params};
@@ -25,8 +30,6 @@ use crate::world::{Device, World};
 pub const REGISTERED_EPOCH_MS: u64 = 1_600_000_000_000;
 /// What QueryDevice and BatchQueryDeviceDetail say of every device: it never connected.
 pub const DEVICE_STATUS: &str = "UNACTIVE";
-/// The page size of a call that gives none.
-const DEFAULT_PAGE_SIZE: usize = 10;
 
 fn invalid_page(message: impl Into<String>) -> Failure {
     Failure::business("iot.common.InvalidPageParams", message)
@@ -35,7 +38,7 @@ fn invalid_page(message: impl Into<String>) -> Failure {
 /// `PageSize` (default 10, at most `max`) and the page number under `page_key` (default 1).
 fn paging(params: &Params, page_key: &str, max: u32) -> Result<(usize, usize), Failure> {
     let size = match params.get("PageSize") {
-        None => DEFAULT_PAGE_SIZE,
+        None => DEFAULT_PAGE_SIZE as usize,
         Some(text) => text
             .parse::<usize>()
             .ok()

@@ -136,11 +136,12 @@ impl Lane {
     }
 
     /// The lane of a call from its wire parameters: `CurrentPage` (default 1) and `PageSize`
-    /// (default 0) as numbers; unreadable ones count as their defaults.
+    /// (default [`DEFAULT_PAGE_SIZE`](crate::limits::DEFAULT_PAGE_SIZE)) as numbers;
+    /// unreadable ones count as their defaults.
     pub fn of_params<'a>(action: Action, mut param: impl FnMut(&str) -> Option<&'a str>) -> Lane {
         let number = |value: Option<&str>, default| value.and_then(|v| v.parse::<u64>().ok()).unwrap_or(default);
         let page = number(param("CurrentPage"), 1);
-        let size = number(param("PageSize"), 0);
+        let size = number(param("PageSize"), crate::limits::DEFAULT_PAGE_SIZE.into());
         Lane::of_page(action, page, size)
     }
 
@@ -1308,6 +1309,8 @@ mod tests {
         let get = |name: &str| params.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
         assert_eq!(Lane::of_params(Action::QueryDevice, get), deep);
         assert_eq!(Lane::of_params(Action::QueryDevice, |_| None), Lane::of(Action::QueryDevice));
+        let default_size = |name: &str| (name == "CurrentPage").then_some("10000");
+        assert!(Lane::of_params(Action::QueryDevice, default_size).deep, "10,000 pages of the default 10 rows");
         assert_eq!(Lane::all().count(), Action::ALL.len() + 2);
     }
 

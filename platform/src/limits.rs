@@ -38,6 +38,8 @@ pub const DEEP_PAGE_ROWS: u64 = 100_000;
 /// Calls per second per account of deep pages.
 pub const DEEP_PAGE_QPS: f64 = 2.0;
 
+/// The `PageSize` of a read API's call that names none.
+pub const DEFAULT_PAGE_SIZE: u32 = 10;
 /// The largest `PageSize` of QueryProductList.
 pub const MAX_PRODUCT_PAGE_SIZE: u32 = 200;
 /// The largest `PageSize` of QueryDevice.
