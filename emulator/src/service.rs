@@ -211,51 +211,43 @@ fn api_call(shared: &Shared, request: &Request) -> Reply {
     }
     let distribution = &mut state.distribution;
     let common = Common::ok(request_id.as_str());
-    let body =
-        match action {
-            Action::CreateDeviceDistributeJob => distribution.create(&params, now).map(|at| {
-                if shared.faults.hits(Fault::LostResponse, &call_id) {
-                    distribution.lose_response(at);
-                    None
-                } else {
-                    Some(to_json(&CreateJobBody { common, job_id: distribution.jobs()[at].id.clone() }))
-                }
-            }),
-            Action::QueryDeviceDistributeJob => {
-                distribution.query(&params, now).map(|data| Some(to_json(&QueryJobBody { common, data })))
+    let body = match action {
+        Action::CreateDeviceDistributeJob => distribution.create(&params, now).map(|at| {
+            if shared.faults.hits(Fault::LostResponse, &call_id) {
+                distribution.lose_response(at);
+                None
+            } else {
+                Some(to_json(&CreateJobBody { common, job_id: distribution.jobs()[at].id.clone() }))
             }
-            Action::QueryDeviceDistributeDetail => distribution.detail(&params, now).map(|token| {
-                let host = host(request).unwrap_or(&shared.fallback_host);
-                let file = format!("{}://{host}{RESULTS_PATH}{token}", shared.scheme);
-                Some(to_json(&DetailBody { common, file }))
-            }),
-            Action::ListDeviceDistributeJob => {
-                distribution.list(&params, now).map(|data| Some(to_json(&ListJobsBody { common, data })))
-            }
-            Action::DeleteDeviceDistributeJob => distribution.delete(&params, now).map(|()| Some(to_json(&common))),
-            Action::QueryDeviceProvisioning => {
-                distribution.provisioning(&params, now).map(|data| Some(to_json(&ProvisioningBody { common, data })))
-            }
-            read => {
-                distribution.settle(now);
-                let world = distribution.world();
-                match read {
-                    Action::QueryProductList => registry::product_list(world, &params)
-                        .map(|data| Some(to_json(&ProductListBody { common, data }))),
-                    Action::QueryDevice => registry::query_device(world, &params)
-                        .map(|page| Some(to_json(&DevicePageBody { common, ..page }))),
-                    Action::BatchQueryDeviceDetail => registry::device_details(world, &params)
-                        .map(|data| Some(to_json(&DeviceDetailBody { common, data: DeviceDetails { data } }))),
-                    Action::GetThingTopo => {
-                        registry::thing_topo(world, &params).map(|data| Some(to_json(&ThingTopoBody { common, data })))
-                    }
-                    Action::ListDistributedDevice => registry::distributed_devices(world, &params, now)
-                        .map(|data| Some(to_json(&DistributedDevicesBody { common, data }))),
-                    _ => registry::distributed_products(world, &params, now)
-                        .map(|data| Some(to_json(&DistributedProductsBody { common, data }))),
-                }
-            }
-        };
+        }),
+        Action::QueryDeviceDistributeJob => {
+            distribution.query(&params, now).map(|data| Some(to_json(&QueryJobBody { common, data })))
+        }
+        Action::QueryDeviceDistributeDetail => distribution.detail(&params, now).map(|token| {
+            let host = host(request).unwrap_or(&shared.fallback_host);
+            let file = format!("{}://{host}{RESULTS_PATH}{token}", shared.scheme);
+            Some(to_json(&DetailBody { common, file }))
+        }),
+        Action::ListDeviceDistributeJob => {
+            distribution.list(&params, now).map(|data| Some(to_json(&ListJobsBody { common, data })))
+        }
+        Action::DeleteDeviceDistributeJob => distribution.delete(&params, now).map(|()| Some(to_json(&common))),
+        Action::QueryDeviceProvisioning => {
+            distribution.provisioning(&params, now).map(|data| Some(to_json(&ProvisioningBody { common, data })))
+        }
+        Action::QueryProductList => registry::product_list(distribution.settled_world(now), &params)
+            .map(|data| Some(to_json(&ProductListBody { common, data }))),
+        Action::QueryDevice => registry::query_device(distribution.settled_world(now), &params)
+            .map(|page| Some(to_json(&DevicePageBody { common, ..page }))),
+        Action::BatchQueryDeviceDetail => registry::device_details(distribution.settled_world(now), &params)
+            .map(|data| Some(to_json(&DeviceDetailBody { common, data: DeviceDetails { data } }))),
+        Action::GetThingTopo => registry::thing_topo(distribution.settled_world(now), &params)
+            .map(|data| Some(to_json(&ThingTopoBody { common, data }))),
+        Action::ListDistributedDevice => registry::distributed_devices(distribution.settled_world(now), &params, now)
+            .map(|data| Some(to_json(&DistributedDevicesBody { common, data }))),
+        Action::ListDistributedProduct => registry::distributed_products(distribution.settled_world(now), &params, now)
+            .map(|data| Some(to_json(&DistributedProductsBody { common, data }))),
+    };
     match body {
         Err(failure) => refuse(state, &failure, &request_id),
         Ok(None) => {
