@@ -227,6 +227,13 @@ impl Distribution {
         &self.world
     }
 
+    /// The world once every job that ended by `now` has had its effects ([`settle`](Self::settle)):
+    /// what the read APIs answer from.
+    pub fn settled_world(&mut self, now: Now) -> &World {
+        self.settle(now);
+        &self.world
+    }
+
     /// Every job ever created, in creation order (deleted ones included).
     pub fn jobs(&self) -> &[Job] {
         &self.jobs

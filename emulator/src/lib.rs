@@ -7,7 +7,7 @@
 //! - `meter` enforces the per-API QPS limits of the account;
 //! - `faults` decides, from the seed and the call's identity, whether to misbehave;
 //! - `distribution` applies the platform's rules and runs the jobs (`world` is what exists and
-//!   where each device is);
+//!   where each device is); `registry` answers the read APIs from the world;
 //! - `service` glues them and writes the answers.
 //!
 //! The wire contract is `devdist_platform`'s, the client's own: Create is read with
@@ -33,6 +33,7 @@ mod faults;
 mod gateway;
 mod http;
 mod meter;
+mod registry;
 mod service;
 mod tls;
 mod world;
@@ -43,6 +44,7 @@ pub use distribution::{
 pub use faults::{Fault, Faults};
 pub use gateway::{Authenticated, Call, Gateway, MAX_CLOCK_SKEW_MS, parse_utc};
 pub use meter::{ApiStats, Meter};
+pub use registry::{DEVICE_STATUS, REGISTERED_EPOCH_MS};
 pub use service::{Config, Emulator, HOST_ID, RESULT_URL_SECONDS, RESULTS_PATH, STATS_PATH};
 pub use tls::Identity;
 pub use world::{Device, Instance, Move, World};

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use devdist_platform::api::Action;
+use devdist_platform::api::{Action, Lane};
 use serde::Serialize;
 
 /// Counters of one action.
@@ -30,7 +30,8 @@ struct Window {
     admitted: u32,
 }
 
-/// Fixed one-second windows per action: a call is admitted while fewer than the limit were
+/// Fixed one-second windows per [`Lane`] (an action, and apart from it the deep pages of the
+/// listings with a deep tier, at their own limit): a call is admitted while fewer than the limit were
 /// admitted in the same second (of the emulator's monotonic clock).
 ///
 /// A client that spaces its calls 1/limit apart is never refused; one that sends a full
@@ -38,7 +39,7 @@ struct Window {
 #[derive(Debug)]
 pub struct Meter {
     scale: f64,
-    windows: BTreeMap<Action, Window>,
+    windows: BTreeMap<Lane, Window>,
     stats: BTreeMap<Action, ApiStats>,
 }
 
@@ -47,15 +48,22 @@ impl Meter {
     pub fn new(scale: f64) -> Meter {
         let stats = Action::ALL
             .into_iter()
-            .map(|action| (action, ApiStats { limit: limit(action, scale), ..ApiStats::default() }))
+            .map(|action| (action, ApiStats { limit: limit(action.qps(), scale), ..ApiStats::default() }))
             .collect();
         Meter { scale, windows: BTreeMap::new(), stats }
     }
 
     /// Counts a call at `mono_ms`; false when it exceeds the limit (and is throttled).
     pub fn admit(&mut self, action: Action, mono_ms: u64) -> bool {
+        self.admit_lane(Lane::of(action), mono_ms)
+    }
+
+    /// Counts a call of `lane` at `mono_ms` (in its action's counters); false when it exceeds
+    /// the lane's limit (and is throttled).
+    pub fn admit_lane(&mut self, lane: Lane, mono_ms: u64) -> bool {
+        let action = lane.action;
         let second = mono_ms / 1000;
-        let window = self.windows.entry(action).or_default();
+        let window = self.windows.entry(lane).or_default();
         if window.second != second {
             *window = Window { second, arrived: 0, admitted: 0 };
         }
@@ -63,7 +71,7 @@ impl Meter {
         let stats = self.stats.entry(action).or_default();
         stats.calls += 1;
         stats.max_per_second = stats.max_per_second.max(window.arrived);
-        if window.admitted >= limit(action, self.scale) {
+        if window.admitted >= limit(lane.qps(), self.scale) {
             stats.throttled += 1;
             return false;
         }
@@ -82,9 +90,9 @@ impl Meter {
     }
 }
 
-/// The platform's limit of `action` (`Action::qps`) times `scale`, at least 1.
-fn limit(action: Action, scale: f64) -> u32 {
-    (action.qps() * scale).round().max(1.0) as u32
+/// A limit of the platform (`Lane::qps`) times `scale`, at least 1.
+fn limit(qps: f64, scale: f64) -> u32 {
+    (qps * scale).round().max(1.0) as u32
 }
 
 #[cfg(test)]
@@ -103,6 +111,18 @@ mod tests {
         assert_eq!((stats.calls, stats.throttled, stats.max_per_second, stats.limit), (7, 3, 4, 2));
         // Other actions have their own windows.
         assert!(meter.admit(Action::QueryDeviceDistributeJob, 1601));
+    }
+
+    #[test]
+    fn deep_pages_have_a_window_of_their_own_at_two_a_second() {
+        let mut meter = Meter::new(1.0);
+        let deep = Lane::of_page(Action::QueryDevice, 2000, 50);
+        let admitted: Vec<bool> = (0..3).map(|i| meter.admit_lane(deep, i)).collect();
+        assert_eq!(admitted, [true, true, false]);
+        assert!((0..50).all(|i| meter.admit(Action::QueryDevice, i)), "shallow pages keep their 50 a second");
+        assert!(!meter.admit(Action::QueryDevice, 60));
+        let stats = &meter.stats()["QueryDevice"];
+        assert_eq!((stats.calls, stats.throttled, stats.limit), (54, 2, 50));
     }
 
     #[test]

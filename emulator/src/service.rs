@@ -8,8 +8,9 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use devdist_platform::Credentials;
 use devdist_platform::api::{
-    Action, Common, CreateJobBody, DetailBody, GatewayErrorBody, JobStatus, ListJobsBody, ProvisioningBody,
-    QueryJobBody,
+    Action, Common, CreateJobBody, DetailBody, DeviceDetailBody, DeviceDetails, DevicePageBody, DistributedDevicesBody,
+    DistributedProductsBody, GatewayErrorBody, JobStatus, Lane, ListJobsBody, ProductListBody, ProvisioningBody,
+    QueryJobBody, ThingTopoBody,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -19,6 +20,7 @@ use crate::faults::{Fault, Faults};
 use crate::gateway::{Call, Gateway};
 use crate::http::{Handler, Reply, Request, Response, Server};
 use crate::meter::{ApiStats, Meter};
+use crate::registry;
 use crate::world::World;
 
 /// The host name error bodies carry, as the real gateway does.
@@ -180,7 +182,8 @@ fn api_call(shared: &Shared, request: &Request) -> Reply {
         Ok(found) => found,
         Err(failure) => return refuse(state, &failure, &request_id),
     };
-    if !state.meter.admit(action, now.mono) {
+    let lane = Lane::of_params(action, |name| params.get(name).map(String::as_str));
+    if !state.meter.admit_lane(lane, now.mono) {
         return refuse(state, &throttled(), &request_id);
     }
     let identity = call_identity(action, &params);
@@ -232,6 +235,18 @@ fn api_call(shared: &Shared, request: &Request) -> Reply {
         Action::QueryDeviceProvisioning => {
             distribution.provisioning(&params, now).map(|data| Some(to_json(&ProvisioningBody { common, data })))
         }
+        Action::QueryProductList => registry::product_list(distribution.settled_world(now), &params)
+            .map(|data| Some(to_json(&ProductListBody { common, data }))),
+        Action::QueryDevice => registry::query_device(distribution.settled_world(now), &params)
+            .map(|page| Some(to_json(&DevicePageBody { common, ..page }))),
+        Action::BatchQueryDeviceDetail => registry::device_details(distribution.settled_world(now), &params)
+            .map(|data| Some(to_json(&DeviceDetailBody { common, data: DeviceDetails { data } }))),
+        Action::GetThingTopo => registry::thing_topo(distribution.settled_world(now), &params)
+            .map(|data| Some(to_json(&ThingTopoBody { common, data }))),
+        Action::ListDistributedDevice => registry::distributed_devices(distribution.settled_world(now), &params, now)
+            .map(|data| Some(to_json(&DistributedDevicesBody { common, data }))),
+        Action::ListDistributedProduct => registry::distributed_products(distribution.settled_world(now), &params, now)
+            .map(|data| Some(to_json(&DistributedProductsBody { common, data }))),
     };
     match body {
         Err(failure) => refuse(state, &failure, &request_id),

@@ -37,7 +37,9 @@ pub struct Instance {
 ///   returned home is in its home instance again: [`Device::moved`] is the only change of place.
 /// - QueryDeviceProvisioning shows the last distribution ([`Device::last_distribution`]): where it
 ///   left from, where it went and when. So after A→B then B→A it shows `Source = B, Target = A`.
-///   A device never distributed shows `Source = Target =` home.
+///   A device never distributed shows `Source = Target =` home. ListDistributedDevice lists the
+///   same record (so a returned device stays listed, with its return); a device never
+///   distributed is not listed.
 /// - An inventory's `current_instance` seeds a device as already distributed from home to there,
 ///   at a time nobody knows.
 ///
@@ -49,6 +51,11 @@ pub struct Device {
     pub source_instance: String,
     /// The last distribution of the device; `None` while it has never left home.
     pub last_move: Option<Move>,
+    /// Its DeviceSecret from the inventory; empty when the inventory has none.
+    pub secret: String,
+    /// When it was registered, as a number: the account's devices in the order the inventories
+    /// list them, from 1 (QueryDevice lists the highest first).
+    pub registered: u64,
 }
 
 /// One distribution of a device.
@@ -65,7 +72,7 @@ pub struct Move {
 impl Device {
     /// A device in its home instance `home`, never distributed.
     pub fn at_home(home: &str) -> Device {
-        Device { source_instance: home.to_string(), last_move: None }
+        Device { source_instance: home.to_string(), last_move: None, secret: String::new(), registered: 0 }
     }
 
     /// Where the device is now: where it was last distributed to, else its home instance.
@@ -106,6 +113,11 @@ pub struct World {
     /// instance one of its devices has been distributed to (assumed: the product comes along
     /// with its devices and stays).
     pub products: BTreeMap<String, Vec<String>>,
+    /// Each product's device names in the order they were registered (oldest first).
+    pub registered: BTreeMap<String, Vec<String>>,
+    /// Each gateway's sub-devices (product key, device name), from the inventories' `gateway`
+    /// column (`product_key/device_name`), in the order they were registered.
+    pub subdevices: BTreeMap<(String, String), Vec<(String, String)>>,
 }
 
 impl World {
@@ -141,6 +153,7 @@ impl World {
             column(Field::SourceInstance),
             column(Field::CurrentInstance),
         );
+        let (secret, gateway) = (column(Field::DeviceSecret), column(Field::Gateway));
         let mut batch = RecordBatch::default();
         while inventory.fill(&mut batch, 4096)? {
             for (record, problem) in batch.records().iter().zip(&batch.problems) {
@@ -154,24 +167,55 @@ impl World {
                 if problem.is_some() || pk.is_empty() || dn.is_empty() || source.is_empty() {
                     continue;
                 }
-                self.add_device(pk, dn, source, (!current.is_empty()).then_some(current));
+                let (secret, gateway) = (cell(secret), cell(gateway));
+                if self.add_device(pk, dn, source, (!current.is_empty()).then_some(current)) {
+                    self.describe_device(pk, dn, secret, gateway.split_once('/'));
+                }
             }
         }
         Ok(())
     }
 
     /// Registers a device at home in `source`, or, when `current` is another instance, as
-    /// distributed there (the first registration of a device wins).
-    pub fn add_device(&mut self, product_key: &str, device_name: &str, source: &str, current: Option<&str>) {
+    /// distributed there (the first registration of a device wins: false for a later one).
+    pub fn add_device(&mut self, product_key: &str, device_name: &str, source: &str, current: Option<&str>) -> bool {
         let key = (product_key.to_string(), device_name.to_string());
         if self.devices.contains_key(&key) {
-            return;
+            return false;
         }
-        self.devices.insert(key, Device::at_home(source));
+        let registered = self.devices.len() as u64 + 1;
+        self.devices.insert(key, Device { registered, ..Device::at_home(source) });
+        self.registered.entry(product_key.to_string()).or_default().push(device_name.to_string());
         self.product_exists(product_key, source);
         if let Some(current) = current.filter(|current| *current != source) {
             self.move_device(product_key, device_name, current, None);
         }
+        true
+    }
+
+    /// Gives a registered device its secret and, when `gateway` names one (product key, device
+    /// name), makes it that gateway's sub-device.
+    pub fn describe_device(
+        &mut self,
+        product_key: &str,
+        device_name: &str,
+        secret: &str,
+        gateway: Option<(&str, &str)>,
+    ) {
+        let key = (product_key.to_string(), device_name.to_string());
+        let Some(device) = self.devices.get_mut(&key) else { return };
+        device.secret = secret.to_string();
+        if let Some((gateway_pk, gateway_name)) = gateway.filter(|(pk, name)| !pk.is_empty() && !name.is_empty()) {
+            self.subdevices.entry((gateway_pk.to_string(), gateway_name.to_string())).or_default().push(key);
+        }
+    }
+
+    /// Whether any device of `product_key` is a gateway (has sub-devices): its NodeType is 1.
+    pub fn is_gateway_product(&self, product_key: &str) -> bool {
+        self.subdevices
+            .range((product_key.to_string(), String::new())..)
+            .next()
+            .is_some_and(|((pk, _), _)| pk == product_key)
     }
 
     /// Distributes a registered device to `to` at `at` ([`Device::moved`]); its product now

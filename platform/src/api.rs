@@ -26,17 +26,35 @@ pub enum Action {
     /// DeleteDeviceDistributeJob, 2/s: devdist never calls it (a distribution cannot be
     /// undone); the emulator serves it.
     DeleteDeviceDistributeJob,
+    /// QueryProductList, 50/s; 2/s on a deep page ([`Lane`]).
+    QueryProductList,
+    /// QueryDevice, 50/s; 2/s on a deep page ([`Lane`]).
+    QueryDevice,
+    /// BatchQueryDeviceDetail, 5/s.
+    BatchQueryDeviceDetail,
+    /// GetThingTopo, 500/s.
+    GetThingTopo,
+    /// ListDistributedDevice, 5/s.
+    ListDistributedDevice,
+    /// ListDistributedProduct, 5/s.
+    ListDistributedProduct,
 }
 
 impl Action {
     /// Every action, in declaration order.
-    pub const ALL: [Action; 6] = [
+    pub const ALL: [Action; 12] = [
         Action::CreateDeviceDistributeJob,
         Action::QueryDeviceDistributeJob,
         Action::QueryDeviceDistributeDetail,
         Action::ListDeviceDistributeJob,
         Action::QueryDeviceProvisioning,
         Action::DeleteDeviceDistributeJob,
+        Action::QueryProductList,
+        Action::QueryDevice,
+        Action::BatchQueryDeviceDetail,
+        Action::GetThingTopo,
+        Action::ListDistributedDevice,
+        Action::ListDistributedProduct,
     ];
 
     /// The name on the wire (`x-acs-action`, V2 `Action`).
@@ -48,6 +66,12 @@ impl Action {
             Action::ListDeviceDistributeJob => "ListDeviceDistributeJob",
             Action::QueryDeviceProvisioning => "QueryDeviceProvisioning",
             Action::DeleteDeviceDistributeJob => "DeleteDeviceDistributeJob",
+            Action::QueryProductList => "QueryProductList",
+            Action::QueryDevice => "QueryDevice",
+            Action::BatchQueryDeviceDetail => "BatchQueryDeviceDetail",
+            Action::GetThingTopo => "GetThingTopo",
+            Action::ListDistributedDevice => "ListDistributedDevice",
+            Action::ListDistributedProduct => "ListDistributedProduct",
         }
     }
 
@@ -58,13 +82,80 @@ impl Action {
 
     /// The platform's per-account limit in calls per second ([`crate::limits`]).
     pub const fn qps(self) -> f64 {
-        use crate::limits::{CREATE_QPS, DETAIL_AND_LIST_QPS, PROVISIONING_QPS, QUERY_QPS};
+        use crate::limits::{
+            BATCH_DETAIL_QPS, CREATE_QPS, DETAIL_AND_LIST_QPS, DISTRIBUTED_LIST_QPS, PROVISIONING_QPS,
+            QUERY_DEVICE_QPS, QUERY_PRODUCT_LIST_QPS, QUERY_QPS, THING_TOPO_QPS,
+        };
         match self {
             Action::CreateDeviceDistributeJob | Action::DeleteDeviceDistributeJob => CREATE_QPS,
             Action::QueryDeviceDistributeJob => QUERY_QPS,
             Action::QueryDeviceDistributeDetail | Action::ListDeviceDistributeJob => DETAIL_AND_LIST_QPS,
             Action::QueryDeviceProvisioning => PROVISIONING_QPS,
+            Action::QueryProductList => QUERY_PRODUCT_LIST_QPS,
+            Action::QueryDevice => QUERY_DEVICE_QPS,
+            Action::BatchQueryDeviceDetail => BATCH_DETAIL_QPS,
+            Action::GetThingTopo => THING_TOPO_QPS,
+            Action::ListDistributedDevice | Action::ListDistributedProduct => DISTRIBUTED_LIST_QPS,
         }
+    }
+
+    /// Whether the action's deep pages (`CurrentPage × PageSize` ≥
+    /// [`DEEP_PAGE_ROWS`](crate::limits::DEEP_PAGE_ROWS)) have their own, lower limit.
+    pub const fn has_deep_tier(self) -> bool {
+        matches!(self, Action::QueryProductList | Action::QueryDevice)
+    }
+}
+
+/// What a call is paced (client) and metered (emulator) under: its action, and for the
+/// listings with a deep tier, whether the page is deep. A deep page has its own limit,
+/// [`DEEP_PAGE_QPS`](crate::limits::DEEP_PAGE_QPS), apart from the action's shallow pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Lane {
+    /// The call.
+    pub action: Action,
+    /// A deep page of an action with a deep tier.
+    pub deep: bool,
+}
+
+impl From<Action> for Lane {
+    fn from(action: Action) -> Lane {
+        Lane::of(action)
+    }
+}
+
+impl Lane {
+    /// The lane of every call of `action` but deep pages.
+    pub const fn of(action: Action) -> Lane {
+        Lane { action, deep: false }
+    }
+
+    /// The lane of a call of `action` asking for page `current_page` of `page_size` rows.
+    pub fn of_page(action: Action, current_page: u64, page_size: u64) -> Lane {
+        let deep = action.has_deep_tier() && current_page.saturating_mul(page_size) >= crate::limits::DEEP_PAGE_ROWS;
+        Lane { action, deep }
+    }
+
+    /// The lane of a call from its wire parameters: `CurrentPage` (default 1) and `PageSize`
+    /// (default [`DEFAULT_PAGE_SIZE`](crate::limits::DEFAULT_PAGE_SIZE)) as numbers;
+    /// unreadable ones count as their defaults.
+    pub fn of_params<'a>(action: Action, mut param: impl FnMut(&str) -> Option<&'a str>) -> Lane {
+        let number = |value: Option<&str>, default| value.and_then(|v| v.parse::<u64>().ok()).unwrap_or(default);
+        let page = number(param("CurrentPage"), 1);
+        let size = number(param("PageSize"), crate::limits::DEFAULT_PAGE_SIZE.into());
+        Lane::of_page(action, page, size)
+    }
+
+    /// Every lane: each action's, and the deep one of each action with a deep tier.
+    pub fn all() -> impl Iterator<Item = Lane> {
+        Action::ALL.into_iter().flat_map(|action| {
+            let deep = action.has_deep_tier().then_some(Lane { action, deep: true });
+            std::iter::once(Lane::of(action)).chain(deep)
+        })
+    }
+
+    /// The lane's limit in calls per second per account.
+    pub fn qps(self) -> f64 {
+        if self.deep { crate::limits::DEEP_PAGE_QPS } else { self.action.qps() }
     }
 }
 
@@ -298,6 +389,192 @@ impl ListJobs {
     }
 }
 
+/// `Name.1`, `Name.2`, … for a list parameter, as the SDK flattens it.
+fn push_list<S: AsRef<str>>(params: &mut Vec<(String, String)>, name: &str, values: &[S]) {
+    for (i, value) in values.iter().enumerate() {
+        params.push(pair(format!("{name}.{}", i + 1), value.as_ref()));
+    }
+}
+
+fn push_some(params: &mut Vec<(String, String)>, name: &str, value: &Option<String>) {
+    if let Some(value) = value {
+        params.push(pair(name, value));
+    }
+}
+
+/// The request of QueryProductList: one page of an instance's products, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct QueryProductList {
+    /// IotInstanceId; `None` for the region's default instance.
+    pub iot_instance_id: Option<String>,
+    /// CurrentPage, from 1.
+    pub current_page: u32,
+    /// PageSize, 1 to [`MAX_PRODUCT_PAGE_SIZE`](crate::limits::MAX_PRODUCT_PAGE_SIZE).
+    pub page_size: u32,
+}
+
+impl QueryProductList {
+    /// The wire parameters.
+    pub fn params(&self) -> Vec<(String, String)> {
+        let mut params = vec![pair("CurrentPage", self.current_page.to_string())];
+        push_some(&mut params, "IotInstanceId", &self.iot_instance_id);
+        params.push(pair("PageSize", self.page_size.to_string()));
+        params
+    }
+
+    /// What the call is paced under (deep pages are slower).
+    pub fn lane(&self) -> Lane {
+        Lane::of_page(Action::QueryProductList, self.current_page.into(), self.page_size.into())
+    }
+}
+
+/// The request of QueryDevice: one page of a product's devices, newest first. By
+/// `CurrentPage` up to [`MAX_CURRENT_PAGE_ROWS`](crate::limits::MAX_CURRENT_PAGE_ROWS) rows;
+/// past them, with the `NextToken` of the page before.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct QueryDevice {
+    /// ProductKey.
+    pub product_key: String,
+    /// IotInstanceId; `None` for the region's default instance.
+    pub iot_instance_id: Option<String>,
+    /// CurrentPage, from 1.
+    pub current_page: u32,
+    /// PageSize, 1 to [`MAX_DEVICE_PAGE_SIZE`](crate::limits::MAX_DEVICE_PAGE_SIZE).
+    pub page_size: u32,
+    /// NextToken of the page before; `None` (or empty) on the first page.
+    pub next_token: Option<String>,
+}
+
+impl QueryDevice {
+    /// The wire parameters.
+    pub fn params(&self) -> Vec<(String, String)> {
+        let mut params = vec![pair("CurrentPage", self.current_page.to_string())];
+        push_some(&mut params, "IotInstanceId", &self.iot_instance_id);
+        if let Some(token) = self.next_token.as_ref().filter(|token| !token.is_empty()) {
+            params.push(pair("NextToken", token));
+        }
+        params.push(pair("PageSize", self.page_size.to_string()));
+        params.push(pair("ProductKey", &self.product_key));
+        params
+    }
+
+    /// What the call is paced under (deep pages are slower).
+    pub fn lane(&self) -> Lane {
+        Lane::of_page(Action::QueryDevice, self.current_page.into(), self.page_size.into())
+    }
+}
+
+/// The request of BatchQueryDeviceDetail: up to
+/// [`MAX_DETAIL_NAMES`](crate::limits::MAX_DETAIL_NAMES) devices of one product.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct BatchQueryDeviceDetail {
+    /// ProductKey.
+    pub product_key: String,
+    /// DeviceName.N.
+    pub device_names: Vec<String>,
+    /// IotInstanceId; `None` for the region's default instance.
+    pub iot_instance_id: Option<String>,
+}
+
+impl BatchQueryDeviceDetail {
+    /// The wire parameters (`DeviceName.N` flattened, §2.2).
+    pub fn params(&self) -> Vec<(String, String)> {
+        let mut params = Vec::with_capacity(self.device_names.len() + 2);
+        push_list(&mut params, "DeviceName", &self.device_names);
+        push_some(&mut params, "IotInstanceId", &self.iot_instance_id);
+        params.push(pair("ProductKey", &self.product_key));
+        params
+    }
+}
+
+/// The request of GetThingTopo: one page of a gateway's sub-devices.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct GetThingTopo {
+    /// ProductKey of the gateway.
+    pub product_key: String,
+    /// DeviceName of the gateway.
+    pub device_name: String,
+    /// IotInstanceId; `None` for the region's default instance.
+    pub iot_instance_id: Option<String>,
+    /// PageNo, from 1.
+    pub page_no: u32,
+    /// PageSize, 1 to [`MAX_TOPO_PAGE_SIZE`](crate::limits::MAX_TOPO_PAGE_SIZE).
+    pub page_size: u32,
+}
+
+impl GetThingTopo {
+    /// The wire parameters.
+    pub fn params(&self) -> Vec<(String, String)> {
+        let mut params = vec![pair("DeviceName", &self.device_name)];
+        push_some(&mut params, "IotInstanceId", &self.iot_instance_id);
+        params.push(pair("PageNo", self.page_no.to_string()));
+        params.push(pair("PageSize", self.page_size.to_string()));
+        params.push(pair("ProductKey", &self.product_key));
+        params
+    }
+}
+
+/// The request of ListDistributedDevice: one page of the distributed devices. It has no
+/// filter on the target: compare the target fields of the items.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ListDistributedDevice {
+    /// ProductKey.
+    pub product_key: Option<String>,
+    /// DeviceName.
+    pub device_name: Option<String>,
+    /// SourceInstanceId.
+    pub source_instance_id: Option<String>,
+    /// TargetUid.
+    pub target_uid: Option<String>,
+    /// CurrentPage, from 1.
+    pub current_page: u32,
+    /// PageSize, 1 to [`MAX_DISTRIBUTED_PAGE_SIZE`](crate::limits::MAX_DISTRIBUTED_PAGE_SIZE).
+    pub page_size: u32,
+}
+
+impl ListDistributedDevice {
+    /// The wire parameters.
+    pub fn params(&self) -> Vec<(String, String)> {
+        let mut params = vec![pair("CurrentPage", self.current_page.to_string())];
+        push_some(&mut params, "DeviceName", &self.device_name);
+        params.push(pair("PageSize", self.page_size.to_string()));
+        push_some(&mut params, "ProductKey", &self.product_key);
+        push_some(&mut params, "SourceInstanceId", &self.source_instance_id);
+        push_some(&mut params, "TargetUid", &self.target_uid);
+        params
+    }
+}
+
+/// The request of ListDistributedProduct: one page of the distributed products.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ListDistributedProduct {
+    /// ProductKey.
+    pub product_key: Option<String>,
+    /// SourceInstanceId.
+    pub source_instance_id: Option<String>,
+    /// TargetInstanceId.
+    pub target_instance_id: Option<String>,
+    /// TargetUid.
+    pub target_uid: Option<String>,
+    /// CurrentPage, from 1.
+    pub current_page: u32,
+    /// PageSize, 1 to [`MAX_DISTRIBUTED_PAGE_SIZE`](crate::limits::MAX_DISTRIBUTED_PAGE_SIZE).
+    pub page_size: u32,
+}
+
+impl ListDistributedProduct {
+    /// The wire parameters.
+    pub fn params(&self) -> Vec<(String, String)> {
+        let mut params = vec![pair("CurrentPage", self.current_page.to_string())];
+        params.push(pair("PageSize", self.page_size.to_string()));
+        push_some(&mut params, "ProductKey", &self.product_key);
+        push_some(&mut params, "SourceInstanceId", &self.source_instance_id);
+        push_some(&mut params, "TargetInstanceId", &self.target_instance_id);
+        push_some(&mut params, "TargetUid", &self.target_uid);
+        params
+    }
+}
+
 /// The fields every response body carries.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
@@ -506,6 +783,329 @@ pub struct Provisioning {
     pub target_region: String,
 }
 
+body!(
+    /// QueryProductList's answer.
+    ProductListBody {
+        /// Data.
+        data: ProductPage
+    }
+);
+body!(
+    /// BatchQueryDeviceDetail's answer.
+    DeviceDetailBody {
+        /// Data.
+        data: DeviceDetails
+    }
+);
+body!(
+    /// GetThingTopo's answer.
+    ThingTopoBody {
+        /// Data.
+        data: TopoPage
+    }
+);
+body!(
+    /// ListDistributedDevice's answer.
+    DistributedDevicesBody {
+        /// Data.
+        data: DistributedDevices
+    }
+);
+body!(
+    /// ListDistributedProduct's answer.
+    DistributedProductsBody {
+        /// Data.
+        data: DistributedProducts
+    }
+);
+
+/// QueryProductList's `Data`: one page.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ProductPage {
+    /// CurrentPage.
+    pub current_page: u64,
+    /// PageCount.
+    pub page_count: u64,
+    /// PageSize.
+    pub page_size: u64,
+    /// Total: products over all pages.
+    pub total: u64,
+    /// List.
+    pub list: ProductList,
+}
+
+/// `List: { ProductInfo: [...] }`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ProductList {
+    /// The page's products, newest first.
+    pub product_info: Vec<ProductInfo>,
+}
+
+/// A product as QueryProductList lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ProductInfo {
+    /// ProductKey.
+    pub product_key: String,
+    /// ProductName.
+    pub product_name: String,
+    /// NodeType: 0 a device, 1 a gateway.
+    pub node_type: u32,
+    /// AuthType: `secret` (a DeviceSecret per device), `id2`, `x509`.
+    pub auth_type: String,
+    /// DataFormat: 0 pass-through, 1 Alink JSON.
+    pub data_format: u32,
+    /// DeviceCount.
+    pub device_count: u64,
+    /// GmtCreate, ms since the epoch.
+    pub gmt_create: i64,
+    /// Description.
+    pub description: String,
+}
+
+/// QueryDevice's answer: the page's paging fields are at the top level, beside `Data`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DevicePageBody {
+    /// RequestId, Success, Code, ErrorMessage.
+    #[serde(flatten)]
+    pub common: Common,
+    /// Data.
+    pub data: DevicePage,
+    /// NextToken: give it to ask for the next page; empty on the last.
+    pub next_token: String,
+    /// Page: the page's number.
+    pub page: u64,
+    /// PageCount.
+    pub page_count: u64,
+    /// PageSize.
+    pub page_size: u64,
+    /// Total: the product's devices.
+    pub total: u64,
+}
+
+impl Body for DevicePageBody {
+    fn common(&self) -> &Common {
+        &self.common
+    }
+}
+
+/// QueryDevice's `Data: { DeviceInfo: [...] }`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DevicePage {
+    /// The page's devices, newest first.
+    pub device_info: Vec<DeviceInfo>,
+}
+
+/// A device as QueryDevice lists it. Times are strings here, unlike every other API's.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DeviceInfo {
+    /// DeviceId (deprecated by the platform; IotId replaces it).
+    pub device_id: String,
+    /// DeviceName.
+    pub device_name: String,
+    /// DeviceSecret; empty for a product whose AuthType has none.
+    pub device_secret: String,
+    /// DeviceStatus: `ONLINE`, `OFFLINE`, `UNACTIVE`, `DISABLE`.
+    pub device_status: String,
+    /// DeviceType.
+    pub device_type: String,
+    /// GmtCreate, a date as text.
+    pub gmt_create: String,
+    /// GmtModified, a date as text.
+    pub gmt_modified: String,
+    /// IotId.
+    pub iot_id: String,
+    /// Nickname.
+    pub nickname: String,
+    /// ProductKey.
+    pub product_key: String,
+    /// UtcCreate, a UTC date as text.
+    pub utc_create: String,
+    /// UtcModified, a UTC date as text.
+    pub utc_modified: String,
+}
+
+/// BatchQueryDeviceDetail's `Data: { Data: [...] }`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DeviceDetails {
+    /// The devices found; an unknown name is left out.
+    pub data: Vec<DeviceDetail>,
+}
+
+/// A device as BatchQueryDeviceDetail describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DeviceDetail {
+    /// DeviceName.
+    pub device_name: String,
+    /// DeviceSecret.
+    pub device_secret: String,
+    /// FirmwareVersion.
+    pub firmware_version: String,
+    /// GmtActive, a date as text.
+    pub gmt_active: String,
+    /// GmtCreate, a date as text.
+    pub gmt_create: String,
+    /// IotId.
+    pub iot_id: String,
+    /// Nickname.
+    pub nickname: String,
+    /// NodeType: 0 a device, 1 a gateway.
+    pub node_type: u32,
+    /// ProductKey.
+    pub product_key: String,
+    /// ProductName.
+    pub product_name: String,
+    /// Region.
+    pub region: String,
+    /// Status: `ONLINE`, `OFFLINE`, `UNACTIVE`, `DISABLE`.
+    pub status: String,
+    /// UtcActive.
+    pub utc_active: String,
+    /// UtcCreate.
+    pub utc_create: String,
+}
+
+/// GetThingTopo's `Data`: one page of a gateway's sub-devices.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct TopoPage {
+    /// CurrentPage.
+    pub current_page: u64,
+    /// PageCount.
+    pub page_count: u64,
+    /// PageSize.
+    pub page_size: u64,
+    /// Total: sub-devices over all pages.
+    pub total: u64,
+    /// List.
+    pub list: TopoList,
+}
+
+/// `List: { deviceInfo: [...] }`: `deviceInfo` is lower camel case.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TopoList {
+    /// The page's sub-devices.
+    #[serde(rename = "deviceInfo")]
+    pub device_info: Vec<TopoDevice>,
+}
+
+/// A sub-device of a gateway.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct TopoDevice {
+    /// ProductKey.
+    pub product_key: String,
+    /// DeviceName.
+    pub device_name: String,
+    /// IotId.
+    pub iot_id: String,
+}
+
+/// ListDistributedDevice's `Data`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DistributedDevices {
+    /// Total: devices matching the filter, over all pages.
+    pub total: u64,
+    /// Info.
+    pub info: DistributedDeviceItems,
+}
+
+/// `Info: { items: [...] }`: `items` is lowercase.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DistributedDeviceItems {
+    /// The page's devices.
+    pub items: Vec<DistributedDevice>,
+}
+
+/// A device's distribution as ListDistributedDevice shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DistributedDevice {
+    /// DeviceName.
+    pub device_name: String,
+    /// GmtCreate, ms since the epoch.
+    pub gmt_create: i64,
+    /// GmtModified, ms since the epoch.
+    pub gmt_modified: i64,
+    /// ProductKey.
+    pub product_key: String,
+    /// SourceInstanceId: where the device left from.
+    pub source_instance_id: String,
+    /// SourceInstanceName.
+    pub source_instance_name: String,
+    /// SourceRegion.
+    pub source_region: String,
+    /// SourceUid.
+    pub source_uid: String,
+    /// TargetAliyunId.
+    pub target_aliyun_id: String,
+    /// TargetInstanceId: where it went.
+    pub target_instance_id: String,
+    /// TargetInstanceName.
+    pub target_instance_name: String,
+    /// TargetRegion.
+    pub target_region: String,
+    /// TargetUid.
+    pub target_uid: String,
+}
+
+/// ListDistributedProduct's `Data`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DistributedProducts {
+    /// Total: products matching the filter, over all pages.
+    pub total: u64,
+    /// Info.
+    pub info: DistributedProductItems,
+}
+
+/// `Info: { items: [...] }`: `items` is lowercase.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DistributedProductItems {
+    /// The page's products.
+    pub items: Vec<DistributedProduct>,
+}
+
+/// A product's distribution as ListDistributedProduct shows it: a
+/// [`DistributedDevice`] without `DeviceName` and `GmtModified`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DistributedProduct {
+    /// GmtCreate, ms since the epoch.
+    pub gmt_create: i64,
+    /// ProductKey.
+    pub product_key: String,
+    /// SourceInstanceId.
+    pub source_instance_id: String,
+    /// SourceInstanceName.
+    pub source_instance_name: String,
+    /// SourceRegion.
+    pub source_region: String,
+    /// SourceUid.
+    pub source_uid: String,
+    /// TargetAliyunId.
+    pub target_aliyun_id: String,
+    /// TargetInstanceId.
+    pub target_instance_id: String,
+    /// TargetInstanceName.
+    pub target_instance_name: String,
+    /// TargetRegion.
+    pub target_region: String,
+    /// TargetUid.
+    pub target_uid: String,
+}
+
 /// The POP gateway's error body on HTTP 4xx/5xx (signature, timestamp, nonce, throttling…):
 /// `Code`/`Message`, not IoT's `ErrorMessage`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -659,6 +1259,113 @@ mod tests {
     }
 
     #[test]
+    fn read_requests_flatten_in_key_order() {
+        let detail = BatchQueryDeviceDetail {
+            product_key: "pk".into(),
+            device_names: vec!["d 1".into(), "d2".into()],
+            iot_instance_id: Some("iot-a".into()),
+        };
+        assert_eq!(
+            crate::encode::form_encode(&detail.params()),
+            "DeviceName.1=d+1&DeviceName.2=d2&IotInstanceId=iot-a&ProductKey=pk"
+        );
+        let devices = QueryDevice {
+            product_key: "pk".into(),
+            current_page: 201,
+            page_size: 50,
+            next_token: Some("tok".into()),
+            ..QueryDevice::default()
+        };
+        assert_eq!(
+            crate::encode::form_encode(&devices.params()),
+            "CurrentPage=201&NextToken=tok&PageSize=50&ProductKey=pk"
+        );
+        let listed = ListDistributedDevice {
+            source_instance_id: Some("iot-b".into()),
+            current_page: 1,
+            page_size: 200,
+            ..ListDistributedDevice::default()
+        };
+        assert_eq!(crate::encode::form_encode(&listed.params()), "CurrentPage=1&PageSize=200&SourceInstanceId=iot-b");
+        let topo = GetThingTopo {
+            product_key: "gw".into(),
+            device_name: "g1".into(),
+            page_no: 2,
+            page_size: 50,
+            ..GetThingTopo::default()
+        };
+        assert_eq!(crate::encode::form_encode(&topo.params()), "DeviceName=g1&PageNo=2&PageSize=50&ProductKey=gw");
+    }
+
+    #[test]
+    fn deep_pages_have_their_own_lane_at_two_calls_a_second() {
+        assert_eq!(Lane::of_page(Action::QueryDevice, 1999, 50), Lane::of(Action::QueryDevice));
+        let deep = Lane::of_page(Action::QueryDevice, 2000, 50);
+        assert!(deep.deep);
+        assert_eq!((deep.qps(), Lane::of(Action::QueryDevice).qps()), (2.0, 50.0));
+        assert!(Lane::of_page(Action::QueryProductList, 500, 200).deep);
+        assert!(!Lane::of_page(Action::ListDistributedDevice, 1000, 200).deep, "no deep tier");
+        let params = [("CurrentPage", "2000"), ("PageSize", "50")];
+        let get = |name: &str| params.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
+        assert_eq!(Lane::of_params(Action::QueryDevice, get), deep);
+        assert_eq!(Lane::of_params(Action::QueryDevice, |_| None), Lane::of(Action::QueryDevice));
+        let default_size = |name: &str| (name == "CurrentPage").then_some("10000");
+        assert!(Lane::of_params(Action::QueryDevice, default_size).deep, "10,000 pages of the default 10 rows");
+        assert_eq!(Lane::all().count(), Action::ALL.len() + 2);
+    }
+
+    #[test]
+    fn read_bodies_round_trip_with_the_official_casing() {
+        let products: ProductListBody = round_trip(json!({
+            "RequestId": "r1", "Success": true,
+            "Data": {"CurrentPage": 1, "PageCount": 1, "PageSize": 10, "Total": 1,
+                     "List": {"ProductInfo": [{"ProductKey": "pk", "ProductName": "meter", "NodeType": 1,
+                         "AuthType": "secret", "DataFormat": 1, "DeviceCount": 3, "GmtCreate": 5, "Description": ""}]}}
+        }));
+        assert_eq!(products.data.list.product_info[0].node_type, 1);
+        let devices: DevicePageBody = round_trip(json!({
+            "RequestId": "r2", "Success": true,
+            "Data": {"DeviceInfo": [{"DeviceId": "x", "DeviceName": "d1", "DeviceSecret": "s", "DeviceStatus": "UNACTIVE",
+                "DeviceType": "", "GmtCreate": "c", "GmtModified": "m", "IotId": "i", "Nickname": "",
+                "ProductKey": "pk", "UtcCreate": "uc", "UtcModified": "um"}]},
+            "NextToken": "t", "Page": 1, "PageCount": 2, "PageSize": 1, "Total": 2
+        }));
+        assert_eq!((devices.next_token.as_str(), devices.data.device_info[0].device_secret.as_str()), ("t", "s"));
+        let details: DeviceDetailBody = round_trip(json!({
+            "RequestId": "r3", "Success": true,
+            "Data": {"Data": [{"DeviceName": "d1", "DeviceSecret": "s", "FirmwareVersion": "", "GmtActive": "",
+                "GmtCreate": "c", "IotId": "i", "Nickname": "", "NodeType": 0, "ProductKey": "pk",
+                "ProductName": "meter", "Region": "cn-shanghai", "Status": "UNACTIVE", "UtcActive": "", "UtcCreate": "uc"}]}
+        }));
+        assert_eq!(details.data.data[0].region, "cn-shanghai");
+        let topo: ThingTopoBody = round_trip(json!({
+            "RequestId": "r4", "Success": true,
+            "Data": {"CurrentPage": 1, "PageCount": 1, "PageSize": 50, "Total": 1,
+                     "List": {"deviceInfo": [{"ProductKey": "sub", "DeviceName": "s1", "IotId": "i"}]}}
+        }));
+        assert_eq!(topo.data.list.device_info[0].device_name, "s1");
+        let item = json!({"DeviceName": "d1", "GmtCreate": 5, "GmtModified": 6, "ProductKey": "pk",
+            "SourceInstanceId": "iot-a", "SourceInstanceName": "a", "SourceRegion": "cn-shanghai", "SourceUid": "1",
+            "TargetAliyunId": "1", "TargetInstanceId": "iot-b", "TargetInstanceName": "b",
+            "TargetRegion": "cn-beijing", "TargetUid": "1"});
+        let distributed: DistributedDevicesBody =
+            round_trip(json!({"RequestId": "r5", "Success": true, "Data": {"Total": 1, "Info": {"items": [item]}}}));
+        assert_eq!(distributed.data.info.items[0].target_instance_id, "iot-b");
+        let mut product = item.clone();
+        product.as_object_mut().unwrap().retain(|key, _| key != "DeviceName" && key != "GmtModified");
+        let products: DistributedProductsBody =
+            round_trip(json!({"RequestId": "r6", "Success": true, "Data": {"Total": 1, "Info": {"items": [product]}}}));
+        assert_eq!(products.data.info.items[0].source_region, "cn-shanghai");
+        // The wrong casing is not read: `Items`, `DeviceInfo` under List.
+        let wrong: DistributedDevicesBody =
+            serde_json::from_value(json!({"Success": true, "Data": {"Total": 1, "Info": {"Items": [{}]}}})).unwrap();
+        assert!(wrong.data.info.items.is_empty());
+        let wrong: ThingTopoBody =
+            serde_json::from_value(json!({"Success": true, "Data": {"List": {"DeviceInfo": [{}]}}})).unwrap();
+        assert!(wrong.data.list.device_info.is_empty());
+    }
+
+    #[test]
     fn action_names_and_limits() {
         for action in Action::ALL {
             assert_eq!(Action::from_name(action.name()), Some(action));
@@ -666,5 +1373,7 @@ mod tests {
         assert_eq!(Action::from_name("DeleteDeviceDistributeJob"), Some(Action::DeleteDeviceDistributeJob));
         assert_eq!(Action::from_name("DeleteDevice"), None);
         assert_eq!(Action::CreateDeviceDistributeJob.qps(), 2.0);
+        assert_eq!(Action::from_name("GetThingTopo"), Some(Action::GetThingTopo));
+        assert_eq!((Action::GetThingTopo.qps(), Action::ListDistributedDevice.qps()), (500.0, 5.0));
     }
 }

@@ -7,13 +7,16 @@
 //! distribution cannot be cancelled.
 
 use crate::api::{
-    API_VERSION, Action, Body, Common, CreateDeviceDistributeJob, CreateJobBody, DetailBody, JobData, JobInfo,
-    ListJobs, ListJobsBody, Provisioning, ProvisioningBody, QueryJobBody,
+    API_VERSION, Action, BatchQueryDeviceDetail, Body, Common, CreateDeviceDistributeJob, CreateJobBody, DetailBody,
+    DeviceDetail, DeviceDetailBody, DevicePageBody, DistributedDevice, DistributedDevices, DistributedDevicesBody,
+    DistributedProducts, DistributedProductsBody, GetThingTopo, JobData, JobInfo, Lane, ListDistributedDevice,
+    ListDistributedProduct, ListJobs, ListJobsBody, ProductListBody, ProductPage, Provisioning, ProvisioningBody,
+    QueryDevice, QueryJobBody, QueryProductList, ThingTopoBody, TopoPage,
 };
 use crate::credentials::Credentials;
 use crate::encode::{form_encode, percent_encode};
 use crate::error::{ApiError, ErrorKind, is_retryable_code, refused_at_gateway};
-use crate::limits::MAX_PAGE_SIZE;
+use crate::limits::{MAX_DISTRIBUTED_PAGE_SIZE, MAX_PAGE_SIZE};
 use crate::pace::Pace;
 use crate::results::{self, DeviceResult};
 use crate::sign;
@@ -239,36 +242,66 @@ impl Client {
     /// before, or past [`MAX_LIST_PAGES`]) is an error, not a loop that holds every page in
     /// memory.
     pub fn list_device_distribute_jobs(&self, filter: &ListJobs) -> Result<Vec<JobInfo>, ApiError> {
-        let mut jobs = Vec::new();
-        let mut token = String::new();
-        let mut tokens = std::collections::HashSet::new();
-        let endless = |why: String| ApiError::client("EndlessPager", format!("ListDeviceDistributeJob: {why}"));
-        for page in 1u32.. {
-            if page > MAX_LIST_PAGES {
-                return Err(endless(format!("more than {MAX_LIST_PAGES} pages")));
-            }
-            if !token.is_empty() && !tokens.insert(token.clone()) {
-                return Err(endless(format!("page {page} repeats a NextToken of an earlier page")));
-            }
+        walk_pages(Action::ListDeviceDistributeJob, MAX_PAGE_SIZE, |page, token| {
             let mut params = filter.params();
             params.push(pair("PageSize", MAX_PAGE_SIZE.to_string()));
             params.push(pair("CurrentPage", page.to_string()));
             if !token.is_empty() {
-                params.push(pair("NextToken", &token));
+                params.push(pair("NextToken", token));
             }
             let body: ListJobsBody = self.call(Action::ListDeviceDistributeJob, params)?;
-            let items = body.data.job_info.items;
-            let got = items.len();
-            jobs.extend(items);
-            let total = body.data.total;
-            let last =
-                got == 0 || (total > 0 && jobs.len() as u64 >= total) || (total == 0 && got < MAX_PAGE_SIZE as usize);
-            if last {
-                break;
-            }
-            token = body.data.next_token;
-        }
-        Ok(jobs)
+            Ok(Page { items: body.data.job_info.items, total: body.data.total, next_token: body.data.next_token })
+        })
+    }
+
+    /// One page of an instance's products, newest first; deep pages are paced at the deep
+    /// tier's limit ([`Lane`]).
+    pub fn query_product_list(&self, request: &QueryProductList) -> Result<ProductPage, ApiError> {
+        let body: ProductListBody = self.call_in(request.lane(), request.params())?;
+        Ok(body.data)
+    }
+
+    /// One page of a product's devices, newest first, with the paging fields (`NextToken`,
+    /// `Page`, `PageCount`, `PageSize`, `Total`); deep pages are paced at the deep tier's limit.
+    pub fn query_device(&self, request: &QueryDevice) -> Result<DevicePageBody, ApiError> {
+        self.call_in(request.lane(), request.params())
+    }
+
+    /// The details of up to 100 devices of one product; unknown names are left out of the
+    /// answer, and a name the platform will not show fails the whole call.
+    pub fn batch_query_device_detail(&self, request: &BatchQueryDeviceDetail) -> Result<Vec<DeviceDetail>, ApiError> {
+        let body: DeviceDetailBody = self.call(Action::BatchQueryDeviceDetail, request.params())?;
+        Ok(body.data.data)
+    }
+
+    /// One page of a gateway's sub-devices.
+    pub fn get_thing_topo(&self, request: &GetThingTopo) -> Result<TopoPage, ApiError> {
+        let body: ThingTopoBody = self.call(Action::GetThingTopo, request.params())?;
+        Ok(body.data)
+    }
+
+    /// One page of the distributed devices matching `request` (no filter on the target).
+    pub fn list_distributed_device(&self, request: &ListDistributedDevice) -> Result<DistributedDevices, ApiError> {
+        let body: DistributedDevicesBody = self.call(Action::ListDistributedDevice, request.params())?;
+        Ok(body.data)
+    }
+
+    /// Every distributed device matching `filter` (its paging ignored), all pages of 200
+    /// walked, with the same protection against an endless pager as
+    /// [`list_device_distribute_jobs`](Self::list_device_distribute_jobs).
+    pub fn list_distributed_devices(&self, filter: &ListDistributedDevice) -> Result<Vec<DistributedDevice>, ApiError> {
+        walk_pages(Action::ListDistributedDevice, MAX_DISTRIBUTED_PAGE_SIZE, |page, _| {
+            let request =
+                ListDistributedDevice { current_page: page, page_size: MAX_DISTRIBUTED_PAGE_SIZE, ..filter.clone() };
+            let data = self.list_distributed_device(&request)?;
+            Ok(Page { items: data.info.items, total: data.total, next_token: String::new() })
+        })
+    }
+
+    /// One page of the distributed products matching `request`.
+    pub fn list_distributed_product(&self, request: &ListDistributedProduct) -> Result<DistributedProducts, ApiError> {
+        let body: DistributedProductsBody = self.call(Action::ListDistributedProduct, request.params())?;
+        Ok(body.data)
     }
 
     /// Where a device is now.
@@ -307,9 +340,15 @@ impl Client {
 
     /// One call with its retries.
     fn call<T: DeserializeOwned + Body>(&self, action: Action, params: Vec<(String, String)>) -> Result<T, ApiError> {
+        self.call_in(Lane::of(action), params)
+    }
+
+    /// One call with its retries, paced under `lane`.
+    fn call_in<T: DeserializeOwned + Body>(&self, lane: Lane, params: Vec<(String, String)>) -> Result<T, ApiError> {
+        let action = lane.action;
         let mut attempt = 1;
         loop {
-            self.pace.acquire(action);
+            self.pace.acquire_lane(lane);
             let result = self.attempt::<T>(action, &params);
             let mut stats = self.lock_stats();
             let api = stats.apis.entry(action).or_default();
@@ -533,6 +572,48 @@ fn backoff(attempt: u32, retry_after: Option<Duration>) -> Duration {
 
 /// The most pages one listing may take: 200,000 jobs at 200 a page.
 pub const MAX_LIST_PAGES: u32 = 1_000;
+
+/// One page of a listing, as [`walk_pages`] needs it.
+struct Page<T> {
+    items: Vec<T>,
+    /// Total over all pages; 0 when the API did not say.
+    total: u64,
+    /// The token of the next page; empty when none (or the API pages by number only).
+    next_token: String,
+}
+
+/// Every item of a listing of `page_size` a page: `fetch(page, token)` gives page `page` (from 1), `token` being the
+/// `NextToken` of the page before (empty on the first). It ends at an empty page, when `Total`
+/// items were collected, or (when `Total` is 0) at a short page. A pager that does not end (a
+/// token seen before, or past [`MAX_LIST_PAGES`]) is an `EndlessPager` error, not a loop that
+/// holds every page in memory.
+fn walk_pages<T>(
+    action: Action,
+    page_size: u32,
+    mut fetch: impl FnMut(u32, &str) -> Result<Page<T>, ApiError>,
+) -> Result<Vec<T>, ApiError> {
+    let mut all = Vec::new();
+    let mut token = String::new();
+    let mut tokens = std::collections::HashSet::new();
+    let endless = |why: String| ApiError::client("EndlessPager", format!("{}: {why}", action.name()));
+    for page in 1u32.. {
+        if page > MAX_LIST_PAGES {
+            return Err(endless(format!("more than {MAX_LIST_PAGES} pages")));
+        }
+        if !token.is_empty() && !tokens.insert(token.clone()) {
+            return Err(endless(format!("page {page} repeats a NextToken of an earlier page")));
+        }
+        let Page { items, total, next_token } = fetch(page, &token)?;
+        let got = items.len();
+        all.extend(items);
+        let last = got == 0 || (total > 0 && all.len() as u64 >= total) || (total == 0 && got < page_size as usize);
+        if last {
+            break;
+        }
+        token = next_token;
+    }
+    Ok(all)
+}
 
 /// Retryable or not, by the platform's code; for a Create, "retryable" narrows to what the
 /// gateway refused before the service saw it, and any other server failure is Unknown.

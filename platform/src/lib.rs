@@ -37,7 +37,7 @@ pub mod pace;
 pub mod results;
 pub mod sign;
 
-pub use api::{Action, CreateDeviceDistributeJob, JobData, JobInfo, JobStatus, ListJobs, Provisioning, Strategy};
+pub use api::{Action, CreateDeviceDistributeJob, JobData, JobInfo, JobStatus, Lane, ListJobs, Provisioning, Strategy};
 #[cfg(feature = "client")]
 pub use client::{CallStats, Client, ClientConfig, DEFAULT_ENDPOINT, Scheme};
 pub use credentials::{Credentials, Secret};

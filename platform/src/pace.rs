@@ -1,11 +1,11 @@
-//! One pacer per API: calls are spaced so that no second of the platform's clock sees more than
+//! One pacer per API (per [`Lane`]: the deep pages of a listing have their own): calls are spaced so that no second of the platform's clock sees more than
 //! the per-account limit (docs/wire.md §1), whatever the threads calling.
 //!
 //! It is a token bucket of depth one: a full bucket's burst at once is what a fixed-window
 //! limiter refuses, so calls are spaced `1 / rate` apart instead, with 10 % headroom for the
 //! jitter between when a call leaves and when it arrives.
 
-use crate::api::Action;
+use crate::api::{Action, Lane};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -14,10 +14,10 @@ use std::time::{Duration, Instant};
 /// second of the platform's clock.
 const HEADROOM: f64 = 1.1;
 
-/// The pacers of every [`Action`].
+/// The pacers of every [`Lane`].
 #[derive(Debug)]
 pub struct Pace {
-    buckets: BTreeMap<Action, Bucket>,
+    buckets: BTreeMap<Lane, Bucket>,
 }
 
 #[derive(Debug)]
@@ -30,11 +30,10 @@ struct Bucket {
 impl Pace {
     /// Pacers at the platform's limits multiplied by `rate_scale` (> 0).
     pub fn new(rate_scale: f64) -> Pace {
-        let buckets = Action::ALL
-            .into_iter()
-            .map(|action| {
-                let interval = Duration::from_nanos((1e9 * HEADROOM / (action.qps() * rate_scale)).round() as u64);
-                (action, Bucket { interval, next: Mutex::new(None) })
+        let buckets = Lane::all()
+            .map(|lane| {
+                let interval = Duration::from_nanos((1e9 * HEADROOM / (lane.qps() * rate_scale)).round() as u64);
+                (lane, Bucket { interval, next: Mutex::new(None) })
             })
             .collect();
         Pace { buckets }
@@ -42,20 +41,30 @@ impl Pace {
 
     /// The spacing between two calls of `action`.
     pub fn interval(&self, action: Action) -> Duration {
-        self.buckets[&action].interval
+        self.lane_interval(Lane::of(action))
+    }
+
+    /// The spacing between two calls of `lane`.
+    pub fn lane_interval(&self, lane: Lane) -> Duration {
+        self.buckets[&lane].interval
     }
 
     /// Waits until a call of `action` may start, and books that slot.
     pub fn acquire(&self, action: Action) {
-        let wait = self.reserve(action, Instant::now());
+        self.acquire_lane(Lane::of(action));
+    }
+
+    /// Waits until a call of `lane` may start, and books that slot.
+    pub fn acquire_lane(&self, lane: Lane) {
+        let wait = self.reserve(lane, Instant::now());
         if !wait.is_zero() {
             std::thread::sleep(wait);
         }
     }
 
-    /// Books the next slot of `action` for a call wanted at `now`; returns how long to wait.
-    fn reserve(&self, action: Action, now: Instant) -> Duration {
-        let bucket = &self.buckets[&action];
+    /// Books the next slot of `lane` for a call wanted at `now`; returns how long to wait.
+    fn reserve(&self, lane: impl Into<Lane>, now: Instant) -> Duration {
+        let bucket = &self.buckets[&lane.into()];
         let mut next = bucket.next.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let slot = next.map_or(now, |n| n.max(now));
         *next = Some(slot + bucket.interval);
@@ -81,6 +90,18 @@ mod tests {
         let later = t0 + Duration::from_secs(10);
         assert_eq!(pace.reserve(Action::CreateDeviceDistributeJob, later), Duration::ZERO);
         assert_eq!(pace.reserve(Action::CreateDeviceDistributeJob, later), Duration::from_millis(550));
+    }
+
+    #[test]
+    fn deep_pages_are_paced_apart_at_two_a_second() {
+        let pace = Pace::new(1.0);
+        let deep = Lane::of_page(Action::QueryDevice, 2000, 50);
+        assert_eq!(pace.lane_interval(deep), Duration::from_millis(550));
+        assert_eq!(pace.interval(Action::QueryDevice), Duration::from_millis(22));
+        let t0 = Instant::now();
+        assert_eq!(pace.reserve(deep, t0), Duration::ZERO);
+        assert_eq!(pace.reserve(deep, t0), Duration::from_millis(550));
+        assert_eq!(pace.reserve(Action::QueryDevice, t0), Duration::ZERO, "shallow pages have their own bucket");
     }
 
     #[test]

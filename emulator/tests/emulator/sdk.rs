@@ -43,6 +43,12 @@ fn the_official_python_sdk_drives_every_api_with_both_schemes_and_sts() {
     let regions: std::collections::BTreeMap<&String, &String> =
         world.instances.iter().map(|(id, instance)| (id, &instance.region)).collect();
     let regions = json!(regions);
+    let secrets: std::collections::BTreeMap<&String, &String> =
+        devices.iter().map(|name| (name, &world.devices[&(product_key.clone(), name.clone())].secret)).collect();
+    let secrets = json!(secrets);
+    let ((gateway_pk, gateway_name), subs) =
+        world.subdevices.iter().max_by_key(|(_, subs)| subs.len()).expect("a demo gateway with sub-devices");
+    let gateway = json!({"product_key": gateway_pk, "device_name": gateway_name, "subs": subs});
     let credentials = Credentials {
         access_key_id: "conformance-ak".into(),
         secret: Secret::new("conformance-secret"),
@@ -63,6 +69,8 @@ fn the_official_python_sdk_drives_every_api_with_both_schemes_and_sts() {
         "target": "iotx-oxssharez300",
         "nearest": ["iotx-oxssharez400", "iotx-oxssharez500"],
         "regions": regions,
+        "secrets": secrets,
+        "gateway": gateway,
     });
     let output = Command::new(&python)
         .arg(repo().join("emulator/tests/sdk/conformance.py"))
@@ -80,7 +88,7 @@ fn the_official_python_sdk_drives_every_api_with_both_schemes_and_sts() {
         .unwrap()
         .parse()
         .unwrap();
-    assert!(checks >= 150, "only {checks} checks ran");
+    assert!(checks >= 300, "only {checks} checks ran");
 
     // The server's side of the same story.
     let stats = emulator.stats();
@@ -100,10 +108,17 @@ fn the_official_python_sdk_drives_every_api_with_both_schemes_and_sts() {
         "ListDeviceDistributeJob",
         "DeleteDeviceDistributeJob",
         "QueryDeviceProvisioning",
+        "QueryProductList",
+        "QueryDevice",
+        "BatchQueryDeviceDetail",
+        "GetThingTopo",
+        "ListDistributedDevice",
+        "ListDistributedProduct",
     ] {
         assert!(stats["apis"][api]["calls"].as_u64().unwrap() >= 1, "{api} never called");
     }
     assert_eq!(stats["apis"]["QueryDeviceDistributeJob"]["throttled"], report["throttled"]);
+    assert!(stats["apis"]["QueryDevice"]["throttled"].as_u64() >= Some(2), "the 2 QPS tier of deep pages");
     for code in [
         "SignatureDoesNotMatch",
         "InvalidAccessKeyId.NotFound",

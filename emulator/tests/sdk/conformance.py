@@ -2,15 +2,19 @@
 
 Usage: conformance.py JSON, where JSON names the endpoint, the credentials and demo devices:
 {"endpoint": "127.0.0.1:PORT", "ak", "secret", "token", "account", "product_key", "source",
- "devices": [4+ names at home in source], "target", "nearest": [2 instance ids],
- "regions": {instance id: region}}
+ "devices": [4+ names at home in source], "secrets": {name: DeviceSecret}, "target",
+ "nearest": [2 instance ids], "regions": {instance id: region},
+ "gateway": {"product_key", "device_name", "subs": [[product key, device name], ...]}}
 
 Every API, both signature schemes (V3 default and v2), STS. Devices leave from where they are
 now (a first distribution, a second hop, a return home, nearest access listing the source among
 its candidates) and QueryDeviceProvisioning shows each one's last distribution; a device that
 left home is refused there. A wrong secret, a skewed clock, a reused nonce, an unknown key and
 throttling are refused with the right codes; every response is read through the SDK's models,
-field by field. Prints one JSON line with what it did, then
+field by field. The read APIs (QueryProductList, QueryDevice, BatchQueryDeviceDetail,
+GetThingTopo, ListDistributedDevice, ListDistributedProduct) are read through the SDK's models too,
+their casing (`items`, `deviceInfo`, `ProductInfo`, QueryDevice's top-level paging) included, and
+agree with QueryDeviceProvisioning. Prints one JSON line with what it did, then
 "conformance: N checks passed". Any failed check raises (non-zero exit).
 """
 
@@ -165,6 +169,118 @@ def pages(c):
     return by_token
 
 
+def reads(c, moved):
+    """The read APIs after the distributions; `moved` maps each device to (source, target) of its last one."""
+    pk, devices = CFG["product_key"], CFG["devices"]
+
+    # ListDistributedDevice: each device as its last distribution left it, as QueryDeviceProvisioning says.
+    time.sleep(0.25)
+    body = c.list_distributed_device(m.ListDistributedDeviceRequest(product_key=pk, page_size=200, current_page=1)).body
+    check(body.success is True and isinstance(body.data, m.ListDistributedDeviceResponseBodyData), f"ListDistributedDevice: {body.to_map()}")
+    check(isinstance(body.data.info, m.ListDistributedDeviceResponseBodyDataInfo), "ListDistributedDevice Info model")
+    items = {item.device_name: item for item in body.data.info.items}
+    check(body.data.total == len(items) and len(items) >= len(devices), f"ListDistributedDevice Total {body.data.total} items {len(items)}")
+    for name in devices:
+        check(name in items, f"ListDistributedDevice lists {name}")
+        item = items[name]
+        where = c.query_device_provisioning(m.QueryDeviceProvisioningRequest(product_key=pk, device_name=name)).body.data
+        check((item.source_instance_id, item.target_instance_id) == moved[name], f"{name}: listed {item.source_instance_id} -> {item.target_instance_id}, expected {moved[name]}")
+        check((item.source_instance_id, item.target_instance_id) == (where.source_iot_instance_id, where.target_iot_instance_id), f"{name}: ListDistributedDevice agrees with QueryDeviceProvisioning")
+        check(isinstance(item.gmt_create, int) and item.gmt_create == where.gmt_create and isinstance(item.gmt_modified, int), f"{name}: times {item.gmt_create} {where.gmt_create}")
+        check(item.source_uid == CFG["account"] and item.target_uid == CFG["account"] and isinstance(item.target_aliyun_id, str), f"{name}: uids")
+        check(item.source_region == CFG["regions"][item.source_instance_id] and item.target_region == CFG["regions"][item.target_instance_id], f"{name}: regions")
+        check(item.product_key == pk and isinstance(item.source_instance_name, str) and isinstance(item.target_instance_name, str), f"{name}: names")
+    returned = devices[1]
+    check(moved[returned][1] == CFG["source"], "devices[1] was returned home")
+    time.sleep(0.25)
+    only = c.list_distributed_device(m.ListDistributedDeviceRequest(product_key=pk, device_name=returned, source_instance_id=moved[returned][0])).body.data
+    check([item.device_name for item in only.info.items] == [returned] and only.total == 1, f"filters by name and source: {only.to_map()}")
+    time.sleep(0.25)
+    second = c.list_distributed_device(m.ListDistributedDeviceRequest(product_key=pk, page_size=1, current_page=2)).body.data
+    check([item.device_name for item in second.info.items] == [list(items)[1]], "CurrentPage 2 of 1 is the second item")
+    time.sleep(0.25)
+    bad = c.list_distributed_device(m.ListDistributedDeviceRequest(page_size=201)).body
+    check(bad.success is False and bad.code == "iot.common.InvalidPageParams", f"ListDistributedDevice PageSize 201: {bad.to_map()}")
+
+    # ListDistributedProduct: one item per (product, source, target).
+    time.sleep(0.25)
+    body = c.list_distributed_product(m.ListDistributedProductRequest(product_key=pk, page_size=200, current_page=1)).body
+    check(body.success is True and isinstance(body.data.info, m.ListDistributedProductResponseBodyDataInfo), f"ListDistributedProduct: {body.to_map()}")
+    pairs = {(item.source_instance_id, item.target_instance_id) for item in body.data.info.items}
+    check(set(moved.values()) <= pairs and body.data.total == len(body.data.info.items), f"ListDistributedProduct pairs {pairs}")
+    check(all(isinstance(item.gmt_create, int) and item.product_key == pk and item.target_region for item in body.data.info.items), "ListDistributedProduct items")
+    time.sleep(0.25)
+    to_home = c.list_distributed_product(m.ListDistributedProductRequest(product_key=pk, target_instance_id=CFG["source"])).body.data
+    check(to_home.total >= 1 and all(item.target_instance_id == CFG["source"] for item in to_home.info.items), "ListDistributedProduct TargetInstanceId filter")
+
+    # QueryDevice: newest first; NextToken and CurrentPage pages agree; the paging fields are at the top level.
+    by_token, token, pages = [], None, 0
+    while True:
+        body = c.query_device(m.QueryDeviceRequest(product_key=pk, page_size=50, next_token=token)).body
+        check(body.success is True and isinstance(body.data, m.QueryDeviceResponseBodyData), f"QueryDevice: {body.to_map()}")
+        check(isinstance(body.total, int) and isinstance(body.page_size, int) and body.page_size == 50, f"QueryDevice paging {body.total} {body.page_size}")
+        check(isinstance(body.page_count, int) and isinstance(body.page, int), "QueryDevice Page/PageCount ints")
+        by_token += [d.device_name for d in body.data.device_info]
+        pages += 1
+        token = body.next_token
+        if not token:
+            break
+    total = body.total
+    check(len(by_token) == total == len(set(by_token)), f"QueryDevice by NextToken: {len(by_token)} of {total}, once each")
+    check(set(devices) <= set(by_token), "QueryDevice lists the demo devices")
+    check(pages == -(-total // 50), f"{pages} pages of 50 for {total}")
+    page2 = c.query_device(m.QueryDeviceRequest(product_key=pk, page_size=2, current_page=2)).body
+    check([d.device_name for d in page2.data.device_info] == by_token[2:4] and page2.page == 2, "QueryDevice CurrentPage 2 of 2")
+    one = c.query_device(m.QueryDeviceRequest(product_key=pk, page_size=50)).body.data.device_info
+    info = {d.device_name: d for d in one}
+    for d in one:
+        check(d.product_key == pk and isinstance(d.device_secret, str) and isinstance(d.iot_id, str) and d.iot_id, f"QueryDevice {d.device_name}")
+        check(isinstance(d.gmt_create, str) and isinstance(d.utc_create, str) and d.device_status == "UNACTIVE", f"QueryDevice {d.device_name} text times")
+        check(d.device_secret == CFG["secrets"][d.device_name] if d.device_name in CFG["secrets"] else True, f"QueryDevice {d.device_name} secret")
+    check([d.utc_create for d in one] == sorted((d.utc_create for d in one), reverse=True), "QueryDevice is newest first")
+    past = c.query_device(m.QueryDeviceRequest(product_key=pk, page_size=50, current_page=201)).body
+    check(past.success is False and past.code == "iot.common.InvalidPageParams", f"past 10,000 rows without NextToken: {past.to_map()}")
+    time.sleep(1.0)
+    deep_throttled = 0
+    for _ in range(6):  # within at most two one-second windows: at least two over 2 a second
+        try:
+            c.query_device(m.QueryDeviceRequest(product_key=pk, page_size=50, current_page=2000, next_token="emu-dev-1"))
+        except exceptions.ClientException as err:
+            check(err.code == "Throttling.User", f"deep page: {err.code}")
+            deep_throttled += 1
+    check(deep_throttled >= 1, "6 deep QueryDevice pages at once: the 2 QPS tier throttles some")
+
+    # QueryProductList: the product is in its home instance.
+    body = c.query_product_list(m.QueryProductListRequest(iot_instance_id=CFG["source"], page_size=200, current_page=1)).body
+    check(body.success is True and isinstance(body.data.list, m.QueryProductListResponseBodyDataList), f"QueryProductList: {body.to_map()}")
+    products = {p.product_key: p for p in body.data.list.product_info}
+    check(pk in products and body.data.total == len(products) and body.data.current_page == 1, f"QueryProductList lists {pk}")
+    product = products[pk]
+    check(isinstance(product.node_type, int) and isinstance(product.data_format, int) and product.auth_type == "secret", "QueryProductList ints and AuthType")
+    check(isinstance(product.device_count, int) and product.device_count >= 1 and isinstance(product.gmt_create, int), "QueryProductList counts")
+
+    # BatchQueryDeviceDetail: unknown names are left out.
+    time.sleep(0.25)
+    body = c.batch_query_device_detail(m.BatchQueryDeviceDetailRequest(product_key=pk, device_name=devices + ["no-such-device"])).body
+    check(body.success is True and isinstance(body.data, m.BatchQueryDeviceDetailResponseBodyData), f"BatchQueryDeviceDetail: {body.to_map()}")
+    found = [d.device_name for d in body.data.data]
+    check(found == devices, f"BatchQueryDeviceDetail names {found}")
+    for d in body.data.data:
+        where = moved[d.device_name][1]
+        check(d.region == CFG["regions"][where] and isinstance(d.node_type, int) and d.product_key == pk, f"detail {d.device_name}: Region {d.region}")
+        check(d.device_secret == CFG["secrets"].get(d.device_name, d.device_secret) and d.iot_id == info.get(d.device_name, d).iot_id, f"detail {d.device_name}: secret and IotId")
+
+    # GetThingTopo: lower-case deviceInfo.
+    gw = CFG["gateway"]
+    body = c.get_thing_topo(m.GetThingTopoRequest(product_key=gw["product_key"], device_name=gw["device_name"], page_no=1, page_size=50)).body
+    check(body.success is True and isinstance(body.data.list, m.GetThingTopoResponseBodyDataList), f"GetThingTopo: {body.to_map()}")
+    subs = [[d.product_key, d.device_name] for d in body.data.list.device_info]
+    check(subs == gw["subs"] and body.data.total == len(subs) and body.data.page_size == 50, f"GetThingTopo subs {subs}")
+    check(all(isinstance(d.iot_id, str) and d.iot_id for d in body.data.list.device_info), "GetThingTopo IotIds")
+    nowhere = c.get_thing_topo(m.GetThingTopoRequest(product_key=gw["product_key"], device_name="no-such-gateway")).body
+    check(nowhere.success is False and nowhere.code == "iot.device.NotExistedDevice", f"GetThingTopo unknown: {nowhere.to_map()}")
+
+
 def utc(offset_minutes):
     moment = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(minutes=offset_minutes)
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -183,6 +299,9 @@ def main():
     exercise("v3", v3, devices[2:3], nearest[0], [nearest[1], nearest[0]], 1)
 
     listed = pages(v3)
+    moved = {devices[0]: (target, nearest[0]), devices[1]: (target, home), devices[2]: (nearest[0], nearest[1]), devices[3]: (home, nearest[0])}
+    reads(v2, moved)
+    reads(v3, moved)
     check(listed == list(reversed(CREATED)), f"NextToken pages list every job once, newest first: {listed}")
 
     # Delete removes the record; asking for it again is a business error on HTTP 200.

@@ -1,7 +1,10 @@
 //! The client against a scripted HTTP listener on 127.0.0.1: the exact bytes it sends (re-verified
 //! with the gateway's algorithm), retries, throttling, error classes, paging, downloads, secrets.
 
-use devdist_platform::api::ListJobs;
+use devdist_platform::api::{
+    BatchQueryDeviceDetail, GetThingTopo, ListDistributedDevice, ListDistributedProduct, ListJobs, QueryDevice,
+    QueryProductList,
+};
 use devdist_platform::encode::{form_decode, form_encode};
 use devdist_platform::{Client, ClientConfig, CreateDeviceDistributeJob, Credentials, ErrorKind, Scheme, Secret, sign};
 use std::io::{BufRead, BufReader, Write};
@@ -462,4 +465,168 @@ fn an_unreachable_endpoint_is_said_at_once_and_once() {
     let said = SAID.lock().unwrap().clone();
     assert_eq!(said.len(), 1, "{said:?}");
     assert!(said[0].starts_with(&format!("cannot reach http://127.0.0.1:{port}")), "{said:?}");
+}
+
+fn params(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+#[test]
+fn query_device_reads_the_top_level_paging_fields_and_the_device_info() {
+    let body = r#"{"RequestId":"q","Success":true,"NextToken":"tok-2","Page":3,"PageCount":9,"PageSize":2,"Total":17,
+        "Data":{"DeviceInfo":[{"DeviceName":"d9","DeviceSecret":"s9","ProductKey":"pk","GmtCreate":"2024-01-01 00:00:00","IotId":"i9"},
+                              {"DeviceName":"d8","DeviceSecret":"s8","ProductKey":"pk"}]}}"#;
+    let server = Server::start(vec![ok(body)]);
+    let request = QueryDevice {
+        product_key: "pk".into(),
+        iot_instance_id: Some("iot-a".into()),
+        current_page: 3,
+        page_size: 2,
+        next_token: Some("tok-1".into()),
+    };
+    let page = client(&server, Scheme::V3, None, 3).query_device(&request).unwrap();
+    assert_eq!(
+        (page.next_token.as_str(), page.page, page.page_count, page.page_size, page.total),
+        ("tok-2", 3, 9, 2, 17)
+    );
+    let names: Vec<&str> = page.data.device_info.iter().map(|d| d.device_name.as_str()).collect();
+    assert_eq!(names, ["d9", "d8"]);
+    assert_eq!(
+        (page.data.device_info[0].device_secret.as_str(), page.data.device_info[0].iot_id.as_str()),
+        ("s9", "i9")
+    );
+    let seen = server.seen();
+    assert_eq!(seen[0].header("x-acs-action"), Some("QueryDevice"));
+    assert_eq!(
+        seen[0].body_params(),
+        params(&[
+            ("CurrentPage", "3"),
+            ("IotInstanceId", "iot-a"),
+            ("NextToken", "tok-1"),
+            ("PageSize", "2"),
+            ("ProductKey", "pk")
+        ])
+    );
+}
+
+#[test]
+fn deep_pages_of_query_device_are_paced_at_the_deep_tier() {
+    let body = r#"{"RequestId":"q","Success":true,"Data":{"DeviceInfo":[]}}"#;
+    let time = |current_page: u32| {
+        let server = Server::start((0..4).map(|_| ok(body)).collect());
+        let mut config = ClientConfig::new(credentials(None));
+        config.endpoint = server.endpoint.clone();
+        config.rate_scale = 10.0; // shallow 500/s: 2.2 ms apart; deep 20/s: 55 ms apart
+        let client = Client::new(config).unwrap();
+        let request = QueryDevice { product_key: "pk".into(), current_page, page_size: 50, ..QueryDevice::default() };
+        let start = Instant::now();
+        for _ in 0..4 {
+            client.query_device(&request).unwrap();
+        }
+        start.elapsed()
+    };
+    let deep = time(2000); // 2000 × 50 = 100,000 rows: the 2 QPS tier
+    assert!(deep >= Duration::from_millis(165), "4 deep pages in {deep:?}");
+    let shallow = time(1999);
+    assert!(shallow < Duration::from_millis(165), "4 shallow pages in {shallow:?}");
+}
+
+#[test]
+fn product_list_detail_and_topo_parse_their_official_shapes() {
+    let products = r#"{"RequestId":"a","Success":true,"Data":{"CurrentPage":1,"PageCount":1,"PageSize":200,"Total":1,
+        "List":{"ProductInfo":[{"ProductKey":"pk","ProductName":"meter","NodeType":1,"AuthType":"secret","DataFormat":1,"DeviceCount":3,"GmtCreate":5}]}}}"#;
+    let details = r#"{"RequestId":"b","Success":true,"Data":{"Data":[{"DeviceName":"d 1","DeviceSecret":"s1","ProductKey":"pk","NodeType":0,"Region":"cn-shanghai"}]}}"#;
+    let topo = r#"{"RequestId":"c","Success":true,"Data":{"CurrentPage":1,"PageCount":1,"PageSize":50,"Total":1,
+        "List":{"deviceInfo":[{"ProductKey":"sub","DeviceName":"s1","IotId":"i1"}]}}}"#;
+    let server = Server::start(vec![ok(products), ok(details), ok(topo)]);
+    let client = client(&server, Scheme::V2, None, 3);
+    let page =
+        client.query_product_list(&QueryProductList { current_page: 1, page_size: 200, ..Default::default() }).unwrap();
+    let product = &page.list.product_info[0];
+    assert_eq!(
+        (product.product_key.as_str(), product.node_type, product.auth_type.as_str(), product.device_count),
+        ("pk", 1, "secret", 3)
+    );
+    let request = BatchQueryDeviceDetail {
+        product_key: "pk".into(),
+        device_names: vec!["d 1".into(), "gone".into()],
+        iot_instance_id: None,
+    };
+    let found = client.batch_query_device_detail(&request).unwrap();
+    assert_eq!(found.len(), 1, "an unknown name is simply absent");
+    assert_eq!((found[0].device_name.as_str(), found[0].device_secret.as_str()), ("d 1", "s1"));
+    let request = GetThingTopo {
+        product_key: "gw".into(),
+        device_name: "g1".into(),
+        page_no: 1,
+        page_size: 50,
+        ..Default::default()
+    };
+    let subs = client.get_thing_topo(&request).unwrap();
+    assert_eq!((subs.total, subs.list.device_info[0].device_name.as_str()), (1, "s1"));
+    let seen = server.seen();
+    let actions: Vec<String> =
+        seen.iter().map(|r| r.query().into_iter().find(|(k, _)| k == "Action").unwrap().1).collect();
+    assert_eq!(actions, ["QueryProductList", "BatchQueryDeviceDetail", "GetThingTopo"]);
+    let sent = seen[1].body_params();
+    assert_eq!(sent, params(&[("DeviceName.1", "d 1"), ("DeviceName.2", "gone"), ("ProductKey", "pk")]));
+}
+
+fn distributed_page(total: u64, names: impl Iterator<Item = usize>) -> Reply {
+    let items: Vec<String> = names
+        .map(|i| format!(r#"{{"ProductKey":"pk","DeviceName":"d{i}","SourceInstanceId":"iot-a","TargetInstanceId":"iot-b","GmtCreate":{i}}}"#))
+        .collect();
+    ok(&format!(
+        r#"{{"RequestId":"l","Success":true,"Data":{{"Total":{total},"Info":{{"items":[{}]}}}}}}"#,
+        items.join(",")
+    ))
+}
+
+#[test]
+fn distributed_devices_are_walked_by_page_number_until_total() {
+    let server = Server::start(vec![distributed_page(201, 0..200), distributed_page(201, 200..201)]);
+    let filter = ListDistributedDevice { source_instance_id: Some("iot-a".into()), ..Default::default() };
+    let devices = client(&server, Scheme::V3, None, 3).list_distributed_devices(&filter).unwrap();
+    assert_eq!(devices.len(), 201);
+    assert_eq!((devices[200].device_name.as_str(), devices[200].target_instance_id.as_str()), ("d200", "iot-b"));
+    let seen = server.seen();
+    assert_eq!(seen.len(), 2);
+    assert_eq!(
+        seen[1].body_params(),
+        params(&[("CurrentPage", "2"), ("PageSize", "200"), ("SourceInstanceId", "iot-a")])
+    );
+    assert_eq!(seen[1].header("x-acs-action"), Some("ListDistributedDevice"));
+}
+
+#[test]
+fn a_distributed_device_listing_that_never_ends_is_cut_off() {
+    let pages = devdist_platform::client::MAX_LIST_PAGES as usize;
+    let server = Server::start((0..=pages).map(|_| distributed_page(0, 0..200)).collect());
+    let mut config = ClientConfig::new(credentials(None));
+    config.endpoint = server.endpoint.clone();
+    config.rate_scale = 1000.0;
+    let err = Client::new(config).unwrap().list_distributed_devices(&ListDistributedDevice::default()).unwrap_err();
+    assert_eq!(err.code, "client.EndlessPager", "{err}");
+    assert!(err.message.starts_with("ListDistributedDevice: more than"), "{err}");
+    assert_eq!(server.seen().len(), pages);
+}
+
+#[test]
+fn one_page_of_distributed_products() {
+    let body = r#"{"RequestId":"p","Success":true,"Data":{"Total":3,"Info":{"items":[{"ProductKey":"pk","SourceInstanceId":"iot-a",
+        "SourceRegion":"cn-shanghai","TargetInstanceId":"iot-b","TargetRegion":"cn-beijing","TargetUid":"1","GmtCreate":7}]}}}"#;
+    let server = Server::start(vec![ok(body)]);
+    let request = ListDistributedProduct {
+        target_instance_id: Some("iot-b".into()),
+        current_page: 1,
+        page_size: 1,
+        ..Default::default()
+    };
+    let page = client(&server, Scheme::V3, None, 3).list_distributed_product(&request).unwrap();
+    assert_eq!(page.total, 3);
+    assert_eq!((page.info.items[0].target_region.as_str(), page.info.items[0].gmt_create), ("cn-beijing", 7));
+    assert_eq!(
+        server.seen()[0].body_params(),
+        params(&[("CurrentPage", "1"), ("PageSize", "1"), ("TargetInstanceId", "iot-b")])
+    );
 }

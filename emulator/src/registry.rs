@@ -1,0 +1,418 @@
+//! The read APIs over the world (docs/wire.md §9.8): what is registered and where it is now.
+//! Pure functions of the world, the parameters and the time; the service settles ended jobs
+//! first, so every answer sees the devices where they are.
+//!
+//! The platform publishes no example of these answers for the emulator to copy beyond their
+//! shapes; what the emulator makes up (times of registration, IotIds, statuses, product names)
+//! is listed in docs/wire.md §9.8.
+//!
+//! Each call scans what it lists (a product's devices, every distributed device) and sorts the
+//! distributed ones: fine for tests and the demo, linear per page for a million devices. An
+//! index kept by `World` as devices register and move is the way on when the export benchmark
+//! needs it.
+
+use devdist_platform::api::{
+    DeviceDetail, DeviceInfo, DevicePage, DevicePageBody, DistributedDevice, DistributedDeviceItems,
+    DistributedDevices, DistributedProduct, DistributedProductItems, DistributedProducts, ProductInfo, ProductList,
+    ProductPage, TopoDevice, TopoList, TopoPage,
+};
+use devdist_platform::limits::{
+    DEFAULT_PAGE_SIZE, MAX_CURRENT_PAGE_ROWS, MAX_DETAIL_NAMES, MAX_DEVICE_PAGE_SIZE, MAX_DISTRIBUTED_PAGE_SIZE,
+    MAX_PRODUCT_PAGE_SIZE, MAX_TOPO_PAGE_SIZE,
+};
+
+use crate::distribution::{Failure, Now, Params};
+use crate::faults::Faults;
+use crate::world::{Device, World};
+
+/// Device `n` of the account was registered at this instant plus `n` seconds (ms since the
+/// epoch): 2020-09-13T12:26:40Z.
+pub const REGISTERED_EPOCH_MS: u64 = 1_600_000_000_000;
+/// What QueryDevice and BatchQueryDeviceDetail say of every device: it never connected.
+pub const DEVICE_STATUS: &str = "UNACTIVE";
+
+fn invalid_page(message: impl Into<String>) -> Failure {
+    Failure::business("iot.common.InvalidPageParams", message)
+}
+
+/// `PageSize` (default 10, at most `max`) and the page number under `page_key` (default 1).
+fn paging(params: &Params, page_key: &str, max: u32) -> Result<(usize, usize), Failure> {
+    let size = match params.get("PageSize") {
+        None => DEFAULT_PAGE_SIZE as usize,
+        Some(text) => text
+            .parse::<usize>()
+            .ok()
+            .filter(|size| (1..=max as usize).contains(size))
+            .ok_or_else(|| invalid_page(format!("PageSize must be 1 to {max}, not {text}")))?,
+    };
+    let page = match params.get(page_key) {
+        None => 1,
+        Some(text) => text
+            .parse::<usize>()
+            .ok()
+            .filter(|page| *page >= 1)
+            .ok_or_else(|| invalid_page(format!("{page_key} must be 1 or more, not {text}")))?,
+    };
+    Ok((size, page))
+}
+
+fn required<'a>(params: &'a Params, name: &str) -> Result<&'a str, Failure> {
+    params.get(name).map(String::as_str).filter(|value| !value.is_empty()).ok_or_else(|| {
+        Failure::gateway(400, &format!("Missing{name}"), format!("{name} is mandatory for this action."))
+    })
+}
+
+fn page_count(total: usize, size: usize) -> u64 {
+    total.div_ceil(size) as u64
+}
+
+/// A device's registration time, ms since the epoch.
+fn registered_ms(device: &Device) -> u64 {
+    REGISTERED_EPOCH_MS + device.registered * 1000
+}
+
+/// A time as QueryDevice and BatchQueryDeviceDetail write it: `2020-09-13T12:26:41Z`.
+fn text_time(ms: u64) -> String {
+    devdist_platform::sign::timestamp(std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms))
+}
+
+/// A device's IotId: 20 characters from its product key and name.
+fn iot_id(product_key: &str, device_name: &str) -> String {
+    format!("{:016x}0001", Faults::none(0).hash("iot-id", &[product_key, device_name]))
+}
+
+fn region<'a>(world: &'a World, instance: &str) -> &'a str {
+    world.instances.get(instance).map_or("", |found| found.region.as_str())
+}
+
+/// The product's devices, newest first, that are in `instance` (every one when `None`).
+fn devices_of<'a>(
+    world: &'a World,
+    product_key: &'a str,
+    instance: Option<&'a str>,
+) -> impl Iterator<Item = (&'a str, &'a Device)> + 'a {
+    world.registered.get(product_key).into_iter().flat_map(move |names| {
+        names.iter().rev().filter_map(move |name| {
+            let device = world.devices.get(&(product_key.to_string(), name.clone()))?;
+            instance.is_none_or(|instance| device.location() == instance).then_some((name.as_str(), device))
+        })
+    })
+}
+
+fn no_product(product_key: &str, instance: Option<&str>) -> Failure {
+    let place = instance.map(|instance| format!(" in instance {instance}")).unwrap_or_default();
+    Failure::business("iot.prod.NotExistedProduct", format!("product {product_key} does not exist{place}"))
+}
+
+/// Whether the product exists (in `instance`, when given).
+fn product_exists(world: &World, product_key: &str, instance: Option<&str>) -> bool {
+    match instance {
+        Some(instance) => world.product_in(product_key, instance),
+        None => world.products.contains_key(product_key),
+    }
+}
+
+/// QueryProductList's `Data`: the products of `IotInstanceId` (every product when absent),
+/// newest first (by their first device's registration), with the number of their devices now
+/// there.
+pub(crate) fn product_list(world: &World, params: &Params) -> Result<ProductPage, Failure> {
+    let (size, page) = paging(params, "CurrentPage", MAX_PRODUCT_PAGE_SIZE)?;
+    let instance = params.get("IotInstanceId").map(String::as_str).filter(|id| !id.is_empty());
+    let mut products: Vec<(u64, &str)> = world
+        .products
+        .keys()
+        .filter(|product_key| product_exists(world, product_key, instance))
+        .map(|product_key| {
+            let first = world.registered.get(product_key).and_then(|names| names.first());
+            let first = first.and_then(|name| world.devices.get(&(product_key.clone(), name.clone())));
+            (first.map_or(0, |device| device.registered), product_key.as_str())
+        })
+        .collect();
+    products.sort_unstable_by(|a, b| b.cmp(a));
+    let total = products.len();
+    let product_info = products
+        .iter()
+        .skip((page - 1).saturating_mul(size))
+        .take(size)
+        .map(|&(first, product_key)| ProductInfo {
+            product_key: product_key.to_string(),
+            product_name: product_key.to_string(),
+            node_type: u32::from(world.is_gateway_product(product_key)),
+            auth_type: "secret".to_string(),
+            data_format: 1,
+            device_count: devices_of(world, product_key, instance).count() as u64,
+            gmt_create: (REGISTERED_EPOCH_MS + first * 1000) as i64,
+            description: String::new(),
+        })
+        .collect();
+    Ok(ProductPage {
+        current_page: page as u64,
+        page_count: page_count(total, size),
+        page_size: size as u64,
+        total: total as u64,
+        list: ProductList { product_info },
+    })
+}
+
+/// QueryDevice's answer (without its common fields): a product's devices now in
+/// `IotInstanceId` (every one when absent), newest first. By `CurrentPage` up to
+/// `MAX_CURRENT_PAGE_ROWS` rows; a `NextToken` (`emu-dev-<n>`, the last device handed out)
+/// continues after that device whatever the page, so pages stay right while devices change.
+pub(crate) fn query_device(world: &World, params: &Params) -> Result<DevicePageBody, Failure> {
+    let product_key = required(params, "ProductKey")?;
+    let (size, page) = paging(params, "CurrentPage", MAX_DEVICE_PAGE_SIZE)?;
+    let instance = params.get("IotInstanceId").map(String::as_str).filter(|id| !id.is_empty());
+    if !product_exists(world, product_key, instance) {
+        return Err(no_product(product_key, instance));
+    }
+    let token = params.get("NextToken").filter(|token| !token.is_empty());
+    let after = match token {
+        Some(token) => Some(
+            token
+                .strip_prefix("emu-dev-")
+                .and_then(|n| n.parse::<u64>().ok())
+                .ok_or_else(|| invalid_page(format!("NextToken {token} is not valid")))?,
+        ),
+        None if (page as u64).saturating_mul(size as u64) > MAX_CURRENT_PAGE_ROWS => {
+            return Err(invalid_page(format!(
+                "CurrentPage × PageSize is past {MAX_CURRENT_PAGE_ROWS} rows: page on with NextToken"
+            )));
+        }
+        None => None,
+    };
+    let matching: Vec<(&str, &Device)> = devices_of(world, product_key, instance).collect();
+    let skip = match after {
+        Some(after) => matching.iter().take_while(|(_, device)| device.registered >= after).count(),
+        None => (page - 1) * size,
+    };
+    let rows: Vec<&(&str, &Device)> = matching.iter().skip(skip).take(size).collect();
+    let next_token = match rows.last() {
+        Some((_, last)) if skip + rows.len() < matching.len() => format!("emu-dev-{}", last.registered),
+        _ => String::new(),
+    };
+    let device_info = rows
+        .iter()
+        .map(|(name, device)| {
+            let created = text_time(registered_ms(device));
+            let modified =
+                device.last_move.as_ref().and_then(|last| last.at).map_or_else(|| created.clone(), text_time);
+            let iot_id = iot_id(product_key, name);
+            DeviceInfo {
+                device_id: iot_id.clone(),
+                device_name: name.to_string(),
+                device_secret: device.secret.clone(),
+                device_status: DEVICE_STATUS.to_string(),
+                device_type: String::new(),
+                gmt_create: created.clone(),
+                gmt_modified: modified.clone(),
+                iot_id,
+                nickname: String::new(),
+                product_key: product_key.to_string(),
+                utc_create: created,
+                utc_modified: modified,
+            }
+        })
+        .collect();
+    Ok(DevicePageBody {
+        common: Default::default(),
+        data: DevicePage { device_info },
+        next_token,
+        page: page as u64,
+        page_count: page_count(matching.len(), size),
+        page_size: size as u64,
+        total: matching.len() as u64,
+    })
+}
+
+/// BatchQueryDeviceDetail's `Data.Data`: the named devices of one product, in the order asked;
+/// a name not registered under the product is left out. With `IotInstanceId`, a device of the
+/// product that is now in another instance is foreign and fails the whole call.
+pub(crate) fn device_details(world: &World, params: &Params) -> Result<Vec<DeviceDetail>, Failure> {
+    let product_key = required(params, "ProductKey")?;
+    let mut names: Vec<(u32, &str)> = Vec::new();
+    for (key, value) in params {
+        if let Some(index) = key.strip_prefix("DeviceName.") {
+            let index = index
+                .parse::<u32>()
+                .map_err(|_| Failure::gateway(400, "InvalidParameter", format!("{key}: bad list index")))?;
+            names.push((index, value));
+        }
+    }
+    names.sort_unstable();
+    if names.is_empty() {
+        return Err(Failure::gateway(400, "MissingDeviceName", "DeviceName is mandatory for this action."));
+    }
+    if names.len() > MAX_DETAIL_NAMES {
+        let count = names.len();
+        return Err(Failure::business(
+            "iot.system.IllegalRequest",
+            format!("{count} device names in one call; at most {MAX_DETAIL_NAMES}"),
+        ));
+    }
+    let instance = params.get("IotInstanceId").map(String::as_str).filter(|id| !id.is_empty());
+    if !product_exists(world, product_key, instance) {
+        return Err(no_product(product_key, instance));
+    }
+    let node_type = u32::from(world.is_gateway_product(product_key));
+    let mut found = Vec::new();
+    for (_, name) in names {
+        let Some(device) = world.devices.get(&(product_key.to_string(), name.to_string())) else { continue };
+        if let Some(instance) = instance.filter(|instance| device.location() != *instance) {
+            return Err(Failure::business(
+                "iot.system.IllegalRequest",
+                format!("device {product_key}/{name} is not in instance {instance}"),
+            ));
+        }
+        let created = text_time(registered_ms(device));
+        found.push(DeviceDetail {
+            device_name: name.to_string(),
+            device_secret: device.secret.clone(),
+            firmware_version: String::new(),
+            gmt_active: String::new(),
+            gmt_create: created.clone(),
+            iot_id: iot_id(product_key, name),
+            nickname: String::new(),
+            node_type,
+            product_key: product_key.to_string(),
+            product_name: product_key.to_string(),
+            region: region(world, device.location()).to_string(),
+            status: DEVICE_STATUS.to_string(),
+            utc_active: String::new(),
+            utc_create: created,
+        });
+    }
+    Ok(found)
+}
+
+/// GetThingTopo's `Data`: a gateway's sub-devices (the inventories' `gateway` column), in the
+/// order they were registered, paged by `PageNo`.
+pub(crate) fn thing_topo(world: &World, params: &Params) -> Result<TopoPage, Failure> {
+    let product_key = required(params, "ProductKey")?;
+    let device_name = required(params, "DeviceName")?;
+    let (size, page) = paging(params, "PageNo", MAX_TOPO_PAGE_SIZE)?;
+    let gateway = (product_key.to_string(), device_name.to_string());
+    if !world.devices.contains_key(&gateway) {
+        return Err(Failure::business(
+            "iot.device.NotExistedDevice",
+            format!("device {product_key}/{device_name} does not exist"),
+        ));
+    }
+    let subs = world.subdevices.get(&gateway).map_or(&[][..], Vec::as_slice);
+    let device_info = subs
+        .iter()
+        .skip((page - 1).saturating_mul(size))
+        .take(size)
+        .map(|(pk, name)| TopoDevice { product_key: pk.clone(), device_name: name.clone(), iot_id: iot_id(pk, name) })
+        .collect();
+    Ok(TopoPage {
+        current_page: page as u64,
+        page_count: page_count(subs.len(), size),
+        page_size: size as u64,
+        total: subs.len() as u64,
+        list: TopoList { device_info },
+    })
+}
+
+/// The last distribution of every device ever distributed: (time or `None` for one an
+/// inventory seeded, product key, device name, from, to).
+fn last_moves(world: &World) -> Vec<(Option<u64>, &str, &str, &str, &str)> {
+    world
+        .devices
+        .iter()
+        .filter_map(|((pk, name), device)| {
+            let last = device.last_move.as_ref()?;
+            Some((last.at, pk.as_str(), name.as_str(), last.from.as_str(), last.to.as_str()))
+        })
+        .collect()
+}
+
+/// Whether `TargetUid`, when given, is the account (every distribution stays in it).
+fn uid_matches(world: &World, params: &Params) -> bool {
+    params.get("TargetUid").is_none_or(|uid| *uid == world.account)
+}
+
+/// ListDistributedDevice's `Data`: every device ever distributed, as its last distribution
+/// left it (`world::Device::last_distribution`, what QueryDeviceProvisioning shows): a device
+/// returned home is listed with the return (`Source = B, Target = A`), not dropped. Newest
+/// first (a distribution an inventory seeded is oldest; ties by product key and name), filtered
+/// by `ProductKey`, `DeviceName`, `SourceInstanceId` (where it left from) and `TargetUid`; no
+/// filter on the target. `GmtCreate = GmtModified` = when the job ended, or `now` for a seeded one.
+pub(crate) fn distributed_devices(world: &World, params: &Params, now: Now) -> Result<DistributedDevices, Failure> {
+    let (size, page) = paging(params, "CurrentPage", MAX_DISTRIBUTED_PAGE_SIZE)?;
+    let matches = |key: &str, value: &str| params.get(key).is_none_or(|wanted| wanted == value);
+    let mut moves: Vec<_> = last_moves(world)
+        .into_iter()
+        .filter(|(_, pk, name, from, _)| {
+            matches("ProductKey", pk) && matches("DeviceName", name) && matches("SourceInstanceId", from)
+        })
+        .filter(|_| uid_matches(world, params))
+        .collect();
+    moves.sort_unstable_by(|a, b| b.0.cmp(&a.0).then_with(|| (a.1, a.2).cmp(&(b.1, b.2))));
+    let items = moves
+        .iter()
+        .skip((page - 1).saturating_mul(size))
+        .take(size)
+        .map(|&(at, pk, name, from, to)| {
+            let when = at.unwrap_or(now.wall) as i64;
+            DistributedDevice {
+                device_name: name.to_string(),
+                gmt_create: when,
+                gmt_modified: when,
+                product_key: pk.to_string(),
+                source_instance_id: from.to_string(),
+                source_instance_name: from.to_string(),
+                source_region: region(world, from).to_string(),
+                source_uid: world.account.clone(),
+                target_aliyun_id: world.account.clone(),
+                target_instance_id: to.to_string(),
+                target_instance_name: to.to_string(),
+                target_region: region(world, to).to_string(),
+                target_uid: world.account.clone(),
+            }
+        })
+        .collect();
+    Ok(DistributedDevices { total: moves.len() as u64, info: DistributedDeviceItems { items } })
+}
+
+/// ListDistributedProduct's `Data`: one item per (product, source, target) among the devices'
+/// last distributions, `GmtCreate` the latest of them (`now` for seeded ones); newest first,
+/// filtered by `ProductKey`, `SourceInstanceId`, `TargetInstanceId` and `TargetUid`.
+pub(crate) fn distributed_products(world: &World, params: &Params, now: Now) -> Result<DistributedProducts, Failure> {
+    let (size, page) = paging(params, "CurrentPage", MAX_DISTRIBUTED_PAGE_SIZE)?;
+    let matches = |key: &str, value: &str| params.get(key).is_none_or(|wanted| wanted == value);
+    let mut latest: std::collections::BTreeMap<(&str, &str, &str), u64> = Default::default();
+    for (at, pk, _, from, to) in last_moves(world) {
+        if matches("ProductKey", pk) && matches("SourceInstanceId", from) && matches("TargetInstanceId", to) {
+            let when = at.unwrap_or(now.wall);
+            let slot = latest.entry((pk, from, to)).or_default();
+            *slot = (*slot).max(when);
+        }
+    }
+    if !uid_matches(world, params) {
+        latest.clear();
+    }
+    let mut products: Vec<_> = latest.into_iter().collect();
+    products.sort_by_key(|product| std::cmp::Reverse(product.1));
+    let items = products
+        .iter()
+        .skip((page - 1).saturating_mul(size))
+        .take(size)
+        .map(|&((pk, from, to), when)| DistributedProduct {
+            gmt_create: when as i64,
+            product_key: pk.to_string(),
+            source_instance_id: from.to_string(),
+            source_instance_name: from.to_string(),
+            source_region: region(world, from).to_string(),
+            source_uid: world.account.clone(),
+            target_aliyun_id: world.account.clone(),
+            target_instance_id: to.to_string(),
+            target_instance_name: to.to_string(),
+            target_region: region(world, to).to_string(),
+            target_uid: world.account.clone(),
+        })
+        .collect();
+    Ok(DistributedProducts { total: products.len() as u64, info: DistributedProductItems { items } })
+}
+
+#[cfg(test)]
+mod tests;
