@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use devdist_engine::html::{bar_chart, esc, head, tiles};
+use devdist_engine::html::{bar_chart, console_table, esc, head, tiles};
 use devdist_folder::applied::Progress;
 use devdist_folder::{Outcome, Summary};
 use devdist_platform::is_retryable_code;
@@ -142,25 +142,12 @@ fn console_work(html: &mut String, summary: &Summary) {
     for action in actions {
         let _ = writeln!(html, "<p>{}.</p>", esc(action));
     }
+    let rows = summary.console_work.iter().map(|w| {
+        ([w.job_id.as_str(), &w.product_key, &w.source_instance, &w.target_uid, &w.target_instances], w.devices)
+    });
+    console_table(html, "target instances", rows);
     html.push_str(
-        "<table><thead><tr><th>job</th><th>product key</th><th>source instance</th><th>target account</th>\
-         <th>target instances</th><th class=\"num\">devices</th></tr></thead><tbody>\n",
-    );
-    for work in &summary.console_work {
-        let _ = writeln!(
-            html,
-            "<tr><td class=\"mono\">{}</td><td class=\"mono\">{}</td><td class=\"mono\">{}</td><td class=\"mono\">{}</td>\
-             <td class=\"mono\">{}</td><td class=\"num\">{}</td></tr>",
-            esc(&work.job_id),
-            esc(&work.product_key),
-            esc(&work.source_instance),
-            esc(&work.target_uid),
-            esc(&work.target_instances),
-            work.devices
-        );
-    }
-    html.push_str(
-        "</tbody></table>\n<p>Their devices are listed in <a href=\"results.csv\">results.csv</a> \
+        "<p>Their devices are listed in <a href=\"results.csv\">results.csv</a> \
                    (outcome <code>console</code>).</p>\n</section>\n",
     );
 }

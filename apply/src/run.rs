@@ -559,14 +559,16 @@ impl<P: Platform> Run<'_, P> {
             .filter(|info| !self.states.known.contains(&info.job_id) && matches(info, planned, self.remaining(job)))
             .map(|info| info.job_id.clone())
             .collect();
-        let (mut ours, mut undecided) = (Vec::new(), Vec::new());
-        for id in candidates {
-            if !self.lookalikes.contains_key(&id) {
-                let named = self.named_by(job, &id)?;
+        for id in &candidates {
+            if !self.lookalikes.contains_key(id) {
+                let named = self.named_by(job, id)?;
                 self.lookalikes.insert(id.clone(), named);
             }
+        }
+        let mine: HashSet<&str> = self.states.jobs[job].remaining.iter().map(String::as_str).collect();
+        let (mut ours, mut undecided) = (Vec::new(), Vec::new());
+        for id in candidates {
             let Some(Some(named)) = self.lookalikes.get(&id) else { continue };
-            let mine: HashSet<&str> = self.states.jobs[job].remaining.iter().map(String::as_str).collect();
             if named.is_empty() {
                 undecided.push(id);
             } else if named.iter().all(|device| mine.contains(device.as_str())) {

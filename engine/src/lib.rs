@@ -56,7 +56,7 @@ pub use report::{Counts, DestinationReport, InputReport, JobsReport, Mode, Repor
 pub use report::{original_value, safe_cell};
 /// report.html, and the kit other pages are drawn with (apply's page uses it).
 pub mod html {
-    pub use crate::report::html::{ConsoleJob, Page, RejectRow, bar_chart, esc, head, render, tiles};
+    pub use crate::report::html::{ConsoleJob, Page, RejectRow, bar_chart, console_table, esc, head, render, tiles};
 }
 pub use run::{DEFAULT_MEMORY_BUDGET, Options, Outcome, run};
 pub use verify::verify;

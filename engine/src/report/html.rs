@@ -283,6 +283,30 @@ fn verdict(html: &mut String, report: &Report) {
     html.push_str("</ul></div>\n</section>\n");
 }
 
+/// The table of console-only jobs, as plan's and apply's pages show it: per row (job, product
+/// key, source instance, target account, target instances) and the devices; `targets` heads
+/// the column of target instances.
+pub fn console_table<'a>(html: &mut String, targets: &str, rows: impl IntoIterator<Item = ([&'a str; 5], u64)>) {
+    let _ = writeln!(
+        html,
+        "<table><thead><tr><th>job</th><th>product key</th><th>source instance</th><th>target account</th>\
+         <th>{targets}</th><th class=\"num\">devices</th></tr></thead><tbody>"
+    );
+    for ([job, product_key, source, target_uid, target_instances], devices) in rows {
+        let _ = writeln!(
+            html,
+            "<tr><td class=\"mono\">{}</td><td class=\"mono\">{}</td><td class=\"mono\">{}</td><td class=\"mono\">{}</td>\
+             <td class=\"mono\">{}</td><td class=\"num\">{devices}</td></tr>",
+            esc(job),
+            esc(product_key),
+            esc(source),
+            esc(target_uid),
+            esc(target_instances),
+        );
+    }
+    html.push_str("</tbody></table>\n");
+}
+
 /// A row of figures, each a tile: (its id, its label, the number).
 pub fn tiles(html: &mut String, tiles: &[(&str, &str, u64)]) {
     html.push_str("<div class=\"tiles\">\n");
@@ -512,24 +536,10 @@ fn jobs(html: &mut String, page: &Page) {
             jobs.console,
             plural(jobs.console)
         );
-        html.push_str(
-            "<table><thead><tr><th>job</th><th>product key</th><th>source instance</th><th>target account</th>\
-             <th>target instance</th><th class=\"num\">devices</th></tr></thead><tbody>\n",
-        );
-        for job in page.console_jobs.iter().take(PAGE_ROWS) {
-            let _ = writeln!(
-                html,
-                "<tr><td class=\"mono\">{}</td><td class=\"mono\">{}</td><td class=\"mono\">{}</td><td class=\"mono\">{}</td>\
-                 <td class=\"mono\">{}</td><td class=\"num\">{}</td></tr>",
-                esc(&job.job_id),
-                esc(&job.product_key),
-                esc(&job.source_instance),
-                esc(&job.target_uid),
-                esc(&job.targets),
-                job.devices
-            );
-        }
-        html.push_str("</tbody></table>\n");
+        let rows = page.console_jobs.iter().take(PAGE_ROWS).map(|job| {
+            ([job.job_id.as_str(), &job.product_key, &job.source_instance, &job.target_uid, &job.targets], job.devices)
+        });
+        console_table(html, "target instance", rows);
         let shown = page.console_jobs.len().min(PAGE_ROWS) as u64;
         if jobs.console > shown {
             let _ =
