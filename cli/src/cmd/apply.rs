@@ -6,27 +6,14 @@ use std::time::Duration;
 
 use clap::Args;
 use devdist_apply::{Applied, Crash, Folder, Options, Progress, Snapshot, Tally};
-use devdist_platform::{Client, ClientConfig, Credentials};
 use indicatif::{ProgressBar, ProgressStyle};
 
 #[derive(Debug, Args)]
 pub(super) struct ApplyArgs {
     /// A folder written by `devdist plan` (or `devdist redrive`).
     dir: PathBuf,
-    /// The platform's endpoint, or the URL `devdist emulate` prints.
-    #[arg(long, default_value = devdist_platform::DEFAULT_ENDPOINT)]
-    endpoint: String,
-    /// The aliyun CLI profile to take credentials from (~/.aliyun/config.json) instead of
-    /// ALIBABA_CLOUD_ACCESS_KEY_ID / _SECRET / ALIBABA_CLOUD_SECURITY_TOKEN.
-    #[arg(long)]
-    profile: Option<String>,
-    /// A PEM CA certificate to trust instead of the built-in roots (`emulate --tls`).
-    #[arg(long, value_name = "FILE")]
-    ca_cert: Option<PathBuf>,
-    /// Multiplies every per-API rate limit: below 1 leaves room for other tools on the account;
-    /// above 1 only against the emulator.
-    #[arg(long, value_name = "K", default_value_t = 1.0)]
-    rate_scale: f64,
+    #[command(flatten)]
+    platform: super::PlatformArgs,
     /// Print the schedule (jobs, waves, calls per API, least time the limits allow) and stop.
     #[arg(long)]
     dry_run: bool,
@@ -63,10 +50,7 @@ impl ApplyArgs {
         {
             return Err(devdist_apply::Error::invocation(format!("--max-failure-rate must be 0 to 1, not {rate}")));
         }
-        if !(self.rate_scale > 0.0 && self.rate_scale.is_finite()) {
-            let message = format!("--rate-scale must be a positive number, not {}", self.rate_scale);
-            return Err(devdist_apply::Error::invocation(message));
-        }
+        self.platform.check()?;
         // The crash points of the tests; without apply's `test-util` feature (every release
         // build) nothing is read.
         let crash = Crash::from_env()?;
@@ -103,20 +87,7 @@ pub(super) fn run(args: ApplyArgs) -> anyhow::Result<u8> {
         dry_run(&args)?;
         return Ok(0);
     }
-    let mut warnings = Vec::new();
-    let credentials = Credentials::load_noting(args.profile.as_deref(), &mut warnings)
-        .map_err(|err| devdist_apply::Error::invocation(format!("credentials: {err}")))?;
-    for warning in warnings {
-        say!("devdist: warning: {warning}");
-    }
-    let config = ClientConfig {
-        endpoint: args.endpoint.clone(),
-        rate_scale: args.rate_scale,
-        ca_cert: args.ca_cert.clone(),
-        notify: Some(|line| say!("devdist: {line}")),
-        ..ClientConfig::new(credentials)
-    };
-    let client = Client::new(config).map_err(|err| devdist_apply::Error::invocation(err.to_string()))?;
+    let client = args.platform.client()?;
     let bar = Bar::new(args.quiet);
     let applied = devdist_apply::apply(&args.dir, &client, &options, &bar);
     bar.finish();
@@ -144,7 +115,7 @@ fn dry_run(args: &ApplyArgs) -> anyhow::Result<()> {
         )?;
         return Ok(());
     }
-    let schedule = devdist_apply::schedule(&folder, args.rate_scale);
+    let schedule = devdist_apply::schedule(&folder, args.platform.rate_scale);
     // Written, not printed: `devdist apply --dry-run | head -1` closes stdout early, and that is
     // a broken pipe for main to end quietly on, not a panic.
     let mut out = std::io::stdout().lock();

@@ -171,3 +171,54 @@ fn plan_derived(plan: &std::path::Path, to: &DerivedOut) -> anyhow::Result<devdi
     progress.finish();
     Ok(outcome?)
 }
+
+/// Where the platform is and who calls it: shared by every command that calls the platform
+/// (`apply`, `export`, `audit`).
+#[derive(Debug, clap::Args)]
+struct PlatformArgs {
+    /// The platform's endpoint, or the URL `devdist emulate` prints.
+    #[arg(long, default_value = devdist_platform::DEFAULT_ENDPOINT)]
+    endpoint: String,
+    /// The aliyun CLI profile to take credentials from (~/.aliyun/config.json) instead of
+    /// ALIBABA_CLOUD_ACCESS_KEY_ID / _SECRET / ALIBABA_CLOUD_SECURITY_TOKEN.
+    #[arg(long)]
+    profile: Option<String>,
+    /// A PEM CA certificate to trust instead of the built-in roots (`emulate --tls`).
+    #[arg(long, value_name = "FILE")]
+    ca_cert: Option<std::path::PathBuf>,
+    /// Multiplies every per-API rate limit: below 1 leaves room for other tools on the account;
+    /// above 1 only against the emulator.
+    #[arg(long, value_name = "K", default_value_t = 1.0)]
+    rate_scale: f64,
+}
+
+impl PlatformArgs {
+    /// A rate scale that is not a positive number is an invocation error.
+    fn check(&self) -> Result<(), devdist_apply::Error> {
+        if self.rate_scale > 0.0 && self.rate_scale.is_finite() {
+            return Ok(());
+        }
+        let message = format!("--rate-scale must be a positive number, not {}", self.rate_scale);
+        Err(devdist_apply::Error::invocation(message))
+    }
+
+    /// A client of the endpoint with the credentials found (their warnings said on stderr);
+    /// a bad rate scale, endpoint, CA file or missing credentials are an invocation error.
+    fn client(&self) -> Result<devdist_platform::Client, devdist_apply::Error> {
+        self.check()?;
+        let mut warnings = Vec::new();
+        let credentials = devdist_platform::Credentials::load_noting(self.profile.as_deref(), &mut warnings)
+            .map_err(|err| devdist_apply::Error::invocation(format!("credentials: {err}")))?;
+        for warning in warnings {
+            say!("devdist: warning: {warning}");
+        }
+        let config = devdist_platform::ClientConfig {
+            endpoint: self.endpoint.clone(),
+            rate_scale: self.rate_scale,
+            ca_cert: self.ca_cert.clone(),
+            notify: Some(|line| say!("devdist: {line}")),
+            ..devdist_platform::ClientConfig::new(credentials)
+        };
+        devdist_platform::Client::new(config).map_err(|err| devdist_apply::Error::invocation(err.to_string()))
+    }
+}
