@@ -6,6 +6,10 @@
 #
 #   bash benches/apply.sh [DEVICES] [K]        # defaults: 75000 100 (about 1,000 API jobs)
 #
+# Then the steps after it, each under /usr/bin/time: `apply` again on the finished folder (it
+# replays the journal and calls nothing), `verify`, `redrive` and `return`; a table gives each
+# step's peak RSS, wall time and RSS per device.
+#
 # Needs: cargo, python3, /usr/bin/time (Debian package `time`). The emulator runs on the same
 # 2 cores and is charged to neither figure; apply's own CPU and RSS come from /usr/bin/time.
 set -euo pipefail
@@ -17,7 +21,7 @@ die() { printf 'apply.sh: error: %s\n' "$*" >&2; exit 1; }
 [[ $DEVICES =~ ^[1-9][0-9]*$ ]] || die "DEVICES must be a positive integer"
 [[ -x /usr/bin/time ]] || die "/usr/bin/time not found (Debian/Ubuntu: apt-get install time)"
 
-cargo build --quiet --release -p devdist-cli --manifest-path "$ROOT/Cargo.toml"
+cargo build --quiet --release -j "${CARGO_BUILD_JOBS:-1}" -p devdist-cli --manifest-path "$ROOT/Cargo.toml"
 BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/devdist
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/devdist-apply-bench.XXXXXX")
 EMULATOR=
@@ -54,4 +58,28 @@ for name, api in sorted(stats["apis"].items()):
               f"throttled {api['throttled']}")
 cpu = float(user) + float(system)
 print(f"apply: CPU {cpu:.2f} s ({cpu / jobs * 1000:.2f} s per 1,000 jobs), peak RSS {int(rss_kb) / 1024:.0f} MiB")
+EOF
+cp "$WORK/time" "$WORK/time.apply"
+
+# step NAME COMMAND…: runs it under /usr/bin/time (exit 0 or 1 is a result, not a failure).
+step() {
+    local name=$1
+    shift
+    /usr/bin/time -f "%e %U %S %M" -o "$WORK/time.$name" "$@" >/dev/null || [[ $? == 1 ]]
+}
+step resumed "$BIN" apply "$WORK/out" --endpoint "$ENDPOINT" --rate-scale "$K" --quiet
+step verify "$BIN" verify "$WORK/out"
+step redrive "$BIN" redrive "$WORK/out" --out "$WORK/redrive" --quiet
+step return "$BIN" return "$WORK/out" --out "$WORK/return" --quiet
+for file in journal.jsonl results.csv summary.json report.html; do
+    printf '%s %s B; ' "$file" "$(stat -c %s "$WORK/out/apply/$file")"
+done
+echo
+python3 - "$WORK" "$DEVICES" <<'EOF'
+import sys
+work, devices = sys.argv[1], int(sys.argv[2])
+print(f"{'step':10} {'peak RSS':>10} {'wall':>8} {'RSS/device':>11}   ({devices} devices)")
+for name in ["apply", "resumed", "verify", "redrive", "return"]:
+    wall, user, system, rss_kb = open(f"{work}/time.{name}").read().splitlines()[-1].split()
+    print(f"{name:10} {int(rss_kb) / 1024:7.0f} MiB {float(wall):6.1f} s {int(rss_kb) * 1024 / devices:9.0f} B")
 EOF

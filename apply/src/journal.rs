@@ -7,7 +7,7 @@
 //! of the same plan on this machine.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
@@ -15,7 +15,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::crash::{Crash, CrashPoint};
 use crate::error::Error;
-use crate::folder::read_file;
 use devdist_platform::sign::sha256_hex;
 
 pub use devdist_folder::Outcome;
@@ -219,8 +218,9 @@ pub(crate) fn apply_dir(dir: &Path) -> PathBuf {
 }
 
 impl Journal {
-    /// Locks `DIR/apply`, reads the journal's records and cuts off a torn last line.
-    pub(crate) fn open(dir: &Path) -> Result<(Journal, Vec<Record>), Error> {
+    /// Locks `DIR/apply`, hands each of the journal's records to `each` (with its line number)
+    /// as it is read, and cuts off a torn last line. No more than one line is held at a time.
+    pub(crate) fn open(dir: &Path, each: impl FnMut(Record, usize) -> Result<(), Error>) -> Result<Journal, Error> {
         let folder = apply_dir(dir);
         fs::DirBuilder::new()
             .recursive(true)
@@ -245,16 +245,15 @@ impl Journal {
         let path = folder.join("journal.jsonl");
         let mut file =
             open_own(&path, OpenOptions::new().create(true).truncate(false).read(true).append(true).mode(0o600))?;
-        let mut bytes = Vec::new();
-        file.read_to_end(&mut bytes).map_err(|err| Error::folder(&path, format!("cannot read: {err}")))?;
-        let (records, complete) = parse(&path, &bytes)?;
-        if complete < bytes.len() {
-            file.set_len(complete as u64).map_err(|err| Error::journal(&path, &err))?;
+        let complete = parse(&path, &file, each)?;
+        let length = file.metadata().map_err(|err| Error::journal(&path, &err))?.len();
+        if complete < length {
+            file.set_len(complete).map_err(|err| Error::journal(&path, &err))?;
             file.seek(SeekFrom::End(0)).map_err(|err| Error::journal(&path, &err))?;
         }
         file.sync_all().map_err(|err| Error::journal(&path, &err))?;
         sync_dir(&folder)?;
-        Ok((Journal { path, file, _lock: lock }, records))
+        Ok(Journal { path, file, _lock: lock })
     }
 
     /// Appends `record` and waits until it is on disk. `torn` names the crash point that
@@ -274,30 +273,37 @@ impl Journal {
     }
 }
 
-/// The records of a journal's bytes, and the length of its complete lines.
-pub(crate) fn parse(path: &Path, bytes: &[u8]) -> Result<(Vec<Record>, usize), Error> {
-    let mut records = Vec::new();
-    let mut start = 0;
-    let mut line_number = 0;
-    while start < bytes.len() {
+/// Hands each record of the journal `path`, read from `reader` a line at a time, to `each` with
+/// its line number; returns the length of its complete lines. A last line without its newline
+/// was cut short by a crash: nothing was acted on for it, and it is not handed on.
+pub(crate) fn parse(
+    path: &Path,
+    reader: impl Read,
+    mut each: impl FnMut(Record, usize) -> Result<(), Error>,
+) -> Result<u64, Error> {
+    let mut reader = BufReader::with_capacity(1 << 20, reader);
+    let mut line = Vec::new();
+    let (mut complete, mut line_number) = (0, 0);
+    loop {
+        line.clear();
+        let n =
+            reader.read_until(b'\n', &mut line).map_err(|err| Error::folder(path, format!("cannot read: {err}")))?;
+        if line.last() != Some(&b'\n') {
+            return Ok(complete);
+        }
         line_number += 1;
-        let Some(end) = bytes[start..].iter().position(|&b| b == b'\n').map(|n| start + n) else {
-            // No newline: the last write was cut short. Nothing was acted on for it.
-            break;
-        };
-        let record = serde_json::from_slice(&bytes[start..end]).map_err(|err| {
+        let record = serde_json::from_slice(&line[..n - 1]).map_err(|err| {
             Error::folder(path, format!("line {line_number}, column {}: not a journal record: {err}", err.column()))
         })?;
-        records.push(record);
-        start = end + 1;
+        each(record, line_number)?;
+        complete += n as u64;
     }
-    Ok((records, start))
 }
 
-/// Reads a journal without locking it (for `verify`).
-pub(crate) fn read(dir: &Path) -> Result<Vec<Record>, Error> {
-    let bytes = read_file(dir, "apply/journal.jsonl")?;
-    Ok(parse(&apply_dir(dir).join("journal.jsonl"), &bytes)?.0)
+/// Hands each record of a journal to `each` without locking it (for `verify`).
+pub(crate) fn read(dir: &Path, each: impl FnMut(Record, usize) -> Result<(), Error>) -> Result<(), Error> {
+    let opened = devdist_formats::open_inside(dir, "apply/journal.jsonl").map_err(|err| Error::unreadable(&err))?;
+    parse(&apply_dir(dir).join("journal.jsonl"), &opened.file, each).map(drop)
 }
 
 /// Opens `path`, a file of `DIR/apply` that apply writes, with `options`: never through a
@@ -328,8 +334,14 @@ fn sync_dir(folder: &Path) -> Result<(), Error> {
     File::open(folder).and_then(|dir| dir.sync_all()).map_err(|err| Error::journal(folder, &err))
 }
 
-/// Writes `bytes` to `path` atomically: a temporary file beside it, fsync'd, renamed over it.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8], crash: &Crash, point: CrashPoint) -> Result<(), Error> {
+/// Writes what `write` writes to `path` atomically: a temporary file beside it, written through
+/// a buffer (never held whole), fsync'd, renamed over it.
+pub(crate) fn write_atomic_with(
+    path: &Path,
+    crash: &Crash,
+    point: CrashPoint,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<(), Error> {
     let temp = path.with_extension("tmp");
     // A temporary file left by a killed run is removed, not written through: whatever is at
     // that name (a link, or a hard link to another file) only loses its name here.
@@ -338,8 +350,12 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8], crash: &Crash, point: Cras
     {
         return Err(Error::journal(&temp, &err));
     }
-    let mut file = devdist_formats::create_new(&temp, false).map_err(|err| Error::journal(&temp, &err))?;
-    file.write_all(bytes).and_then(|()| file.sync_all()).map_err(|err| Error::journal(&temp, &err))?;
+    let file = devdist_formats::create_new(&temp, false).map_err(|err| Error::journal(&temp, &err))?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+    write(&mut out)
+        .and_then(|()| out.into_inner().map_err(std::io::IntoInnerError::into_error))
+        .and_then(|file| file.sync_all())
+        .map_err(|err| Error::journal(&temp, &err))?;
     crash.check(point)?;
     fs::rename(&temp, path).map_err(|err| Error::journal(path, &err))?;
     sync_dir(path.parent().expect("inside DIR/apply"))
@@ -348,6 +364,16 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8], crash: &Crash, point: Cras
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The journal of `dir`, open, and the records it held.
+    fn open(dir: &Path) -> Result<(Journal, Vec<Record>), Error> {
+        let mut records = Vec::new();
+        let journal = Journal::open(dir, |record, _| {
+            records.push(record);
+            Ok(())
+        })?;
+        Ok((journal, records))
+    }
 
     #[test]
     fn a_job_end_reads_as_a_word_or_as_the_status_older_journals_wrote() {
@@ -372,7 +398,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let record = Record::NotCreated { job: "job-1".into(), attempt: 0, reason: "throttled".into() };
         {
-            let (mut journal, records) = Journal::open(dir.path()).unwrap();
+            let (mut journal, records) = open(dir.path()).unwrap();
             assert!(records.is_empty());
             journal.append(&record, &Crash::never(), CrashPoint::TornIntent).unwrap();
             let crash = Crash::parse("torn-intent:1", false).unwrap();
@@ -380,16 +406,22 @@ mod tests {
         }
         let path = dir.path().join("apply/journal.jsonl");
         assert!(!fs::read(&path).unwrap().ends_with(b"\n"));
-        let (mut journal, records) = Journal::open(dir.path()).unwrap();
+        let (mut journal, records) = open(dir.path()).unwrap();
         assert_eq!(records, vec![record.clone()]);
         journal.append(&record, &Crash::never(), CrashPoint::TornIntent).unwrap();
         drop(journal);
-        assert_eq!(read(dir.path()).unwrap(), vec![record.clone(), record]);
+        let mut read_back = Vec::new();
+        read(dir.path(), |record, _| {
+            read_back.push(record);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(read_back, vec![record.clone(), record]);
 
         let mut bytes = fs::read(&path).unwrap();
         bytes.splice(0..0, b"{\"event\":\"nonsense\"}\n".iter().copied());
         fs::write(&path, bytes).unwrap();
-        let err = Journal::open(dir.path()).unwrap_err();
+        let err = open(dir.path()).unwrap_err();
         assert!(err.to_string().contains("journal.jsonl: line 1, column"), "{err}");
         assert_eq!(err.exit_code(), 3);
     }
@@ -414,9 +446,9 @@ mod tests {
         for target in [elsewhere.as_path(), Path::new("/dev/null")] {
             let _ = fs::remove_file(&journal);
             symlink(target, &journal).unwrap();
-            let err = Journal::open(&plan).unwrap_err();
+            let err = open(&plan).unwrap_err();
             assert!(err.to_string().contains("journal.jsonl: is a symbolic link"), "{err}");
-            let err = read(&plan).unwrap_err();
+            let err = read(&plan, |_, _| Ok(())).unwrap_err();
             assert!(err.to_string().contains("symbolic link"), "{err}");
         }
         assert_eq!(fs::read(&elsewhere).unwrap(), b"");
@@ -426,7 +458,7 @@ mod tests {
         let linked = dir.path().join("linked");
         fs::create_dir(&linked).unwrap();
         symlink(&other, linked.join("apply")).unwrap();
-        let err = Journal::open(&linked).unwrap_err();
+        let err = open(&linked).unwrap_err();
         assert!(err.to_string().contains("apply: is a symbolic link"), "{err}");
         assert!(fs::read_dir(&other).unwrap().next().is_none(), "nothing was created through the link");
     }
@@ -445,9 +477,9 @@ mod tests {
             rx.recv_timeout(std::time::Duration::from_secs(10)).expect("it returns at once")
         };
         fifo("journal.jsonl");
-        let err = within_seconds(plan.clone(), |plan| Journal::open(plan).map(drop)).unwrap_err();
+        let err = within_seconds(plan.clone(), |plan| open(plan).map(drop)).unwrap_err();
         assert!(err.to_string().contains("journal.jsonl: is not a regular file"), "{err}");
-        let err = within_seconds(plan.clone(), |plan| read(plan).map(drop)).unwrap_err();
+        let err = within_seconds(plan.clone(), |plan| read(plan, |_, _| Ok(()))).unwrap_err();
         assert!(err.to_string().contains("journal.jsonl"), "{err}");
     }
 
@@ -455,7 +487,10 @@ mod tests {
     fn a_leftover_temporary_file_that_is_a_link_loses_its_name_and_its_target_is_untouched() {
         let (_dir, plan, precious) = plan_and_outside_file(b"not apply's");
         std::os::unix::fs::symlink(&precious, plan.join("apply/results.tmp")).unwrap();
-        write_atomic(&plan.join("apply/results.csv"), b"rows\n", &Crash::never(), CrashPoint::Results).unwrap();
+        write_atomic_with(&plan.join("apply/results.csv"), &Crash::never(), CrashPoint::Results, |out| {
+            out.write_all(b"rows\n")
+        })
+        .unwrap();
         assert_eq!(fs::read(&precious).unwrap(), b"not apply's");
         assert_eq!(fs::read(plan.join("apply/results.csv")).unwrap(), b"rows\n");
         assert!(!plan.join("apply/results.tmp").exists());
@@ -464,15 +499,15 @@ mod tests {
     #[test]
     fn a_second_journal_on_the_same_folder_is_refused_whatever_becomes_of_its_files() {
         let dir = tempfile::tempdir().unwrap();
-        let _first = Journal::open(dir.path()).unwrap();
-        let err = Journal::open(dir.path()).unwrap_err();
+        let _first = open(dir.path()).unwrap();
+        let err = open(dir.path()).unwrap_err();
         assert!(err.to_string().contains("another `devdist apply` is running"), "{err}");
         assert_eq!(err.exit_code(), 4);
         // What a lock file would lose to a stray `rm`: the lock is on the folder itself.
         for name in ["lock", "journal.jsonl"] {
             let _ = fs::remove_file(dir.path().join("apply").join(name));
         }
-        let err = Journal::open(dir.path()).unwrap_err();
+        let err = open(dir.path()).unwrap_err();
         assert!(err.to_string().contains("another `devdist apply` is running"), "{err}");
     }
 }

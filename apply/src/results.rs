@@ -2,7 +2,8 @@
 //! and the apply accounting: every device of every job in exactly one outcome (or still
 //! pending on the platform).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::Path;
 
 use devdist_folder::applied::{Accounting, CodeCount, ConsoleWork, Devices, JobSummary, Jobs, Progress};
@@ -62,16 +63,80 @@ impl Tally {
     }
 }
 
-/// One row of results.csv, borrowed from the plan folder and the journal's states: a
-/// million-device apply builds a million of them at the end.
+/// One row of results.csv, borrowed from the plan folder and the journal's states.
 pub(crate) type Row<'a> = ResultRow<&'a str>;
 
-/// Every row, sorted by (product_key, device_name, job_id), and the tally.
-pub(crate) fn rows<'a>(folder: &'a Folder, states: &'a States) -> Result<(Vec<Row<'a>>, Tally), Error> {
-    let mut rows = Vec::with_capacity(folder.devices() as usize);
-    let mut tally = Tally { devices: folder.devices(), ..Tally::default() };
-    for (job, state) in folder.jobs.iter().zip(&states.jobs) {
-        let row = |device: &'a str, platform_job_id: &'a str, outcome, code: &'a str, message: &'a str| Row {
+/// One row of results.csv by reference (8 bytes, where a [`Row`] has 136): the job's index
+/// and, for an API job, the index of the device among its settled ones; for a console job,
+/// among its planned ones.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RowAt {
+    job: u32,
+    at: u32,
+}
+
+/// Every row of results.csv in its order, by reference, and the tally.
+pub(crate) struct Rows<'s, 'a> {
+    folder: &'a Folder,
+    states: &'s States<'a>,
+    order: Vec<RowAt>,
+    /// Devices per outcome.
+    pub tally: Tally,
+}
+
+impl<'s, 'a> Rows<'s, 'a> {
+    /// Every row, sorted by (product_key, device_name, job_id), and the tally; an error when a
+    /// device has two outcomes in one job or the accounting does not hold.
+    pub(crate) fn of(folder: &'a Folder, states: &'s States<'a>) -> Result<Rows<'s, 'a>, Error> {
+        let mut order = Vec::with_capacity(folder.devices() as usize);
+        let mut tally = Tally { devices: folder.devices(), ..Tally::default() };
+        for (i, (job, state)) in folder.jobs.iter().zip(&states.jobs).enumerate() {
+            let job_index = i as u32;
+            if state.stage == Stage::Console {
+                let devices = job.request.device_names.len();
+                order.extend((0..devices as u32).map(|at| RowAt { job: job_index, at }));
+                tally.console += devices as u64;
+                continue;
+            }
+            for (at, settled) in state.settled.iter().enumerate() {
+                order.push(RowAt { job: job_index, at: at as u32 });
+                tally.count(settled.outcome);
+                if settled.outcome == Outcome::Failed && is_retryable_code(states.texts.get(settled.text).0) {
+                    tally.failed_retryable += 1;
+                }
+            }
+            tally.pending += state.remaining.len() as u64;
+        }
+        let mut rows = Rows { folder, states, order, tally };
+        fn key<'r>(row: &Row<'r>) -> (&'r str, &'r str, &'r str) {
+            (row.product_key, row.device_name, row.job_id)
+        }
+        let mut order = std::mem::take(&mut rows.order);
+        order.sort_unstable_by(|a, b| key(&rows.row(*a)).cmp(&key(&rows.row(*b))));
+        if let Some(pair) = order.windows(2).find(|pair| key(&rows.row(pair[0])) == key(&rows.row(pair[1]))) {
+            let row = rows.row(pair[0]);
+            return Err(Error::Stopped(format!(
+                "accounting: {}/{} has two outcomes in job {} (a bug in devdist)",
+                row.product_key, row.device_name, row.job_id
+            )));
+        }
+        rows.order = order;
+        let tally = &rows.tally;
+        if !tally.holds() {
+            return Err(Error::Stopped(format!(
+                "accounting: {} devices in jobs, but {} outcomes + {} pending (a bug in devdist)",
+                tally.devices,
+                tally.outcomes(),
+                tally.pending
+            )));
+        }
+        Ok(rows)
+    }
+
+    /// The row `at` stands for.
+    fn row(&self, at: RowAt) -> Row<'s> {
+        let (job, state) = (&self.folder.jobs[at.job as usize], &self.states.jobs[at.job as usize]);
+        let row = |device: &'s str, platform_job_id: &'s str, outcome, code: &'s str, message: &'s str| Row {
             product_key: &job.request.product_key,
             device_name: device,
             job_id: &job.job_id,
@@ -82,65 +147,43 @@ pub(crate) fn rows<'a>(folder: &'a Folder, states: &'a States) -> Result<(Vec<Ro
             message,
         };
         if state.stage == Stage::Console {
-            rows.extend(
-                job.request.device_names.iter().map(|device| row(device, "", Outcome::Console, "", CONSOLE_ACTION)),
-            );
-            tally.console += job.request.device_names.len() as u64;
-            continue;
+            return row(&job.request.device_names[at.at as usize], "", Outcome::Console, "", CONSOLE_ACTION);
         }
-        for (attempt, settled) in &state.settled {
-            let platform_job_id = state.platform_ids.get(attempt).map_or("", String::as_str);
-            rows.push(row(&settled.device, platform_job_id, settled.outcome, &settled.code, &settled.message));
-            tally.count(settled.outcome);
-            if settled.outcome == Outcome::Failed && is_retryable_code(&settled.code) {
-                tally.failed_retryable += 1;
-            }
-        }
-        tally.pending += state.remaining.len() as u64;
+        let settled = &state.settled[at.at as usize];
+        let platform_job_id = state.platform_ids.get(&settled.attempt).map_or("", String::as_str);
+        let (code, message) = self.states.texts.get(settled.text);
+        row(&job.request.device_names[settled.device as usize], platform_job_id, settled.outcome, code, message)
     }
-    rows.sort_unstable();
-    let mut seen = HashSet::with_capacity(rows.len());
-    for row in &rows {
-        if !seen.insert((&row.product_key, &row.device_name, &row.job_id)) {
-            return Err(Error::Stopped(format!(
-                "accounting: {}/{} has two outcomes in job {} (a bug in devdist)",
-                row.product_key, row.device_name, row.job_id
-            )));
-        }
-    }
-    if !tally.holds() {
-        return Err(Error::Stopped(format!(
-            "accounting: {} devices in jobs, but {} outcomes + {} pending (a bug in devdist)",
-            tally.devices,
-            tally.outcomes(),
-            tally.pending
-        )));
-    }
-    Ok((rows, tally))
-}
 
-/// results.csv's bytes. Every cell goes through [`devdist_engine::safe_cell`], as in
-/// rejects.csv: the platform's text (JobId, code, message) is not ours, and a terminal escape or
-/// a `=HYPERLINK(…)` in it must not act when the file is `cat` or opened in a spreadsheet.
-/// [`crate::redrive`] reads it back with [`devdist_engine::original_value`].
-pub(crate) fn render_results(rows: &[Row]) -> Vec<u8> {
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    writer.write_record(Row::COLUMNS).expect("in memory");
-    for row in rows {
-        for cell in row.cells() {
-            writer.write_field(devdist_engine::safe_cell(cell).as_bytes()).expect("in memory");
+    /// Writes results.csv. Every cell goes through [`devdist_engine::safe_cell`], as in
+    /// rejects.csv: the platform's text (JobId, code, message) is not ours, and a terminal
+    /// escape or a `=HYPERLINK(…)` in it must not act when the file is `cat` or opened in a
+    /// spreadsheet. [`crate::redrive`] reads it back with [`devdist_engine::original_value`].
+    pub(crate) fn render(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        let mut writer = csv::Writer::from_writer(out);
+        writer.write_record(Row::COLUMNS)?;
+        for &at in &self.order {
+            for cell in self.row(at).cells() {
+                writer.write_field(devdist_engine::safe_cell(cell).as_bytes())?;
+            }
+            writer.write_record(None::<&[u8]>)?;
         }
-        writer.write_record(None::<&[u8]>).expect("in memory");
+        writer.flush()
     }
-    writer.into_inner().expect("in memory")
 }
 
 /// summary.json's value.
-pub(crate) fn summary(folder: &Folder, states: &States, rows: &[Row], tally: &Tally) -> Summary {
+pub(crate) fn summary(folder: &Folder, states: &States, tally: &Tally) -> Summary {
     let mut by_code: BTreeMap<(Outcome, &str), u64> = BTreeMap::new();
-    for row in rows {
-        *by_code.entry((row.outcome, row.code)).or_default() += 1;
+    for (job, state) in folder.jobs.iter().zip(&states.jobs) {
+        if state.stage == Stage::Console {
+            *by_code.entry((Outcome::Console, "")).or_default() += job.request.device_names.len() as u64;
+        }
+        for settled in &state.settled {
+            *by_code.entry((settled.outcome, states.texts.get(settled.text).0)).or_default() += 1;
+        }
     }
+    by_code.retain(|_, devices| *devices > 0);
     let by_code = by_code
         .into_iter()
         .map(|((outcome, code), devices)| CodeCount { code: code.to_string(), devices, outcome })
@@ -148,7 +191,7 @@ pub(crate) fn summary(folder: &Folder, states: &States, rows: &[Row], tally: &Ta
     let mut per_job = Vec::with_capacity(folder.jobs.len());
     let (mut created, mut finished, mut interrupted) = (0, 0, 0);
     for (job, state) in folder.jobs.iter().zip(&states.jobs) {
-        let count = |outcome| state.settled.iter().filter(|(_, s)| s.outcome == outcome).count() as u64;
+        let count = |outcome| state.settled.iter().filter(|s| s.outcome == outcome).count() as u64;
         let status = match &state.stage {
             Stage::Console => Progress::Console,
             Stage::Queued if state.attempt == 0 => Progress::Queued,
@@ -213,25 +256,31 @@ pub(crate) fn summary(folder: &Folder, states: &States, rows: &[Row], tally: &Ta
     }
 }
 
-fn render_summary(summary: &Summary) -> Vec<u8> {
-    let mut bytes = serde_json::to_vec_pretty(summary).expect("a summary serialises");
-    bytes.push(b'\n');
-    bytes
+fn render_summary(summary: &Summary, out: &mut dyn Write) -> std::io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, summary)?;
+    out.write_all(b"\n")
 }
 
 /// report.html: the page people look at, drawn from the summary alone.
-fn render_report(summary: &Summary) -> Vec<u8> {
-    crate::report::page(summary).into_bytes()
+fn render_report(summary: &Summary, out: &mut dyn Write) -> std::io::Result<()> {
+    out.write_all(crate::report::page(summary).as_bytes())
 }
 
-/// Writes results.csv, summary.json and report.html atomically; returns the tally.
+/// Writes results.csv, summary.json and report.html atomically, each streamed; returns the
+/// tally.
 pub(crate) fn write(folder: &Folder, states: &States, crash: &Crash) -> Result<Tally, Error> {
-    let (rows, tally) = rows(folder, states)?;
+    let rows = Rows::of(folder, states)?;
     let dir = journal::apply_dir(&folder.dir);
-    journal::write_atomic(&dir.join("results.csv"), &render_results(&rows), crash, CrashPoint::Results)?;
-    let summary = summary(folder, states, &rows, &tally);
-    journal::write_atomic(&dir.join("summary.json"), &render_summary(&summary), &Crash::never(), CrashPoint::Results)?;
-    journal::write_atomic(&dir.join("report.html"), &render_report(&summary), &Crash::never(), CrashPoint::Results)?;
+    journal::write_atomic_with(&dir.join("results.csv"), crash, CrashPoint::Results, |out| rows.render(out))?;
+    let Rows { tally, .. } = rows;
+    let summary = summary(folder, states, &tally);
+    let never = Crash::never();
+    journal::write_atomic_with(&dir.join("summary.json"), &never, CrashPoint::Results, |out| {
+        render_summary(&summary, out)
+    })?;
+    journal::write_atomic_with(&dir.join("report.html"), &never, CrashPoint::Results, |out| {
+        render_report(&summary, out)
+    })?;
     Ok(tally)
 }
 
@@ -258,35 +307,83 @@ fn strangers(dir: &Path) -> Result<Vec<String>, Error> {
 }
 
 /// Everything wrong with `DIR/apply`: results.csv, summary.json and report.html must be exactly what the
-/// journal records, and the accounting must hold. Empty when it verifies.
+/// journal records, and the accounting must hold. Empty when it verifies. Each file is compared
+/// as it is rendered, a buffer at a time.
 pub fn verify(dir: &Path) -> Result<Vec<String>, Error> {
     let folder = Folder::read(dir)?;
     let journal_path = journal::apply_dir(dir).join("journal.jsonl");
-    let records = journal::read(dir)?;
-    let states = States::replay(&folder, &records, &journal_path)?;
+    let mut states = States::new(&folder);
+    journal::read(dir, |record, line| states.replay(&record, line, &journal_path))?;
     let mut problems = Vec::new();
-    let (rows, tally) = match rows(&folder, &states) {
+    let rows = match Rows::of(&folder, &states) {
         Ok(found) => found,
         Err(err) => return Ok(vec![format!("apply/journal.jsonl: {err}")]),
     };
-    let summary = summary(&folder, &states, &rows, &tally);
-    for (name, expected) in [
-        ("results.csv", render_results(&rows)),
-        ("summary.json", render_summary(&summary)),
-        ("report.html", render_report(&summary)),
-    ] {
-        match crate::folder::read_file(dir, &format!("apply/{name}")) {
-            Ok(bytes) if bytes == expected => {}
-            Ok(_) => problems.push(format!(
-                "apply/{name}: differs from what apply/journal.jsonl records (changed, or apply was killed \
-                 after its last write: run the same `devdist apply` again)"
-            )),
-            Err(err) => problems.push(err.to_string()),
+    let summary = summary(&folder, &states, &rows.tally);
+    type Render<'r> = Box<dyn Fn(&mut dyn Write) -> std::io::Result<()> + 'r>;
+    let renders: [(&str, Render); 3] = [
+        ("results.csv", Box::new(|out| rows.render(out))),
+        ("summary.json", Box::new(|out| render_summary(&summary, out))),
+        ("report.html", Box::new(|out| render_report(&summary, out))),
+    ];
+    for (name, render) in renders {
+        match devdist_formats::open_inside(dir, &format!("apply/{name}")) {
+            Ok(opened) => {
+                let mut same = SameAs { file: std::io::BufReader::with_capacity(1 << 20, opened.file), same: true };
+                let read = render(&mut same).and_then(|()| same.at_end());
+                match read {
+                    Ok(true) => {}
+                    Ok(false) => problems.push(format!(
+                        "apply/{name}: differs from what apply/journal.jsonl records (changed, or apply was killed \
+                         after its last write: run the same `devdist apply` again)"
+                    )),
+                    Err(err) => {
+                        problems.push(format!("{}: cannot read: {err}", dir.join("apply").join(name).display()))
+                    }
+                }
+            }
+            Err(err) => problems.push(Error::unreadable(&err).to_string()),
         }
     }
-    if tally.pending > 0 {
-        problems.push(format!("apply: {} devices still pending (apply has not finished)", tally.pending));
+    if rows.tally.pending > 0 {
+        problems.push(format!("apply: {} devices still pending (apply has not finished)", rows.tally.pending));
     }
     problems.extend(strangers(dir)?);
     Ok(problems)
+}
+
+/// A writer that compares what is written with the bytes of `file`, a buffer at a time.
+struct SameAs<R> {
+    file: R,
+    /// Every byte written so far is the file's.
+    same: bool,
+}
+
+impl<R: std::io::BufRead> SameAs<R> {
+    /// Whether everything written was the file and the file has nothing more.
+    fn at_end(&mut self) -> std::io::Result<bool> {
+        Ok(self.same && self.file.fill_buf()?.is_empty())
+    }
+}
+
+impl<R: std::io::BufRead> Write for SameAs<R> {
+    fn write(&mut self, mut bytes: &[u8]) -> std::io::Result<usize> {
+        let written = bytes.len();
+        while self.same && !bytes.is_empty() {
+            let have = self.file.fill_buf()?;
+            if have.is_empty() {
+                self.same = false;
+                break;
+            }
+            let n = have.len().min(bytes.len());
+            self.same = have[..n] == bytes[..n];
+            self.file.consume(n);
+            bytes = &bytes[n..];
+        }
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }

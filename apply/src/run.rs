@@ -128,7 +128,7 @@ struct Run<'a, P: Platform> {
     platform: &'a P,
     options: &'a Options,
     journal: Journal,
-    states: States,
+    states: States<'a>,
     queue: VecDeque<usize>,
     flights: Vec<Flight>,
     foreign: usize,
@@ -156,9 +156,9 @@ pub fn apply<P: Platform>(
     progress: &dyn Progress,
 ) -> Result<Applied, Error> {
     let folder = Folder::open(dir)?;
-    let (mut journal, records) = Journal::open(dir)?;
     let journal_path = journal::apply_dir(dir).join("journal.jsonl");
-    let mut states = States::replay(&folder, &records, &journal_path)?;
+    let mut states = States::new(&folder);
+    let mut journal = Journal::open(dir, |record, line| states.replay(&record, line, &journal_path))?;
     let binding = Binding {
         endpoint: platform.endpoint(),
         account: folder.account.clone(),
@@ -196,8 +196,8 @@ pub fn apply<P: Platform>(
         progress,
     };
     for state in &run.states.jobs {
-        for (_, outcome) in &state.settled {
-            run.tally.count(outcome.outcome);
+        for settled in &state.settled {
+            run.tally.count(settled.outcome);
         }
     }
     let stopped = match run.drive() {
@@ -252,7 +252,7 @@ fn rebound(dir: &Path, journal: &Path, bound: &Binding, now: &Binding) -> Error 
     )
 }
 
-impl<P: Platform> Run<'_, P> {
+impl<'a, P: Platform> Run<'a, P> {
     /// The main loop; returns why it stopped early, if it did.
     fn drive(&mut self) -> Result<Option<String>, Error> {
         // A journalled intent without an answer: find out what the Create did, first.
@@ -365,7 +365,7 @@ impl<P: Platform> Run<'_, P> {
     fn request(&self, job: usize) -> CreateDeviceDistributeJob {
         let planned = &self.folder.jobs[job].request;
         CreateDeviceDistributeJob {
-            device_names: self.states.jobs[job].remaining.clone(),
+            device_names: self.remaining_names(job).map(str::to_string).collect(),
             product_key: planned.product_key.clone(),
             source_instance_id: planned.source_instance_id.clone(),
             strategy: planned.strategy,
@@ -401,11 +401,10 @@ impl<P: Platform> Run<'_, P> {
                 Ok(())
             }
             Err(err) if err.kind == ErrorKind::Permanent => {
-                let outcomes = self.states.jobs[job]
-                    .remaining
-                    .iter()
+                let outcomes = self
+                    .remaining_names(job)
                     .map(|device| DeviceOutcome {
-                        device: device.clone(),
+                        device: device.to_string(),
                         outcome: Outcome::Failed,
                         code: err.code.clone(),
                         message: format!("CreateDeviceDistributeJob refused: {}", err.detail()),
@@ -527,6 +526,12 @@ impl<P: Platform> Run<'_, P> {
         Ok(())
     }
 
+    /// The names of the devices the current attempt of `job` still holds, in plan order.
+    fn remaining_names(&self, job: usize) -> impl Iterator<Item = &'a str> + use<'a, '_, P> {
+        let names = &self.folder.jobs[job].request.device_names;
+        self.states.jobs[job].remaining.iter().map(move |&d| names[d as usize].as_str())
+    }
+
     /// Devices the current attempt of `job` still holds.
     fn remaining(&self, job: usize) -> u64 {
         self.states.jobs[job].remaining.len() as u64
@@ -565,7 +570,7 @@ impl<P: Platform> Run<'_, P> {
                 self.lookalikes.insert(id.clone(), named);
             }
         }
-        let mine: HashSet<&str> = self.states.jobs[job].remaining.iter().map(String::as_str).collect();
+        let mine: HashSet<&str> = self.remaining_names(job).collect();
         let (mut ours, mut undecided) = (Vec::new(), Vec::new());
         for id in candidates {
             let Some(Some(named)) = self.lookalikes.get(&id) else { continue };
@@ -730,7 +735,7 @@ impl<P: Platform> Run<'_, P> {
         self.flights.swap_remove(flight);
         let planned = &self.folder.jobs[job].request;
         let (product, targets) = (planned.product_key.clone(), planned.target_instance_ids.clone());
-        let devices = self.states.jobs[job].remaining.clone();
+        let devices: Vec<String> = self.remaining_names(job).map(str::to_string).collect();
         let mut looks: Vec<Vec<Option<String>>> = Vec::new();
         for round in 0..2 {
             if round == 1 {
@@ -804,12 +809,12 @@ impl<P: Platform> Run<'_, P> {
         }
         let last_attempt = state.attempt + 1 >= self.options.max_attempts;
         let mut outcomes = Vec::with_capacity(state.remaining.len());
-        for device in &state.remaining {
-            let verdict = by_name.get(device.as_str());
+        for device in self.remaining_names(job) {
+            let verdict = by_name.get(device);
             if let Some(&Some((code, message))) = verdict {
                 let outcome = if code == CODE_DISTRIBUTED { Outcome::Distributed } else { Outcome::Failed };
                 outcomes.push(DeviceOutcome {
-                    device: device.clone(),
+                    device: device.to_string(),
                     outcome,
                     code: code.to_string(),
                     message: message.to_string(),
@@ -823,14 +828,14 @@ impl<P: Platform> Run<'_, P> {
             self.options.crash.check(CrashPoint::Provisioning)?;
             let outcome = match at {
                 Ok(Some(instance)) if planned.target_instance_ids.contains(&instance) => DeviceOutcome {
-                    device: device.clone(),
+                    device: device.to_string(),
                     outcome: Outcome::Distributed,
                     code: CODE_DISTRIBUTED.to_string(),
                     message: format!("{why}; QueryDeviceProvisioning shows it at {instance}"),
                 },
                 Ok(_) if interrupted && !last_attempt => continue, // re-driven by the next attempt
                 Ok(at) => DeviceOutcome {
-                    device: device.clone(),
+                    device: device.to_string(),
                     outcome: Outcome::Unknown,
                     code: if interrupted { CODE_INTERRUPTED } else { CODE_NOT_IN_RESULT_FILE }.to_string(),
                     message: format!(
@@ -839,7 +844,7 @@ impl<P: Platform> Run<'_, P> {
                     ),
                 },
                 Err(err) => DeviceOutcome {
-                    device: device.clone(),
+                    device: device.to_string(),
                     outcome: Outcome::Unknown,
                     code: err.code.clone(),
                     message: format!("{why}; QueryDeviceProvisioning: {}", err.detail()),

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use crate::error::Error;
 use crate::folder::Folder;
-use crate::journal::{Binding, DeviceOutcome, End, Record};
+use crate::journal::{Binding, DeviceOutcome, End, Outcome, Record};
 
 /// Where a job is in its current attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +27,20 @@ pub(crate) enum Stage {
     Done,
 }
 
+/// One settled device: 16 bytes, its strings held once by [`States`] (the device's name is
+/// the plan's, its code and message are interned).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Settled {
+    /// The attempt that settled it.
+    pub attempt: u32,
+    /// Its index among the job's planned devices.
+    pub device: u32,
+    /// Its (code, message), an index into [`States::texts`].
+    pub text: u32,
+    /// What became of it.
+    pub outcome: Outcome,
+}
+
 /// One job's progress over all its attempts.
 #[derive(Debug, Clone)]
 pub(crate) struct JobState {
@@ -34,10 +48,11 @@ pub(crate) struct JobState {
     pub attempt: u32,
     /// Where the current attempt is.
     pub stage: Stage,
-    /// Devices of the current attempt (not yet settled).
-    pub remaining: Vec<String>,
-    /// Settled devices with the attempt that settled them.
-    pub settled: Vec<(u32, DeviceOutcome)>,
+    /// Devices of the current attempt (not yet settled): indices among the job's planned
+    /// devices, in plan order.
+    pub remaining: Vec<u32>,
+    /// Settled devices, in the order the journal settled them.
+    pub settled: Vec<Settled>,
     /// The platform's JobId of each attempt that was created.
     pub platform_ids: HashMap<u32, String>,
     /// Attempts that ended interrupted.
@@ -45,20 +60,31 @@ pub(crate) struct JobState {
 }
 
 impl JobState {
-    /// Settles `outcomes` of `attempt`, which ended so. Devices left over go to the next
-    /// attempt, in the plan's order. Err names a device that was not left to settle.
-    fn settle(&mut self, attempt: u32, end: End, outcomes: &[DeviceOutcome]) -> Result<(), String> {
-        let mut left: HashSet<&str> = self.remaining.iter().map(String::as_str).collect();
+    /// Settles `outcomes` of `attempt`, which ended so; `names` are the job's planned devices.
+    /// Devices left over go to the next attempt, in the plan's order. Err names a device that
+    /// was not left to settle.
+    fn settle(
+        &mut self,
+        names: &[String],
+        texts: &mut Texts,
+        attempt: u32,
+        end: End,
+        outcomes: &[DeviceOutcome],
+    ) -> Result<(), String> {
+        let mut left: HashMap<&str, u32> = self.remaining.iter().map(|&d| (names[d as usize].as_str(), d)).collect();
+        let mut settled = Vec::with_capacity(outcomes.len());
         for outcome in outcomes {
-            if !left.remove(outcome.device.as_str()) {
+            let Some(device) = left.remove(outcome.device.as_str()) else {
                 return Err(outcome.device.clone());
-            }
+            };
+            let text = texts.intern(&outcome.code, &outcome.message);
+            settled.push(Settled { attempt, device, text, outcome: outcome.outcome });
         }
-        let remaining: Vec<String> = self.remaining.iter().filter(|d| left.contains(d.as_str())).cloned().collect();
-        self.remaining = remaining;
-        self.settled.extend(outcomes.iter().map(|outcome| (attempt, outcome.clone())));
+        self.remaining.retain(|d| left.contains_key(names[*d as usize].as_str()));
+        self.settled.extend(settled);
         self.interrupted += u32::from(end == End::Interrupted);
         if self.remaining.is_empty() {
+            self.remaining = Vec::new();
             self.stage = Stage::Done;
         } else {
             self.attempt += 1;
@@ -68,22 +94,57 @@ impl JobState {
     }
 }
 
+/// Every distinct (code, message) the journal settled a device with, each held once.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Texts {
+    /// By index.
+    list: Vec<(String, String)>,
+    /// Index by the code's length, the code and the message, written into `key`.
+    index: HashMap<String, u32>,
+    key: String,
+}
+
+impl Texts {
+    fn intern(&mut self, code: &str, message: &str) -> u32 {
+        use std::fmt::Write;
+        self.key.clear();
+        let _ = write!(self.key, "{}:{code}{message}", code.len());
+        if let Some(&i) = self.index.get(self.key.as_str()) {
+            return i;
+        }
+        let i = self.list.len() as u32;
+        self.list.push((code.to_string(), message.to_string()));
+        self.index.insert(self.key.clone(), i);
+        i
+    }
+
+    /// The code and message of `text`.
+    pub(crate) fn get(&self, text: u32) -> (&str, &str) {
+        let (code, message) = &self.list[text as usize];
+        (code, message)
+    }
+}
+
 /// Every job's state, in plan order, and every platform job id the journal knows.
 #[derive(Debug, Clone)]
-pub(crate) struct States {
+pub(crate) struct States<'a> {
+    /// The plan's jobs.
+    folder: &'a Folder,
     /// Indexed like `Folder::jobs`.
     pub jobs: Vec<JobState>,
     /// Platform JobIds created (or adopted) by this folder's applies.
     pub known: HashSet<String>,
     /// The platform and plan the journal is bound to, once it says.
     pub bound: Option<Binding>,
+    /// The codes and messages of settled devices.
+    pub texts: Texts,
     /// Job index by plan job id.
     index: HashMap<String, usize>,
 }
 
-impl States {
+impl<'a> States<'a> {
     /// Every job of `folder` before anything was journalled.
-    pub(crate) fn new(folder: &Folder) -> States {
+    pub(crate) fn new(folder: &'a Folder) -> States<'a> {
         let index = folder.jobs.iter().enumerate().map(|(i, job)| (job.job_id.clone(), i)).collect();
         let jobs = folder
             .jobs
@@ -91,22 +152,19 @@ impl States {
             .map(|job| JobState {
                 attempt: 0,
                 stage: if job.console { Stage::Console } else { Stage::Queued },
-                remaining: job.request.device_names.clone(),
+                remaining: (0..job.request.device_names.len() as u32).collect(),
                 settled: Vec::new(),
                 platform_ids: HashMap::new(),
                 interrupted: 0,
             })
             .collect();
-        States { jobs, known: HashSet::new(), bound: None, index }
+        States { folder, jobs, known: HashSet::new(), bound: None, texts: Texts::default(), index }
     }
 
-    /// Replays `records` over `folder`'s jobs, refusing a journal that does not fit them.
-    pub(crate) fn replay(folder: &Folder, records: &[Record], journal: &Path) -> Result<States, Error> {
-        let mut states = States::new(folder);
-        for (line, record) in records.iter().enumerate() {
-            states.apply(record).map_err(|what| Error::folder(journal, format!("line {}: {what}", line + 1)))?;
-        }
-        Ok(states)
+    /// Applies `record`, line `line` of `journal` read on start, refusing one that does not
+    /// fit what came before.
+    pub(crate) fn replay(&mut self, record: &Record, line: usize, journal: &Path) -> Result<(), Error> {
+        self.apply(record).map_err(|what| Error::folder(journal, format!("line {line}: {what}")))
     }
 
     /// The one transition: `record` applied to the job it names, or why the record cannot
@@ -150,8 +208,9 @@ impl States {
             }
             (Record::NotCreated { .. }, Stage::Intent) => state.stage = Stage::Queued,
             (Record::Finished { end, outcomes, .. }, Stage::Created { .. } | Stage::Intent) => {
+                let names = &self.folder.jobs[i].request.device_names;
                 state
-                    .settle(attempt, *end, outcomes)
+                    .settle(names, &mut self.texts, attempt, *end, outcomes)
                     .map_err(|device| format!("device {device} is not left in {job}, or settled twice"))?;
             }
             (_, stage) => return Err(format!("{record:?} cannot follow {stage:?} of {job}")),
