@@ -44,6 +44,7 @@ points! {
     Provisioning = "provisioning": "A device missing from the result file was checked.",
     TornFinished = "torn-finished": "Half a `finished` line is on disk.",
     Finished = "finished": "A job's outcomes are on disk.",
+    Checkpoint = "checkpoint": "checkpoint.json is written beside its final name, not yet renamed.",
     Results = "results": "results.csv is written beside its final name, not yet renamed.",
 }
 

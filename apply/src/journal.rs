@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::checkpoint::Prefix;
 use crate::crash::{Crash, CrashPoint};
 use crate::error::Error;
 use devdist_platform::sign::sha256_hex;
@@ -149,6 +150,8 @@ impl End {
 pub(crate) struct Journal {
     path: PathBuf,
     file: File,
+    /// What is on disk: its length, lines and last line.
+    prefix: Prefix,
     _lock: File,
 }
 
@@ -220,7 +223,14 @@ pub(crate) fn apply_dir(dir: &Path) -> PathBuf {
 impl Journal {
     /// Locks `DIR/apply`, hands each of the journal's records to `each` (with its line number)
     /// as it is read, and cuts off a torn last line. No more than one line is held at a time.
-    pub(crate) fn open(dir: &Path, each: impl FnMut(Record, usize) -> Result<(), Error>) -> Result<Journal, Error> {
+    /// `start` is asked first where to begin (a checkpoint's prefix, [`crate::checkpoint`]):
+    /// the journal's bytes before it are not read.
+    /// `start` also makes what `each` then updates, and that is returned with the journal.
+    pub(crate) fn open<T>(
+        dir: &Path,
+        start: impl FnOnce(&File, u64) -> (T, Prefix),
+        mut each: impl FnMut(&mut T, Record, usize) -> Result<(), Error>,
+    ) -> Result<(Journal, T), Error> {
         let folder = apply_dir(dir);
         fs::DirBuilder::new()
             .recursive(true)
@@ -245,15 +255,22 @@ impl Journal {
         let path = folder.join("journal.jsonl");
         let mut file =
             open_own(&path, OpenOptions::new().create(true).truncate(false).read(true).append(true).mode(0o600))?;
-        let complete = parse(&path, &file, each)?;
         let length = file.metadata().map_err(|err| Error::journal(&path, &err))?.len();
-        if complete < length {
-            file.set_len(complete).map_err(|err| Error::journal(&path, &err))?;
-            file.seek(SeekFrom::End(0)).map_err(|err| Error::journal(&path, &err))?;
+        let (mut made, from) = start(&file, length);
+        file.seek(SeekFrom::Start(from.bytes)).map_err(|err| Error::journal(&path, &err))?;
+        let prefix = parse(&path, &file, from, |record, line| each(&mut made, record, line))?;
+        if prefix.bytes < length {
+            file.set_len(prefix.bytes).map_err(|err| Error::journal(&path, &err))?;
         }
+        file.seek(SeekFrom::End(0)).map_err(|err| Error::journal(&path, &err))?;
         file.sync_all().map_err(|err| Error::journal(&path, &err))?;
         sync_dir(&folder)?;
-        Ok(Journal { path, file, _lock: lock })
+        Ok((Journal { path, file, prefix, _lock: lock }, made))
+    }
+
+    /// What is on disk: the prefix a checkpoint of the states now is made of.
+    pub(crate) fn prefix(&self) -> &Prefix {
+        &self.prefix
     }
 
     /// Appends `record` and waits until it is on disk. `torn` names the crash point that
@@ -269,41 +286,60 @@ impl Journal {
                 .map_err(|e| Error::journal(&self.path, &e))?;
             return crash.fire(torn);
         }
-        self.file.write_all(&line).and_then(|()| self.file.sync_data()).map_err(|e| Error::journal(&self.path, &e))
+        self.file.write_all(&line).and_then(|()| self.file.sync_data()).map_err(|e| Error::journal(&self.path, &e))?;
+        self.prefix.add(&line);
+        Ok(())
     }
 }
 
-/// Hands each record of the journal `path`, read from `reader` a line at a time, to `each` with
-/// its line number; returns the length of its complete lines. A last line without its newline
-/// was cut short by a crash: nothing was acted on for it, and it is not handed on.
+/// Hands each record of the journal `path`, read from `reader` a line at a time from where
+/// `from` ends, to `each` with its line number; returns the prefix of its complete lines. A
+/// last line without its newline was cut short by a crash: nothing was acted on for it, and it
+/// is not handed on.
 pub(crate) fn parse(
     path: &Path,
     reader: impl Read,
+    from: Prefix,
     mut each: impl FnMut(Record, usize) -> Result<(), Error>,
-) -> Result<u64, Error> {
+) -> Result<Prefix, Error> {
     let mut reader = BufReader::with_capacity(1 << 20, reader);
-    let mut line = Vec::new();
-    let (mut complete, mut line_number) = (0, 0);
+    let (mut line, mut last) = (Vec::new(), Vec::new());
+    let mut prefix = from;
     loop {
         line.clear();
         let n =
             reader.read_until(b'\n', &mut line).map_err(|err| Error::folder(path, format!("cannot read: {err}")))?;
         if line.last() != Some(&b'\n') {
-            return Ok(complete);
+            if !last.is_empty() {
+                prefix.last_bytes = last.len() as u64;
+                prefix.last_sha256 = sha256_hex(&last);
+            }
+            return Ok(prefix);
         }
-        line_number += 1;
+        let line_number = prefix.lines + 1;
         let record = serde_json::from_slice(&line[..n - 1]).map_err(|err| {
             Error::folder(path, format!("line {line_number}, column {}: not a journal record: {err}", err.column()))
         })?;
         each(record, line_number)?;
-        complete += n as u64;
+        (prefix.bytes, prefix.lines) = (prefix.bytes + n as u64, line_number);
+        std::mem::swap(&mut line, &mut last);
+    }
+}
+
+impl Prefix {
+    /// The prefix with `line` (newline included) appended.
+    fn add(&mut self, line: &[u8]) {
+        self.bytes += line.len() as u64;
+        self.lines += 1;
+        self.last_bytes = line.len() as u64;
+        self.last_sha256 = sha256_hex(line);
     }
 }
 
 /// Hands each record of a journal to `each` without locking it (for `verify`).
 pub(crate) fn read(dir: &Path, each: impl FnMut(Record, usize) -> Result<(), Error>) -> Result<(), Error> {
     let opened = devdist_formats::open_inside(dir, "apply/journal.jsonl").map_err(|err| Error::unreadable(&err))?;
-    parse(&apply_dir(dir).join("journal.jsonl"), &opened.file, each).map(drop)
+    parse(&apply_dir(dir).join("journal.jsonl"), &opened.file, Prefix::default(), each).map(drop)
 }
 
 /// Opens `path`, a file of `DIR/apply` that apply writes, with `options`: never through a
@@ -367,12 +403,14 @@ mod tests {
 
     /// The journal of `dir`, open, and the records it held.
     fn open(dir: &Path) -> Result<(Journal, Vec<Record>), Error> {
-        let mut records = Vec::new();
-        let journal = Journal::open(dir, |record, _| {
-            records.push(record);
-            Ok(())
-        })?;
-        Ok((journal, records))
+        Journal::open(
+            dir,
+            |_, _| (Vec::new(), Prefix::default()),
+            |records, record, _| {
+                records.push(record);
+                Ok(())
+            },
+        )
     }
 
     #[test]

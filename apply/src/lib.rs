@@ -22,6 +22,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod checkpoint;
 mod client;
 mod crash;
 mod error;

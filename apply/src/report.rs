@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use devdist_engine::html::{bar_chart, console_table, esc, head, tiles};
-use devdist_folder::applied::Progress;
+use devdist_folder::applied::{JobSummary, Progress};
 use devdist_folder::{Outcome, Summary};
 use devdist_platform::is_retryable_code;
 
@@ -110,7 +110,8 @@ pub(crate) fn page(summary: &Summary) -> String {
         "<table><thead><tr><th>job</th><th>platform job</th><th>status</th><th class=\"num\">devices</th><th class=\"num\">distributed</th>\
          <th class=\"num\">failed</th><th class=\"num\">unknown</th></tr></thead><tbody>\n",
     );
-    for job in &summary.per_job {
+    let shown = shown_jobs(&summary.per_job);
+    for job in shown.iter().map(|&i| &summary.per_job[i]) {
         let platform = job.platform_job_id.as_deref().filter(|id| !id.is_empty()).unwrap_or("—");
         let _ = writeln!(
             html,
@@ -126,9 +127,38 @@ pub(crate) fn page(summary: &Summary) -> String {
             job.unknown
         );
     }
-    html.push_str("</tbody></table>\n</section>\n");
+    html.push_str("</tbody></table>\n");
+    if shown.len() < summary.per_job.len() {
+        let _ = writeln!(
+            html,
+            "<p>{} of {} jobs shown: those with failed or unknown devices first, then the others in plan order. \
+             <a href=\"summary.json\">summary.json</a> lists every job, and \
+             <a href=\"results.csv\">results.csv</a> every device.</p>",
+            shown.len(),
+            summary.per_job.len()
+        );
+    }
+    html.push_str("</section>\n");
     html.push_str("<footer>devdist — <code>devdist verify DIR</code> re-checks the apply accounting.</footer>\n</body>\n</html>\n");
     html
+}
+
+/// The most jobs the page lists one row each: past it a page of 700,000 rows is more than a
+/// browser shows, and the counts above still cover every job.
+pub(crate) const PAGE_JOBS: usize = 1000;
+
+/// The indices of the jobs the page lists, in plan order: every job when they are at most
+/// [`PAGE_JOBS`]; else those with failed or unknown devices first, then the others, up to it.
+fn shown_jobs(jobs: &[JobSummary]) -> Vec<usize> {
+    if jobs.len() <= PAGE_JOBS {
+        return (0..jobs.len()).collect();
+    }
+    let troubled = |job: &JobSummary| job.failed + job.unknown > 0;
+    let mut shown: Vec<usize> = (0..jobs.len()).filter(|&i| troubled(&jobs[i])).take(PAGE_JOBS).collect();
+    let room = PAGE_JOBS - shown.len();
+    shown.extend((0..jobs.len()).filter(|&i| !troubled(&jobs[i])).take(room));
+    shown.sort_unstable();
+    shown
 }
 
 /// The cross-account jobs the operator creates in the console, each with what to enter.
@@ -174,6 +204,29 @@ mod tests {
         assert_eq!(html.matches("<td class=\"mono name\">—</td>").count(), 2);
         assert_eq!(html.matches("<tr class=\"exhausted\">").count(), 2, "the jobs with failed or unknown devices");
         assert!(!html.contains("<script") && html.contains("default-src 'none'"));
+    }
+
+    #[test]
+    fn a_page_of_many_jobs_lists_the_troubled_ones_first_and_counts_them_all() {
+        let text =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/apply/summary.json")).unwrap();
+        let mut summary: Summary = serde_json::from_str(&text).unwrap();
+        let clean = summary.per_job.iter().find(|job| job.failed + job.unknown == 0).unwrap().clone();
+        let troubled = summary.per_job.iter().find(|job| job.failed + job.unknown > 0).unwrap().clone();
+        summary.per_job = (0..700_000)
+            .map(|i| {
+                let mut job = if i % 100_000 == 99_999 { troubled.clone() } else { clean.clone() };
+                job.job_id = format!("job-{i:016}");
+                job
+            })
+            .collect();
+        let html = page(&summary);
+        assert!(html.len() < 1 << 20, "{} bytes", html.len());
+        assert_eq!(html.matches("<tr class=\"exhausted\">").count(), 7, "every troubled job is listed");
+        assert!(html.contains("<td class=\"mono\">job-0000000000699999</td>"));
+        assert!(html.contains("<td class=\"mono\">job-0000000000000992</td>"));
+        assert!(!html.contains("<td class=\"mono\">job-0000000000000993</td>"), "993 clean jobs fill the page");
+        assert!(html.contains("<p>1000 of 700000 jobs shown: those with failed or unknown devices first"), "{html}");
     }
 
     #[test]

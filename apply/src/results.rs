@@ -266,9 +266,20 @@ fn render_report(summary: &Summary, out: &mut dyn Write) -> std::io::Result<()> 
     out.write_all(crate::report::page(summary).as_bytes())
 }
 
+/// The states of `folder`'s whole journal, every settled device kept, read a line at a time
+/// (never from the checkpoint: the journal is the source).
+fn replayed(folder: &Folder) -> Result<States<'_>, Error> {
+    let journal_path = journal::apply_dir(&folder.dir).join("journal.jsonl");
+    let mut states = States::new(folder);
+    journal::read(&folder.dir, |record, line| states.replay(&record, line, &journal_path))?;
+    Ok(states)
+}
+
 /// Writes results.csv, summary.json and report.html atomically, each streamed; returns the
 /// tally.
-pub(crate) fn write(folder: &Folder, states: &States, crash: &Crash) -> Result<Tally, Error> {
+pub(crate) fn write(folder: &Folder, crash: &Crash) -> Result<Tally, Error> {
+    let states = replayed(folder)?;
+    let states = &states;
     let rows = Rows::of(folder, states)?;
     let dir = journal::apply_dir(&folder.dir);
     journal::write_atomic_with(&dir.join("results.csv"), crash, CrashPoint::Results, |out| rows.render(out))?;
@@ -285,7 +296,8 @@ pub(crate) fn write(folder: &Folder, states: &States, crash: &Crash) -> Result<T
 }
 
 /// Files apply writes into `DIR/apply`; `lock` is what applies before the folder lock left.
-const APPLY_FILES: [&str; 5] = ["journal.jsonl", "results.csv", "summary.json", "report.html", "lock"];
+const APPLY_FILES: [&str; 6] =
+    ["journal.jsonl", "results.csv", "summary.json", "report.html", "checkpoint.json", "lock"];
 
 /// What `DIR/apply` holds that apply did not write there. A temporary file of an interrupted
 /// write (`results.tmp`, …) is not one: the next apply removes it.
@@ -296,7 +308,8 @@ fn strangers(dir: &Path) -> Result<Vec<String>, Error> {
     for entry in entries {
         let name = entry.map_err(|err| Error::folder(&folder, format!("cannot list: {err}")))?.file_name();
         let known = name.to_str().is_some_and(|name| {
-            APPLY_FILES.contains(&name) || ["results.tmp", "summary.tmp", "report.tmp"].contains(&name)
+            APPLY_FILES.contains(&name)
+                || ["results.tmp", "summary.tmp", "report.tmp", "checkpoint.tmp"].contains(&name)
         });
         if !known {
             found.push(format!("apply/{}: not a file apply writes", devdist_formats::shown(&name)));
@@ -311,9 +324,7 @@ fn strangers(dir: &Path) -> Result<Vec<String>, Error> {
 /// as it is rendered, a buffer at a time.
 pub fn verify(dir: &Path) -> Result<Vec<String>, Error> {
     let folder = Folder::read(dir)?;
-    let journal_path = journal::apply_dir(dir).join("journal.jsonl");
-    let mut states = States::new(&folder);
-    journal::read(dir, |record, line| states.replay(&record, line, &journal_path))?;
+    let states = replayed(&folder)?;
     let mut problems = Vec::new();
     let rows = match Rows::of(&folder, &states) {
         Ok(found) => found,

@@ -12,6 +12,7 @@ use devdist_platform::{
     ApiError, CODE_DISTRIBUTED, CreateDeviceDistributeJob, ErrorKind, JobInfo, JobStatus, ListJobs,
 };
 
+use crate::checkpoint::{self, Prefix};
 use crate::crash::{Crash, CrashPoint};
 use crate::error::Error;
 use crate::folder::{Folder, PlannedJob};
@@ -143,6 +144,10 @@ struct Run<'a, P: Platform> {
     lookalikes: HashMap<String, Option<Vec<String>>>,
     create_not_before: Instant,
     created: u64,
+    /// The journal prefix the checkpoint on disk stands for.
+    checkpointed: Prefix,
+    /// Attempts finished since the last checkpoint.
+    finished_since: usize,
     /// Settled devices so far, per outcome (console included).
     tally: Tally,
     progress: &'a dyn Progress,
@@ -157,8 +162,18 @@ pub fn apply<P: Platform>(
 ) -> Result<Applied, Error> {
     let folder = Folder::open(dir)?;
     let journal_path = journal::apply_dir(dir).join("journal.jsonl");
-    let mut states = States::new(&folder);
-    let mut journal = Journal::open(dir, |record, line| states.replay(&record, line, &journal_path))?;
+    // Resumed from the checkpoint when it fits, then the journal's lines after it.
+    let fresh = || (States::new(&folder), Prefix::default());
+    let (mut journal, (mut states, checkpointed)) = Journal::open(
+        dir,
+        |file, length| {
+            let (states, prefix) = checkpoint::load(&folder, file, length).unwrap_or_else(fresh);
+            ((states, prefix.clone()), prefix)
+        },
+        |(states, _), record, line| states.replay(&record, line, &journal_path),
+    )?;
+    // The live run counts what it settles; results are derived from the whole journal.
+    states.keep_settled = false;
     let binding = Binding {
         endpoint: platform.endpoint(),
         account: folder.account.clone(),
@@ -193,23 +208,23 @@ pub fn apply<P: Platform>(
         create_not_before: now,
         created: 0,
         tally: Tally::default(),
+        checkpointed,
+        finished_since: 0,
         progress,
     };
-    for state in &run.states.jobs {
-        for settled in &state.settled {
-            run.tally.count(settled.outcome);
-        }
-    }
+    run.tally = run.states.tally.clone();
     let stopped = match run.drive() {
         Ok(stopped) => stopped,
         Err(Error::Stopped(reason)) => Some(reason),
         Err(Error::Interrupted) => {
-            results::write(&folder, &run.states, &options.crash)?;
+            run.checkpoint()?;
+            results::write(&folder, &options.crash)?;
             return Err(Error::Interrupted);
         }
         Err(err) => return Err(err),
     };
-    let tally = results::write(&folder, &run.states, &options.crash)?;
+    run.checkpoint()?;
+    let tally = results::write(&folder, &options.crash)?;
     let console_jobs = folder.jobs.iter().filter(|job| job.console).count() as u64;
     Ok(Applied { tally, stopped, console_jobs, created: run.created })
 }
@@ -356,7 +371,22 @@ impl<'a, P: Platform> Run<'a, P> {
             for outcome in outcomes {
                 self.tally.count(outcome.outcome);
             }
+            // A sixteenth of the jobs: at most about 16 checkpoints a run, whatever its size.
+            self.finished_since += 1;
+            if self.finished_since >= (self.folder.jobs.len() / 16).max(1) {
+                self.checkpoint()?;
+            }
         }
+        Ok(())
+    }
+
+    /// Writes the checkpoint of the states now, unless the one on disk already is.
+    fn checkpoint(&mut self) -> Result<(), Error> {
+        if *self.journal.prefix() != self.checkpointed {
+            checkpoint::write(&self.states, self.journal.prefix(), &self.options.crash)?;
+            self.checkpointed = self.journal.prefix().clone();
+        }
+        self.finished_since = 0;
         Ok(())
     }
 

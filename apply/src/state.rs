@@ -8,6 +8,7 @@ use std::path::Path;
 use crate::error::Error;
 use crate::folder::Folder;
 use crate::journal::{Binding, DeviceOutcome, End, Outcome, Record};
+use crate::results::Tally;
 
 /// Where a job is in its current attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,7 +67,7 @@ impl JobState {
     fn settle(
         &mut self,
         names: &[String],
-        texts: &mut Texts,
+        mut texts: Option<&mut Texts>,
         attempt: u32,
         end: End,
         outcomes: &[DeviceOutcome],
@@ -77,8 +78,10 @@ impl JobState {
             let Some(device) = left.remove(outcome.device.as_str()) else {
                 return Err(outcome.device.clone());
             };
-            let text = texts.intern(&outcome.code, &outcome.message);
-            settled.push(Settled { attempt, device, text, outcome: outcome.outcome });
+            if let Some(texts) = texts.as_deref_mut() {
+                let text = texts.intern(&outcome.code, &outcome.message);
+                settled.push(Settled { attempt, device, text, outcome: outcome.outcome });
+            }
         }
         self.remaining.retain(|d| left.contains_key(names[*d as usize].as_str()));
         self.settled.extend(settled);
@@ -138,8 +141,20 @@ pub(crate) struct States<'a> {
     pub bound: Option<Binding>,
     /// The codes and messages of settled devices.
     pub texts: Texts,
+    /// Settled devices per outcome (console devices are never settled).
+    pub tally: Tally,
+    /// Whether each settled device is kept in its job's `settled` (results need them; the live
+    /// run only counts them).
+    pub keep_settled: bool,
     /// Job index by plan job id.
     index: HashMap<String, usize>,
+}
+
+impl States<'_> {
+    /// The plan's jobs.
+    pub(crate) fn folder(&self) -> &Folder {
+        self.folder
+    }
 }
 
 impl<'a> States<'a> {
@@ -158,7 +173,17 @@ impl<'a> States<'a> {
                 interrupted: 0,
             })
             .collect();
-        States { folder, jobs, known: HashSet::new(), bound: None, texts: Texts::default(), index }
+        let tally = Tally::default();
+        States {
+            folder,
+            jobs,
+            known: HashSet::new(),
+            bound: None,
+            texts: Texts::default(),
+            tally,
+            keep_settled: true,
+            index,
+        }
     }
 
     /// Applies `record`, line `line` of `journal` read on start, refusing one that does not
@@ -210,8 +235,11 @@ impl<'a> States<'a> {
             (Record::Finished { end, outcomes, .. }, Stage::Created { .. } | Stage::Intent) => {
                 let names = &self.folder.jobs[i].request.device_names;
                 state
-                    .settle(names, &mut self.texts, attempt, *end, outcomes)
+                    .settle(names, self.keep_settled.then_some(&mut self.texts), attempt, *end, outcomes)
                     .map_err(|device| format!("device {device} is not left in {job}, or settled twice"))?;
+                for outcome in outcomes {
+                    self.tally.count(outcome.outcome);
+                }
             }
             (_, stage) => return Err(format!("{record:?} cannot follow {stage:?} of {job}")),
         }

@@ -412,3 +412,64 @@ fn waiting_on_someone_elses_jobs_is_said_at_once_and_once_per_change() {
     assert_eq!(waiting.len(), 1, "{notes:?}");
     assert!(waiting[0].contains(&format!("{window} distribution jobs of others are running")), "{notes:?}");
 }
+
+#[test]
+fn a_resume_starts_from_the_checkpoint_and_ignores_one_that_does_not_fit_the_journal() {
+    let (_root, dir) = planned(150, 28);
+    let api = api_devices(&dir);
+    // A copy of the plan whose apply was killed while writing its second checkpoint: the
+    // first stands, for fewer lines than the journal has; and the platform it ran on.
+    let crashed = |name: &str| {
+        let copy = dir.with_file_name(name);
+        devdist_testkit::copy_dir(&dir, &copy);
+        let platform = FakePlatform::new(faults(&api));
+        let crash = Options { crash: Crash::parse("checkpoint:2", false).unwrap(), ..fast() };
+        match apply(&copy, &platform, &crash, &NoProgress) {
+            Err(Error::Crashed(at)) => assert_eq!(at, "checkpoint"),
+            other => panic!("did not crash: {other:?}"),
+        }
+        assert!(copy.join("apply/checkpoint.tmp").exists());
+        (copy, platform)
+    };
+    let (copy, platform) = crashed("believed");
+    let path = copy.join("apply/checkpoint.json");
+    let written: serde_json::Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+    let journal = fs::read(copy.join("apply/journal.jsonl")).unwrap();
+    let made_of = written["journal"]["bytes"].as_u64().unwrap();
+    assert!(0 < made_of && made_of < journal.len() as u64, "{made_of} of {} bytes", journal.len());
+    // Settled counts no journal line gives: a resume that believes them stops at once on the
+    // failure rate, which shows it started from the checkpoint and not from the journal's start.
+    let forged = |sha: Option<&str>| {
+        let mut forged = written.clone();
+        forged["settled"] = serde_json::json!([0, 1_000_000, 0]);
+        if let Some(sha) = sha {
+            forged["journal"]["last_sha256"] = sha.into();
+        }
+        forged
+    };
+    fs::write(&path, forged(None).to_string()).unwrap();
+    let rate = Options { max_failure_rate: Some(0.5), ..fast() };
+    let stopped = apply(&copy, &platform, &rate, &NoProgress).unwrap().stopped.unwrap();
+    let failed: u64 = stopped.split(' ').next().unwrap().parse().unwrap();
+    assert!(failed >= 1_000_000 && stopped.contains("settled devices failed"), "{stopped}");
+
+    // The same checkpoint naming another last line, one that is not JSON, or none: the whole
+    // journal is replayed, and the run ends like any other, nothing created twice.
+    for (name, bytes) in [
+        ("other-line", forged(Some(&"0".repeat(64))).to_string().into_bytes()),
+        ("garbage", b"{\"plan_sha256\":".to_vec()),
+        ("none", Vec::new()),
+    ] {
+        let (copy, platform) = crashed(name);
+        let at = copy.join("apply/checkpoint.json");
+        if bytes.is_empty() {
+            fs::remove_file(&at).unwrap()
+        } else {
+            fs::write(&at, bytes).unwrap()
+        }
+        let resumed = apply(&copy, &platform, &fast(), &NoProgress).unwrap();
+        assert_eq!((resumed.tally.pending, resumed.stopped), (0, None), "{name}");
+        assert!(appearances(&platform).values().all(|&n| n <= 2), "{name}: a job was created twice");
+        assert_eq!(verify(&copy).unwrap(), Vec::<String>::new(), "{name}");
+    }
+}
