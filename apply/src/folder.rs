@@ -2,12 +2,14 @@
 //! after `devdist_engine::verify` has proven nothing in it changed.
 
 use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
 use devdist_folder::{JobApi, JobsRow, Mode, Report, RequestLine, RunInfo};
 use devdist_platform::CreateDeviceDistributeJob;
 use devdist_platform::limits::{MAX_DEVICES_PER_JOB, MAX_JOBS_IN_FLIGHT};
 use devdist_platform::sign::sha256_hex;
+use sha2::{Digest, Sha256};
 
 use crate::error::Error;
 
@@ -149,8 +151,14 @@ impl Checksums {
     /// checksum of what was read.
     fn read(&self, dir: &Path, relative: &str) -> Result<Vec<u8>, Error> {
         let bytes = read_file(dir, relative)?;
+        self.check(dir, relative, &sha256_hex(&bytes))?;
+        Ok(bytes)
+    }
+
+    /// Whether report.json lists `relative` with the checksum `sha256`.
+    fn check(&self, dir: &Path, relative: &str, sha256: &str) -> Result<(), Error> {
         match self.0.get(relative) {
-            Some(sha256) if *sha256 == sha256_hex(&bytes) => Ok(bytes),
+            Some(listed) if listed == sha256 => Ok(()),
             Some(_) => Err(Error::folder(
                 &dir.join(relative),
                 "is not the file report.json lists (changed since it was planned; `devdist verify` lists what changed)",
@@ -172,29 +180,65 @@ fn read_jobs(dir: &Path, checksums: &Checksums) -> Result<Vec<PlannedJob>, Error
         rows.push(row.map_err(|err| Error::folder(&csv_path, format!("line {line}: {err}")))?);
     }
     let path = dir.join("jobs").join("requests.jsonl");
-    let bytes = checksums.read(dir, "jobs/requests.jsonl")?;
-    let text = String::from_utf8(bytes).map_err(|_| Error::folder(&path, "is not UTF-8"))?;
+    // Read a line at a time, hashed as it is read: the file is never held whole. A line that
+    // does not read is reported only once the whole file proved to be the one report.json
+    // lists (a changed file is said to be changed, whatever the change broke).
+    let opened = devdist_formats::open_inside(dir, "jobs/requests.jsonl").map_err(|err| Error::unreadable(&err))?;
+    let mut reader = BufReader::with_capacity(1 << 20, opened.file);
+    let mut hasher = Sha256::new();
+    let (mut line, mut index) = (Vec::new(), 0);
     let mut jobs = Vec::with_capacity(rows.len());
-    for (index, line) in text.lines().enumerate() {
-        let at = format!("line {}", index + 1);
-        let parsed: RequestLine = serde_json::from_str(line)
-            .map_err(|err| Error::folder(&path, format!("{at}, column {}: {err}", err.column())))?;
-        let row = parsed.jobs_row();
-        match rows.get(index) {
-            Some(listed) if *listed == row => {}
-            Some(_) => {
-                return Err(Error::folder(
-                    &path,
-                    format!("{at}: the request of {} disagrees with jobs.csv line {}", parsed.job_id, index + 2),
-                ));
-            }
-            None => return Err(Error::folder(&path, format!("{at}: job {} is not in jobs.csv", parsed.job_id))),
+    let mut first_error = None;
+    loop {
+        line.clear();
+        let n =
+            reader.read_until(b'\n', &mut line).map_err(|err| Error::folder(&path, format!("cannot read: {err}")))?;
+        if n == 0 {
+            break;
         }
-        let RequestLine { job_id, wave, api, request } = parsed;
-        jobs.push(PlannedJob { job_id, wave, console: api == JobApi::Console, request, targets: row.target_instances });
+        hasher.update(&line);
+        if first_error.is_none() {
+            let text = line.strip_suffix(b"\n").unwrap_or(&line);
+            let text = text.strip_suffix(b"\r").unwrap_or(text);
+            match request(&path, index, text, &rows) {
+                Ok(job) => jobs.push(job),
+                Err(err) => first_error = Some(err),
+            }
+        }
+        index += 1;
+    }
+    checksums.check(dir, "jobs/requests.jsonl", &hex(&hasher.finalize()))?;
+    if let Some(err) = first_error {
+        return Err(err);
     }
     if jobs.len() != rows.len() {
         return Err(Error::folder(&path, format!("{} requests for {} jobs in jobs.csv", jobs.len(), rows.len())));
     }
     Ok(jobs)
+}
+
+/// Line `index` (0-based) of requests.jsonl, `text`, checked against its row of jobs.csv.
+fn request(path: &Path, index: usize, text: &[u8], rows: &[JobsRow]) -> Result<PlannedJob, Error> {
+    let at = format!("line {}", index + 1);
+    let text = std::str::from_utf8(text).map_err(|_| Error::folder(path, format!("{at}: is not UTF-8")))?;
+    let parsed: RequestLine = serde_json::from_str(text)
+        .map_err(|err| Error::folder(path, format!("{at}, column {}: {err}", err.column())))?;
+    let row = parsed.jobs_row();
+    match rows.get(index) {
+        Some(listed) if *listed == row => {}
+        Some(_) => {
+            return Err(Error::folder(
+                path,
+                format!("{at}: the request of {} disagrees with jobs.csv line {}", parsed.job_id, index + 2),
+            ));
+        }
+        None => return Err(Error::folder(path, format!("{at}: job {} is not in jobs.csv", parsed.job_id))),
+    }
+    let RequestLine { job_id, wave, api, request } = parsed;
+    Ok(PlannedJob { job_id, wave, console: api == JobApi::Console, request, targets: row.target_instances })
+}
+
+/// Lower-case hex of `bytes`.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
