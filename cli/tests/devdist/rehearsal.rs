@@ -322,6 +322,7 @@ fn apply_killed_at_any_point_resumes_to_the_end_an_uninterrupted_run_reaches() {
         ("provisioning", 2),
         ("torn-finished", 2),
         ("finished", 2),
+        ("checkpoint", 2),
         ("results", 1),
     ];
     assert_eq!(points.len(), devdist_apply::CrashPoint::ALL.len(), "every crash point is tried");
