@@ -18,7 +18,6 @@
 //! only the counts. results.csv, summary.json and the page are derived from the whole journal,
 //! read once more at the end, and `verify` never reads the checkpoint.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -45,8 +44,8 @@ pub(crate) struct Prefix {
     pub last_sha256: String,
 }
 
-/// The file's content.
-#[derive(Debug, Serialize, Deserialize)]
+/// The file's content, as read.
+#[derive(Debug, Deserialize)]
 struct Checkpoint {
     /// The SHA-256 of the plan's report.json.
     plan_sha256: String,
@@ -60,8 +59,46 @@ struct Checkpoint {
     jobs: Vec<Job>,
 }
 
-/// One job's state without its settled devices.
-#[derive(Debug, Serialize, Deserialize)]
+/// The file's content, as written: the same keys, the jobs serialised one at a time from the
+/// states rather than copied first.
+#[derive(Serialize)]
+struct Written<'s> {
+    plan_sha256: &'s str,
+    journal: &'s Prefix,
+    bound: &'s Option<Binding>,
+    settled: [u64; 3],
+    jobs: Jobs<'s>,
+}
+
+/// Every job of the states, serialised as [`Job`]s.
+struct Jobs<'s>(&'s States<'s>);
+
+impl Serialize for Jobs<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let folder = self.0.folder();
+        serializer.collect_seq(folder.jobs.iter().zip(&self.0.jobs).map(|(planned, state)| {
+            let (stage, platform_job_id) = match &state.stage {
+                Stage::Queued => ('q', None),
+                Stage::Intent => ('i', None),
+                Stage::Created { platform_job_id } => ('c', Some(platform_job_id.as_str())),
+                Stage::Done => ('d', None),
+                Stage::Console => ('k', None),
+            };
+            let all = state.remaining.len() == planned.request.device_names.len();
+            JobOut {
+                attempt: state.attempt,
+                stage,
+                platform_job_id,
+                remaining: (!all).then_some(state.remaining.as_slice()),
+                platform_ids: &state.platform_ids,
+                interrupted: state.interrupted,
+            }
+        }))
+    }
+}
+
+/// One job's state without its settled devices, as read.
+#[derive(Debug, Deserialize)]
 struct Job {
     #[serde(rename = "a")]
     attempt: u32,
@@ -69,15 +106,32 @@ struct Job {
     #[serde(rename = "s")]
     stage: char,
     /// The platform job of a created attempt.
-    #[serde(rename = "p", default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "p", default)]
     platform_job_id: Option<String>,
     /// Devices left, by index; absent when every planned device is left.
-    #[serde(rename = "r", default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "r", default)]
     remaining: Option<Vec<u32>>,
-    /// Each created attempt's platform job.
-    #[serde(rename = "ids", default, skip_serializing_if = "Vec::is_empty")]
+    /// Each created attempt's platform job, in attempt order.
+    #[serde(rename = "ids", default)]
     platform_ids: Vec<(u32, String)>,
-    #[serde(rename = "n", default, skip_serializing_if = "is_zero")]
+    #[serde(rename = "n", default)]
+    interrupted: u32,
+}
+
+/// One job's state, as written ([`Job`]'s keys).
+#[derive(Serialize)]
+struct JobOut<'s> {
+    #[serde(rename = "a")]
+    attempt: u32,
+    #[serde(rename = "s")]
+    stage: char,
+    #[serde(rename = "p", skip_serializing_if = "Option::is_none")]
+    platform_job_id: Option<&'s str>,
+    #[serde(rename = "r", skip_serializing_if = "Option::is_none")]
+    remaining: Option<&'s [u32]>,
+    #[serde(rename = "ids", skip_serializing_if = "<[_]>::is_empty")]
+    platform_ids: &'s [(u32, String)],
+    #[serde(rename = "n", skip_serializing_if = "is_zero")]
     interrupted: u32,
 }
 
@@ -92,39 +146,13 @@ fn path(dir: &Path) -> PathBuf {
 /// Writes the checkpoint of `states`, made of the journal prefix `prefix`.
 pub(crate) fn write(states: &States, prefix: &Prefix, crash: &Crash) -> Result<(), Error> {
     let folder = states.folder();
-    let jobs = folder
-        .jobs
-        .iter()
-        .zip(&states.jobs)
-        .map(|(planned, state)| {
-            let (stage, platform_job_id) = match &state.stage {
-                Stage::Queued => ('q', None),
-                Stage::Intent => ('i', None),
-                Stage::Created { platform_job_id } => ('c', Some(platform_job_id.clone())),
-                Stage::Done => ('d', None),
-                Stage::Console => ('k', None),
-            };
-            let all = state.remaining.len() == planned.request.device_names.len();
-            let mut platform_ids: Vec<(u32, String)> =
-                state.platform_ids.iter().map(|(attempt, id)| (*attempt, id.clone())).collect();
-            platform_ids.sort_unstable();
-            Job {
-                attempt: state.attempt,
-                stage,
-                platform_job_id,
-                remaining: (!all).then(|| state.remaining.clone()),
-                platform_ids,
-                interrupted: state.interrupted,
-            }
-        })
-        .collect();
     let tally = &states.tally;
-    let checkpoint = Checkpoint {
-        plan_sha256: folder.plan_sha256.clone(),
-        journal: prefix.clone(),
-        bound: states.bound.clone(),
+    let checkpoint = Written {
+        plan_sha256: &folder.plan_sha256,
+        journal: prefix,
+        bound: &states.bound,
         settled: [tally.distributed, tally.failed, tally.unknown],
-        jobs,
+        jobs: Jobs(states),
     };
     journal::write_atomic_with(&path(&folder.dir), crash, CrashPoint::Checkpoint, |out| {
         serde_json::to_writer(&mut *out, &checkpoint)?;
@@ -173,8 +201,8 @@ pub(crate) fn load<'a>(folder: &'a Folder, file: &std::fs::File, length: u64) ->
         }
         state.attempt = job.attempt;
         state.interrupted = job.interrupted;
-        state.platform_ids = job.platform_ids.into_iter().collect::<HashMap<_, _>>();
-        for id in state.platform_ids.values() {
+        state.platform_ids = job.platform_ids;
+        for (_, id) in &state.platform_ids {
             if !states.known.insert(id.clone()) {
                 return None;
             }

@@ -172,10 +172,18 @@ fn console_work(html: &mut String, summary: &Summary) {
     for action in actions {
         let _ = writeln!(html, "<p>{}.</p>", esc(action));
     }
-    let rows = summary.console_work.iter().map(|w| {
+    let rows = summary.console_work.iter().take(PAGE_JOBS).map(|w| {
         ([w.job_id.as_str(), &w.product_key, &w.source_instance, &w.target_uid, &w.target_instances], w.devices)
     });
     console_table(html, "target instances", rows);
+    if summary.console_work.len() > PAGE_JOBS {
+        let _ = writeln!(
+            html,
+            "<p>The first {PAGE_JOBS} of {} console work items are shown; \
+             <a href=\"summary.json\">summary.json</a> lists every one (<code>console_work</code>).</p>",
+            summary.console_work.len()
+        );
+    }
     html.push_str(
         "<p>Their devices are listed in <a href=\"results.csv\">results.csv</a> \
                    (outcome <code>console</code>).</p>\n</section>\n",
@@ -227,6 +235,12 @@ mod tests {
         assert!(html.contains("<td class=\"mono\">job-0000000000000992</td>"));
         assert!(!html.contains("<td class=\"mono\">job-0000000000000993</td>"), "993 clean jobs fill the page");
         assert!(html.contains("<p>1000 of 700000 jobs shown: those with failed or unknown devices first"), "{html}");
+
+        let work = summary.console_work[0].clone();
+        summary.console_work = vec![work; 70_000];
+        let html = page(&summary);
+        assert!(html.len() < 2 << 20, "{} bytes", html.len());
+        assert!(html.contains("<p>The first 1000 of 70000 console work items are shown;"), "{html}");
     }
 
     #[test]

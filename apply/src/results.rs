@@ -150,7 +150,11 @@ impl<'s, 'a> Rows<'s, 'a> {
             return row(&job.request.device_names[at.at as usize], "", Outcome::Console, "", CONSOLE_ACTION);
         }
         let settled = &state.settled[at.at as usize];
-        let platform_job_id = state.platform_ids.get(&settled.attempt).map_or("", String::as_str);
+        let platform_job_id = state
+            .platform_ids
+            .iter()
+            .find(|(attempt, _)| *attempt == settled.attempt)
+            .map_or("", |(_, id)| id.as_str());
         let (code, message) = self.states.texts.get(settled.text);
         row(&job.request.device_names[settled.device as usize], platform_job_id, settled.outcome, code, message)
     }
@@ -203,7 +207,7 @@ pub(crate) fn summary(folder: &Folder, states: &States, tally: &Tally) -> Summar
         created += state.platform_ids.len() as u64;
         finished += u64::from(state.stage == Stage::Done);
         interrupted += u64::from(state.interrupted);
-        let last = state.platform_ids.iter().max_by_key(|(attempt, _)| **attempt).map(|(_, id)| id.clone());
+        let last = state.platform_ids.iter().max_by_key(|(attempt, _)| *attempt).map(|(_, id)| id.clone());
         per_job.push(JobSummary {
             attempts: state.platform_ids.len() as u64,
             devices: job.request.device_names.len() as u64,

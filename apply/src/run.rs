@@ -218,15 +218,19 @@ pub fn apply<P: Platform>(
         Err(Error::Stopped(reason)) => Some(reason),
         Err(Error::Interrupted) => {
             run.checkpoint()?;
+            // The run's states go before results are derived from the journal again.
+            drop(run);
             results::write(&folder, &options.crash)?;
             return Err(Error::Interrupted);
         }
         Err(err) => return Err(err),
     };
     run.checkpoint()?;
+    let created = run.created;
+    drop(run);
     let tally = results::write(&folder, &options.crash)?;
     let console_jobs = folder.jobs.iter().filter(|job| job.console).count() as u64;
-    Ok(Applied { tally, stopped, console_jobs, created: run.created })
+    Ok(Applied { tally, stopped, console_jobs, created })
 }
 
 /// Sleeps `wait`, or less when the run is interrupted meanwhile: the main loop's waits last

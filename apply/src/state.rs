@@ -55,7 +55,8 @@ pub(crate) struct JobState {
     /// Settled devices, in the order the journal settled them.
     pub settled: Vec<Settled>,
     /// The platform's JobId of each attempt that was created.
-    pub platform_ids: HashMap<u32, String>,
+    /// (a few at most: a `Vec`, not a map, whose empty table alone would cost more).
+    pub platform_ids: Vec<(u32, String)>,
     /// Attempts that ended interrupted.
     pub interrupted: u32,
 }
@@ -146,8 +147,8 @@ pub(crate) struct States<'a> {
     /// Whether each settled device is kept in its job's `settled` (results need them; the live
     /// run only counts them).
     pub keep_settled: bool,
-    /// Job index by plan job id.
-    index: HashMap<String, usize>,
+    /// Job index by plan job id (borrowed from the plan).
+    index: HashMap<&'a str, usize>,
 }
 
 impl States<'_> {
@@ -160,7 +161,7 @@ impl States<'_> {
 impl<'a> States<'a> {
     /// Every job of `folder` before anything was journalled.
     pub(crate) fn new(folder: &'a Folder) -> States<'a> {
-        let index = folder.jobs.iter().enumerate().map(|(i, job)| (job.job_id.clone(), i)).collect();
+        let index = folder.jobs.iter().enumerate().map(|(i, job)| (job.job_id.as_str(), i)).collect();
         let jobs = folder
             .jobs
             .iter()
@@ -169,7 +170,7 @@ impl<'a> States<'a> {
                 stage: if job.console { Stage::Console } else { Stage::Queued },
                 remaining: (0..job.request.device_names.len() as u32).collect(),
                 settled: Vec::new(),
-                platform_ids: HashMap::new(),
+                platform_ids: Vec::new(),
                 interrupted: 0,
             })
             .collect();
@@ -228,7 +229,7 @@ impl<'a> States<'a> {
                 if !self.known.insert(platform_job_id.clone()) {
                     return Err(format!("platform job {platform_job_id} is journalled twice"));
                 }
-                state.platform_ids.insert(attempt, platform_job_id.clone());
+                state.platform_ids.push((attempt, platform_job_id.clone()));
                 state.stage = Stage::Created { platform_job_id: platform_job_id.clone() };
             }
             (Record::NotCreated { .. }, Stage::Intent) => state.stage = Stage::Queued,
