@@ -25,24 +25,11 @@ use serde::{Deserialize, Serialize};
 use crate::crash::{Crash, CrashPoint};
 use crate::error::Error;
 use crate::folder::Folder;
-use crate::journal::{self, Binding};
+use crate::journal::{self, Binding, Prefix};
 use crate::state::{Stage, States};
 
 /// The checkpoint's file name inside `DIR/apply`.
 pub(crate) const CHECKPOINT: &str = "checkpoint.json";
-
-/// The journal prefix a checkpoint was made of.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct Prefix {
-    /// Its length in bytes (complete lines only).
-    pub bytes: u64,
-    /// Its lines.
-    pub lines: usize,
-    /// The length of its last line, newline included (0 when empty).
-    pub last_bytes: u64,
-    /// The SHA-256 of its last line, newline included.
-    pub last_sha256: String,
-}
 
 /// The file's content, as read.
 #[derive(Debug, Deserialize)]

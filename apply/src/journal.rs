@@ -13,7 +13,6 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::checkpoint::Prefix;
 use crate::crash::{Crash, CrashPoint};
 use crate::error::Error;
 use devdist_platform::sign::sha256_hex;
@@ -143,6 +142,19 @@ impl End {
             Written::Status(n) => Err(serde::de::Error::custom(format!("status {n} is no job end"))),
         }
     }
+}
+
+/// A prefix of the journal: what is on disk, or what a checkpoint was made of.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Prefix {
+    /// Its length in bytes (complete lines only).
+    pub bytes: u64,
+    /// Its lines.
+    pub lines: usize,
+    /// The length of its last line, newline included (0 when empty).
+    pub last_bytes: u64,
+    /// The SHA-256 of its last line, newline included.
+    pub last_sha256: String,
 }
 
 /// The open, locked journal.

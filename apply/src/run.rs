@@ -12,14 +12,14 @@ use devdist_platform::{
     ApiError, CODE_DISTRIBUTED, CreateDeviceDistributeJob, ErrorKind, JobInfo, JobStatus, ListJobs,
 };
 
-use crate::checkpoint::{self, Prefix};
+use crate::checkpoint;
 use crate::crash::{Crash, CrashPoint};
 use crate::error::Error;
 use crate::folder::{Folder, PlannedJob};
-use crate::journal::{self, Binding, DeviceOutcome, End, Journal, Outcome, PlanLock, Record};
+use crate::journal::{self, Binding, DeviceOutcome, End, Journal, Outcome, PlanLock, Prefix, Record};
 use crate::platform::Platform;
-use crate::results::{self, Tally};
-use crate::state::{Stage, States};
+use crate::results;
+use crate::state::{Stage, States, Tally};
 
 /// How apply paces its polling and reconciles lost answers.
 #[derive(Debug)]

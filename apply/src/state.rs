@@ -8,7 +8,6 @@ use std::path::Path;
 use crate::error::Error;
 use crate::folder::Folder;
 use crate::journal::{Binding, DeviceOutcome, End, Outcome, Record};
-use crate::results::Tally;
 
 /// Where a job is in its current attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -245,5 +244,48 @@ impl<'a> States<'a> {
             (_, stage) => return Err(format!("{record:?} cannot follow {stage:?} of {job}")),
         }
         Ok(())
+    }
+}
+
+/// Devices per outcome, and the accounting.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// Devices in every job of the plan.
+    pub devices: u64,
+    /// Distributed.
+    pub distributed: u64,
+    /// Failed.
+    pub failed: u64,
+    /// Of the failed, those whose code is worth another try ([`devdist_platform::is_retryable_code`]): what
+    /// `devdist redrive` re-sends with the unknown ones. Counted in the final tally only
+    /// ([`Applied`](crate::Applied)'s), not in a progress snapshot's.
+    pub failed_retryable: u64,
+    /// Unknown.
+    pub unknown: u64,
+    /// Console.
+    pub console: u64,
+    /// Not settled yet (still on the platform or not yet created).
+    pub pending: u64,
+}
+
+impl Tally {
+    /// Devices with an outcome.
+    pub fn outcomes(&self) -> u64 {
+        self.distributed + self.failed + self.unknown + self.console
+    }
+
+    /// Counts one device.
+    pub fn count(&mut self, outcome: Outcome) {
+        *match outcome {
+            Outcome::Distributed => &mut self.distributed,
+            Outcome::Failed => &mut self.failed,
+            Outcome::Unknown => &mut self.unknown,
+            Outcome::Console => &mut self.console,
+        } += 1;
+    }
+
+    /// Every device is in exactly one outcome or pending.
+    pub fn holds(&self) -> bool {
+        self.devices == self.outcomes() + self.pending
     }
 }
