@@ -16,19 +16,14 @@ set -euo pipefail
 
 DEVICES=${1:-75000}
 K=${2:-100}
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-die() { printf 'apply.sh: error: %s\n' "$*" >&2; exit 1; }
-[[ $DEVICES =~ ^[1-9][0-9]*$ ]] || die "DEVICES must be a positive integer"
-[[ -x /usr/bin/time ]] || die "/usr/bin/time not found (Debian/Ubuntu: apt-get install time)"
-
-cargo build --quiet --release -j "${CARGO_BUILD_JOBS:-1}" -p devdist-cli --manifest-path "$ROOT/Cargo.toml"
-BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/devdist
+NAME=apply.sh
+[[ $DEVICES =~ ^[1-9][0-9]*$ ]] || { echo "$NAME: error: DEVICES must be a positive integer" >&2; exit 1; }
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/devdist-apply-bench.XXXXXX")
 EMULATOR=
 cleanup() { [[ -n $EMULATOR ]] && kill "$EMULATOR" 2>/dev/null; rm -rf "$WORK"; }
 trap cleanup EXIT
 
-export ALIBABA_CLOUD_ACCESS_KEY_ID=bench ALIBABA_CLOUD_ACCESS_KEY_SECRET=bench-secret
 "$BIN" generate --devices "$DEVICES" --seed 7 --out "$WORK/in" >/dev/null
 "$BIN" plan "$WORK/in/plan.toml" --out "$WORK/out" --quiet || [[ $? == 1 ]]
 "$BIN" emulate "$WORK/in/plan.toml" --job-seconds 0 --rate-scale "$K" >"$WORK/endpoint" &
