@@ -71,7 +71,7 @@ impl Serialize for Jobs<'_> {
                 Stage::Done => ('d', None),
                 Stage::Console => ('k', None),
             };
-            let all = state.remaining.len() == planned.request.device_names.len();
+            let all = state.remaining.len() == planned.devices.len();
             JobOut {
                 attempt: state.attempt,
                 stage,
@@ -167,7 +167,7 @@ pub(crate) fn load<'a>(folder: &'a Folder, file: &std::fs::File, length: u64) ->
     let [distributed, failed, unknown] = checkpoint.settled;
     (states.tally.distributed, states.tally.failed, states.tally.unknown) = (distributed, failed, unknown);
     for ((planned, state), job) in folder.jobs.iter().zip(&mut states.jobs).zip(checkpoint.jobs) {
-        let planned_devices = planned.request.device_names.len();
+        let planned_devices = planned.devices.len();
         state.stage = match (job.stage, job.platform_job_id) {
             ('q', None) => Stage::Queued,
             ('i', None) => Stage::Intent,

@@ -22,10 +22,56 @@ pub struct PlannedJob {
     pub wave: u64,
     /// Cross-account: only the console can create it, apply never calls the API for it.
     pub console: bool,
-    /// The CreateDeviceDistributeJob request, devices in plan order.
+    /// The CreateDeviceDistributeJob request without its devices: they are in `devices`.
     pub request: CreateDeviceDistributeJob,
+    /// The job's devices in plan order.
+    pub devices: Names,
     /// Its target instances `;`-joined, as jobs.csv and results.csv show them.
     pub targets: String,
+}
+
+/// The device names of one job, in plan order, held in one buffer: about 4 bytes beside each
+/// name, where a `String` each costs some 40 more.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Names {
+    text: String,
+    ends: Vec<u32>,
+}
+
+impl Names {
+    /// The names of `names`, in their order; `None` when together they pass 4 GiB.
+    pub fn new(names: &[String]) -> Option<Names> {
+        let length: usize = names.iter().map(String::len).sum();
+        u32::try_from(length).ok()?;
+        let mut text = String::with_capacity(length);
+        let mut ends = Vec::with_capacity(names.len());
+        for name in names {
+            text.push_str(name);
+            ends.push(text.len() as u32);
+        }
+        Some(Names { text, ends })
+    }
+
+    /// How many.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// The `i`-th name.
+    pub fn get(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.text[start..self.ends[i] as usize]
+    }
+
+    /// Every name, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        (0..self.len()).map(|i| self.get(i))
+    }
 }
 
 /// The plan folder's jobs in execution order, and the window they may use.
@@ -88,7 +134,7 @@ impl Folder {
             n => n as usize,
         };
         let jobs_per_wave = jobs_per_wave.clamp(1, MAX_JOBS_IN_FLIGHT);
-        let largest = jobs.iter().map(|job| job.request.device_names.len()).max().unwrap_or(1);
+        let largest = jobs.iter().map(|job| job.devices.len()).max().unwrap_or(1);
         let devices_per_job = match report.jobs.devices_per_job {
             0 => largest,
             n => n as usize,
@@ -106,7 +152,7 @@ impl Folder {
 
     /// Devices in all jobs.
     pub fn devices(&self) -> u64 {
-        self.jobs.iter().map(|job| job.request.device_names.len() as u64).sum()
+        self.jobs.iter().map(|job| job.devices.len() as u64).sum()
     }
 }
 
@@ -234,11 +280,28 @@ fn request(path: &Path, index: usize, text: &[u8], rows: &[JobsRow]) -> Result<P
         }
         None => return Err(Error::folder(path, format!("{at}: job {} is not in jobs.csv", parsed.job_id))),
     }
-    let RequestLine { job_id, wave, api, request } = parsed;
-    Ok(PlannedJob { job_id, wave, console: api == JobApi::Console, request, targets: row.target_instances })
+    let RequestLine { job_id, wave, api, mut request } = parsed;
+    let devices = Names::new(&std::mem::take(&mut request.device_names))
+        .ok_or_else(|| Error::folder(path, format!("{at}: the device names of {job_id} take more than 4 GiB")))?;
+    Ok(PlannedJob { job_id, wave, console: api == JobApi::Console, request, devices, targets: row.target_instances })
 }
 
 /// Lower-case hex of `bytes`.
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_give_back_each_name_in_order_empty_ones_included() {
+        let given: Vec<String> = ["sensor-1", "", "gw-ü2"].map(String::from).to_vec();
+        let names = Names::new(&given).unwrap();
+        assert_eq!((names.len(), names.is_empty()), (3, false));
+        assert_eq!(names.iter().collect::<Vec<_>>(), given);
+        assert_eq!(names.get(2), "gw-ü2");
+        assert!(Names::new(&[]).unwrap().is_empty());
+    }
 }

@@ -43,7 +43,7 @@ pub use crash::{CRASH_AT, Crash, CrashPoint};
 pub use error::Error;
 #[cfg(feature = "test-util")]
 pub use fake::{FakeJob, FakePlatform, Faults};
-pub use folder::{Folder, PlannedJob};
+pub use folder::{Folder, Names, PlannedJob};
 pub use journal::{Binding, DeviceOutcome, End, Outcome, Record};
 pub use platform::Platform;
 pub use redrive::{Prepared, prepare as prepare_redrive};

@@ -50,7 +50,7 @@ impl<'s, 'a> Rows<'s, 'a> {
         for (i, (job, state)) in folder.jobs.iter().zip(&states.jobs).enumerate() {
             let job_index = i as u32;
             if state.stage == Stage::Console {
-                let devices = job.request.device_names.len();
+                let devices = job.devices.len();
                 order.extend((0..devices as u32).map(|at| RowAt { job: job_index, at }));
                 tally.console += devices as u64;
                 continue;
@@ -104,7 +104,7 @@ impl<'s, 'a> Rows<'s, 'a> {
             message,
         };
         if state.stage == Stage::Console {
-            return row(&job.request.device_names[at.at as usize], "", Outcome::Console, "", CONSOLE_ACTION);
+            return row(job.devices.get(at.at as usize), "", Outcome::Console, "", CONSOLE_ACTION);
         }
         let settled = &state.settled[at.at as usize];
         let platform_job_id = state
@@ -113,7 +113,7 @@ impl<'s, 'a> Rows<'s, 'a> {
             .find(|(attempt, _)| *attempt == settled.attempt)
             .map_or("", |(_, id)| id.as_str());
         let (code, message) = self.states.texts.get(settled.text);
-        row(&job.request.device_names[settled.device as usize], platform_job_id, settled.outcome, code, message)
+        row(job.devices.get(settled.device as usize), platform_job_id, settled.outcome, code, message)
     }
 
     /// Writes results.csv. Every cell goes through [`devdist_engine::safe_cell`], as in
@@ -138,7 +138,7 @@ pub(crate) fn summary(folder: &Folder, states: &States, tally: &Tally) -> Summar
     let mut by_code: BTreeMap<(Outcome, &str), u64> = BTreeMap::new();
     for (job, state) in folder.jobs.iter().zip(&states.jobs) {
         if state.stage == Stage::Console {
-            *by_code.entry((Outcome::Console, "")).or_default() += job.request.device_names.len() as u64;
+            *by_code.entry((Outcome::Console, "")).or_default() += job.devices.len() as u64;
         }
         for settled in &state.settled {
             *by_code.entry((settled.outcome, states.texts.get(settled.text).0)).or_default() += 1;
@@ -167,7 +167,7 @@ pub(crate) fn summary(folder: &Folder, states: &States, tally: &Tally) -> Summar
         let last = state.platform_ids.iter().max_by_key(|(attempt, _)| *attempt).map(|(_, id)| id.clone());
         per_job.push(JobSummary {
             attempts: state.platform_ids.len() as u64,
-            devices: job.request.device_names.len() as u64,
+            devices: job.devices.len() as u64,
             distributed: count(Outcome::Distributed),
             failed: count(Outcome::Failed),
             job_id: job.job_id.clone(),
@@ -182,7 +182,7 @@ pub(crate) fn summary(folder: &Folder, states: &States, tally: &Tally) -> Summar
         .filter(|job| job.console)
         .map(|job| ConsoleWork {
             action: CONSOLE_ACTION.to_string(),
-            devices: job.request.device_names.len() as u64,
+            devices: job.devices.len() as u64,
             job_id: job.job_id.clone(),
             product_key: job.request.product_key.clone(),
             source_instance: job.request.source_instance_id.clone(),

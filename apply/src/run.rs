@@ -562,8 +562,8 @@ impl<'a, P: Platform> Run<'a, P> {
 
     /// The names of the devices the current attempt of `job` still holds, in plan order.
     fn remaining_names(&self, job: usize) -> impl Iterator<Item = &'a str> + use<'a, '_, P> {
-        let names = &self.folder.jobs[job].request.device_names;
-        self.states.jobs[job].remaining.iter().map(move |&d| names[d as usize].as_str())
+        let names = &self.folder.jobs[job].devices;
+        self.states.jobs[job].remaining.iter().map(move |&d| names.get(d as usize))
     }
 
     /// Devices the current attempt of `job` still holds.

@@ -39,8 +39,7 @@ pub struct Schedule {
 /// The schedule of `folder` with every limit multiplied by `rate_scale`.
 pub fn schedule(folder: &Folder, rate_scale: f64) -> Schedule {
     let api = folder.jobs.iter().filter(|job| !job.console).count() as u64;
-    let api_devices =
-        folder.jobs.iter().filter(|job| !job.console).map(|job| job.request.device_names.len() as u64).sum();
+    let api_devices = folder.jobs.iter().filter(|job| !job.console).map(|job| job.devices.len() as u64).sum();
     let calls: Vec<(&'static str, u64, f64)> = CALLED
         .iter()
         .map(|&action| {

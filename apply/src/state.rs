@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use crate::error::Error;
-use crate::folder::Folder;
+use crate::folder::{Folder, Names};
 use crate::journal::{Binding, DeviceOutcome, End, Outcome, Record};
 
 /// Where a job is in its current attempt.
@@ -66,13 +66,13 @@ impl JobState {
     /// was not left to settle.
     fn settle(
         &mut self,
-        names: &[String],
+        names: &Names,
         mut texts: Option<&mut Texts>,
         attempt: u32,
         end: End,
         outcomes: &[DeviceOutcome],
     ) -> Result<(), String> {
-        let mut left: HashMap<&str, u32> = self.remaining.iter().map(|&d| (names[d as usize].as_str(), d)).collect();
+        let mut left: HashMap<&str, u32> = self.remaining.iter().map(|&d| (names.get(d as usize), d)).collect();
         let mut settled = Vec::with_capacity(outcomes.len());
         for outcome in outcomes {
             let Some(device) = left.remove(outcome.device.as_str()) else {
@@ -83,7 +83,7 @@ impl JobState {
                 settled.push(Settled { attempt, device, text, outcome: outcome.outcome });
             }
         }
-        self.remaining.retain(|d| left.contains_key(names[*d as usize].as_str()));
+        self.remaining.retain(|d| left.contains_key(names.get(*d as usize)));
         self.settled.extend(settled);
         self.interrupted += u32::from(end == End::Interrupted);
         if self.remaining.is_empty() {
@@ -167,7 +167,7 @@ impl<'a> States<'a> {
             .map(|job| JobState {
                 attempt: 0,
                 stage: if job.console { Stage::Console } else { Stage::Queued },
-                remaining: (0..job.request.device_names.len() as u32).collect(),
+                remaining: (0..job.devices.len() as u32).collect(),
                 settled: Vec::new(),
                 platform_ids: Vec::new(),
                 interrupted: 0,
@@ -233,7 +233,7 @@ impl<'a> States<'a> {
             }
             (Record::NotCreated { .. }, Stage::Intent) => state.stage = Stage::Queued,
             (Record::Finished { end, outcomes, .. }, Stage::Created { .. } | Stage::Intent) => {
-                let names = &self.folder.jobs[i].request.device_names;
+                let names = &self.folder.jobs[i].devices;
                 state
                     .settle(names, self.keep_settled.then_some(&mut self.texts), attempt, *end, outcomes)
                     .map_err(|device| format!("device {device} is not left in {job}, or settled twice"))?;

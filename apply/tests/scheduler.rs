@@ -34,7 +34,7 @@ fn fast() -> Options {
 /// Devices of the plan's API jobs, by name.
 fn api_devices(dir: &Path) -> Vec<String> {
     let folder = Folder::open(dir).unwrap();
-    folder.jobs.iter().filter(|job| !job.console).flat_map(|job| job.request.device_names.clone()).collect()
+    folder.jobs.iter().filter(|job| !job.console).flat_map(|job| job.devices.iter().map(String::from)).collect()
 }
 
 /// Each device's appearances in the fake's own jobs (ours only).
@@ -71,9 +71,9 @@ fn no_faults_every_api_device_is_distributed_once_and_console_jobs_are_never_cal
     let seen = appearances(&platform);
     assert_eq!(seen.len(), api.len(), "exactly the API devices reached the platform");
     assert!(seen.values().all(|&n| n == 1), "each device in exactly one job");
-    let console_devices: HashSet<&String> =
-        folder.jobs.iter().filter(|job| job.console).flat_map(|job| &job.request.device_names).collect();
-    assert!(seen.keys().all(|d| !console_devices.contains(d)), "a console job reached the API");
+    let console_devices: HashSet<&str> =
+        folder.jobs.iter().filter(|job| job.console).flat_map(|job| job.devices.iter()).collect();
+    assert!(seen.keys().all(|d| !console_devices.contains(d.as_str())), "a console job reached the API");
     assert_eq!(platform.jobs().len(), folder.jobs.iter().filter(|job| !job.console).count());
     assert!(platform.max_in_flight() <= folder.jobs_per_wave, "{} in flight", platform.max_in_flight());
     assert_eq!(rows_with(&dir, "console"), console_devices.len());
@@ -249,7 +249,7 @@ fn apply_acts_only_on_the_plan_files_their_checksums_vouch_for() {
     // do not.
     let requests = dir.join("jobs/requests.jsonl");
     let text = fs::read_to_string(&requests).unwrap();
-    let name = Folder::read(&dir).unwrap().jobs[0].request.device_names[0].clone();
+    let name = Folder::read(&dir).unwrap().jobs[0].devices.get(0).to_string();
     let renamed = text.replacen(&format!("\"{name}\""), "\"not-planned-0001\"", 1);
     assert_ne!(renamed, text);
     fs::write(&requests, &renamed).unwrap();
