@@ -33,7 +33,8 @@ enum Command {
     // the required ones.
     #[command(override_usage = "devdist plan [OPTIONS] --out <OUT> <PLAN>", after_long_help = explain::REFERENCE_HELP)]
     Plan(plan::PlanArgs),
-    /// Dry run: the same checks, writing only report.json, run.json and rejects.csv.
+    /// Dry run: the same checks, writing only report.json, run.json, rejects.csv, warnings.csv
+    /// and report.html.
     #[command(override_usage = "devdist validate [OPTIONS] --out <OUT> <PLAN>", after_long_help = explain::REFERENCE_HELP)]
     Validate(validate::ValidateArgs),
     /// Write a synthetic inventory, catalog and plan of any size.
