@@ -34,6 +34,7 @@ mod distribution;
 mod faults;
 mod gateway;
 mod http;
+mod index;
 mod meter;
 mod registry;
 mod service;

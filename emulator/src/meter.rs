@@ -21,6 +21,9 @@ pub struct ApiStats {
     pub stalled: u64,
     /// Read calls before whose answer the `churn` fault changed the world.
     pub churned: u64,
+    /// Microseconds spent answering the calls that got past the gateway, the meter and the
+    /// faults (settling ended jobs, the `churn` fault and the answer's JSON included).
+    pub answer_us: u64,
     /// The limit in force, calls per second.
     pub limit: u32,
     /// The most calls that arrived within one second (throttled ones included).

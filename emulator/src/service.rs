@@ -230,6 +230,7 @@ fn api_call(shared: &Shared, request: &Request) -> Reply {
         state.stalled += 1;
         return Reply::Stall(shared.stall);
     }
+    let answering = Instant::now();
     if is_read(action) {
         let world = state.distribution.settled_world_mut(now);
         state.churn.tick(world, action, &params);
@@ -276,6 +277,7 @@ fn api_call(shared: &Shared, request: &Request) -> Reply {
         Action::ListDistributedProduct => registry::distributed_products(distribution.settled_world(now), &params, now)
             .map(|data| Some(to_json(&DistributedProductsBody { common, data }))),
     };
+    state.meter.stats_mut(action).answer_us += answering.elapsed().as_micros() as u64;
     match body {
         Err(failure) => refuse(state, &failure, &request_id),
         Ok(None) => {

@@ -8,6 +8,8 @@ use std::path::Path;
 use devdist_engine::Plan;
 use devdist_formats::{Field, Inventory, RecordBatch};
 
+use crate::index::{Index, Placement};
+
 /// An instance devices can live in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Instance {
@@ -89,6 +91,14 @@ impl Device {
         self.last_move = Some(Move { from, to: to.to_string(), at });
     }
 
+    /// Where the index files it.
+    pub(crate) fn placement(&self) -> Placement<'_> {
+        Placement {
+            location: self.location(),
+            last: self.last_move.as_ref().map(|last| (last.from.as_str(), last.to.as_str(), last.at)),
+        }
+    }
+
     /// What QueryDeviceProvisioning shows: the last distribution's source, target and time;
     /// for a device never distributed, its home instance as both and no time.
     pub fn last_distribution(&self) -> (&str, &str, Option<u64>) {
@@ -113,8 +123,8 @@ pub struct World {
     /// instance one of its devices has been distributed to (assumed: the product comes along
     /// with its devices and stays).
     pub products: BTreeMap<String, Vec<String>>,
-    /// Each product's device names in the order they were registered (oldest first).
-    pub registered: BTreeMap<String, Vec<String>>,
+    /// What the read APIs answer from (`index.rs`), kept here as devices register and move.
+    pub(crate) index: Index,
     /// Each gateway's sub-devices (product key, device name), from the inventories' `gateway`
     /// column (`product_key/device_name`), in the order they were registered.
     pub subdevices: BTreeMap<(String, String), Vec<(String, String)>>,
@@ -188,8 +198,9 @@ impl World {
         }
         self.last_registered += 1;
         let registered = self.last_registered;
-        self.devices.insert(key, Device { registered, ..Device::at_home(source) });
-        self.registered.entry(product_key.to_string()).or_default().push(device_name.to_string());
+        let device = Device { registered, ..Device::at_home(source) };
+        self.index.insert(registered, product_key, device_name, device.placement());
+        self.devices.insert(key, device);
         self.product_exists(product_key, source);
         if let Some(current) = current.filter(|current| *current != source) {
             self.move_device(product_key, device_name, current, None);
@@ -201,22 +212,14 @@ impl World {
     /// Its product stays, and so does its place among its gateway's sub-devices.
     pub(crate) fn remove_device(&mut self, product_key: &str, device_name: &str) -> Option<Device> {
         let device = self.devices.remove(&(product_key.to_string(), device_name.to_string()))?;
-        if let Some(names) = self.registered.get_mut(product_key) {
-            names.retain(|name| name != device_name);
-        }
+        self.index.remove(device.registered, device.placement());
         Some(device)
     }
 
     /// Puts back a device [`World::remove_device`] deleted, in its place in the order of
     /// registration, as it was then.
     pub(crate) fn restore_device(&mut self, product_key: &str, device_name: &str, device: Device) {
-        let names = self.registered.entry(product_key.to_string()).or_default();
-        let at = names.partition_point(|name| {
-            self.devices
-                .get(&(product_key.to_string(), name.clone()))
-                .is_some_and(|other| other.registered < device.registered)
-        });
-        names.insert(at, device_name.to_string());
+        self.index.insert(device.registered, product_key, device_name, device.placement());
         self.devices.insert((product_key.to_string(), device_name.to_string()), device);
     }
 
@@ -249,7 +252,9 @@ impl World {
     /// exists there too. A device that is not registered stays unknown.
     pub fn move_device(&mut self, product_key: &str, device_name: &str, to: &str, at: Option<u64>) {
         if let Some(device) = self.devices.get_mut(&(product_key.to_string(), device_name.to_string())) {
+            let before = device.clone();
             device.moved(to, at);
+            self.index.moved(device.registered, before.placement(), device.placement());
             self.product_exists(product_key, to);
         }
     }
