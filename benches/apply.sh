@@ -27,7 +27,7 @@ START=$(date +%s.%N)
     "$BIN" apply "$WORK/out" --endpoint "$ENDPOINT" --rate-scale "$K" --poll-min 0.02 --poll-max 0.2 --quiet \
     || [[ $? == 1 ]]
 END=$(date +%s.%N)
-python3 - "$ENDPOINT/_emulator/stats" "$WORK/time" "$WORK/out/apply/summary.json" "$START" "$END" "$K" <<'EOF'
+python3 - "$ENDPOINT/_emulator/stats?jobs=0" "$WORK/time" "$WORK/out/apply/summary.json" "$START" "$END" "$K" <<'EOF'
 import json, sys, urllib.request
 stats = json.load(urllib.request.urlopen(sys.argv[1]))
 wall, user, system, rss_kb = open(sys.argv[2]).read().splitlines()[-1].split()  # after any "exited with" line

@@ -47,7 +47,7 @@ printf 'read.sh: %s devices, limits x%s, emulator %s; the account owns %s\n' \
     "$DEVICES" "$K" "$ENDPOINT" "${INSTANCES[*]}"
 
 stats() { python3 -c 'import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1]).read().decode())' \
-    "$ENDPOINT/_emulator/stats" >"$1"; }
+    "$ENDPOINT/_emulator/stats?jobs=0" >"$1"; }
 
 # timed NAME COMMAND...: runs a devdist subcommand under /usr/bin/time and reports it, or says
 # it is missing from this build.
