@@ -294,8 +294,17 @@ impl Index {
 
     /// ListDistributedProduct's groups: (product key, source, target), the latest time of their
     /// devices' last distributions, and whether one of them was seeded.
-    pub(crate) fn groups(&self) -> impl Iterator<Item = ((&str, &str, &str), Option<u64>, bool)> + '_ {
-        self.groups.iter().map(|(&(product, from, to), times)| {
+    /// Only those of `product_key`, when given.
+    pub(crate) fn groups(
+        &self,
+        product_key: Option<&str>,
+    ) -> impl Iterator<Item = ((&str, &str, &str), Option<u64>, bool)> + '_ {
+        let products = match product_key {
+            None => Some((0, u32::MAX)),
+            Some(product_key) => self.product_ids.get(product_key).map(|&product| (product, product)),
+        };
+        let groups = products.map(|(first, last)| self.groups.range((first, 0, 0)..=(last, u32::MAX, u32::MAX)));
+        groups.into_iter().flatten().map(|(&(product, from, to), times)| {
             let key = (
                 self.product_keys[product as usize].as_str(),
                 self.instance_names[from as usize].as_str(),

@@ -443,7 +443,7 @@ pub(crate) fn distributed_products(world: &World, params: &Params, now: Now) -> 
     let matches = |key: &str, value: &str| params.get(key).is_none_or(|wanted| wanted == value);
     // Few groups (products × sources × targets), each with its latest time kept by the index.
     let mut latest: std::collections::BTreeMap<(&str, &str, &str), u64> = Default::default();
-    for ((pk, from, to), at, seeded) in world.index.groups() {
+    for ((pk, from, to), at, seeded) in world.index.groups(params.get("ProductKey").map(String::as_str)) {
         if matches("ProductKey", pk) && matches("SourceInstanceId", from) && matches("TargetInstanceId", to) {
             let when = if seeded { at.unwrap_or(0).max(now.wall) } else { at.unwrap_or(0) };
             latest.insert((pk, from, to), when);

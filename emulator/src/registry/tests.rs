@@ -313,13 +313,23 @@ fn the_index_answers_what_a_scan_of_every_device_answers() {
             *slot = (*slot).max(last.at.unwrap_or(NOW.wall));
         }
     }
-    let answer = distributed_products(&world, &params(&[("PageSize", "200")]), NOW).unwrap();
-    let mut listed: Vec<((String, String, String), u64)> = answer
-        .info
-        .items
-        .into_iter()
-        .map(|item| ((item.product_key, item.source_instance_id, item.target_instance_id), item.gmt_create as u64))
-        .collect();
-    listed.sort();
-    assert_eq!(listed, groups.into_iter().collect::<Vec<_>>());
+    for product in [None, Some("pk-b"), Some("pk-none")] {
+        let mut asked = vec![("PageSize", "200")];
+        asked.extend(product.map(|pk| ("ProductKey", pk)));
+        let answer = distributed_products(&world, &params(&asked), NOW).unwrap();
+        let mut listed: Vec<((String, String, String), u64)> = answer
+            .info
+            .items
+            .into_iter()
+            .map(|item| ((item.product_key, item.source_instance_id, item.target_instance_id), item.gmt_create as u64))
+            .collect();
+        listed.sort();
+        let expected: Vec<_> = groups
+            .iter()
+            .filter(|(key, _)| product.is_none_or(|pk| key.0 == pk))
+            .map(|(k, v)| (k.clone(), *v))
+            .collect();
+        assert!(product == Some("pk-none") || !expected.is_empty());
+        assert_eq!(listed, expected, "{product:?}");
+    }
 }
