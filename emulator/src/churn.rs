@@ -258,6 +258,45 @@ mod tests {
     }
 
     #[test]
+    fn while_a_change_lasts_total_and_device_count_show_it() {
+        let faults = Faults::parse("churn=1", 2).unwrap();
+        let counts = |world: &World| {
+            let asked: Params = [("PageSize".to_string(), "50".to_string())].into_iter().collect();
+            let devices = registry::query_device(world, &page(2)).unwrap().total;
+            let listed = registry::product_list(world, &asked).unwrap().list.product_info[0].device_count;
+            let distributed = registry::distributed_devices(world, &page(1), Now { mono: 0, wall: 9 }).unwrap().total;
+            (devices, listed, distributed)
+        };
+        let mut seen = std::collections::BTreeSet::new();
+        for call in 0..16 {
+            let mut world = world();
+            let before = counts(&world);
+            let mut churn = Churn::default();
+            let action = if call % 2 == 0 { Action::QueryDevice } else { Action::ListDistributedDevice };
+            churn.tick(&mut world, action, &page(2));
+            assert!(churn.strike(
+                &mut world,
+                &faults,
+                action,
+                &page(2),
+                &[&call.to_string()],
+                Now { mono: 0, wall: 9 }
+            ));
+            let (created, _, _) = churn.counts();
+            let step: i64 = if created == 1 { 1 } else { -1 };
+            let after = counts(&world);
+            let moved = |at: fn(&(u64, u64, u64)) -> u64| at(&after) as i64 - at(&before) as i64;
+            // A device of the product is created or deleted; only a distributed one changes the
+            // distributed listing.
+            assert_eq!((moved(|c| c.0), moved(|c| c.1)), (step, step), "call {call}");
+            let distributed = moved(|c| c.2);
+            assert!(distributed == 0 || distributed == step, "call {call}");
+            seen.insert((action == Action::QueryDevice, step, distributed));
+        }
+        assert!(seen.len() >= 4, "both kinds of change through both listings: {seen:?}");
+    }
+
+    #[test]
     fn the_same_seed_makes_the_same_changes() {
         let run = |seed| {
             let faults = Faults::parse("churn=0.5", seed).unwrap();
