@@ -218,11 +218,18 @@ impl Index {
         self.slots[(number - 1) as usize] = None;
     }
 
-    /// Device `number` moved: it was placed as `before` says and is as `after` says.
-    pub(crate) fn moved(&mut self, number: u64, before: Placement<'_>, after: Placement<'_>) {
-        let Some(product) = self.product_of(number) else { return };
-        self.unplace(number, product, before);
-        self.place(number, product, after);
+    /// Device `number`, placed as `placement` says, is about to move ([`Index::arrived`] next).
+    pub(crate) fn leaving(&mut self, number: u64, placement: Placement<'_>) {
+        if let Some(product) = self.product_of(number) {
+            self.unplace(number, product, placement);
+        }
+    }
+
+    /// Device `number` moved and is placed as `placement` says.
+    pub(crate) fn arrived(&mut self, number: u64, placement: Placement<'_>) {
+        if let Some(product) = self.product_of(number) {
+            self.place(number, product, placement);
+        }
     }
 
     fn place(&mut self, number: u64, product: u32, placement: Placement<'_>) {

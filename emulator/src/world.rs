@@ -252,9 +252,9 @@ impl World {
     /// exists there too. A device that is not registered stays unknown.
     pub fn move_device(&mut self, product_key: &str, device_name: &str, to: &str, at: Option<u64>) {
         if let Some(device) = self.devices.get_mut(&(product_key.to_string(), device_name.to_string())) {
-            let before = device.clone();
+            self.index.leaving(device.registered, device.placement());
             device.moved(to, at);
-            self.index.moved(device.registered, before.placement(), device.placement());
+            self.index.arrived(device.registered, device.placement());
             self.product_exists(product_key, to);
         }
     }
