@@ -6,8 +6,9 @@
 #
 #   bash benches/apply.sh [DEVICES] [K]        # defaults: 75000 100 (about 1,000 API jobs)
 #
-# Needs: cargo, python3, /usr/bin/time (Debian package `time`). The emulator runs on the same
-# 2 cores and is charged to neither figure; apply's own CPU and RSS come from /usr/bin/time.
+# Needs: cargo, python3, /usr/bin/time (Debian package `time`). DEVDIST=path runs that devdist
+# binary instead of building a release one. The emulator runs on the same 2 cores and is charged
+# to neither figure; apply's own CPU and RSS come from /usr/bin/time.
 set -euo pipefail
 
 DEVICES=${1:-75000}
@@ -17,20 +18,8 @@ die() { printf 'apply.sh: error: %s\n' "$*" >&2; exit 1; }
 [[ $DEVICES =~ ^[1-9][0-9]*$ ]] || die "DEVICES must be a positive integer"
 [[ -x /usr/bin/time ]] || die "/usr/bin/time not found (Debian/Ubuntu: apt-get install time)"
 
-cargo build --quiet --release -p devdist-cli --manifest-path "$ROOT/Cargo.toml"
-BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/devdist
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/devdist-apply-bench.XXXXXX")
-EMULATOR=
-cleanup() { [[ -n $EMULATOR ]] && kill "$EMULATOR" 2>/dev/null; rm -rf "$WORK"; }
-trap cleanup EXIT
-
-export ALIBABA_CLOUD_ACCESS_KEY_ID=bench ALIBABA_CLOUD_ACCESS_KEY_SECRET=bench-secret
-"$BIN" generate --devices "$DEVICES" --seed 7 --out "$WORK/in" >/dev/null
-"$BIN" plan "$WORK/in/plan.toml" --out "$WORK/out" --quiet || [[ $? == 1 ]]
-"$BIN" emulate "$WORK/in/plan.toml" --job-seconds 0 --rate-scale "$K" >"$WORK/endpoint" &
-EMULATOR=$!
-for _ in $(seq 100); do [[ -s $WORK/endpoint ]] && break; sleep 0.1; done
-ENDPOINT=$(head -1 "$WORK/endpoint")
+# shellcheck source=benches/emulated.sh
+source "$ROOT/benches/emulated.sh"
 
 "$BIN" apply "$WORK/out" --dry-run --rate-scale 1 | tail -3
 START=$(date +%s.%N)
@@ -38,7 +27,7 @@ START=$(date +%s.%N)
     "$BIN" apply "$WORK/out" --endpoint "$ENDPOINT" --rate-scale "$K" --poll-min 0.02 --poll-max 0.2 --quiet \
     || [[ $? == 1 ]]
 END=$(date +%s.%N)
-python3 - "$ENDPOINT/_emulator/stats" "$WORK/time" "$WORK/out/apply/summary.json" "$START" "$END" "$K" <<'EOF'
+python3 - "$ENDPOINT/_emulator/stats?jobs=0" "$WORK/time" "$WORK/out/apply/summary.json" "$START" "$END" "$K" <<'EOF'
 import json, sys, urllib.request
 stats = json.load(urllib.request.urlopen(sys.argv[1]))
 wall, user, system, rss_kb = open(sys.argv[2]).read().splitlines()[-1].split()  # after any "exited with" line

@@ -8,6 +8,8 @@ use std::path::Path;
 use devdist_engine::Plan;
 use devdist_formats::{Field, Inventory, RecordBatch};
 
+use crate::index::{Index, Placement};
+
 /// An instance devices can live in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Instance {
@@ -89,6 +91,14 @@ impl Device {
         self.last_move = Some(Move { from, to: to.to_string(), at });
     }
 
+    /// Where the index files it.
+    pub(crate) fn placement(&self) -> Placement<'_> {
+        Placement {
+            location: self.location(),
+            last: self.last_move.as_ref().map(|last| (last.from.as_str(), last.to.as_str(), last.at)),
+        }
+    }
+
     /// What QueryDeviceProvisioning shows: the last distribution's source, target and time;
     /// for a device never distributed, its home instance as both and no time.
     pub fn last_distribution(&self) -> (&str, &str, Option<u64>) {
@@ -113,11 +123,14 @@ pub struct World {
     /// instance one of its devices has been distributed to (assumed: the product comes along
     /// with its devices and stays).
     pub products: BTreeMap<String, Vec<String>>,
-    /// Each product's device names in the order they were registered (oldest first).
-    pub registered: BTreeMap<String, Vec<String>>,
+    /// What the read APIs answer from (`index.rs`), kept here as devices register and move.
+    pub(crate) index: Index,
     /// Each gateway's sub-devices (product key, device name), from the inventories' `gateway`
     /// column (`product_key/device_name`), in the order they were registered.
     pub subdevices: BTreeMap<(String, String), Vec<(String, String)>>,
+    /// The registration number of the last device registered (numbers are never reused, even
+    /// when the `churn` fault deletes a device).
+    pub(crate) last_registered: u64,
 }
 
 impl World {
@@ -183,14 +196,31 @@ impl World {
         if self.devices.contains_key(&key) {
             return false;
         }
-        let registered = self.devices.len() as u64 + 1;
-        self.devices.insert(key, Device { registered, ..Device::at_home(source) });
-        self.registered.entry(product_key.to_string()).or_default().push(device_name.to_string());
+        self.last_registered += 1;
+        let registered = self.last_registered;
+        let device = Device { registered, ..Device::at_home(source) };
+        self.index.insert(registered, product_key, device_name, device.placement());
+        self.devices.insert(key, device);
         self.product_exists(product_key, source);
         if let Some(current) = current.filter(|current| *current != source) {
             self.move_device(product_key, device_name, current, None);
         }
         true
+    }
+
+    /// Deletes a registered device (the `churn` fault); [`World::restore_device`] puts it back.
+    /// Its product stays, and so does its place among its gateway's sub-devices.
+    pub(crate) fn remove_device(&mut self, product_key: &str, device_name: &str) -> Option<Device> {
+        let device = self.devices.remove(&(product_key.to_string(), device_name.to_string()))?;
+        self.index.remove(device.registered, device.placement());
+        Some(device)
+    }
+
+    /// Puts back a device [`World::remove_device`] deleted, in its place in the order of
+    /// registration, as it was then.
+    pub(crate) fn restore_device(&mut self, product_key: &str, device_name: &str, device: Device) {
+        self.index.insert(device.registered, product_key, device_name, device.placement());
+        self.devices.insert((product_key.to_string(), device_name.to_string()), device);
     }
 
     /// Gives a registered device its secret and, when `gateway` names one (product key, device
@@ -222,7 +252,9 @@ impl World {
     /// exists there too. A device that is not registered stays unknown.
     pub fn move_device(&mut self, product_key: &str, device_name: &str, to: &str, at: Option<u64>) {
         if let Some(device) = self.devices.get_mut(&(product_key.to_string(), device_name.to_string())) {
+            self.index.leaving(device.registered, device.placement());
             device.moved(to, at);
+            self.index.arrived(device.registered, device.placement());
             self.product_exists(product_key, to);
         }
     }
