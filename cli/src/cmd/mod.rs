@@ -4,6 +4,7 @@ mod apply;
 mod completions;
 mod emulate;
 mod explain;
+mod export;
 mod generate;
 mod plan;
 mod redrive;
@@ -48,6 +49,8 @@ enum Command {
     Emulate(emulate::EmulateArgs),
     /// Carry out DIR's jobs on the platform: paced, journalled, resumable, exactly once.
     Apply(apply::ApplyArgs),
+    /// Read the inventory of instances from the platform into FILE: paced, resumable.
+    Export(export::ExportArgs),
     /// The reference of plan.toml, inventories and catalogs; what a reason code, warning or
     /// platform code means and what to do.
     #[command(after_long_help = explain::REFERENCE_HELP)]
@@ -105,6 +108,7 @@ pub(crate) fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Return(args) => send_back::run(args),
         Command::Emulate(args) => emulate::run(args),
         Command::Apply(args) => apply::run(args),
+        Command::Export(args) => export::run(args),
         Command::Explain(args) => explain::run(args),
         Command::Summary(args) => summary::run(args),
         Command::Completions(args) => completions::run(args),
