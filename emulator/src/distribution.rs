@@ -234,6 +234,12 @@ impl Distribution {
         &self.world
     }
 
+    /// [`Distribution::settled_world`], to change (the `churn` fault).
+    pub(crate) fn settled_world_mut(&mut self, now: Now) -> &mut World {
+        self.settle(now);
+        &mut self.world
+    }
+
     /// Every job ever created, in creation order (deleted ones included).
     pub fn jobs(&self) -> &[Job] {
         &self.jobs

@@ -17,6 +17,10 @@ pub struct ApiStats {
     pub fault_throttled: u64,
     /// Calls answered 5xx by the `error5xx` fault.
     pub errors_5xx: u64,
+    /// Read calls held, then hung up on, by the `stall` fault.
+    pub stalled: u64,
+    /// Read calls before whose answer the `churn` fault changed the world.
+    pub churned: u64,
     /// The limit in force, calls per second.
     pub limit: u32,
     /// The most calls that arrived within one second (throttled ones included).

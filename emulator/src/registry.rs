@@ -12,7 +12,7 @@
 //! needs it.
 
 use devdist_platform::api::{
-    DeviceDetail, DeviceInfo, DevicePage, DevicePageBody, DistributedDevice, DistributedDeviceItems,
+    Action, DeviceDetail, DeviceInfo, DevicePage, DevicePageBody, DistributedDevice, DistributedDeviceItems,
     DistributedDevices, DistributedProduct, DistributedProductItems, DistributedProducts, ProductInfo, ProductList,
     ProductPage, TopoDevice, TopoList, TopoPage,
 };
@@ -339,15 +339,7 @@ fn uid_matches(world: &World, params: &Params) -> bool {
 /// filter on the target. `GmtCreate = GmtModified` = when the job ended, or `now` for a seeded one.
 pub(crate) fn distributed_devices(world: &World, params: &Params, now: Now) -> Result<DistributedDevices, Failure> {
     let (size, page) = paging(params, "CurrentPage", MAX_DISTRIBUTED_PAGE_SIZE)?;
-    let matches = |key: &str, value: &str| params.get(key).is_none_or(|wanted| wanted == value);
-    let mut moves: Vec<_> = last_moves(world)
-        .into_iter()
-        .filter(|(_, pk, name, from, _)| {
-            matches("ProductKey", pk) && matches("DeviceName", name) && matches("SourceInstanceId", from)
-        })
-        .filter(|_| uid_matches(world, params))
-        .collect();
-    moves.sort_unstable_by(|a, b| b.0.cmp(&a.0).then_with(|| (a.1, a.2).cmp(&(b.1, b.2))));
+    let moves = listed_moves(world, params);
     let items = moves
         .iter()
         .skip((page - 1).saturating_mul(size))
@@ -372,6 +364,48 @@ pub(crate) fn distributed_devices(world: &World, params: &Params, now: Now) -> R
         })
         .collect();
     Ok(DistributedDevices { total: moves.len() as u64, info: DistributedDeviceItems { items } })
+}
+
+/// ListDistributedDevice's rows for `params`, in order.
+fn listed_moves<'a>(world: &'a World, params: &Params) -> Vec<(Option<u64>, &'a str, &'a str, &'a str, &'a str)> {
+    let matches = |key: &str, value: &str| params.get(key).is_none_or(|wanted| wanted == value);
+    let mut moves: Vec<_> = last_moves(world)
+        .into_iter()
+        .filter(|(_, pk, name, from, _)| {
+            matches("ProductKey", pk) && matches("DeviceName", name) && matches("SourceInstanceId", from)
+        })
+        .filter(|_| uid_matches(world, params))
+        .collect();
+    moves.sort_unstable_by(|a, b| b.0.cmp(&a.0).then_with(|| (a.1, a.2).cmp(&(b.1, b.2))));
+    moves
+}
+
+/// The first `limit` devices (product key, name) QueryDevice or ListDistributedDevice would
+/// list for `params`, leaving out those `skip` names: what the `churn` fault may delete.
+pub(crate) fn first_rows(
+    world: &World,
+    action: Action,
+    params: &Params,
+    limit: usize,
+    skip: fn(&str) -> bool,
+) -> Vec<(String, String)> {
+    let named = |pk: &str, name: &str| (!skip(name)).then(|| (pk.to_string(), name.to_string()));
+    match action {
+        Action::QueryDevice => {
+            let Some(product_key) = params.get("ProductKey") else { return Vec::new() };
+            let instance = params.get("IotInstanceId").map(String::as_str).filter(|id| !id.is_empty());
+            devices_of(world, product_key, instance)
+                .filter_map(|(name, _)| named(product_key, name))
+                .take(limit)
+                .collect()
+        }
+        Action::ListDistributedDevice => listed_moves(world, params)
+            .into_iter()
+            .filter_map(|(_, pk, name, _, _)| named(pk, name))
+            .take(limit)
+            .collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// ListDistributedProduct's `Data`: one item per (product, source, target) among the devices'

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::{SocketAddr, TcpListener};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use devdist_platform::Credentials;
 use devdist_platform::api::{
@@ -15,6 +15,7 @@ use devdist_platform::api::{
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::churn::Churn;
 use crate::distribution::{Distribution, Download, Failure, Now, Params};
 use crate::faults::{Fault, Faults};
 use crate::gateway::{Call, Gateway};
@@ -31,6 +32,10 @@ pub const RESULT_URL_SECONDS: u64 = 600;
 pub const RESULTS_PATH: &str = "/_emulator/results/";
 /// The introspection endpoint.
 pub const STATS_PATH: &str = "/_emulator/stats";
+/// How long the `stall` fault holds a read call before it hangs up, unless `--stall-seconds`
+/// says otherwise: longer than the client's whole call may take (`ClientConfig::call_timeout`,
+/// 30 s), so the client gives up first.
+pub const STALL_SECONDS: f64 = 40.0;
 
 /// How to run an emulator.
 #[derive(Debug, Clone)]
@@ -49,6 +54,8 @@ pub struct Config {
     pub credentials: Credentials,
     /// Serve HTTPS with this certificate chain and key instead of HTTP.
     pub tls: Option<crate::tls::Identity>,
+    /// How long the `stall` fault holds a read call before it closes the connection, in seconds.
+    pub stall_seconds: f64,
 }
 
 impl Config {
@@ -62,6 +69,7 @@ impl Config {
             url_seconds: RESULT_URL_SECONDS,
             credentials,
             tls: None,
+            stall_seconds: STALL_SECONDS,
         }
     }
 }
@@ -77,12 +85,17 @@ struct State {
     lost_responses: u64,
     /// Refused calls per error code.
     refused: BTreeMap<String, u64>,
+    /// Read calls the `stall` fault held, then hung up on.
+    stalled: u64,
+    /// The `churn` fault's changes of the world.
+    churn: Churn,
 }
 
 #[derive(Debug)]
 struct Shared {
     state: Mutex<State>,
     faults: Faults,
+    stall: Duration,
     scheme: &'static str,
     fallback_host: String,
     started: Instant,
@@ -123,8 +136,11 @@ impl Emulator {
                 requests: 0,
                 lost_responses: 0,
                 refused: BTreeMap::new(),
+                stalled: 0,
+                churn: Churn::default(),
             }),
             faults: config.faults.clone(),
+            stall: Duration::from_secs_f64(config.stall_seconds.max(0.0)),
             scheme,
             fallback_host: addr.to_string(),
             started: Instant::now(),
@@ -209,6 +225,18 @@ fn api_call(shared: &Shared, request: &Request) -> Reply {
         };
         return refuse(state, &failure, &request_id);
     }
+    if is_read(action) && shared.faults.hits(Fault::Stall, &call_id) {
+        state.meter.stats_mut(action).stalled += 1;
+        state.stalled += 1;
+        return Reply::Stall(shared.stall);
+    }
+    if is_read(action) {
+        let world = state.distribution.settled_world_mut(now);
+        state.churn.tick(world, action, &params);
+        if state.churn.strike(world, &shared.faults, action, &params, &call_id, now) {
+            state.meter.stats_mut(action).churned += 1;
+        }
+    }
     let distribution = &mut state.distribution;
     let common = Common::ok(request_id.as_str());
     let body = match action {
@@ -256,6 +284,20 @@ fn api_call(shared: &Shared, request: &Request) -> Reply {
         }
         Ok(Some(body)) => answer(200, "application/json", body),
     }
+}
+
+/// The read APIs (PLATFORM-API.md §7): the calls `stall` and `churn` strike.
+fn is_read(action: Action) -> bool {
+    matches!(
+        action,
+        Action::QueryProductList
+            | Action::QueryDevice
+            | Action::BatchQueryDeviceDetail
+            | Action::GetThingTopo
+            | Action::ListDistributedDevice
+            | Action::ListDistributedProduct
+            | Action::QueryDeviceProvisioning
+    )
 }
 
 /// A response body as JSON.
@@ -352,11 +394,21 @@ struct Stats<'a> {
     apis: BTreeMap<&'static str, ApiStats>,
     refused: &'a BTreeMap<String, u64>,
     lost_responses: u64,
+    stalled: u64,
+    churn: ChurnStats,
     jobs_created: usize,
     jobs_in_flight: usize,
     max_jobs_in_flight: usize,
     uptime_ms: u64,
     jobs: Vec<JobStats<'a>>,
+}
+
+/// What the `churn` fault did: transient devices registered, devices deleted, changes in force.
+#[derive(Serialize)]
+struct ChurnStats {
+    created: u64,
+    deleted: u64,
+    pending: usize,
 }
 
 /// A job in the stats: its parameters under the platform's names, then what befell it.
@@ -432,6 +484,11 @@ fn stats(shared: &Shared) -> Value {
         apis: state.meter.stats(),
         refused: &state.refused,
         lost_responses: state.lost_responses,
+        stalled: state.stalled,
+        churn: {
+            let (created, deleted, pending) = state.churn.counts();
+            ChurnStats { created, deleted, pending }
+        },
         jobs_created: jobs.len(),
         jobs_in_flight: in_flight,
         max_jobs_in_flight: state.distribution.max_in_flight(),

@@ -118,6 +118,9 @@ pub struct World {
     /// Each gateway's sub-devices (product key, device name), from the inventories' `gateway`
     /// column (`product_key/device_name`), in the order they were registered.
     pub subdevices: BTreeMap<(String, String), Vec<(String, String)>>,
+    /// The registration number of the last device registered (numbers are never reused, even
+    /// when the `churn` fault deletes a device).
+    pub(crate) last_registered: u64,
 }
 
 impl World {
@@ -183,7 +186,8 @@ impl World {
         if self.devices.contains_key(&key) {
             return false;
         }
-        let registered = self.devices.len() as u64 + 1;
+        self.last_registered += 1;
+        let registered = self.last_registered;
         self.devices.insert(key, Device { registered, ..Device::at_home(source) });
         self.registered.entry(product_key.to_string()).or_default().push(device_name.to_string());
         self.product_exists(product_key, source);
@@ -191,6 +195,29 @@ impl World {
             self.move_device(product_key, device_name, current, None);
         }
         true
+    }
+
+    /// Deletes a registered device (the `churn` fault); [`World::restore_device`] puts it back.
+    /// Its product stays, and so does its place among its gateway's sub-devices.
+    pub(crate) fn remove_device(&mut self, product_key: &str, device_name: &str) -> Option<Device> {
+        let device = self.devices.remove(&(product_key.to_string(), device_name.to_string()))?;
+        if let Some(names) = self.registered.get_mut(product_key) {
+            names.retain(|name| name != device_name);
+        }
+        Some(device)
+    }
+
+    /// Puts back a device [`World::remove_device`] deleted, in its place in the order of
+    /// registration, as it was then.
+    pub(crate) fn restore_device(&mut self, product_key: &str, device_name: &str, device: Device) {
+        let names = self.registered.entry(product_key.to_string()).or_default();
+        let at = names.partition_point(|name| {
+            self.devices
+                .get(&(product_key.to_string(), name.clone()))
+                .is_some_and(|other| other.registered < device.registered)
+        });
+        names.insert(at, device_name.to_string());
+        self.devices.insert((product_key.to_string(), device_name.to_string()), device);
     }
 
     /// Gives a registered device its secret and, when `gateway` names one (product key, device
