@@ -37,9 +37,9 @@ pub struct Options {
 }
 
 impl Options {
-    /// Reads `instances` into `out`, with the defaults (3 sweeps at most, no --force).
+    /// Reads `instances` into `out`, with the defaults (5 sweeps at most, no --force).
     pub fn new(instances: Vec<String>, out: PathBuf) -> Options {
-        Options { instances, products: Vec::new(), out, force: false, max_sweeps: 3 }
+        Options { instances, products: Vec::new(), out, force: false, max_sweeps: 5 }
     }
 }
 

@@ -217,6 +217,8 @@ enum Line {
     Topo { gateway: String, product_key: String, device_name: String },
     /// A call that failed after the client's retries.
     Unread { problem: Problem },
+    /// The `Total` a listing's page showed (`api` QueryDevice or ListDistributedDevice).
+    Listed { api: String, instance: String, total: u64 },
 }
 
 /// What a product's sweep holds so far, rebuilt from its data file on resume.
@@ -231,6 +233,8 @@ struct State {
     regions: BTreeMap<String, String>,
     topo: Vec<(String, String, String)>,
     problems: Vec<Problem>,
+    /// Every `Total` each listing's pages showed, by (API, instance).
+    listed: BTreeMap<(String, String), BTreeSet<u64>>,
 }
 
 impl State {
@@ -258,6 +262,9 @@ impl State {
             }
             Line::Topo { gateway, product_key, device_name } => self.topo.push((product_key, device_name, gateway)),
             Line::Unread { problem } => self.problems.push(problem),
+            Line::Listed { api, instance, total } => {
+                self.listed.entry((api, instance)).or_default().insert(total);
+            }
         }
     }
 
@@ -324,10 +331,11 @@ impl State {
         located
     }
 
-    /// Whether the counts held: `Total` the same at start and end, as many devices listed as
-    /// it says, and no call failed.
+    /// Whether the counts held: every page of a listing showed the same `Total`, the same at
+    /// start and end, as many devices listed as it says, and no call failed.
     fn consistent(&self, swept: &[String]) -> bool {
         self.problems.is_empty()
+            && self.listed.values().all(|totals| totals.len() <= 1)
             && swept.iter().all(|instance| {
                 let listed = self.found.values().filter(|at| at.iter().any(|(i, _)| i == instance)).count() as u64;
                 let (start, end) = (self.start.get(instance), self.end.get(instance));
@@ -511,6 +519,11 @@ impl Sweep<'_> {
                     if cursor.page == 1 {
                         lines.push(Line::Total { instance: instance.clone(), start: true, total: body.total });
                     }
+                    lines.push(Line::Listed {
+                        api: "QueryDevice".into(),
+                        instance: instance.clone(),
+                        total: body.total,
+                    });
                     let got = body.data.device_info.len() as u64;
                     lines.extend(body.data.device_info.into_iter().map(|info| Line::Device {
                         instance: instance.clone(),
@@ -549,7 +562,13 @@ impl Sweep<'_> {
                     Ok(data) => {
                         let size = u64::from(MAX_DISTRIBUTED_PAGE_SIZE);
                         let full = data.info.items.len() as u64 == size;
-                        let lines = data.info.items.into_iter().map(|record| Line::Moved { record }).collect();
+                        let listed = Line::Listed {
+                            api: "ListDistributedDevice".into(),
+                            instance: String::new(),
+                            total: data.total,
+                        };
+                        let moved = data.info.items.into_iter().map(|record| Line::Moved { record });
+                        let lines = std::iter::once(listed).chain(moved).collect();
                         let more = full && cursor.page * size < data.total && cursor.page < MAX_LISTED_DEVICES / size;
                         let next = match more {
                             true => Cursor { page: cursor.page + 1, ..cursor.clone() },
