@@ -4,7 +4,7 @@
 //! - [`journal`]: the journal folder beside the output, its records and the binding of a
 //!   resumed run to its arguments;
 //! - [`sweep`]: one product's sweep, page by page, and the rows it gives;
-//! - [`write`]: the final file, merged from the products' sorted runs and renamed into place.
+//! - [`write`](mod@write): the final file, merged from the products' sorted runs and renamed into place.
 //!
 //! The sweep reads one product at a time, in product key order. Every page is appended to the
 //! product's data file and then checkpointed in the journal (both fsync'd), so a run killed at
