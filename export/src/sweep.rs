@@ -162,8 +162,9 @@ fn list_instance(client: &Client, instance: &str) -> Result<Vec<devdist_platform
             page_size: MAX_PRODUCT_PAGE_SIZE,
         };
         let answer = client.query_product_list(&request).map_err(|err| {
+            let why = if err.is_auth() { "; the platform refused the credentials" } else { "" };
             Error::Platform(format!(
-                "the products of instance {} could not be listed (page {page}): {err}",
+                "the products of instance {} could not be listed (page {page}){why}: {err}",
                 devdist_formats::shown(instance)
             ))
         })?;
@@ -863,4 +864,85 @@ fn homes(state: &State) -> BTreeSet<&str> {
 /// nothing a spreadsheet runs).
 fn cell(value: &str) -> String {
     devdist_engine::safe_cell(value).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn listed(state: &mut State, instance: &str, name: &str) {
+        let info = DeviceInfo { device_name: name.into(), ..DeviceInfo::default() };
+        state.apply("pk", Line::Device { instance: instance.into(), info });
+    }
+
+    fn hop(state: &mut State, name: &str, from: &str, to: &str) {
+        let record = DistributedDevice {
+            product_key: "pk".into(),
+            device_name: name.into(),
+            source_instance_id: from.into(),
+            target_instance_id: to.into(),
+            ..DistributedDevice::default()
+        };
+        state.apply("pk", Line::Moved { record });
+    }
+
+    #[test]
+    fn homes_are_where_unmoved_devices_are_and_sources_that_are_no_target() {
+        let mut state = State::default();
+        listed(&mut state, "A", "still");
+        listed(&mut state, "B", "moved");
+        hop(&mut state, "moved", "A", "B");
+        listed(&mut state, "A", "back");
+        hop(&mut state, "back", "B", "A");
+        assert_eq!(homes(&state), BTreeSet::from(["A"]));
+        // Every device moved: the source that is no target is the home.
+        let mut state = State::default();
+        listed(&mut state, "B", "one");
+        hop(&mut state, "one", "A", "B");
+        assert_eq!(homes(&state), BTreeSet::from(["A"]));
+    }
+
+    #[test]
+    fn a_device_listed_twice_is_where_its_last_hop_says() {
+        let mut state = State::default();
+        listed(&mut state, "A", "d");
+        listed(&mut state, "B", "d");
+        listed(&mut state, "B", "d");
+        hop(&mut state, "d", "A", "B");
+        assert_eq!(state.found["d"].len(), 2, "one listing per instance");
+        assert_eq!(state.located()["d"], "B");
+    }
+
+    #[test]
+    fn counts_hold_only_when_every_page_showed_the_same_total_and_all_were_listed() {
+        let swept = ["A".to_string()];
+        let mut state = State::default();
+        state.apply("pk", Line::Total { instance: "A".into(), start: true, total: 2 });
+        listed(&mut state, "A", "x");
+        listed(&mut state, "A", "y");
+        state.apply("pk", Line::Total { instance: "A".into(), start: false, total: 2 });
+        assert!(state.consistent(&swept));
+        state.apply("pk", Line::Listed { api: "QueryDevice".into(), instance: "A".into(), total: 2 });
+        assert!(state.consistent(&swept));
+        state.apply("pk", Line::Listed { api: "QueryDevice".into(), instance: "A".into(), total: 3 });
+        assert!(!state.consistent(&swept), "a page showed another Total");
+        let mut missing = State::default();
+        missing.apply("pk", Line::Total { instance: "A".into(), start: true, total: 2 });
+        listed(&mut missing, "A", "x");
+        missing.apply("pk", Line::Total { instance: "A".into(), start: false, total: 2 });
+        assert!(!missing.consistent(&swept), "a device was missed");
+    }
+
+    #[test]
+    fn the_estimate_says_a_million_devices_take_about_two_and_a_half_hours() {
+        let product = Product {
+            key: "pk".into(),
+            instances: vec!["A".into()],
+            auth_type: "secret".into(),
+            device_count: 1_000_000,
+            ..Product::default()
+        };
+        let hours = estimate(&[product]).least_seconds / 3600.0;
+        assert!((2.4..2.6).contains(&hours), "{hours}");
+    }
 }

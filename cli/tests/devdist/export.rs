@@ -391,3 +391,20 @@ fn a_stalled_call_is_cut_off_and_retried_and_the_file_is_the_same() {
     assert!(emulator.stats()["stalled"].as_u64().unwrap() > 0, "nothing stalled");
     assert_eq!(std::fs::read(&out).unwrap(), reference);
 }
+
+#[test]
+fn refused_credentials_exit_3_without_the_key_and_the_same_command_then_finishes() {
+    let dir = tempfile::tempdir().unwrap();
+    let emulator = Emulator::start(Path::new(crate::support::demo_plan()), &["--rate-scale", "100"]);
+    let out = dir.path().join("inv.csv");
+    let args = export_args(&emulator, &out, &["--rate-scale", "100"]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let refused = command(&args).env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "not-the-secret-0ff1ce").output().unwrap();
+    assert_eq!(code(&refused), 3, "{}", stderr(&refused));
+    assert!(stderr(&refused).contains("refused the credentials"), "{}", stderr(&refused));
+    assert!(!stderr(&refused).contains("not-the-secret-0ff1ce"), "the key's secret was printed");
+    assert!(!out.exists());
+    let finished = devdist(&args);
+    assert_eq!(code(&finished), 1, "{}", stderr(&finished));
+    assert!(out.exists() && !dir.path().join("inv.csv.export").exists());
+}
