@@ -255,33 +255,70 @@ pub fn data_file(path: &Path, len: u64) -> Result<File, Error> {
     Ok(file)
 }
 
-/// Writes `lines` (JSON values, one a line) to a new file at `path` (0600, replacing what a
-/// crashed run left there) and fsyncs it.
-pub fn write_lines<T: Serialize>(path: &Path, lines: impl IntoIterator<Item = T>) -> Result<(), Error> {
-    match fs::remove_file(path) {
-        Ok(()) => {}
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
-        Err(err) => return Err(Error::output(path, err)),
-    }
-    let file = devdist_formats::create_new(path, true).map_err(|e| Error::output(path, e))?;
-    let mut out = std::io::BufWriter::new(file);
-    for line in lines {
-        serde_json::to_writer(&mut out, &line).map_err(|e| Error::output(path, e))?;
-        out.write_all(b"\n").map_err(|e| Error::output(path, e))?;
-    }
-    let file = out.into_inner().map_err(|e| Error::output(path, e.into_error()))?;
-    file.sync_all().map_err(|e| Error::output(path, e))
+/// A new file of JSON lines (0600, replacing what a crashed run left there), fsync'd when
+/// finished.
+#[derive(Debug)]
+pub struct LineWriter {
+    path: PathBuf,
+    out: std::io::BufWriter<File>,
 }
 
-/// Reads a file of JSON lines.
-pub fn read_lines<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<T>, Error> {
+impl LineWriter {
+    /// Creates the file at `path`.
+    pub fn create(path: &Path) -> Result<LineWriter, Error> {
+        match fs::remove_file(path) {
+            Ok(()) => {}
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+            Err(err) => return Err(Error::output(path, err)),
+        }
+        let file = devdist_formats::create_new(path, true).map_err(|e| Error::output(path, e))?;
+        Ok(LineWriter { path: path.to_path_buf(), out: std::io::BufWriter::new(file) })
+    }
+
+    /// Appends `value` as one line.
+    pub fn write<T: Serialize>(&mut self, value: &T) -> Result<(), Error> {
+        serde_json::to_writer(&mut self.out, value).map_err(|e| Error::output(&self.path, e))?;
+        self.out.write_all(b"\n").map_err(|e| Error::output(&self.path, e))
+    }
+
+    /// Flushes and fsyncs.
+    pub fn finish(self) -> Result<(), Error> {
+        let path = self.path;
+        let file = self.out.into_inner().map_err(|e| Error::output(&path, e.into_error()))?;
+        file.sync_all().map_err(|e| Error::output(&path, e))
+    }
+}
+
+/// Writes `lines` (JSON values, one a line) to a new file at `path` with [`LineWriter`].
+pub fn write_lines<T: Serialize>(path: &Path, lines: impl IntoIterator<Item = T>) -> Result<(), Error> {
+    let mut out = LineWriter::create(path)?;
+    for line in lines {
+        out.write(&line)?;
+    }
+    out.finish()
+}
+
+/// Calls `each` with every line of a file of JSON lines, in order, one in memory at a time.
+pub fn for_each_line<T: for<'de> Deserialize<'de>>(
+    path: &Path,
+    mut each: impl FnMut(T) -> Result<(), Error>,
+) -> Result<(), Error> {
     let file = File::open(path).map_err(|e| Error::output(path, e))?;
-    let mut lines = Vec::new();
     for (number, line) in BufReader::new(file).lines().enumerate() {
         let line = line.map_err(|e| Error::output(path, e))?;
         let value = serde_json::from_str(&line)
             .map_err(|e| Error::output(path, format!("line {} is not readable: {e}", number + 1)))?;
-        lines.push(value);
+        each(value)?;
     }
+    Ok(())
+}
+
+/// Reads a file of JSON lines.
+pub fn read_lines<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<T>, Error> {
+    let mut lines = Vec::new();
+    for_each_line(path, |line| {
+        lines.push(line);
+        Ok(())
+    })?;
     Ok(lines)
 }

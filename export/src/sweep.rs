@@ -222,29 +222,120 @@ enum Line {
     Listed { api: String, instance: String, total: u64 },
 }
 
+/// A device as a listing showed it, kept small (a product may hold a million): the instance
+/// and its cells (the secret, then the runtime columns) packed in one allocation.
+#[derive(Debug)]
+struct Seen {
+    instance: String,
+    cells: Box<[u8]>,
+}
+
+impl Seen {
+    fn of_info(instance: String, info: &DeviceInfo) -> Seen {
+        let cells = [
+            &info.device_secret,
+            &info.device_status,
+            &info.iot_id,
+            &info.nickname,
+            &info.gmt_create,
+            &info.gmt_modified,
+            &info.utc_create,
+            &info.utc_modified,
+        ];
+        Seen { instance, cells: pack(&cells.map(String::as_str)) }
+    }
+
+    fn of_detail(instance: String, detail: &DeviceDetail) -> Seen {
+        let cells = [
+            &detail.device_secret,
+            &detail.status,
+            &detail.iot_id,
+            &detail.nickname,
+            &detail.gmt_create,
+            "",
+            &detail.utc_create,
+            "",
+        ];
+        Seen { instance, cells: pack(&cells) }
+    }
+
+    /// The secret, then the runtime columns ([`RUNTIME`]).
+    fn cells(&self) -> Vec<&str> {
+        let mut cells = Vec::with_capacity(1 + RUNTIME.len());
+        let mut rest = &self.cells[..];
+        while let Some((len, tail)) = rest.split_first_chunk::<4>() {
+            let len = u32::from_le_bytes(*len) as usize;
+            let (cell, tail) = tail.split_at(len.min(tail.len()));
+            cells.push(std::str::from_utf8(cell).unwrap_or_default());
+            rest = tail;
+        }
+        cells
+    }
+}
+
+/// Texts, each after its length (4 bytes, little-endian).
+fn pack(cells: &[&str]) -> Box<[u8]> {
+    let mut packed = Vec::with_capacity(cells.iter().map(|c| c.len() + 4).sum());
+    for cell in cells {
+        packed.extend_from_slice(&(cell.len() as u32).to_le_bytes());
+        packed.extend_from_slice(cell.as_bytes());
+    }
+    packed.into_boxed_slice()
+}
+
+/// A device's last hop, as ListDistributedDevice showed it: only what the rows need.
+#[derive(Debug)]
+struct Hop {
+    source: String,
+    target: String,
+    target_uid: String,
+    source_region: String,
+    target_region: String,
+}
+
+impl From<DistributedDevice> for Hop {
+    fn from(record: DistributedDevice) -> Hop {
+        Hop {
+            source: record.source_instance_id,
+            target: record.target_instance_id,
+            target_uid: record.target_uid,
+            source_region: record.source_region,
+            target_region: record.target_region,
+        }
+    }
+}
+
 /// What a product's sweep holds so far, rebuilt from its data file on resume.
 #[derive(Debug, Default)]
 struct State {
-    /// Device name → the instances QueryDevice listed it in (first listing kept), with its row.
-    found: BTreeMap<String, Vec<(String, DeviceInfo)>>,
+    /// Device name → the instances QueryDevice listed it in (first listing kept).
+    found: BTreeMap<String, Vec<Seen>>,
     start: BTreeMap<String, u64>,
     end: BTreeMap<String, u64>,
-    moved: BTreeMap<String, DistributedDevice>,
-    details: BTreeMap<String, (String, DeviceDetail)>,
+    moved: BTreeMap<String, Hop>,
+    details: BTreeMap<String, Seen>,
     regions: BTreeMap<String, String>,
     topo: Vec<(String, String, String)>,
     problems: Vec<Problem>,
     /// Every `Total` each listing's pages showed, by (API, instance).
     listed: BTreeMap<(String, String), BTreeSet<u64>>,
+    /// [`State::away_batches`], computed once for the detail step's calls.
+    batches: std::cell::OnceCell<Vec<(String, Vec<String>)>>,
+    /// [`State::located`] as (name, instance), computed once for the topology step's calls.
+    gateways: std::cell::OnceCell<Vec<(String, String)>>,
 }
 
 impl State {
     fn apply(&mut self, product_key: &str, line: Line) {
+        if matches!(line, Line::Device { .. } | Line::Moved { .. } | Line::Detail { .. }) {
+            self.batches.take();
+            self.gateways.take();
+        }
         match line {
             Line::Device { instance, info } => {
                 let at = self.found.entry(info.device_name.clone()).or_default();
-                if !at.iter().any(|(known, _)| *known == instance) {
-                    at.push((instance, info));
+                if !at.iter().any(|seen| seen.instance == instance) {
+                    at.push(Seen::of_info(instance, &info));
                 }
             }
             Line::Total { instance, start, total } => {
@@ -252,11 +343,11 @@ impl State {
             }
             Line::Moved { record } => {
                 if record.product_key == product_key {
-                    self.moved.insert(record.device_name.clone(), record);
+                    self.moved.insert(record.device_name.clone(), Hop::from(record));
                 }
             }
             Line::Detail { instance, detail } => {
-                self.details.insert(detail.device_name.clone(), (instance, detail));
+                self.details.insert(detail.device_name.clone(), Seen::of_detail(instance, &detail));
             }
             Line::Region { instance, region } => {
                 self.regions.insert(instance, region);
@@ -273,8 +364,8 @@ impl State {
     fn away_batches(&self, swept: &[String]) -> Vec<(String, Vec<String>)> {
         let mut by_instance: BTreeMap<&str, Vec<String>> = BTreeMap::new();
         for (name, record) in &self.moved {
-            if !self.found.contains_key(name) && !swept.contains(&record.target_instance_id) {
-                by_instance.entry(&record.target_instance_id).or_default().push(name.clone());
+            if !self.found.contains_key(name) && !swept.contains(&record.target) {
+                by_instance.entry(&record.target).or_default().push(name.clone());
             }
         }
         let mut batches = Vec::new();
@@ -290,10 +381,8 @@ impl State {
     fn known_regions(&self, before: &BTreeMap<String, String>) -> BTreeMap<String, String> {
         let mut regions = before.clone();
         for record in self.moved.values() {
-            for (instance, region) in [
-                (&record.source_instance_id, &record.source_region),
-                (&record.target_instance_id, &record.target_region),
-            ] {
+            for (instance, region) in [(&record.source, &record.source_region), (&record.target, &record.target_region)]
+            {
                 if !instance.is_empty() && !region.is_empty() {
                     regions.entry(instance.clone()).or_insert_with(|| region.clone());
                 }
@@ -312,7 +401,7 @@ impl State {
             .iter()
             .filter(|instance| !known.contains_key(*instance))
             .filter_map(|instance| {
-                let name = self.found.iter().find(|(_, at)| at.iter().any(|(i, _)| i == instance))?.0;
+                let name = self.found.iter().find(|(_, at)| at.iter().any(|seen| seen.instance == **instance))?.0;
                 Some((instance.clone(), name.clone()))
             })
             .collect()
@@ -322,14 +411,18 @@ impl State {
     fn located(&self) -> BTreeMap<&str, &str> {
         let mut located = BTreeMap::new();
         for (name, at) in &self.found {
-            let target = self.moved.get(name).map(|record| record.target_instance_id.as_str());
-            let chosen = at.iter().find(|(i, _)| Some(i.as_str()) == target).unwrap_or(&at[0]);
-            located.insert(name.as_str(), chosen.0.as_str());
+            located.insert(name.as_str(), self.listing(name, at).instance.as_str());
         }
-        for (name, (instance, _)) in &self.details {
-            located.entry(name.as_str()).or_insert(instance.as_str());
+        for (name, seen) in &self.details {
+            located.entry(name.as_str()).or_insert(seen.instance.as_str());
         }
         located
+    }
+
+    /// Of a device's listings, the one where its last hop says it is (else the first).
+    fn listing<'a>(&self, name: &str, at: &'a [Seen]) -> &'a Seen {
+        let target = self.moved.get(name).map(|record| record.target.as_str());
+        at.iter().find(|seen| Some(seen.instance.as_str()) == target).unwrap_or(&at[0])
     }
 
     /// Whether the counts held: every page of a listing showed the same `Total`, the same at
@@ -338,7 +431,8 @@ impl State {
         self.problems.is_empty()
             && self.listed.values().all(|totals| totals.len() <= 1)
             && swept.iter().all(|instance| {
-                let listed = self.found.values().filter(|at| at.iter().any(|(i, _)| i == instance)).count() as u64;
+                let listed =
+                    self.found.values().filter(|at| at.iter().any(|seen| seen.instance == *instance)).count() as u64;
                 let (start, end) = (self.start.get(instance), self.end.get(instance));
                 start.is_some() && start == end && Some(&listed) == end
             })
@@ -432,9 +526,10 @@ impl Sweep<'_> {
             let mut file = journal::data_file(&path, len)?;
             let mut state = State::default();
             if len > 0 {
-                for line in journal::read_lines::<Line>(&path)? {
+                journal::for_each_line(&path, |line| {
                     state.apply(&self.product.key, line);
-                }
+                    Ok(())
+                })?;
             }
             while cursor.step < last_step {
                 devdist_engine::checkpoint().map_err(|_| Error::Interrupted)?;
@@ -587,7 +682,7 @@ impl Sweep<'_> {
                 }
             }
             1 => {
-                let batches = state.away_batches(swept);
+                let batches = state.batches.get_or_init(|| state.away_batches(swept));
                 let Some((instance, names)) = batches.get(cursor.at as usize) else {
                     return Ok(Step { lines: Vec::new(), next: next_step });
                 };
@@ -635,8 +730,10 @@ impl Sweep<'_> {
                 if !self.product.gateway {
                     return Ok(Step { lines: Vec::new(), next: next_step });
                 }
-                let located = state.located();
-                let Some((name, instance)) = located.iter().nth(cursor.at as usize) else {
+                let gateways = state.gateways.get_or_init(|| {
+                    state.located().into_iter().map(|(name, at)| (name.to_string(), at.to_string())).collect()
+                });
+                let Some((name, instance)) = gateways.get(cursor.at as usize) else {
                     return Ok(Step { lines: Vec::new(), next: next_step });
                 };
                 let request = GetThingTopo {
@@ -717,7 +814,9 @@ impl Sweep<'_> {
         let mut problems = state.problems.clone();
         let homes = homes(state);
         let located = state.located();
-        let mut rows = Vec::with_capacity(located.len());
+        // Rows go to the run as they are made: the product's rows are never all in memory.
+        let mut run = journal::LineWriter::create(&journal.path(&run_name(self.index)))?;
+        let mut rows = 0u64;
         let device_problem = |name: &str, code: &str, message: String| Problem {
             product_key: key.clone(),
             device_name: name.to_string(),
@@ -730,8 +829,8 @@ impl Sweep<'_> {
             let record = state.moved.get(name);
             let home = match record {
                 None => Some(now),
-                Some(r) if homes.contains(r.source_instance_id.as_str()) => Some(r.source_instance_id.as_str()),
-                Some(r) if homes.contains(r.target_instance_id.as_str()) => Some(r.target_instance_id.as_str()),
+                Some(r) if homes.contains(r.source.as_str()) => Some(r.source.as_str()),
+                Some(r) if homes.contains(r.target.as_str()) => Some(r.target.as_str()),
                 Some(_) if homes.len() == 1 => homes.iter().next().copied(),
                 Some(_) => None,
             };
@@ -744,35 +843,14 @@ impl Sweep<'_> {
                 ));
                 continue;
             };
-            let runtime: [&str; 7];
-            let secret = match (state.found.get(name), state.details.get(name)) {
-                (Some(at), _) => {
-                    let info = &at.iter().find(|(i, _)| i == now).unwrap_or(&at[0]).1;
-                    runtime = [
-                        &info.device_status,
-                        &info.iot_id,
-                        &info.nickname,
-                        &info.gmt_create,
-                        &info.gmt_modified,
-                        &info.utc_create,
-                        &info.utc_modified,
-                    ];
-                    info.device_secret.as_str()
-                }
-                (None, Some((_, detail))) => {
-                    runtime = [
-                        &detail.status,
-                        &detail.iot_id,
-                        &detail.nickname,
-                        &detail.gmt_create,
-                        "",
-                        &detail.utc_create,
-                        "",
-                    ];
-                    detail.device_secret.as_str()
-                }
+            let seen = match (state.found.get(name), state.details.get(name)) {
+                (Some(at), _) => state.listing(name, at),
+                (None, Some(seen)) => seen,
                 (None, None) => continue,
             };
+            let cells = seen.cells();
+            let Some((secret, runtime)) = cells.split_first() else { continue };
+            let secret = *secret;
             if let Err(problem) = devdist_engine::check_device_name(name) {
                 problems.push(device_problem(name, "export.BadName", problem));
                 continue;
@@ -788,7 +866,7 @@ impl Sweep<'_> {
             }
             let away = now != home;
             let uid = match record {
-                Some(r) if away && r.target_instance_id == now => r.target_uid.as_str(),
+                Some(r) if away && r.target == now => r.target_uid.as_str(),
                 _ => "",
             };
             let mut row: Vec<String> = vec![
@@ -802,16 +880,17 @@ impl Sweep<'_> {
                 String::new(),
             ];
             row.extend(runtime.iter().map(|value| cell(value)));
-            rows.push(row);
+            run.write(&row)?;
+            rows += 1;
         }
         for (name, record) in &state.moved {
-            if !located.contains_key(name.as_str()) && self.product.instances.contains(&record.target_instance_id) {
+            if !located.contains_key(name.as_str()) && self.product.instances.contains(&record.target) {
                 problems.push(device_problem(
                     name,
                     "export.NotListed",
                     format!(
                         "ListDistributedDevice says it went to {} but QueryDevice does not list it there",
-                        devdist_formats::shown(&record.target_instance_id)
+                        devdist_formats::shown(&record.target)
                     ),
                 ));
             }
@@ -824,19 +903,20 @@ impl Sweep<'_> {
             }
             if let Some(before) = before {
                 let mut earlier = BTreeSet::new();
-                for line in journal::read_lines::<Line>(before)? {
+                journal::for_each_line(before, |line| {
                     if let Line::Device { info, .. } = line {
                         earlier.insert(info.device_name);
                     }
-                }
+                    Ok(())
+                })?;
                 let now: BTreeSet<String> = state.found.keys().cloned().collect();
                 changes.created = now.difference(&earlier).cloned().collect();
                 changes.deleted = earlier.difference(&now).cloned().collect();
             }
         }
-        journal::write_lines(&journal.path(&run_name(self.index)), &rows)?;
+        run.finish()?;
         journal::write_lines(&journal.path(&topo_name(self.index)), &state.topo)?;
-        let done = ProductDone { rows: rows.len() as u64, sweeps: sweep + 1, consistent, changes, regions, problems };
+        let done = ProductDone { rows, sweeps: sweep + 1, consistent, changes, regions, problems };
         journal.append(Record::Done { product: self.index, done: done.clone() })?;
         Ok(done)
     }
@@ -848,13 +928,13 @@ fn homes(state: &State) -> BTreeSet<&str> {
     let mut homes: BTreeSet<&str> = BTreeSet::new();
     for (name, at) in &state.found {
         if !state.moved.contains_key(name) {
-            homes.extend(at.iter().map(|(i, _)| i.as_str()));
+            homes.extend(at.iter().map(|seen| seen.instance.as_str()));
         }
     }
-    let targets: BTreeSet<&str> = state.moved.values().map(|r| r.target_instance_id.as_str()).collect();
+    let targets: BTreeSet<&str> = state.moved.values().map(|r| r.target.as_str()).collect();
     for record in state.moved.values() {
-        if !targets.contains(record.source_instance_id.as_str()) {
-            homes.insert(&record.source_instance_id);
+        if !targets.contains(record.source.as_str()) {
+            homes.insert(&record.source);
         }
     }
     homes

@@ -203,14 +203,17 @@ fn write_file(
         let Some(what) = done.get(&index) else {
             return Err(Error::output(&journal.dir, format!("product {} was never swept", shown(&product.key))));
         };
-        let rows: Vec<Vec<String>> = journal::read_lines(&journal.path(&sweep::run_name(index)))?;
-        for mut row in rows {
+        let run = journal.path(&sweep::run_name(index));
+        journal::for_each_line(&run, |mut row: Vec<String>| {
+            if row.len() != columns.len() {
+                return Err(Error::output(&run, format!("a row of {} cells, not {}", row.len(), columns.len())));
+            }
             if let Some(gateway) = gateways.get(&(row[0].clone(), row[1].clone())) {
                 row[GATEWAY_COLUMN] = devdist_engine::safe_cell(gateway).into_owned();
             }
             let cells: Vec<Value> = row.iter().map(|c| Value::Str(c)).collect();
-            writer.write_row(&cells).map_err(|e| Error::output(inside, e))?;
-        }
+            writer.write_row(&cells).map_err(|e| Error::output(inside, e))
+        })?;
         info.products.push(ProductSummary {
             product_key: product.key.clone(),
             instances: product.instances.clone(),
