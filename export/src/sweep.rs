@@ -245,18 +245,19 @@ impl Seen {
         Seen { instance, cells: pack(&cells.map(String::as_str)) }
     }
 
+    /// A BatchQueryDeviceDetail item, read as QueryDevice would list it (it has no
+    /// modification times).
     fn of_detail(instance: String, detail: &DeviceDetail) -> Seen {
-        let cells = [
-            &detail.device_secret,
-            &detail.status,
-            &detail.iot_id,
-            &detail.nickname,
-            &detail.gmt_create,
-            "",
-            &detail.utc_create,
-            "",
-        ];
-        Seen { instance, cells: pack(&cells) }
+        let info = DeviceInfo {
+            device_secret: detail.device_secret.clone(),
+            device_status: detail.status.clone(),
+            iot_id: detail.iot_id.clone(),
+            nickname: detail.nickname.clone(),
+            gmt_create: detail.gmt_create.clone(),
+            utc_create: detail.utc_create.clone(),
+            ..DeviceInfo::default()
+        };
+        Seen::of_info(instance, &info)
     }
 
     /// The secret, then the runtime columns ([`RUNTIME`]).
