@@ -71,16 +71,22 @@ pub struct ProductSummary {
 pub struct Changes {
     /// `Total` per instance at the start and end of the last sweep.
     pub totals: BTreeMap<String, [u64; 2]>,
-    /// Names found in the last sweep and not in the one before.
+    /// Each listing (`API instance`) whose pages showed more than one `Total` in the last
+    /// sweep: the totals seen.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub pages: BTreeMap<String, Vec<u64>>,
+    /// Names listed in the last sweep and not in the one before: created meanwhile, or hidden
+    /// from the sweep before by pages that shifted.
     pub created: Vec<String>,
-    /// Names found in the sweep before and not in the last.
+    /// Names listed in the sweep before and not in the last: deleted meanwhile, or hidden from
+    /// the last sweep by pages that shifted (then not in the file).
     pub deleted: Vec<String>,
 }
 
 impl Changes {
     /// Nothing to say.
     pub fn is_empty(&self) -> bool {
-        self.totals.is_empty() && self.created.is_empty() && self.deleted.is_empty()
+        self.totals.is_empty() && self.pages.is_empty() && self.created.is_empty() && self.deleted.is_empty()
     }
 }
 

@@ -902,6 +902,10 @@ impl Sweep<'_> {
                 let totals = [state.start.get(instance), state.end.get(instance)].map(|t| t.copied().unwrap_or(0));
                 changes.totals.insert(instance.clone(), totals);
             }
+            for ((api, instance), totals) in state.listed.iter().filter(|(_, totals)| totals.len() > 1) {
+                let name = format!("{api} {instance}").trim_end().to_string();
+                changes.pages.insert(name, totals.iter().copied().collect());
+            }
             if let Some(before) = before {
                 let mut earlier = BTreeSet::new();
                 journal::for_each_line(before, |line| {

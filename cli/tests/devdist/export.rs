@@ -406,3 +406,25 @@ fn refused_credentials_exit_3_without_the_key_and_the_same_command_then_finishes
     assert_eq!(code(&finished), 1, "{}", stderr(&finished));
     assert!(out.exists() && !dir.path().join("inv.csv.export").exists());
 }
+
+#[test]
+fn a_product_that_keeps_changing_is_written_and_export_json_says_what_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    // Every page after a first one changes the world: no sweep of a product of several pages
+    // ever holds, so after its sweeps export says what changed between the last two.
+    let emulator = emulated(&["--seed", "3", "--faults", "churn=1"]);
+    let out = dir.path().join("churning.csv");
+    let output = export(&emulator, &out, &["--rate-scale", "100"]);
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    let info = info(&out);
+    let changing: Vec<&serde_json::Value> =
+        info["products"].as_array().unwrap().iter().filter(|p| p["consistent"] == false).collect();
+    assert!(!changing.is_empty(), "no product was seen changing");
+    for product in changing {
+        assert_eq!(product["sweeps"], 5, "{product}");
+        let changes = &product["changes"];
+        let totals = changes["totals"].as_object().unwrap();
+        assert_eq!(totals.len(), product["instances"].as_array().unwrap().len(), "{product}");
+        assert!(changes["created"].is_array() && changes["deleted"].is_array(), "{product}");
+    }
+}
