@@ -425,6 +425,7 @@ fn a_product_that_keeps_changing_is_written_and_export_json_says_what_changed() 
         let changes = &product["changes"];
         let totals = changes["totals"].as_object().unwrap();
         assert_eq!(totals.len(), product["instances"].as_array().unwrap().len(), "{product}");
+        assert!(!changes["pages"].as_object().unwrap().is_empty(), "the totals that moved: {product}");
         assert!(changes["created"].is_array() && changes["deleted"].is_array(), "{product}");
     }
 }
