@@ -140,7 +140,13 @@ impl Journal {
     pub fn open(options: &Options, endpoint: &str, format: Format) -> Result<Journal, Error> {
         let dir = folder_of(&options.out);
         match fs::symlink_metadata(&dir) {
-            Ok(meta) if meta.file_type().is_dir() => {}
+            Ok(meta) if meta.file_type().is_dir() => {
+                // A folder by that name that holds no journal is not one devdist made: it is
+                // neither used nor removed.
+                if !fs::symlink_metadata(dir.join(JOURNAL)).is_ok_and(|m| m.is_file()) {
+                    return Err(Error::output(&dir, "exists and holds no export journal: devdist does not use it"));
+                }
+            }
             Ok(_) => return Err(Error::output(&dir, "is in the way of the journal folder: not a folder devdist made")),
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
                 fs::DirBuilder::new().mode(0o700).create(&dir).map_err(|e| Error::output(&dir, e))?;
@@ -205,6 +211,17 @@ impl Journal {
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.join(name)
     }
+}
+
+/// The SHA-256 of the file an unfinished export of `out` wrote and was placing when it
+/// stopped (its journal's `finished` record), if any.
+pub fn finished(out: &Path) -> Option<String> {
+    let path = folder_of(out).join(JOURNAL);
+    let text = fs::read_to_string(path).ok()?;
+    text.lines().rev().find_map(|line| match serde_json::from_str(line) {
+        Ok(Record::Finished { sha256 }) => Some(sha256),
+        _ => None,
+    })
 }
 
 /// The records of an existing journal; a last line cut short by a crash is dropped.

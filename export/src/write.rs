@@ -48,6 +48,26 @@ pub fn check_out(options: &Options) -> Result<Format, Error> {
         Some("parquet") => Format::Parquet,
         _ => return Err(Error::Invocation(format!("--out {} must end in .csv or .parquet", shown(out)))),
     };
+    // An export stopped while it placed its files: they are its own, and it finishes.
+    if let Some(sha) = journal::finished(out)
+        && fs::symlink_metadata(out).is_ok_and(|m| m.is_file())
+        && sha256_of(out).is_ok_and(|s| s == sha)
+    {
+        return Ok(format);
+    }
+    let info = info_of(out);
+    match fs::symlink_metadata(&info) {
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+        Err(err) => return Err(Error::output(&info, err)),
+        Ok(meta) if !meta.is_file() => return Err(Error::output(&info, "is in the way: not a file devdist wrote")),
+        Ok(_) if !options.force => {
+            return Err(Error::output(&info, "exists: --force replaces the files an earlier `devdist export` wrote"));
+        }
+        Ok(_) if fs::read(&info).ok().and_then(|t| serde_json::from_slice::<ExportInfo>(&t).ok()).is_none() => {
+            return Err(Error::output(&info, "exists and is not an export.json: devdist does not replace it"));
+        }
+        Ok(_) => {}
+    }
     match fs::symlink_metadata(out) {
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(format),
         Err(err) => Err(Error::output(out, err)),

@@ -315,12 +315,34 @@ fn hostile_outputs_and_instance_ids_are_refused_before_any_call() {
         assert_eq!(code(&output), 2, "{instance:?}: {}", stderr(&output));
         assert!(!stderr(&output).contains('\u{1b}'), "an escape reached the terminal");
     }
+    // A folder named like the journal that devdist did not make: neither used nor removed.
+    let theirs = dir.path().join("theirs.csv.export");
+    std::fs::create_dir(&theirs).unwrap();
+    std::fs::write(theirs.join("notes.txt"), "keep").unwrap();
+    let output = run(&dir.path().join("theirs.csv"), "iot-sh0001", &["--rate-scale", "100"]);
+    assert_eq!(code(&output), 4, "{}", stderr(&output));
+    assert_eq!(std::fs::read_to_string(theirs.join("notes.txt")).unwrap(), "keep");
+    // An export.json beside FILE that devdist did not write, or a link there.
+    let info = dir.path().join("other.csv.export.json");
+    std::fs::write(&info, "{}").unwrap();
+    for extra in [&[][..], &["--force"][..]] {
+        let output = run(&dir.path().join("other.csv"), "iot-sh0001", extra);
+        assert_eq!(code(&output), 4, "{}", stderr(&output));
+    }
+    assert_eq!(std::fs::read_to_string(&info).unwrap(), "{}");
+    std::os::unix::fs::symlink(&victim, dir.path().join("linked.csv.export.json")).unwrap();
+    let output = run(&dir.path().join("linked.csv"), "iot-sh0001", &["--force"]);
+    assert_eq!(code(&output), 4, "{}", stderr(&output));
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
     // Another extension.
     let output = run(&dir.path().join("x.txt"), "iot-sh0001", &[]);
     assert_eq!(code(&output), 2, "{}", stderr(&output));
     // Nothing was left behind by the refused runs.
-    let left: Vec<String> =
-        walk(dir.path()).into_iter().filter(|p| p.contains(".export") && !p.starts_with("mine")).collect();
+    let planted = ["mine", "theirs", "other", "linked"];
+    let left: Vec<String> = walk(dir.path())
+        .into_iter()
+        .filter(|p| p.contains(".export") && !planted.iter().any(|name| p.starts_with(name)))
+        .collect();
     assert!(left.is_empty(), "{left:?}");
 }
 
