@@ -170,6 +170,10 @@ pub fn export(
     let format = write::check_out(options)?;
     let mut journal = journal::Journal::open(options, client.endpoint(), format)?;
     let started = std::time::Instant::now();
+    if journal.records.iter().any(|record| matches!(record, journal::Record::Finished { .. })) {
+        // Stopped while placing its files: nothing is read again.
+        return write::finish(client, options, &mut journal, &[], format, 0.0);
+    }
     let products = sweep::list_products(client, options, &mut journal, progress)?;
     let estimate = sweep::estimate(&products);
     progress.estimate(&estimate);

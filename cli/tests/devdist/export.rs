@@ -451,3 +451,31 @@ fn a_product_that_keeps_changing_is_written_and_export_json_says_what_changed() 
         assert!(changes["created"].is_array() && changes["deleted"].is_array(), "{product}");
     }
 }
+
+#[test]
+fn an_export_stopped_while_placing_its_files_finishes_without_reading_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let emulator = emulated(&[]);
+    let out = dir.path().join("placed.csv");
+    let args = export_args(&emulator, &out, &["--rate-scale", "100"]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    assert_eq!(code(&devdist(&args)), 1);
+    let bytes = std::fs::read(&out).unwrap();
+    let info_path = dir.path().join("placed.csv.export.json");
+    let sha = info(&out)["sha256"].as_str().unwrap().to_string();
+    // The state of a run killed after FILE was renamed into place: the journal folder with its
+    // binding and `finished`, export.json still inside.
+    let journal = dir.path().join("placed.csv.export");
+    std::fs::create_dir(&journal).unwrap();
+    let bound = serde_json::json!({"record": "bound", "version": 1, "endpoint": emulator.url, "instances": instances(),
+        "products": [], "format": "csv"});
+    let finished = serde_json::json!({"record": "finished", "sha256": sha});
+    std::fs::write(journal.join("journal.jsonl"), format!("{bound}\n{finished}\n")).unwrap();
+    std::fs::rename(&info_path, journal.join("export.json")).unwrap();
+    let calls_before = emulator.stats()["requests"].as_u64().unwrap();
+    let again = devdist(&args);
+    assert_eq!(code(&again), 1, "{}", stderr(&again));
+    assert_eq!(emulator.stats()["requests"].as_u64().unwrap(), calls_before, "nothing was read again");
+    assert_eq!(std::fs::read(&out).unwrap(), bytes);
+    assert!(info_path.is_file() && !journal.exists());
+}
