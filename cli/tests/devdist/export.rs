@@ -44,6 +44,14 @@ fn emulated(extra: &[&str]) -> Emulator {
     Emulator::start(Path::new(crate::support::demo_plan()), &args)
 }
 
+/// The demo emulated, FILE `dir/name`, and the arguments of its export.
+fn prepared(dir: &Path, name: &str) -> (Emulator, PathBuf, Vec<String>) {
+    let emulator = emulated(&[]);
+    let out = dir.join(name);
+    let args = export_args(&emulator, &out, &["--rate-scale", "100"]);
+    (emulator, out, args)
+}
+
 /// Rows of an exported CSV by (product_key, device_name): the column → value map.
 fn rows(path: &Path) -> BTreeMap<(String, String), BTreeMap<String, String>> {
     let mut reader = csv::Reader::from_path(path).unwrap();
@@ -415,9 +423,7 @@ fn a_stalled_call_is_cut_off_and_retried_and_the_file_is_the_same() {
 #[test]
 fn refused_credentials_exit_3_without_the_key_and_the_same_command_then_finishes() {
     let dir = tempfile::tempdir().unwrap();
-    let emulator = emulated(&[]);
-    let out = dir.path().join("inv.csv");
-    let args = export_args(&emulator, &out, &["--rate-scale", "100"]);
+    let (emulator, out, args) = prepared(dir.path(), "inv.csv");
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let refused = command(&args).env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "not-the-secret-0ff1ce").output().unwrap();
     assert_eq!(code(&refused), 3, "{}", stderr(&refused));
@@ -455,9 +461,7 @@ fn a_product_that_keeps_changing_is_written_and_export_json_says_what_changed() 
 #[test]
 fn an_export_stopped_while_placing_its_files_finishes_without_reading_again() {
     let dir = tempfile::tempdir().unwrap();
-    let emulator = emulated(&[]);
-    let out = dir.path().join("placed.csv");
-    let args = export_args(&emulator, &out, &["--rate-scale", "100"]);
+    let (emulator, out, args) = prepared(dir.path(), "placed.csv");
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     assert_eq!(code(&devdist(&args)), 1);
     let bytes = std::fs::read(&out).unwrap();
