@@ -423,7 +423,7 @@ fn a_stalled_call_is_cut_off_and_retried_and_the_file_is_the_same() {
 #[test]
 fn refused_credentials_exit_3_without_the_key_and_the_same_command_then_finishes() {
     let dir = tempfile::tempdir().unwrap();
-    let (emulator, out, args) = prepared(dir.path(), "inv.csv");
+    let (_emulator, out, args) = prepared(dir.path(), "inv.csv");
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let refused = command(&args).env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "not-the-secret-0ff1ce").output().unwrap();
     assert_eq!(code(&refused), 3, "{}", stderr(&refused));
