@@ -28,13 +28,26 @@ pub(super) struct ExportArgs {
     force: bool,
     #[command(flatten)]
     platform: super::PlatformArgs,
+    /// The longest one call may take (connect, send, answer) before it is cut off and tried
+    /// again, in seconds: raise it on a slow link, lower it to give up sooner on a stalled one.
+    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    call_timeout: f64,
     /// No progress bar and no summary.
     #[arg(long, short)]
     quiet: bool,
 }
 
 pub(super) fn run(args: ExportArgs) -> anyhow::Result<u8> {
-    let client = args.platform.client()?;
+    let call_timeout = std::time::Duration::try_from_secs_f64(args.call_timeout)
+        .ok()
+        .filter(|timeout| !timeout.is_zero())
+        .ok_or_else(|| {
+            devdist_apply::Error::invocation(format!(
+                "--call-timeout must be more than 0 seconds, not {}",
+                args.call_timeout
+            ))
+        })?;
+    let client = args.platform.client_with(|config| config.call_timeout = call_timeout)?;
     let options = Options {
         products: args.products.clone(),
         force: args.force,

@@ -209,6 +209,14 @@ impl PlatformArgs {
     /// A client of the endpoint with the credentials found (their warnings said on stderr);
     /// a bad rate scale, endpoint, CA file or missing credentials are an invocation error.
     fn client(&self) -> Result<devdist_platform::Client, devdist_apply::Error> {
+        self.client_with(|_| {})
+    }
+
+    /// [`PlatformArgs::client`] with the configuration tuned by `tune` (a command's own knobs).
+    fn client_with(
+        &self,
+        tune: impl FnOnce(&mut devdist_platform::ClientConfig),
+    ) -> Result<devdist_platform::Client, devdist_apply::Error> {
         self.check()?;
         let mut warnings = Vec::new();
         let credentials = devdist_platform::Credentials::load_noting(self.profile.as_deref(), &mut warnings)
@@ -216,13 +224,14 @@ impl PlatformArgs {
         for warning in warnings {
             say!("devdist: warning: {warning}");
         }
-        let config = devdist_platform::ClientConfig {
+        let mut config = devdist_platform::ClientConfig {
             endpoint: self.endpoint.clone(),
             rate_scale: self.rate_scale,
             ca_cert: self.ca_cert.clone(),
             notify: Some(|line| say!("devdist: {line}")),
             ..devdist_platform::ClientConfig::new(credentials)
         };
+        tune(&mut config);
         devdist_platform::Client::new(config).map_err(|err| devdist_apply::Error::invocation(err.to_string()))
     }
 }

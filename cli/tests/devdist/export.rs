@@ -409,15 +409,21 @@ fn under_churn_products_are_swept_again_and_the_file_equals_a_fault_free_export(
 }
 
 #[test]
-fn a_stalled_call_is_cut_off_and_retried_and_the_file_is_the_same() {
+fn a_stalled_call_is_cut_off_at_the_call_timeout_and_retried_and_the_file_is_the_same() {
     let dir = tempfile::tempdir().unwrap();
     let reference = fault_free(dir.path());
-    let emulator = emulated(&["--seed", "9", "--faults", "stall=0.03", "--stall-seconds", "0.2"]);
+    // A stalled call is held a minute: only the client's --call-timeout ends it in time.
+    let emulator = emulated(&["--seed", "9", "--faults", "stall=0.03", "--stall-seconds", "60"]);
     let out = dir.path().join("stall.csv");
-    let output = export(&emulator, &out, &["--rate-scale", "100"]);
+    let started = std::time::Instant::now();
+    let output = export(&emulator, &out, &["--rate-scale", "100", "--call-timeout", "0.5"]);
     assert_eq!(code(&output), 1, "only the demo's hostile devices: {}", stderr(&output));
-    assert!(emulator.stats()["stalled"].as_u64().unwrap() > 0, "nothing stalled");
+    let stalled = emulator.stats()["stalled"].as_u64().unwrap();
+    assert!(stalled > 0, "nothing stalled");
+    assert!(started.elapsed() < Duration::from_secs(45), "{stalled} stalled calls took {:?}", started.elapsed());
     assert_eq!(std::fs::read(&out).unwrap(), reference);
+    let bad = export(&emulator, &dir.path().join("x.csv"), &["--call-timeout", "0"]);
+    assert_eq!(code(&bad), 2, "{}", stderr(&bad));
 }
 
 #[test]
