@@ -150,8 +150,7 @@ fn a_fault_free_export_holds_the_demo_devices_with_their_secrets_and_plan_reads_
         "--quiet",
     ]);
     assert!(matches!(code(&planned), 0 | 1), "plan: {}", stderr(&planned));
-    let warnings = std::fs::read_to_string(dir.path().join("p/warnings.csv")).unwrap_or_default();
-    assert!(!warnings.contains("column"), "plan warned about a column: {warnings}");
+    no_column_warning(&dir.path().join("p"));
     assert!(!stderr(&planned).contains("column"), "plan warned about a column: {}", stderr(&planned));
 }
 
@@ -488,4 +487,46 @@ fn an_export_stopped_while_placing_its_files_finishes_without_reading_again() {
     assert_eq!(emulator.stats()["requests"].as_u64().unwrap(), calls_before, "nothing was read again");
     assert_eq!(std::fs::read(&out).unwrap(), bytes);
     assert!(info_path.is_file() && !journal.exists());
+}
+
+#[test]
+fn a_parquet_export_of_some_products_holds_the_same_rows_as_the_csv_and_plan_reads_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let emulator = emulated(&[]);
+    let products = ["--product", "a1HpEp5pnG6", "--product", "a19yXTCutOV", "--rate-scale", "100"];
+    let (csv, parquet) = (dir.path().join("some.csv"), dir.path().join("some.parquet"));
+    for out in [&csv, &parquet] {
+        let output = export(&emulator, out, &products);
+        assert_eq!(code(&output), 0, "{}", stderr(&output));
+    }
+    let rows = rows(&csv);
+    assert!(rows.keys().all(|(pk, _)| pk == "a1HpEp5pnG6" || pk == "a19yXTCutOV"));
+    assert_eq!(info(&parquet)["rows"].as_u64().unwrap() as usize, rows.len());
+    std::fs::copy(fixture("demo/instances.csv"), dir.path().join("instances.csv")).unwrap();
+    for file in ["some.csv", "some.parquet"] {
+        let plan = std::fs::read_to_string(fixture("demo/plan.toml"))
+            .unwrap()
+            .replace(r#"inventory = ["devices.csv", "more/devices-pascal.csv"]"#, &format!("inventory = [{file:?}]"));
+        let path = dir.path().join(format!("{file}.toml"));
+        std::fs::write(&path, plan).unwrap();
+        let folder = dir.path().join(format!("{file}.plan"));
+        let planned = devdist(&["plan", path.to_str().unwrap(), "--out", folder.to_str().unwrap(), "--quiet"]);
+        assert!(matches!(code(&planned), 0 | 1), "plan: {}", stderr(&planned));
+        let report: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(folder.join("report.json")).unwrap()).unwrap();
+        assert_eq!(report["counts"]["read"].as_u64().unwrap() as usize, rows.len(), "{file}");
+        no_column_warning(&folder);
+    }
+}
+
+/// plan took no column of the export for a field it is not (report.json
+/// `columns_that_may_be_fields`), and warned of none.
+fn no_column_warning(folder: &Path) {
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(folder.join("report.json")).unwrap()).unwrap();
+    let lookalikes = &report["columns_that_may_be_fields"];
+    let none = lookalikes.as_array().map(Vec::is_empty).or_else(|| lookalikes.as_object().map(|m| m.is_empty()));
+    assert_eq!(none, Some(true), "plan warned about columns: {lookalikes}");
+    let warnings = std::fs::read_to_string(folder.join("warnings.csv")).unwrap_or_default();
+    assert!(!warnings.contains("column"), "{warnings}");
 }
