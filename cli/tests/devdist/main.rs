@@ -7,6 +7,7 @@ mod cli;
 mod crash;
 mod emulate;
 mod exactly_once;
+mod export;
 mod hostile;
 mod operator;
 mod platform_text;
