@@ -19,6 +19,11 @@
 //! The plan carries `redrive_of` (a hash of DIR's report and results), folded into every job
 //! id, so NEW's jobs never share an id with DIR's. Devices with no row yet (apply not finished)
 //! are counted, not re-driven.
+//!
+//! When DIR has an audit (`DIR/audit/`, `devdist audit`) that verifies and was made from the
+//! apply results DIR has now, the platform's word wins over apply's: a device audit found
+//! `placed` or `returned` is done, one `not_placed` that apply called distributed is re-driven,
+//! one `elsewhere` is rejected with where it is (`crate::audit::overrule`).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs;
@@ -49,6 +54,8 @@ pub struct Prepared {
     pub console: u64,
     /// Devices of DIR without any outcome yet: left out.
     pub pending: u64,
+    /// Devices whose apply outcome DIR's audit overruled (`DIR/audit/`, when newer).
+    pub by_audit: u64,
 }
 
 /// Where a device stands after all its rows of results.csv.
@@ -106,6 +113,7 @@ pub(crate) fn verified(dir: &Path, what: &str) -> Result<(), crate::Error> {
     let mut problems = devdist_engine::verify(dir)?;
     if problems.is_empty() {
         problems = crate::verify(dir)?;
+        problems.extend(crate::audit::verify(dir)?);
     }
     if !problems.is_empty() {
         return Err(crate::Error::invocation(format!(
@@ -125,10 +133,12 @@ fn derive(dir: &Path, into: &Path) -> Result<Prepared, Error> {
     let results_path = dir.join("apply").join("results.csv");
     let results_bytes = read(dir, "apply/results.csv")?;
     let verdicts = read_results(&results_path, &results_bytes)?;
+    // audit's verdicts win over apply's outcomes when DIR's audit is newer (crate::audit).
+    let (verdicts, _, by_audit) = crate::audit::overrule(dir, verdicts)?;
 
     let (devices, pending) = plan_devices(dir, &verdicts, &results_path)?;
 
-    let mut prepared = Prepared { pending, ..Prepared::default() };
+    let mut prepared = Prepared { pending, by_audit, ..Prepared::default() };
     let mut chosen: Vec<(&Key, &Device, Option<&str>)> = Vec::new();
     for (key, verdict) in &verdicts {
         let device = &devices[key];
@@ -298,7 +308,7 @@ fn original_row(row: ResultRow) -> Option<ResultRow> {
 
 /// DIR's `grants/*/*/devices.*` (`kind` "devices") or `billing/reassignments.*` ("billing"),
 /// in path order.
-fn manifests(dir: &Path, kind: &str) -> Result<Vec<PathBuf>, Error> {
+pub(crate) fn manifests(dir: &Path, kind: &str) -> Result<Vec<PathBuf>, Error> {
     let list = |path: &Path| -> Result<Vec<PathBuf>, Error> {
         let mut entries: Vec<PathBuf> = fs::read_dir(path)
             .map_err(|e| Error::Input(vec![devdist_formats::Error::io(path, e)]))?
@@ -325,13 +335,13 @@ fn manifests(dir: &Path, kind: &str) -> Result<Vec<PathBuf>, Error> {
 }
 
 /// One row of a CSV or JSONL table.
-enum Row<'a> {
+pub(crate) enum Row<'a> {
     Csv(&'a csv::StringRecord, &'a csv::StringRecord),
     Json(&'a serde_json::Map<String, serde_json::Value>),
 }
 
 /// A row and where it is.
-struct At<'a> {
+pub(crate) struct At<'a> {
     path: &'a Path,
     line: u64,
     row: Row<'a>,
@@ -339,7 +349,7 @@ struct At<'a> {
 
 impl At<'_> {
     /// The text of column `name`.
-    fn get(&self, name: &str) -> Result<&str, Error> {
+    pub(crate) fn get(&self, name: &str) -> Result<&str, Error> {
         let value = match &self.row {
             Row::Csv(headers, record) => headers.iter().position(|h| h == name).and_then(|i| record.get(i)),
             Row::Json(map) => map.get(name).and_then(|v| v.as_str()),
@@ -349,7 +359,7 @@ impl At<'_> {
 }
 
 /// Calls `each` with every row of a CSV or JSONL table at `path`, inside `dir`.
-fn for_rows(dir: &Path, path: &Path, mut each: impl FnMut(&At) -> Result<(), Error>) -> Result<(), Error> {
+pub(crate) fn for_rows(dir: &Path, path: &Path, mut each: impl FnMut(&At) -> Result<(), Error>) -> Result<(), Error> {
     let relative = path.strip_prefix(dir).ok().and_then(Path::to_str);
     let bytes = read(dir, relative.ok_or_else(|| invalid(path, 0, "is not a file of the plan folder"))?)?;
     if path.extension().is_some_and(|e| e == "jsonl") {

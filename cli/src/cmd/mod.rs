@@ -1,6 +1,7 @@
 //! The subcommands, one module each.
 
 mod apply;
+mod audit;
 mod completions;
 mod emulate;
 mod explain;
@@ -48,6 +49,8 @@ enum Command {
     Emulate(emulate::EmulateArgs),
     /// Carry out DIR's jobs on the platform: paced, journalled, resumable, exactly once.
     Apply(apply::ApplyArgs),
+    /// Ask the platform where every device of DIR is now and write DIR/audit/ (read-only).
+    Audit(audit::AuditArgs),
     /// The reference of plan.toml, inventories and catalogs; what a reason code, warning or
     /// platform code means and what to do.
     #[command(after_long_help = explain::REFERENCE_HELP)]
@@ -105,6 +108,7 @@ pub(crate) fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Return(args) => send_back::run(args),
         Command::Emulate(args) => emulate::run(args),
         Command::Apply(args) => apply::run(args),
+        Command::Audit(args) => audit::run(args),
         Command::Explain(args) => explain::run(args),
         Command::Summary(args) => summary::run(args),
         Command::Completions(args) => completions::run(args),
