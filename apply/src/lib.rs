@@ -33,6 +33,7 @@ mod fake;
 mod folder;
 mod journal;
 mod platform;
+mod readers;
 mod redrive;
 mod report;
 mod results;

@@ -40,7 +40,7 @@ use devdist_platform::sign::sha256_hex;
 use devdist_platform::{Action, ApiError, Client, Provisioning};
 
 use crate::error::Error;
-use crate::redrive::{self, Key};
+use crate::readers::{self, Key};
 
 pub use output::verify;
 pub(crate) use output::{Accepted, accepted};
@@ -170,8 +170,8 @@ pub(crate) struct Plan {
 /// Reads every device manifest of `dir` into a [`Plan`].
 pub(crate) fn expected(dir: &Path) -> Result<Plan, devdist_engine::Error> {
     let mut plan = Plan::default();
-    for manifest in redrive::manifests(dir, "devices")? {
-        redrive::for_rows(dir, &manifest, |row| {
+    for manifest in readers::manifests(dir, "devices")? {
+        readers::for_rows(dir, &manifest, |row| {
             let key = (row.get("product_key")?.to_string(), row.get("device_name")?.to_string());
             let target = plan.names.id(row.get("target_instance")?);
             match plan.devices.get_mut(&key) {
@@ -200,9 +200,9 @@ fn apply_outcomes(dir: &Path, plan: &mut Plan) -> Result<String, devdist_engine:
     if !dir.join(relative).exists() {
         return Ok(String::new());
     }
-    let bytes = redrive::read(dir, relative)?;
+    let bytes = readers::read(dir, relative)?;
     let path = dir.join(relative);
-    for (key, verdict) in redrive::read_results(&path, &bytes)? {
+    for (key, verdict) in readers::read_results(&path, &bytes)? {
         let Some(entry) = plan.devices.get_mut(&key) else {
             return Err(devdist_engine::Error::Input(vec![devdist_formats::Error::invalid(
                 &path,
@@ -345,14 +345,14 @@ fn pages(mut each: impl FnMut(u32) -> Result<(u64, u64), Error>) -> Result<(), E
     }
 }
 
-impl redrive::Verdict {
+impl readers::Verdict {
     /// The apply outcome this reading of results.csv stands for.
     fn outcome(&self) -> Outcome {
         match self {
-            redrive::Verdict::Distributed => Outcome::Distributed,
-            redrive::Verdict::Refused(_) | redrive::Verdict::FailedRetryable => Outcome::Failed,
-            redrive::Verdict::Unknown => Outcome::Unknown,
-            redrive::Verdict::Console => Outcome::Console,
+            readers::Verdict::Distributed => Outcome::Distributed,
+            readers::Verdict::Refused(_) | readers::Verdict::FailedRetryable => Outcome::Failed,
+            readers::Verdict::Unknown => Outcome::Unknown,
+            readers::Verdict::Console => Outcome::Console,
         }
     }
 }
@@ -372,7 +372,7 @@ pub(crate) fn judge(names: &Names, entry: &Entry) -> (Verdict, String) {
 }
 
 /// redrive's reading of each device's rows in results.csv.
-pub(crate) type Verdicts = BTreeMap<Key, redrive::Verdict>;
+pub(crate) type Verdicts = BTreeMap<Key, readers::Verdict>;
 
 /// [`overrule`]'s answer: the verdicts, audit's own when it was accepted, and how many it changed.
 pub(crate) type Overruled = (Verdicts, Option<Accepted>, u64);
@@ -388,7 +388,7 @@ pub(crate) type Overruled = (Verdicts, Option<Accepted>, u64);
 ///
 /// Everything else stays as apply's results say.
 pub(crate) fn overrule(dir: &Path, mut verdicts: Verdicts) -> Result<Overruled, devdist_engine::Error> {
-    use redrive::Verdict as Apply;
+    use readers::Verdict as Apply;
     let Some(audit) = accepted(dir)? else { return Ok((verdicts, None, 0)) };
     let mut changed = 0;
     for (key, verdict) in &mut verdicts {

@@ -14,7 +14,7 @@ use devdist_platform::sign::sha256_hex;
 
 use super::{Entry, Names, Plan, Seen};
 use crate::error::Error;
-use crate::redrive::Key;
+use crate::readers::Key;
 
 /// audit's files inside `DIR/audit/`.
 const CSV: &str = "audit.csv";
@@ -347,7 +347,7 @@ pub(crate) fn accepted(dir: &Path) -> Result<Option<Accepted>, devdist_engine::E
     }
     let invalid = |message: String| devdist_engine::Error::invocation(message);
     let summary = read_summary(dir).map_err(invalid)?;
-    let results = match crate::redrive::read(dir, "apply/results.csv") {
+    let results = match crate::readers::read(dir, "apply/results.csv") {
         Ok(bytes) => sha256_hex(&bytes),
         Err(_) => String::new(),
     };

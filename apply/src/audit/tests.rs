@@ -12,7 +12,7 @@ use devdist_platform::api::{
 use devdist_platform::{ApiError, ErrorKind, Provisioning};
 
 use super::{Reader, audit, expected, verify};
-use crate::redrive::Key;
+use crate::readers::Key;
 
 /// Where the fake platform has a device.
 #[derive(Debug, Clone)]
