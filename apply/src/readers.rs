@@ -178,7 +178,7 @@ pub(crate) fn for_rows(dir: &Path, path: &Path, mut each: impl FnMut(&At) -> Res
         return Ok(());
     }
     if path.extension().is_none_or(|e| e != "csv") {
-        return Err(invalid(path, 0, "redrive reads csv and jsonl manifests only"));
+        return Err(invalid(path, 0, "redrive, return and audit read csv and jsonl manifests only"));
     }
     let mut reader = csv::Reader::from_reader(bytes.as_slice());
     let headers = reader.headers().map_err(|e| invalid(path, 1, e))?.clone();

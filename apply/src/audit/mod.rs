@@ -227,6 +227,9 @@ fn stopped(what: &str, err: &ApiError) -> Error {
 /// folder inside DIR and renamed into place, replacing only audit's own previous folder).
 /// `dir` must verify as a plan folder. Read-only on the platform.
 pub fn audit(dir: &Path, reader: &dyn Reader, progress: &dyn AuditProgress) -> Result<Audited, Error> {
+    // A staging folder left by a killed audit is audit's own: it goes first, or DIR would not
+    // verify (it is not listed in report.json).
+    output::remove_staging(dir)?;
     crate::folder::refuse_unverified(dir)?;
     let audited_at = devdist_platform::sign::timestamp(std::time::SystemTime::now());
     let mut plan = expected(dir)?;

@@ -21,6 +21,23 @@ const CSV: &str = "audit.csv";
 const PAGE: &str = "report.html";
 const SUMMARY: &str = "summary.json";
 
+/// Where the next `audit/` is built, and where the previous one waits while it moves in.
+const STAGING: &str = "audit.new";
+const OLD: &str = "audit.old";
+
+/// Removes what a killed audit left in DIR (its staging folder, or its previous folder on the
+/// way out). A link is removed, never followed.
+pub(super) fn remove_staging(dir: &Path) -> Result<(), Error> {
+    for name in [STAGING, OLD] {
+        let path = dir.join(name);
+        if path.symlink_metadata().is_ok() {
+            let removed = if path.is_symlink() { fs::remove_file(&path) } else { fs::remove_dir_all(&path) };
+            removed.map_err(|err| Error::journal(&path, &err))?;
+        }
+    }
+    Ok(())
+}
+
 /// The most bytes of an audit file read back.
 const READ_LIMIT: u64 = 64 << 30;
 
@@ -72,11 +89,9 @@ pub(super) fn write(
     listed: &BTreeSet<(String, String, String)>,
     run: Run,
 ) -> Result<AuditSummary, Error> {
-    let staging = dir.join("audit.new");
+    let staging = dir.join(STAGING);
     let fail = |path: &Path, err: std::io::Error| Error::journal(path, &err);
-    if staging.exists() {
-        fs::remove_dir_all(&staging).map_err(|e| fail(&staging, e))?;
-    }
+    remove_staging(dir)?;
     fs::create_dir(&staging).map_err(|e| fail(&staging, e))?;
     let csv_path = staging.join(CSV);
     let file = devdist_formats::create_new(&csv_path, false).map_err(|e| fail(&csv_path, e))?;
@@ -161,10 +176,7 @@ pub(super) fn write(
 
     // Into place: audit's previous folder (only it) moves aside, then goes.
     let target = dir.join(AUDIT_DIR);
-    let old = dir.join("audit.old");
-    if old.exists() {
-        fs::remove_dir_all(&old).map_err(|e| fail(&old, e))?;
-    }
+    let old = dir.join(OLD);
     if target.exists() {
         fs::rename(&target, &old).map_err(|e| fail(&target, e))?;
     }

@@ -196,6 +196,13 @@ fn every_device_gets_the_verdict_of_where_the_platform_has_it_and_verify_checks_
     audit(&dir, &fake, &()).unwrap();
     assert_eq!(std::fs::read(dir.join("audit/audit.csv")).unwrap(), before);
     assert!(!dir.join("audit.new").exists() && !dir.join("audit.old").exists());
+    // What a killed audit leaves is cleared by the next one (DIR would not verify with it).
+    std::fs::create_dir(dir.join("audit.new")).unwrap();
+    std::fs::write(dir.join("audit.new/audit.csv"), "half").unwrap();
+    assert!(!devdist_engine::verify(&dir).unwrap().is_empty());
+    audit(&dir, &fake, &()).unwrap();
+    assert!(!dir.join("audit.new").exists());
+    assert_eq!(std::fs::read(dir.join("audit/audit.csv")).unwrap(), before);
 
     // One byte changed, a row lost, a stranger: each is named.
     let csv = dir.join("audit/audit.csv");
