@@ -7,6 +7,10 @@ use std::fmt::Write;
 
 use devdist_engine::html::{bar_chart, esc, head, tiles};
 use devdist_folder::AuditSummary;
+use devdist_folder::audited::ProductAudit;
+
+/// The most (product, source, target) rows the page lists.
+const PRODUCTS_SHOWN: usize = 50;
 
 /// The page `devdist audit` writes.
 pub(super) fn page(summary: &AuditSummary) -> String {
@@ -107,7 +111,10 @@ pub(super) fn page(summary: &AuditSummary) -> String {
         "<table><thead><tr><th>product</th><th>source</th><th>target</th><th>ListDistributedProduct</th>\
          <th class=\"num\">devices placed</th></tr></thead><tbody>\n",
     );
-    for p in &summary.products {
+    // The ones the platform does not list first, then the fullest: at most PRODUCTS_SHOWN rows.
+    let mut shown: Vec<&ProductAudit> = summary.products.iter().collect();
+    shown.sort_by_key(|p| (p.listed, std::cmp::Reverse(p.devices_placed)));
+    for p in shown.iter().take(PRODUCTS_SHOWN) {
         let _ = writeln!(
             html,
             "<tr><td class=\"mono\">{}</td><td class=\"mono\">{}</td><td class=\"mono\">{}</td><td>{}</td><td class=\"num\">{}</td></tr>",
@@ -118,7 +125,15 @@ pub(super) fn page(summary: &AuditSummary) -> String {
             p.devices_placed
         );
     }
-    html.push_str("</tbody></table>\n</section>\n<section id=\"calls\">\n<h2>4. Calls</h2>\n");
+    html.push_str("</tbody></table>\n");
+    if summary.products.len() > PRODUCTS_SHOWN {
+        let _ = writeln!(
+            html,
+            "<p>{} more (product, source, target) in <a href=\"summary.json\">summary.json</a>.</p>",
+            summary.products.len() - PRODUCTS_SHOWN
+        );
+    }
+    html.push_str("</section>\n<section id=\"calls\">\n<h2>4. Calls</h2>\n");
     html.push_str(
         "<table><thead><tr><th>API</th><th class=\"num\">calls</th><th class=\"num\">retries</th></tr></thead><tbody>\n",
     );
