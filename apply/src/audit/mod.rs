@@ -231,6 +231,11 @@ pub fn audit(dir: &Path, reader: &dyn Reader, progress: &dyn AuditProgress) -> R
     // verify (it is not listed in report.json).
     output::remove_staging(dir)?;
     crate::folder::refuse_unverified(dir)?;
+    let (report, _) = devdist_engine::read_report(dir)?;
+    if report.mode != devdist_folder::Mode::Plan {
+        let why = format!("written by `devdist {}`, which plans no devices; audit needs a plan folder", report.mode);
+        return Err(Error::folder(&dir.join("report.json"), why));
+    }
     let audited_at = devdist_platform::sign::timestamp(std::time::SystemTime::now());
     let mut plan = expected(dir)?;
     let apply_results_sha256 = apply_outcomes(dir, &mut plan)?;

@@ -262,3 +262,37 @@ fn verify_names_a_changed_audit_file_the_page_renders_and_return_follows_audit()
     let new: BTreeSet<&str> = rows.values().map(|row| row["verdict"].as_str()).collect();
     assert!(!new.contains("elsewhere"), "{new:?}");
 }
+
+#[test]
+fn audit_refuses_a_validate_folder_a_changed_plan_and_missing_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = fixture("demo/plan.toml");
+    let validated = dir.path().join("validated");
+    let output = devdist(&["validate", demo.to_str().unwrap(), "--out", validated.to_str().unwrap(), "--quiet"]);
+    assert!(matches!(output.status.code(), Some(0 | 1)), "{}", stderr(&output));
+    // No platform is needed to refuse: the endpoint is never called.
+    let unreachable = ["--endpoint", "http://127.0.0.1:9"];
+    let refused = devdist(&[&["audit", validated.to_str().unwrap()][..], &unreachable].concat());
+    assert_eq!(refused.status.code(), Some(3), "{}", stderr(&refused));
+    assert!(stderr(&refused).contains("written by `devdist validate`"), "{}", stderr(&refused));
+
+    let out = plan(&demo, dir.path(), "out");
+    let jobs = out.join("jobs/jobs.csv");
+    let mut bytes = std::fs::read(&jobs).unwrap();
+    bytes.push(b'\n');
+    std::fs::write(&jobs, bytes).unwrap();
+    let refused = devdist(&[&["audit", out.to_str().unwrap()][..], &unreachable].concat());
+    assert_eq!(refused.status.code(), Some(3), "{}", stderr(&refused));
+    assert!(stderr(&refused).contains("does not verify"), "{}", stderr(&refused));
+    assert!(!out.join("audit").exists());
+
+    let bare = std::process::Command::new(crate::support::BIN)
+        .args(["audit", out.to_str().unwrap(), "--endpoint", "http://127.0.0.1:9"])
+        .env_remove("ALIBABA_CLOUD_ACCESS_KEY_ID")
+        .env_remove("ALIBABA_CLOUD_ACCESS_KEY_SECRET")
+        .env_remove("ALIBABA_CLOUD_SECURITY_TOKEN")
+        .env("HOME", dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(bare.status.code(), Some(2), "{}", stderr(&bare));
+}
