@@ -26,7 +26,7 @@ pub(crate) enum Verdict {
 
 impl Verdict {
     /// Which of two verdicts of one device wins: distributed, then refused, then retry.
-    fn rank(&self) -> u8 {
+    pub(crate) fn rank(&self) -> u8 {
         match self {
             Verdict::Distributed => 0,
             Verdict::Refused(_) => 1,
@@ -57,7 +57,24 @@ pub(crate) fn invalid(path: &Path, line: u64, message: impl ToString) -> Error {
 /// Each device's verdict over all its rows (sorted by key, so everything after is in order).
 pub(crate) fn read_results(path: &Path, bytes: &[u8]) -> Result<BTreeMap<Key, Verdict>, Error> {
     let mut verdicts: BTreeMap<Key, Verdict> = BTreeMap::new();
-    let mut reader = csv::Reader::from_reader(bytes);
+    each_result(path, bytes, |key, verdict| {
+        match verdicts.get(&key) {
+            Some(old) if old.rank() <= verdict.rank() => {}
+            _ => drop(verdicts.insert(key, verdict)),
+        }
+        Ok(())
+    })?;
+    Ok(verdicts)
+}
+
+/// Calls `each` with the device and verdict of every row of results.csv, read from `input` as
+/// a stream; `path` names the file in errors.
+pub(crate) fn each_result(
+    path: &Path,
+    input: impl std::io::Read,
+    mut each: impl FnMut(Key, Verdict) -> Result<(), Error>,
+) -> Result<(), Error> {
+    let mut reader = csv::Reader::from_reader(input);
     let headers = reader.headers().map_err(|e| invalid(path, 1, e))?;
     if headers.iter().ne(ResultRow::<String>::COLUMNS) {
         return Err(invalid(
@@ -85,15 +102,9 @@ pub(crate) fn read_results(path: &Path, bytes: &[u8]) -> Result<BTreeMap<Key, Ve
                 Verdict::Refused(format!("{text} in job {}", row.job_id))
             }
         };
-        let key = (row.product_key, row.device_name);
-        match verdicts.get(&key) {
-            Some(old) if old.rank() <= verdict.rank() => {}
-            _ => {
-                verdicts.insert(key, verdict);
-            }
-        }
+        each((row.product_key, row.device_name), verdict)?;
     }
-    Ok(verdicts)
+    Ok(())
 }
 
 /// A row of results.csv with every cell read back as it was before [`devdist_engine::safe_cell`]
@@ -164,26 +175,35 @@ impl At<'_> {
     }
 }
 
-/// Calls `each` with every row of a CSV or JSONL table at `path`, inside `dir`.
+/// Calls `each` with every row of a CSV or JSONL table at `path`, inside `dir`, read as a
+/// stream (one row in memory at a time: a manifest may hold a million devices).
 pub(crate) fn for_rows(dir: &Path, path: &Path, mut each: impl FnMut(&At) -> Result<(), Error>) -> Result<(), Error> {
+    use std::io::BufRead;
     let relative = path.strip_prefix(dir).ok().and_then(Path::to_str);
-    let bytes = read(dir, relative.ok_or_else(|| invalid(path, 0, "is not a file of the plan folder"))?)?;
-    if path.extension().is_some_and(|e| e == "jsonl") {
-        for (i, line) in bytes.split(|&b| b == b'\n').enumerate().filter(|(_, l)| !l.is_empty()) {
+    let relative = relative.ok_or_else(|| invalid(path, 0, "is not a file of the plan folder"))?;
+    let is_jsonl = path.extension().is_some_and(|e| e == "jsonl");
+    if !is_jsonl && path.extension().is_none_or(|e| e != "csv") {
+        return Err(invalid(path, 0, "redrive, return and audit read csv and jsonl manifests only"));
+    }
+    let file = devdist_formats::open_inside(dir, relative).map_err(|e| Error::Input(vec![e]))?.file;
+    let input = std::io::BufReader::with_capacity(1 << 16, file);
+    if is_jsonl {
+        for (i, line) in input.split(b'\n').enumerate() {
             let line_number = i as u64 + 1;
+            let line = line.map_err(|e| Error::Input(vec![devdist_formats::Error::io(path, e)]))?;
+            if line.is_empty() {
+                continue;
+            }
             let map: serde_json::Map<String, serde_json::Value> =
-                serde_json::from_slice(line).map_err(|e| invalid(path, line_number, e))?;
+                serde_json::from_slice(&line).map_err(|e| invalid(path, line_number, e))?;
             each(&At { path, line: line_number, row: Row::Json(&map) })?;
         }
         return Ok(());
     }
-    if path.extension().is_none_or(|e| e != "csv") {
-        return Err(invalid(path, 0, "redrive, return and audit read csv and jsonl manifests only"));
-    }
-    let mut reader = csv::Reader::from_reader(bytes.as_slice());
+    let mut reader = csv::Reader::from_reader(input);
     let headers = reader.headers().map_err(|e| invalid(path, 1, e))?.clone();
-    for record in reader.records() {
-        let record = record.map_err(|e| invalid(path, e.position().map_or(0, |p| p.line()), e))?;
+    let mut record = csv::StringRecord::new();
+    while reader.read_record(&mut record).map_err(|e| invalid(path, e.position().map_or(0, |p| p.line()), e))? {
         let line = record.position().map_or(0, |p| p.line());
         each(&At { path, line, row: Row::Csv(&headers, &record) })?;
     }

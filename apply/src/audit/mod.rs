@@ -36,7 +36,6 @@ use devdist_folder::Outcome;
 use devdist_folder::audited::{ApiCount, AuditSummary, Settled, Verdict};
 use devdist_platform::api::{DistributedDevices, DistributedProducts, ListDistributedDevice, ListDistributedProduct};
 use devdist_platform::limits::MAX_DISTRIBUTED_PAGE_SIZE;
-use devdist_platform::sign::sha256_hex;
 use devdist_platform::{Action, ApiError, Client, Provisioning};
 
 use crate::error::Error;
@@ -156,7 +155,8 @@ pub(crate) struct Entry {
     pub(crate) from: u32,
     /// Sorted, each once.
     pub(crate) targets: Vec<u32>,
-    pub(crate) apply: Option<Outcome>,
+    /// apply's reading of its rows in results.csv.
+    pub(crate) apply: Option<readers::Verdict>,
     pub(crate) seen: Seen,
 }
 
@@ -200,9 +200,15 @@ fn apply_outcomes(dir: &Path, plan: &mut Plan) -> Result<String, devdist_engine:
     if !dir.join(relative).exists() {
         return Ok(String::new());
     }
-    let bytes = readers::read(dir, relative)?;
     let path = dir.join(relative);
-    for (key, verdict) in readers::read_results(&path, &bytes)? {
+    let open = || devdist_formats::open_inside(dir, relative).map_err(|e| devdist_engine::Error::Input(vec![e]));
+    let unreadable = |e| devdist_engine::Error::Input(vec![devdist_formats::Error::io(&path, e)]);
+    // Two streaming passes, so that the file is never held whole: its SHA-256, then its rows.
+    let mut hashing = devdist_formats::HashingWriter::new(std::io::sink());
+    std::io::copy(&mut open()?.file, &mut hashing).map_err(unreadable)?;
+    let (_, sha256) = hashing.finish();
+    let input = std::io::BufReader::with_capacity(1 << 16, open()?.file);
+    readers::each_result(&path, input, |key, verdict| {
         let Some(entry) = plan.devices.get_mut(&key) else {
             return Err(devdist_engine::Error::Input(vec![devdist_formats::Error::invalid(
                 &path,
@@ -210,9 +216,13 @@ fn apply_outcomes(dir: &Path, plan: &mut Plan) -> Result<String, devdist_engine:
                 format!("{}/{} is in no device manifest: results of another plan?", key.0, key.1),
             )]));
         };
-        entry.apply = Some(verdict.outcome());
-    }
-    Ok(sha256_hex(&bytes))
+        match &entry.apply {
+            Some(old) if old.rank() <= verdict.rank() => {}
+            _ => entry.apply = Some(verdict),
+        }
+        Ok(())
+    })?;
+    Ok(sha256)
 }
 
 /// A platform error that stops the audit (exit 3).

@@ -52,6 +52,7 @@ pub(super) struct Run {
 /// The row of one device.
 fn row(key: &Key, entry: &Entry, names: &Names) -> AuditRow {
     let (verdict, note) = super::judge(names, entry);
+    let apply = entry.apply.as_ref().map(crate::readers::Verdict::outcome);
     let targets: Vec<&str> = entry.targets.iter().map(|&t| names.name(t)).collect();
     let mut row = AuditRow {
         product_key: key.0.clone(),
@@ -66,8 +67,8 @@ fn row(key: &Key, entry: &Entry, names: &Names) -> AuditRow {
         observed_at: String::new(),
         settled_by: devdist_folder::audited::Settled::Provisioning,
         note,
-        apply_outcome: entry.apply.map_or("", |o| o.name()).to_string(),
-        disagreement: super::verdict::disagreement(entry.apply, verdict).map_or("", |d| d.name()).to_string(),
+        apply_outcome: apply.map_or("", |o| o.name()).to_string(),
+        disagreement: super::verdict::disagreement(apply, verdict).map_or("", |d| d.name()).to_string(),
     };
     if let Seen::At { instance, source, uid, at_ms, recorded, by } = entry.seen {
         row.observed_instance = names.name(instance).to_string();
