@@ -1,6 +1,7 @@
 //! The subcommands, one module each.
 
 mod apply;
+mod audit;
 mod completions;
 mod emulate;
 mod explain;
@@ -52,6 +53,8 @@ enum Command {
     Apply(apply::ApplyArgs),
     /// Read the inventory of instances from the platform into FILE: paced, resumable.
     Export(export::ExportArgs),
+    /// Ask the platform where every device of DIR is now and write DIR/audit/ (read-only).
+    Audit(audit::AuditArgs),
     /// The reference of plan.toml, inventories and catalogs; what a reason code, warning or
     /// platform code means and what to do.
     #[command(after_long_help = explain::REFERENCE_HELP)]
@@ -110,6 +113,7 @@ pub(crate) fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Emulate(args) => emulate::run(args),
         Command::Apply(args) => apply::run(args),
         Command::Export(args) => export::run(args),
+        Command::Audit(args) => audit::run(args),
         Command::Explain(args) => explain::run(args),
         Command::Summary(args) => summary::run(args),
         Command::Completions(args) => completions::run(args),
