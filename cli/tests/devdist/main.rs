@@ -10,6 +10,7 @@ mod emulate;
 mod exactly_once;
 mod export;
 mod hostile;
+mod lifecycle;
 mod operator;
 mod platform_text;
 mod redrive;
