@@ -369,8 +369,8 @@ impl Distribution {
             if !seen.insert(name.as_str()) {
                 return Err(illegal(format!("device {name} is listed twice")));
             }
-            let known = self.world.devices.get(&(product_key.clone(), name.clone()));
-            if known.is_none_or(|device| device.location() != source) {
+            let known = self.world.device(product_key, name);
+            if known.is_none_or(|device| device.location() != source.as_str()) {
                 return Err(Failure::business(
                     "iot.device.NotExistedDevice",
                     format!("device {product_key}/{name} does not exist in instance {source}"),
@@ -610,7 +610,7 @@ impl Distribution {
         self.settle(now);
         let product_key = required(params, "ProductKey")?;
         let device_name = required(params, "DeviceName")?;
-        let Some(device) = self.world.devices.get(&(product_key.clone(), device_name.clone())) else {
+        let Some(device) = self.world.device(&product_key, &device_name) else {
             return Err(Failure::business(
                 "iot.device.NotExistedDevice",
                 format!("device {product_key}/{device_name} does not exist"),

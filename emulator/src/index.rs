@@ -3,9 +3,13 @@
 //! call costs about its page, not the number of devices.
 //!
 //! Devices are named in the index by their registration number (`Device::registered`, unique,
-//! never reused). Per device it holds:
-//! - a slot: its product (a `u32`) and a copy of its name (the one string per device; the
-//!   world's map of devices is keyed by strings the index cannot borrow);
+//! never reused); products and instances by small numbers (interned). Per device it holds:
+//! - a slot (16 bytes): its product and where its name is in the names arena (one string of
+//!   every name, each once: the world keys nothing else by name);
+//! - its name (its length in bytes) in that arena; the slot and the name stay when the device
+//!   is deleted, so a job can still name it;
+//! - its number (8 bytes, at most 8/7 of that with the table's free room) in the positions table,
+//!   which finds a registered device by the hash of its product and name;
 //! - its number in its product's list and in its product's list for the instance it is in
 //!   (8 bytes each), newest first: QueryDevice, and QueryProductList's `DeviceCount`;
 //! - once distributed, its last distribution's time and number (16 bytes) in each of four lists
@@ -18,6 +22,10 @@
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
+use std::hash::{Hash, Hasher};
+
+use hashbrown::HashTable;
+use rustc_hash::FxHasher;
 
 /// Chunks of a [`Sorted`] list split past twice this length.
 pub(crate) const CHUNK: usize = 512;
@@ -124,27 +132,33 @@ pub(crate) fn newest_first(a: &u64, b: &u64) -> Ordering {
 /// inventory seeded, which lists last) and its registration number.
 pub(crate) type Distributed = (u64, u64);
 
-/// A device's slot: its product and name.
-#[derive(Debug, Clone)]
+/// A device's slot: its product and where its name is in the names arena.
+#[derive(Debug, Clone, Copy)]
 struct Slot {
+    name_at: u64,
+    name_len: u32,
     product: u32,
-    name: Box<str>,
 }
 
-/// What the index holds of one device's distribution, to find it again in the lists.
+/// What the index holds of one device's distribution, to find it again in the lists: instance
+/// numbers ([`Index::instance`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Placement<'a> {
+pub(crate) struct Placement {
     /// Where it is now.
-    pub location: &'a str,
+    pub location: u32,
     /// Its last distribution: from, to and when (`None`: seeded by an inventory).
-    pub last: Option<(&'a str, &'a str, Option<u64>)>,
+    pub last: Option<(u32, u32, Option<u64>)>,
 }
 
 /// The index (module docs).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Index {
-    /// By registration number − 1.
-    slots: Vec<Option<Slot>>,
+    /// By registration number − 1, every device ever registered (a deleted one too).
+    slots: Vec<Slot>,
+    /// Every device's name, one after another, where the slots say.
+    names: String,
+    /// The numbers of the registered devices, by the hash of their product and name.
+    positions: HashTable<u64>,
     product_ids: HashMap<String, u32>,
     product_keys: Vec<String>,
     instance_ids: HashMap<String, u32>,
@@ -178,14 +192,30 @@ impl Index {
         id
     }
 
-    fn instance(&mut self, instance: &str) -> u32 {
+    /// The number of `instance`, given one when new.
+    pub(crate) fn instance(&mut self, instance: &str) -> u32 {
         intern(&mut self.instance_ids, &mut self.instance_names, instance).0
     }
 
-    /// The product key and name of device `number`.
+    /// The instance numbered `id` by [`Index::instance`].
+    pub(crate) fn instance_name(&self, id: u32) -> &str {
+        &self.instance_names[id as usize]
+    }
+
+    /// The product key and name of device `number` (a deleted one too).
     pub(crate) fn name(&self, number: u64) -> Option<(&str, &str)> {
-        let slot = self.slots.get(number.checked_sub(1)? as usize)?.as_ref()?;
-        Some((&self.product_keys[slot.product as usize], &slot.name))
+        let slot = self.slots.get(number.checked_sub(1)? as usize)?;
+        Some((&self.product_keys[slot.product as usize], slot_name(&self.names, slot)))
+    }
+
+    /// The number of the registered device of `product_key` named `name`.
+    pub(crate) fn find(&self, product_key: &str, name: &str) -> Option<u64> {
+        let product = *self.product_ids.get(product_key)?;
+        let is = |number: &u64| {
+            let slot = &self.slots[(*number - 1) as usize];
+            slot.product == product && slot_name(&self.names, slot) == name
+        };
+        self.positions.find(position_hash(product, name), is).copied()
     }
 
     /// ListDistributedDevice's order: newest first, seeded last, ties by product key and name.
@@ -193,50 +223,59 @@ impl Index {
         move |a, b| b.0.cmp(&a.0).then_with(|| self.name(a.1).cmp(&self.name(b.1)))
     }
 
-    /// Registers device `number` (a new one, or one deleted before) of `product_key` named
-    /// `name`, placed as `placement` says.
-    pub(crate) fn insert(&mut self, number: u64, product_key: &str, name: &str, placement: Placement<'_>) {
+    /// Registers device `number` of `product_key` named `name`, placed as `placement` says: a
+    /// new one (numbered after every other), or one deleted before (the same name again).
+    pub(crate) fn insert(&mut self, number: u64, product_key: &str, name: &str, placement: Placement) {
         let product = self.product(product_key);
         let at = (number - 1) as usize;
-        if self.slots.len() <= at {
-            self.slots.resize(at + 1, None);
+        if at == self.slots.len() {
+            let name_at = self.names.len() as u64;
+            self.names.push_str(name);
+            self.slots.push(Slot { name_at, name_len: name.len() as u32, product });
         }
-        self.slots[at] = Some(Slot { product, name: name.into() });
+        let Index { positions, slots, names, .. } = self;
+        let rehash = |number: &u64| {
+            let slot = &slots[(*number - 1) as usize];
+            position_hash(slot.product, slot_name(names, slot))
+        };
+        positions.insert_unique(position_hash(product, name), number, rehash);
         self.devices[product as usize].insert(number, newest_first);
         self.place(number, product, placement);
     }
 
     fn product_of(&self, number: u64) -> Option<u32> {
-        Some(self.slots.get(number.checked_sub(1)? as usize)?.as_ref()?.product)
+        Some(self.slots.get(number.checked_sub(1)? as usize)?.product)
     }
 
     /// Deletes device `number`, placed as `placement` says (the `churn` fault).
-    pub(crate) fn remove(&mut self, number: u64, placement: Placement<'_>) {
-        let Some(product) = self.product_of(number) else { return };
-        self.unplace(number, product, placement);
-        self.devices[product as usize].remove(&number, newest_first);
-        self.slots[(number - 1) as usize] = None;
+    pub(crate) fn remove(&mut self, number: u64, placement: Placement) {
+        let Some(&slot) = self.slots.get((number - 1) as usize) else { return };
+        let hash = position_hash(slot.product, slot_name(&self.names, &slot));
+        if let Ok(entry) = self.positions.find_entry(hash, |other| *other == number) {
+            entry.remove();
+        }
+        self.unplace(number, slot.product, placement);
+        self.devices[slot.product as usize].remove(&number, newest_first);
     }
 
     /// Device `number`, placed as `placement` says, is about to move ([`Index::arrived`] next).
-    pub(crate) fn leaving(&mut self, number: u64, placement: Placement<'_>) {
+    pub(crate) fn leaving(&mut self, number: u64, placement: Placement) {
         if let Some(product) = self.product_of(number) {
             self.unplace(number, product, placement);
         }
     }
 
     /// Device `number` moved and is placed as `placement` says.
-    pub(crate) fn arrived(&mut self, number: u64, placement: Placement<'_>) {
+    pub(crate) fn arrived(&mut self, number: u64, placement: Placement) {
         if let Some(product) = self.product_of(number) {
             self.place(number, product, placement);
         }
     }
 
-    fn place(&mut self, number: u64, product: u32, placement: Placement<'_>) {
-        let location = self.instance(placement.location);
+    fn place(&mut self, number: u64, product: u32, placement: Placement) {
+        let location = placement.location;
         self.located.entry((product, location)).or_default().insert(number, newest_first);
         if let Some((from, to, at)) = placement.last {
-            let (from, to) = (self.instance(from), self.instance(to));
             let entry = (at.map_or(0, |at| at + 1), number);
             for list in self.lists(product, from) {
                 let mut taken = std::mem::take(list.get(self));
@@ -247,13 +286,11 @@ impl Index {
         }
     }
 
-    fn unplace(&mut self, number: u64, product: u32, placement: Placement<'_>) {
-        let location = self.instance(placement.location);
-        if let Some(list) = self.located.get_mut(&(product, location)) {
+    fn unplace(&mut self, number: u64, product: u32, placement: Placement) {
+        if let Some(list) = self.located.get_mut(&(product, placement.location)) {
             list.remove(&number, newest_first);
         }
         if let Some((from, to, at)) = placement.last {
-            let (from, to) = (self.instance(from), self.instance(to));
             let entry = (at.map_or(0, |at| at + 1), number);
             for list in self.lists(product, from) {
                 let mut taken = std::mem::take(list.get(self));
@@ -321,6 +358,19 @@ impl Index {
             (key, latest, times.contains_key(&0))
         })
     }
+}
+
+/// A device's name in the names arena.
+fn slot_name<'a>(names: &'a str, slot: &Slot) -> &'a str {
+    &names[slot.name_at as usize..][..slot.name_len as usize]
+}
+
+/// Where the positions table files a device of `product` named `name`.
+fn position_hash(product: u32, name: &str) -> u64 {
+    let mut hasher = FxHasher::default();
+    product.hash(&mut hasher);
+    name.hash(&mut hasher);
+    hasher.finish()
 }
 
 /// The number of `name` in `names`, given one when new (true then).
