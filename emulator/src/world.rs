@@ -272,6 +272,12 @@ impl World {
         Some((product_key, name, device))
     }
 
+    /// The name of device `number` (its registration number), registered now or deleted since;
+    /// empty for a number never given.
+    pub fn device_name(&self, number: u64) -> &str {
+        self.index.name(number).map_or("", |(_, name)| name)
+    }
+
     /// Every registered device, in the order of registration: product key, name, device.
     pub fn devices(&self) -> impl Iterator<Item = (&str, &str, Device<'_>)> + '_ {
         (1..=self.records.len() as u64).filter_map(|number| self.numbered(number))
