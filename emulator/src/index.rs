@@ -65,6 +65,8 @@ impl<T: Copy> Sorted<T> {
         self.len += 1;
         if chunk.len() > 2 * CHUNK {
             let tail = chunk.split_off(CHUNK);
+            // The head keeps the room it grew to hold both halves: give it back.
+            chunk.shrink_to_fit();
             self.chunks.insert(at + 1, tail);
         }
     }
@@ -84,6 +86,9 @@ impl<T: Copy> Sorted<T> {
         chunk.remove(pos);
         if chunk.is_empty() {
             self.chunks.remove(at);
+        } else if chunk.len() * 4 < chunk.capacity() {
+            // A list most devices left (their home, once they are distributed) gives back its room.
+            chunk.shrink_to_fit();
         }
         self.len -= 1;
         true
@@ -421,12 +426,15 @@ mod tests {
         model.sort_by(newest_first);
         assert_eq!(list.iter_from(0).copied().collect::<Vec<_>>(), model);
         assert!(list.chunks.len() > 4, "split into chunks");
+        let room = |list: &Sorted<u64>| list.chunks.iter().map(Vec::capacity).max().unwrap_or(0);
+        assert!(room(&list) <= 2 * CHUNK + 2, "a chunk holds room for {} entries", room(&list));
         for key in (0..5003u64).step_by(3) {
             let had = model.contains(&key);
             assert_eq!(list.remove(&key, newest_first), had);
             model.retain(|other| *other != key);
         }
         assert!(!list.remove(&99_999, newest_first));
+        assert!(list.chunks.iter().all(|chunk| chunk.capacity() <= 4 * chunk.len()), "removals give back room");
         assert_eq!(list.len(), model.len());
         assert_eq!(list.iter_from(0).copied().collect::<Vec<_>>(), model);
         for skip in [0, 1, 511, 1024, 1500, model.len() - 1, model.len(), model.len() + 5] {
