@@ -4,10 +4,10 @@
 //!
 //! Devices are named in the index by their registration number (`Device::registered`, unique,
 //! never reused); products and instances by small numbers (interned). Per device it holds:
-//! - a slot (16 bytes): its product and where its name is in the names arena (one string of
-//!   every name, each once: the world keys nothing else by name);
-//! - its name (its length in bytes) in that arena; the slot and the name stay when the device
-//!   is deleted, so a job can still name it;
+//! - its product (4 bytes) and where its name ends (8 bytes) in the names arena, one string of
+//!   every name, each once, in the order of registration (the world keys nothing else by name);
+//! - its name (its length in bytes) in that arena; the product and the name stay when the
+//!   device is deleted, so a job can still name it;
 //! - its number (8 bytes, at most 8/7 of that with the table's free room) in the positions table,
 //!   which finds a registered device by the hash of its product and name;
 //! - its number in its product's list and in its product's list for the instance it is in
@@ -137,14 +137,6 @@ pub(crate) fn newest_first(a: &u64, b: &u64) -> Ordering {
 /// inventory seeded, which lists last) and its registration number.
 pub(crate) type Distributed = (u64, u64);
 
-/// A device's slot: its product and where its name is in the names arena.
-#[derive(Debug, Clone, Copy)]
-struct Slot {
-    name_at: u64,
-    name_len: u32,
-    product: u32,
-}
-
 /// What the index holds of one device's distribution, to find it again in the lists: instance
 /// numbers ([`Index::instance`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,9 +150,11 @@ pub(crate) struct Placement {
 /// The index (module docs).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Index {
-    /// By registration number − 1, every device ever registered (a deleted one too).
-    slots: Vec<Slot>,
-    /// Every device's name, one after another, where the slots say.
+    /// By registration number − 1, every device ever registered (a deleted one too): its
+    /// product, and where its name ends in `names` (it starts where the one before ends).
+    device_products: Vec<u32>,
+    name_ends: Vec<u64>,
+    /// Every device's name, one after another, in the order of registration.
     names: String,
     /// The numbers of the registered devices, by the hash of their product and name.
     positions: HashTable<u64>,
@@ -209,16 +203,17 @@ impl Index {
 
     /// The product key and name of device `number` (a deleted one too).
     pub(crate) fn name(&self, number: u64) -> Option<(&str, &str)> {
-        let slot = self.slots.get(number.checked_sub(1)? as usize)?;
-        Some((&self.product_keys[slot.product as usize], slot_name(&self.names, slot)))
+        let at = number.checked_sub(1)? as usize;
+        let product = *self.device_products.get(at)?;
+        Some((&self.product_keys[product as usize], name_at(&self.names, &self.name_ends, at)))
     }
 
     /// The number of the registered device of `product_key` named `name`.
     pub(crate) fn find(&self, product_key: &str, name: &str) -> Option<u64> {
         let product = *self.product_ids.get(product_key)?;
         let is = |number: &u64| {
-            let slot = &self.slots[(*number - 1) as usize];
-            slot.product == product && slot_name(&self.names, slot) == name
+            let at = (*number - 1) as usize;
+            self.device_products[at] == product && name_at(&self.names, &self.name_ends, at) == name
         };
         self.positions.find(position_hash(product, name), is).copied()
     }
@@ -233,15 +228,15 @@ impl Index {
     pub(crate) fn insert(&mut self, number: u64, product_key: &str, name: &str, placement: Placement) {
         let product = self.product(product_key);
         let at = (number - 1) as usize;
-        if at == self.slots.len() {
-            let name_at = self.names.len() as u64;
+        if at == self.device_products.len() {
             self.names.push_str(name);
-            self.slots.push(Slot { name_at, name_len: name.len() as u32, product });
+            self.name_ends.push(self.names.len() as u64);
+            self.device_products.push(product);
         }
-        let Index { positions, slots, names, .. } = self;
+        let Index { positions, device_products, name_ends, names, .. } = self;
         let rehash = |number: &u64| {
-            let slot = &slots[(*number - 1) as usize];
-            position_hash(slot.product, slot_name(names, slot))
+            let at = (*number - 1) as usize;
+            position_hash(device_products[at], name_at(names, name_ends, at))
         };
         positions.insert_unique(position_hash(product, name), number, rehash);
         self.devices[product as usize].insert(number, newest_first);
@@ -249,18 +244,19 @@ impl Index {
     }
 
     fn product_of(&self, number: u64) -> Option<u32> {
-        Some(self.slots.get(number.checked_sub(1)? as usize)?.product)
+        self.device_products.get(number.checked_sub(1)? as usize).copied()
     }
 
     /// Deletes device `number`, placed as `placement` says (the `churn` fault).
     pub(crate) fn remove(&mut self, number: u64, placement: Placement) {
-        let Some(&slot) = self.slots.get((number - 1) as usize) else { return };
-        let hash = position_hash(slot.product, slot_name(&self.names, &slot));
+        let at = (number - 1) as usize;
+        let Some(&product) = self.device_products.get(at) else { return };
+        let hash = position_hash(product, name_at(&self.names, &self.name_ends, at));
         if let Ok(entry) = self.positions.find_entry(hash, |other| *other == number) {
             entry.remove();
         }
-        self.unplace(number, slot.product, placement);
-        self.devices[slot.product as usize].remove(&number, newest_first);
+        self.unplace(number, product, placement);
+        self.devices[product as usize].remove(&number, newest_first);
     }
 
     /// Device `number`, placed as `placement` says, is about to move ([`Index::arrived`] next).
@@ -365,9 +361,10 @@ impl Index {
     }
 }
 
-/// A device's name in the names arena.
-fn slot_name<'a>(names: &'a str, slot: &Slot) -> &'a str {
-    &names[slot.name_at as usize..][..slot.name_len as usize]
+/// The name of device `at` + 1 in the names arena: from where the one before ends to its end.
+fn name_at<'a>(names: &'a str, ends: &[u64], at: usize) -> &'a str {
+    let start = at.checked_sub(1).map_or(0, |before| ends[before]);
+    &names[start as usize..ends[at] as usize]
 }
 
 /// Where the positions table files a device of `product` named `name`.

@@ -3,13 +3,14 @@
 //! inventory does not exist there.
 //!
 //! The world is as compact as the planner's: no string per device. Per device it holds a
-//! `Record` (40 bytes, in a vector by registration number: its home, its last distribution
+//! `Record` (32 bytes, in a vector by registration number: its home, its last distribution
 //! with instances as small numbers, and where its secret is) and its DeviceSecret's bytes in one
 //! arena string; the index (`index.rs`) holds its name, once, and finds it by product and name.
 //! [`Device`] is a view of a record that borrows the world. What else grows: the gateway column
 //! (`World::subdevices`, strings per sub-device) and the index's lists.
 
 use std::collections::{BTreeMap, HashMap};
+use std::num::{NonZeroU32, NonZeroU64};
 use std::path::Path;
 
 use devdist_engine::Plan;
@@ -96,34 +97,54 @@ impl<'a> Device<'a> {
     }
 }
 
-/// What the world holds of one registered device (40 bytes): its home, its last distribution
+/// What the world holds of one registered device (32 bytes): its home, its last distribution
 /// and where its secret is, instances as the index's numbers ([`Index::instance`]). Its name and
 /// product are the index's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Record {
-    home: u32,
-    last: Option<Hop>,
-    secret_at: u64,
+    /// The home instance's number plus 1: never 0, so an `Option<Record>` takes no more room
+    /// than a `Record` (a deleted device is `None`).
+    home: NonZeroU32,
     secret_len: u32,
+    secret_at: u64,
+    last: Option<Hop>,
 }
 
-/// A device's last distribution: from, to (instance numbers) and when.
+/// A device's last distribution: from, to (instance numbers) and when ([`Hop::at`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Hop {
     from: u32,
     to: u32,
-    at: Option<u64>,
+    /// When, in ms since the epoch, plus 2; 1 when nobody knows (an inventory's
+    /// `current_instance`). Never 0, so an `Option<Hop>` takes no more room than a `Hop`.
+    stamp: NonZeroU64,
+}
+
+impl Hop {
+    fn new(from: u32, to: u32, at: Option<u64>) -> Hop {
+        Hop { from, to, stamp: NonZeroU64::MIN.saturating_add(at.map_or(0, |at| at.saturating_add(1))) }
+    }
+
+    /// When the device moved (ms since the epoch); `None` when nobody knows.
+    fn at(&self) -> Option<u64> {
+        self.stamp.get().checked_sub(2)
+    }
 }
 
 impl Record {
+    /// The home instance's number.
+    fn home(&self) -> u32 {
+        self.home.get() - 1
+    }
+
     /// Where the device is now ([`Device::location`]).
     fn location(&self) -> u32 {
-        self.last.map_or(self.home, |last| last.to)
+        self.last.map_or(self.home(), |last| last.to)
     }
 
     /// Where the index files it.
     fn placement(&self) -> Placement {
-        Placement { location: self.location(), last: self.last.map(|last| (last.from, last.to, last.at)) }
+        Placement { location: self.location(), last: self.last.map(|last| (last.from, last.to, last.at())) }
     }
 }
 
@@ -223,7 +244,8 @@ impl World {
         }
         self.last_registered += 1;
         let number = self.last_registered;
-        let record = Record { home: self.index.instance(source), last: None, secret_at: 0, secret_len: 0 };
+        let home = NonZeroU32::MIN.saturating_add(self.index.instance(source));
+        let record = Record { home, secret_len: 0, secret_at: 0, last: None };
         self.index.insert(number, product_key, device_name, record.placement());
         self.records.push(Some(record));
         self.count += 1;
@@ -264,8 +286,8 @@ impl World {
         let (product_key, name) = self.index.name(number)?;
         let instance = |id| self.index.instance_name(id);
         let device = Device {
-            source_instance: instance(record.home),
-            last_move: record.last.map(|last| Move { from: instance(last.from), to: instance(last.to), at: last.at }),
+            source_instance: instance(record.home()),
+            last_move: record.last.map(|last| Move { from: instance(last.from), to: instance(last.to), at: last.at() }),
             secret: &self.secrets[record.secret_at as usize..][..record.secret_len as usize],
             registered: number,
         };
@@ -332,7 +354,7 @@ impl World {
         let to_id = self.index.instance(to);
         let Some(Some(record)) = self.records.get_mut(number.saturating_sub(1) as usize) else { return };
         let before = record.placement();
-        record.last = Some(Hop { from: record.location(), to: to_id, at });
+        record.last = Some(Hop::new(record.location(), to_id, at));
         let after = record.placement();
         self.index.leaving(number, before);
         self.index.arrived(number, after);
@@ -392,8 +414,11 @@ mod tests {
     }
 
     #[test]
-    fn a_device_costs_the_world_40_bytes_and_its_secret() {
-        assert_eq!(std::mem::size_of::<Option<Record>>(), 40);
+    fn a_device_costs_the_world_32_bytes_and_its_secret() {
+        assert_eq!(std::mem::size_of::<Option<Record>>(), 32);
+        for at in [None, Some(0), Some(1_700_000_000_000), Some(u64::MAX - 2)] {
+            assert_eq!(Hop::new(1, 2, at).at(), at);
+        }
         let mut world = World::default();
         world.add_device("pk", "d1", "iot-a", None);
         world.add_device("pk", "d2", "iot-a", None);
