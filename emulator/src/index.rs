@@ -8,8 +8,9 @@
 //!   every name, each once, in the order of registration (the world keys nothing else by name);
 //! - its name (its length in bytes) in that arena; the product and the name stay when the
 //!   device is deleted, so a job can still name it;
-//! - its number (8 bytes, at most 8/7 of that with the table's free room) in the positions table,
-//!   which finds a registered device by the hash of its product and name;
+//! - its number in the positions table, which finds a registered device by the hash of its
+//!   product and name (8 bytes and a control byte a bucket, 7/16 to 7/8 of them used: 10 to 21
+//!   bytes);
 //! - its number in its product's list and in its product's list for the instance it is in
 //!   (8 bytes each), newest first: QueryDevice, and QueryProductList's `DeviceCount`;
 //! - once distributed, its last distribution's time and number (16 bytes) in each of four lists
@@ -18,7 +19,9 @@
 //!
 //! The lists are [`Sorted`]: sorted chunks of at most [`CHUNK`] × 2 entries, so an insertion or
 //! a removal moves at most a chunk (a newest entry: none), and the k-th entry is found by walking
-//! the chunks' lengths (1 M entries: 1,000 to 2,000 chunks), then indexing.
+//! the chunks' lengths (1 M entries: 1,000 to 2,000 chunks), then indexing. A chunk gives back
+//! the room it no longer needs (after a split, and below a quarter full), so an entry costs
+//! its bytes and at most as much again.
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
