@@ -8,7 +8,8 @@
 #
 # Needs: cargo, python3, /usr/bin/time (Debian package `time`). DEVDIST=path runs that devdist
 # binary instead of building a release one. The emulator runs on the same 2 cores and is charged
-# to neither figure; apply's own CPU and RSS come from /usr/bin/time.
+# to neither figure; apply's own CPU and RSS come from /usr/bin/time. Last, the emulator's own
+# peak RSS (VmHWM from /proc).
 set -euo pipefail
 
 DEVICES=${1:-75000}
@@ -44,3 +45,5 @@ for name, api in sorted(stats["apis"].items()):
 cpu = float(user) + float(system)
 print(f"apply: CPU {cpu:.2f} s ({cpu / jobs * 1000:.2f} s per 1,000 jobs), peak RSS {int(rss_kb) / 1024:.0f} MiB")
 EOF
+# The emulator's own peak, read before cleanup kills it.
+awk '/^VmHWM:/ { printf "emulator: peak RSS %.0f MiB (VmHWM %d kB)\n", $2 / 1024, $2 }' "/proc/$EMULATOR/status"

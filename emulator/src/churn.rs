@@ -34,7 +34,7 @@ use devdist_platform::api::Action;
 use crate::distribution::{Now, Params};
 use crate::faults::{Fault, Faults};
 use crate::registry;
-use crate::world::{Device, World};
+use crate::world::{Removed, World};
 
 /// A change is undone at this many read calls after it.
 pub const CHURN_CALLS: u64 = 3;
@@ -46,7 +46,7 @@ pub const TRANSIENT_PREFIX: &str = "emu-churn-";
 #[derive(Debug)]
 enum Change {
     Created { product_key: String, device_name: String },
-    Deleted { product_key: String, device_name: String, device: Device },
+    Deleted { product_key: String, device_name: String, device: Removed },
 }
 
 /// The changes in force, and when each is undone.
@@ -203,9 +203,9 @@ mod tests {
         world
     }
 
-    fn snapshot(world: &World) -> Vec<(String, String, Device)> {
+    fn snapshot(world: &World) -> Vec<(String, String, String)> {
         let mut all: Vec<_> =
-            world.devices.iter().map(|((pk, name), d)| (pk.clone(), name.clone(), d.clone())).collect();
+            world.devices().map(|(pk, name, d)| (pk.to_string(), name.to_string(), format!("{d:?}"))).collect();
         all.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
         all
     }
@@ -236,7 +236,7 @@ mod tests {
             let action = if call % 2 == 0 { Action::QueryDevice } else { Action::ListDistributedDevice };
             churn.tick(&mut world, action, &page(2));
             strikes.push(churn.strike(&mut world, &faults, action, &page(2), &["id", &call.to_string()], now));
-            sizes.push(world.devices.len());
+            sizes.push(world.device_count());
         }
         // Struck, in force for 3 calls, undone (no strike on that call), struck again, ...
         let pattern = [true, false, false, false];

@@ -3,9 +3,14 @@
 //! call costs about its page, not the number of devices.
 //!
 //! Devices are named in the index by their registration number (`Device::registered`, unique,
-//! never reused). Per device it holds:
-//! - a slot: its product (a `u32`) and a copy of its name (the one string per device; the
-//!   world's map of devices is keyed by strings the index cannot borrow);
+//! never reused); products and instances by small numbers (interned). Per device it holds:
+//! - its product (4 bytes) and where its name ends (8 bytes) in the names arena, one string of
+//!   every name, each once, in the order of registration (the world keys nothing else by name);
+//! - its name (its length in bytes) in that arena; the product and the name stay when the
+//!   device is deleted, so a job can still name it;
+//! - its number in the positions table, which finds a registered device by the hash of its
+//!   product and name (8 bytes and a control byte a bucket, 7/16 to 7/8 of them used: 10 to 21
+//!   bytes);
 //! - its number in its product's list and in its product's list for the instance it is in
 //!   (8 bytes each), newest first: QueryDevice, and QueryProductList's `DeviceCount`;
 //! - once distributed, its last distribution's time and number (16 bytes) in each of four lists
@@ -14,10 +19,16 @@
 //!
 //! The lists are [`Sorted`]: sorted chunks of at most [`CHUNK`] × 2 entries, so an insertion or
 //! a removal moves at most a chunk (a newest entry: none), and the k-th entry is found by walking
-//! the chunks' lengths (1 M entries: 1,000 to 2,000 chunks), then indexing.
+//! the chunks' lengths (1 M entries: 1,000 to 2,000 chunks), then indexing. A chunk gives back
+//! the room it no longer needs (after a split, and below a quarter full), so an entry costs
+//! its bytes and at most as much again.
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
+use std::hash::{Hash, Hasher};
+
+use hashbrown::HashTable;
+use rustc_hash::FxHasher;
 
 /// Chunks of a [`Sorted`] list split past twice this length.
 pub(crate) const CHUNK: usize = 512;
@@ -57,6 +68,8 @@ impl<T: Copy> Sorted<T> {
         self.len += 1;
         if chunk.len() > 2 * CHUNK {
             let tail = chunk.split_off(CHUNK);
+            // The head keeps the room it grew to hold both halves: give it back.
+            chunk.shrink_to_fit();
             self.chunks.insert(at + 1, tail);
         }
     }
@@ -76,6 +89,9 @@ impl<T: Copy> Sorted<T> {
         chunk.remove(pos);
         if chunk.is_empty() {
             self.chunks.remove(at);
+        } else if chunk.len() * 4 < chunk.capacity() {
+            // A list most devices left (their home, once they are distributed) gives back its room.
+            chunk.shrink_to_fit();
         }
         self.len -= 1;
         true
@@ -124,27 +140,27 @@ pub(crate) fn newest_first(a: &u64, b: &u64) -> Ordering {
 /// inventory seeded, which lists last) and its registration number.
 pub(crate) type Distributed = (u64, u64);
 
-/// A device's slot: its product and name.
-#[derive(Debug, Clone)]
-struct Slot {
-    product: u32,
-    name: Box<str>,
-}
-
-/// What the index holds of one device's distribution, to find it again in the lists.
+/// What the index holds of one device's distribution, to find it again in the lists: instance
+/// numbers ([`Index::instance`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Placement<'a> {
+pub(crate) struct Placement {
     /// Where it is now.
-    pub location: &'a str,
+    pub location: u32,
     /// Its last distribution: from, to and when (`None`: seeded by an inventory).
-    pub last: Option<(&'a str, &'a str, Option<u64>)>,
+    pub last: Option<(u32, u32, Option<u64>)>,
 }
 
 /// The index (module docs).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Index {
-    /// By registration number − 1.
-    slots: Vec<Option<Slot>>,
+    /// By registration number − 1, every device ever registered (a deleted one too): its
+    /// product, and where its name ends in `names` (it starts where the one before ends).
+    device_products: Vec<u32>,
+    name_ends: Vec<u64>,
+    /// Every device's name, one after another, in the order of registration.
+    names: String,
+    /// The numbers of the registered devices, by the hash of their product and name.
+    positions: HashTable<u64>,
     product_ids: HashMap<String, u32>,
     product_keys: Vec<String>,
     instance_ids: HashMap<String, u32>,
@@ -178,14 +194,31 @@ impl Index {
         id
     }
 
-    fn instance(&mut self, instance: &str) -> u32 {
+    /// The number of `instance`, given one when new.
+    pub(crate) fn instance(&mut self, instance: &str) -> u32 {
         intern(&mut self.instance_ids, &mut self.instance_names, instance).0
     }
 
-    /// The product key and name of device `number`.
+    /// The instance numbered `id` by [`Index::instance`].
+    pub(crate) fn instance_name(&self, id: u32) -> &str {
+        &self.instance_names[id as usize]
+    }
+
+    /// The product key and name of device `number` (a deleted one too).
     pub(crate) fn name(&self, number: u64) -> Option<(&str, &str)> {
-        let slot = self.slots.get(number.checked_sub(1)? as usize)?.as_ref()?;
-        Some((&self.product_keys[slot.product as usize], &slot.name))
+        let at = number.checked_sub(1)? as usize;
+        let product = *self.device_products.get(at)?;
+        Some((&self.product_keys[product as usize], name_at(&self.names, &self.name_ends, at)))
+    }
+
+    /// The number of the registered device of `product_key` named `name`.
+    pub(crate) fn find(&self, product_key: &str, name: &str) -> Option<u64> {
+        let product = *self.product_ids.get(product_key)?;
+        let is = |number: &u64| {
+            let at = (*number - 1) as usize;
+            self.device_products[at] == product && name_at(&self.names, &self.name_ends, at) == name
+        };
+        self.positions.find(position_hash(product, name), is).copied()
     }
 
     /// ListDistributedDevice's order: newest first, seeded last, ties by product key and name.
@@ -193,50 +226,60 @@ impl Index {
         move |a, b| b.0.cmp(&a.0).then_with(|| self.name(a.1).cmp(&self.name(b.1)))
     }
 
-    /// Registers device `number` (a new one, or one deleted before) of `product_key` named
-    /// `name`, placed as `placement` says.
-    pub(crate) fn insert(&mut self, number: u64, product_key: &str, name: &str, placement: Placement<'_>) {
+    /// Registers device `number` of `product_key` named `name`, placed as `placement` says: a
+    /// new one (numbered after every other), or one deleted before (the same name again).
+    pub(crate) fn insert(&mut self, number: u64, product_key: &str, name: &str, placement: Placement) {
         let product = self.product(product_key);
         let at = (number - 1) as usize;
-        if self.slots.len() <= at {
-            self.slots.resize(at + 1, None);
+        if at == self.device_products.len() {
+            self.names.push_str(name);
+            self.name_ends.push(self.names.len() as u64);
+            self.device_products.push(product);
         }
-        self.slots[at] = Some(Slot { product, name: name.into() });
+        let Index { positions, device_products, name_ends, names, .. } = self;
+        let rehash = |number: &u64| {
+            let at = (*number - 1) as usize;
+            position_hash(device_products[at], name_at(names, name_ends, at))
+        };
+        positions.insert_unique(position_hash(product, name), number, rehash);
         self.devices[product as usize].insert(number, newest_first);
         self.place(number, product, placement);
     }
 
     fn product_of(&self, number: u64) -> Option<u32> {
-        Some(self.slots.get(number.checked_sub(1)? as usize)?.as_ref()?.product)
+        self.device_products.get(number.checked_sub(1)? as usize).copied()
     }
 
     /// Deletes device `number`, placed as `placement` says (the `churn` fault).
-    pub(crate) fn remove(&mut self, number: u64, placement: Placement<'_>) {
-        let Some(product) = self.product_of(number) else { return };
+    pub(crate) fn remove(&mut self, number: u64, placement: Placement) {
+        let at = (number - 1) as usize;
+        let Some(&product) = self.device_products.get(at) else { return };
+        let hash = position_hash(product, name_at(&self.names, &self.name_ends, at));
+        if let Ok(entry) = self.positions.find_entry(hash, |other| *other == number) {
+            entry.remove();
+        }
         self.unplace(number, product, placement);
         self.devices[product as usize].remove(&number, newest_first);
-        self.slots[(number - 1) as usize] = None;
     }
 
     /// Device `number`, placed as `placement` says, is about to move ([`Index::arrived`] next).
-    pub(crate) fn leaving(&mut self, number: u64, placement: Placement<'_>) {
+    pub(crate) fn leaving(&mut self, number: u64, placement: Placement) {
         if let Some(product) = self.product_of(number) {
             self.unplace(number, product, placement);
         }
     }
 
     /// Device `number` moved and is placed as `placement` says.
-    pub(crate) fn arrived(&mut self, number: u64, placement: Placement<'_>) {
+    pub(crate) fn arrived(&mut self, number: u64, placement: Placement) {
         if let Some(product) = self.product_of(number) {
             self.place(number, product, placement);
         }
     }
 
-    fn place(&mut self, number: u64, product: u32, placement: Placement<'_>) {
-        let location = self.instance(placement.location);
+    fn place(&mut self, number: u64, product: u32, placement: Placement) {
+        let location = placement.location;
         self.located.entry((product, location)).or_default().insert(number, newest_first);
         if let Some((from, to, at)) = placement.last {
-            let (from, to) = (self.instance(from), self.instance(to));
             let entry = (at.map_or(0, |at| at + 1), number);
             for list in self.lists(product, from) {
                 let mut taken = std::mem::take(list.get(self));
@@ -247,13 +290,11 @@ impl Index {
         }
     }
 
-    fn unplace(&mut self, number: u64, product: u32, placement: Placement<'_>) {
-        let location = self.instance(placement.location);
-        if let Some(list) = self.located.get_mut(&(product, location)) {
+    fn unplace(&mut self, number: u64, product: u32, placement: Placement) {
+        if let Some(list) = self.located.get_mut(&(product, placement.location)) {
             list.remove(&number, newest_first);
         }
         if let Some((from, to, at)) = placement.last {
-            let (from, to) = (self.instance(from), self.instance(to));
             let entry = (at.map_or(0, |at| at + 1), number);
             for list in self.lists(product, from) {
                 let mut taken = std::mem::take(list.get(self));
@@ -323,6 +364,20 @@ impl Index {
     }
 }
 
+/// The name of device `at` + 1 in the names arena: from where the one before ends to its end.
+fn name_at<'a>(names: &'a str, ends: &[u64], at: usize) -> &'a str {
+    let start = at.checked_sub(1).map_or(0, |before| ends[before]);
+    &names[start as usize..ends[at] as usize]
+}
+
+/// Where the positions table files a device of `product` named `name`.
+fn position_hash(product: u32, name: &str) -> u64 {
+    let mut hasher = FxHasher::default();
+    product.hash(&mut hasher);
+    name.hash(&mut hasher);
+    hasher.finish()
+}
+
 /// The number of `name` in `names`, given one when new (true then).
 fn intern(ids: &mut HashMap<String, u32>, names: &mut Vec<String>, name: &str) -> (u32, bool) {
     if let Some(id) = ids.get(name) {
@@ -371,12 +426,15 @@ mod tests {
         model.sort_by(newest_first);
         assert_eq!(list.iter_from(0).copied().collect::<Vec<_>>(), model);
         assert!(list.chunks.len() > 4, "split into chunks");
+        let room = |list: &Sorted<u64>| list.chunks.iter().map(Vec::capacity).max().unwrap_or(0);
+        assert!(room(&list) <= 2 * CHUNK + 2, "a chunk holds room for {} entries", room(&list));
         for key in (0..5003u64).step_by(3) {
             let had = model.contains(&key);
             assert_eq!(list.remove(&key, newest_first), had);
             model.retain(|other| *other != key);
         }
         assert!(!list.remove(&99_999, newest_first));
+        assert!(list.chunks.iter().all(|chunk| chunk.capacity() <= 4 * chunk.len()), "removals give back room");
         assert_eq!(list.len(), model.len());
         assert_eq!(list.iter_from(0).copied().collect::<Vec<_>>(), model);
         for skip in [0, 1, 511, 1024, 1500, model.len() - 1, model.len(), model.len() + 5] {

@@ -92,15 +92,14 @@ fn devices_of<'a>(
     product_key: &'a str,
     instance: Option<&'a str>,
     skip: usize,
-) -> impl Iterator<Item = (&'a str, &'a Device)> + 'a {
+) -> impl Iterator<Item = (&'a str, Device<'a>)> + 'a {
     let list = world.index.devices(product_key, instance);
     list.into_iter().flat_map(move |list| list.iter_from(skip)).filter_map(move |number| device(world, *number))
 }
 
 /// Device `number`: its name and what the world holds of it.
-fn device(world: &World, number: u64) -> Option<(&str, &Device)> {
-    let (product_key, name) = world.index.name(number)?;
-    Some((name, world.devices.get(&(product_key.to_string(), name.to_string()))?))
+fn device(world: &World, number: u64) -> Option<(&str, Device<'_>)> {
+    world.numbered(number).map(|(_, name, device)| (name, device))
 }
 
 /// How many devices of the product are in `instance` (every one when `None`).
@@ -196,7 +195,7 @@ pub(crate) fn query_device(world: &World, params: &Params) -> Result<DevicePageB
             .map_or(0, |list| list.count_through(&after, crate::index::newest_first)),
         None => (page - 1) * size,
     };
-    let rows: Vec<(&str, &Device)> = devices_of(world, product_key, instance, skip).take(size).collect();
+    let rows: Vec<(&str, Device<'_>)> = devices_of(world, product_key, instance, skip).take(size).collect();
     let next_token = match rows.last() {
         Some((_, last)) if skip + rows.len() < total => format!("emu-dev-{}", last.registered),
         _ => String::new(),
@@ -205,13 +204,12 @@ pub(crate) fn query_device(world: &World, params: &Params) -> Result<DevicePageB
         .iter()
         .map(|(name, device)| {
             let created = text_time(registered_ms(device));
-            let modified =
-                device.last_move.as_ref().and_then(|last| last.at).map_or_else(|| created.clone(), text_time);
+            let modified = device.last_move.and_then(|last| last.at).map_or_else(|| created.clone(), text_time);
             let iot_id = iot_id(product_key, name);
             DeviceInfo {
                 device_id: iot_id.clone(),
                 device_name: name.to_string(),
-                device_secret: device.secret.clone(),
+                device_secret: device.secret.to_string(),
                 device_status: DEVICE_STATUS.to_string(),
                 device_type: String::new(),
                 gmt_create: created.clone(),
@@ -267,17 +265,17 @@ pub(crate) fn device_details(world: &World, params: &Params) -> Result<Vec<Devic
     let node_type = u32::from(world.is_gateway_product(product_key));
     let mut found = Vec::new();
     for (_, name) in names {
-        let Some(device) = world.devices.get(&(product_key.to_string(), name.to_string())) else { continue };
+        let Some(device) = world.device(product_key, name) else { continue };
         if let Some(instance) = instance.filter(|instance| device.location() != *instance) {
             return Err(Failure::business(
                 "iot.system.IllegalRequest",
                 format!("device {product_key}/{name} is not in instance {instance}"),
             ));
         }
-        let created = text_time(registered_ms(device));
+        let created = text_time(registered_ms(&device));
         found.push(DeviceDetail {
             device_name: name.to_string(),
-            device_secret: device.secret.clone(),
+            device_secret: device.secret.to_string(),
             firmware_version: String::new(),
             gmt_active: String::new(),
             gmt_create: created.clone(),
@@ -302,7 +300,7 @@ pub(crate) fn thing_topo(world: &World, params: &Params) -> Result<TopoPage, Fai
     let device_name = required(params, "DeviceName")?;
     let (size, page) = paging(params, "PageNo", MAX_TOPO_PAGE_SIZE)?;
     let gateway = (product_key.to_string(), device_name.to_string());
-    if !world.devices.contains_key(&gateway) {
+    if world.device(product_key, device_name).is_none() {
         return Err(Failure::business(
             "iot.device.NotExistedDevice",
             format!("device {product_key}/{device_name} does not exist"),
@@ -367,9 +365,9 @@ pub(crate) fn distributed_devices(world: &World, params: &Params, now: Now) -> R
 type MoveRow<'a> = (Option<u64>, &'a str, &'a str, &'a str, &'a str);
 
 /// A device's row, when it was ever distributed.
-fn move_row<'a>(product_key: &'a str, name: &'a str, device: &'a Device) -> Option<MoveRow<'a>> {
-    let last = device.last_move.as_ref()?;
-    Some((last.at, product_key, name, last.from.as_str(), last.to.as_str()))
+fn move_row<'a>(product_key: &'a str, name: &'a str, device: Device<'a>) -> Option<MoveRow<'a>> {
+    let last = device.last_move?;
+    Some((last.at, product_key, name, last.from, last.to))
 }
 
 /// ListDistributedDevice's rows for `params`: how many, and those from the `skip`th on, in order.
@@ -390,10 +388,7 @@ fn listed_moves<'a>(
         };
         let mut rows: Vec<MoveRow<'a>> = products
             .into_iter()
-            .filter_map(|pk| {
-                let (key, device) = world.devices.get_key_value(&(pk.clone(), name.to_string()))?;
-                move_row(&key.0, &key.1, device)
-            })
+            .filter_map(|pk| move_row(pk, name, world.device(pk, name)?))
             .filter(|row| given("SourceInstanceId").is_none_or(|source| source == row.3))
             .collect();
         rows.sort_unstable_by(|a, b| b.0.cmp(&a.0).then_with(|| (a.1, a.2).cmp(&(b.1, b.2))));
@@ -402,9 +397,8 @@ fn listed_moves<'a>(
     let filter = DistributedFilter { product_key: given("ProductKey"), source: given("SourceInstanceId") };
     let Some(list) = world.index.distributed(filter) else { return (0, Box::new(std::iter::empty())) };
     let rows = list.iter_from(skip).filter_map(move |&(_, number)| {
-        let (pk, name) = world.index.name(number)?;
-        let (key, device) = world.devices.get_key_value(&(pk.to_string(), name.to_string()))?;
-        move_row(&key.0, &key.1, device)
+        let (pk, name, device) = world.numbered(number)?;
+        move_row(pk, name, device)
     });
     (list.len(), Box::new(rows))
 }

@@ -16,7 +16,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::churn::Churn;
-use crate::distribution::{Distribution, Download, Failure, Now, Params};
+use crate::distribution::{Distribution, Download, Failure, Now, Outcome, Params};
 use crate::faults::{Fault, Faults};
 use crate::gateway::{Call, Gateway};
 use crate::http::{Handler, Reply, Request, Response, Server};
@@ -478,9 +478,9 @@ fn stats<R>(shared: &Shared, jobs: bool, write: impl FnOnce(&Stats<'_>) -> R) ->
                 .devices
                 .iter()
                 .zip(&job.outcomes)
-                .map(|(name, outcome)| DeviceStats {
-                    device_name: name,
-                    code: outcome.as_ref().map(|outcome| outcome.code.as_str()),
+                .map(|(&number, outcome)| DeviceStats {
+                    device_name: state.distribution.world().device_name(number),
+                    code: outcome.map(Outcome::code),
                 })
                 .collect(),
         })

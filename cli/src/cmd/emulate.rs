@@ -78,7 +78,7 @@ pub(super) fn run(args: EmulateArgs) -> anyhow::Result<u8> {
     if args.tls {
         config.tls = Some(Identity::generate()?);
     }
-    let (devices, instances, account) = (world.devices.len(), world.instances.len(), world.account.clone());
+    let (devices, instances, account) = (world.device_count(), world.instances.len(), world.account.clone());
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(signal, Arc::clone(&stop)).context("cannot watch for SIGINT/SIGTERM")?;

@@ -211,10 +211,9 @@ fn scrambled() -> World {
 /// What QueryDevice lists, by scanning every device.
 fn naive_devices(world: &World, pk: &str, instance: Option<&str>) -> Vec<String> {
     let mut found: Vec<(u64, &str)> = world
-        .devices
-        .iter()
-        .filter(|((p, _), device)| p == pk && instance.is_none_or(|instance| device.location() == instance))
-        .map(|((_, name), device)| (device.registered, name.as_str()))
+        .devices()
+        .filter(|(p, _, device)| *p == pk && instance.is_none_or(|instance| device.location() == instance))
+        .map(|(_, name, device)| (device.registered, name))
         .collect();
     found.sort_unstable_by(|a, b| b.cmp(a));
     found.into_iter().map(|(_, name)| name.to_string()).collect()
@@ -223,12 +222,11 @@ fn naive_devices(world: &World, pk: &str, instance: Option<&str>) -> Vec<String>
 /// What ListDistributedDevice lists, by scanning and sorting every device.
 fn naive_distributed(world: &World, pk: Option<&str>, source: Option<&str>) -> Vec<(String, String)> {
     let mut found: Vec<(Option<u64>, &str, &str)> = world
-        .devices
-        .iter()
-        .filter_map(|((p, name), device)| {
-            let last = device.last_move.as_ref()?;
+        .devices()
+        .filter_map(|(p, name, device)| {
+            let last = device.last_move?;
             let wanted = pk.is_none_or(|pk| pk == p) && source.is_none_or(|source| source == last.from);
-            wanted.then_some((last.at, p.as_str(), name.as_str()))
+            wanted.then_some((last.at, p, name))
         })
         .collect();
     found.sort_unstable_by(|a, b| b.0.cmp(&a.0).then_with(|| (a.1, a.2).cmp(&(b.1, b.2))));
@@ -255,7 +253,7 @@ fn every_page<T>(base: &[(&str, &str)], total: usize, mut ask: impl FnMut(&Param
 #[test]
 fn the_index_answers_what_a_scan_of_every_device_answers() {
     let world = scrambled();
-    assert!(world.devices.len() > 1500, "{} devices", world.devices.len());
+    assert!(world.device_count() > 1500, "{} devices", world.device_count());
     for pk in ["pk-a", "pk-b", "pk-c"] {
         for instance in [None, Some("iot-a"), Some("iot-b"), Some("iot-c")] {
             let expected = naive_devices(&world, pk, instance);
@@ -307,9 +305,9 @@ fn the_index_answers_what_a_scan_of_every_device_answers() {
     }
     // ListDistributedProduct: one group per (product, source, target), its latest time.
     let mut groups: std::collections::BTreeMap<(String, String, String), u64> = Default::default();
-    for ((pk, _), device) in &world.devices {
-        if let Some(last) = &device.last_move {
-            let slot = groups.entry((pk.clone(), last.from.clone(), last.to.clone())).or_default();
+    for (pk, _, device) in world.devices() {
+        if let Some(last) = device.last_move {
+            let slot = groups.entry((pk.to_string(), last.from.to_string(), last.to.to_string())).or_default();
             *slot = (*slot).max(last.at.unwrap_or(NOW.wall));
         }
     }

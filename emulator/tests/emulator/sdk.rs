@@ -34,9 +34,9 @@ fn run_script(python: &Path, script: &str, args: &Value) -> String {
 /// Four devices of one product in the Shanghai public instance, chosen from the demo inventory.
 fn demo_devices(world: &World) -> (String, Vec<String>) {
     let mut by_product: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
-    for ((pk, name), device) in &world.devices {
+    for (pk, name, device) in world.devices() {
         if device.source_instance == "iotx-oxssharez200" && device.last_move.is_none() {
-            by_product.entry(pk).or_default().push(name.clone());
+            by_product.entry(pk).or_default().push(name.to_string());
         }
     }
     let (pk, mut names) =
@@ -55,8 +55,8 @@ fn the_official_python_sdk_drives_every_api_with_both_schemes_and_sts() {
     let regions: std::collections::BTreeMap<&String, &String> =
         world.instances.iter().map(|(id, instance)| (id, &instance.region)).collect();
     let regions = json!(regions);
-    let secrets: std::collections::BTreeMap<&String, &String> =
-        devices.iter().map(|name| (name, &world.devices[&(product_key.clone(), name.clone())].secret)).collect();
+    let secrets: std::collections::BTreeMap<&String, &str> =
+        devices.iter().map(|name| (name, world.device(&product_key, name).unwrap().secret)).collect();
     let secrets = json!(secrets);
     let ((gateway_pk, gateway_name), subs) =
         world.subdevices.iter().max_by_key(|(_, subs)| subs.len()).expect("a demo gateway with sub-devices");
