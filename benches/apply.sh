@@ -10,26 +10,20 @@
 # replays the journal and calls nothing), `verify`, `redrive` and `return`; a table gives each
 # step's peak RSS, wall time and RSS per device.
 #
-# Needs: cargo, python3, /usr/bin/time (Debian package `time`). The emulator runs on the same
-# 2 cores and is charged to neither figure; apply's own CPU and RSS come from /usr/bin/time.
+# Needs: cargo, python3, /usr/bin/time (Debian package `time`). DEVDIST=path runs that devdist
+# binary instead of building a release one. The emulator runs on the same 2 cores and is charged
+# to neither figure; each step's CPU and RSS come from /usr/bin/time. Last, the emulator's own
+# peak RSS (VmHWM from /proc).
 set -euo pipefail
 
 DEVICES=${1:-75000}
 K=${2:-100}
 NAME=apply.sh
 [[ $DEVICES =~ ^[1-9][0-9]*$ ]] || { echo "$NAME: error: DEVICES must be a positive integer" >&2; exit 1; }
+# shellcheck source=benches/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/devdist-apply-bench.XXXXXX")
-EMULATOR=
-cleanup() { [[ -n $EMULATOR ]] && kill "$EMULATOR" 2>/dev/null; rm -rf "$WORK"; }
-trap cleanup EXIT
-
-"$BIN" generate --devices "$DEVICES" --seed 7 --out "$WORK/in" >/dev/null
-"$BIN" plan "$WORK/in/plan.toml" --out "$WORK/out" --quiet || [[ $? == 1 ]]
-"$BIN" emulate "$WORK/in/plan.toml" --job-seconds 0 --rate-scale "$K" >"$WORK/endpoint" &
-EMULATOR=$!
-for _ in $(seq 100); do [[ -s $WORK/endpoint ]] && break; sleep 0.1; done
-ENDPOINT=$(head -1 "$WORK/endpoint")
+# shellcheck source=benches/emulated.sh
+source "$ROOT/benches/emulated.sh"
 
 "$BIN" apply "$WORK/out" --dry-run --rate-scale 1 | tail -3
 START=$(date +%s.%N)
@@ -37,7 +31,7 @@ START=$(date +%s.%N)
     "$BIN" apply "$WORK/out" --endpoint "$ENDPOINT" --rate-scale "$K" --poll-min 0.02 --poll-max 0.2 --quiet \
     || [[ $? == 1 ]]
 END=$(date +%s.%N)
-python3 - "$ENDPOINT/_emulator/stats" "$WORK/time" "$WORK/out/apply/summary.json" "$START" "$END" "$K" <<'EOF'
+python3 - "$ENDPOINT/_emulator/stats?jobs=0" "$WORK/time" "$WORK/out/apply/summary.json" "$START" "$END" "$K" <<'EOF'
 import json, sys, urllib.request
 stats = json.load(urllib.request.urlopen(sys.argv[1]))
 wall, user, system, rss_kb = open(sys.argv[2]).read().splitlines()[-1].split()  # after any "exited with" line
@@ -78,3 +72,5 @@ for name in ["apply", "resumed", "verify", "redrive", "return"]:
     wall, user, system, rss_kb = open(f"{work}/time.{name}").read().splitlines()[-1].split()
     print(f"{name:10} {int(rss_kb) / 1024:7.0f} MiB {float(wall):6.1f} s {int(rss_kb) * 1024 / devices:9.0f} B")
 EOF
+# The emulator's own peak, read before cleanup kills it.
+awk '/^VmHWM:/ { printf "emulator: peak RSS %.0f MiB (VmHWM %d kB)\n", $2 / 1024, $2 }' "/proc/$EMULATOR/status"

@@ -34,6 +34,8 @@ pub enum Error {
     Crashed(String),
     /// Planning failed (redrive plans its derived inputs): the planner's error and exit code.
     Plan(devdist_engine::Error),
+    /// The platform refused or kept failing audit's reads (exit 3).
+    Unreadable(String),
 }
 
 impl From<devdist_engine::Error> for Error {
@@ -93,6 +95,7 @@ impl Error {
             Error::Interrupted => 130,
             Error::Crashed(_) => 134,
             Error::Plan(err) => err.exit_code(),
+            Error::Unreadable(_) => 3,
         }
     }
 }
@@ -109,6 +112,7 @@ impl fmt::Display for Error {
             ),
             Error::Crashed(point) => write!(f, "crash test hook fired at {point}"),
             Error::Plan(err) => err.fmt(f),
+            Error::Unreadable(message) => f.write_str(message),
         }
     }
 }

@@ -95,17 +95,7 @@ impl Folder {
     /// Reads and cross-checks the jobs of `dir`, refusing a folder that does not verify or
     /// that `validate` wrote (it has no jobs).
     pub fn open(dir: &Path) -> Result<Folder, Error> {
-        let problems = devdist_engine::verify(dir).map_err(|err| Error::folder(dir, err.to_string()))?;
-        if let Some(first) = problems.first() {
-            return Err(Error::folder(
-                dir,
-                format!(
-                    "does not verify ({} problems, first: {first}); `devdist verify {}` lists them",
-                    problems.len(),
-                    dir.display()
-                ),
-            ));
-        }
+        refuse_unverified(dir)?;
         Folder::read(dir)
     }
 
@@ -153,6 +143,22 @@ impl Folder {
     /// Devices in all jobs.
     pub fn devices(&self) -> u64 {
         self.jobs.iter().map(|job| job.devices.len() as u64).sum()
+    }
+}
+
+/// Refuses a plan folder that does not verify (`devdist_engine::verify`), naming its first problem.
+pub(crate) fn refuse_unverified(dir: &Path) -> Result<(), Error> {
+    let problems = devdist_engine::verify(dir).map_err(|err| Error::folder(dir, err.to_string()))?;
+    match problems.first() {
+        None => Ok(()),
+        Some(first) => Err(Error::folder(
+            dir,
+            format!(
+                "does not verify ({} problems, first: {first}); `devdist verify {}` lists them",
+                problems.len(),
+                dir.display()
+            ),
+        )),
     }
 }
 

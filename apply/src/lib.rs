@@ -6,7 +6,9 @@
 //! - `journal` keeps `DIR/apply/journal.jsonl`, the only state that survives a crash, and the lock;
 //! - [`apply`] drives the jobs through a sliding window over a [`Platform`];
 //! - `results` writes `DIR/apply/results.csv` and `summary.json` from the journal alone, and
-//!   [`verify`] re-derives them to check nothing was lost or changed.
+//!   [`verify`] re-derives them to check nothing was lost or changed;
+//! - [`audit`] asks the platform where every device is now and writes `DIR/audit/`
+//!   ([`verify_audit`] checks it).
 //!
 //! The platform is any [`Platform`]: `devdist_platform::Client` for the real one (or the
 //! emulator), and with the `test-util` feature an in-memory `FakePlatform` and crash points.
@@ -22,6 +24,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod audit;
 mod checkpoint;
 mod client;
 mod crash;
@@ -31,6 +34,7 @@ mod fake;
 mod folder;
 mod journal;
 mod platform;
+mod readers;
 mod redrive;
 mod report;
 mod results;
@@ -39,6 +43,7 @@ mod run;
 mod schedule;
 mod state;
 
+pub use audit::{AuditProgress, Audited, Reader, audit, verify as verify_audit};
 pub use crash::{CRASH_AT, Crash, CrashPoint};
 pub use error::Error;
 #[cfg(feature = "test-util")]

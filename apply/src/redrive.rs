@@ -19,18 +19,22 @@
 //! The plan carries `redrive_of` (a hash of DIR's report and results), folded into every job
 //! id, so NEW's jobs never share an id with DIR's. Devices with no row yet (apply not finished)
 //! are counted, not re-driven.
+//!
+//! When DIR has an audit (`DIR/audit/`, `devdist audit`) that verifies and was made from the
+//! apply results DIR has now, the platform's word wins over apply's: a device audit found
+//! `placed` or `returned` is done, one `not_placed` that apply called distributed is re-driven,
+//! one `elsewhere` is rejected with where it is (`crate::audit::overrule`).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use devdist_engine::{Error, PUBLIC_INSTANCES, is_safe_name};
-use devdist_folder::{Outcome, ResultRow};
-use devdist_platform::is_retryable_code;
 use devdist_platform::sign::sha256_hex;
 
 use crate::folder::Folder;
+pub(crate) use crate::readers::{Key, Verdict, read, read_results};
+use crate::readers::{for_rows, invalid, manifests};
 
 /// What [`prepare`] found and wrote.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -49,30 +53,8 @@ pub struct Prepared {
     pub console: u64,
     /// Devices of DIR without any outcome yet: left out.
     pub pending: u64,
-}
-
-/// Where a device stands after all its rows of results.csv.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Verdict {
-    Distributed,
-    /// Refused for good: the code and message of the first such row, and its job.
-    Refused(String),
-    Unknown,
-    FailedRetryable,
-    Console,
-}
-
-impl Verdict {
-    /// Which of two verdicts of one device wins: distributed, then refused, then retry.
-    fn rank(&self) -> u8 {
-        match self {
-            Verdict::Distributed => 0,
-            Verdict::Refused(_) => 1,
-            Verdict::Unknown => 2,
-            Verdict::FailedRetryable => 3,
-            Verdict::Console => 4,
-        }
-    }
+    /// Devices whose apply outcome DIR's audit overruled (`DIR/audit/`, when newer).
+    pub by_audit: u64,
 }
 
 /// One device as DIR's manifests and billing describe it.
@@ -89,12 +71,9 @@ pub(crate) struct Device {
     pub(crate) current_uid: String,
 }
 
-/// (product key, device name).
-pub(crate) type Key = (String, String);
-
 /// Checks DIR and writes the derived inputs into `into` (a private, empty folder that the
 /// caller removes: the inventory holds device secrets). Which platform codes are worth another
-/// try is [`is_retryable_code`]'s to say.
+/// try is [`devdist_platform::is_retryable_code`]'s to say.
 pub fn prepare(dir: &Path, into: &Path) -> Result<Prepared, crate::Error> {
     verified(dir, "re-drive")?;
     Ok(derive(dir, into)?)
@@ -106,6 +85,7 @@ pub(crate) fn verified(dir: &Path, what: &str) -> Result<(), crate::Error> {
     let mut problems = devdist_engine::verify(dir)?;
     if problems.is_empty() {
         problems = crate::verify(dir)?;
+        problems.extend(crate::audit::verify(dir)?);
     }
     if !problems.is_empty() {
         return Err(crate::Error::invocation(format!(
@@ -125,10 +105,12 @@ fn derive(dir: &Path, into: &Path) -> Result<Prepared, Error> {
     let results_path = dir.join("apply").join("results.csv");
     let results_bytes = read(dir, "apply/results.csv")?;
     let verdicts = read_results(&results_path, &results_bytes)?;
+    // audit's verdicts win over apply's outcomes when DIR's audit is newer (crate::audit).
+    let (verdicts, _, by_audit) = crate::audit::overrule(dir, verdicts)?;
 
     let (devices, pending) = plan_devices(dir, &verdicts, &results_path)?;
 
-    let mut prepared = Prepared { pending, ..Prepared::default() };
+    let mut prepared = Prepared { pending, by_audit, ..Prepared::default() };
     let mut chosen: Vec<(&Key, &Device, Option<&str>)> = Vec::new();
     for (key, verdict) in &verdicts {
         let device = &devices[key];
@@ -219,159 +201,6 @@ pub(crate) fn plan_devices<V>(
     }
 
     Ok((devices, pending))
-}
-
-/// The most bytes of apply/results.csv or a manifest that redrive reads.
-const READ_LIMIT: u64 = 64 << 30;
-
-/// `relative` inside `dir`, only if it is a regular file reached through no symbolic link
-/// ([`devdist_formats::read_inside`]).
-pub(crate) fn read(dir: &Path, relative: &str) -> Result<Vec<u8>, Error> {
-    devdist_formats::read_inside(dir, relative, READ_LIMIT).map_err(|e| Error::Input(vec![e]))
-}
-
-fn invalid(path: &Path, line: u64, message: impl ToString) -> Error {
-    Error::Input(vec![devdist_formats::Error::invalid(
-        path,
-        devdist_formats::Position::line(line),
-        message.to_string(),
-    )])
-}
-
-/// Each device's verdict over all its rows (sorted by key, so everything after is in order).
-pub(crate) fn read_results(path: &Path, bytes: &[u8]) -> Result<BTreeMap<Key, Verdict>, Error> {
-    let mut verdicts: BTreeMap<Key, Verdict> = BTreeMap::new();
-    let mut reader = csv::Reader::from_reader(bytes);
-    let headers = reader.headers().map_err(|e| invalid(path, 1, e))?;
-    if headers.iter().ne(ResultRow::<String>::COLUMNS) {
-        return Err(invalid(
-            path,
-            1,
-            format!("the header is not results.csv's: {}", ResultRow::<String>::COLUMNS.join(",")),
-        ));
-    }
-    for (index, record) in reader.deserialize::<ResultRow>().enumerate() {
-        let row = record.map_err(|e| invalid(path, e.position().map_or(0, |p| p.line()), e))?;
-        // safe_cell leaves no line end in a cell: row N is on line N + 1.
-        let row = original_row(row).ok_or_else(|| {
-            invalid(path, index as u64 + 2, "a cell is not as results.csv writes it (a lone `\\` or a bad `\\u{…}`)")
-        })?;
-        let verdict = match row.outcome {
-            Outcome::Distributed => Verdict::Distributed,
-            Outcome::Unknown => Verdict::Unknown,
-            Outcome::Console => Verdict::Console,
-            Outcome::Failed if is_retryable_code(&row.code) => Verdict::FailedRetryable,
-            Outcome::Failed => {
-                let text = match row.message.as_str() {
-                    "" => row.code.clone(),
-                    m => format!("{} ({m})", row.code),
-                };
-                Verdict::Refused(format!("{text} in job {}", row.job_id))
-            }
-        };
-        let key = (row.product_key, row.device_name);
-        match verdicts.get(&key) {
-            Some(old) if old.rank() <= verdict.rank() => {}
-            _ => {
-                verdicts.insert(key, verdict);
-            }
-        }
-    }
-    Ok(verdicts)
-}
-
-/// A row of results.csv with every cell read back as it was before [`devdist_engine::safe_cell`]
-/// wrote it (`None` when a cell is not one it writes).
-fn original_row(row: ResultRow) -> Option<ResultRow> {
-    let text = |cell: String| devdist_engine::original_value(&cell);
-    Some(ResultRow {
-        product_key: text(row.product_key)?,
-        device_name: text(row.device_name)?,
-        job_id: text(row.job_id)?,
-        platform_job_id: text(row.platform_job_id)?,
-        target_instances: text(row.target_instances)?,
-        outcome: row.outcome,
-        code: text(row.code)?,
-        message: text(row.message)?,
-    })
-}
-
-/// DIR's `grants/*/*/devices.*` (`kind` "devices") or `billing/reassignments.*` ("billing"),
-/// in path order.
-fn manifests(dir: &Path, kind: &str) -> Result<Vec<PathBuf>, Error> {
-    let list = |path: &Path| -> Result<Vec<PathBuf>, Error> {
-        let mut entries: Vec<PathBuf> = fs::read_dir(path)
-            .map_err(|e| Error::Input(vec![devdist_formats::Error::io(path, e)]))?
-            .filter_map(|entry| entry.ok().map(|e| e.path()))
-            .collect();
-        entries.sort();
-        Ok(entries)
-    };
-    let stem = |path: &Path, stem: &str| path.file_stem().is_some_and(|s| s == stem);
-    if kind == "billing" {
-        return Ok(list(&dir.join("billing"))?.into_iter().filter(|p| stem(p, "reassignments")).collect());
-    }
-    let mut found = Vec::new();
-    let grants = dir.join("grants");
-    if !grants.exists() {
-        return Ok(found);
-    }
-    for uid in list(&grants)? {
-        for instance in list(&uid)? {
-            found.extend(list(&instance)?.into_iter().filter(|p| stem(p, "devices")));
-        }
-    }
-    Ok(found)
-}
-
-/// One row of a CSV or JSONL table.
-enum Row<'a> {
-    Csv(&'a csv::StringRecord, &'a csv::StringRecord),
-    Json(&'a serde_json::Map<String, serde_json::Value>),
-}
-
-/// A row and where it is.
-struct At<'a> {
-    path: &'a Path,
-    line: u64,
-    row: Row<'a>,
-}
-
-impl At<'_> {
-    /// The text of column `name`.
-    fn get(&self, name: &str) -> Result<&str, Error> {
-        let value = match &self.row {
-            Row::Csv(headers, record) => headers.iter().position(|h| h == name).and_then(|i| record.get(i)),
-            Row::Json(map) => map.get(name).and_then(|v| v.as_str()),
-        };
-        value.ok_or_else(|| invalid(self.path, self.line, format!("no {name:?} field")))
-    }
-}
-
-/// Calls `each` with every row of a CSV or JSONL table at `path`, inside `dir`.
-fn for_rows(dir: &Path, path: &Path, mut each: impl FnMut(&At) -> Result<(), Error>) -> Result<(), Error> {
-    let relative = path.strip_prefix(dir).ok().and_then(Path::to_str);
-    let bytes = read(dir, relative.ok_or_else(|| invalid(path, 0, "is not a file of the plan folder"))?)?;
-    if path.extension().is_some_and(|e| e == "jsonl") {
-        for (i, line) in bytes.split(|&b| b == b'\n').enumerate().filter(|(_, l)| !l.is_empty()) {
-            let line_number = i as u64 + 1;
-            let map: serde_json::Map<String, serde_json::Value> =
-                serde_json::from_slice(line).map_err(|e| invalid(path, line_number, e))?;
-            each(&At { path, line: line_number, row: Row::Json(&map) })?;
-        }
-        return Ok(());
-    }
-    if path.extension().is_none_or(|e| e != "csv") {
-        return Err(invalid(path, 0, "redrive reads csv and jsonl manifests only"));
-    }
-    let mut reader = csv::Reader::from_reader(bytes.as_slice());
-    let headers = reader.headers().map_err(|e| invalid(path, 1, e))?.clone();
-    for record in reader.records() {
-        let record = record.map_err(|e| invalid(path, e.position().map_or(0, |p| p.line()), e))?;
-        let line = record.position().map_or(0, |p| p.line());
-        each(&At { path, line, row: Row::Csv(&headers, &record) })?;
-    }
-    Ok(())
 }
 
 /// Writes `text` to a new file readable by its owner only (it may hold device secrets).

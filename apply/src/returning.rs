@@ -10,6 +10,11 @@
 //! no outcome yet), or distributed by nearest access (which candidate it connected to is not
 //! recorded). Devices of console jobs, devices whose distribution was itself a return (home
 //! already), and those the `--product` / `--target` filters leave out, are counted, not listed.
+//!
+//! When a DIR has an audit that verifies and is newer than its apply results (`devdist audit`,
+//! `crate::audit::overrule`), audit's verdicts win: a `placed` device goes home from where
+//! the platform showed it (a nearest-access device too: audit saw its candidate), a `returned`
+//! one is home already, `not_placed` and `elsewhere` ones are `not_returned` with audit's reason.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -63,6 +68,8 @@ pub fn prepare(dirs: &[PathBuf], into: &Path, filter: &Filter) -> Result<Returne
 struct Seen {
     verdict: Verdict,
     device: Device,
+    /// Audit's verdict, and where it showed the device, when DIR's audit is accepted.
+    audited: Option<(devdist_folder::Verdict, String)>,
 }
 
 fn derive(first: &Path, dirs: &[PathBuf], into: &Path, filter: &Filter) -> Result<Returned, Error> {
@@ -83,12 +90,14 @@ fn derive(first: &Path, dirs: &[PathBuf], into: &Path, filter: &Filter) -> Resul
         let results_path = dir.join("apply").join("results.csv");
         let results_bytes = redrive::read(dir, "apply/results.csv")?;
         let verdicts = redrive::read_results(&results_path, &results_bytes)?;
+        let (verdicts, audit, _) = crate::audit::overrule(dir, verdicts)?;
         let (mut devices, _) = redrive::plan_devices(dir, &verdicts, &results_path)?;
         for (key, verdict) in verdicts {
             let device = devices.remove(&key).expect("plan_devices has every device with a verdict");
+            let audited = audit.as_ref().and_then(|audit| audit.get(&key)).cloned();
             match seen.get(&key) {
                 Some(earlier) if earlier.verdict == Verdict::Distributed => {}
-                _ => drop(seen.insert(key, Seen { verdict, device })),
+                _ => drop(seen.insert(key, Seen { verdict, device, audited })),
             }
         }
         salt_input.extend_from_slice(&report_bytes);
@@ -97,8 +106,13 @@ fn derive(first: &Path, dirs: &[PathBuf], into: &Path, filter: &Filter) -> Resul
 
     let mut returned = Returned::default();
     let mut rows = Vec::new();
-    for (key, Seen { verdict, device }) in &seen {
-        let now = device.targets.keys().next().map_or("", String::as_str);
+    for (key, Seen { verdict, device, audited }) in &seen {
+        use devdist_folder::Verdict as Audit;
+        let observed = match audited {
+            Some((Audit::Placed, at)) => Some(at.as_str()),
+            _ => None,
+        };
+        let now = observed.unwrap_or_else(|| device.targets.keys().next().map_or("", String::as_str));
         let wanted = (filter.products.is_empty() || filter.products.contains(&key.0))
             && (filter.targets.is_empty() || filter.targets.iter().any(|t| t == now));
         if !wanted {
@@ -110,14 +124,20 @@ fn derive(first: &Path, dirs: &[PathBuf], into: &Path, filter: &Filter) -> Resul
                 returned.console += 1;
                 continue;
             }
-            Verdict::Distributed if now == device.source_instance => {
+            Verdict::Distributed
+                if now == device.source_instance || audited.as_ref().is_some_and(|a| a.0 == Audit::Returned) =>
+            {
                 returned.already_home += 1;
                 continue;
             }
-            Verdict::Distributed if device.strategy == "nearest_access" => {
+            Verdict::Distributed if device.strategy == "nearest_access" && observed.is_none() => {
                 "distributed by nearest access: which candidate it connected to is not recorded"
             }
             Verdict::Distributed => "",
+            Verdict::Refused(why) if audited.as_ref().is_some_and(|a| a.0 == Audit::Elsewhere) => why.as_str(),
+            Verdict::Unknown if audited.as_ref().is_some_and(|a| a.0 == Audit::NotPlaced) => {
+                "not placed: audit found it where it was planned to leave from"
+            }
             Verdict::Refused(_) | Verdict::FailedRetryable => "not distributed: apply's results show it failed",
             Verdict::Unknown => "not confirmed distributed: apply's results show it unknown",
         };

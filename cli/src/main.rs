@@ -31,6 +31,7 @@ fn main() -> ExitCode {
                 .downcast_ref::<devdist_engine::Error>()
                 .map(devdist_engine::Error::exit_code)
                 .or_else(|| err.downcast_ref::<devdist_apply::Error>().map(devdist_apply::Error::exit_code))
+                .or_else(|| err.downcast_ref::<devdist_export::Error>().map(devdist_export::Error::exit_code))
                 .unwrap_or(2);
             if matches!(err.downcast_ref::<devdist_engine::Error>(), Some(devdist_engine::Error::Interrupted)) {
                 say_interrupted();

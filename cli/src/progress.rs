@@ -45,3 +45,14 @@ impl devdist_engine::Progress for Bar {
         bar.set_message(format!("{total} records"));
     }
 }
+
+/// A bar of `{pos}/{len}` things counted by `template`, on stderr when it is a terminal and not
+/// `quiet` (`apply`'s jobs, `audit`'s devices).
+pub(crate) fn counter(quiet: bool, template: &str) -> Option<ProgressBar> {
+    if quiet || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = ProgressBar::new(0);
+    bar.set_style(ProgressStyle::with_template(template).expect("the template is valid"));
+    Some(bar)
+}

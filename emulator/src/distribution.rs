@@ -84,13 +84,35 @@ fn illegal(message: impl Into<String>) -> Failure {
     Failure::business("iot.system.IllegalRequest", message)
 }
 
-/// A device's result in a job that ended: its code and message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Outcome {
-    /// `"200"` (`devdist_platform::CODE_DISTRIBUTED`) when distributed.
-    pub code: String,
-    /// What happened.
-    pub message: String,
+/// A device's result in a job that ended (one byte a device): its code and message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Distributed: code `"200"` (`devdist_platform::CODE_DISTRIBUTED`).
+    Distributed,
+    /// Failed with a transient cause ([`DEVICE_RETRYABLE`]).
+    Retryable,
+    /// Failed for good ([`DEVICE_PERMANENT`]).
+    Permanent,
+}
+
+impl Outcome {
+    /// Its code in the result file.
+    pub fn code(self) -> &'static str {
+        match self {
+            Outcome::Distributed => CODE_DISTRIBUTED,
+            Outcome::Retryable => DEVICE_RETRYABLE,
+            Outcome::Permanent => DEVICE_PERMANENT,
+        }
+    }
+
+    /// What happened, as the result file says.
+    pub fn message(self) -> &'static str {
+        match self {
+            Outcome::Distributed => "success",
+            Outcome::Retryable => "system busy, try again",
+            Outcome::Permanent => "the device cannot be distributed",
+        }
+    }
 }
 
 /// A distribution job.
@@ -110,8 +132,8 @@ pub struct Job {
     pub target_uid: String,
     /// Target instances in request order.
     pub targets: Vec<String>,
-    /// Device names in request order.
-    pub devices: Vec<String>,
+    /// Its devices in request order, by registration number (the world keeps their names).
+    pub devices: Vec<u64>,
     /// Creation time, ms since the epoch.
     pub gmt_create: u64,
     /// Creation time, monotonic ms.
@@ -147,16 +169,17 @@ impl Job {
         }
     }
 
-    /// The result file: one [`DeviceResult`] per line, as JSON, for each device the job reached.
-    pub fn result_file(&self) -> String {
+    /// The result file: one [`DeviceResult`] per line, as JSON, for each device the job reached
+    /// (names from `world`, which keeps a deleted device's name too).
+    pub fn result_file(&self, world: &World) -> String {
         let mut text = String::new();
-        for (name, outcome) in self.devices.iter().zip(&self.outcomes) {
+        for (&number, outcome) in self.devices.iter().zip(&self.outcomes) {
             if let Some(outcome) = outcome {
                 let line = DeviceResult {
                     product_key: self.product_key.clone(),
-                    device_name: name.clone(),
-                    code: outcome.code.clone(),
-                    message: outcome.message.clone(),
+                    device_name: world.device_name(number).to_string(),
+                    code: outcome.code().to_string(),
+                    message: outcome.message().to_string(),
                 };
                 text.push_str(&serde_json::to_string(&line).expect("a device result serialises"));
                 text.push('\n');
@@ -234,6 +257,12 @@ impl Distribution {
         &self.world
     }
 
+    /// [`Distribution::settled_world`], to change (the `churn` fault).
+    pub(crate) fn settled_world_mut(&mut self, now: Now) -> &mut World {
+        self.settle(now);
+        &mut self.world
+    }
+
     /// Every job ever created, in creation order (deleted ones included).
     pub fn jobs(&self) -> &[Job] {
         &self.jobs
@@ -261,9 +290,9 @@ impl Distribution {
                 return true;
             }
             let done_at = job.gmt_create + job.duration;
-            for (name, outcome) in job.devices.iter().zip(&job.outcomes) {
-                if outcome.as_ref().is_some_and(|outcome| outcome.code == CODE_DISTRIBUTED) {
-                    world.move_device(&job.product_key, name, &job.targets[0], Some(done_at));
+            for (&number, outcome) in job.devices.iter().zip(&job.outcomes) {
+                if *outcome == Some(Outcome::Distributed) {
+                    world.move_numbered(number, &job.targets[0], Some(done_at));
                 }
             }
             job.settled = true;
@@ -275,8 +304,8 @@ impl Distribution {
     pub fn create(&mut self, params: &Params, now: Now) -> Result<usize, Failure> {
         self.settle(now);
         let request = parse_create(params)?;
-        self.check_rules(&request)?;
-        let job = self.draw_outcomes(request, now);
+        let numbers = self.check_rules(&request)?;
+        let job = self.draw_outcomes(request, numbers, now);
         let at = self.jobs.len();
         self.by_id.insert(job.id.clone(), at);
         self.jobs.push(job);
@@ -288,15 +317,16 @@ impl Distribution {
     }
 
     /// The platform's rules for a Create that [`parse_create`] read, in order: the first rule
-    /// broken is the answer.
-    fn check_rules(&self, request: &CreateDeviceDistributeJob) -> Result<(), Failure> {
+    /// broken is the answer. Its devices' registration numbers when none is.
+    fn check_rules(&self, request: &CreateDeviceDistributeJob) -> Result<Vec<u64>, Failure> {
         check_device_count(request)?;
         self.check_target_uid(&request.target_uid)?;
         self.check_instances(request)?;
         check_strategy_targets(request)?;
         self.check_product(request)?;
-        self.check_devices(request)?;
-        self.check_room()
+        let numbers = self.check_devices(request)?;
+        self.check_room()?;
+        Ok(numbers)
     }
 
     /// Jobs stay in their account: another account's uid is refused (cross-account jobs are
@@ -355,23 +385,25 @@ impl Distribution {
     }
 
     /// Each device is listed once, registered under the product, and now in the source
-    /// instance (`world::Device::location`).
-    fn check_devices(&self, request: &CreateDeviceDistributeJob) -> Result<(), Failure> {
+    /// instance (`world::Device::location`). Their registration numbers, in request order.
+    fn check_devices(&self, request: &CreateDeviceDistributeJob) -> Result<Vec<u64>, Failure> {
         let (product_key, source) = (&request.product_key, &request.source_instance_id);
         let mut seen = HashSet::new();
+        let mut numbers = Vec::with_capacity(request.device_names.len());
         for name in &request.device_names {
             if !seen.insert(name.as_str()) {
                 return Err(illegal(format!("device {name} is listed twice")));
             }
-            let known = self.world.devices.get(&(product_key.clone(), name.clone()));
-            if known.is_none_or(|device| device.location() != source) {
+            let known = self.world.device(product_key, name).filter(|device| device.location() == source.as_str());
+            let Some(device) = known else {
                 return Err(Failure::business(
                     "iot.device.NotExistedDevice",
                     format!("device {product_key}/{name} does not exist in instance {source}"),
                 ));
-            }
+            };
+            numbers.push(device.registered);
         }
-        Ok(())
+        Ok(numbers)
     }
 
     /// Fewer than `MAX_JOBS_IN_FLIGHT` jobs of the account are initializing or running.
@@ -389,7 +421,7 @@ impl Distribution {
     /// is interrupted (and which devices it reached then), and each reached device's outcome.
     /// The draws hang on the request's content and how many identical Creates came before, so
     /// the same calls give the same jobs and a repeated Create gets fresh decisions.
-    fn draw_outcomes(&mut self, request: CreateDeviceDistributeJob, now: Now) -> Job {
+    fn draw_outcomes(&mut self, request: CreateDeviceDistributeJob, numbers: Vec<u64>, now: Now) -> Job {
         let CreateDeviceDistributeJob {
             product_key,
             device_names: devices,
@@ -414,15 +446,12 @@ impl Distribution {
                 }
                 Some(if faults.hits(Fault::DeviceFail, &[&identity, name]) {
                     if faults.roll("device-fail-code", &[&identity, name]) < 0.5 {
-                        Outcome { code: DEVICE_RETRYABLE.to_string(), message: "system busy, try again".to_string() }
+                        Outcome::Retryable
                     } else {
-                        Outcome {
-                            code: DEVICE_PERMANENT.to_string(),
-                            message: "the device cannot be distributed".to_string(),
-                        }
+                        Outcome::Permanent
                     }
                 } else {
-                    Outcome { code: CODE_DISTRIBUTED.to_string(), message: "success".to_string() }
+                    Outcome::Distributed
                 })
             })
             .collect();
@@ -434,7 +463,7 @@ impl Distribution {
             strategy,
             target_uid,
             targets,
-            devices,
+            devices: numbers,
             gmt_create: now.wall,
             start: now.mono,
             duration: if slow { self.job_ms * 10 } else { self.job_ms },
@@ -493,7 +522,7 @@ impl Distribution {
         match self.links.get(token) {
             None => Download::Unknown,
             Some(link) if now.mono >= link.expires => Download::Expired,
-            Some(link) => Download::File(self.jobs[link.job].result_file()),
+            Some(link) => Download::File(self.jobs[link.job].result_file(&self.world)),
         }
     }
 
@@ -604,7 +633,7 @@ impl Distribution {
         self.settle(now);
         let product_key = required(params, "ProductKey")?;
         let device_name = required(params, "DeviceName")?;
-        let Some(device) = self.world.devices.get(&(product_key.clone(), device_name.clone())) else {
+        let Some(device) = self.world.device(&product_key, &device_name) else {
             return Err(Failure::business(
                 "iot.device.NotExistedDevice",
                 format!("device {product_key}/{device_name} does not exist"),

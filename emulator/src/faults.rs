@@ -22,11 +22,16 @@ pub enum Fault {
     Slow,
     /// QueryDeviceDistributeDetail hands out a URL that has already expired.
     ExpireUrl,
+    /// A QueryDevice or ListDistributedDevice page creates a transient device or deletes one,
+    /// undone a few read calls later (`churn`).
+    Churn,
+    /// A read call is held for `--stall-seconds`, then its connection closes unanswered.
+    Stall,
 }
 
 impl Fault {
     /// Every fault, in the order of [`Fault::name`]'s documentation.
-    pub const ALL: [Fault; 7] = [
+    pub const ALL: [Fault; 9] = [
         Fault::Throttle,
         Fault::Error5xx,
         Fault::LostResponse,
@@ -34,6 +39,8 @@ impl Fault {
         Fault::DeviceFail,
         Fault::Slow,
         Fault::ExpireUrl,
+        Fault::Churn,
+        Fault::Stall,
     ];
 
     /// The name used in `--faults` and in the stats.
@@ -46,6 +53,8 @@ impl Fault {
             Fault::DeviceFail => "device-fail",
             Fault::Slow => "slow",
             Fault::ExpireUrl => "expire-url",
+            Fault::Churn => "churn",
+            Fault::Stall => "stall",
         }
     }
 
@@ -64,13 +73,13 @@ impl fmt::Display for Fault {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Faults {
     seed: u64,
-    rates: [f64; 7],
+    rates: [f64; Fault::ALL.len()],
 }
 
 impl Faults {
     /// No faults.
     pub fn none(seed: u64) -> Faults {
-        Faults { seed, rates: [0.0; 7] }
+        Faults { seed, rates: [0.0; Fault::ALL.len()] }
     }
 
     /// Parses `NAME=RATE,…` (RATE a probability 0–1; an empty spec means no faults).
@@ -148,14 +157,14 @@ mod tests {
 
     #[test]
     fn parses_every_fault_and_refuses_bad_specs() {
-        let spec = "throttle=0.1, error5xx=0.2,lost-response=0.3,interrupt=0.4,device-fail=0.5,slow=0.6,expire-url=1";
+        let spec = "throttle=0.1, error5xx=0.2,lost-response=0.3,interrupt=0.4,device-fail=0.5,slow=0.6,expire-url=1,churn=0.7,stall=0.8";
         let faults = Faults::parse(spec, 1).unwrap();
         let rates: Vec<f64> = Fault::ALL.iter().map(|fault| faults.rate(*fault)).collect();
-        assert_eq!(rates, [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 1.0]);
+        assert_eq!(rates, [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 1.0, 0.7, 0.8]);
         assert_eq!(Faults::parse("", 1).unwrap(), Faults::none(1));
         assert_eq!(
             Faults::parse("slowness=0.1", 1).unwrap_err(),
-            "--faults: unknown fault `slowness` (known: throttle, error5xx, lost-response, interrupt, device-fail, slow, expire-url)"
+            "--faults: unknown fault `slowness` (known: throttle, error5xx, lost-response, interrupt, device-fail, slow, expire-url, churn, stall)"
         );
         assert_eq!(Faults::parse("slow", 1).unwrap_err(), "--faults: `slow` is not NAME=RATE");
         assert_eq!(

@@ -50,6 +50,9 @@ pub(crate) enum Reply {
     Answer(Response),
     /// Close the connection without a word.
     Hangup,
+    /// Hold the connection this long, then close it without a word (the handler has returned,
+    /// so other connections are served meanwhile: each has its own thread).
+    Stall(Duration),
 }
 
 /// Handles one request.
@@ -135,6 +138,10 @@ fn serve<S: Read + Write>(stream: S, handler: &Handler) {
             !request.headers.iter().any(|(name, value)| name == "connection" && value.eq_ignore_ascii_case("close"));
         match handler(request) {
             Reply::Hangup => return,
+            Reply::Stall(held) => {
+                std::thread::sleep(held);
+                return;
+            }
             Reply::Answer(response) => {
                 if write_response(reader.get_mut(), &response, keep_alive).is_err() || !keep_alive {
                     return;

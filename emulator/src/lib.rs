@@ -7,7 +7,8 @@
 //! - `meter` enforces the per-API QPS limits of the account;
 //! - `faults` decides, from the seed and the call's identity, whether to misbehave;
 //! - `distribution` applies the platform's rules and runs the jobs (`world` is what exists and
-//!   where each device is); `registry` answers the read APIs from the world;
+//!   where each device is); `registry` answers the read APIs from the world, which `churn` changes
+//!   while a reader sweeps it;
 //! - `service` glues them and writes the answers.
 //!
 //! The wire contract is `devdist_platform`'s, the client's own: Create is read with
@@ -28,16 +29,19 @@
 //! ```
 #![deny(missing_docs)]
 
+mod churn;
 mod distribution;
 mod faults;
 mod gateway;
 mod http;
+mod index;
 mod meter;
 mod registry;
 mod service;
 mod tls;
 mod world;
 
+pub use churn::{CHURN_CALLS, CHURN_PICK, TRANSIENT_PREFIX};
 pub use distribution::{
     DEVICE_PERMANENT, DEVICE_RETRYABLE, Distribution, Download, Failure, Job, Now, Outcome, Params, TOO_MANY_JOBS,
 };
@@ -45,6 +49,6 @@ pub use faults::{Fault, Faults};
 pub use gateway::{Authenticated, Call, Gateway, MAX_CLOCK_SKEW_MS, parse_utc};
 pub use meter::{ApiStats, Meter};
 pub use registry::{DEVICE_STATUS, REGISTERED_EPOCH_MS};
-pub use service::{Config, Emulator, HOST_ID, RESULT_URL_SECONDS, RESULTS_PATH, STATS_PATH};
+pub use service::{Config, Emulator, HOST_ID, RESULT_URL_SECONDS, RESULTS_PATH, STALL_SECONDS, STATS_PATH};
 pub use tls::Identity;
 pub use world::{Device, Instance, Move, World};

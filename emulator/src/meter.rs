@@ -7,7 +7,7 @@ use devdist_platform::api::{Action, Lane};
 use serde::Serialize;
 
 /// Counters of one action.
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct ApiStats {
     /// Authenticated calls.
     pub calls: u64,
@@ -17,8 +17,20 @@ pub struct ApiStats {
     pub fault_throttled: u64,
     /// Calls answered 5xx by the `error5xx` fault.
     pub errors_5xx: u64,
+    /// Read calls held, then hung up on, by the `stall` fault.
+    pub stalled: u64,
+    /// Read calls before whose answer the `churn` fault changed the world.
+    pub churned: u64,
+    /// Microseconds spent answering the calls that got past the gateway, the meter and the
+    /// faults (settling ended jobs, the `churn` fault and the answer's JSON included).
+    pub answer_us: u64,
     /// The limit in force, calls per second.
     pub limit: u32,
+    /// The platform's limit (without `--rate-scale`), calls per second.
+    pub platform_qps: f64,
+    /// Of `calls`, deep pages (`Lane::deep`), under their own limit: the platform's is
+    /// `limits::DEEP_PAGE_QPS`, scaled like the others.
+    pub deep_calls: u64,
     /// The most calls that arrived within one second (throttled ones included).
     pub max_per_second: u32,
 }
@@ -48,7 +60,11 @@ impl Meter {
     pub fn new(scale: f64) -> Meter {
         let stats = Action::ALL
             .into_iter()
-            .map(|action| (action, ApiStats { limit: limit(action.qps(), scale), ..ApiStats::default() }))
+            .map(|action| {
+                let stats =
+                    ApiStats { limit: limit(action.qps(), scale), platform_qps: action.qps(), ..ApiStats::default() };
+                (action, stats)
+            })
             .collect();
         Meter { scale, windows: BTreeMap::new(), stats }
     }
@@ -70,6 +86,7 @@ impl Meter {
         window.arrived += 1;
         let stats = self.stats.entry(action).or_default();
         stats.calls += 1;
+        stats.deep_calls += u64::from(lane.deep);
         stats.max_per_second = stats.max_per_second.max(window.arrived);
         if window.admitted >= limit(lane.qps(), self.scale) {
             stats.throttled += 1;

@@ -6,13 +6,12 @@
 //! shapes; what the emulator makes up (times of registration, IotIds, statuses, product names)
 //! is listed in docs/wire.md §9.8.
 //!
-//! Each call scans what it lists (a product's devices, every distributed device) and sorts the
-//! distributed ones: fine for tests and the demo, linear per page for a million devices. An
-//! index kept by `World` as devices register and move is the way on when the export benchmark
-//! needs it.
+//! Each call reads the world's index (`index.rs`), so it costs about its page, not the number of
+//! devices: a page by `CurrentPage` skips chunks of the list it reads, a `NextToken` page starts
+//! at the token's device, counts are the lists' lengths.
 
 use devdist_platform::api::{
-    DeviceDetail, DeviceInfo, DevicePage, DevicePageBody, DistributedDevice, DistributedDeviceItems,
+    Action, DeviceDetail, DeviceInfo, DevicePage, DevicePageBody, DistributedDevice, DistributedDeviceItems,
     DistributedDevices, DistributedProduct, DistributedProductItems, DistributedProducts, ProductInfo, ProductList,
     ProductPage, TopoDevice, TopoList, TopoPage,
 };
@@ -23,6 +22,7 @@ use devdist_platform::limits::{
 
 use crate::distribution::{Failure, Now, Params};
 use crate::faults::Faults;
+use crate::index::DistributedFilter;
 use crate::world::{Device, World};
 
 /// Device `n` of the account was registered at this instant plus `n` seconds (ms since the
@@ -85,18 +85,26 @@ fn region<'a>(world: &'a World, instance: &str) -> &'a str {
     world.instances.get(instance).map_or("", |found| found.region.as_str())
 }
 
-/// The product's devices, newest first, that are in `instance` (every one when `None`).
+/// The product's devices, newest first, that are in `instance` (every one when `None`), from the
+/// `skip`th on.
 fn devices_of<'a>(
     world: &'a World,
     product_key: &'a str,
     instance: Option<&'a str>,
-) -> impl Iterator<Item = (&'a str, &'a Device)> + 'a {
-    world.registered.get(product_key).into_iter().flat_map(move |names| {
-        names.iter().rev().filter_map(move |name| {
-            let device = world.devices.get(&(product_key.to_string(), name.clone()))?;
-            instance.is_none_or(|instance| device.location() == instance).then_some((name.as_str(), device))
-        })
-    })
+    skip: usize,
+) -> impl Iterator<Item = (&'a str, Device<'a>)> + 'a {
+    let list = world.index.devices(product_key, instance);
+    list.into_iter().flat_map(move |list| list.iter_from(skip)).filter_map(move |number| device(world, *number))
+}
+
+/// Device `number`: its name and what the world holds of it.
+fn device(world: &World, number: u64) -> Option<(&str, Device<'_>)> {
+    world.numbered(number).map(|(_, name, device)| (name, device))
+}
+
+/// How many devices of the product are in `instance` (every one when `None`).
+fn device_count(world: &World, product_key: &str, instance: Option<&str>) -> usize {
+    world.index.devices(product_key, instance).map_or(0, |list| list.len())
 }
 
 fn no_product(product_key: &str, instance: Option<&str>) -> Failure {
@@ -123,9 +131,8 @@ pub(crate) fn product_list(world: &World, params: &Params) -> Result<ProductPage
         .keys()
         .filter(|product_key| product_exists(world, product_key, instance))
         .map(|product_key| {
-            let first = world.registered.get(product_key).and_then(|names| names.first());
-            let first = first.and_then(|name| world.devices.get(&(product_key.clone(), name.clone())));
-            (first.map_or(0, |device| device.registered), product_key.as_str())
+            let first = world.index.devices(product_key, None).and_then(|list| list.last().copied());
+            (first.unwrap_or(0), product_key.as_str())
         })
         .collect();
     products.sort_unstable_by(|a, b| b.cmp(a));
@@ -140,7 +147,7 @@ pub(crate) fn product_list(world: &World, params: &Params) -> Result<ProductPage
             node_type: u32::from(world.is_gateway_product(product_key)),
             auth_type: "secret".to_string(),
             data_format: 1,
-            device_count: devices_of(world, product_key, instance).count() as u64,
+            device_count: device_count(world, product_key, instance) as u64,
             gmt_create: (REGISTERED_EPOCH_MS + first * 1000) as i64,
             description: String::new(),
         })
@@ -180,27 +187,29 @@ pub(crate) fn query_device(world: &World, params: &Params) -> Result<DevicePageB
         }
         None => None,
     };
-    let matching: Vec<(&str, &Device)> = devices_of(world, product_key, instance).collect();
+    let total = device_count(world, product_key, instance);
     let skip = match after {
-        Some(after) => matching.iter().take_while(|(_, device)| device.registered >= after).count(),
+        Some(after) => world
+            .index
+            .devices(product_key, instance)
+            .map_or(0, |list| list.count_through(&after, crate::index::newest_first)),
         None => (page - 1) * size,
     };
-    let rows: Vec<&(&str, &Device)> = matching.iter().skip(skip).take(size).collect();
+    let rows: Vec<(&str, Device<'_>)> = devices_of(world, product_key, instance, skip).take(size).collect();
     let next_token = match rows.last() {
-        Some((_, last)) if skip + rows.len() < matching.len() => format!("emu-dev-{}", last.registered),
+        Some((_, last)) if skip + rows.len() < total => format!("emu-dev-{}", last.registered),
         _ => String::new(),
     };
     let device_info = rows
         .iter()
         .map(|(name, device)| {
             let created = text_time(registered_ms(device));
-            let modified =
-                device.last_move.as_ref().and_then(|last| last.at).map_or_else(|| created.clone(), text_time);
+            let modified = device.last_move.and_then(|last| last.at).map_or_else(|| created.clone(), text_time);
             let iot_id = iot_id(product_key, name);
             DeviceInfo {
                 device_id: iot_id.clone(),
                 device_name: name.to_string(),
-                device_secret: device.secret.clone(),
+                device_secret: device.secret.to_string(),
                 device_status: DEVICE_STATUS.to_string(),
                 device_type: String::new(),
                 gmt_create: created.clone(),
@@ -218,9 +227,9 @@ pub(crate) fn query_device(world: &World, params: &Params) -> Result<DevicePageB
         data: DevicePage { device_info },
         next_token,
         page: page as u64,
-        page_count: page_count(matching.len(), size),
+        page_count: page_count(total, size),
         page_size: size as u64,
-        total: matching.len() as u64,
+        total: total as u64,
     })
 }
 
@@ -256,17 +265,17 @@ pub(crate) fn device_details(world: &World, params: &Params) -> Result<Vec<Devic
     let node_type = u32::from(world.is_gateway_product(product_key));
     let mut found = Vec::new();
     for (_, name) in names {
-        let Some(device) = world.devices.get(&(product_key.to_string(), name.to_string())) else { continue };
+        let Some(device) = world.device(product_key, name) else { continue };
         if let Some(instance) = instance.filter(|instance| device.location() != *instance) {
             return Err(Failure::business(
                 "iot.system.IllegalRequest",
                 format!("device {product_key}/{name} is not in instance {instance}"),
             ));
         }
-        let created = text_time(registered_ms(device));
+        let created = text_time(registered_ms(&device));
         found.push(DeviceDetail {
             device_name: name.to_string(),
-            device_secret: device.secret.clone(),
+            device_secret: device.secret.to_string(),
             firmware_version: String::new(),
             gmt_active: String::new(),
             gmt_create: created.clone(),
@@ -291,7 +300,7 @@ pub(crate) fn thing_topo(world: &World, params: &Params) -> Result<TopoPage, Fai
     let device_name = required(params, "DeviceName")?;
     let (size, page) = paging(params, "PageNo", MAX_TOPO_PAGE_SIZE)?;
     let gateway = (product_key.to_string(), device_name.to_string());
-    if !world.devices.contains_key(&gateway) {
+    if world.device(product_key, device_name).is_none() {
         return Err(Failure::business(
             "iot.device.NotExistedDevice",
             format!("device {product_key}/{device_name} does not exist"),
@@ -313,19 +322,6 @@ pub(crate) fn thing_topo(world: &World, params: &Params) -> Result<TopoPage, Fai
     })
 }
 
-/// The last distribution of every device ever distributed: (time or `None` for one an
-/// inventory seeded, product key, device name, from, to).
-fn last_moves(world: &World) -> Vec<(Option<u64>, &str, &str, &str, &str)> {
-    world
-        .devices
-        .iter()
-        .filter_map(|((pk, name), device)| {
-            let last = device.last_move.as_ref()?;
-            Some((last.at, pk.as_str(), name.as_str(), last.from.as_str(), last.to.as_str()))
-        })
-        .collect()
-}
-
 /// Whether `TargetUid`, when given, is the account (every distribution stays in it).
 fn uid_matches(world: &World, params: &Params) -> bool {
     params.get("TargetUid").is_none_or(|uid| *uid == world.account)
@@ -339,20 +335,10 @@ fn uid_matches(world: &World, params: &Params) -> bool {
 /// filter on the target. `GmtCreate = GmtModified` = when the job ended, or `now` for a seeded one.
 pub(crate) fn distributed_devices(world: &World, params: &Params, now: Now) -> Result<DistributedDevices, Failure> {
     let (size, page) = paging(params, "CurrentPage", MAX_DISTRIBUTED_PAGE_SIZE)?;
-    let matches = |key: &str, value: &str| params.get(key).is_none_or(|wanted| wanted == value);
-    let mut moves: Vec<_> = last_moves(world)
-        .into_iter()
-        .filter(|(_, pk, name, from, _)| {
-            matches("ProductKey", pk) && matches("DeviceName", name) && matches("SourceInstanceId", from)
-        })
-        .filter(|_| uid_matches(world, params))
-        .collect();
-    moves.sort_unstable_by(|a, b| b.0.cmp(&a.0).then_with(|| (a.1, a.2).cmp(&(b.1, b.2))));
+    let (total, moves) = listed_moves(world, params, (page - 1).saturating_mul(size));
     let items = moves
-        .iter()
-        .skip((page - 1).saturating_mul(size))
         .take(size)
-        .map(|&(at, pk, name, from, to)| {
+        .map(|(at, pk, name, from, to)| {
             let when = at.unwrap_or(now.wall) as i64;
             DistributedDevice {
                 device_name: name.to_string(),
@@ -371,7 +357,76 @@ pub(crate) fn distributed_devices(world: &World, params: &Params, now: Now) -> R
             }
         })
         .collect();
-    Ok(DistributedDevices { total: moves.len() as u64, info: DistributedDeviceItems { items } })
+    Ok(DistributedDevices { total: total as u64, info: DistributedDeviceItems { items } })
+}
+
+/// A row of ListDistributedDevice: (time or `None` for one an inventory seeded, product key,
+/// device name, from, to).
+type MoveRow<'a> = (Option<u64>, &'a str, &'a str, &'a str, &'a str);
+
+/// A device's row, when it was ever distributed.
+fn move_row<'a>(product_key: &'a str, name: &'a str, device: Device<'a>) -> Option<MoveRow<'a>> {
+    let last = device.last_move?;
+    Some((last.at, product_key, name, last.from, last.to))
+}
+
+/// ListDistributedDevice's rows for `params`: how many, and those from the `skip`th on, in order.
+fn listed_moves<'a>(
+    world: &'a World,
+    params: &'a Params,
+    skip: usize,
+) -> (usize, Box<dyn Iterator<Item = MoveRow<'a>> + 'a>) {
+    let given = |key: &str| params.get(key).map(String::as_str);
+    if !uid_matches(world, params) {
+        return (0, Box::new(std::iter::empty()));
+    }
+    if let Some(name) = given("DeviceName") {
+        // At most one row per product: found by name, not listed.
+        let products: Vec<&String> = match given("ProductKey") {
+            Some(product_key) => world.products.get_key_value(product_key).map(|(pk, _)| pk).into_iter().collect(),
+            None => world.products.keys().collect(),
+        };
+        let mut rows: Vec<MoveRow<'a>> = products
+            .into_iter()
+            .filter_map(|pk| move_row(pk, name, world.device(pk, name)?))
+            .filter(|row| given("SourceInstanceId").is_none_or(|source| source == row.3))
+            .collect();
+        rows.sort_unstable_by(|a, b| b.0.cmp(&a.0).then_with(|| (a.1, a.2).cmp(&(b.1, b.2))));
+        return (rows.len(), Box::new(rows.into_iter().skip(skip)));
+    }
+    let filter = DistributedFilter { product_key: given("ProductKey"), source: given("SourceInstanceId") };
+    let Some(list) = world.index.distributed(filter) else { return (0, Box::new(std::iter::empty())) };
+    let rows = list.iter_from(skip).filter_map(move |&(_, number)| {
+        let (pk, name, device) = world.numbered(number)?;
+        move_row(pk, name, device)
+    });
+    (list.len(), Box::new(rows))
+}
+
+/// The first `limit` devices (product key, name) QueryDevice or ListDistributedDevice would
+/// list for `params`, leaving out those `skip` names: what the `churn` fault may delete.
+pub(crate) fn first_rows(
+    world: &World,
+    action: Action,
+    params: &Params,
+    limit: usize,
+    skip: fn(&str) -> bool,
+) -> Vec<(String, String)> {
+    let named = |pk: &str, name: &str| (!skip(name)).then(|| (pk.to_string(), name.to_string()));
+    match action {
+        Action::QueryDevice => {
+            let Some(product_key) = params.get("ProductKey") else { return Vec::new() };
+            let instance = params.get("IotInstanceId").map(String::as_str).filter(|id| !id.is_empty());
+            devices_of(world, product_key, instance, 0)
+                .filter_map(|(name, _)| named(product_key, name))
+                .take(limit)
+                .collect()
+        }
+        Action::ListDistributedDevice => {
+            listed_moves(world, params, 0).1.filter_map(|(_, pk, name, _, _)| named(pk, name)).take(limit).collect()
+        }
+        _ => Vec::new(),
+    }
 }
 
 /// ListDistributedProduct's `Data`: one item per (product, source, target) among the devices'
@@ -380,12 +435,12 @@ pub(crate) fn distributed_devices(world: &World, params: &Params, now: Now) -> R
 pub(crate) fn distributed_products(world: &World, params: &Params, now: Now) -> Result<DistributedProducts, Failure> {
     let (size, page) = paging(params, "CurrentPage", MAX_DISTRIBUTED_PAGE_SIZE)?;
     let matches = |key: &str, value: &str| params.get(key).is_none_or(|wanted| wanted == value);
+    // Few groups (products × sources × targets), each with its latest time kept by the index.
     let mut latest: std::collections::BTreeMap<(&str, &str, &str), u64> = Default::default();
-    for (at, pk, _, from, to) in last_moves(world) {
+    for ((pk, from, to), at, seeded) in world.index.groups(params.get("ProductKey").map(String::as_str)) {
         if matches("ProductKey", pk) && matches("SourceInstanceId", from) && matches("TargetInstanceId", to) {
-            let when = at.unwrap_or(now.wall);
-            let slot = latest.entry((pk, from, to)).or_default();
-            *slot = (*slot).max(when);
+            let when = if seeded { at.unwrap_or(0).max(now.wall) } else { at.unwrap_or(0) };
+            latest.insert((pk, from, to), when);
         }
     }
     if !uid_matches(world, params) {

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::{SocketAddr, TcpListener};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use devdist_platform::Credentials;
 use devdist_platform::api::{
@@ -15,7 +15,8 @@ use devdist_platform::api::{
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::distribution::{Distribution, Download, Failure, Now, Params};
+use crate::churn::Churn;
+use crate::distribution::{Distribution, Download, Failure, Now, Outcome, Params};
 use crate::faults::{Fault, Faults};
 use crate::gateway::{Call, Gateway};
 use crate::http::{Handler, Reply, Request, Response, Server};
@@ -31,6 +32,10 @@ pub const RESULT_URL_SECONDS: u64 = 600;
 pub const RESULTS_PATH: &str = "/_emulator/results/";
 /// The introspection endpoint.
 pub const STATS_PATH: &str = "/_emulator/stats";
+/// How long the `stall` fault holds a read call before it hangs up, unless `--stall-seconds`
+/// says otherwise: longer than the client's whole call may take (`ClientConfig::call_timeout`,
+/// 30 s), so the client gives up first.
+pub const STALL_SECONDS: f64 = 40.0;
 
 /// How to run an emulator.
 #[derive(Debug, Clone)]
@@ -49,6 +54,8 @@ pub struct Config {
     pub credentials: Credentials,
     /// Serve HTTPS with this certificate chain and key instead of HTTP.
     pub tls: Option<crate::tls::Identity>,
+    /// How long the `stall` fault holds a read call before it closes the connection, in seconds.
+    pub stall_seconds: f64,
 }
 
 impl Config {
@@ -62,6 +69,7 @@ impl Config {
             url_seconds: RESULT_URL_SECONDS,
             credentials,
             tls: None,
+            stall_seconds: STALL_SECONDS,
         }
     }
 }
@@ -77,12 +85,17 @@ struct State {
     lost_responses: u64,
     /// Refused calls per error code.
     refused: BTreeMap<String, u64>,
+    /// Read calls the `stall` fault held, then hung up on.
+    stalled: u64,
+    /// The `churn` fault's changes of the world.
+    churn: Churn,
 }
 
 #[derive(Debug)]
 struct Shared {
     state: Mutex<State>,
     faults: Faults,
+    stall: Duration,
     scheme: &'static str,
     fallback_host: String,
     started: Instant,
@@ -123,8 +136,11 @@ impl Emulator {
                 requests: 0,
                 lost_responses: 0,
                 refused: BTreeMap::new(),
+                stalled: 0,
+                churn: Churn::default(),
             }),
             faults: config.faults.clone(),
+            stall: Duration::from_secs_f64(config.stall_seconds.max(0.0)),
             scheme,
             fallback_host: addr.to_string(),
             started: Instant::now(),
@@ -143,7 +159,7 @@ impl Emulator {
 
     /// What `GET /_emulator/stats` serves.
     pub fn stats(&self) -> Value {
-        stats(&self.shared)
+        stats(&self.shared, true, |stats| serde_json::to_value(stats).expect("the stats serialise"))
     }
 
     /// Stops accepting connections.
@@ -154,7 +170,10 @@ impl Emulator {
 
 fn handle(shared: &Shared, request: &Request) -> Reply {
     if request.path == STATS_PATH {
-        return answer(200, "application/json", stats(shared).to_string());
+        // Written straight from the counters: at a million devices a JSON tree of every job's
+        // devices would take gigabytes. `?jobs=0` leaves the jobs out.
+        let jobs = !request.query.split('&').any(|pair| pair == "jobs=0");
+        return answer(200, "application/json", stats(shared, jobs, |stats| to_json(stats)));
     }
     if let Some(token) = request.path.strip_prefix(RESULTS_PATH) {
         return download(shared, token);
@@ -209,6 +228,19 @@ fn api_call(shared: &Shared, request: &Request) -> Reply {
         };
         return refuse(state, &failure, &request_id);
     }
+    if is_read(action) && shared.faults.hits(Fault::Stall, &call_id) {
+        state.meter.stats_mut(action).stalled += 1;
+        state.stalled += 1;
+        return Reply::Stall(shared.stall);
+    }
+    let answering = Instant::now();
+    if is_read(action) {
+        let world = state.distribution.settled_world_mut(now);
+        state.churn.tick(world, action, &params);
+        if state.churn.strike(world, &shared.faults, action, &params, &call_id, now) {
+            state.meter.stats_mut(action).churned += 1;
+        }
+    }
     let distribution = &mut state.distribution;
     let common = Common::ok(request_id.as_str());
     let body = match action {
@@ -248,6 +280,7 @@ fn api_call(shared: &Shared, request: &Request) -> Reply {
         Action::ListDistributedProduct => registry::distributed_products(distribution.settled_world(now), &params, now)
             .map(|data| Some(to_json(&DistributedProductsBody { common, data }))),
     };
+    state.meter.stats_mut(action).answer_us += answering.elapsed().as_micros() as u64;
     match body {
         Err(failure) => refuse(state, &failure, &request_id),
         Ok(None) => {
@@ -256,6 +289,20 @@ fn api_call(shared: &Shared, request: &Request) -> Reply {
         }
         Ok(Some(body)) => answer(200, "application/json", body),
     }
+}
+
+/// The read APIs (PLATFORM-API.md §7): the calls `stall` and `churn` strike.
+fn is_read(action: Action) -> bool {
+    matches!(
+        action,
+        Action::QueryProductList
+            | Action::QueryDevice
+            | Action::BatchQueryDeviceDetail
+            | Action::GetThingTopo
+            | Action::ListDistributedDevice
+            | Action::ListDistributedProduct
+            | Action::QueryDeviceProvisioning
+    )
 }
 
 /// A response body as JSON.
@@ -352,11 +399,21 @@ struct Stats<'a> {
     apis: BTreeMap<&'static str, ApiStats>,
     refused: &'a BTreeMap<String, u64>,
     lost_responses: u64,
+    stalled: u64,
+    churn: ChurnStats,
     jobs_created: usize,
     jobs_in_flight: usize,
     max_jobs_in_flight: usize,
     uptime_ms: u64,
     jobs: Vec<JobStats<'a>>,
+}
+
+/// What the `churn` fault did: transient devices registered, devices deleted, changes in force.
+#[derive(Serialize)]
+struct ChurnStats {
+    created: u64,
+    deleted: u64,
+    pending: usize,
 }
 
 /// A job in the stats: its parameters under the platform's names, then what befell it.
@@ -394,13 +451,14 @@ struct DeviceStats<'a> {
     code: Option<&'a str>,
 }
 
-fn stats(shared: &Shared) -> Value {
+/// The stats, with every job when `jobs`, handed to `write`.
+fn stats<R>(shared: &Shared, jobs: bool, write: impl FnOnce(&Stats<'_>) -> R) -> R {
     let now = shared.now();
     let mut state = shared.lock();
     let in_flight = state.distribution.in_flight(now);
-    let jobs: Vec<JobStats<'_>> = state
-        .distribution
-        .jobs()
+    let jobs_created = state.distribution.jobs().len();
+    let listed = if jobs { state.distribution.jobs() } else { &[] };
+    let jobs: Vec<JobStats<'_>> = listed
         .iter()
         .map(|job| JobStats {
             id: &job.id,
@@ -420,9 +478,9 @@ fn stats(shared: &Shared) -> Value {
                 .devices
                 .iter()
                 .zip(&job.outcomes)
-                .map(|(name, outcome)| DeviceStats {
-                    device_name: name,
-                    code: outcome.as_ref().map(|outcome| outcome.code.as_str()),
+                .map(|(&number, outcome)| DeviceStats {
+                    device_name: state.distribution.world().device_name(number),
+                    code: outcome.map(Outcome::code),
                 })
                 .collect(),
         })
@@ -432,11 +490,16 @@ fn stats(shared: &Shared) -> Value {
         apis: state.meter.stats(),
         refused: &state.refused,
         lost_responses: state.lost_responses,
-        jobs_created: jobs.len(),
+        stalled: state.stalled,
+        churn: {
+            let (created, deleted, pending) = state.churn.counts();
+            ChurnStats { created, deleted, pending }
+        },
+        jobs_created,
         jobs_in_flight: in_flight,
         max_jobs_in_flight: state.distribution.max_in_flight(),
         uptime_ms: now.mono,
         jobs,
     };
-    serde_json::to_value(stats).expect("the stats serialise")
+    write(&stats)
 }

@@ -21,6 +21,9 @@ const UNLISTED: [&str; 2] = ["report.json", "run.json"];
 /// The folder `devdist apply` writes into a plan folder; the apply crate verifies it.
 const APPLY_FOLDER: &str = "apply/";
 
+/// The folder `devdist audit` writes into a plan folder; the apply crate verifies it.
+const AUDIT_FOLDER: &str = "audit/";
+
 /// The read buffer for checksums and row counts.
 const BUFFER: usize = 64 << 10;
 
@@ -98,7 +101,10 @@ pub fn verify(dir: &Path) -> Result<Vec<String>, Error> {
     listed.extend(UNLISTED);
     listed.sort_unstable();
     for found in walk(dir) {
-        if listed.binary_search(&found.as_str()).is_err() && !found.starts_with(APPLY_FOLDER) {
+        if listed.binary_search(&found.as_str()).is_err()
+            && !found.starts_with(APPLY_FOLDER)
+            && !found.starts_with(AUDIT_FOLDER)
+        {
             problems.push(format!("{found}: not listed in report.json"));
         }
     }

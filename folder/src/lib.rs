@@ -8,7 +8,9 @@
 //!   own [`CreateDeviceDistributeJob`](devdist_platform::CreateDeviceDistributeJob)) and
 //!   `jobs/jobs.csv`, the view of the same job for people ([`JobsRow`]);
 //! - [`applied`]: what apply writes: a device's [`Outcome`], a row of `apply/results.csv`
-//!   ([`ResultRow`]) and `apply/summary.json` ([`Summary`]).
+//!   ([`ResultRow`]) and `apply/summary.json` ([`Summary`]);
+//! - [`audited`]: what audit writes: a device's [`Verdict`], a row of `audit/audit.csv`
+//!   ([`AuditRow`]) and `audit/summary.json` ([`AuditSummary`]).
 //!
 //! ```
 //! use devdist_folder::{JobApi, RequestLine};
@@ -24,9 +26,11 @@
 #![deny(missing_docs)]
 
 pub mod applied;
+pub mod audited;
 pub mod jobs;
 pub mod report;
 
 pub use applied::{APPLY_DIR, JOURNAL, Outcome, ResultRow, Summary};
+pub use audited::{AUDIT_DIR, AuditRow, AuditSummary, Verdict};
 pub use jobs::{JobApi, JobsRow, RequestLine};
 pub use report::{Counts, DestinationReport, InputReport, JobsReport, Mode, OutputFile, Report, RunInfo};

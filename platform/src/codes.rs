@@ -292,9 +292,9 @@ pub const PLATFORM_CODES: [PlatformCode; 42] = [
     code("InvalidParameter", Refused, "A parameter's value was refused.", "Read the message in results.csv."),
     code(
         "MissingAuthorization",
-        Refused,
+        Credentials,
         "The request carried no signature.",
-        "Check that no proxy strips the Authorization header.",
+        "Check that no proxy strips the Authorization header: every request devdist sends is signed.",
     ),
     // Made up by the client and apply.
     code(

@@ -115,8 +115,9 @@ impl std::error::Error for ApiError {}
 // `classification_of_codes` below pins every list.
 
 /// Code prefixes of a refused credential, signature or clock (the gateway's and RAM's).
-pub(crate) const AUTH_PREFIXES: [&str; 7] = [
+pub(crate) const AUTH_PREFIXES: [&str; 8] = [
     "InvalidAccessKeyId",
+    "MissingAuthorization",
     "SignatureDoesNotMatch",
     "InvalidSecurityToken",
     "Forbidden",
@@ -160,9 +161,13 @@ mod tests {
             assert!(is_retryable_code(code) && !is_auth_code(code), "{code}");
         }
         assert!(is_retryable_code("iot.system.SystemException"));
-        for code in
-            ["InvalidAccessKeyId.NotFound", "SignatureDoesNotMatch", "InvalidTimeStamp.Expired", "Forbidden.RAM"]
-        {
+        for code in [
+            "InvalidAccessKeyId.NotFound",
+            "SignatureDoesNotMatch",
+            "InvalidTimeStamp.Expired",
+            "Forbidden.RAM",
+            "MissingAuthorization",
+        ] {
             assert!(is_auth_code(code) && !is_retryable_code(code), "{code}");
         }
         for code in ["iot.distribute.TooManyJobs", "Job.LimitExceeded", "too_many_jobs"] {

@@ -1,12 +1,12 @@
 //! `devdist apply DIR`: carries out a plan folder's jobs on the platform (or the emulator).
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
 use devdist_apply::{Applied, Crash, Folder, Options, Progress, Snapshot, Tally};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 
 #[derive(Debug, Args)]
 pub(super) struct ApplyArgs {
@@ -183,15 +183,10 @@ struct Bar(Option<ProgressBar>);
 
 impl Bar {
     fn new(quiet: bool) -> Bar {
-        if quiet || !std::io::stderr().is_terminal() {
-            return Bar(None);
-        }
-        let bar = ProgressBar::new(0);
-        let style =
-            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} jobs {msg} ETA {eta}")
-                .expect("the template is valid");
-        bar.set_style(style);
-        Bar(Some(bar))
+        Bar(crate::progress::counter(
+            quiet,
+            "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} jobs {msg} ETA {eta}",
+        ))
     }
 
     fn finish(&self) {

@@ -25,9 +25,17 @@ pub(super) struct EmulateArgs {
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Faults to inject, NAME=RATE,… with NAME one of throttle, error5xx, lost-response,
-    /// interrupt, device-fail, slow, expire-url and RATE a probability 0–1.
+    /// interrupt, device-fail, slow, expire-url, churn, stall and RATE a probability 0–1.
+    /// churn: a QueryDevice or ListDistributedDevice page first registers a transient device (the
+    /// newest) or deletes one of the first 1,000 rows; each change is undone 3 read calls later.
+    /// stall: a read call is held --stall-seconds, then its connection closes unanswered.
+    /// docs/wire.md §9.5 says exactly what each does.
     #[arg(long, default_value = "")]
     faults: String,
+    /// Seconds the stall fault holds a read call before it closes the connection unanswered;
+    /// the default outlasts the client's 30 s per call.
+    #[arg(long, default_value_t = devdist_emulator::STALL_SECONDS)]
+    stall_seconds: f64,
     /// Seconds a job takes from Create to its end (status 0, then 1, then 2); 0 = at once.
     #[arg(long, default_value_t = 1.0)]
     job_seconds: f64,
@@ -55,6 +63,9 @@ pub(super) fn run(args: EmulateArgs) -> anyhow::Result<u8> {
     if !(args.rate_scale.is_finite() && args.rate_scale > 0.0) {
         bail!("--rate-scale must be more than 0, not {}", args.rate_scale);
     }
+    if !(args.stall_seconds.is_finite() && args.stall_seconds >= 0.0) {
+        bail!("--stall-seconds must be 0 or more, not {}", args.stall_seconds);
+    }
     let faults = Faults::parse(&args.faults, args.seed).map_err(anyhow::Error::msg)?;
     let credentials = credentials()?;
     let world = World::from_plan(&args.plan)?;
@@ -63,10 +74,11 @@ pub(super) fn run(args: EmulateArgs) -> anyhow::Result<u8> {
     config.faults = faults;
     config.job_seconds = args.job_seconds;
     config.rate_scale = args.rate_scale;
+    config.stall_seconds = args.stall_seconds;
     if args.tls {
         config.tls = Some(Identity::generate()?);
     }
-    let (devices, instances, account) = (world.devices.len(), world.instances.len(), world.account.clone());
+    let (devices, instances, account) = (world.device_count(), world.instances.len(), world.account.clone());
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(signal, Arc::clone(&stop)).context("cannot watch for SIGINT/SIGTERM")?;

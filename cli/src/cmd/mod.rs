@@ -1,9 +1,11 @@
 //! The subcommands, one module each.
 
 mod apply;
+mod audit;
 mod completions;
 mod emulate;
 mod explain;
+mod export;
 mod generate;
 mod plan;
 mod redrive;
@@ -33,7 +35,8 @@ enum Command {
     // the required ones.
     #[command(override_usage = "devdist plan [OPTIONS] --out <OUT> <PLAN>", after_long_help = explain::REFERENCE_HELP)]
     Plan(plan::PlanArgs),
-    /// Dry run: the same checks, writing only report.json, run.json and rejects.csv.
+    /// Dry run: the same checks, writing only report.json, run.json, rejects.csv, warnings.csv
+    /// and report.html.
     #[command(override_usage = "devdist validate [OPTIONS] --out <OUT> <PLAN>", after_long_help = explain::REFERENCE_HELP)]
     Validate(validate::ValidateArgs),
     /// Write a synthetic inventory, catalog and plan of any size.
@@ -48,6 +51,10 @@ enum Command {
     Emulate(emulate::EmulateArgs),
     /// Carry out DIR's jobs on the platform: paced, journalled, resumable, exactly once.
     Apply(apply::ApplyArgs),
+    /// Read the inventory of instances from the platform into FILE: paced, resumable.
+    Export(export::ExportArgs),
+    /// Ask the platform where every device of DIR is now and write DIR/audit/ (read-only).
+    Audit(audit::AuditArgs),
     /// The reference of plan.toml, inventories and catalogs; what a reason code, warning or
     /// platform code means and what to do.
     #[command(after_long_help = explain::REFERENCE_HELP)]
@@ -105,6 +112,8 @@ pub(crate) fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Return(args) => send_back::run(args),
         Command::Emulate(args) => emulate::run(args),
         Command::Apply(args) => apply::run(args),
+        Command::Export(args) => export::run(args),
+        Command::Audit(args) => audit::run(args),
         Command::Explain(args) => explain::run(args),
         Command::Summary(args) => summary::run(args),
         Command::Completions(args) => completions::run(args),
@@ -205,6 +214,14 @@ impl PlatformArgs {
     /// A client of the endpoint with the credentials found (their warnings said on stderr);
     /// a bad rate scale, endpoint, CA file or missing credentials are an invocation error.
     fn client(&self) -> Result<devdist_platform::Client, devdist_apply::Error> {
+        self.client_with(|_| {})
+    }
+
+    /// [`PlatformArgs::client`] with the configuration tuned by `tune` (a command's own knobs).
+    fn client_with(
+        &self,
+        tune: impl FnOnce(&mut devdist_platform::ClientConfig),
+    ) -> Result<devdist_platform::Client, devdist_apply::Error> {
         self.check()?;
         let mut warnings = Vec::new();
         let credentials = devdist_platform::Credentials::load_noting(self.profile.as_deref(), &mut warnings)
@@ -212,13 +229,14 @@ impl PlatformArgs {
         for warning in warnings {
             say!("devdist: warning: {warning}");
         }
-        let config = devdist_platform::ClientConfig {
+        let mut config = devdist_platform::ClientConfig {
             endpoint: self.endpoint.clone(),
             rate_scale: self.rate_scale,
             ca_cert: self.ca_cert.clone(),
             notify: Some(|line| say!("devdist: {line}")),
             ..devdist_platform::ClientConfig::new(credentials)
         };
+        tune(&mut config);
         devdist_platform::Client::new(config).map_err(|err| devdist_apply::Error::invocation(err.to_string()))
     }
 }

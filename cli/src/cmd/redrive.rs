@@ -17,6 +17,13 @@ pub(super) struct RedriveArgs {
 pub(super) fn run(args: RedriveArgs) -> anyhow::Result<u8> {
     let inputs = super::inputs_beside(&args.to.out, std::slice::from_ref(&args.dir), ".devdist-redrive-")?;
     let prepared = devdist_apply::prepare_redrive(&args.dir, inputs.path())?;
+    if prepared.by_audit > 0 && !args.to.quiet {
+        say!(
+            "redrive {}: {} devices take DIR/audit's verdict over apply's outcome (the platform's word is newer)",
+            devdist_formats::shown(&args.dir),
+            prepared.by_audit
+        );
+    }
     if prepared.unknown + prepared.failed_retryable == 0 {
         // A plan of no jobs would only be one more folder to verify and apply for nothing.
         say!(

@@ -17,8 +17,17 @@ pub(super) fn run(args: VerifyArgs) -> anyhow::Result<u8> {
     if applied {
         problems.extend(devdist_apply::verify(&args.dir)?);
     }
+    let audited = args.dir.join(devdist_folder::AUDIT_DIR).is_dir();
+    if audited {
+        problems.extend(devdist_apply::verify_audit(&args.dir)?);
+    }
     if problems.is_empty() {
-        let and_apply = if applied { ", and apply's results and accounting" } else { "" };
+        let and_apply = match (applied, audited) {
+            (true, true) => ", apply's results and accounting, and audit's verdicts",
+            (true, false) => ", and apply's results and accounting",
+            (false, true) => ", and audit's verdicts",
+            (false, false) => "",
+        };
         say!(
             "{}: every checksum, row count and the accounting invariant verify{and_apply}",
             devdist_formats::shown(&args.dir)

@@ -3,11 +3,14 @@
 
 mod support;
 
+mod audit;
 mod cli;
 mod crash;
 mod emulate;
 mod exactly_once;
+mod export;
 mod hostile;
+mod lifecycle;
 mod operator;
 mod platform_text;
 mod redrive;

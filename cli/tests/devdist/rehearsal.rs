@@ -13,8 +13,8 @@ use devdist_testkit::{fixture, walk};
 
 use crate::support::{BIN, stderr};
 
-const AK: &str = "rehearsal-ak";
-const SECRET: &str = "rehearsal-secret-c0ffee-5ecret";
+pub(crate) const AK: &str = "rehearsal-ak";
+pub(crate) const SECRET: &str = "rehearsal-secret-c0ffee-5ecret";
 
 /// devdist with the emulator's credentials and no crash hook.
 pub(crate) fn command(args: &[&str]) -> Command {
@@ -595,7 +595,7 @@ fn return_of_an_applied_demo_brings_every_distributed_device_home() {
 
 /// QueryDeviceProvisioning's `Data` for each of `devices` (manifest rows), asked through the
 /// official Python SDK (cli/tests/sdk/provisioning.py), in order.
-fn sdk_provisioning(emulator: &Emulator, devices: &[BTreeMap<String, String>]) -> Vec<serde_json::Value> {
+pub(crate) fn sdk_provisioning(emulator: &Emulator, devices: &[BTreeMap<String, String>]) -> Vec<serde_json::Value> {
     let python = devdist_testkit::official_sdk_python(Path::new(env!("CARGO_TARGET_TMPDIR")));
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sdk/provisioning.py");
     let devices: Vec<[&str; 2]> = devices.iter().map(|row| [&*row["product_key"], &*row["device_name"]]).collect();

@@ -354,13 +354,13 @@ fn chromium() -> &'static Path {
 /// itself started (the browser's own background requests, initiator "not an origin", don't
 /// count; none of them leaves the machine: every host name resolves to nothing).
 #[derive(Debug)]
-struct Browsed {
-    dom: String,
-    console: Vec<String>,
-    page_requests: Vec<String>,
+pub(crate) struct Browsed {
+    pub(crate) dom: String,
+    pub(crate) console: Vec<String>,
+    pub(crate) page_requests: Vec<String>,
 }
 
-fn browse(page: &Path, extra: &[&str]) -> Browsed {
+pub(crate) fn browse(page: &Path, extra: &[&str]) -> Browsed {
     let profile = tempfile::tempdir().unwrap();
     let logs = tempfile::tempdir().unwrap();
     let netlog = logs.path().join("netlog.json");

@@ -394,7 +394,7 @@ fn list_filters_and_pages_by_current_page_and_by_next_token() {
 }
 
 fn outcome_codes(service: &Distribution, job: usize) -> Vec<Option<String>> {
-    service.jobs()[job].outcomes.iter().map(|outcome| outcome.as_ref().map(|outcome| outcome.code.clone())).collect()
+    service.jobs()[job].outcomes.iter().map(|outcome| outcome.map(|outcome| outcome.code().to_string())).collect()
 }
 
 #[test]

@@ -169,3 +169,165 @@ fn distributed_products_are_one_item_per_product_source_and_target() {
     let to_c = distributed_products(&world, &params(&[("TargetInstanceId", "iot-c")]), NOW).unwrap();
     assert_eq!((to_c.total, to_c.info.items[0].target_region.as_str()), (1, "eu-central-1"));
 }
+
+/// A world that registers, moves (seeded, distributed, returned, twice at one time) and deletes
+/// and restores devices in a scrambled order: 3 products, 4 instances, 2,000 devices.
+fn scrambled() -> World {
+    let mut world = World { account: ACCOUNT.into(), ..World::default() };
+    let instances = ["iot-a", "iot-b", "iot-c", "iot-d"];
+    for id in instances {
+        world.instances.insert(id.into(), Instance { region: "cn-shanghai".into(), owner_uid: None });
+    }
+    let mut state = 7u64;
+    let mut next = move |n: u64| {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (state >> 33) % n
+    };
+    let products = ["pk-b", "pk-a", "pk-c"];
+    for n in 0..2000u64 {
+        let product = products[next(3) as usize];
+        let home = instances[next(2) as usize];
+        let seeded = (next(5) == 0).then(|| instances[next(4) as usize]);
+        world.add_device(product, &format!("dev-{:04}", next(5000)), home, seeded);
+        let some_device = |world: &World, number: u64| {
+            world.index.name(1 + number).map(|(p, d)| (p.to_string(), d.to_string())).unwrap_or_default()
+        };
+        if n % 3 == 0 {
+            let (pk, name) = some_device(&world, next(world.last_registered));
+            // Times repeat: ties are broken by product key and name.
+            world.move_device(&pk, &name, instances[next(4) as usize], Some(1000 + next(40)));
+        }
+        if n % 50 == 0 {
+            let (pk, name) = some_device(&world, next(world.last_registered));
+            let restore = next(2) == 0;
+            if let Some(device) = world.remove_device(&pk, &name).filter(|_| restore) {
+                world.restore_device(&pk, &name, device);
+            }
+        }
+    }
+    world
+}
+
+/// What QueryDevice lists, by scanning every device.
+fn naive_devices(world: &World, pk: &str, instance: Option<&str>) -> Vec<String> {
+    let mut found: Vec<(u64, &str)> = world
+        .devices()
+        .filter(|(p, _, device)| *p == pk && instance.is_none_or(|instance| device.location() == instance))
+        .map(|(_, name, device)| (device.registered, name))
+        .collect();
+    found.sort_unstable_by(|a, b| b.cmp(a));
+    found.into_iter().map(|(_, name)| name.to_string()).collect()
+}
+
+/// What ListDistributedDevice lists, by scanning and sorting every device.
+fn naive_distributed(world: &World, pk: Option<&str>, source: Option<&str>) -> Vec<(String, String)> {
+    let mut found: Vec<(Option<u64>, &str, &str)> = world
+        .devices()
+        .filter_map(|(p, name, device)| {
+            let last = device.last_move?;
+            let wanted = pk.is_none_or(|pk| pk == p) && source.is_none_or(|source| source == last.from);
+            wanted.then_some((last.at, p, name))
+        })
+        .collect();
+    found.sort_unstable_by(|a, b| b.0.cmp(&a.0).then_with(|| (a.1, a.2).cmp(&(b.1, b.2))));
+    found.into_iter().map(|(_, pk, name)| (pk.to_string(), name.to_string())).collect()
+}
+
+/// The rows of every page by `CurrentPage`, each page's Total checked to be `total`.
+fn every_page<T>(base: &[(&str, &str)], total: usize, mut ask: impl FnMut(&Params) -> (u64, Vec<T>)) -> Vec<T> {
+    let mut rows = Vec::new();
+    for page in 1.. {
+        let page = page.to_string();
+        let mut asked = base.to_vec();
+        asked.push(("CurrentPage", &page));
+        let (answered, found) = ask(&params(&asked));
+        assert_eq!(answered as usize, total);
+        if found.is_empty() {
+            break;
+        }
+        rows.extend(found);
+    }
+    rows
+}
+
+#[test]
+fn the_index_answers_what_a_scan_of_every_device_answers() {
+    let world = scrambled();
+    assert!(world.device_count() > 1500, "{} devices", world.device_count());
+    for pk in ["pk-a", "pk-b", "pk-c"] {
+        for instance in [None, Some("iot-a"), Some("iot-b"), Some("iot-c")] {
+            let expected = naive_devices(&world, pk, instance);
+            let mut base = vec![("ProductKey", pk), ("PageSize", "7")];
+            base.extend(instance.map(|instance| ("IotInstanceId", instance)));
+            // By page number, and by token from the first page on.
+            let by_page = every_page(&base, expected.len(), |asked| {
+                let answer = query_device(&world, asked).unwrap();
+                (answer.total, names(&answer).into_iter().map(str::to_string).collect())
+            });
+            assert_eq!(by_page, expected, "{pk} {instance:?} by page");
+            let (mut by_token, mut token) = (Vec::new(), String::new());
+            loop {
+                let mut asked = base.clone();
+                asked.push(("NextToken", &token));
+                let answer = query_device(&world, &params(&asked)).unwrap();
+                by_token.extend(names(&answer).into_iter().map(str::to_string));
+                if answer.next_token.is_empty() {
+                    break;
+                }
+                token = answer.next_token;
+            }
+            assert_eq!(by_token, expected, "{pk} {instance:?} by token");
+        }
+    }
+    let listing = product_list(&world, &params(&[("PageSize", "10")])).unwrap();
+    for product in &listing.list.product_info {
+        assert_eq!(product.device_count as usize, naive_devices(&world, &product.product_key, None).len());
+    }
+    for pk in [None, Some("pk-a"), Some("pk-c")] {
+        for source in [None, Some("iot-a"), Some("iot-d")] {
+            let expected = naive_distributed(&world, pk, source);
+            let mut base = vec![("PageSize", "13")];
+            base.extend(pk.map(|pk| ("ProductKey", pk)));
+            base.extend(source.map(|source| ("SourceInstanceId", source)));
+            let listed = every_page(&base, expected.len(), |asked| {
+                let answer = distributed_devices(&world, asked, NOW).unwrap();
+                (answer.total, answer.info.items.into_iter().map(|item| (item.product_key, item.device_name)).collect())
+            });
+            assert_eq!(listed, expected, "{pk:?} from {source:?}");
+            // One device by name, with and without its product.
+            if let Some((pk, name)) = expected.get(expected.len() / 2) {
+                for asked in [vec![("DeviceName", name.as_str())], vec![("DeviceName", name), ("ProductKey", pk)]] {
+                    let answer = distributed_devices(&world, &params(&asked), NOW).unwrap();
+                    assert!(answer.info.items.iter().any(|item| item.product_key == *pk && item.device_name == *name));
+                }
+            }
+        }
+    }
+    // ListDistributedProduct: one group per (product, source, target), its latest time.
+    let mut groups: std::collections::BTreeMap<(String, String, String), u64> = Default::default();
+    for (pk, _, device) in world.devices() {
+        if let Some(last) = device.last_move {
+            let slot = groups.entry((pk.to_string(), last.from.to_string(), last.to.to_string())).or_default();
+            *slot = (*slot).max(last.at.unwrap_or(NOW.wall));
+        }
+    }
+    for product in [None, Some("pk-b"), Some("pk-none")] {
+        let mut asked = vec![("PageSize", "200")];
+        asked.extend(product.map(|pk| ("ProductKey", pk)));
+        let answer = distributed_products(&world, &params(&asked), NOW).unwrap();
+        let mut listed: Vec<((String, String, String), u64)> = answer
+            .info
+            .items
+            .into_iter()
+            .map(|item| ((item.product_key, item.source_instance_id, item.target_instance_id), item.gmt_create as u64))
+            .collect();
+        listed.sort();
+        let expected: Vec<_> = groups
+            .iter()
+            .filter(|(key, _)| product.is_none_or(|pk| key.0 == pk))
+            .map(|(k, v)| (k.clone(), *v))
+            .collect();
+        assert!(product == Some("pk-none") || !expected.is_empty());
+        assert_eq!(listed, expected, "{product:?}");
+    }
+}

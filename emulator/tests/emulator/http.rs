@@ -120,6 +120,13 @@ fn stats(emulator: &Emulator) -> Value {
     assert_eq!(status, 200);
     let served: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(served["jobs"], emulator.stats()["jobs"]);
+    // `?jobs=0`: the same counters, no job listed.
+    let (status, body) = get(&format!("{}/_emulator/stats?jobs=0", emulator.url()));
+    let brief: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        (status, &brief["jobs"], &brief["jobs_created"]),
+        (200, &serde_json::json!([]), &served["jobs_created"])
+    );
     served
 }
 

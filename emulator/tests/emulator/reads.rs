@@ -16,6 +16,11 @@ fn credentials() -> Credentials {
 }
 
 fn setup() -> (Emulator, Client, String) {
+    setup_with(|_, _| {})
+}
+
+/// [`setup`], with the emulator's and the client's configuration changed by `configure` first.
+fn setup_with(configure: impl FnOnce(&mut Config, &mut ClientConfig)) -> (Emulator, Client, String) {
     let plan = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/demo/plan.toml");
     let mut world = World::from_plan(&plan).unwrap();
     for n in 1..=20 {
@@ -26,10 +31,11 @@ fn setup() -> (Emulator, Client, String) {
     let mut config = Config::new(credentials());
     config.job_seconds = 0.0;
     config.rate_scale = 100.0;
-    let emulator = Emulator::start(world, config).unwrap();
     let mut client = ClientConfig::new(credentials());
-    client.endpoint = emulator.url().to_string();
     client.rate_scale = 100.0;
+    configure(&mut config, &mut client);
+    let emulator = Emulator::start(world, config).unwrap();
+    client.endpoint = emulator.url().to_string();
     (emulator, Client::new(client).unwrap(), account)
 }
 
@@ -101,5 +107,75 @@ fn a_return_is_listed_as_the_last_distribution_as_provisioning_shows_it() {
     let names: Vec<String> =
         client.list_distributed_devices(&from_away).unwrap().into_iter().map(|d| d.device_name).collect();
     assert_eq!(names, ["dev-0001"]);
+    emulator.shutdown();
+}
+
+/// Every page of QueryDevice by page number, 4 rows a page, and the Total each page showed.
+fn sweep(client: &Client) -> (Vec<String>, Vec<u64>) {
+    let (mut names, mut totals) = (Vec::new(), Vec::new());
+    for current_page in 1.. {
+        let request = QueryDevice { product_key: PK.into(), current_page, page_size: 4, ..QueryDevice::default() };
+        let page = client.query_device(&request).unwrap();
+        totals.push(page.total);
+        names.extend(page.data.device_info.into_iter().map(|d| d.device_name));
+        if u64::from(current_page) >= page.page_count {
+            return (names, totals);
+        }
+    }
+    unreachable!()
+}
+
+#[test]
+fn under_churn_a_naive_sweep_goes_wrong_and_a_sweep_again_on_a_changed_total_does_not() {
+    let clean: Vec<String> = (1..=20).rev().map(|n| format!("dev-{n:04}")).collect();
+    let mut wrong = 0;
+    for seed in 0..6 {
+        let (emulator, client, _) =
+            setup_with(|config, _| config.faults = devdist_emulator::Faults::parse("churn=0.3", seed).unwrap());
+        let (naive, totals) = sweep(&client);
+        let steady = |totals: &[u64]| totals.iter().all(|total| *total == totals[0]);
+        if naive != clean {
+            wrong += 1;
+            assert!(!steady(&totals), "a wrong sweep saw its Total change: {totals:?}");
+        }
+        // What a correct exporter does: sweep again until every page showed the first page's Total.
+        let mut last = (naive, totals);
+        for _ in 0..50 {
+            if steady(&last.1) {
+                break;
+            }
+            last = sweep(&client);
+        }
+        assert_eq!(last.0, clean, "seed {seed}: {:?}", last.1);
+        emulator.shutdown();
+    }
+    assert!(wrong >= 1, "churn never misled a naive sweep");
+}
+
+#[test]
+fn a_stalled_read_times_out_and_blocks_no_other_call() {
+    let (emulator, client, _) = setup_with(|config, client| {
+        config.faults = devdist_emulator::Faults::parse("stall=1", 3).unwrap();
+        config.stall_seconds = 6.0;
+        client.read_timeout = std::time::Duration::from_secs(1);
+        client.max_attempts = 1;
+    });
+    let started = std::time::Instant::now();
+    let stalled = std::thread::spawn(move || {
+        let request = QueryDevice { product_key: PK.into(), ..QueryDevice::default() };
+        client.query_device(&request).unwrap_err()
+    });
+    // Meanwhile another connection is served at once (ListDeviceDistributeJob is no read API).
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let mut other = ClientConfig::new(credentials());
+    other.endpoint = emulator.url().to_string();
+    let other = Client::new(other).unwrap();
+    let asked = std::time::Instant::now();
+    other.list_device_distribute_jobs(&Default::default()).unwrap();
+    assert!(asked.elapsed().as_secs_f64() < 1.0, "another call waited for the stall");
+    let error = stalled.join().unwrap();
+    assert_eq!(error.code, "transport.timeout", "{error:?}");
+    assert!(started.elapsed().as_secs_f64() < 6.0, "the client gave up before the emulator hung up");
+    assert_eq!(emulator.stats()["apis"]["QueryDevice"]["stalled"], 1);
     emulator.shutdown();
 }
