@@ -138,19 +138,25 @@ pub fn list_products(
     let mut products: Vec<Product> = products.into_values().collect();
     for product in &mut products {
         product.instances.sort();
-        if product.flagged.is_some() {
-            continue;
-        }
-        if let Err(problem) = devdist_engine::check_product_key(&product.key) {
-            product.flagged = Some(format!("the platform listed a product key that is not valid: {problem}"));
-        } else if product.auth_type != "secret" {
-            product.flagged = Some(format!(
-                "AuthType {:?} has no DeviceSecret: its devices are not written (never with an empty secret)",
-                product.auth_type
-            ));
+        if product.flagged.is_none() {
+            product.flagged = flag(product);
         }
     }
     Ok(products)
+}
+
+/// Why a listed product is not swept, if it is not: a key `plan` would refuse, or an AuthType
+/// whose devices have no DeviceSecret (`id2`, `x509`: never written with an empty secret).
+fn flag(product: &Product) -> Option<String> {
+    if let Err(problem) = devdist_engine::check_product_key(&product.key) {
+        return Some(format!("the platform listed a product key that is not valid: {problem}"));
+    }
+    (product.auth_type != "secret").then(|| {
+        format!(
+            "AuthType {:?} has no DeviceSecret: its devices are not written (never with an empty secret)",
+            product.auth_type
+        )
+    })
 }
 
 fn list_instance(client: &Client, instance: &str) -> Result<Vec<devdist_platform::api::ProductInfo>, Error> {
@@ -954,6 +960,19 @@ fn cell(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_product_without_secrets_or_with_a_bad_key_is_flagged_and_only_those() {
+        let product =
+            |key: &str, auth_type: &str| Product { key: key.into(), auth_type: auth_type.into(), ..Product::default() };
+        assert_eq!(flag(&product("a1Good0001", "secret")), None);
+        for auth_type in ["x509", "id2", ""] {
+            let why = flag(&product("a1Good0001", auth_type)).expect("flagged");
+            assert!(why.starts_with(&format!("AuthType {auth_type:?} has no DeviceSecret")), "{why}");
+        }
+        let why = flag(&product("a1Bad-Key01", "secret")).expect("flagged");
+        assert!(why.starts_with("the platform listed a product key that is not valid"), "{why}");
+    }
 
     fn listed(state: &mut State, instance: &str, name: &str) {
         let info = DeviceInfo { device_name: name.into(), ..DeviceInfo::default() };
