@@ -47,7 +47,7 @@ impl devdist_engine::Progress for Bar {
 }
 
 /// A bar of `{pos}/{len}` things counted by `template`, on stderr when it is a terminal and not
-/// `quiet` (`apply`'s jobs, `audit`'s devices).
+/// `quiet` (`apply`'s jobs, `audit`'s and `export`'s devices).
 pub(crate) fn counter(quiet: bool, template: &str) -> Option<ProgressBar> {
     if quiet || !std::io::stderr().is_terminal() {
         return None;

@@ -3,13 +3,12 @@
 //! listed in FILE.export.json; 2 invocation; 3 credentials refused or an instance unreadable;
 //! 4 output; 130 interrupted (run the same command again to continue).
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use clap::Args;
 use devdist_export::{Estimate, Options, Progress, Snapshot};
 use devdist_formats::shown;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 
 #[derive(Debug, Args)]
 pub(super) struct ExportArgs {
@@ -87,16 +86,11 @@ struct Bar {
 
 impl Bar {
     fn new(quiet: bool) -> Bar {
-        if quiet || !std::io::stderr().is_terminal() {
-            return Bar { bar: None, quiet };
-        }
-        let bar = ProgressBar::new(0);
-        let style = ProgressStyle::with_template(
+        let bar = crate::progress::counter(
+            quiet,
             "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} devices {msg} ETA {eta}",
-        )
-        .expect("the template is valid");
-        bar.set_style(style);
-        Bar { bar: Some(bar), quiet }
+        );
+        Bar { bar, quiet }
     }
 
     fn finish(&self) {
