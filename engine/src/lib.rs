@@ -47,7 +47,7 @@ pub use check::parallel::{NoProgress, Progress};
 pub use check::signature::{Login, Mismatch, login_mac, sign, verify as verify_signature};
 pub use error::{Error, PlanProblems, Problem};
 pub use names::{check_device_name, check_device_secret, check_product_key, is_safe_name};
-pub use output::{OutputFile, StagedFiles, abandon_outputs, refuse_overlap};
+pub use output::{OutputFile, StagedFiles, abandon_outputs, refuse_overlap, rename};
 pub use plan::catalog::{Catalog, EDITIONS, Instance, PUBLIC_INSTANCES};
 pub use plan::keys::{INTERNAL_PLAN_KEYS, PLAN_EXAMPLE, PLAN_KEYS, PlanKey};
 pub use plan::{Plan, Strategy};

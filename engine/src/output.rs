@@ -442,8 +442,9 @@ fn remove_abandoned(parent: &Path, prefix: &str) {
 }
 
 /// `renameat2(from, to, flags)`; where the file system has no such rename (`EINVAL`), the
-/// plain rename it stands for, checking first that `to` does not exist.
-fn rename(from: &Path, to: &Path, flags: rustix::fs::RenameFlags) -> io::Result<()> {
+/// plain rename it stands for, checking first that `to` does not exist. Every output devdist
+/// moves into place without replacing goes through it (`export`'s file too).
+pub fn rename(from: &Path, to: &Path, flags: rustix::fs::RenameFlags) -> io::Result<()> {
     use rustix::fs::{CWD, RenameFlags, renameat_with};
     match renameat_with(CWD, from, CWD, to, flags) {
         Err(rustix::io::Errno::INVAL) => {

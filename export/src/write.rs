@@ -151,8 +151,7 @@ pub fn finish(
     let placed = fs::symlink_metadata(out).is_ok_and(|m| m.is_file()) && sha256_of(out).is_ok_and(|s| s == info.sha256);
     if !placed {
         let flags = if options.force { RenameFlags::empty() } else { RenameFlags::NOREPLACE };
-        rustix::fs::renameat_with(rustix::fs::CWD, &inside, rustix::fs::CWD, out, flags)
-            .map_err(|e| Error::output(out, std::io::Error::from(e)))?;
+        devdist_engine::rename(&inside, out, flags).map_err(|e| Error::output(out, e))?;
     }
     let info_path = info_of(out);
     if info_inside.exists() {
